@@ -1,0 +1,130 @@
+# roomcast - build, run and test.
+#
+#   make run     install build dependencies, build, run on conf/roomcast.conf
+#   make test    install test dependencies too, then run every suite
+#   make         build build/roomcastd only
+#   make fuzz    replay the fuzz corpora and fuzz each parser briefly
+#
+# BUILD selects the output folder; the sanitizer build is the same tree
+# compiled by clang into build/asan with ASan+UBSan (make asan-unit).
+
+BUILD   ?= build
+ifeq ($(origin CC),default)
+CC      := gcc
+endif
+SAN     ?=
+UNIT_LABEL ?= unit ($(CC))
+PKG_CONFIG ?= pkg-config
+
+PKGS    := libevent libcrypto libsystemd
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+           -Wmissing-prototypes -Wno-unused-parameter -fno-strict-aliasing \
+           $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+LDLIBS  += $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lhttp_parser
+
+ifeq ($(SAN),1)
+CFLAGS  += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS += -fsanitize=address,undefined
+endif
+ifeq ($(SAN),fuzz)
+CFLAGS  += -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer \
+           -fno-sanitize-recover=all
+LDFLAGS += -fsanitize=fuzzer,address,undefined
+endif
+
+# Every module but main.c goes into one archive that the daemon, the unit
+# tests and the test programs link against.
+LIB_SRC := $(filter-out src/main.c,$(wildcard src/*.c))
+LIB_OBJ := $(LIB_SRC:src/%.c=$(BUILD)/obj/%.o)
+LIB     := $(BUILD)/libroomcast.a
+
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
+# Seconds of new fuzzing per target in make test, after the corpus replay.
+FUZZ_SECONDS ?= 10
+
+TESTPROG_SRC := $(wildcard tests/programs/*.c)
+TESTPROG_BIN := $(TESTPROG_SRC:tests/programs/%.c=$(BUILD)/tests/%)
+
+.PHONY: all run test deps test-deps unit asan-unit fuzz fuzz-run integration node-deps install clean
+
+PREFIX  ?= /usr/local
+.DELETE_ON_ERROR:
+
+all: $(BUILD)/roomcastd
+
+$(BUILD)/obj/%.o: src/%.c $(wildcard src/*.h) | $(BUILD)/obj
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(LIB): $(LIB_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/roomcastd: $(BUILD)/obj/main.o $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/test_%: tests/unit/test_%.c $(LIB) | $(BUILD)/tests
+	$(CC) $(CFLAGS) -Isrc $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS) -lcmocka
+
+$(BUILD)/tests/%: tests/programs/%.c $(LIB) | $(BUILD)/tests
+	$(CC) $(CFLAGS) -Isrc $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(LIB) | $(BUILD)/fuzz
+	$(CC) $(CFLAGS) -Isrc $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+$(BUILD)/obj $(BUILD)/tests $(BUILD)/fuzz:
+	mkdir -p $@
+
+deps:
+	scripts/install-deps.sh
+
+test-deps:
+	scripts/install-deps.sh --test
+
+run: deps
+	$(MAKE) all
+	$(BUILD)/roomcastd -c conf/roomcast.conf
+
+unit: $(UNIT_BIN)
+	@tests/run-unit.sh "$(UNIT_LABEL)" $(UNIT_BIN)
+
+asan-unit:
+	$(MAKE) BUILD=build/asan CC=clang SAN=1 UNIT_LABEL="unit (clang, ASan+UBSan)" unit
+
+# Replays each target's corpus, then fuzzes for FUZZ_SECONDS from it; new
+# inputs go to a scratch folder, crashes fail the run.
+fuzz-run: $(FUZZ_BIN)
+	@tests/run-fuzz.sh $(FUZZ_SECONDS) $(FUZZ_BIN)
+
+fuzz:
+	$(MAKE) BUILD=build/libfuzzer CC=clang SAN=fuzz fuzz-run
+
+tests/node_modules/.package-lock.json: tests/package.json tests/package-lock.json
+	cd tests && npm ci --no-audit --no-fund --loglevel=error
+
+node-deps: tests/node_modules/.package-lock.json
+
+integration: all $(TESTPROG_BIN) node-deps
+	@tests/run-integration.sh
+
+test: test-deps
+	$(MAKE) all $(TESTPROG_BIN)
+	$(MAKE) unit
+	$(MAKE) asan-unit
+	$(MAKE) fuzz
+	$(MAKE) integration
+
+install: all
+	install -D -m 755 $(BUILD)/roomcastd $(DESTDIR)$(PREFIX)/sbin/roomcastd
+	install -D -m 644 man/roomcastd.8 $(DESTDIR)$(PREFIX)/share/man/man8/roomcastd.8
+	install -D -m 644 man/roomcast.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/roomcast.conf.5
+	install -D -m 644 systemd/roomcastd.service $(DESTDIR)/etc/systemd/system/roomcastd.service
+	test -e $(DESTDIR)/etc/roomcast/roomcast.conf || \
+		install -D -m 644 conf/roomcast.conf $(DESTDIR)/etc/roomcast/roomcast.conf
+
+clean:
+	rm -rf build

@@ -1,0 +1,22 @@
+/* daemon.h - the running service: event loop, routing, signals, shutdown.
+ *
+ * Shared by roomcastd (main.c) and the test programs, which differ only in
+ * the application callbacks they give the engine.  Start-up order: log,
+ * event base, routes, engine, listeners, systemd READY; each loop pass is
+ * followed by the end-of-turn work (polling flushes, one writev per
+ * connection, frees).  SIGTERM/SIGINT: stop accepting, close every session
+ * cleanly, give clients a few seconds to take their last bytes, exit 0.
+ */
+#ifndef ROOMCAST_DAEMON_H
+#define ROOMCAST_DAEMON_H
+
+#include "config.h"
+#include "engine.h"
+
+#define DAEMON_VERSION "0.1.0"
+
+/* Runs the service on <cfg> until a stop signal.  Returns the process exit
+ * status (0 after a clean stop, 1 if start-up failed). */
+int daemon_run(const struct config *cfg, const struct engine_callbacks *cb, void *app_ctx);
+
+#endif

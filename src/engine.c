@@ -1,0 +1,858 @@
+/* engine.c - Engine.IO v4 sessions (see engine.h).
+ *
+ * Owns every struct engine_session (the sid table), the polling queue of
+ * each session, the upgrade probe and the heartbeat timer.  A session
+ * points at its transports (a held GET, a POST being read, a WebSocket)
+ * without owning them; it detaches from them when it closes, and is freed
+ * at the end of the turn, so a callback never sees it vanish mid-call.
+ *
+ * Request flow under the configured path: verify (transport, sid, method,
+ * EIO, in the reference server's order: protocol-notes.md 1.10) -> a
+ * handshake creates a session, a polling GET is held until something is
+ * queued or the next ping, a POST's payload is decoded packet by packet, a
+ * WebSocket with a sid is an upgrade probe (1.7).  Limits: the polling
+ * queue and WebSocket output are bounded by max_output_buffer, sessions by
+ * max_connections, messages by max_payload.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <uthash.h>
+
+#include "eio.h"
+#include "engine.h"
+#include "id.h"
+#include "log.h"
+#include "metrics.h"
+#include "websocket.h"
+
+/* How long a session closed by the server waits for the GET that carries
+ * its `1` before it is dropped anyway (engine.io's closeTimeout). */
+#define ENGINE_POLLING_CLOSE_WAIT_MS 30000
+
+/* One packet waiting for the next polling GET. */
+struct engine_packet {
+	struct engine_packet *next;
+	enum eio_packet_type type;
+	bool binary;
+	size_t len;
+	uint8_t data[];
+};
+
+/* A WebSocket opened to upgrade a polling session, until `5` arrives. */
+struct engine_probe {
+	struct engine_session *s;
+	struct websocket *ws;          /* not owned: the connection owns it */
+	struct event timer;            /* upgrade_timeout */
+	bool probed;                   /* `2probe` answered */
+};
+
+enum engine_state {
+	ENGINE_OPEN,
+	ENGINE_CLOSING,                /* polling: `1` queued, waiting for a GET */
+	ENGINE_CLOSED,                 /* detached, freed at the end of the turn */
+};
+
+struct engine_session {
+	char sid[ID_LEN + 1];
+	UT_hash_handle hh;             /* engine.sessions, keyed by sid */
+	enum engine_state state;
+	bool opened;                   /* on_open ran: on_close must run too */
+	bool is_websocket;             /* current transport */
+	bool awaiting_pong;
+	bool on_flush_list;
+	const char *close_reason;      /* for a graceful close in progress */
+	struct websocket *ws;          /* WebSocket transport, not owned */
+	struct engine_probe *probe;    /* upgrade in progress, owned */
+	struct http_conn *get;         /* held long-poll, not owned */
+	struct http_conn *post;        /* POST whose body is arriving, not owned */
+	struct engine_packet *queue;   /* polling output, owned */
+	struct engine_packet **queue_tail;
+	size_t queue_bytes;            /* encoded size of the queue */
+	struct event timer;            /* ping interval, pong deadline, close wait */
+	struct engine_session *next_flush;
+	struct engine_session *next_dead;
+};
+
+static struct {
+	struct event_base *base;
+	const struct config *cfg;
+	const struct engine_callbacks *cb;
+	void *app_ctx;
+	struct engine_session *sessions;  /* uthash head */
+	size_t n_sessions;
+	struct engine_session *flush;     /* polling sessions with output this turn */
+	struct engine_session *dead;      /* closed, to free */
+	const struct timeval *ping_interval_tv;
+	const struct timeval *ping_timeout_tv;
+	const struct timeval *upgrade_timeout_tv;
+	const struct timeval *close_wait_tv;
+} engine;
+
+static const struct websocket_callbacks engine_ws_cb;
+static const struct websocket_callbacks engine_probe_cb;
+static const struct websocket_callbacks engine_detached_cb;
+
+static void engine_destroy(struct engine_session *s, const char *reason);
+
+/* --- polling queue ------------------------------------------------------- */
+
+static void engine_mark_flush(struct engine_session *s)
+{
+	if (s->on_flush_list || !s->get)
+		return;
+	s->on_flush_list = true;
+	s->next_flush = engine.flush;
+	engine.flush = s;
+}
+
+static void engine_queue_free(struct engine_session *s)
+{
+	while (s->queue) {
+		struct engine_packet *p = s->queue;
+		s->queue = p->next;
+		free(p);
+	}
+	s->queue_tail = &s->queue;
+	s->queue_bytes = 0;
+}
+
+/* Queues a packet for the next GET.  Returns 0, or -1 if the session was
+ * closed because its queue passed max_output_buffer. */
+static int engine_enqueue(struct engine_session *s, enum eio_packet_type type, bool binary,
+			  const void *data, size_t len)
+{
+	size_t encoded = eio_polling_encoded_len(binary, len) + 1;
+
+	if (s->queue_bytes + encoded > engine.cfg->max_output_buffer) {
+		metrics_inc(output_overflow_total);
+		log_warn("session %s: polling queue passed max_output_buffer, closing", s->sid);
+		engine_destroy(s, "transport error");
+		return -1;
+	}
+	struct engine_packet *p = malloc(sizeof *p + len);
+	if (!p) {
+		engine_destroy(s, "transport error");
+		return -1;
+	}
+	p->next = NULL;
+	p->type = type;
+	p->binary = binary;
+	p->len = len;
+	if (len)
+		memcpy(p->data, data, len);
+	*s->queue_tail = p;
+	s->queue_tail = &p->next;
+	s->queue_bytes += encoded;
+	engine_mark_flush(s);
+	return 0;
+}
+
+static void engine_get_release(struct engine_session *s)
+{
+	http_set_abort(s->get, NULL, NULL);
+	s->get = NULL;
+}
+
+/* Answers the held GET with a fixed payload ("1", "6"). */
+static void engine_get_answer(struct engine_session *s, const char *payload)
+{
+	struct http_conn *hc = s->get;
+
+	engine_get_release(s);
+	http_respond(hc, 200, "text/plain; charset=UTF-8", "cache-control: no-store\r\n",
+		     payload, strlen(payload));
+}
+
+/* Answers the held GET with everything queued, in one payload. */
+static void engine_polling_flush(struct engine_session *s)
+{
+	size_t len = 0;
+	uint8_t *body = malloc(s->queue_bytes);
+
+	if (!body) {
+		engine_destroy(s, "transport error");
+		return;
+	}
+	for (struct engine_packet *p = s->queue; p; p = p->next) {
+		if (p != s->queue)
+			body[len++] = EIO_RECORD_SEPARATOR;
+		len += eio_polling_encode(body + len, p->type, p->binary, p->data, p->len);
+	}
+	engine_queue_free(s);
+	struct http_conn *hc = s->get;
+	engine_get_release(s);
+	http_respond(hc, 200, "text/plain; charset=UTF-8", "cache-control: no-store\r\n", body, len);
+	free(body);
+	if (s->state == ENGINE_CLOSING)
+		engine_destroy(s, s->close_reason);
+}
+
+/* --- sending ------------------------------------------------------------- */
+
+static int engine_send_packet(struct engine_session *s, enum eio_packet_type type, bool binary,
+			      const void *data, size_t len)
+{
+	if (s->is_websocket) {
+		uint8_t digit = (uint8_t)('0' + type);
+		if (binary)
+			return websocket_send(s->ws, WS_OPCODE_BINARY, NULL, 0, data, len);
+		return websocket_send(s->ws, WS_OPCODE_TEXT, &digit, 1, data, len);
+	}
+	return engine_enqueue(s, type, binary, data, len);
+}
+
+int engine_send(struct engine_session *s, bool binary, const void *data, size_t len)
+{
+	if (s->state != ENGINE_OPEN)
+		return -1;
+	metrics_inc(engine_messages_sent_total);
+	return engine_send_packet(s, EIO_MESSAGE, binary, data, len);
+}
+
+/* --- heartbeat ----------------------------------------------------------- */
+
+static void engine_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct engine_session *s = arg;
+
+	if (s->state == ENGINE_CLOSING) {
+		engine_destroy(s, s->close_reason);
+		return;
+	}
+	if (s->awaiting_pong) {
+		metrics_inc(engine_ping_timeouts_total);
+		log_debug("session %s: ping timeout", s->sid);
+		engine_destroy(s, "ping timeout");
+		return;
+	}
+	if (engine_send_packet(s, EIO_PING, false, NULL, 0) < 0)
+		return;
+	s->awaiting_pong = true;
+	event_add(&s->timer, engine.ping_timeout_tv);
+}
+
+static void engine_heartbeat_restart(struct engine_session *s)
+{
+	s->awaiting_pong = false;
+	event_add(&s->timer, engine.ping_interval_tv);
+}
+
+/* --- packets from the client --------------------------------------------- */
+
+static void engine_on_packet(struct engine_session *s, const struct eio_packet *pkt, bool via_ws)
+{
+	switch (pkt->type) {
+	case EIO_MESSAGE:
+		metrics_inc(engine_messages_received_total);
+		if (engine.cb->on_message)
+			engine.cb->on_message(s, engine.app_ctx, pkt->binary, (uint8_t *)pkt->data, pkt->len);
+		else
+			metrics_inc(engine_messages_dropped_total);
+		break;
+	case EIO_PONG:
+		if (s->awaiting_pong)
+			engine_heartbeat_restart(s);
+		break;
+	case EIO_PING:
+		/* Protocol 4 pings from the server only. */
+		metrics_inc(engine_transport_errors_total);
+		log_info("session %s: client ping (invalid heartbeat direction)", s->sid);
+		engine_destroy(s, "transport error");
+		break;
+	case EIO_CLOSE:
+		/* Over WebSocket the reference server ignores `1`: clients
+		 * close the socket itself. */
+		if (via_ws)
+			break;
+		if (s->get)
+			engine_get_answer(s, "6");
+		engine_destroy(s, "transport close");
+		break;
+	default:
+		break; /* open, upgrade, noop: ignored, as the reference does */
+	}
+}
+
+static void engine_parse_error(struct engine_session *s, const uint8_t *data, size_t len)
+{
+	char quoted[300];
+
+	metrics_inc(engine_parse_errors_total);
+	log_info("session %s: Engine.IO parse error (input: \"%s\")", s->sid,
+		 log_escape(quoted, sizeof quoted, data, len, 64));
+	engine_destroy(s, "parse error");
+}
+
+/* --- session life -------------------------------------------------------- */
+
+static struct engine_session *engine_find(const struct http_request *req)
+{
+	const char *sid;
+	size_t len;
+	struct engine_session *s = NULL;
+
+	if (!http_query_param(req, "sid", &sid, &len) || len != ID_LEN)
+		return NULL;
+	HASH_FIND(hh, engine.sessions, sid, ID_LEN, s);
+	return s;
+}
+
+static struct engine_session *engine_session_new(bool is_websocket)
+{
+	struct engine_session *s = calloc(1, sizeof *s);
+
+	if (!s)
+		return NULL;
+	if (id_generate(s->sid) < 0) {
+		log_error("getrandom failed: no session id");
+		free(s);
+		return NULL;
+	}
+	s->is_websocket = is_websocket;
+	s->queue_tail = &s->queue;
+	evtimer_assign(&s->timer, engine.base, engine_timer_cb, s);
+	HASH_ADD(hh, engine.sessions, sid, ID_LEN, s);
+	engine.n_sessions++;
+	metrics_inc(engine_sessions_opened_total);
+	metrics_gauge_add(sessions_current, 1);
+	return s;
+}
+
+static void engine_session_opened(struct engine_session *s)
+{
+	s->opened = true;
+	engine_heartbeat_restart(s);
+	if (engine.cb->on_open)
+		engine.cb->on_open(s, engine.app_ctx);
+}
+
+static void engine_probe_end(struct engine_probe *probe)
+{
+	struct engine_session *s = probe->s;
+
+	websocket_rebind(probe->ws, &engine_detached_cb, NULL);
+	websocket_close(probe->ws, 0);
+	event_del(&probe->timer);
+	s->probe = NULL;
+	free(probe);
+}
+
+/* Closes <s> at once: a held GET gets `1`, a WebSocket a close frame
+ * without status, a POST in flight loses its connection. */
+static void engine_destroy(struct engine_session *s, const char *reason)
+{
+	if (s->state == ENGINE_CLOSED)
+		return;
+	s->state = ENGINE_CLOSED;
+	HASH_DELETE(hh, engine.sessions, s);
+	engine.n_sessions--;
+	event_del(&s->timer);
+	if (s->probe)
+		engine_probe_end(s->probe);
+	if (s->get)
+		engine_get_answer(s, "1");
+	if (s->post) {
+		http_set_abort(s->post, NULL, NULL);
+		server_conn_close(http_conn_peek(s->post));
+		s->post = NULL;
+	}
+	if (s->ws) {
+		websocket_rebind(s->ws, &engine_detached_cb, NULL);
+		websocket_close(s->ws, 0);
+		s->ws = NULL;
+	}
+	engine_queue_free(s);
+	metrics_inc(engine_sessions_closed_total);
+	metrics_gauge_add(sessions_current, -1);
+	log_debug("session %s: closed (%s)", s->sid, reason);
+	if (s->opened && engine.cb->on_close)
+		engine.cb->on_close(s, engine.app_ctx, reason);
+	s->next_dead = engine.dead;
+	engine.dead = s;
+}
+
+void engine_close(struct engine_session *s, const char *reason)
+{
+	if (s->state != ENGINE_OPEN)
+		return;
+	if (s->is_websocket) {
+		engine_destroy(s, reason);
+		return;
+	}
+	if (s->probe)
+		engine_probe_end(s->probe);
+	/* The reference answers the next GET with `6\x1e1` when nothing
+	 * else is queued; clients accept `1` alone as well. */
+	if (!s->get && !s->queue && engine_enqueue(s, EIO_NOOP, false, NULL, 0) < 0)
+		return;
+	if (engine_enqueue(s, EIO_CLOSE, false, NULL, 0) < 0)
+		return;
+	s->state = ENGINE_CLOSING;
+	s->close_reason = reason;
+	if (!s->get)
+		event_add(&s->timer, engine.close_wait_tv);
+}
+
+void engine_close_all(const char *reason)
+{
+	struct engine_session *s, *tmp;
+
+	HASH_ITER(hh, engine.sessions, s, tmp)
+		engine_close(s, reason);
+}
+
+const char *engine_session_sid(const struct engine_session *s)
+{
+	return s->sid;
+}
+
+size_t engine_session_count(void)
+{
+	return engine.n_sessions;
+}
+
+/* --- WebSocket transport ------------------------------------------------- */
+
+static void engine_ws_message(struct websocket *ws, void *arg, bool binary, uint8_t *data, size_t len)
+{
+	struct engine_session *s = arg;
+	struct eio_packet pkt = { EIO_MESSAGE, true, data, len };
+
+	if (s->state != ENGINE_OPEN)
+		return;
+	if (!binary && eio_decode_text(data, len, &pkt) < 0) {
+		engine_parse_error(s, data, len);
+		return;
+	}
+	engine_on_packet(s, &pkt, true);
+}
+
+static void engine_ws_close(struct websocket *ws, void *arg)
+{
+	struct engine_session *s = arg;
+
+	s->ws = NULL;
+	engine_destroy(s, "transport close");
+}
+
+static const struct websocket_callbacks engine_ws_cb = {
+	.on_message = engine_ws_message,
+	.on_close = engine_ws_close,
+};
+
+static void engine_detached_message(struct websocket *ws, void *arg, bool binary,
+				    uint8_t *data, size_t len)
+{
+}
+
+static void engine_detached_close(struct websocket *ws, void *arg)
+{
+}
+
+/* For WebSockets whose session is gone or that were refused after the
+ * 101: their input is ignored until the close completes. */
+static const struct websocket_callbacks engine_detached_cb = {
+	.on_message = engine_detached_message,
+	.on_close = engine_detached_close,
+};
+
+/* --- upgrade (protocol-notes.md 1.7) ------------------------------------- */
+
+static void engine_upgrade_fail(struct engine_probe *probe, const char *why)
+{
+	metrics_inc(engine_upgrade_failures_total);
+	log_debug("session %s: upgrade failed: %s", probe->s->sid, why);
+	engine_probe_end(probe);
+}
+
+static void engine_upgrade_finish(struct engine_probe *probe)
+{
+	struct engine_session *s = probe->s;
+	struct websocket *ws = probe->ws;
+
+	event_del(&probe->timer);
+	s->probe = NULL;
+	free(probe);
+	s->is_websocket = true;
+	s->ws = ws;
+	websocket_rebind(ws, &engine_ws_cb, s);
+	if (s->get)
+		engine_get_answer(s, "6");
+	/* What waited for a GET leaves on the WebSocket, in order. */
+	for (struct engine_packet *p = s->queue; p; p = p->next) {
+		if (p->type == EIO_NOOP)
+			continue;
+		if (engine_send_packet(s, p->type, p->binary, p->data, p->len) < 0)
+			break;
+	}
+	engine_queue_free(s);
+	metrics_inc(engine_upgrades_total);
+}
+
+static void engine_probe_message(struct websocket *ws, void *arg, bool binary, uint8_t *data, size_t len)
+{
+	struct engine_probe *probe = arg;
+	struct engine_session *s = probe->s;
+	struct eio_packet pkt;
+
+	if (binary || eio_decode_text(data, len, &pkt) < 0) {
+		engine_upgrade_fail(probe, "bad packet on probe");
+		return;
+	}
+	if (pkt.type == EIO_PING && pkt.len == 5 && memcmp(pkt.data, "probe", 5) == 0) {
+		(void)websocket_send(ws, WS_OPCODE_TEXT, "3", 1, "probe", 5);
+		probe->probed = true;
+		/* Release the held GET so the client can pause polling and
+		 * send `5` (the reference sends this noop every 100 ms). */
+		if (s->get && !s->queue)
+			(void)engine_enqueue(s, EIO_NOOP, false, NULL, 0);
+	} else if (pkt.type == EIO_UPGRADE) {
+		engine_upgrade_finish(probe);
+	} else {
+		engine_upgrade_fail(probe, "unexpected packet before upgrade");
+	}
+}
+
+static void engine_probe_close(struct websocket *ws, void *arg)
+{
+	struct engine_probe *probe = arg;
+
+	metrics_inc(engine_upgrade_failures_total);
+	event_del(&probe->timer);
+	probe->s->probe = NULL;
+	free(probe);
+}
+
+static const struct websocket_callbacks engine_probe_cb = {
+	.on_message = engine_probe_message,
+	.on_close = engine_probe_close,
+};
+
+static void engine_upgrade_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	engine_upgrade_fail(arg, "upgrade_timeout");
+}
+
+static void engine_upgrade_start(struct engine_session *s, struct http_conn *hc,
+				 struct http_request *req)
+{
+	if (s->is_websocket || s->probe || s->state != ENGINE_OPEN ||
+	    !engine.cfg->allow_upgrades) {
+		/* As the reference: the handshake completes, then the
+		 * socket is closed at once. */
+		struct websocket *ws = websocket_accept(hc, req, engine.cfg->max_payload,
+							&engine_detached_cb, NULL);
+		if (ws)
+			websocket_close(ws, 0);
+		return;
+	}
+	struct engine_probe *probe = calloc(1, sizeof *probe);
+	if (!probe) {
+		http_respond(hc, 503, NULL, NULL, NULL, 0);
+		return;
+	}
+	probe->s = s;
+	probe->ws = websocket_accept(hc, req, engine.cfg->max_payload, &engine_probe_cb, probe);
+	if (!probe->ws) {
+		free(probe);
+		return;
+	}
+	s->probe = probe;
+	evtimer_assign(&probe->timer, engine.base, engine_upgrade_timeout_cb, probe);
+	event_add(&probe->timer, engine.upgrade_timeout_tv);
+}
+
+/* --- polling requests ---------------------------------------------------- */
+
+static void engine_get_aborted(struct http_conn *hc, void *arg)
+{
+	struct engine_session *s = arg;
+
+	s->get = NULL;
+	metrics_inc(engine_transport_errors_total);
+	log_debug("session %s: poll connection closed prematurely", s->sid);
+	engine_destroy(s, "transport error");
+}
+
+static void engine_post_aborted(struct http_conn *hc, void *arg)
+{
+	struct engine_session *s = arg;
+
+	s->post = NULL;
+	metrics_inc(engine_transport_errors_total);
+	log_debug("session %s: data request connection closed prematurely", s->sid);
+	engine_destroy(s, "transport error");
+}
+
+static void engine_polling_get(struct engine_session *s, struct http_conn *hc)
+{
+	if (s->get) {
+		/* Overlap from the client: the reference answers the new GET
+		 * 400, the held one `1`, and ends the session. */
+		metrics_inc(engine_transport_errors_total);
+		http_respond(hc, 400, NULL, NULL, NULL, 0);
+		engine_destroy(s, "transport error");
+		return;
+	}
+	s->get = hc;
+	http_set_abort(hc, engine_get_aborted, s);
+	if (s->queue)
+		engine_mark_flush(s);
+	else if (s->probe && s->probe->probed)
+		(void)engine_enqueue(s, EIO_NOOP, false, NULL, 0);
+}
+
+void engine_handle_head(struct http_conn *hc, struct http_request *req)
+{
+	struct engine_session *s = engine_find(req);
+
+	if (req->method != HTTP_POST || !s || s->is_websocket || s->state == ENGINE_CLOSED)
+		return;
+	if (s->post) {
+		metrics_inc(engine_transport_errors_total);
+		http_respond(hc, 400, NULL, NULL, NULL, 0);
+		engine_destroy(s, "transport error");
+		return;
+	}
+	s->post = hc;
+	http_set_abort(hc, engine_post_aborted, s);
+}
+
+static void engine_polling_post(struct engine_session *s, struct http_conn *hc,
+				struct http_request *req)
+{
+	if (s->post == hc)
+		s->post = NULL;
+	http_set_abort(hc, NULL, NULL);
+	if (req->octet_stream) {
+		/* Protocol 4 posts text only: "invalid content". */
+		metrics_inc(engine_transport_errors_total);
+		http_respond(hc, 400, NULL, NULL, NULL, 0);
+		engine_destroy(s, "transport error");
+		return;
+	}
+	if (req->body_too_big) {
+		metrics_inc(engine_payload_too_large_total);
+		http_respond(hc, 413, NULL, NULL, NULL, 0);
+		return;
+	}
+	size_t pos = 0;
+	struct eio_packet pkt;
+	while (s->state == ENGINE_OPEN) {
+		int r = eio_payload_next(req->body, req->body_len, &pos, &pkt);
+		if (r == 0)
+			break;
+		if (r < 0) {
+			engine_parse_error(s, req->body, req->body_len);
+			break;
+		}
+		engine_on_packet(s, &pkt, false);
+	}
+	/* `ok` even when a packet was bad, as the reference answers. */
+	http_respond(hc, 200, "text/html", "cache-control: no-store\r\n", "ok", 2);
+}
+
+/* --- handshake and routing ----------------------------------------------- */
+
+static void engine_handshake(struct http_conn *hc, struct http_request *req, bool is_websocket)
+{
+	char open[256];
+
+	if (engine.n_sessions >= engine.cfg->max_connections) {
+		metrics_inc(connections_rejected_total);
+		http_respond(hc, 503, NULL, NULL, NULL, 0);
+		return;
+	}
+	struct engine_session *s = engine_session_new(is_websocket);
+	if (!s) {
+		http_respond(hc, 503, NULL, NULL, NULL, 0);
+		return;
+	}
+	bool can_upgrade = !is_websocket && engine.cfg->allow_upgrades &&
+			   (engine.cfg->transports & CONFIG_TRANSPORT_WEBSOCKET);
+	size_t open_len = eio_open_packet(open, sizeof open, s->sid, can_upgrade,
+					  engine.cfg->ping_interval_ms, engine.cfg->ping_timeout_ms,
+					  engine.cfg->max_payload);
+	if (is_websocket) {
+		s->ws = websocket_accept(hc, req, engine.cfg->max_payload, &engine_ws_cb, s);
+		if (!s->ws) {
+			engine_destroy(s, "transport error");
+			return;
+		}
+		(void)websocket_send(s->ws, WS_OPCODE_TEXT, NULL, 0, open, open_len);
+	} else {
+		http_respond(hc, 200, "text/plain; charset=UTF-8", "cache-control: no-store\r\n",
+			     open, open_len);
+	}
+	engine_session_opened(s);
+}
+
+static unsigned engine_transport_of(const struct http_request *req)
+{
+	const char *t;
+	size_t len;
+
+	if (!http_query_param(req, "transport", &t, &len))
+		return 0;
+	unsigned id = 0;
+	if (len == 7 && memcmp(t, "polling", 7) == 0)
+		id = CONFIG_TRANSPORT_POLLING;
+	else if (len == 9 && memcmp(t, "websocket", 9) == 0)
+		id = CONFIG_TRANSPORT_WEBSOCKET;
+	return id & engine.cfg->transports;
+}
+
+static bool engine_is_eio4(const struct http_request *req)
+{
+	const char *v;
+	size_t len;
+
+	return http_query_param(req, "EIO", &v, &len) && len == 1 && v[0] == '4';
+}
+
+static bool engine_origin_is_bad(const struct http_request *req)
+{
+	for (const char *p = req->origin; req->has_origin && *p; p++) {
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			return true;
+	}
+	return false;
+}
+
+static void engine_preflight(struct http_conn *hc, struct http_request *req)
+{
+	char extra[512];
+
+	snprintf(extra, sizeof extra,
+		 "Access-Control-Allow-Methods: GET,HEAD,PUT,PATCH,POST,DELETE\r\n"
+		 "%s%s%s",
+		 req->acr_headers[0] ? "Access-Control-Allow-Headers: " : "", req->acr_headers,
+		 req->acr_headers[0] ? "\r\n" : "");
+	http_respond(hc, 204, NULL, extra, NULL, 0);
+}
+
+static void engine_handle_with_sid(struct http_conn *hc, struct http_request *req,
+				   unsigned transport)
+{
+	struct engine_session *s = engine_find(req);
+
+	if (!s || s->state == ENGINE_CLOSED) {
+		http_respond_error_code(hc, 400, 1, "Session ID unknown");
+		return;
+	}
+	if (!engine_is_eio4(req)) {
+		http_respond_error_code(hc, 400, 3, "Bad request");
+		return;
+	}
+	if (req->is_upgrade) {
+		if (transport != CONFIG_TRANSPORT_WEBSOCKET)
+			http_respond_error_code(hc, 400, 3, "Bad request");
+		else
+			engine_upgrade_start(s, hc, req);
+		return;
+	}
+	if (transport != CONFIG_TRANSPORT_POLLING || s->is_websocket) {
+		http_respond_error_code(hc, 400, 3, "Bad request");
+		return;
+	}
+	if (req->method == HTTP_GET)
+		engine_polling_get(s, hc);
+	else if (req->method == HTTP_POST)
+		engine_polling_post(s, hc, req);
+	else
+		http_respond(hc, 500, NULL, NULL, NULL, 0);
+}
+
+void engine_handle_request(struct http_conn *hc, struct http_request *req)
+{
+	const char *sid;
+	size_t sid_len;
+	const struct config *cfg = engine.cfg;
+
+	if (req->method == HTTP_OPTIONS && !req->is_upgrade &&
+	    (cfg->cors_any || cfg->n_cors_origins > 0)) {
+		engine_preflight(hc, req);
+		return;
+	}
+	unsigned transport = engine_transport_of(req);
+	if (!transport) {
+		http_respond_error_code(hc, 400, 0, "Transport unknown");
+		return;
+	}
+	if (engine_origin_is_bad(req)) {
+		http_respond_error_code(hc, 400, 3, "Bad request");
+		return;
+	}
+	if (http_query_param(req, "sid", &sid, &sid_len)) {
+		engine_handle_with_sid(hc, req, transport);
+		return;
+	}
+	if (req->method != HTTP_GET) {
+		http_respond_error_code(hc, 400, 2, "Bad handshake method");
+		return;
+	}
+	if (!engine_is_eio4(req)) {
+		http_respond_error_code(hc, 400, 5, "Unsupported protocol version");
+		return;
+	}
+	bool ws = transport == CONFIG_TRANSPORT_WEBSOCKET;
+	if (ws != req->is_upgrade) {
+		http_respond_error_code(hc, 400, 3, "Bad request");
+		return;
+	}
+	engine_handshake(hc, req, ws);
+}
+
+/* --- turn ---------------------------------------------------------------- */
+
+bool engine_has_work(void)
+{
+	return engine.flush || engine.dead;
+}
+
+void engine_after_turn(void)
+{
+	while (engine.flush) {
+		struct engine_session *s = engine.flush;
+		engine.flush = s->next_flush;
+		s->on_flush_list = false;
+		if (s->state != ENGINE_CLOSED && s->get && s->queue)
+			engine_polling_flush(s);
+	}
+	while (engine.dead) {
+		struct engine_session *s = engine.dead;
+		engine.dead = s->next_dead;
+		free(s);
+	}
+}
+
+void engine_init(struct event_base *base, const struct config *cfg,
+		 const struct engine_callbacks *cb, void *app_ctx)
+{
+	static const struct engine_callbacks none;
+	struct timeval tv;
+
+	engine.base = base;
+	engine.cfg = cfg;
+	engine.cb = cb ? cb : &none;
+	engine.app_ctx = app_ctx;
+	/* Every session waits the same few durations: libevent's common
+	 * timeouts keep thousands of them O(1) instead of a heap each. */
+#define ENGINE_TV(ms) (tv.tv_sec = (ms) / 1000, tv.tv_usec = ((ms) % 1000) * 1000, \
+		       event_base_init_common_timeout(base, &tv))
+	engine.ping_interval_tv = ENGINE_TV(cfg->ping_interval_ms);
+	engine.ping_timeout_tv = ENGINE_TV(cfg->ping_timeout_ms);
+	engine.upgrade_timeout_tv = ENGINE_TV(cfg->upgrade_timeout_ms);
+	engine.close_wait_tv = ENGINE_TV(ENGINE_POLLING_CLOSE_WAIT_MS);
+#undef ENGINE_TV
+}
+
+void engine_cleanup(void)
+{
+	struct engine_session *s, *tmp;
+
+	HASH_ITER(hh, engine.sessions, s, tmp)
+		engine_destroy(s, "server shutting down");
+	engine_after_turn();
+}

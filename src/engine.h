@@ -1,0 +1,64 @@
+/* engine.h - Engine.IO v4 sessions over HTTP long-polling and WebSocket.
+ *
+ * Owns the sid table, both transports of a session, the upgrade from
+ * polling to WebSocket, the heartbeat and the close paths, exactly as the
+ * reference server behaves (protocol-notes.md section 1).  The application
+ * above (Socket.IO, or a test program) sees sessions open, messages arrive
+ * and sessions close through engine_callbacks, and sends with engine_send().
+ */
+#ifndef ROOMCAST_ENGINE_H
+#define ROOMCAST_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <event2/event.h>
+
+#include "config.h"
+#include "http.h"
+
+struct engine_session;
+
+/* on_message gets one Engine.IO message; <data> may be modified and is
+ * valid during the call only.  on_close runs exactly once per opened
+ * session, with the reference server's reason ("transport close",
+ * "transport error", "ping timeout", "parse error", "forced close",
+ * "server shutting down"); the session is freed at the end of the turn.
+ * Any callback may be NULL. */
+struct engine_callbacks {
+	void (*on_open)(struct engine_session *s, void *app_ctx);
+	void (*on_message)(struct engine_session *s, void *app_ctx, bool binary,
+			   uint8_t *data, size_t len);
+	void (*on_close)(struct engine_session *s, void *app_ctx, const char *reason);
+};
+
+void engine_init(struct event_base *base, const struct config *cfg,
+		 const struct engine_callbacks *cb, void *app_ctx);
+/* Frees every session at once, without telling clients (after shutdown). */
+void engine_cleanup(void);
+
+/* The router's entry points for requests under the configured path. */
+void engine_handle_head(struct http_conn *hc, struct http_request *req);
+void engine_handle_request(struct http_conn *hc, struct http_request *req);
+
+/* Sends one message.  Returns 0, or -1 if the session is closing or the
+ * client is too slow (its queue passed max_output_buffer: the session is
+ * then closed). */
+int engine_send(struct engine_session *s, bool binary, const void *data, size_t len);
+
+/* Closes <s> gracefully: what is queued is delivered, then the close
+ * (polling `1`, WebSocket close frame).  <reason> goes to on_close. */
+void engine_close(struct engine_session *s, const char *reason);
+/* engine_close() on every session (shutdown). */
+void engine_close_all(const char *reason);
+
+const char *engine_session_sid(const struct engine_session *s);
+size_t engine_session_count(void);
+
+/* End-of-turn work: polling answers for what was queued this turn, and
+ * freeing closed sessions.  engine_has_work() says if a pass is needed. */
+void engine_after_turn(void);
+bool engine_has_work(void);
+
+#endif

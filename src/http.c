@@ -1,0 +1,576 @@
+/* http.c - HTTP/1.1 on a connection, with http-parser (see http.h).
+ *
+ * Owns the per-connection parser, the request being read, the keep-alive
+ * timer, response formatting and CORS headers.  Does not own sessions
+ * (engine.c) or the socket (server.c).  Flow: bytes -> http_parser_execute
+ * -> headers of interest kept in fixed fields, body appended up to
+ * max_payload -> the parser pauses at the end of a message -> the router
+ * answers now or later -> the parser resumes with any pipelined bytes.
+ */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <http_parser.h>
+
+#include "http.h"
+#include "log.h"
+#include "metrics.h"
+
+enum http_header_id {
+	HTTP_HDR_OTHER,
+	HTTP_HDR_UPGRADE,
+	HTTP_HDR_ORIGIN,
+	HTTP_HDR_CONTENT_TYPE,
+	HTTP_HDR_WS_KEY,
+	HTTP_HDR_WS_VERSION,
+	HTTP_HDR_ACR_HEADERS,
+};
+
+struct http_conn {
+	struct conn *c;                /* not owned; the server frees it */
+	http_parser parser;
+	struct http_request req;
+	struct event timer;            /* keepalive_timeout while not held */
+	char name[40];                 /* header name being read */
+	size_t name_len;
+	enum http_header_id header;    /* of the value being read */
+	size_t value_len;
+	bool in_value;
+	bool value_overflow;
+	char upgrade[16];              /* Upgrade header value */
+	char content_type[64];
+	size_t body_cap;
+	bool in_request;               /* bytes of a request have arrived */
+	bool complete;                 /* message complete, parser paused */
+	bool held;                     /* routed, no response yet */
+	bool answered;                 /* responded before the body ended */
+	bool in_on_data;
+	void (*abort_cb)(struct http_conn *, void *);
+	void *abort_arg;
+};
+
+static struct {
+	struct event_base *base;
+	const struct config *cfg;
+	const struct http_router *router;
+	http_parser_settings settings;
+	struct timeval keepalive_tv;
+} http;
+
+static const char *http_status_text(int status)
+{
+	switch (status) {
+	case 101: return "Switching Protocols";
+	case 200: return "OK";
+	case 204: return "No Content";
+	case 400: return "Bad Request";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 413: return "Payload Too Large";
+	case 431: return "Request Header Fields Too Large";
+	case 500: return "Internal Server Error";
+	case 503: return "Service Unavailable";
+	default: return "Unknown";
+	}
+}
+
+static void http_timer_start(struct http_conn *hc)
+{
+	event_add(&hc->timer, &http.keepalive_tv);
+}
+
+static void http_request_reset(struct http_conn *hc)
+{
+	free(hc->req.url);
+	free(hc->req.body);
+	memset(&hc->req, 0, sizeof hc->req);
+	hc->body_cap = 0;
+	hc->name_len = 0;
+	hc->value_len = 0;
+	hc->in_value = false;
+	hc->upgrade[0] = '\0';
+	hc->content_type[0] = '\0';
+	hc->in_request = false;
+	hc->complete = false;
+	hc->held = false;
+	hc->answered = false;
+	hc->abort_cb = NULL;
+	hc->abort_arg = NULL;
+}
+
+/* --- parser callbacks: copy what the router needs, bounded ------------- */
+
+static struct http_conn *http_of(http_parser *p)
+{
+	return p->data;
+}
+
+static int http_on_message_begin(http_parser *p)
+{
+	http_of(p)->in_request = true;
+	return 0;
+}
+
+static int http_on_url(http_parser *p, const char *at, size_t len)
+{
+	struct http_conn *hc = http_of(p);
+	char *url = realloc(hc->req.url, hc->req.url_len + len + 1);
+
+	if (!url)
+		return -1;
+	memcpy(url + hc->req.url_len, at, len);
+	hc->req.url = url;
+	hc->req.url_len += len;
+	url[hc->req.url_len] = '\0';
+	return 0;
+}
+
+static int http_on_header_field(http_parser *p, const char *at, size_t len)
+{
+	struct http_conn *hc = http_of(p);
+
+	if (hc->in_value) {
+		hc->in_value = false;
+		hc->name_len = 0;
+	}
+	size_t n = len < sizeof hc->name - 1 - hc->name_len ? len : sizeof hc->name - 1 - hc->name_len;
+	memcpy(hc->name + hc->name_len, at, n);
+	hc->name_len += n;
+	hc->name[hc->name_len] = '\0';
+	return 0;
+}
+
+static enum http_header_id http_header_lookup(const char *name)
+{
+	static const struct {
+		const char *name;
+		enum http_header_id id;
+	} known[] = {
+		{ "upgrade", HTTP_HDR_UPGRADE },
+		{ "origin", HTTP_HDR_ORIGIN },
+		{ "content-type", HTTP_HDR_CONTENT_TYPE },
+		{ "sec-websocket-key", HTTP_HDR_WS_KEY },
+		{ "sec-websocket-version", HTTP_HDR_WS_VERSION },
+		{ "access-control-request-headers", HTTP_HDR_ACR_HEADERS },
+	};
+	for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) {
+		if (strcasecmp(name, known[i].name) == 0)
+			return known[i].id;
+	}
+	return HTTP_HDR_OTHER;
+}
+
+static char *http_header_target(struct http_conn *hc, size_t *cap)
+{
+	switch (hc->header) {
+	case HTTP_HDR_UPGRADE: *cap = sizeof hc->upgrade; return hc->upgrade;
+	case HTTP_HDR_ORIGIN: *cap = sizeof hc->req.origin; return hc->req.origin;
+	case HTTP_HDR_CONTENT_TYPE: *cap = sizeof hc->content_type; return hc->content_type;
+	case HTTP_HDR_WS_KEY: *cap = sizeof hc->req.ws_key; return hc->req.ws_key;
+	case HTTP_HDR_WS_VERSION: *cap = sizeof hc->req.ws_version; return hc->req.ws_version;
+	case HTTP_HDR_ACR_HEADERS: *cap = sizeof hc->req.acr_headers; return hc->req.acr_headers;
+	default: *cap = 0; return NULL;
+	}
+}
+
+static int http_on_header_value(http_parser *p, const char *at, size_t len)
+{
+	struct http_conn *hc = http_of(p);
+	size_t cap;
+
+	if (!hc->in_value) {
+		hc->in_value = true;
+		hc->header = http_header_lookup(hc->name);
+		hc->value_len = 0;
+		hc->value_overflow = false;
+		if (hc->header == HTTP_HDR_ORIGIN)
+			hc->req.has_origin = true;
+	}
+	char *dst = http_header_target(hc, &cap);
+	if (!dst)
+		return 0;
+	if (hc->value_len + len >= cap) {
+		/* A value too long for its field can only be wrong (a key is
+		 * 24 characters, an origin at most CONFIG_MAX_ORIGIN_LEN):
+		 * keep it empty so that it never matches. */
+		hc->value_overflow = true;
+		dst[0] = '\0';
+		return 0;
+	}
+	if (hc->value_overflow)
+		return 0;
+	memcpy(dst + hc->value_len, at, len);
+	hc->value_len += len;
+	dst[hc->value_len] = '\0';
+	return 0;
+}
+
+static void http_split_url(struct http_request *req)
+{
+	char *q = req->url ? memchr(req->url, '?', req->url_len) : NULL;
+
+	req->path = req->url ? req->url : "";
+	if (q) {
+		req->path_len = (size_t)(q - req->url);
+		req->query = q + 1;
+		req->query_len = req->url_len - req->path_len - 1;
+	} else {
+		req->path_len = req->url_len;
+		req->query = "";
+		req->query_len = 0;
+	}
+}
+
+static int http_on_headers_complete(http_parser *p)
+{
+	struct http_conn *hc = http_of(p);
+	struct http_request *req = &hc->req;
+
+	req->method = (enum http_method)p->method;
+	req->method_name = http_method_str((enum http_method)p->method);
+	req->keep_alive = http_should_keep_alive(p);
+	req->is_upgrade = p->upgrade && strcasecmp(hc->upgrade, "websocket") == 0;
+	req->octet_stream = strncasecmp(hc->content_type, "application/octet-stream", 24) == 0;
+	http_split_url(req);
+	bool has_body = (p->flags & F_CHUNKED) ||
+			(p->content_length > 0 && p->content_length != ULLONG_MAX);
+	if (has_body && p->content_length != ULLONG_MAX && p->content_length > http.cfg->max_payload)
+		req->body_too_big = true;
+	if (has_body && http.router->on_head)
+		http.router->on_head(hc, req);
+	return 0;
+}
+
+static int http_on_body(http_parser *p, const char *at, size_t len)
+{
+	struct http_conn *hc = http_of(p);
+	struct http_request *req = &hc->req;
+
+	if (req->body_too_big || hc->answered)
+		return 0;
+	if (req->body_len + len > http.cfg->max_payload) {
+		req->body_too_big = true;
+		free(req->body);
+		req->body = NULL;
+		req->body_len = 0;
+		return 0;
+	}
+	if (req->body_len + len > hc->body_cap) {
+		size_t cap = hc->body_cap ? hc->body_cap * 2 : 4096;
+		if (p->content_length != ULLONG_MAX && p->content_length + req->body_len > cap)
+			cap = p->content_length + req->body_len;
+		if (cap < req->body_len + len)
+			cap = req->body_len + len;
+		if (cap > http.cfg->max_payload)
+			cap = http.cfg->max_payload;
+		uint8_t *body = realloc(req->body, cap);
+		if (!body)
+			return -1;
+		req->body = body;
+		hc->body_cap = cap;
+	}
+	memcpy(req->body + req->body_len, at, len);
+	req->body_len += len;
+	return 0;
+}
+
+static int http_on_message_complete(http_parser *p)
+{
+	struct http_conn *hc = http_of(p);
+
+	hc->complete = true;
+	/* One request at a time: the rest of the input waits until this one
+	 * has been answered. */
+	http_parser_pause(p, 1);
+	return 0;
+}
+
+/* --- responses ---------------------------------------------------------- */
+
+size_t http_cors_headers(const struct http_request *req, char *out, size_t out_len)
+{
+	const struct config *cfg = http.cfg;
+	int n = 0;
+
+	if (cfg->cors_any) {
+		n = snprintf(out, out_len, "Access-Control-Allow-Origin: *\r\n");
+	} else if (cfg->n_cors_origins == 1) {
+		/* One origin behaves as the reference server's fixed origin
+		 * string: always sent, whatever the request says. */
+		n = snprintf(out, out_len,
+			     "Access-Control-Allow-Origin: %s\r\nVary: Origin\r\n"
+			     "Access-Control-Allow-Credentials: true\r\n",
+			     cfg->cors_origins[0]);
+	} else if (cfg->n_cors_origins > 1) {
+		const char *match = NULL;
+		for (size_t i = 0; req->has_origin && i < cfg->n_cors_origins; i++) {
+			if (strcmp(req->origin, cfg->cors_origins[i]) == 0)
+				match = cfg->cors_origins[i];
+		}
+		if (match)
+			n = snprintf(out, out_len,
+				     "Access-Control-Allow-Origin: %s\r\nVary: Origin\r\n"
+				     "Access-Control-Allow-Credentials: true\r\n", match);
+		else
+			n = snprintf(out, out_len, "Vary: Origin\r\n");
+	}
+	if (n < 0 || (size_t)n >= out_len)
+		return 0;
+	return (size_t)n;
+}
+
+/* Ends the current request after its response: the connection is closed,
+ * or waits for the next request. */
+static void http_request_done(struct http_conn *hc, bool close)
+{
+	struct conn *c = hc->c;
+
+	if (!hc->complete) {
+		/* Answered from on_head: the body still arrives and is
+		 * dropped; the request ends when the parser says so. */
+		hc->answered = true;
+		hc->held = false;
+		if (close)
+			server_conn_close_when_flushed(c);
+		return;
+	}
+	http_request_reset(hc);
+	if (close) {
+		server_conn_close_when_flushed(c);
+		return;
+	}
+	http_timer_start(hc);
+	if (!hc->in_on_data)
+		server_conn_resume_read(c);
+}
+
+void http_respond(struct http_conn *hc, int status, const char *content_type,
+		  const char *extra_headers, const void *body, size_t body_len)
+{
+	struct http_request *req = &hc->req;
+	char head[2048];
+	char cors[512];
+	bool close = !req->keep_alive || req->is_upgrade;
+	size_t cors_len = http_cors_headers(req, cors, sizeof cors);
+	int n;
+
+	cors[cors_len] = '\0';
+	if (close)
+		n = snprintf(head, sizeof head,
+			     "HTTP/1.1 %d %s\r\n%s%s%s%s%sContent-Length: %zu\r\nConnection: close\r\n\r\n",
+			     status, http_status_text(status), cors,
+			     content_type ? "Content-Type: " : "", content_type ? content_type : "",
+			     content_type ? "\r\n" : "", extra_headers ? extra_headers : "", body_len);
+	else
+		n = snprintf(head, sizeof head,
+			     "HTTP/1.1 %d %s\r\n%s%s%s%s%sContent-Length: %zu\r\n"
+			     "Connection: keep-alive\r\nKeep-Alive: timeout=%u\r\n\r\n",
+			     status, http_status_text(status), cors,
+			     content_type ? "Content-Type: " : "", content_type ? content_type : "",
+			     content_type ? "\r\n" : "", extra_headers ? extra_headers : "", body_len,
+			     (unsigned)(http.cfg->keepalive_timeout_ms / 1000));
+	if (n < 0 || (size_t)n >= sizeof head) {
+		log_error("conn %llu: response head too long", (unsigned long long)hc->c->id);
+		server_conn_close(hc->c);
+		return;
+	}
+	if (server_write(hc->c, head, (size_t)n) < 0 ||
+	    (body_len && server_write(hc->c, body, body_len) < 0))
+		return;
+	if (status >= 400)
+		log_debug("conn %llu %s: %d for %s %.*s", (unsigned long long)hc->c->id,
+			  server_conn_peer(hc->c), status, req->method_name ? req->method_name : "?",
+			  (int)(req->url_len > 200 ? 200 : req->url_len), req->url ? req->url : "");
+	http_request_done(hc, close);
+}
+
+void http_respond_error_code(struct http_conn *hc, int status, int code, const char *message)
+{
+	char body[160];
+
+	metrics_inc(engine_errors_total);
+	if (hc->req.is_upgrade) {
+		/* As engine.io's abortUpgrade: plain text, then the socket is
+		 * destroyed (http_respond closes refused upgrades). */
+		http_respond(hc, status, "text/html", NULL, message, strlen(message));
+		return;
+	}
+	int n = snprintf(body, sizeof body, "{\"code\":%d,\"message\":\"%s\"}", code, message);
+	http_respond(hc, status, "application/json", NULL, body, (size_t)n);
+}
+
+void http_set_abort(struct http_conn *hc, void (*cb)(struct http_conn *, void *), void *arg)
+{
+	hc->abort_cb = cb;
+	hc->abort_arg = arg;
+}
+
+int http_query_param(const struct http_request *req, const char *name,
+		     const char **val, size_t *len)
+{
+	size_t name_len = strlen(name);
+	const char *p = req->query;
+	const char *end = req->query + req->query_len;
+
+	while (p < end) {
+		const char *amp = memchr(p, '&', (size_t)(end - p));
+		const char *stop = amp ? amp : end;
+		if ((size_t)(stop - p) >= name_len && memcmp(p, name, name_len) == 0 &&
+		    (p + name_len == stop || p[name_len] == '=')) {
+			*val = p + name_len == stop ? stop : p + name_len + 1;
+			*len = (size_t)(stop - *val);
+			return 1;
+		}
+		p = stop + 1;
+	}
+	return 0;
+}
+
+struct conn *http_conn_peek(struct http_conn *hc)
+{
+	return hc->c;
+}
+
+static void http_conn_free(struct http_conn *hc)
+{
+	event_del(&hc->timer);
+	http_request_reset(hc);
+	free(hc);
+}
+
+struct conn *http_take_conn(struct http_conn *hc, const struct conn_handler *handler, void *ctx)
+{
+	struct conn *c = hc->c;
+
+	c->handler = handler;
+	c->ctx = ctx;
+	http_conn_free(hc);
+	return c;
+}
+
+/* --- the connection handler ---------------------------------------------- */
+
+static void http_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct http_conn *hc = arg;
+
+	if (hc->held)
+		return;
+	metrics_inc(http_timeouts_total);
+	log_debug("conn %llu: keepalive_timeout", (unsigned long long)hc->c->id);
+	server_conn_close(hc->c);
+}
+
+static int http_conn_open(struct conn *c)
+{
+	struct http_conn *hc = calloc(1, sizeof *hc);
+
+	if (!hc)
+		return -1;
+	hc->c = c;
+	c->ctx = hc;
+	http_parser_init(&hc->parser, HTTP_REQUEST);
+	hc->parser.data = hc;
+	evtimer_assign(&hc->timer, http.base, http_timeout_cb, hc);
+	http_timer_start(hc);
+	return 0;
+}
+
+static void http_bad_request(struct http_conn *hc, enum http_errno err)
+{
+	int status = err == HPE_HEADER_OVERFLOW ? 431 : 400;
+
+	metrics_inc(http_bad_requests_total);
+	log_info("conn %llu %s: bad HTTP request: %s", (unsigned long long)hc->c->id,
+		 server_conn_peer(hc->c), http_errno_description(err));
+	hc->req.keep_alive = false;
+	http_respond(hc, status, NULL, NULL, NULL, 0);
+}
+
+/* Routes the request the parser just completed. */
+static void http_dispatch(struct http_conn *hc)
+{
+	struct http_request *req = &hc->req;
+
+	metrics_inc(http_requests_total);
+	if (hc->answered) {
+		http_request_done(hc, false);
+		return;
+	}
+	if (!req->url)
+		http_split_url(req);
+	hc->held = true;
+	event_del(&hc->timer);
+	http.router->on_request(hc, req);
+}
+
+static ssize_t http_conn_data(struct conn *c, uint8_t *data, size_t len)
+{
+	struct http_conn *hc = c->ctx;
+	size_t off = 0;
+
+	if (hc->complete)
+		return 0; /* a request is held: pipelined bytes wait */
+	http_timer_start(hc);
+	hc->in_on_data = true;
+	while (off < len && !c->closing) {
+		off += http_parser_execute(&hc->parser, &http.settings, (const char *)data + off, len - off);
+		enum http_errno err = HTTP_PARSER_ERRNO(&hc->parser);
+		if (err == HPE_PAUSED) {
+			http_parser_pause(&hc->parser, 0);
+			http_dispatch(hc);
+			if (c->ctx != hc)
+				return (ssize_t)off; /* handed over: hc is gone */
+			if (hc->complete)
+				break;    /* held: the rest waits */
+			continue;
+		}
+		if (err != HPE_OK) {
+			http_bad_request(hc, err);
+			break;
+		}
+	}
+	hc->in_on_data = false;
+	return c->closing ? -1 : (ssize_t)off;
+}
+
+static void http_conn_close(struct conn *c)
+{
+	struct http_conn *hc = c->ctx;
+
+	if (!hc)
+		return;
+	if (hc->abort_cb)
+		hc->abort_cb(hc, hc->abort_arg);
+	http_conn_free(hc);
+	c->ctx = NULL;
+}
+
+const struct conn_handler http_conn_handler = {
+	.on_open = http_conn_open,
+	.on_data = http_conn_data,
+	.on_close = http_conn_close,
+};
+
+void http_init(struct event_base *base, const struct config *cfg,
+	       const struct http_router *router)
+{
+	http.base = base;
+	http.cfg = cfg;
+	http.router = router;
+	http.keepalive_tv.tv_sec = cfg->keepalive_timeout_ms / 1000;
+	http.keepalive_tv.tv_usec = (cfg->keepalive_timeout_ms % 1000) * 1000;
+	http_parser_set_max_header_size((uint32_t)cfg->max_header_size);
+	memset(&http.settings, 0, sizeof http.settings);
+	http.settings.on_message_begin = http_on_message_begin;
+	http.settings.on_url = http_on_url;
+	http.settings.on_header_field = http_on_header_field;
+	http.settings.on_header_value = http_on_header_value;
+	http.settings.on_headers_complete = http_on_headers_complete;
+	http.settings.on_body = http_on_body;
+	http.settings.on_message_complete = http_on_message_complete;
+}

@@ -1,0 +1,67 @@
+/* metrics.h - process-wide counters and gauges, rendered as Prometheus text.
+ *
+ * Every drop, refusal and error has a counter here, named for what tripped;
+ * the log says why once, the counter keeps the exact count.  Counters only
+ * grow; gauges are set by their owner.  Single-threaded: plain integers.
+ */
+#ifndef ROOMCAST_METRICS_H
+#define ROOMCAST_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* X(name, help) */
+#define METRICS_COUNTERS(X)                                                              \
+	X(connections_accepted_total, "TCP connections accepted")                          \
+	X(connections_rejected_total, "connections refused past max_connections (503)")    \
+	X(connections_accept_errors_total, "accept() failures (e.g. out of descriptors)") \
+	X(output_overflow_total, "connections closed past max_output_buffer")             \
+	X(http_requests_total, "HTTP requests parsed")                                     \
+	X(http_bad_requests_total, "HTTP requests refused as malformed or too large")      \
+	X(http_timeouts_total, "idle or slow HTTP connections closed by keepalive_timeout") \
+	X(engine_errors_total, "Engine.IO requests answered with an error code")          \
+	X(engine_sessions_opened_total, "Engine.IO sessions opened")                       \
+	X(engine_sessions_closed_total, "Engine.IO sessions closed")                       \
+	X(engine_parse_errors_total, "sessions closed on an Engine.IO parse error")        \
+	X(engine_transport_errors_total, "sessions closed on a transport error")           \
+	X(engine_ping_timeouts_total, "sessions closed because no pong arrived")           \
+	X(engine_upgrades_total, "polling sessions upgraded to WebSocket")                 \
+	X(engine_upgrade_failures_total, "upgrade attempts that failed or timed out")      \
+	X(engine_payload_too_large_total, "POST bodies refused with 413")                  \
+	X(engine_messages_received_total, "Engine.IO messages received from clients")      \
+	X(engine_messages_sent_total, "Engine.IO messages queued to clients")              \
+	X(engine_messages_dropped_total, "messages received with no application to take them") \
+	X(ws_protocol_errors_total, "WebSocket connections closed with 1002")              \
+	X(ws_utf8_errors_total, "WebSocket connections closed with 1007")                  \
+	X(ws_too_big_total, "WebSocket connections closed with 1009")
+
+/* X(name, help) */
+#define METRICS_GAUGES(X)                                               \
+	X(connections_current, "open TCP connections")                 \
+	X(sessions_current, "open Engine.IO sessions")
+
+enum metrics_counter {
+#define METRICS_ENUM(name, help) METRIC_##name,
+	METRICS_COUNTERS(METRICS_ENUM)
+#undef METRICS_ENUM
+	METRICS_N_COUNTERS
+};
+
+enum metrics_gauge {
+#define METRICS_ENUM(name, help) GAUGE_##name,
+	METRICS_GAUGES(METRICS_ENUM)
+#undef METRICS_ENUM
+	METRICS_N_GAUGES
+};
+
+extern uint64_t metrics_counters[METRICS_N_COUNTERS];
+extern int64_t metrics_gauges[METRICS_N_GAUGES];
+
+#define metrics_inc(name) (metrics_counters[METRIC_##name]++)
+#define metrics_gauge_add(name, delta) (metrics_gauges[GAUGE_##name] += (delta))
+
+/* Writes the Prometheus text exposition of every metric into <out>
+ * (<out_len> bytes).  Returns the length, or 0 if it does not fit. */
+size_t metrics_render(char *out, size_t out_len);
+
+#endif

@@ -1,0 +1,515 @@
+/* server.c - listeners, connections, reads, buffered writes, flush, reap.
+ *
+ * Reads land in one buffer shared by the whole loop; a connection keeps its
+ * own input buffer only while its handler leaves bytes unconsumed (a partial
+ * request, or a pipelined one behind a held long-poll).  Writes only append
+ * to the connection's output and put it on the pending list; the flush at
+ * the end of the turn sends each connection's output with one writev and
+ * watches write-readiness only where the kernel did not take everything.
+ * Closing marks the connection and queues it; the reap at the end of the
+ * turn calls the handler's on_close and frees it, so no handler ever sees a
+ * connection freed under its feet.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+
+#include "config.h"
+#include "log.h"
+#include "metrics.h"
+#include "server.h"
+
+/* One read per event, at most this much: bounds the work of one callback
+ * (STYLE.md section 5) and the size of the shared read buffer. */
+#define SERVER_READ_CHUNK (64 * 1024)
+/* Accepts per listener event, so a connection storm cannot starve I/O. */
+#define SERVER_ACCEPTS_PER_EVENT 64
+/* Input a paused handler may leave unconsumed before reading stops. */
+#define SERVER_MAX_HELD_INPUT(cfg) ((cfg)->max_header_size + (cfg)->max_payload + SERVER_READ_CHUNK)
+
+struct server_listener {
+	int fd;
+	struct event ev;
+};
+
+static struct {
+	struct event_base *base;
+	const struct config *cfg;
+	const struct conn_handler *first_handler; /* of every accepted connection */
+	struct server_listener listeners[CONFIG_MAX_LISTEN];
+	size_t n_listeners;
+	int spare_fd;                 /* closed to accept-and-refuse when out of fds */
+	struct conn *all;             /* every open connection */
+	size_t n_conns;
+	uint64_t next_id;
+	struct conn *pending;         /* output to flush this turn */
+	struct conn *input;           /* resumed with input held */
+	struct conn *closing;         /* to free this turn */
+	uint8_t read_buf[SERVER_READ_CHUNK];
+} server;
+
+static void server_conn_event_cb(evutil_socket_t fd, short what, void *arg);
+
+static void server_conn_arm(struct conn *c)
+{
+	short what = EV_PERSIST;
+
+	if (!c->read_paused && !c->closing && !c->close_when_flushed)
+		what |= EV_READ;
+	if (c->want_write)
+		what |= EV_WRITE;
+	if (event_initialized(&c->ev))
+		event_del(&c->ev);
+	if (!(what & (EV_READ | EV_WRITE)))
+		return;
+	event_assign(&c->ev, server.base, c->fd, what, server_conn_event_cb, c);
+	if (event_add(&c->ev, NULL) < 0)
+		log_error("conn %llu: event_add failed", (unsigned long long)c->id);
+}
+
+static void server_mark_pending(struct conn *c)
+{
+	if (c->on_pending_list)
+		return;
+	c->on_pending_list = true;
+	c->next_pending = server.pending;
+	server.pending = c;
+}
+
+int server_write(struct conn *c, const void *data, size_t len)
+{
+	if (c->closing)
+		return -1;
+	if (!c->out && !(c->out = evbuffer_new())) {
+		server_conn_close(c);
+		return -1;
+	}
+	if (evbuffer_get_length(c->out) + len > server.cfg->max_output_buffer) {
+		metrics_inc(output_overflow_total);
+		log_warn("conn %llu %s: output passed max_output_buffer (%zu bytes), closing",
+			 (unsigned long long)c->id, server_conn_peer(c), server.cfg->max_output_buffer);
+		server_conn_close(c);
+		return -1;
+	}
+	if (evbuffer_add(c->out, data, len) < 0) {
+		server_conn_close(c);
+		return -1;
+	}
+	server_mark_pending(c);
+	return 0;
+}
+
+size_t server_output_len(const struct conn *c)
+{
+	return c->out ? evbuffer_get_length(c->out) : 0;
+}
+
+/* Writes as much of <c>'s output as the kernel takes.  Returns 0, or -1 if
+ * the connection failed (it is then closed). */
+static int server_conn_write(struct conn *c)
+{
+	while (c->out && evbuffer_get_length(c->out) > 0) {
+		int n = evbuffer_write_atmost(c->out, c->fd, -1);
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				break;
+			if (errno == EINTR)
+				continue;
+			log_debug("conn %llu: write: %s", (unsigned long long)c->id, strerror(errno));
+			evbuffer_drain(c->out, evbuffer_get_length(c->out));
+			server_conn_close(c);
+			return -1;
+		}
+		if (n == 0)
+			break;
+	}
+	bool remains = c->out && evbuffer_get_length(c->out) > 0;
+	if (!remains && c->out) {
+		/* Drained buffers go back to the allocator: idle connections
+		 * should cost as little as possible (STYLE.md section 6). */
+		evbuffer_free(c->out);
+		c->out = NULL;
+	}
+	if (remains != c->want_write && !c->closing) {
+		c->want_write = remains;
+		server_conn_arm(c);
+	}
+	if (!remains && c->close_when_flushed)
+		server_conn_close(c);
+	return 0;
+}
+
+static void server_conn_keep_input(struct conn *c, const uint8_t *data, size_t len)
+{
+	if (len == 0) {
+		free(c->in);
+		c->in = NULL;
+		c->in_len = c->in_cap = 0;
+		return;
+	}
+	if (c->in && data >= c->in && data < c->in + c->in_cap) {
+		memmove(c->in, data, len);
+		c->in_len = len;
+		return;
+	}
+	/* From the shared buffer: the connection keeps its own copy. */
+	uint8_t *in = malloc(len);
+	if (!in) {
+		server_conn_close(c);
+		return;
+	}
+	memcpy(in, data, len);
+	free(c->in);
+	c->in = in;
+	c->in_len = c->in_cap = len;
+}
+
+/* Offers <data> to the handler, and the rest to a new handler after an
+ * upgrade.  Returns 0, or -1 if the connection closed. */
+static int server_conn_deliver(struct conn *c, uint8_t *data, size_t len)
+{
+	size_t off = 0;
+
+	while (off < len && !c->closing && !c->read_paused) {
+		const struct conn_handler *h = c->handler;
+		ssize_t used = h->on_data(c, data + off, len - off);
+		if (used < 0 || c->closing)
+			return -1;
+		off += (size_t)used;
+		if (c->handler == h)
+			break;
+	}
+	server_conn_keep_input(c, data + off, len - off);
+	if (c->in_len > SERVER_MAX_HELD_INPUT(server.cfg) && !c->read_paused) {
+		c->read_paused = true;
+		server_conn_arm(c);
+	}
+	return 0;
+}
+
+static void server_conn_read(struct conn *c)
+{
+	uint8_t *buf;
+	size_t room;
+
+	if (c->in_len == 0) {
+		buf = server.read_buf;
+		room = sizeof server.read_buf;
+	} else {
+		if (c->in_cap - c->in_len < SERVER_READ_CHUNK) {
+			uint8_t *in = realloc(c->in, c->in_len + SERVER_READ_CHUNK);
+			if (!in) {
+				server_conn_close(c);
+				return;
+			}
+			c->in = in;
+			c->in_cap = c->in_len + SERVER_READ_CHUNK;
+		}
+		buf = c->in + c->in_len;
+		room = SERVER_READ_CHUNK;
+	}
+	ssize_t n = read(c->fd, buf, room);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		return;
+	if (n <= 0) {
+		if (n < 0)
+			log_debug("conn %llu: read: %s", (unsigned long long)c->id, strerror(errno));
+		server_conn_close(c);
+		return;
+	}
+	if (buf == server.read_buf) {
+		(void)server_conn_deliver(c, buf, (size_t)n);
+	} else {
+		c->in_len += (size_t)n;
+		(void)server_conn_deliver(c, c->in, c->in_len);
+	}
+}
+
+static void server_conn_event_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	if ((what & EV_WRITE) && server_conn_write(c) < 0)
+		return;
+	if ((what & EV_READ) && !c->closing)
+		server_conn_read(c);
+}
+
+void server_conn_close(struct conn *c)
+{
+	if (c->closing)
+		return;
+	c->closing = true;
+	c->want_write = false;
+	event_del(&c->ev);
+	c->next_closing = server.closing;
+	server.closing = c;
+}
+
+void server_conn_close_when_flushed(struct conn *c)
+{
+	if (c->closing)
+		return;
+	c->close_when_flushed = true;
+	if (server_output_len(c) == 0)
+		server_conn_close(c);
+	else
+		server_conn_arm(c);
+}
+
+void server_conn_pause_read(struct conn *c)
+{
+	if (c->read_paused || c->closing)
+		return;
+	c->read_paused = true;
+	server_conn_arm(c);
+}
+
+void server_conn_resume_read(struct conn *c)
+{
+	if (c->closing)
+		return;
+	if (c->read_paused) {
+		c->read_paused = false;
+		server_conn_arm(c);
+	}
+	if (c->in_len > 0 && !c->on_input_list) {
+		c->on_input_list = true;
+		c->next_input = server.input;
+		server.input = c;
+	}
+}
+
+const char *server_conn_peer(const struct conn *c)
+{
+	static char text[INET6_ADDRSTRLEN + 8];
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof ss;
+	char host[INET6_ADDRSTRLEN] = "?";
+	unsigned port = 0;
+
+	if (getpeername(c->fd, (struct sockaddr *)&ss, &len) == 0) {
+		if (ss.ss_family == AF_INET) {
+			struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+			inet_ntop(AF_INET, &sin->sin_addr, host, sizeof host);
+			port = ntohs(sin->sin_port);
+		} else if (ss.ss_family == AF_INET6) {
+			struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+			inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof host);
+			port = ntohs(sin6->sin6_port);
+		}
+	}
+	snprintf(text, sizeof text, "%s:%u", host, port);
+	return text;
+}
+
+size_t server_conn_count(void)
+{
+	return server.n_conns;
+}
+
+bool server_output_pending(void)
+{
+	for (struct conn *c = server.all; c; c = c->next) {
+		if (server_output_len(c) > 0 && !c->closing)
+			return true;
+	}
+	return false;
+}
+
+static void server_conn_free(struct conn *c)
+{
+	if (c->handler && c->handler->on_close)
+		c->handler->on_close(c);
+	/* Best effort: whatever the kernel takes now is sent, the rest of a
+	 * closing connection's output is dropped. */
+	if (c->out) {
+		(void)evbuffer_write_atmost(c->out, c->fd, -1);
+		evbuffer_free(c->out);
+	}
+	event_del(&c->ev);
+	close(c->fd);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		server.all = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	server.n_conns--;
+	metrics_gauge_add(connections_current, -1);
+	free(c->in);
+	free(c);
+}
+
+void server_after_turn(void)
+{
+	while (server.input) {
+		struct conn *c = server.input;
+		server.input = c->next_input;
+		c->on_input_list = false;
+		if (c->closing || c->read_paused || c->in_len == 0)
+			continue;
+		(void)server_conn_deliver(c, c->in, c->in_len);
+	}
+	while (server.pending) {
+		struct conn *c = server.pending;
+		server.pending = c->next_pending;
+		c->on_pending_list = false;
+		if (!c->closing)
+			(void)server_conn_write(c);
+	}
+	while (server.closing) {
+		struct conn *c = server.closing;
+		server.closing = c->next_closing;
+		server_conn_free(c);
+	}
+}
+
+/* Best-effort refusal of a connection we cannot take: the write is not
+ * checked because the socket is closed right after either way. */
+static void server_refuse(int fd)
+{
+	static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\n"
+				   "Connection: close\r\nContent-Length: 0\r\n\r\n";
+	(void)!write(fd, busy, sizeof busy - 1);
+	close(fd);
+	metrics_inc(connections_rejected_total);
+}
+
+static void server_accept_one(int fd)
+{
+	if (server.n_conns >= server.cfg->max_connections) {
+		static time_t last_warn;
+		time_t now = time(NULL);
+		if (now != last_warn) {
+			last_warn = now;
+			log_warn("max_connections (%u) reached, refusing connections",
+				 server.cfg->max_connections);
+		}
+		server_refuse(fd);
+		return;
+	}
+	struct conn *c = calloc(1, sizeof *c);
+	if (!c) {
+		server_refuse(fd);
+		return;
+	}
+	int one = 1;
+	/* Engine.IO packets are small and latency matters more than
+	 * segment count; the flush already batches a turn's output. */
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	c->fd = fd;
+	c->id = ++server.next_id;
+	c->handler = server.first_handler;
+	c->next = server.all;
+	if (server.all)
+		server.all->prev = c;
+	server.all = c;
+	server.n_conns++;
+	metrics_inc(connections_accepted_total);
+	metrics_gauge_add(connections_current, 1);
+	server_conn_arm(c);
+	if (c->handler->on_open(c) < 0)
+		server_conn_close(c);
+}
+
+static void server_accept_cb(evutil_socket_t lfd, short what, void *arg)
+{
+	for (int i = 0; i < SERVER_ACCEPTS_PER_EVENT; i++) {
+		int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd >= 0) {
+			server_accept_one(fd);
+			continue;
+		}
+		if (errno == EINTR || errno == ECONNABORTED)
+			continue;
+		if (errno == EMFILE || errno == ENFILE) {
+			/* Out of descriptors: free the spare one to accept and
+			 * refuse, so the client is told instead of left waiting
+			 * in the backlog while we spin on the listener. */
+			metrics_inc(connections_accept_errors_total);
+			if (server.spare_fd >= 0) {
+				close(server.spare_fd);
+				fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+				if (fd >= 0)
+					server_refuse(fd);
+				server.spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+			}
+			log_warn("accept: %s", strerror(errno));
+		}
+		break;
+	}
+}
+
+static int server_listen_one(const struct config_listen *l)
+{
+	int fd = socket(l->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int one = 1;
+
+	if (fd < 0) {
+		log_error("listen %s: socket: %s", l->text, strerror(errno));
+		return -1;
+	}
+	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	if (l->addr.ss_family == AF_INET6)
+		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+	if (bind(fd, (const struct sockaddr *)&l->addr, l->addr_len) < 0 ||
+	    listen(fd, SOMAXCONN) < 0) {
+		log_error("listen %s: %s", l->text, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	struct server_listener *sl = &server.listeners[server.n_listeners++];
+	sl->fd = fd;
+	event_assign(&sl->ev, server.base, fd, EV_READ | EV_PERSIST, server_accept_cb, NULL);
+	if (event_add(&sl->ev, NULL) < 0) {
+		log_error("listen %s: event_add failed", l->text);
+		return -1;
+	}
+	log_info("listening on %s", l->text);
+	return 0;
+}
+
+int server_start(struct event_base *base, const struct config *cfg,
+		 const struct conn_handler *handler)
+{
+	server.base = base;
+	server.first_handler = handler;
+	server.cfg = cfg;
+	server.spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	for (size_t i = 0; i < cfg->n_listen; i++) {
+		if (server_listen_one(&cfg->listen[i]) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+void server_stop_accepting(void)
+{
+	for (size_t i = 0; i < server.n_listeners; i++) {
+		event_del(&server.listeners[i].ev);
+		close(server.listeners[i].fd);
+	}
+	server.n_listeners = 0;
+}
+
+void server_cleanup(void)
+{
+	server_stop_accepting();
+	for (struct conn *c = server.all; c; c = c->next)
+		server_conn_close(c);
+	server_after_turn();
+	if (server.spare_fd >= 0)
+		close(server.spare_fd);
+	server.spare_fd = -1;
+}

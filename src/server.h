@@ -1,0 +1,100 @@
+/* server.h - listeners, accepted connections, reads, buffered writes, flush.
+ *
+ * A connection knows nothing of HTTP or Engine.IO: bytes it reads go to its
+ * handler (HTTP first, WebSocket after an upgrade), bytes written to it are
+ * only appended to its output.  After each loop pass server_after_turn()
+ * writes every connection with pending output in one writev, and frees the
+ * connections closed during the pass (Redis's pending-write list and async
+ * free).  Limits: max_connections (503 and close), max_output_buffer (the
+ * connection is closed), input held while a handler is paused.
+ */
+#ifndef ROOMCAST_SERVER_H
+#define ROOMCAST_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <event2/event.h>
+#include <event2/event_struct.h>
+
+struct config;
+struct conn;
+
+/* What a connection's owner does with it.  on_data gets the bytes read (the
+ * buffer may be modified) and returns how many it consumed, or -1 if it
+ * closed the connection.  Bytes not consumed are offered again, with more,
+ * after the next read.  If on_data switches the handler (an upgrade), the
+ * rest is offered to the new handler at once.  on_close runs once, when the
+ * connection is freed at the end of the turn. */
+struct conn_handler {
+	int (*on_open)(struct conn *c);  /* first handler only; -1 closes */
+	ssize_t (*on_data)(struct conn *c, uint8_t *data, size_t len);
+	void (*on_close)(struct conn *c);
+};
+
+struct conn {
+	int fd;
+	uint64_t id;                     /* for log lines */
+	struct event ev;                 /* EV_READ, plus EV_WRITE while output waits */
+	const struct conn_handler *handler;
+	void *ctx;                       /* the handler's per-connection state */
+	struct evbuffer *out;            /* pending output, NULL when empty */
+	uint8_t *in;                     /* unconsumed input, NULL when none */
+	size_t in_len, in_cap;
+	struct conn *prev, *next;        /* all connections */
+	struct conn *next_pending;       /* output to flush this turn */
+	struct conn *next_input;         /* resumed with input held */
+	struct conn *next_closing;       /* to free this turn */
+	bool on_pending_list;
+	bool on_input_list;
+	bool want_write;                 /* EV_WRITE armed */
+	bool read_paused;
+	bool closing;                    /* freed at the end of the turn */
+	bool close_when_flushed;
+};
+
+/* Binds every listener of <cfg>; accepted connections start with
+ * <handler>.  Returns 0, or -1 with the failing address logged. */
+int server_start(struct event_base *base, const struct config *cfg,
+		 const struct conn_handler *handler)
+	__attribute__((warn_unused_result));
+/* Closes the listeners: no new connections from now on. */
+void server_stop_accepting(void);
+/* Closes every connection at once and frees them (shutdown). */
+void server_cleanup(void);
+
+/* Runs the end-of-turn work: input of resumed connections, one flush per
+ * connection with output, then frees closed connections. */
+void server_after_turn(void);
+
+/* Appends <len> bytes to <c>'s output (copied).  Returns 0, or -1 if <c> is
+ * closing or its output would pass max_output_buffer (it is then closed). */
+int server_write(struct conn *c, const void *data, size_t len);
+
+/* Bytes waiting in <c>'s output. */
+size_t server_output_len(const struct conn *c);
+
+/* Marks <c> closed: nothing more is read, queued output gets one last
+ * write, and the connection is freed (on_close called) at the end of the
+ * turn.  Safe to call twice. */
+void server_conn_close(struct conn *c);
+/* Stops reading and closes <c> once its output has been written. */
+void server_conn_close_when_flushed(struct conn *c);
+
+/* Stop / resume reading <c> (back-pressure while a request is pending).
+ * Resuming also offers the input already held to the handler again at the
+ * end of this turn (a pipelined request behind an answered long-poll). */
+void server_conn_pause_read(struct conn *c);
+void server_conn_resume_read(struct conn *c);
+
+/* "ADDR:PORT" of the peer, for log lines (static buffer). */
+const char *server_conn_peer(const struct conn *c);
+
+size_t server_conn_count(void);
+/* True while some connection still has output to write (a scan: for the
+ * shutdown drain only). */
+bool server_output_pending(void);
+
+#endif

@@ -1,0 +1,150 @@
+// config.test.js - the command line and the config file of roomcastd:
+// `-t -c FILE` accepts a file using every key (exit 0) and rejects an unknown
+// key or a bad value with `FILE:LINE: message` on stderr and exit 1;
+// `--version` and `-h` exit 0; two `listen` lines (IPv4 and [::1]) both
+// serve Engine.IO; `log_file` receives the start line; SIGTERM and SIGINT both
+// exit 0. The -t/--version/-h cases are roomcastd only (skipped against the
+// reference server); the daemon cases run against both.
+'use strict';
+
+const { test, after } = require('node:test');
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const h = require('./harness');
+
+const only = h.REFERENCE && 'roomcastd command line';
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'roomcast-config-'));
+const daemons = [];
+after(() => {
+  daemons.forEach((x) => x.kill());
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+function file(name, text) {
+  const p = path.join(tmp, name);
+  fs.writeFileSync(p, text);
+  return p;
+}
+
+const GOOD = `# every key once
+listen 127.0.0.1:3999
+listen [::1]:3999
+path /socket.io/
+transports polling websocket
+allow_upgrades yes
+ping_interval 25s
+ping_timeout 20000ms
+upgrade_timeout 1m
+max_payload 1000000
+max_connections 10000
+max_header_size 16K
+max_output_buffer 8M
+keepalive_timeout 5s
+cors_origin http://a.example http://b.example
+log_level debug   # trailing comment
+log_file ${path.join(tmp, 'unused.log')}
+`;
+
+test('-t on a file with every key: exit 0, nothing on stderr', { skip: only }, async () => {
+  const f = file('good.conf', GOOD);
+  for (const args of [['-t', '-c', f], ['-c', f, '-t']]) {
+    const r = await h.runOnce(args);
+    assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
+    assert.equal(r.stderr, '');
+  }
+  // the test mode does not bind: a second check while the first file's port is in use
+  const r = await h.runOnce(['-t', '-c', file('ok2.conf', 'ping_interval 500ms\nlog_level warn\n')]);
+  assert.equal(r.code, 0, r.stderr);
+});
+
+const BAD = [
+  ['unknown key', 'listen 127.0.0.1:3999\n# c\nbogus_key 1\n', 3],
+  ['duration without unit', 'ping_interval 25\n', 1],
+  ['bad duration unit', '\n\nping_timeout 5 seconds\n', 3],
+  ['bad size', 'max_payload 1X\n', 1],
+  ['negative size', 'max_header_size -1\n', 1],
+  ['bad listen address', 'listen nowhere\n', 1],
+  ['listen without port', 'listen 127.0.0.1\n', 1],
+  ['bad boolean', 'path /socket.io/\nallow_upgrades maybe\n', 2],
+  ['unknown transport', 'transports polling carrier-pigeon\n', 1],
+  ['bad log level', 'log_level loud\n', 1],
+  ['missing value', 'max_connections\n', 1],
+];
+for (const [name, text, line] of BAD) {
+  test(`-t rejects ${name}: exit 1, "FILE:${line}: message"`, { skip: only }, async () => {
+    const f = file(`bad-${name.replace(/\W+/g, '-')}.conf`, text);
+    const r = await h.runOnce(['-t', '-c', f]);
+    assert.equal(r.code, 1, `exit code; stderr: ${r.stderr}`);
+    assert.match(r.stderr, new RegExp(`^${f.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:${line}: \\S`, 'm'), `stderr: ${r.stderr}`);
+  });
+}
+
+test('-c with a missing file: exit 1 with the file name on stderr', { skip: only }, async () => {
+  const f = path.join(tmp, 'does-not-exist.conf');
+  const r = await h.runOnce(['-t', '-c', f]);
+  assert.equal(r.code, 1);
+  assert.ok(r.stderr.includes(f), `stderr: ${r.stderr}`);
+});
+
+test('--version and -h exit 0 and print something', { skip: only }, async () => {
+  const v = await h.runOnce(['--version']);
+  assert.equal(v.code, 0);
+  assert.match(v.stdout + v.stderr, /roomcast/i);
+  const hlp = await h.runOnce(['-h']);
+  assert.equal(hlp.code, 0);
+  assert.match(hlp.stdout + hlp.stderr, /-c/);
+});
+
+test('two listen lines (127.0.0.1 and [::1]) both serve Engine.IO', async () => {
+  const p4 = await h.freePort('127.0.0.1');
+  const p6 = await h.freePort('::1');
+  const d = await h.startDaemon({ port: p4, config: { listen: [`127.0.0.1:${p4}`, `[::1]:${p6}`] } });
+  daemons.push(d);
+  for (const [host, port] of [['127.0.0.1', p4], ['::1', p6]]) {
+    const r = await h.request(port, { host, path: '/healthz' });
+    assert.equal(r.status, 200, `healthz on ${host}`);
+    const hs = await h.request(port, { host, path: h.q('&t=v6') });
+    assert.equal(hs.status, 200);
+    const sid = JSON.parse(hs.text.slice(1)).sid;
+    const conn = await h.RawConn.connect(port, host);
+    conn.write(h.buildRequest({ port, method: 'POST', path: h.pollPath(sid), headers: { 'Content-Type': 'text/plain;charset=UTF-8' }, body: `4via ${host}` }));
+    h.assertPostOk(await conn.response());
+    conn.write(h.buildRequest({ port, path: h.pollPath(sid) }));
+    h.assertPollBody(await conn.response(), `4via ${host}`);
+    conn.destroy();
+  }
+  await d.stop();
+});
+
+test('log_file receives the start line', async () => {
+  const d = await h.startDaemon({ config: { log_file: '{DIR}/roomcast.log'.replace('{DIR}', tmp) } });
+  daemons.push(d);
+  const log = path.join(tmp, 'roomcast.log');
+  const text = await h.waitFor(() => fs.existsSync(log) && fs.readFileSync(log, 'utf8'), { what: 'the log file' });
+  assert.match(text, /start|listen/i, `log: ${text}`);
+  await d.stop();
+});
+
+test('SIGINT: daemon exits 0 with a WebSocket and a pending GET open', async () => {
+  const d = await h.startDaemon({});
+  daemons.push(d);
+  const { ws } = await h.wsSession(d.port);
+  const { sid } = await h.handshake(d.port);
+  const g = await h.pendingGet(d.port, sid);
+  await h.barrier(d.port);
+  const stopped = d.stop('SIGINT');
+  h.assertPollBody(await g.response, '1', 'pending GET');
+  const f = await ws.frame();
+  assert.equal(f.opcode, 8, `"${h.show(f.raw)}"`);
+  await stopped;
+});
+
+test('SIGTERM: daemon exits 0, and roomcastd (no echo) serves Engine.IO too', async () => {
+  const d = await h.startDaemon({ echo: false });
+  daemons.push(d);
+  const { sid } = await h.handshake(d.port);
+  h.assertPostOk(await h.post(d.port, sid, '3'));
+  await d.stop('SIGTERM');
+});

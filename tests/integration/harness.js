@@ -1,0 +1,605 @@
+// harness.js - shared helpers for the roomcastd integration tests (not a test
+// file itself). It starts a daemon on a free port with a config written to a
+// fresh temp dir and waits for /healthz, and stop() checks that SIGTERM (or
+// SIGINT) makes it exit 0 within 5 s. Around that: a raw HTTP client over
+// `net` (exact bytes in, status/headers/body out, pending requests and
+// pipelining), a raw RFC 6455 client over `net` (any opcode/fin/rsv, masked or
+// not, fragmentation, close codes), Engine.IO helpers on top of both, the
+// official engine.io-client, and /metrics, /proc fd count and VmRSS readers.
+//
+// Binaries: ROOMCAST_BIN (default build/roomcastd) and ROOMCAST_ECHO_BIN
+// (default build/tests/roomcast-echo), relative to the repository root.
+// ROOMCAST_TARGET=reference runs tests/integration/reference-echo.js (the Node
+// reference server) instead; tests that only make sense for roomcastd check
+// `REFERENCE` and skip.
+'use strict';
+
+const assert = require('node:assert/strict');
+const { spawn } = require('node:child_process');
+const crypto = require('node:crypto');
+const fs = require('node:fs');
+const net = require('node:net');
+const os = require('node:os');
+const path = require('node:path');
+
+const REPO = path.resolve(__dirname, '..', '..');
+const REFERENCE = process.env.ROOMCAST_TARGET === 'reference';
+const BIN = path.resolve(REPO, process.env.ROOMCAST_BIN || 'build/roomcastd');
+const ECHO_BIN = path.resolve(REPO, process.env.ROOMCAST_ECHO_BIN || 'build/tests/roomcast-echo');
+const REFERENCE_SCRIPT = path.join(__dirname, 'reference-echo.js');
+const EIO_PATH = '/socket.io/';
+const WS_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
+const DEFAULT_WAIT = 10000; // only a guard against hanging; never asserted
+
+// ---------------------------------------------------------------- utilities
+
+/** Printable form of bytes for assertion messages: \r\n, \xNN like the vectors. */
+function show(buf) {
+  if (typeof buf === 'string') buf = Buffer.from(buf);
+  let s = '';
+  for (const b of buf.subarray(0, 600)) {
+    if (b === 0x0d) s += '\\r';
+    else if (b === 0x0a) s += '\\n';
+    else if (b === 0x5c) s += '\\\\';
+    else if (b >= 0x20 && b < 0x7f) s += String.fromCharCode(b);
+    else s += '\\x' + b.toString(16).padStart(2, '0');
+  }
+  if (buf.length > 600) s += `... (${buf.length} bytes)`;
+  return s;
+}
+
+/**
+ * Polls fn() (sync or async) until it returns a truthy value; short retries,
+ * used to wait for an event the server gives no push notification for.
+ */
+async function waitFor(fn, { timeout = DEFAULT_WAIT, interval = 20, what = 'condition' } = {}) {
+  const deadline = Date.now() + timeout;
+  let last;
+  for (;;) {
+    try {
+      last = await fn();
+      if (last) return last;
+    } catch (e) {
+      if (e && e.fatal) throw e;
+      last = e;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`timed out waiting for ${what} (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`);
+    }
+    await new Promise((r) => setTimeout(r, interval));
+  }
+}
+
+/** Resolves with the event's first argument; rejects on any `failOn` event. */
+function once(emitter, event, { failOn = [], timeout = DEFAULT_WAIT } = {}) {
+  return new Promise((resolve, reject) => {
+    const cleanups = [];
+    const done = (fn, v) => { cleanups.forEach((c) => c()); fn(v); };
+    const on = (ev, h) => { emitter.on(ev, h); cleanups.push(() => emitter.off(ev, h)); };
+    on(event, (v) => done(resolve, v));
+    for (const ev of failOn) on(ev, (v) => done(reject, new Error(`got "${ev}" (${v && v.message ? v.message : v}) while waiting for "${event}"`)));
+    const t = setTimeout(() => done(reject, new Error(`timed out waiting for "${event}"`)), timeout);
+    cleanups.push(() => clearTimeout(t));
+  });
+}
+
+function freePort(host = '127.0.0.1') {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, host, () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+// ----------------------------------------------------------- raw HTTP client
+
+/**
+ * One TCP connection with a byte buffer. Everything received is kept in
+ * `this.buf` until a reader consumes it.
+ */
+class RawConn {
+  constructor(sock) {
+    this.sock = sock;
+    this.buf = Buffer.alloc(0);
+    this.total = Buffer.alloc(0); // everything ever received
+    this.ended = false;
+    this.error = null;
+    this._wake = [];
+    sock.on('data', (d) => {
+      this.buf = Buffer.concat([this.buf, d]);
+      this.total = Buffer.concat([this.total, d]);
+      this._notify();
+    });
+    sock.on('error', (e) => { this.error = e; });
+    sock.on('close', () => { this.ended = true; this._notify(); });
+    this.closedPromise = new Promise((r) => sock.once('close', r));
+  }
+
+  static connect(port, host = '127.0.0.1') {
+    return new Promise((resolve, reject) => {
+      const sock = net.connect({ port, host });
+      sock.once('connect', () => { sock.removeListener('error', reject); resolve(new RawConn(sock)); });
+      sock.once('error', reject);
+    });
+  }
+
+  _notify() {
+    const w = this._wake;
+    this._wake = [];
+    w.forEach((f) => f());
+  }
+
+  write(bytes) {
+    if (!this.sock.destroyed) this.sock.write(bytes);
+  }
+
+  /**
+   * Waits until parse(this.buf) returns a result {value, used}; consumes
+   * `used` bytes. Rejects if the connection closes first.
+   */
+  async read(parse, { timeout = DEFAULT_WAIT, what = 'data' } = {}) {
+    const deadline = Date.now() + timeout;
+    for (;;) {
+      const r = parse(this.buf, this.ended);
+      if (r) {
+        this.buf = this.buf.subarray(r.used);
+        return r.value;
+      }
+      if (this.ended) {
+        throw new Error(`connection closed while waiting for ${what}; unread bytes: "${show(this.buf)}"`);
+      }
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`timed out waiting for ${what}; unread bytes: "${show(this.buf)}"`);
+      await new Promise((resolve) => {
+        const t = setTimeout(resolve, left);
+        this._wake.push(() => { clearTimeout(t); resolve(); });
+      });
+    }
+  }
+
+  /** Next HTTP response. `head: true` for a HEAD request or a 101 (no body). */
+  response(opts = {}) {
+    return this.read((buf, ended) => parseResponse(buf, ended, opts), { what: 'an HTTP response', ...opts });
+  }
+
+  /** Resolves when the peer has closed (or reset) the connection; returns unread bytes. */
+  async closed({ timeout = DEFAULT_WAIT } = {}) {
+    let t;
+    await Promise.race([
+      this.closedPromise,
+      new Promise((_, rej) => { t = setTimeout(() => rej(new Error(`connection not closed by the server; unread bytes: "${show(this.buf)}"`)), timeout); }),
+    ]);
+    clearTimeout(t);
+    return this.buf;
+  }
+
+  end() { this.sock.end(); }
+
+  destroy() { this.sock.destroy(); }
+}
+
+/** Parses one HTTP/1.1 response at the start of buf; undefined if incomplete. */
+function parseResponse(buf, ended, { head = false } = {}) {
+  const hend = buf.indexOf('\r\n\r\n');
+  if (hend < 0) return undefined;
+  const headText = buf.subarray(0, hend).toString('latin1');
+  const [statusLine, ...lines] = headText.split('\r\n');
+  const m = /^HTTP\/1\.[01] (\d{3})(?: (.*))?$/.exec(statusLine);
+  if (!m) throw new Error(`bad status line: "${show(statusLine)}"`);
+  const status = Number(m[1]);
+  const headers = {};
+  const rawHeaders = [];
+  for (const l of lines) {
+    const i = l.indexOf(':');
+    const name = l.slice(0, i).trim();
+    const value = l.slice(i + 1).trim();
+    rawHeaders.push([name, value]);
+    const k = name.toLowerCase();
+    headers[k] = k in headers ? `${headers[k]}, ${value}` : value;
+  }
+  let pos = hend + 4;
+  let body;
+  if (head || status === 101 || status === 204 || status === 304 || (status >= 100 && status < 200)) {
+    body = Buffer.alloc(0);
+  } else if (/chunked/i.test(headers['transfer-encoding'] || '')) {
+    const parts = [];
+    for (;;) {
+      const le = buf.indexOf('\r\n', pos);
+      if (le < 0) return undefined;
+      const size = parseInt(buf.subarray(pos, le).toString('latin1'), 16);
+      if (Number.isNaN(size)) throw new Error(`bad chunk size in "${show(buf)}"`);
+      if (buf.length < le + 2 + size + 2) return undefined;
+      parts.push(buf.subarray(le + 2, le + 2 + size));
+      pos = le + 2 + size + 2;
+      if (size === 0) break;
+    }
+    body = Buffer.concat(parts);
+  } else if (headers['content-length'] !== undefined) {
+    const n = Number(headers['content-length']);
+    if (buf.length < pos + n) return undefined;
+    body = buf.subarray(pos, pos + n);
+    pos += n;
+  } else {
+    // no framing: the body runs until the server closes the connection
+    if (!ended) return undefined;
+    body = buf.subarray(pos);
+    pos = buf.length;
+  }
+  const value = {
+    status, reason: m[2] || '', statusLine, headers, rawHeaders,
+    body: Buffer.from(body), text: body.toString('utf8'), raw: Buffer.from(buf.subarray(0, pos)),
+  };
+  return { value, used: pos };
+}
+
+/** Builds the exact bytes of a request. */
+function buildRequest({ method = 'GET', path: p = '/', headers = {}, body, port = 0 }) {
+  let s = `${method} ${p} HTTP/1.1\r\n`;
+  const names = Object.keys(headers).map((h) => h.toLowerCase());
+  if (!names.includes('host')) s += `Host: 127.0.0.1:${port}\r\n`;
+  for (const [k, v] of Object.entries(headers)) s += `${k}: ${v}\r\n`;
+  const b = body === undefined ? undefined : Buffer.from(body);
+  if (b && !names.includes('content-length')) s += `Content-Length: ${b.length}\r\n`;
+  s += '\r\n';
+  return b ? Buffer.concat([Buffer.from(s, 'latin1'), b]) : Buffer.from(s, 'latin1');
+}
+
+/** One request on a fresh connection (Connection: close unless given). */
+async function request(port, opts = {}) {
+  const conn = await RawConn.connect(port, opts.host);
+  try {
+    const headers = { Connection: 'close', ...(opts.headers || {}) };
+    conn.write(opts.raw ? Buffer.from(opts.raw) : buildRequest({ ...opts, headers, port }));
+    const res = await conn.response({ head: opts.method === 'HEAD' });
+    // waitClose: the server must close after answering Connection: close
+    if (opts.waitClose) await conn.closed();
+    return res;
+  } finally {
+    conn.destroy();
+  }
+}
+
+// ------------------------------------------------------ raw WebSocket client
+
+function wsAccept(key) {
+  return crypto.createHash('sha1').update(key + WS_GUID).digest('base64');
+}
+
+/** Encodes one frame. The client masks by default (RFC 6455 5.3). */
+function encodeFrame({ opcode = 1, payload = Buffer.alloc(0), fin = true, rsv = 0, mask = true, maskKey, lengthForm }) {
+  payload = Buffer.from(payload);
+  const len = payload.length;
+  const head = [(fin ? 0x80 : 0) | ((rsv & 7) << 4) | (opcode & 0x0f)];
+  const mbit = mask ? 0x80 : 0;
+  let ext = Buffer.alloc(0);
+  const form = lengthForm || (len < 126 ? 7 : len < 65536 ? 16 : 64);
+  if (form === 7) head.push(mbit | len);
+  else if (form === 16) { head.push(mbit | 126); ext = Buffer.alloc(2); ext.writeUInt16BE(len); }
+  else { head.push(mbit | 127); ext = Buffer.alloc(8); ext.writeBigUInt64BE(BigInt(len)); }
+  if (!mask) return Buffer.concat([Buffer.from(head), ext, payload]);
+  const key = maskKey ? Buffer.from(maskKey) : crypto.randomBytes(4);
+  const masked = Buffer.alloc(len);
+  for (let i = 0; i < len; i++) masked[i] = payload[i] ^ key[i & 3];
+  return Buffer.concat([Buffer.from(head), ext, key, masked]);
+}
+
+/** Parses one (server) frame at the start of buf. */
+function parseFrame(buf) {
+  if (buf.length < 2) return undefined;
+  const fin = (buf[0] & 0x80) !== 0;
+  const rsv = (buf[0] >> 4) & 7;
+  const opcode = buf[0] & 0x0f;
+  const masked = (buf[1] & 0x80) !== 0;
+  let len = buf[1] & 0x7f;
+  let pos = 2;
+  if (len === 126) {
+    if (buf.length < 4) return undefined;
+    len = buf.readUInt16BE(2); pos = 4;
+  } else if (len === 127) {
+    if (buf.length < 10) return undefined;
+    len = Number(buf.readBigUInt64BE(2)); pos = 10;
+  }
+  let key;
+  if (masked) {
+    if (buf.length < pos + 4) return undefined;
+    key = buf.subarray(pos, pos + 4); pos += 4;
+  }
+  if (buf.length < pos + len) return undefined;
+  let payload = Buffer.from(buf.subarray(pos, pos + len));
+  if (masked) for (let i = 0; i < len; i++) payload[i] ^= key[i & 3];
+  const frame = { fin, rsv, opcode, masked, payload, raw: Buffer.from(buf.subarray(0, pos + len)) };
+  if (opcode === 8) {
+    frame.code = len >= 2 ? payload.readUInt16BE(0) : undefined;
+    frame.reason = len > 2 ? payload.subarray(2).toString('utf8') : '';
+  }
+  if (opcode === 1) frame.text = payload.toString('utf8');
+  return { value: frame, used: pos + len };
+}
+
+class WsConn {
+  constructor(conn, handshake) {
+    this.conn = conn;
+    this.handshake = handshake; // the parsed HTTP response to the upgrade
+  }
+
+  /**
+   * Opens a TCP connection and sends an Upgrade request for `p`. Resolves with
+   * a WsConn whatever the answer; check `ws.handshake.status`.
+   */
+  static async connect(port, p, { headers = {}, key = 'dGhlIHNhbXBsZSBub25jZQ==', host } = {}) {
+    const conn = await RawConn.connect(port, host);
+    conn.write(buildRequest({
+      path: p, port,
+      headers: { Upgrade: 'websocket', Connection: 'Upgrade', 'Sec-WebSocket-Key': key, 'Sec-WebSocket-Version': '13', ...headers },
+    }));
+    const res = await conn.response({ head: false });
+    const ws = new WsConn(conn, res);
+    ws.expectedAccept = wsAccept(key);
+    return ws;
+  }
+
+  get ok() { return this.handshake.status === 101; }
+
+  send(opts) { this.conn.write(encodeFrame(opts)); }
+  sendText(s, opts = {}) { this.send({ opcode: 1, payload: Buffer.from(s), ...opts }); }
+  sendBinary(b, opts = {}) { this.send({ opcode: 2, payload: b, ...opts }); }
+  sendClose(code, reason = '') {
+    let payload = Buffer.alloc(0);
+    if (code !== undefined) {
+      payload = Buffer.alloc(2 + Buffer.byteLength(reason));
+      payload.writeUInt16BE(code);
+      payload.write(reason, 2);
+    }
+    this.send({ opcode: 8, payload });
+  }
+
+  frame(opts = {}) { return this.conn.read((buf) => parseFrame(buf), { what: 'a WebSocket frame', ...opts }); }
+
+  /** Next text frame's payload as a string (asserts it is a text frame). */
+  async text() {
+    const f = await this.frame();
+    assert.equal(f.opcode, 1, `expected a text frame, got opcode ${f.opcode} "${show(f.raw)}"`);
+    return f.text;
+  }
+
+  closed(opts) { return this.conn.closed(opts); }
+  destroy() { this.conn.destroy(); }
+}
+
+// ----------------------------------------------------------- Engine.IO helpers
+
+const q = (extra = '') => `${EIO_PATH}?EIO=4&transport=polling${extra}`;
+const pollPath = (sid, t = crypto.randomBytes(3).toString('hex')) => q(`&t=${t}&sid=${sid}`);
+
+const JSON_ERR = {
+  0: '{"code":0,"message":"Transport unknown"}',
+  1: '{"code":1,"message":"Session ID unknown"}',
+  2: '{"code":2,"message":"Bad handshake method"}',
+  3: '{"code":3,"message":"Bad request"}',
+  5: '{"code":5,"message":"Unsupported protocol version"}',
+};
+
+/** Asserts an Engine.IO JSON error answer: 400, application/json, exact body. */
+function assertEioError(res, code, ctx = '') {
+  assert.equal(res.status, 400, `${ctx} status; got "${show(res.raw)}"`);
+  assert.equal(res.headers['content-type'], 'application/json', `${ctx} content-type; got "${show(res.raw)}"`);
+  assert.equal(res.text, JSON_ERR[code], `${ctx} body`);
+}
+
+/** Asserts a polling GET answer carrying `payload`. */
+function assertPollBody(res, payload, ctx = '') {
+  assert.equal(res.status, 200, `${ctx} status; got "${show(res.raw)}"`);
+  assert.equal(res.headers['content-type'], 'text/plain; charset=UTF-8', `${ctx} content-type`);
+  assert.equal(res.text, payload, `${ctx} body`);
+}
+
+/** Asserts a POST answer `ok`. */
+function assertPostOk(res, ctx = '') {
+  assert.equal(res.status, 200, `${ctx} status; got "${show(res.raw)}"`);
+  assert.equal(res.headers['content-type'], 'text/html', `${ctx} content-type`);
+  assert.equal(res.text, 'ok', `${ctx} body`);
+}
+
+/** Polling handshake; returns {sid, open (parsed JSON), res}. */
+async function handshake(port, extraHeaders = {}) {
+  const res = await request(port, { path: q('&t=Pabc123'), headers: extraHeaders });
+  assert.equal(res.status, 200, `handshake status; got "${show(res.raw)}"`);
+  assert.equal(res.headers['content-type'], 'text/plain; charset=UTF-8');
+  assert.equal(res.text[0], '0', `open packet expected, got "${show(res.body)}"`);
+  const open = JSON.parse(res.text.slice(1));
+  assert.match(open.sid, /^[A-Za-z0-9_-]{20}$/);
+  return { sid: open.sid, open, res };
+}
+
+const poll = (port, sid, headers) => request(port, { path: pollPath(sid), headers });
+const post = (port, sid, body, headers = {}) =>
+  request(port, { method: 'POST', path: pollPath(sid), headers: { 'Content-Type': 'text/plain;charset=UTF-8', ...headers }, body });
+
+/**
+ * Sends a GET on its own connection and returns {conn, response} where
+ * response is a promise for the answer. Call barrier() before relying on the
+ * server having registered it.
+ */
+async function pendingGet(port, sid) {
+  const conn = await RawConn.connect(port);
+  conn.write(buildRequest({ path: pollPath(sid), port, headers: { Connection: 'close' } }));
+  const response = conn.response();
+  response.catch(() => {});
+  return { conn, response };
+}
+
+/**
+ * A full request/response round trip on a new connection. Bytes written on
+ * other connections before the call are read by the server before it reads
+ * this request (loopback delivers on write; the event loop reads ready
+ * connections in turn), so after barrier() resolves an earlier pending GET or
+ * partial POST has been seen.
+ */
+async function barrier(port) {
+  const res = await request(port, { path: '/healthz' });
+  assert.equal(res.status, 200);
+}
+
+/** Waits until `sid` answers code 1 (session gone); probes without side effects. */
+async function waitSessionGone(port, sid, { websocket = false } = {}) {
+  await waitFor(async () => {
+    // a websocket session answers a polling GET with code 3 while it lives;
+    // a polling session answers a POST of a lone pong "3" (ignored) with ok
+    const res = websocket ? await poll(port, sid) : await post(port, sid, '3');
+    return res.status === 400 && res.text === JSON_ERR[1];
+  }, { what: `session ${sid} to be gone` });
+}
+
+/** WebSocket-only session: returns {ws, sid, open}. */
+async function wsSession(port, { headers } = {}) {
+  const ws = await WsConn.connect(port, `${EIO_PATH}?EIO=4&transport=websocket`, { headers });
+  assert.equal(ws.handshake.status, 101, `expected 101, got "${show(ws.handshake.raw)}"`);
+  assert.equal(ws.handshake.headers['sec-websocket-accept'], ws.expectedAccept);
+  const t = await ws.text();
+  assert.equal(t[0], '0', `open packet expected, got "${t}"`);
+  const open = JSON.parse(t.slice(1));
+  return { ws, sid: open.sid, open };
+}
+
+// --------------------------------------------------------- engine.io-client
+
+function eioClient(port, opts = {}) {
+  const { Socket } = require(path.join(__dirname, '..', 'node_modules', 'engine.io-client'));
+  return new Socket(`http://127.0.0.1:${port}`, { path: EIO_PATH, ...opts });
+}
+
+// ------------------------------------------------------------------ daemon
+
+/** Parses Prometheus text into {name(with labels): Number}. */
+function parseMetrics(text) {
+  const out = {};
+  for (const line of text.split('\n')) {
+    if (!line || line[0] === '#') continue;
+    const m = /^(\S+)\s+(\S+)/.exec(line);
+    if (m) out[m[1]] = Number(m[2]);
+  }
+  return out;
+}
+
+function writeConfig(dir, port, config) {
+  let text;
+  if (typeof config === 'string') {
+    text = config.replaceAll('{PORT}', String(port)).replaceAll('{DIR}', dir);
+  } else {
+    const c = { listen: `127.0.0.1:${port}`, path: EIO_PATH, log_level: 'info', ...config };
+    text = '# written by tests/integration/harness.js\n';
+    for (const [k, v] of Object.entries(c)) {
+      if (v === undefined || v === null) continue;
+      for (const one of Array.isArray(v) ? v : [v]) text += `${k} ${one}\n`;
+    }
+  }
+  const file = path.join(dir, 'roomcast.conf');
+  fs.writeFileSync(file, text);
+  return file;
+}
+
+/** Command line for a binary, honouring ROOMCAST_TARGET=reference. */
+function command(echo, args) {
+  if (REFERENCE) return [process.execPath, [REFERENCE_SCRIPT, ...args]];
+  return [echo ? ECHO_BIN : BIN, args];
+}
+
+/** Runs the binary to completion (for -t, --version, -h). */
+function runOnce(args, { echo = false, timeout = 10000 } = {}) {
+  const [cmd, argv] = command(echo, args);
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => { stdout += d; });
+    child.stderr.on('data', (d) => { stderr += d; });
+    const t = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`${cmd} ${argv.join(' ')} did not exit`)); }, timeout);
+    child.on('error', reject);
+    child.on('exit', (code, signal) => { clearTimeout(t); resolve({ code, signal, stdout, stderr }); });
+  });
+}
+
+/**
+ * Starts the daemon. Options: echo (default true: roomcast-echo), config
+ * (object of key -> value or array of values, merged over listen/path/
+ * log_level; or a full config string with {PORT} and {DIR} placeholders),
+ * port (default: a free one).
+ */
+async function startDaemon({ echo = true, config = {}, port } = {}) {
+  port = port || await freePort();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'roomcast-it-'));
+  const configFile = writeConfig(dir, port, config);
+  const [cmd, argv] = command(echo, ['-c', configFile]);
+  const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const d = {
+    port, dir, configFile, child, pid: child.pid, exit: null, stderrText: '', stdoutText: '',
+    stderr() { return d.stderrText; },
+  };
+  child.stdout.on('data', (x) => { d.stdoutText += x; });
+  child.stderr.on('data', (x) => { d.stderrText += x; });
+  d.exited = new Promise((resolve) => child.on('exit', (code, signal) => { d.exit = { code, signal }; resolve(d.exit); }));
+  child.on('error', (e) => { d.exit = { code: null, signal: null, error: e }; });
+
+  d.metrics = async () => {
+    const res = await request(port, { path: '/metrics', waitClose: true });
+    assert.equal(res.status, 200, `/metrics: "${show(res.raw)}"`);
+    return parseMetrics(res.text);
+  };
+  d.fdCount = () => fs.readdirSync(`/proc/${d.pid}/fd`).length;
+  d.rssKiB = () => Number(/VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${d.pid}/status`, 'utf8'))[1]);
+  /** Waits until the daemon reports no session and no connection but the scrape's own. */
+  d.waitIdle = async () => {
+    let last;
+    try {
+      return await waitFor(async () => {
+        last = await d.metrics();
+        return last.roomcast_sessions_current === 0 && last.roomcast_connections_current <= 1 ? last : false;
+      }, { what: 'roomcast_sessions_current 0 and roomcast_connections_current 0 (+ the scrape)' });
+    } catch (e) {
+      throw new Error(`${e.message}; last metrics ${JSON.stringify(last)}`);
+    }
+  };
+  /** Sends `signal`, asserts exit 0 within 5 s; returns stderr. */
+  d.stop = async (signal = 'SIGTERM') => {
+    if (d.exit) assert.fail(`daemon already exited ${JSON.stringify(d.exit)}; stderr:\n${d.stderrText}`);
+    child.kill(signal);
+    let t;
+    const res = await Promise.race([d.exited, new Promise((r) => { t = setTimeout(() => r(null), 5000); })]);
+    clearTimeout(t);
+    if (!res) {
+      child.kill('SIGKILL');
+      assert.fail(`daemon did not exit within 5 s of ${signal}; stderr:\n${d.stderrText}`);
+    }
+    assert.deepEqual(res, { code: 0, signal: null }, `exit after ${signal}; stderr:\n${d.stderrText}`);
+    return d.stderrText;
+  };
+  /** Cleanup for after(): kills the daemon if a test left it running. */
+  d.kill = () => {
+    if (!d.exit) child.kill('SIGKILL');
+    fs.rmSync(dir, { recursive: true, force: true });
+  };
+
+  // wait for /healthz 200 (short retries), failing fast if the process exits
+  await waitFor(async () => {
+    if (d.exit) throw Object.assign(new Error(`daemon exited ${JSON.stringify(d.exit)}; stderr:\n${d.stderrText}`), { fatal: true });
+    const res = await request(port, { path: '/healthz' });
+    return res.status === 200;
+  }, { what: `/healthz on port ${port} (${cmd})`, interval: 25 }).catch((e) => {
+    child.kill('SIGKILL');
+    throw new Error(`${e.message}; stderr:\n${d.stderrText}`);
+  });
+  return d;
+}
+
+module.exports = {
+  REPO, REFERENCE, BIN, ECHO_BIN, EIO_PATH, JSON_ERR,
+  show, waitFor, once, freePort,
+  RawConn, parseResponse, buildRequest, request,
+  WsConn, encodeFrame, parseFrame, wsAccept,
+  q, pollPath, assertEioError, assertPollBody, assertPostOk, handshake, poll, post, pendingGet, barrier,
+  waitSessionGone, wsSession, eioClient,
+  parseMetrics, startDaemon, runOnce,
+};

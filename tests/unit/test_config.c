@@ -1,0 +1,1129 @@
+/* test_config.c - unit tests for config.c: defaults, every key, every error.
+ *
+ * Each error case checks the whole message, line number included, since
+ * "FILE:LINE: message" is what an operator sees from `roomcastd -t`.  Limits
+ * are tested at their value and one past it.  Texts are parsed from heap
+ * copies of exactly their length, so an over-read shows under ASan.  The
+ * file tests run from the repository root (conf/, man/).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+
+#define CONFIG_TEST_FILE "t.conf"
+
+/* Every key, for the documentation checks; a new key goes here too. */
+static const char *const config_test_keys[] = {
+	"listen", "path", "transports", "allow_upgrades", "ping_interval", "ping_timeout",
+	"upgrade_timeout", "max_payload", "max_connections", "max_header_size",
+	"max_output_buffer", "keepalive_timeout", "cors_origin", "log_level", "log_file",
+};
+
+/* Parses <len> bytes of <text> on top of <cfg>, from a heap copy of exactly
+ * that length so that reading past the end trips ASan. */
+static int config_test_parse_len(struct config *cfg, const char *text, size_t len, char *err)
+{
+	char *copy = malloc(len ? len : 1);
+	assert_non_null(copy);
+	memcpy(copy, text, len);
+	int rc = config_parse(cfg, copy, len, CONFIG_TEST_FILE, err, CONFIG_ERR_LEN);
+	free(copy);
+	return rc;
+}
+
+/* Defaults, then <text>; fails the test with the parser's message if the
+ * text is refused. */
+static void config_test_parse_ok(struct config *cfg, const char *text)
+{
+	char err[CONFIG_ERR_LEN];
+
+	config_defaults(cfg);
+	if (config_test_parse_len(cfg, text, strlen(text), err) != 0)
+		fail_msg("unexpected error for \"%s\": %s", text, err);
+}
+
+static void config_test_expect_error_len(const char *text, size_t len, const char *message)
+{
+	struct config cfg;
+	char err[CONFIG_ERR_LEN];
+
+	config_defaults(&cfg);
+	assert_int_equal(config_test_parse_len(&cfg, text, len, err), -1);
+	assert_string_equal(err, message);
+}
+
+static void config_test_expect_error(const char *text, const char *message)
+{
+	config_test_expect_error_len(text, strlen(text), message);
+}
+
+/* "KEY VALUE" must fail with "t.conf:1: <message>". */
+static void config_test_expect_value_error(const char *key, const char *value, const char *message)
+{
+	char text[1024], expected[CONFIG_ERR_LEN + 16];
+
+	snprintf(text, sizeof text, "%s %s\n", key, value);
+	snprintf(expected, sizeof expected, CONFIG_TEST_FILE ":1: %s", message);
+	config_test_expect_error(text, expected);
+}
+
+static void config_test_assert_listen(const struct config_listen *l, int family,
+				      const char *addr, unsigned port)
+{
+	char text[INET6_ADDRSTRLEN];
+
+	assert_int_equal(l->addr.ss_family, family);
+	if (family == AF_INET) {
+		const struct sockaddr_in *sin = (const struct sockaddr_in *)&l->addr;
+		assert_int_equal(l->addr_len, sizeof *sin);
+		assert_non_null(inet_ntop(AF_INET, &sin->sin_addr, text, sizeof text));
+		assert_int_equal(ntohs(sin->sin_port), port);
+	} else {
+		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)&l->addr;
+		assert_int_equal(l->addr_len, sizeof *sin6);
+		assert_non_null(inet_ntop(AF_INET6, &sin6->sin6_addr, text, sizeof text));
+		assert_int_equal(ntohs(sin6->sin6_port), port);
+	}
+	assert_string_equal(text, addr);
+}
+
+static char *config_test_repeat(char c, size_t n)
+{
+	char *s = malloc(n + 1);
+	assert_non_null(s);
+	memset(s, c, n);
+	s[n] = '\0';
+	return s;
+}
+
+/* ---- defaults and valid values ---- */
+
+static void defaults_match_the_reference_server(void **state)
+{
+	struct config cfg;
+
+	config_defaults(&cfg);
+	assert_int_equal(cfg.n_listen, 1);
+	config_test_assert_listen(&cfg.listen[0], AF_INET, "127.0.0.1", 3000);
+	assert_string_equal(cfg.listen[0].text, "127.0.0.1:3000");
+	assert_int_equal(cfg.listen[0].line, 0);
+	assert_string_equal(cfg.path, "/socket.io/");
+	assert_int_equal(cfg.transports, CONFIG_TRANSPORT_POLLING | CONFIG_TRANSPORT_WEBSOCKET);
+	assert_true(cfg.allow_upgrades);
+	assert_int_equal(cfg.ping_interval_ms, 25000);
+	assert_int_equal(cfg.ping_timeout_ms, 20000);
+	assert_int_equal(cfg.upgrade_timeout_ms, 10000);
+	assert_int_equal(cfg.max_payload, 1000000);
+	assert_int_equal(cfg.max_connections, 10000);
+	assert_int_equal(cfg.max_header_size, 16384);
+	assert_int_equal(cfg.max_output_buffer, 8 * 1024 * 1024);
+	assert_int_equal(cfg.keepalive_timeout_ms, 5000);
+	assert_false(cfg.cors_any);
+	assert_int_equal(cfg.n_cors_origins, 0);
+	assert_int_equal(cfg.log_level, LOG_LEVEL_INFO);
+	assert_string_equal(cfg.log_file, "");
+}
+
+static void empty_text_keeps_every_default(void **state)
+{
+	struct config cfg, defaults;
+
+	config_defaults(&defaults);
+	config_test_parse_ok(&cfg, "");
+	assert_memory_equal(&cfg, &defaults, sizeof cfg);
+	config_test_parse_ok(&cfg, "\n\n# only comments\n   \t\n");
+	assert_memory_equal(&cfg, &defaults, sizeof cfg);
+}
+
+static void every_key_is_parsed_with_a_valid_value(void **state)
+{
+	struct config cfg;
+
+	config_test_parse_ok(&cfg,
+			     "listen 0.0.0.0:8080\n"
+			     "listen [::1]:8081\n"
+			     "path /rt\n"
+			     "transports websocket\n"
+			     "allow_upgrades no\n"
+			     "ping_interval 30s\n"
+			     "ping_timeout 2m\n"
+			     "upgrade_timeout 500ms\n"
+			     "max_payload 64K\n"
+			     "max_connections 500\n"
+			     "max_header_size 8K\n"
+			     "max_output_buffer 2M\n"
+			     "keepalive_timeout 1h\n"
+			     "cors_origin https://example.com http://localhost:8080\n"
+			     "log_level debug\n"
+			     "log_file /var/log/roomcast/roomcastd.log\n");
+	assert_int_equal(cfg.n_listen, 2);
+	config_test_assert_listen(&cfg.listen[0], AF_INET, "0.0.0.0", 8080);
+	assert_int_equal(cfg.listen[0].line, 1);
+	config_test_assert_listen(&cfg.listen[1], AF_INET6, "::1", 8081);
+	assert_int_equal(cfg.listen[1].line, 2);
+	assert_string_equal(cfg.path, "/rt/");
+	assert_int_equal(cfg.transports, CONFIG_TRANSPORT_WEBSOCKET);
+	assert_false(cfg.allow_upgrades);
+	assert_int_equal(cfg.ping_interval_ms, 30000);
+	assert_int_equal(cfg.ping_timeout_ms, 120000);
+	assert_int_equal(cfg.upgrade_timeout_ms, 500);
+	assert_int_equal(cfg.max_payload, 65536);
+	assert_int_equal(cfg.max_connections, 500);
+	assert_int_equal(cfg.max_header_size, 8192);
+	assert_int_equal(cfg.max_output_buffer, 2 * 1024 * 1024);
+	assert_int_equal(cfg.keepalive_timeout_ms, 3600000);
+	assert_false(cfg.cors_any);
+	assert_int_equal(cfg.n_cors_origins, 2);
+	assert_string_equal(cfg.cors_origins[0], "https://example.com");
+	assert_string_equal(cfg.cors_origins[1], "http://localhost:8080");
+	assert_int_equal(cfg.log_level, LOG_LEVEL_DEBUG);
+	assert_string_equal(cfg.log_file, "/var/log/roomcast/roomcastd.log");
+}
+
+static void parsing_on_top_replaces_values_and_the_listen_list(void **state)
+{
+	struct config cfg;
+	char err[CONFIG_ERR_LEN];
+	const char *second = "listen 127.0.0.1:3\nping_interval 1s\n";
+
+	config_test_parse_ok(&cfg, "listen 127.0.0.1:1\nlisten 127.0.0.1:2\nping_interval 9s\n");
+	assert_int_equal(cfg.n_listen, 2);
+	assert_int_equal(config_test_parse_len(&cfg, second, strlen(second), err), 0);
+	assert_int_equal(cfg.n_listen, 1);
+	config_test_assert_listen(&cfg.listen[0], AF_INET, "127.0.0.1", 3);
+	assert_int_equal(cfg.ping_interval_ms, 1000);
+	/* A key the second text does not mention keeps its value. */
+	assert_int_equal(config_test_parse_len(&cfg, "path /x/\n", 9, err), 0);
+	assert_int_equal(cfg.n_listen, 1);
+	assert_int_equal(cfg.ping_interval_ms, 1000);
+}
+
+/* ---- listen ---- */
+
+static void listen_accepts_an_ipv4_literal(void **state)
+{
+	struct config cfg;
+
+	config_test_parse_ok(&cfg, "listen 192.168.1.20:65535\n");
+	assert_int_equal(cfg.n_listen, 1);
+	config_test_assert_listen(&cfg.listen[0], AF_INET, "192.168.1.20", 65535);
+	assert_string_equal(cfg.listen[0].text, "192.168.1.20:65535");
+	assert_int_equal(cfg.listen[0].line, 1);
+}
+
+static void listen_accepts_ipv6_in_brackets(void **state)
+{
+	struct config cfg;
+
+	config_test_parse_ok(&cfg, "# v6\nlisten [::1]:3000\nlisten [::]:1\nlisten [2001:db8::5]:443\n");
+	assert_int_equal(cfg.n_listen, 3);
+	config_test_assert_listen(&cfg.listen[0], AF_INET6, "::1", 3000);
+	assert_string_equal(cfg.listen[0].text, "[::1]:3000");
+	assert_int_equal(cfg.listen[0].line, 2);
+	config_test_assert_listen(&cfg.listen[1], AF_INET6, "::", 1);
+	config_test_assert_listen(&cfg.listen[2], AF_INET6, "2001:db8::5", 443);
+}
+
+static void listen_star_means_every_ipv4_address(void **state)
+{
+	struct config cfg;
+
+	config_test_parse_ok(&cfg, "listen *:3000\n");
+	assert_int_equal(cfg.n_listen, 1);
+	config_test_assert_listen(&cfg.listen[0], AF_INET, "0.0.0.0", 3000);
+	assert_string_equal(cfg.listen[0].text, "*:3000");
+}
+
+static void listen_lines_replace_the_default_and_then_add(void **state)
+{
+	struct config cfg;
+
+	config_test_parse_ok(&cfg, "listen 10.0.0.1:80\nlisten 127.0.0.1:3000\n");
+	assert_int_equal(cfg.n_listen, 2);
+	config_test_assert_listen(&cfg.listen[0], AF_INET, "10.0.0.1", 80);
+	config_test_assert_listen(&cfg.listen[1], AF_INET, "127.0.0.1", 3000);
+	assert_int_equal(cfg.listen[1].line, 2);
+}
+
+static void listen_rejects_names_and_malformed_addresses(void **state)
+{
+	static const char *const bad[] = {
+		"localhost:3000", "127.0.0.1", "127.0.0.1:", ":3000", "::1:3000", "[::1]3000",
+		"[::1]", "[::1]:", "[::1", "1.2.3:80", "1.2.3.4.5:80", "127.0.0.1:http",
+		"127.0.0.1:+80", "127.0.0.1:-1", "[fe80::1%eth0]:80", "[*]:80", "[127.0.0.1]:80",
+		"*", "*:", "[]:80",
+	};
+	char message[CONFIG_ERR_LEN];
+
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		snprintf(message, sizeof message,
+			 "listen: bad address '%s' (expected IPv4:PORT, [IPv6]:PORT or *:PORT)", bad[i]);
+		config_test_expect_value_error("listen", bad[i], message);
+	}
+}
+
+static void listen_port_outside_1_to_65535_is_rejected(void **state)
+{
+	config_test_expect_value_error("listen", "127.0.0.1:0", "listen: port '0' out of range (1..65535)");
+	config_test_expect_value_error("listen", "127.0.0.1:65536",
+				       "listen: port '65536' out of range (1..65535)");
+	config_test_expect_value_error("listen", "[::1]:99999999999999999999",
+				       "listen: port '99999999999999999999' out of range (1..65535)");
+}
+
+static void duplicate_listener_names_the_earlier_line(void **state)
+{
+	config_test_expect_error("listen 127.0.0.1:3000\n# other\nlisten [::1]:3000\nlisten 127.0.0.1:3000\n",
+				 "t.conf:4: listen: duplicate listener '127.0.0.1:3000' (first declared on line 1)");
+	/* Same address written two ways is still the same listener. */
+	config_test_expect_error("listen 0.0.0.0:80\nlisten *:80\n",
+				 "t.conf:2: listen: duplicate listener '*:80' (first declared on line 1)");
+	config_test_expect_error("listen [::]:80\nlisten [0:0::0]:80\n",
+				 "t.conf:2: listen: duplicate listener '[0:0::0]:80' (first declared on line 1)");
+}
+
+static void same_address_on_another_port_is_not_a_duplicate(void **state)
+{
+	struct config cfg;
+
+	config_test_parse_ok(&cfg, "listen 127.0.0.1:80\nlisten 127.0.0.1:81\nlisten [::1]:80\n");
+	assert_int_equal(cfg.n_listen, 3);
+}
+
+static void sixteen_listeners_are_accepted_and_a_seventeenth_is_rejected(void **state)
+{
+	struct config cfg;
+	char text[2048];
+	size_t off = 0;
+
+	for (int i = 1; i <= CONFIG_MAX_LISTEN; i++)
+		off += (size_t)snprintf(text + off, sizeof text - off, "listen 127.0.0.1:%d\n", i);
+	config_test_parse_ok(&cfg, text);
+	assert_int_equal(cfg.n_listen, CONFIG_MAX_LISTEN);
+	config_test_assert_listen(&cfg.listen[15], AF_INET, "127.0.0.1", 16);
+	assert_int_equal(cfg.listen[15].line, 16);
+
+	snprintf(text + off, sizeof text - off, "listen 127.0.0.1:17\n");
+	config_test_expect_error(text, "t.conf:17: listen: too many listeners (at most 16)");
+}
+
+/* ---- path, transports, booleans ---- */
+
+static void path_gets_a_trailing_slash_when_missing(void **state)
+{
+	struct config cfg;
+
+	config_test_parse_ok(&cfg, "path /chat\n");
+	assert_string_equal(cfg.path, "/chat/");
+	config_test_parse_ok(&cfg, "path /chat/io/\n");
+	assert_string_equal(cfg.path, "/chat/io/");
+	config_test_parse_ok(&cfg, "path /\n");
+	assert_string_equal(cfg.path, "/");
+	config_test_parse_ok(&cfg, "path /a-b_c.d~e%20f:@!$&'()*+,;=\n");
+	assert_string_equal(cfg.path, "/a-b_c.d~e%20f:@!$&'()*+,;=/");
+}
+
+static void path_must_start_with_a_slash(void **state)
+{
+	config_test_expect_error("\npath socket.io/\n",
+				 "t.conf:2: path: bad path 'socket.io/' (must start with '/')");
+}
+
+static void path_with_query_fragment_or_non_ascii_is_rejected(void **state)
+{
+	config_test_expect_value_error("path", "/a?b", "path: bad path '/a?b' (character '?' not allowed)");
+	config_test_expect_value_error("path", "/a#b", "path: bad path '/a#b' (character '#' not allowed)");
+	config_test_expect_value_error("path", "/a\"b", "path: bad path '/a\"b' (character '\"' not allowed)");
+	config_test_expect_value_error("path", "/a%2", "path: bad path '/a%2' ('%' must start a %XX escape)");
+	config_test_expect_value_error("path", "/a%zz/", "path: bad path '/a%zz/' ('%' must start a %XX escape)");
+	config_test_expect_value_error("path", "/caf\xc3\xa9",
+				       "path: bad path '/caf\\xc3\\xa9' (byte \\xc3 not allowed; percent-encode it)");
+}
+
+static void path_of_255_bytes_is_accepted_and_256_is_rejected(void **state)
+{
+	struct config cfg;
+	char text[512];
+	char *seg = config_test_repeat('a', 253);
+
+	/* "/" + 253 + "/" = 255 bytes, the most that fits with the NUL. */
+	snprintf(text, sizeof text, "path /%s/\n", seg);
+	config_test_parse_ok(&cfg, text);
+	assert_int_equal(strlen(cfg.path), 255);
+	/* 254 bytes without the slash: the added slash makes 255. */
+	snprintf(text, sizeof text, "path /%s\n", seg);
+	config_test_parse_ok(&cfg, text);
+	assert_int_equal(strlen(cfg.path), 255);
+	assert_int_equal(cfg.path[254], '/');
+	/* 255 bytes without the slash would need 256. */
+	snprintf(text, sizeof text, "path /%sa\n", seg);
+	config_test_expect_error(text, "t.conf:1: path: bad path (longer than 255 bytes)");
+	snprintf(text, sizeof text, "path /%sa/\n", seg);
+	config_test_expect_error(text, "t.conf:1: path: bad path (longer than 255 bytes)");
+	free(seg);
+}
+
+static void transports_take_one_or_both_words_in_any_order(void **state)
+{
+	struct config cfg;
+
+	config_test_parse_ok(&cfg, "transports polling\n");
+	assert_int_equal(cfg.transports, CONFIG_TRANSPORT_POLLING);
+	config_test_parse_ok(&cfg, "transports websocket polling\n");
+	assert_int_equal(cfg.transports, CONFIG_TRANSPORT_POLLING | CONFIG_TRANSPORT_WEBSOCKET);
+	config_test_parse_ok(&cfg, "transports polling websocket\n");
+	assert_int_equal(cfg.transports, CONFIG_TRANSPORT_POLLING | CONFIG_TRANSPORT_WEBSOCKET);
+}
+
+static void unknown_transport_is_rejected(void **state)
+{
+	config_test_expect_error("ping_interval 1s\ntransports polling flashsocket\n",
+				 "t.conf:2: transports: unknown transport 'flashsocket' (polling, websocket)");
+	config_test_expect_value_error("transports", "WebSocket",
+				       "transports: unknown transport 'WebSocket' (polling, websocket)");
+}
+
+static void transport_listed_twice_is_rejected(void **state)
+{
+	config_test_expect_value_error("transports", "websocket websocket",
+				       "transports: 'websocket' listed twice");
+}
+
+static void booleans_accept_yes_no_on_off_true_false(void **state)
+{
+	static const struct { const char *word; bool value; } words[] = {
+		{ "yes", true }, { "no", false }, { "on", true },
+		{ "off", false }, { "true", true }, { "false", false },
+	};
+	struct config cfg;
+	char text[64];
+
+	for (size_t i = 0; i < sizeof words / sizeof words[0]; i++) {
+		snprintf(text, sizeof text, "allow_upgrades %s\n", words[i].word);
+		config_test_parse_ok(&cfg, text);
+		assert_int_equal(cfg.allow_upgrades, words[i].value);
+	}
+}
+
+static void bad_boolean_is_rejected(void **state)
+{
+	config_test_expect_value_error("allow_upgrades", "maybe",
+				       "allow_upgrades: bad boolean 'maybe' (yes/no, on/off, true/false)");
+	config_test_expect_value_error("allow_upgrades", "1",
+				       "allow_upgrades: bad boolean '1' (yes/no, on/off, true/false)");
+	config_test_expect_value_error("allow_upgrades", "Yes",
+				       "allow_upgrades: bad boolean 'Yes' (yes/no, on/off, true/false)");
+}
+
+/* ---- numbers and units ---- */
+
+static void size_suffixes_are_powers_of_1024_in_either_case(void **state)
+{
+	static const struct { const char *value; size_t bytes; } sizes[] = {
+		{ "1M", 1048576 }, { "1m", 1048576 }, { "1K", 1024 }, { "1k", 1024 },
+		{ "3K", 3072 }, { "1G", 1073741824 }, { "1g", 1073741824 },
+		{ "1000000", 1000000 }, { "1", 1 }, { "007", 7 },
+	};
+	struct config cfg;
+	char text[64];
+
+	for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+		snprintf(text, sizeof text, "max_payload %s\nmax_output_buffer 1G\n", sizes[i].value);
+		config_test_parse_ok(&cfg, text);
+		assert_int_equal(cfg.max_payload, sizes[i].bytes);
+	}
+}
+
+static void durations_take_ms_s_m_and_h(void **state)
+{
+	static const struct { const char *value; uint32_t ms; } durations[] = {
+		{ "500ms", 500 }, { "25s", 25000 }, { "2m", 120000 }, { "1h", 3600000 },
+		{ "1ms", 1 }, { "90s", 90000 },
+	};
+	struct config cfg;
+	char text[64];
+
+	for (size_t i = 0; i < sizeof durations / sizeof durations[0]; i++) {
+		snprintf(text, sizeof text, "ping_timeout %s\n", durations[i].value);
+		config_test_parse_ok(&cfg, text);
+		assert_int_equal(cfg.ping_timeout_ms, durations[i].ms);
+	}
+}
+
+static void duration_without_unit_is_rejected_with_line_number(void **state)
+{
+	config_test_expect_error("# heartbeat\n\nping_interval 25\n",
+				 "t.conf:3: ping_interval: duration needs a unit (ms, s, m, h)");
+	config_test_expect_value_error("keepalive_timeout", "0",
+				       "keepalive_timeout: duration needs a unit (ms, s, m, h)");
+}
+
+static void duration_with_an_unknown_unit_is_rejected(void **state)
+{
+	config_test_expect_value_error("ping_timeout", "25x", "ping_timeout: bad unit 'x' (ms, s, m, h)");
+	config_test_expect_value_error("ping_timeout", "25S", "ping_timeout: bad unit 'S' (ms, s, m, h)");
+	config_test_expect_value_error("ping_timeout", "1sec", "ping_timeout: bad unit 'sec' (ms, s, m, h)");
+	config_test_expect_value_error("upgrade_timeout", "10K", "upgrade_timeout: bad unit 'K' (ms, s, m, h)");
+}
+
+static void size_with_an_unknown_unit_is_rejected(void **state)
+{
+	config_test_expect_value_error("max_payload", "1T", "max_payload: bad unit 'T' (K, M, G)");
+	config_test_expect_value_error("max_payload", "1KB", "max_payload: bad unit 'KB' (K, M, G)");
+	config_test_expect_value_error("max_payload", "1s", "max_payload: bad unit 's' (K, M, G)");
+}
+
+static void malformed_numbers_are_rejected(void **state)
+{
+	static const char *const bad[] = { "abc", "-1", "+5", "1.5M", "0x10", "1_000", "M", "1M5" };
+	char message[CONFIG_ERR_LEN];
+
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		snprintf(message, sizeof message, "max_header_size: bad number '%s'", bad[i]);
+		config_test_expect_value_error("max_header_size", bad[i], message);
+	}
+	config_test_expect_value_error("ping_interval", "1.5s", "ping_interval: bad number '1.5s'");
+	config_test_expect_value_error("ping_interval", "s", "ping_interval: bad number 's'");
+}
+
+static void zero_duration_is_out_of_range(void **state)
+{
+	config_test_expect_value_error("ping_interval", "0ms", "ping_interval: '0ms' out of range (1ms..1h)");
+	config_test_expect_value_error("upgrade_timeout", "0s", "upgrade_timeout: '0s' out of range (1ms..1h)");
+}
+
+static void durations_up_to_one_hour_are_accepted_and_beyond_rejected(void **state)
+{
+	struct config cfg;
+
+	config_test_parse_ok(&cfg, "ping_interval 60m\nping_timeout 3600000ms\nupgrade_timeout 3600s\n");
+	assert_int_equal(cfg.ping_interval_ms, 3600000);
+	assert_int_equal(cfg.ping_timeout_ms, 3600000);
+	assert_int_equal(cfg.upgrade_timeout_ms, 3600000);
+	config_test_expect_value_error("ping_interval", "3600001ms",
+				       "ping_interval: '3600001ms' out of range (1ms..1h)");
+	config_test_expect_value_error("ping_interval", "61m", "ping_interval: '61m' out of range (1ms..1h)");
+	config_test_expect_value_error("keepalive_timeout", "2h",
+				       "keepalive_timeout: '2h' out of range (1ms..1h)");
+}
+
+static void numbers_too_large_for_64_bits_are_out_of_range(void **state)
+{
+	config_test_expect_value_error("ping_interval", "99999999999999999999999s",
+				       "ping_interval: '99999999999999999999999s' out of range (1ms..1h)");
+	/* Fits in 64 bits, overflows once multiplied by the unit. */
+	config_test_expect_value_error("max_payload", "18446744073709551615G",
+				       "max_payload: '18446744073709551615G' out of range (1..1G)");
+	config_test_expect_value_error("max_connections", "18446744073709551616",
+				       "max_connections: '18446744073709551616' out of range (1..1000000)");
+}
+
+static void max_payload_accepts_1_to_1G(void **state)
+{
+	struct config cfg;
+
+	config_test_parse_ok(&cfg, "max_payload 1\n");
+	assert_int_equal(cfg.max_payload, 1);
+	config_test_parse_ok(&cfg, "max_output_buffer 1G\nmax_payload 1G\n");
+	assert_int_equal(cfg.max_payload, 1073741824);
+	config_test_expect_value_error("max_payload", "0", "max_payload: '0' out of range (1..1G)");
+	config_test_expect_value_error("max_payload", "1073741825",
+				       "max_payload: '1073741825' out of range (1..1G)");
+	config_test_expect_value_error("max_payload", "1048577K",
+				       "max_payload: '1048577K' out of range (1..1G)");
+}
+
+static void max_connections_accepts_1_to_a_million_without_unit(void **state)
+{
+	struct config cfg;
+
+	config_test_parse_ok(&cfg, "max_connections 1\n");
+	assert_int_equal(cfg.max_connections, 1);
+	config_test_parse_ok(&cfg, "max_connections 1000000\n");
+	assert_int_equal(cfg.max_connections, 1000000);
+	config_test_expect_value_error("max_connections", "0",
+				       "max_connections: '0' out of range (1..1000000)");
+	config_test_expect_value_error("max_connections", "1000001",
+				       "max_connections: '1000001' out of range (1..1000000)");
+	config_test_expect_value_error("max_connections", "10k",
+				       "max_connections: bad number '10k' (a plain count, no unit)");
+}
+
+static void max_header_size_accepts_1K_to_1M(void **state)
+{
+	struct config cfg;
+
+	config_test_parse_ok(&cfg, "max_header_size 1024\n");
+	assert_int_equal(cfg.max_header_size, 1024);
+	config_test_parse_ok(&cfg, "max_header_size 1M\n");
+	assert_int_equal(cfg.max_header_size, 1048576);
+	config_test_expect_value_error("max_header_size", "1023",
+				       "max_header_size: '1023' out of range (1K..1M)");
+	config_test_expect_value_error("max_header_size", "1025K",
+				       "max_header_size: '1025K' out of range (1K..1M)");
+}
+
+static void max_output_buffer_accepts_64K_to_1G(void **state)
+{
+	struct config cfg;
+
+	config_test_parse_ok(&cfg, "max_payload 64K\nmax_output_buffer 64K\n");
+	assert_int_equal(cfg.max_output_buffer, 65536);
+	config_test_parse_ok(&cfg, "max_output_buffer 1G\n");
+	assert_int_equal(cfg.max_output_buffer, 1073741824);
+	config_test_expect_value_error("max_output_buffer", "65535",
+				       "max_output_buffer: '65535' out of range (64K..1G)");
+	config_test_expect_value_error("max_output_buffer", "1025M",
+				       "max_output_buffer: '1025M' out of range (64K..1G)");
+}
+
+static void output_buffer_smaller_than_max_payload_is_rejected(void **state)
+{
+	config_test_expect_error("max_payload 16M\n",
+				 "t.conf:1: max_output_buffer (8388608 bytes) is smaller than max_payload "
+				 "(16777216 bytes): one full-size message would cut a client off");
+	/* Both set: the later line is the one to fix. */
+	config_test_expect_error("max_output_buffer 1M\n\nmax_payload 2M\n",
+				 "t.conf:3: max_output_buffer (1048576 bytes) is smaller than max_payload "
+				 "(2097152 bytes): one full-size message would cut a client off");
+	config_test_expect_error("max_payload 2M\nmax_output_buffer 1M\n",
+				 "t.conf:2: max_output_buffer (1048576 bytes) is smaller than max_payload "
+				 "(2097152 bytes): one full-size message would cut a client off");
+}
+
+static void keepalive_timeout_is_a_duration(void **state)
+{
+	struct config cfg;
+
+	config_test_parse_ok(&cfg, "keepalive_timeout 750ms\n");
+	assert_int_equal(cfg.keepalive_timeout_ms, 750);
+}
+
+/* ---- cors_origin ---- */
+
+static void cors_origin_star_allows_any_origin(void **state)
+{
+	struct config cfg;
+
+	config_test_parse_ok(&cfg, "cors_origin *\n");
+	assert_true(cfg.cors_any);
+	assert_int_equal(cfg.n_cors_origins, 0);
+}
+
+static void cors_origin_takes_a_list_of_origins(void **state)
+{
+	struct config cfg;
+
+	config_test_parse_ok(&cfg, "cors_origin http://example.com https://app.example.com:8443 "
+				   "http://[::1]:3000 http://127.0.0.1 https://my-app_1.test\n");
+	assert_false(cfg.cors_any);
+	assert_int_equal(cfg.n_cors_origins, 5);
+	assert_string_equal(cfg.cors_origins[0], "http://example.com");
+	assert_string_equal(cfg.cors_origins[1], "https://app.example.com:8443");
+	assert_string_equal(cfg.cors_origins[2], "http://[::1]:3000");
+	assert_string_equal(cfg.cors_origins[3], "http://127.0.0.1");
+	assert_string_equal(cfg.cors_origins[4], "https://my-app_1.test");
+}
+
+static void cors_origin_star_mixed_with_origins_is_rejected(void **state)
+{
+	config_test_expect_value_error("cors_origin", "http://a.example *",
+				       "cors_origin: '*' cannot be mixed with origins");
+	config_test_expect_value_error("cors_origin", "* *", "cors_origin: '*' cannot be mixed with origins");
+}
+
+static void cors_origin_not_as_a_browser_sends_it_is_rejected(void **state)
+{
+	static const struct { const char *origin, *why; } bad[] = {
+		{ "example.com", "must start with http:// or https://" },
+		{ "ftp://example.com", "must start with http:// or https://" },
+		{ "HTTP://example.com", "must start with http:// or https://" },
+		{ "http://", "no host" },
+		{ "https://:8080", "no host" },
+		{ "http://Example.com", "host must be lowercase, as browsers send it" },
+		{ "http://[::ABCD]", "host must be lowercase, as browsers send it" },
+		{ "http://example.com/", "no path allowed, not even '/'" },
+		{ "https://example.com/app", "no path allowed, not even '/'" },
+		{ "http://example.com:80", "default port: browsers leave it out" },
+		{ "https://example.com:443", "default port: browsers leave it out" },
+		{ "http://example.com:", "bad port" },
+		{ "http://example.com:0", "bad port" },
+		{ "http://example.com:08080", "bad port" },
+		{ "http://example.com:65536", "bad port" },
+		{ "http://example.com:x", "bad port" },
+		{ "http://example.com:80x", "bad character after host" },
+		{ "http://ex%61mple.com", "bad character in host (write names in punycode)" },
+		{ "http://user@example.com", "bad character in host (write names in punycode)" },
+		{ "http://example.com?x=1", "bad character in host (write names in punycode)" },
+		{ "http://[::1", "bad IPv6 address" },
+		{ "http://[zz]", "bad IPv6 address" },
+		{ "http://[::1]x", "bad character after host" },
+	};
+	char message[CONFIG_ERR_LEN];
+
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		snprintf(message, sizeof message, "cors_origin: bad origin '%s' (%s)", bad[i].origin, bad[i].why);
+		config_test_expect_value_error("cors_origin", bad[i].origin, message);
+	}
+	/* Ending at the very end of the text: nothing past it is read. */
+	config_test_expect_error("cors_origin http://", "t.conf:1: cors_origin: bad origin 'http://' (no host)");
+	config_test_expect_error("cors_origin http://a.test:", "t.conf:1: cors_origin: bad origin 'http://a.test:' (bad port)");
+	/* https on port 80 and http on 443 are not defaults and stay. */
+	struct config cfg;
+	config_test_parse_ok(&cfg, "cors_origin https://a.test:80 http://a.test:443\n");
+	assert_int_equal(cfg.n_cors_origins, 2);
+}
+
+static void cors_origin_of_255_bytes_is_accepted_and_256_is_rejected(void **state)
+{
+	struct config cfg;
+	char *host = config_test_repeat('a', 255 - strlen("http://"));
+	char text[512], message[CONFIG_ERR_LEN];
+
+	snprintf(text, sizeof text, "cors_origin http://%s\n", host);
+	config_test_parse_ok(&cfg, text);
+	assert_int_equal(strlen(cfg.cors_origins[0]), 255);
+	snprintf(text, sizeof text, "cors_origin http://%sa\n", host);
+	/* The quote in the message stops at 64 bytes. */
+	snprintf(message, sizeof message, "t.conf:1: cors_origin: bad origin 'http://%.57s...' (too long)", host);
+	config_test_expect_error(text, message);
+	free(host);
+}
+
+static void sixteen_cors_origins_are_accepted_and_seventeen_rejected(void **state)
+{
+	struct config cfg;
+	char text[1024];
+	size_t off = (size_t)snprintf(text, sizeof text, "cors_origin");
+
+	for (int i = 1; i <= CONFIG_MAX_CORS_ORIGINS; i++)
+		off += (size_t)snprintf(text + off, sizeof text - off, " https://h%d.test", i);
+	snprintf(text + off, sizeof text - off, "\n");
+	config_test_parse_ok(&cfg, text);
+	assert_int_equal(cfg.n_cors_origins, CONFIG_MAX_CORS_ORIGINS);
+	assert_string_equal(cfg.cors_origins[15], "https://h16.test");
+
+	snprintf(text + off, sizeof text - off, " https://h17.test\n");
+	config_test_expect_error(text, "t.conf:1: cors_origin: too many values (takes at most 16)");
+}
+
+static void cors_origin_listed_twice_is_rejected(void **state)
+{
+	config_test_expect_value_error("cors_origin", "http://a.test https://a.test http://a.test",
+				       "cors_origin: 'http://a.test' listed twice");
+}
+
+/* ---- log ---- */
+
+static void log_level_takes_the_four_levels(void **state)
+{
+	static const struct { const char *word; enum log_level level; } levels[] = {
+		{ "error", LOG_LEVEL_ERROR }, { "warn", LOG_LEVEL_WARN },
+		{ "info", LOG_LEVEL_INFO }, { "debug", LOG_LEVEL_DEBUG },
+	};
+	struct config cfg;
+	char text[64];
+
+	for (size_t i = 0; i < sizeof levels / sizeof levels[0]; i++) {
+		snprintf(text, sizeof text, "log_level %s\n", levels[i].word);
+		config_test_parse_ok(&cfg, text);
+		assert_int_equal(cfg.log_level, levels[i].level);
+	}
+}
+
+static void unknown_log_level_is_rejected(void **state)
+{
+	config_test_expect_value_error("log_level", "verbose",
+				       "log_level: unknown level 'verbose' (error, warn, info, debug)");
+	config_test_expect_value_error("log_level", "INFO",
+				       "log_level: unknown level 'INFO' (error, warn, info, debug)");
+	config_test_expect_value_error("log_level", "debugdebugdebugdebug",
+				       "log_level: unknown level 'debugdebugdebugdebug' (error, warn, info, debug)");
+}
+
+static void log_file_of_255_bytes_is_accepted_and_256_is_rejected(void **state)
+{
+	struct config cfg;
+	char *name = config_test_repeat('l', 254);
+	char text[512];
+
+	snprintf(text, sizeof text, "log_file /%s\n", name);
+	config_test_parse_ok(&cfg, text);
+	assert_int_equal(strlen(cfg.log_file), 255);
+	snprintf(text, sizeof text, "log_file /%sl\n", name);
+	config_test_expect_error(text, "t.conf:1: log_file: path longer than 255 bytes");
+	free(name);
+}
+
+/* ---- syntax ---- */
+
+static void unknown_key_is_rejected_with_line_number(void **state)
+{
+	config_test_expect_error("# c\n\nfoo 1\n", "t.conf:3: unknown key 'foo'");
+	config_test_expect_error("Listen 127.0.0.1:3000\n", "t.conf:1: unknown key 'Listen'");
+	config_test_expect_error("ping_interval=25s\n", "t.conf:1: unknown key 'ping_interval=25s'");
+}
+
+static void unknown_key_is_quoted_escaped_and_cut_at_64_bytes(void **state)
+{
+	char *key = config_test_repeat('k', 100);
+	char text[256], message[CONFIG_ERR_LEN];
+
+	/* A UTF-8 byte order mark is not whitespace: it shows in the key. */
+	config_test_expect_error("\xef\xbb\xbflisten 127.0.0.1:3000\n",
+				 "t.conf:1: unknown key '\\xef\\xbb\\xbflisten'");
+	snprintf(text, sizeof text, "%s 1\n", key);
+	snprintf(message, sizeof message, "t.conf:1: unknown key '%.64s...'", key);
+	config_test_expect_error(text, message);
+	free(key);
+}
+
+static void namespace_block_is_an_unknown_key_for_now(void **state)
+{
+	config_test_expect_error("listen 127.0.0.1:3000\nnamespace /chat {\n  relay yes\n}\n",
+				 "t.conf:2: unknown key 'namespace'");
+}
+
+static void stray_braces_are_rejected(void **state)
+{
+	config_test_expect_error("\n}\n", "t.conf:2: unexpected '}'");
+	config_test_expect_error("{\n", "t.conf:1: unexpected '{'");
+	config_test_expect_error("path /x {\n", "t.conf:1: path: unexpected '{' (no block here)");
+	config_test_expect_error("path /x }\n", "t.conf:1: path: unexpected '}' (no block here)");
+}
+
+static void braces_inside_a_word_are_part_of_the_value(void **state)
+{
+	struct config cfg;
+
+	config_test_parse_ok(&cfg, "log_file /tmp/{x}\n");
+	assert_string_equal(cfg.log_file, "/tmp/{x}");
+	config_test_expect_value_error("path", "/a{b}", "path: bad path '/a{b}' (character '{' not allowed)");
+}
+
+static void missing_value_is_rejected(void **state)
+{
+	config_test_expect_error("listen 127.0.0.1:3000\nping_interval\n", "t.conf:2: ping_interval: missing value");
+	config_test_expect_error("log_file   # later\n", "t.conf:1: log_file: missing value");
+	config_test_expect_error("cors_origin", "t.conf:1: cors_origin: missing value");
+}
+
+static void too_many_values_are_rejected(void **state)
+{
+	config_test_expect_value_error("ping_interval", "1s 2s", "ping_interval: too many values (takes one)");
+	config_test_expect_value_error("listen", "127.0.0.1:1 127.0.0.1:2", "listen: too many values (takes one)");
+	config_test_expect_value_error("transports", "polling websocket polling",
+				       "transports: too many values (takes at most 2)");
+	config_test_expect_value_error("max_payload", "1 M", "max_payload: too many values (takes one)");
+}
+
+static void duplicate_key_names_the_first_line(void **state)
+{
+	config_test_expect_error("listen 127.0.0.1:3000\n\nping_interval 25s\nping_timeout 5s\nping_interval 30s\n",
+				 "t.conf:5: duplicate key 'ping_interval' (first set on line 3)");
+	config_test_expect_error("cors_origin *\ncors_origin http://a.test\n",
+				 "t.conf:2: duplicate key 'cors_origin' (first set on line 1)");
+	config_test_expect_error("transports polling\ntransports polling\n",
+				 "t.conf:2: duplicate key 'transports' (first set on line 1)");
+}
+
+static void comments_and_blank_lines_are_ignored(void **state)
+{
+	struct config cfg;
+
+	config_test_parse_ok(&cfg,
+			     "# full line\n"
+			     "\n"
+			     "   \t\n"
+			     "    # indented comment\n"
+			     "ping_interval 30s # trailing comment\n"
+			     "\tping_timeout\t\t5s\t# tab-separated\n"
+			     "#ping_timeout 1s\n"
+			     "transports polling # websocket\n");
+	assert_int_equal(cfg.ping_interval_ms, 30000);
+	assert_int_equal(cfg.transports, CONFIG_TRANSPORT_POLLING);
+	assert_int_equal(cfg.ping_timeout_ms, 5000);
+}
+
+/* '#' opens a comment only at the start of a word: glued to a value it is
+ * part of it, so a bad path is refused instead of silently cut. */
+static void hash_inside_a_word_is_part_of_the_value(void **state)
+{
+	struct config cfg;
+
+	config_test_parse_ok(&cfg, "log_file /tmp/a#b # comment\n");
+	assert_string_equal(cfg.log_file, "/tmp/a#b");
+	config_test_expect_value_error("ping_timeout", "5s#x", "ping_timeout: bad number '5s#x'");
+}
+
+static void crlf_line_endings_are_accepted(void **state)
+{
+	struct config cfg;
+
+	config_test_parse_ok(&cfg, "# windows\r\nlisten [::1]:3000\r\n\r\nping_interval 30s\r\n"
+				   "log_file /tmp/x.log # c\r\npath /io\r\n");
+	config_test_assert_listen(&cfg.listen[0], AF_INET6, "::1", 3000);
+	assert_int_equal(cfg.ping_interval_ms, 30000);
+	assert_string_equal(cfg.log_file, "/tmp/x.log");
+	assert_string_equal(cfg.path, "/io/");
+	config_test_expect_error("ping_interval 30s\r\n\r\n# c\r\nbogus 1\r\n", "t.conf:4: unknown key 'bogus'");
+}
+
+static void carriage_return_without_newline_is_rejected(void **state)
+{
+	config_test_expect_error("ping_interval 1s\nping_timeout 2s\rpath /x\n",
+				 "t.conf:2: control character \\x0d");
+}
+
+static void nul_byte_is_rejected_with_line_number(void **state)
+{
+	static const char text[] = "listen 127.0.0.1:3000\npath /x\0y\n";
+	static const char in_comment[] = "\n\n# a\0b\n";
+
+	config_test_expect_error_len(text, sizeof text - 1, "t.conf:2: NUL byte (not a text file?)");
+	config_test_expect_error_len(in_comment, sizeof in_comment - 1, "t.conf:3: NUL byte (not a text file?)");
+}
+
+static void control_character_is_rejected(void **state)
+{
+	config_test_expect_error("path /x\x1b[0m\n", "t.conf:1: control character \\x1b");
+	config_test_expect_error("\n\x7f\n", "t.conf:2: control character \\x7f");
+	config_test_expect_error("path /x\f\n", "t.conf:1: control character \\x0c");
+}
+
+static void last_line_needs_no_newline(void **state)
+{
+	struct config cfg;
+
+	config_test_parse_ok(&cfg, "ping_interval 1s\nping_timeout 30s");
+	assert_int_equal(cfg.ping_timeout_ms, 30000);
+	config_test_parse_ok(&cfg, "ping_timeout 31s # no newline");
+	assert_int_equal(cfg.ping_timeout_ms, 31000);
+	config_test_expect_error("\nping_interval", "t.conf:2: ping_interval: missing value");
+}
+
+static void text_is_read_only_up_to_its_length(void **state)
+{
+	struct config cfg;
+	char err[CONFIG_ERR_LEN];
+	const char *text = "ping_interval 30s9";
+
+	config_defaults(&cfg);
+	assert_int_equal(config_test_parse_len(&cfg, text, strlen(text) - 1, err), 0);
+	assert_int_equal(cfg.ping_interval_ms, 30000);
+}
+
+static void error_buffer_is_never_overrun(void **state)
+{
+	struct config cfg;
+	char err[16];
+
+	config_defaults(&cfg);
+	memset(err, 'x', sizeof err);
+	assert_int_equal(config_parse(&cfg, "foo 1\n", 6, "t.conf", err, 12), -1);
+	assert_string_equal(err, "t.conf:1: u");
+	assert_int_equal(err[12], 'x');
+	/* A prefix that does not fit still leaves a terminated string. */
+	assert_int_equal(config_parse(&cfg, "foo 1\n", 6, "roomcast.conf", err, 8), -1);
+	assert_string_equal(err, "roomcas");
+	assert_int_equal(config_parse(&cfg, "foo 1\n", 6, "t.conf", NULL, 0), -1);
+}
+
+/* ---- files ---- */
+
+static void shipped_sample_config_listens_on_127_0_0_1_port_3000(void **state)
+{
+	struct config cfg, defaults;
+	char err[CONFIG_ERR_LEN];
+
+	if (config_load(&cfg, "conf/roomcast.conf", err, sizeof err) != 0)
+		fail_msg("%s", err);
+	assert_int_equal(cfg.n_listen, 1);
+	config_test_assert_listen(&cfg.listen[0], AF_INET, "127.0.0.1", 3000);
+	assert_string_equal(cfg.listen[0].text, "127.0.0.1:3000");
+	assert_true(cfg.listen[0].line > 0);
+	/* Everything else in the sample is a commented-out default. */
+	config_defaults(&defaults);
+	cfg.listen[0].line = 0;
+	assert_memory_equal(&cfg, &defaults, sizeof cfg);
+}
+
+/* The sample config and the man page describe every key: a key added to
+ * the table without its documentation fails here. */
+static void every_key_is_in_the_sample_config_and_the_man_page(void **state)
+{
+	static const char *const files[] = { "conf/roomcast.conf", "man/roomcast.conf.5" };
+
+	for (size_t f = 0; f < sizeof files / sizeof files[0]; f++) {
+		FILE *fp = fopen(files[f], "r");
+		char *text = calloc(1, 256 * 1024);
+		assert_non_null(fp);
+		assert_non_null(text);
+		size_t n = fread(text, 1, 256 * 1024 - 1, fp);
+		assert_true(n > 0);
+		fclose(fp);
+		for (size_t k = 0; k < sizeof config_test_keys / sizeof config_test_keys[0]; k++) {
+			char needle[64];
+			if (f == 0)
+				snprintf(needle, sizeof needle, "\n#%s ", config_test_keys[k]);
+			else
+				snprintf(needle, sizeof needle, "\n\\fB%s\\fR", config_test_keys[k]);
+			bool found = strstr(text, needle) != NULL;
+			if (!found && f == 0) {
+				snprintf(needle, sizeof needle, "\n%s ", config_test_keys[k]);
+				found = strstr(text, needle) != NULL;
+			}
+			if (!found)
+				fail_msg("%s does not describe '%s'", files[f], config_test_keys[k]);
+		}
+		free(text);
+	}
+}
+
+static void missing_file_is_reported_with_strerror(void **state)
+{
+	struct config cfg;
+	char err[CONFIG_ERR_LEN];
+
+	assert_int_equal(config_load(&cfg, "no/such/roomcast.conf", err, sizeof err), -1);
+	assert_string_equal(err, "no/such/roomcast.conf: No such file or directory");
+	assert_int_equal(config_load(&cfg, "tests", err, sizeof err), -1);
+	assert_string_equal(err, "tests: Is a directory");
+}
+
+/* Writes <len> bytes of comment lines to a temporary file; returns its path. */
+static void config_test_write_comments(char *path, size_t len)
+{
+	int fd = mkstemp(path);
+	char *text = malloc(len);
+	assert_true(fd >= 0);
+	assert_non_null(text);
+	for (size_t i = 0; i < len; i++)
+		text[i] = i % 64 == 0 ? '#' : i % 64 == 63 ? '\n' : 'c';
+	assert_int_equal(write(fd, text, len), (ssize_t)len);
+	close(fd);
+	free(text);
+}
+
+static void file_of_1_MiB_is_accepted_and_one_byte_more_is_rejected(void **state)
+{
+	struct config cfg;
+	char err[CONFIG_ERR_LEN], expected[CONFIG_ERR_LEN];
+	char path[] = "/tmp/test_config_XXXXXX";
+
+	config_test_write_comments(path, 1024 * 1024);
+	assert_int_equal(config_load(&cfg, path, err, sizeof err), 0);
+	assert_int_equal(unlink(path), 0);
+
+	strcpy(path, "/tmp/test_config_XXXXXX");
+	config_test_write_comments(path, 1024 * 1024 + 1);
+	assert_int_equal(config_load(&cfg, path, err, sizeof err), -1);
+	snprintf(expected, sizeof expected, "%s: larger than 1 MiB (not a config file?)", path);
+	assert_string_equal(err, expected);
+	assert_int_equal(unlink(path), 0);
+}
+
+static void load_errors_name_the_file_and_line(void **state)
+{
+	struct config cfg;
+	char err[CONFIG_ERR_LEN], expected[CONFIG_ERR_LEN];
+	char path[] = "/tmp/test_config_XXXXXX";
+	static const char text[] = "listen *:3000\n# c\nping_timeout 20\n";
+	int fd = mkstemp(path);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, sizeof text - 1), (ssize_t)(sizeof text - 1));
+	close(fd);
+	assert_int_equal(config_load(&cfg, path, err, sizeof err), -1);
+	snprintf(expected, sizeof expected, "%s:3: ping_timeout: duration needs a unit (ms, s, m, h)", path);
+	assert_string_equal(err, expected);
+	assert_int_equal(unlink(path), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(defaults_match_the_reference_server),
+		cmocka_unit_test(empty_text_keeps_every_default),
+		cmocka_unit_test(every_key_is_parsed_with_a_valid_value),
+		cmocka_unit_test(parsing_on_top_replaces_values_and_the_listen_list),
+		cmocka_unit_test(listen_accepts_an_ipv4_literal),
+		cmocka_unit_test(listen_accepts_ipv6_in_brackets),
+		cmocka_unit_test(listen_star_means_every_ipv4_address),
+		cmocka_unit_test(listen_lines_replace_the_default_and_then_add),
+		cmocka_unit_test(listen_rejects_names_and_malformed_addresses),
+		cmocka_unit_test(listen_port_outside_1_to_65535_is_rejected),
+		cmocka_unit_test(duplicate_listener_names_the_earlier_line),
+		cmocka_unit_test(same_address_on_another_port_is_not_a_duplicate),
+		cmocka_unit_test(sixteen_listeners_are_accepted_and_a_seventeenth_is_rejected),
+		cmocka_unit_test(path_gets_a_trailing_slash_when_missing),
+		cmocka_unit_test(path_must_start_with_a_slash),
+		cmocka_unit_test(path_with_query_fragment_or_non_ascii_is_rejected),
+		cmocka_unit_test(path_of_255_bytes_is_accepted_and_256_is_rejected),
+		cmocka_unit_test(transports_take_one_or_both_words_in_any_order),
+		cmocka_unit_test(unknown_transport_is_rejected),
+		cmocka_unit_test(transport_listed_twice_is_rejected),
+		cmocka_unit_test(booleans_accept_yes_no_on_off_true_false),
+		cmocka_unit_test(bad_boolean_is_rejected),
+		cmocka_unit_test(size_suffixes_are_powers_of_1024_in_either_case),
+		cmocka_unit_test(durations_take_ms_s_m_and_h),
+		cmocka_unit_test(duration_without_unit_is_rejected_with_line_number),
+		cmocka_unit_test(duration_with_an_unknown_unit_is_rejected),
+		cmocka_unit_test(size_with_an_unknown_unit_is_rejected),
+		cmocka_unit_test(malformed_numbers_are_rejected),
+		cmocka_unit_test(zero_duration_is_out_of_range),
+		cmocka_unit_test(durations_up_to_one_hour_are_accepted_and_beyond_rejected),
+		cmocka_unit_test(numbers_too_large_for_64_bits_are_out_of_range),
+		cmocka_unit_test(max_payload_accepts_1_to_1G),
+		cmocka_unit_test(max_connections_accepts_1_to_a_million_without_unit),
+		cmocka_unit_test(max_header_size_accepts_1K_to_1M),
+		cmocka_unit_test(max_output_buffer_accepts_64K_to_1G),
+		cmocka_unit_test(output_buffer_smaller_than_max_payload_is_rejected),
+		cmocka_unit_test(keepalive_timeout_is_a_duration),
+		cmocka_unit_test(cors_origin_star_allows_any_origin),
+		cmocka_unit_test(cors_origin_takes_a_list_of_origins),
+		cmocka_unit_test(cors_origin_star_mixed_with_origins_is_rejected),
+		cmocka_unit_test(cors_origin_not_as_a_browser_sends_it_is_rejected),
+		cmocka_unit_test(cors_origin_of_255_bytes_is_accepted_and_256_is_rejected),
+		cmocka_unit_test(sixteen_cors_origins_are_accepted_and_seventeen_rejected),
+		cmocka_unit_test(cors_origin_listed_twice_is_rejected),
+		cmocka_unit_test(log_level_takes_the_four_levels),
+		cmocka_unit_test(unknown_log_level_is_rejected),
+		cmocka_unit_test(log_file_of_255_bytes_is_accepted_and_256_is_rejected),
+		cmocka_unit_test(unknown_key_is_rejected_with_line_number),
+		cmocka_unit_test(unknown_key_is_quoted_escaped_and_cut_at_64_bytes),
+		cmocka_unit_test(namespace_block_is_an_unknown_key_for_now),
+		cmocka_unit_test(stray_braces_are_rejected),
+		cmocka_unit_test(braces_inside_a_word_are_part_of_the_value),
+		cmocka_unit_test(missing_value_is_rejected),
+		cmocka_unit_test(too_many_values_are_rejected),
+		cmocka_unit_test(duplicate_key_names_the_first_line),
+		cmocka_unit_test(comments_and_blank_lines_are_ignored),
+		cmocka_unit_test(hash_inside_a_word_is_part_of_the_value),
+		cmocka_unit_test(crlf_line_endings_are_accepted),
+		cmocka_unit_test(carriage_return_without_newline_is_rejected),
+		cmocka_unit_test(nul_byte_is_rejected_with_line_number),
+		cmocka_unit_test(control_character_is_rejected),
+		cmocka_unit_test(last_line_needs_no_newline),
+		cmocka_unit_test(text_is_read_only_up_to_its_length),
+		cmocka_unit_test(error_buffer_is_never_overrun),
+		cmocka_unit_test(shipped_sample_config_listens_on_127_0_0_1_port_3000),
+		cmocka_unit_test(every_key_is_in_the_sample_config_and_the_man_page),
+		cmocka_unit_test(missing_file_is_reported_with_strerror),
+		cmocka_unit_test(file_of_1_MiB_is_accepted_and_one_byte_more_is_rejected),
+		cmocka_unit_test(load_errors_name_the_file_and_line),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
