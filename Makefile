@@ -50,7 +50,8 @@ FUZZ_SECONDS ?= 10
 TESTPROG_SRC := $(wildcard tests/programs/*.c)
 TESTPROG_BIN := $(TESTPROG_SRC:tests/programs/%.c=$(BUILD)/tests/%)
 
-.PHONY: all run test deps test-deps unit asan-unit fuzz fuzz-run integration node-deps install clean
+.PHONY: all run test deps test-deps unit asan-unit fuzz fuzz-run integration asan-integration \
+	node-deps install clean
 
 PREFIX  ?= /usr/local
 .DELETE_ON_ERROR:
@@ -109,7 +110,15 @@ tests/node_modules/.package-lock.json: tests/package.json tests/package-lock.jso
 node-deps: tests/node_modules/.package-lock.json
 
 integration: all $(TESTPROG_BIN) node-deps
-	@tests/run-integration.sh
+	@tests/run-integration.sh "integration"
+
+# The same suites against daemons built with ASan+UBSan: any report, or a
+# leak found by LeakSanitizer at the SIGTERM each file ends with, makes the
+# daemon exit non-zero and the test fail.
+asan-integration: node-deps
+	$(MAKE) BUILD=build/asan CC=clang SAN=1 build/asan/roomcastd build/asan/tests/roomcast-echo
+	@ROOMCAST_BIN=build/asan/roomcastd ROOMCAST_ECHO_BIN=build/asan/tests/roomcast-echo \
+		ROOMCAST_SANITIZED=1 tests/run-integration.sh "integration (ASan+UBSan daemon)"
 
 test: test-deps
 	$(MAKE) all $(TESTPROG_BIN)
@@ -117,6 +126,7 @@ test: test-deps
 	$(MAKE) asan-unit
 	$(MAKE) fuzz
 	$(MAKE) integration
+	$(MAKE) asan-integration
 
 install: all
 	install -D -m 755 $(BUILD)/roomcastd $(DESTDIR)$(PREFIX)/sbin/roomcastd

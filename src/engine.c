@@ -720,18 +720,6 @@ static bool engine_origin_is_bad(const struct http_request *req)
 	return false;
 }
 
-static void engine_preflight(struct http_conn *hc, struct http_request *req)
-{
-	char extra[512];
-
-	snprintf(extra, sizeof extra,
-		 "Access-Control-Allow-Methods: GET,HEAD,PUT,PATCH,POST,DELETE\r\n"
-		 "%s%s%s",
-		 req->acr_headers[0] ? "Access-Control-Allow-Headers: " : "", req->acr_headers,
-		 req->acr_headers[0] ? "\r\n" : "");
-	http_respond(hc, 204, NULL, extra, NULL, 0);
-}
-
 static void engine_handle_with_sid(struct http_conn *hc, struct http_request *req,
 				   unsigned transport)
 {
@@ -772,7 +760,7 @@ void engine_handle_request(struct http_conn *hc, struct http_request *req)
 
 	if (req->method == HTTP_OPTIONS && !req->is_upgrade &&
 	    (cfg->cors_any || cfg->n_cors_origins > 0)) {
-		engine_preflight(hc, req);
+		http_respond_preflight(hc);
 		return;
 	}
 	unsigned transport = engine_transport_of(req);

@@ -291,36 +291,45 @@ static int http_on_message_complete(http_parser *p)
 
 /* --- responses ---------------------------------------------------------- */
 
-size_t http_cors_headers(const struct http_request *req, char *out, size_t out_len)
+/* The CORS headers of the npm cors middleware as engine.io runs it; a
+ * preflight also names Access-Control-Request-Headers in Vary. */
+static size_t http_cors_format(const struct http_request *req, bool preflight, char *out,
+			       size_t out_len)
 {
 	const struct config *cfg = http.cfg;
+	const char *vary = preflight ? "Vary: Origin, Access-Control-Request-Headers\r\n"
+				     : "Vary: Origin\r\n";
+	const char *origin = NULL;
 	int n = 0;
 
 	if (cfg->cors_any) {
-		n = snprintf(out, out_len, "Access-Control-Allow-Origin: *\r\n");
-	} else if (cfg->n_cors_origins == 1) {
+		n = snprintf(out, out_len, "Access-Control-Allow-Origin: *\r\n%s",
+			     preflight ? "Vary: Access-Control-Request-Headers\r\n" : "");
+	} else if (cfg->n_cors_origins > 0) {
 		/* One origin behaves as the reference server's fixed origin
-		 * string: always sent, whatever the request says. */
-		n = snprintf(out, out_len,
-			     "Access-Control-Allow-Origin: %s\r\nVary: Origin\r\n"
-			     "Access-Control-Allow-Credentials: true\r\n",
-			     cfg->cors_origins[0]);
-	} else if (cfg->n_cors_origins > 1) {
-		const char *match = NULL;
-		for (size_t i = 0; req->has_origin && i < cfg->n_cors_origins; i++) {
+		 * string: always sent, whatever the request says.  With a
+		 * list, only a listed Origin is reflected. */
+		if (cfg->n_cors_origins == 1)
+			origin = cfg->cors_origins[0];
+		for (size_t i = 0; !origin && req->has_origin && i < cfg->n_cors_origins; i++) {
 			if (strcmp(req->origin, cfg->cors_origins[i]) == 0)
-				match = cfg->cors_origins[i];
+				origin = cfg->cors_origins[i];
 		}
-		if (match)
+		if (origin)
 			n = snprintf(out, out_len,
-				     "Access-Control-Allow-Origin: %s\r\nVary: Origin\r\n"
-				     "Access-Control-Allow-Credentials: true\r\n", match);
+				     "Access-Control-Allow-Origin: %s\r\n%s"
+				     "Access-Control-Allow-Credentials: true\r\n", origin, vary);
 		else
-			n = snprintf(out, out_len, "Vary: Origin\r\n");
+			n = snprintf(out, out_len, "%s", vary);
 	}
 	if (n < 0 || (size_t)n >= out_len)
 		return 0;
 	return (size_t)n;
+}
+
+size_t http_cors_headers(const struct http_request *req, char *out, size_t out_len)
+{
+	return http_cors_format(req, false, out, out_len);
 }
 
 /* Ends the current request after its response: the connection is closed,
@@ -348,14 +357,15 @@ static void http_request_done(struct http_conn *hc, bool close)
 		server_conn_resume_read(c);
 }
 
-void http_respond(struct http_conn *hc, int status, const char *content_type,
-		  const char *extra_headers, const void *body, size_t body_len)
+static void http_respond_cors(struct http_conn *hc, int status, bool preflight,
+			      const char *content_type, const char *extra_headers,
+			      const void *body, size_t body_len)
 {
 	struct http_request *req = &hc->req;
 	char head[2048];
 	char cors[512];
 	bool close = !req->keep_alive || req->is_upgrade;
-	size_t cors_len = http_cors_headers(req, cors, sizeof cors);
+	size_t cors_len = http_cors_format(req, preflight, cors, sizeof cors);
 	int n;
 
 	cors[cors_len] = '\0';
@@ -386,6 +396,24 @@ void http_respond(struct http_conn *hc, int status, const char *content_type,
 			  server_conn_peer(hc->c), status, req->method_name ? req->method_name : "?",
 			  (int)(req->url_len > 200 ? 200 : req->url_len), req->url ? req->url : "");
 	http_request_done(hc, close);
+}
+
+void http_respond(struct http_conn *hc, int status, const char *content_type,
+		  const char *extra_headers, const void *body, size_t body_len)
+{
+	http_respond_cors(hc, status, false, content_type, extra_headers, body, body_len);
+}
+
+void http_respond_preflight(struct http_conn *hc)
+{
+	struct http_request *req = &hc->req;
+	char extra[512];
+
+	snprintf(extra, sizeof extra,
+		 "Access-Control-Allow-Methods: GET,HEAD,PUT,PATCH,POST,DELETE\r\n%s%s%s",
+		 req->acr_headers[0] ? "Access-Control-Allow-Headers: " : "", req->acr_headers,
+		 req->acr_headers[0] ? "\r\n" : "");
+	http_respond_cors(hc, 204, true, NULL, extra, NULL, 0);
 }
 
 void http_respond_error_code(struct http_conn *hc, int status, int code, const char *message)

@@ -68,6 +68,10 @@ void http_init(struct event_base *base, const struct config *cfg,
 void http_respond(struct http_conn *hc, int status, const char *content_type,
 		  const char *extra_headers, const void *body, size_t body_len);
 
+/* Answers a CORS preflight (OPTIONS) with 204 and the allowed methods and
+ * headers, as the cors middleware in front of engine.io does. */
+void http_respond_preflight(struct http_conn *hc);
+
 /* Answers with the reference server's Engine.IO error JSON
  * {"code":N,"message":"..."} and status 400 (403 for code 4); on an upgrade
  * request the message goes as text/html and the connection is closed. */

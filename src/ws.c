@@ -395,6 +395,8 @@ static enum ws_result ws_decoder_reserve(struct ws_decoder *d, size_t n)
 
 	if (want <= d->msg_cap)
 		return WS_MORE;
+	if (want > d->max_message) /* the header check makes this unreachable */
+		return WS_ERR_TOO_BIG;
 	/* Grow with the bytes that arrived, not with the length a header
 	 * announced: a client that announces a big frame and sends nothing
 	 * must not make us allocate it. */
