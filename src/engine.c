@@ -240,6 +240,33 @@ static void engine_heartbeat_restart(struct engine_session *s)
 
 /* --- packets from the client --------------------------------------------- */
 
+/* Ends <s> with the reference server's "transport error"; <why> is its
+ * description, for the log. */
+static void engine_transport_error(struct engine_session *s, const char *why)
+{
+	metrics_inc(engine_transport_errors_total);
+	log_info("session %s: transport error: %s", s->sid, why);
+	engine_destroy(s, "transport error");
+}
+
+/* The same after answering <hc> with an empty 400, as the reference does
+ * for overlapping requests and bad content. */
+static void engine_refuse(struct engine_session *s, struct http_conn *hc, const char *why)
+{
+	http_respond(hc, 400, NULL, NULL, NULL, 0);
+	engine_transport_error(s, why);
+}
+
+static void engine_parse_error(struct engine_session *s, const uint8_t *data, size_t len)
+{
+	char quoted[300];
+
+	metrics_inc(engine_parse_errors_total);
+	log_info("session %s: Engine.IO parse error (input: \"%s\")", s->sid,
+		 log_escape(quoted, sizeof quoted, data, len, 64));
+	engine_destroy(s, "parse error");
+}
+
 static void engine_on_packet(struct engine_session *s, const struct eio_packet *pkt, bool via_ws)
 {
 	switch (pkt->type) {
@@ -256,9 +283,7 @@ static void engine_on_packet(struct engine_session *s, const struct eio_packet *
 		break;
 	case EIO_PING:
 		/* Protocol 4 pings from the server only. */
-		metrics_inc(engine_transport_errors_total);
-		log_info("session %s: client ping (invalid heartbeat direction)", s->sid);
-		engine_destroy(s, "transport error");
+		engine_transport_error(s, "invalid heartbeat direction");
 		break;
 	case EIO_CLOSE:
 		/* Over WebSocket the reference server ignores `1`: clients
@@ -272,16 +297,6 @@ static void engine_on_packet(struct engine_session *s, const struct eio_packet *
 	default:
 		break; /* open, upgrade, noop: ignored, as the reference does */
 	}
-}
-
-static void engine_parse_error(struct engine_session *s, const uint8_t *data, size_t len)
-{
-	char quoted[300];
-
-	metrics_inc(engine_parse_errors_total);
-	log_info("session %s: Engine.IO parse error (input: \"%s\")", s->sid,
-		 log_escape(quoted, sizeof quoted, data, len, 64));
-	engine_destroy(s, "parse error");
 }
 
 /* --- session life -------------------------------------------------------- */
@@ -570,9 +585,7 @@ static void engine_get_aborted(struct http_conn *hc, void *arg)
 	struct engine_session *s = arg;
 
 	s->get = NULL;
-	metrics_inc(engine_transport_errors_total);
-	log_debug("session %s: poll connection closed prematurely", s->sid);
-	engine_destroy(s, "transport error");
+	engine_transport_error(s, "poll connection closed prematurely");
 }
 
 static void engine_post_aborted(struct http_conn *hc, void *arg)
@@ -580,19 +593,15 @@ static void engine_post_aborted(struct http_conn *hc, void *arg)
 	struct engine_session *s = arg;
 
 	s->post = NULL;
-	metrics_inc(engine_transport_errors_total);
-	log_debug("session %s: data request connection closed prematurely", s->sid);
-	engine_destroy(s, "transport error");
+	engine_transport_error(s, "data request connection closed prematurely");
 }
 
 static void engine_polling_get(struct engine_session *s, struct http_conn *hc)
 {
 	if (s->get) {
-		/* Overlap from the client: the reference answers the new GET
-		 * 400, the held one `1`, and ends the session. */
-		metrics_inc(engine_transport_errors_total);
-		http_respond(hc, 400, NULL, NULL, NULL, 0);
-		engine_destroy(s, "transport error");
+		/* The reference answers the new GET 400, the held one `1`,
+		 * and ends the session. */
+		engine_refuse(s, hc, "overlap from client");
 		return;
 	}
 	s->get = hc;
@@ -610,9 +619,7 @@ void engine_handle_head(struct http_conn *hc, struct http_request *req)
 	if (req->method != HTTP_POST || !s || s->is_websocket || s->state == ENGINE_CLOSED)
 		return;
 	if (s->post) {
-		metrics_inc(engine_transport_errors_total);
-		http_respond(hc, 400, NULL, NULL, NULL, 0);
-		engine_destroy(s, "transport error");
+		engine_refuse(s, hc, "data request overlap from client");
 		return;
 	}
 	s->post = hc;
@@ -626,10 +633,8 @@ static void engine_polling_post(struct engine_session *s, struct http_conn *hc,
 		s->post = NULL;
 	http_set_abort(hc, NULL, NULL);
 	if (req->octet_stream) {
-		/* Protocol 4 posts text only: "invalid content". */
-		metrics_inc(engine_transport_errors_total);
-		http_respond(hc, 400, NULL, NULL, NULL, 0);
-		engine_destroy(s, "transport error");
+		/* Protocol 4 posts text only. */
+		engine_refuse(s, hc, "invalid content");
 		return;
 	}
 	if (req->body_too_big) {
