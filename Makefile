@@ -118,7 +118,7 @@ integration: all $(TESTPROG_BIN) node-deps
 asan-integration: node-deps
 	$(MAKE) BUILD=build/asan CC=clang SAN=1 build/asan/roomcastd build/asan/tests/roomcast-echo
 	@ROOMCAST_BIN=build/asan/roomcastd ROOMCAST_ECHO_BIN=build/asan/tests/roomcast-echo \
-		ROOMCAST_SANITIZED=1 tests/run-integration.sh "integration (ASan+UBSan daemon)"
+		tests/run-integration.sh "integration (ASan+UBSan daemon)"
 
 test: test-deps
 	$(MAKE) all $(TESTPROG_BIN)

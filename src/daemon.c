@@ -38,10 +38,8 @@ static bool daemon_under_engine_path(const struct http_request *req)
 	const char *p = daemon_state.cfg->path;
 	size_t len = strlen(p);
 
-	/* The reference server matches on the prefix; "/socket.io" without
-	 * the slash is its path too. */
-	return (req->path_len >= len && memcmp(req->path, p, len) == 0) ||
-	       (req->path_len == len - 1 && memcmp(req->path, p, len - 1) == 0);
+	/* The reference server matches on the prefix, trailing '/' included. */
+	return req->path_len >= len && memcmp(req->path, p, len) == 0;
 }
 
 static void daemon_on_head(struct http_conn *hc, struct http_request *req)

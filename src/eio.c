@@ -232,6 +232,86 @@ size_t eio_polling_encode(uint8_t *out, enum eio_packet_type type, bool binary,
 /* The sid goes into the JSON unescaped, so it must be URL-safe base64
  * (protocol-notes.md 1.2), which needs no escaping.  Anything else is our
  * own bug; refusing it keeps a bad sid off the wire. */
+/* Length of the well-formed UTF-8 sequence at <p> (Unicode table 3-7), or
+ * 0 with *<bad> = the length of its maximal invalid subpart (at least 1). */
+static size_t eio_utf8_sequence(const uint8_t *p, size_t n, size_t *bad)
+{
+	uint8_t lead = p[0], lo = 0x80, hi = 0xbf;
+	size_t need;
+
+	if (lead < 0x80)
+		return 1;
+	if (lead >= 0xc2 && lead <= 0xdf)
+		need = 1;
+	else if (lead >= 0xe0 && lead <= 0xef)
+		need = 2;
+	else if (lead >= 0xf0 && lead <= 0xf4)
+		need = 3;
+	else {
+		*bad = 1;
+		return 0;
+	}
+	/* The second byte's range excludes overlongs, surrogates and
+	 * code points past U+10FFFF. */
+	if (lead == 0xe0)
+		lo = 0xa0;
+	else if (lead == 0xed)
+		hi = 0x9f;
+	else if (lead == 0xf0)
+		lo = 0x90;
+	else if (lead == 0xf4)
+		hi = 0x8f;
+	for (size_t i = 1; i <= need; i++) {
+		if (i >= n || p[i] < lo || p[i] > hi) {
+			*bad = i;
+			return 0;
+		}
+		lo = 0x80;
+		hi = 0xbf;
+	}
+	return need + 1;
+}
+
+static size_t eio_utf8_walk(uint8_t *out, const uint8_t *in, size_t len)
+{
+	static const uint8_t replacement[3] = { 0xef, 0xbf, 0xbd };
+	size_t o = 0, bad = 0;
+
+	for (size_t i = 0; i < len;) {
+		size_t n = eio_utf8_sequence(in + i, len - i, &bad);
+		if (n) {
+			if (out)
+				memcpy(out + o, in + i, n);
+			o += n;
+			i += n;
+		} else {
+			if (out)
+				memcpy(out + o, replacement, 3);
+			o += 3;
+			i += bad;
+		}
+	}
+	return o;
+}
+
+size_t eio_utf8_repaired_len(const uint8_t *in, size_t len)
+{
+	size_t bad;
+
+	for (size_t i = 0; i < len;) {
+		size_t n = eio_utf8_sequence(in + i, len - i, &bad);
+		if (!n)
+			return eio_utf8_walk(NULL, in, len);
+		i += n;
+	}
+	return 0;
+}
+
+size_t eio_utf8_repair(uint8_t *out, const uint8_t *in, size_t len)
+{
+	return eio_utf8_walk(out, in, len);
+}
+
 static bool eio_sid_is_valid(const char *sid)
 {
 	if (sid == NULL || sid[0] == '\0')

@@ -65,6 +65,15 @@ size_t eio_open_packet(char *out, size_t out_len, const char *sid, bool can_upgr
 		       uint32_t ping_interval_ms, uint32_t ping_timeout_ms,
 		       size_t max_payload);
 
+/* A polling body is text: the reference server decodes it as UTF-8 with
+ * each maximal invalid subsequence replaced by U+FFFD (EF BF BD), as Node's
+ * Buffer.toString() does (Unicode 3.9, "maximal subpart").
+ * eio_utf8_repaired_len() returns 0 when <in> is valid UTF-8 (the common
+ * case: nothing to do), else the length of the repaired text, which
+ * eio_utf8_repair() then writes into <out>. */
+size_t eio_utf8_repaired_len(const uint8_t *in, size_t len);
+size_t eio_utf8_repair(uint8_t *out, const uint8_t *in, size_t len);
+
 /* Standard base64 (`+/`, padded).  Decoding rejects bad characters and bad
  * padding and may run in place (out == in).  Returns the decoded length, or
  * -1. */

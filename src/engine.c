@@ -612,11 +612,19 @@ static void engine_polling_get(struct engine_session *s, struct http_conn *hc)
 		(void)engine_enqueue(s, EIO_NOOP, false, NULL, 0);
 }
 
+/* Forward declarations of the request checks used by both entry points. */
+static unsigned engine_transport_of(const struct http_request *req);
+static bool engine_is_eio4(const struct http_request *req);
+
 void engine_handle_head(struct http_conn *hc, struct http_request *req)
 {
+	/* Only a POST that engine_handle_request() will take as polling data
+	 * is tracked; anything else is answered with an error there. */
+	if (req->method != HTTP_POST || req->is_upgrade || !engine_is_eio4(req) ||
+	    engine_transport_of(req) != CONFIG_TRANSPORT_POLLING)
+		return;
 	struct engine_session *s = engine_find(req);
-
-	if (req->method != HTTP_POST || !s || s->is_websocket || s->state == ENGINE_CLOSED)
+	if (!s || s->is_websocket || s->state == ENGINE_CLOSED)
 		return;
 	if (s->post) {
 		engine_refuse(s, hc, "data request overlap from client");
@@ -626,12 +634,36 @@ void engine_handle_head(struct http_conn *hc, struct http_request *req)
 	http_set_abort(hc, engine_post_aborted, s);
 }
 
+/* Forgets <hc> as <s>'s POST in flight: its body is complete. */
+static void engine_post_release(struct engine_session *s, struct http_conn *hc)
+{
+	if (s->post != hc)
+		return;
+	s->post = NULL;
+	http_set_abort(hc, NULL, NULL);
+}
+
+/* A POST body is text to the reference server: invalid UTF-8 reaches the
+ * application as U+FFFD, and can then never make an invalid WebSocket text
+ * frame after an upgrade.  Valid bodies (all real clients) cost one scan. */
+static int engine_polling_text(struct http_request *req)
+{
+	size_t len = eio_utf8_repaired_len(req->body, req->body_len);
+	if (!len)
+		return 0;
+	uint8_t *text = malloc(len);
+	if (!text)
+		return -1;
+	eio_utf8_repair(text, req->body, req->body_len);
+	free(req->body);
+	req->body = text;
+	req->body_len = len;
+	return 0;
+}
+
 static void engine_polling_post(struct engine_session *s, struct http_conn *hc,
 				struct http_request *req)
 {
-	if (s->post == hc)
-		s->post = NULL;
-	http_set_abort(hc, NULL, NULL);
 	if (req->octet_stream) {
 		/* Protocol 4 posts text only. */
 		engine_refuse(s, hc, "invalid content");
@@ -640,6 +672,11 @@ static void engine_polling_post(struct engine_session *s, struct http_conn *hc,
 	if (req->body_too_big) {
 		metrics_inc(engine_payload_too_large_total);
 		http_respond(hc, 413, NULL, NULL, NULL, 0);
+		return;
+	}
+	if (engine_polling_text(req) < 0) {
+		engine_transport_error(s, "out of memory");
+		http_respond(hc, 503, NULL, NULL, NULL, 0);
 		return;
 	}
 	size_t pos = 0;
@@ -734,6 +771,7 @@ static void engine_handle_with_sid(struct http_conn *hc, struct http_request *re
 		http_respond_error_code(hc, 400, 1, "Session ID unknown");
 		return;
 	}
+	engine_post_release(s, hc);
 	if (!engine_is_eio4(req)) {
 		http_respond_error_code(hc, 400, 3, "Bad request");
 		return;
@@ -777,7 +815,8 @@ void engine_handle_request(struct http_conn *hc, struct http_request *req)
 		http_respond_error_code(hc, 400, 3, "Bad request");
 		return;
 	}
-	if (http_query_param(req, "sid", &sid, &sid_len)) {
+	/* An empty sid= is no sid, as in the reference server. */
+	if (http_query_param(req, "sid", &sid, &sid_len) && sid_len > 0) {
 		engine_handle_with_sid(hc, req, transport);
 		return;
 	}

@@ -105,7 +105,9 @@ struct websocket *websocket_accept(struct http_conn *hc, struct http_request *re
 	char head[1024];
 	char cors[512];
 
-	if (strcmp(req->ws_version, "13") != 0 ||
+	/* ws, under the reference server, takes the final version 13 and
+	 * draft 8 (same framing). */
+	if ((strcmp(req->ws_version, "13") != 0 && strcmp(req->ws_version, "8") != 0) ||
 	    ws_accept_key(req->ws_key, strlen(req->ws_key), accept) < 0) {
 		metrics_inc(ws_protocol_errors_total);
 		http_respond(hc, 400, "text/html", "Sec-WebSocket-Version: 13\r\n",

@@ -2,8 +2,9 @@
 # run-integration.sh - run the integration tests (tests/integration/*.test.js)
 # with node's built-in runner from the repository root, print node's TAP
 # output, then ONE summary line for the top-level runner:
-#   == integration (node --test): N tests, P passed, F failed
-# and exit non-zero if anything failed (or node itself failed).
+#   == LABEL (node --test): N tests, P passed, F failed   (LABEL: $1, default "integration")
+# and exit non-zero if anything failed (or node itself failed). A test that
+# hangs is failed after 60 s (--test-timeout).
 # Env: ROOMCAST_BIN, ROOMCAST_ECHO_BIN override the binaries;
 # ROOMCAST_TARGET=reference runs against the Node reference server instead.
 cd "$(dirname "$0")/.." || exit 2
@@ -11,7 +12,7 @@ cd "$(dirname "$0")/.." || exit 2
 out=$(mktemp) || exit 2
 trap 'rm -f "$out"' EXIT INT TERM
 
-node --test --test-concurrency=2 --test-reporter=tap tests/integration/ >"$out" 2>&1
+node --test --test-concurrency=2 --test-timeout=60000 --test-reporter=tap tests/integration/ >"$out" 2>&1
 rc=$?
 cat "$out"
 
@@ -27,5 +28,5 @@ if [ "$rc" -ne 0 ] && [ "$fail" -eq 0 ]; then
 	# node failed without counting a failed test (crash, no test files, ...)
 	fail=1
 fi
-echo "== integration (node --test): $tests tests, $pass passed, $fail failed"
+echo "== ${1:-integration} (node --test): $tests tests, $pass passed, $fail failed"
 [ "$rc" -eq 0 ] && [ "$fail" -eq 0 ]

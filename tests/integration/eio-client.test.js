@@ -44,7 +44,8 @@ function inbox(socket) {
     waitCount(n) {
       if (items.length >= n) return Promise.resolve();
       return new Promise((resolve, reject) => {
-        waiter = { n, resolve };
+        const t = setTimeout(() => reject(new Error(`timed out with ${items.length}/${n} messages back`)), 20000);
+        waiter = { n, resolve: () => { clearTimeout(t); resolve(); } };
         socket.once('close', (reason) => reject(new Error(`socket closed (${reason}) after ${items.length}/${n} messages`)));
       });
     },

@@ -501,6 +501,20 @@ function writeConfig(dir, port, config) {
   return file;
 }
 
+// Daemons still running when this test process ends (a cancelled test, a
+// crash, a signal from the runner) are killed so none outlives its file.
+const running = new Set();
+function killRunning() {
+  for (const child of running) {
+    try { child.kill('SIGKILL'); } catch (e) { /* already gone */ }
+  }
+  running.clear();
+}
+process.on('exit', killRunning);
+for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP']) {
+  process.once(sig, () => { killRunning(); process.kill(process.pid, sig); });
+}
+
 /** Command line for a binary, honouring ROOMCAST_TARGET=reference. */
 function command(echo, args) {
   if (REFERENCE) return [process.execPath, [REFERENCE_SCRIPT, ...args]];
@@ -534,6 +548,8 @@ async function startDaemon({ echo = true, config = {}, port } = {}) {
   const configFile = writeConfig(dir, port, config);
   const [cmd, argv] = command(echo, ['-c', configFile]);
   const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+  running.add(child);
+  child.on('exit', () => running.delete(child));
   const d = {
     port, dir, configFile, child, pid: child.pid, exit: null, stderrText: '', stdoutText: '',
     stderr() { return d.stderrText; },
@@ -548,6 +564,8 @@ async function startDaemon({ echo = true, config = {}, port } = {}) {
     assert.equal(res.status, 200, `/metrics: "${show(res.raw)}"`);
     return parseMetrics(res.text);
   };
+  // an ASan build keeps freed memory in quarantine: RSS comparisons mean nothing there
+  d.sanitized = !REFERENCE && fs.readFileSync(echo ? ECHO_BIN : BIN).includes('AddressSanitizer');
   d.fdCount = () => fs.readdirSync(`/proc/${d.pid}/fd`).length;
   d.rssKiB = () => Number(/VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${d.pid}/status`, 'utf8'))[1]);
   /** Waits until the daemon reports no session and no connection but the scrape's own. */

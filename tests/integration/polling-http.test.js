@@ -10,8 +10,10 @@
 // kept; application/octet-stream -> 400 and the session closed; client `1`
 // answers the pending GET with `6`; a dropped pending GET ends the session;
 // parse errors (`9`, empty body, trailing 0x1e) and a client ping `2` close
-// the session; batching with 0x1e and base64 binary; keep-alive and pipelined
-// requests; /healthz and 404. After every test two well-behaved bystanders
+// the session; code 3 on a POST leaves the session usable; invalid UTF-8 in a
+// POST comes back as U+FFFD, never as invalid UTF-8; batching with 0x1e and
+// base64 binary; keep-alive and pipelined requests; /healthz and 404 (also for
+// the path without its trailing slash). After every test two well-behaved bystanders
 // (a polling and a WebSocket session opened at the start) must still echo.
 // Response framing (chunked vs Content-Length) is not asserted.
 'use strict';
@@ -48,6 +50,11 @@ test('GET /healthz is 200; unknown paths are 404', async () => {
   assert.equal((await h.request(port, { path: '/healthz' })).status, 200);
   assert.equal((await h.request(port, { path: '/nope' })).status, 404);
   assert.equal((await h.request(port, { path: '/favicon.ico' })).status, 404);
+});
+
+test('the Engine.IO path needs its trailing slash: /socket.io?EIO=4... is 404', async () => {
+  const r = await h.request(port, { path: '/socket.io?EIO=4&transport=polling' });
+  assert.equal(r.status, 404, `"${h.show(r.raw)}"`);
 });
 
 test('handshake: open packet with keys in order, text/plain, no-store', async () => {
@@ -103,6 +110,16 @@ test('code 3 with a live sid: transport mismatch and EIO mismatch; PUT gets 500;
   h.assertPollBody(await h.poll(port, sid), '4still open');
 });
 
+test('code 3 on POSTs with a live sid (transport mismatch, EIO mismatch) leaves the session usable', async () => {
+  const { sid } = await h.handshake(port);
+  const hdr = { 'Content-Type': 'text/plain;charset=UTF-8' };
+  h.assertEioError(await h.request(port, { method: 'POST', path: `/socket.io/?EIO=4&transport=websocket&sid=${sid}`, headers: hdr, body: '4x' }), 3, 'POST transport=websocket');
+  h.assertPostOk(await h.post(port, sid, '4one'), 'POST after the first code 3');
+  h.assertEioError(await h.request(port, { method: 'POST', path: `/socket.io/?EIO=3&transport=polling&sid=${sid}`, headers: hdr, body: '4x' }), 3, 'POST EIO=3');
+  h.assertPostOk(await h.post(port, sid, '4two'), 'POST after the second code 3');
+  h.assertPollBody(await h.poll(port, sid), '4one\x1e4two');
+});
+
 test('text, UTF-8 and binary over polling; packets buffered without a GET come in one payload', async () => {
   const { sid } = await h.handshake(port);
   h.assertPostOk(await h.post(port, sid, '4a\x1e4é€😀\x1ebAQID\x1eb/w=='));
@@ -114,6 +131,14 @@ test('text, UTF-8 and binary over polling; packets buffered without a GET come i
   await h.barrier(port);
   h.assertPostOk(await h.post(port, sid, '4x'));
   h.assertPollBody(await g.response, '4x');
+});
+
+test('invalid UTF-8 in a POSTed text packet is not echoed as invalid UTF-8 (U+FFFD, as the reference)', async () => {
+  const { sid } = await h.handshake(port);
+  h.assertPostOk(await h.post(port, sid, Buffer.from([0x34, 0xff, 0x41])));
+  const res = await h.poll(port, sid);
+  assert.equal(res.status, 200);
+  assert.equal(res.body.toString('hex'), '34efbfbd41', `GET body "${h.show(res.body)}"`);
 });
 
 test('concurrent GET: the second gets 400 empty, the pending one gets "1", the session is gone', async () => {

@@ -2,14 +2,17 @@
 // error paths (protocol-notes 1.5-1.7, 1.10; eio-upgrade.txt,
 // eio-upgrade-errors.txt, eio-websocket-only.txt): 101 with the right
 // Sec-WebSocket-Accept, 2probe/3probe, the pending GET released with `6`,
-// packets buffered before `5` flushed on the WebSocket, polling requests after
+// packets buffered before `5` flushed on the WebSocket (never as invalid
+// UTF-8 in a text frame), polling requests after
 // the upgrade get code 3, a second WebSocket on an upgraded sid gets 101 then
 // 88 00, a probe other than 2probe closes that WebSocket while polling goes
 // on, no `5` within upgrade_timeout closes the WebSocket while polling goes on,
 // Upgrade requests with an unknown sid or transport get 400 text/html and a
 // closed connection, EIO=3 on a WebSocket handshake is refused before any 101
 // (roomcastd only: the reference answers 101 first), and WebSocket-only
-// sessions (`upgrades:[]`, the client's `1` ignored). Also the `transports`
+// sessions (`upgrades:[]`, the client's `1` ignored); a second WebSocket
+// while upgrading, a message before `5`, and Firefox's
+// `Connection: keep-alive, Upgrade`. Also the `transports`
 // and `allow_upgrades` keys. After every test on the main daemon a
 // WebSocket bystander must still echo.
 'use strict';
@@ -85,6 +88,68 @@ test('upgrade by hand: probe, noop to the pending GET, 5, then WebSocket only', 
   assert.equal((await ws.frame()).code, 1000);
   await ws.closed();
   await h.waitSessionGone(port, sid, { websocket: true });
+});
+
+test('invalid UTF-8 POSTed during the upgrade is not flushed as an invalid WebSocket text frame', async () => {
+  const { sid } = await h.handshake(port);
+  const ws = await h.WsConn.connect(port, wsPath(sid));
+  assert.equal(ws.handshake.status, 101);
+  ws.sendText('2probe');
+  assert.equal(await ws.text(), '3probe');
+  h.assertPostOk(await h.post(port, sid, Buffer.from([0x34, 0xff, 0x41])));
+  ws.sendText('5');
+  const f = await ws.frame();
+  // the reference decodes the POST as UTF-8 with replacement: "4\uFFFDA"
+  assert.equal(f.raw.toString('hex'), '810534efbfbd41', `flushed frame "${h.show(f.raw)}"`);
+  ws.destroy();
+});
+
+test('a second WebSocket while the first is still upgrading: 101 then 88 00; the first completes', async () => {
+  const { sid } = await h.handshake(port);
+  const ws = await h.WsConn.connect(port, wsPath(sid));
+  ws.sendText('2probe');
+  assert.equal(await ws.text(), '3probe');
+  const ws2 = await h.WsConn.connect(port, wsPath(sid));
+  assert.equal(ws2.handshake.status, 101, `"${h.show(ws2.handshake.raw)}"`);
+  assert.equal((await ws2.frame()).raw.toString('hex'), '8800');
+  ws2.destroy();
+  ws.sendText('5');
+  ws.sendText('4upgraded');
+  assert.equal(await ws.text(), '4upgraded');
+  ws.destroy();
+});
+
+test('a message on the probe WebSocket before "5" closes it (88 00); polling continues', async () => {
+  const { sid } = await h.handshake(port);
+  const ws = await h.WsConn.connect(port, wsPath(sid));
+  ws.sendText('2probe');
+  assert.equal(await ws.text(), '3probe');
+  ws.sendText('4too early');
+  assert.equal((await ws.frame()).raw.toString('hex'), '8800');
+  ws.destroy();
+  h.assertPostOk(await h.post(port, sid, '4still polling'));
+  h.assertPollBody(await h.poll(port, sid), '4still polling');
+});
+
+test('Firefox-style "Connection: keep-alive, Upgrade" and lower-case header names are accepted', async () => {
+  for (const headers of [
+    { Connection: 'keep-alive, Upgrade' },
+    { upgrade: 'WebSocket', connection: 'upgrade' },
+  ]) {
+    const c = await h.RawConn.connect(port);
+    const hdr = { Upgrade: 'websocket', Connection: 'Upgrade', 'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==', 'Sec-WebSocket-Version': '13' };
+    for (const k of Object.keys(headers)) {
+      for (const o of Object.keys(hdr)) if (o.toLowerCase() === k.toLowerCase()) delete hdr[o];
+      hdr[k] = headers[k];
+    }
+    c.write(h.buildRequest({ port, path: wsPath(null), headers: hdr }));
+    const r = await c.response();
+    assert.equal(r.status, 101, `${JSON.stringify(headers)}: "${h.show(r.raw)}"`);
+    const ws = new h.WsConn(c, r);
+    const open = await ws.text();
+    assert.equal(open[0], '0');
+    c.destroy();
+  }
 });
 
 test('a probe other than 2probe closes that WebSocket (88 00); polling continues', async () => {

@@ -4,7 +4,11 @@
 // bits without an extension, fragmented control frame, continuation without a
 // start), invalid UTF-8 closes with 1007 (in one frame and split across
 // fragments), a message over max_payload closes with 1009 (one frame and
-// fragmented; text and binary), while exactly max_payload passes; valid UTF-8
+// fragmented; text and binary), while exactly max_payload passes; close
+// frames with a bad code (999, 1005) or a non-UTF-8 reason, and pings over
+// 125 bytes are refused; Engine.IO packets that end a session (client ping
+// `2`, unknown type, empty frame, a second probe) give 88 00, harmless ones
+// (`3`, `5`, `0`, `6`) are ignored; valid UTF-8
 // split inside a sequence across fragments, a ping between fragments, and
 // ping -> pong with the same payload all work. Each failing session is gone
 // afterwards, and a well-behaved WebSocket bystander and a polling bystander
@@ -72,6 +76,60 @@ for (const [name, act] of cases1002) {
     await expectClose(s, 1002, name);
   });
 }
+
+const closeChecks = [
+  ['a close code below 1000 (999)', Buffer.from([0x03, 0xe7]), 1002],
+  ['the reserved close code 1005', Buffer.from([0x03, 0xed]), 1002],
+  ['a close reason that is not UTF-8', Buffer.from([0x03, 0xe8, 0xff]), 1007],
+];
+for (const [name, payload, code] of closeChecks) {
+  test(`a close frame with ${name} is answered with ${code}`, async () => {
+    const s = await h.wsSession(port);
+    s.ws.send({ opcode: 8, payload });
+    const f = await s.ws.frame();
+    assert.equal(f.raw.toString('hex'), `8802${code.toString(16).padStart(4, '0')}`, `"${h.show(f.raw)}"`);
+    await s.ws.closed();
+    await h.waitSessionGone(port, s.sid, { websocket: true });
+  });
+}
+
+test('a close frame with an application code (4000) is echoed with it', async () => {
+  const s = await h.wsSession(port);
+  s.ws.sendClose(4000, 'bye');
+  const f = await s.ws.frame();
+  assert.equal(f.opcode, 8);
+  assert.equal(f.code, 4000, `"${h.show(f.raw)}"`);
+  await s.ws.closed();
+  await h.waitSessionGone(port, s.sid, { websocket: true });
+});
+
+test('a ping with a 126-byte payload closes with 1002', async () => {
+  const s = await h.wsSession(port);
+  s.ws.send({ opcode: 9, payload: Buffer.alloc(126) });
+  await expectClose(s, 1002, 'long ping');
+});
+
+for (const [name, payload] of [['a client ping "2"', '2'], ['an unknown packet type "9"', '9'], ['an empty text frame', ''], ['a second probe "2probe"', '2probe']]) {
+  test(`${name} on a WebSocket session ends it with a bare close frame (88 00)`, async () => {
+    const s = await h.wsSession(port);
+    s.ws.sendText(payload);
+    const f = await s.ws.frame();
+    assert.equal(f.raw.toString('hex'), '8800', `"${h.show(f.raw)}"`);
+    s.ws.sendClose();
+    await s.ws.closed();
+    await h.waitSessionGone(port, s.sid, { websocket: true });
+  });
+}
+
+test('packets "3", "5", "0", "6" on a WebSocket session are ignored; "4" alone and an empty binary frame echo', async () => {
+  const s = await h.wsSession(port);
+  for (const p of ['3', '5', '0', '6']) s.ws.sendText(p);
+  s.ws.sendText('4');
+  assert.equal((await s.ws.frame()).raw.toString('hex'), '810134');
+  s.ws.sendBinary(Buffer.alloc(0));
+  assert.equal((await s.ws.frame()).raw.toString('hex'), '8200');
+  s.ws.destroy();
+});
 
 const cases1007 = [
   ['invalid UTF-8 in a text frame', (ws) => ws.sendText(Buffer.from([0x34, 0xff, 0x41]))],

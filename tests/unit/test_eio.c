@@ -764,6 +764,60 @@ static void open_packet_refuses_a_sid_outside_url_safe_base64(void **state)
 	assert_int_equal(eio_open_packet(out, sizeof out, NULL, true, 25000, 20000, 100), 0);
 }
 
+/* --- UTF-8 repair of polling bodies -------------------------------------- */
+
+static void assert_repair(const char *in, size_t in_len, const char *want, size_t want_len)
+{
+	uint8_t out[64];
+	size_t n = eio_utf8_repaired_len((const uint8_t *)in, in_len);
+
+	if (!want) {
+		assert_int_equal(n, 0);
+		return;
+	}
+	assert_int_equal(n, want_len);
+	assert_true(n <= sizeof out);
+	assert_int_equal(eio_utf8_repair(out, (const uint8_t *)in, in_len), want_len);
+	assert_memory_equal(out, want, want_len);
+}
+
+static void valid_utf8_needs_no_repair(void **state)
+{
+	(void)state;
+	assert_repair("", 0, NULL, 0);
+	assert_repair("42[\"a\"]", 7, NULL, 0);
+	assert_repair("\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", 9, NULL, 0);
+	assert_repair("\xed\x9f\xbf\xf4\x8f\xbf\xbf", 7, NULL, 0); /* U+D7FF, U+10FFFF */
+}
+
+static void a_stray_byte_becomes_one_replacement_character(void **state)
+{
+	(void)state;
+	/* The case Node was seen to answer: 34 ff 41 -> 34 ef bf bd 41. */
+	assert_repair("4\xff" "A", 3, "4\xef\xbf\xbd" "A", 5);
+	assert_repair("\x80", 1, "\xef\xbf\xbd", 3);
+	assert_repair("\xc0\xaf", 2, "\xef\xbf\xbd\xef\xbf\xbd", 6); /* overlong lead */
+}
+
+static void a_truncated_sequence_is_one_maximal_subpart(void **state)
+{
+	(void)state;
+	assert_repair("\xe2\x82" "A", 3, "\xef\xbf\xbd" "A", 4);
+	assert_repair("\xf0\x9f\x98", 3, "\xef\xbf\xbd", 3);
+	assert_repair("x\xe2", 2, "x\xef\xbf\xbd", 4);
+}
+
+static void surrogates_and_code_points_past_10ffff_are_replaced_byte_by_byte(void **state)
+{
+	(void)state;
+	/* ED A0 80 (a surrogate): A0 is outside ED's second-byte range, so
+	 * each byte is its own maximal subpart, as in Unicode's example. */
+	assert_repair("\xed\xa0\x80", 3, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd", 9);
+	assert_repair("\xf4\x90\x80\x80", 4,
+		      "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd", 12);
+	assert_repair("\xe0\x80\x80", 3, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd", 9);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -803,6 +857,10 @@ int main(void)
 		cmocka_unit_test(open_packet_writes_the_largest_numbers_in_plain_decimal),
 		cmocka_unit_test(open_packet_needs_room_for_its_bytes_and_a_nul),
 		cmocka_unit_test(open_packet_refuses_a_sid_outside_url_safe_base64),
+		cmocka_unit_test(valid_utf8_needs_no_repair),
+		cmocka_unit_test(a_stray_byte_becomes_one_replacement_character),
+		cmocka_unit_test(a_truncated_sequence_is_one_maximal_subpart),
+		cmocka_unit_test(surrogates_and_code_points_past_10ffff_are_replaced_byte_by_byte),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
