@@ -1,11 +1,14 @@
 /* config.h - roomcastd's configuration: the values, their defaults, the parser.
  *
  * The syntax is `key value...` lines, `#` comments, sizes with units
- * (`64K`, `1M` = 1,048,576) and durations with units (`500ms`, `25s`, `2m`).
- * Every error is reported as `FILE:LINE: message` in the caller's buffer; the
- * parser never prints, never exits and never touches the network (a listen
- * address must be a numeric IPv4 or IPv6 literal).  man/roomcast.conf.5 is
- * the reference for every key.
+ * (`64K`, `1M` = 1,048,576) and durations with units (`500ms`, `25s`, `2m`),
+ * and `namespace NAME { ... }` blocks holding the Socket.IO policy of one
+ * namespace.  Every error is reported as `FILE:LINE: message` in the
+ * caller's buffer; the parser never prints, never exits and never touches
+ * the network (a listen address must be a numeric IPv4 or IPv6 literal).
+ * man/roomcast.conf.5 is the reference for every key.  The room matcher
+ * (config_room_allowed) is here because the pattern syntax is the file's:
+ * it is pure, so nsp.c and the unit tests call the same code.
  */
 #ifndef ROOMCAST_CONFIG_H
 #define ROOMCAST_CONFIG_H
@@ -24,6 +27,15 @@
 #define CONFIG_MAX_URL_PATH 256
 #define CONFIG_ERR_LEN 512
 
+/* Namespace blocks.  "/" always exists and counts towards the maximum. */
+#define CONFIG_MAX_NAMESPACES 64
+#define CONFIG_MAX_NSP_NAME 128     /* bytes of a namespace name, without the NUL */
+#define CONFIG_MAX_CLIENT_JOIN 16   /* patterns on one client_join line */
+#define CONFIG_MAX_ROOM_PATTERN 256 /* bytes of one pattern, without the NUL */
+#define CONFIG_MAX_AUTH_FIELD (CONFIG_MAX_ROOM_PATTERN - 7) /* FIELD of a lone {auth.FIELD} */
+#define CONFIG_MAX_EVENT_NAME 64    /* bytes of join_event, leave_event */
+#define CONFIG_MAX_ROOM_NAME 4096   /* the most max_room_name may be set to */
+
 /* Engine.IO transports, as a bit set in config.transports. */
 #define CONFIG_TRANSPORT_POLLING 0x1u
 #define CONFIG_TRANSPORT_WEBSOCKET 0x2u
@@ -33,6 +45,21 @@ struct config_listen {
 	socklen_t addr_len;
 	char text[80];                /* as written in the file, for log lines */
 	int line;                     /* where it was declared */
+};
+
+/* One `namespace NAME { ... }` block, or the implicit "/" with the
+ * defaults.  Strings are NUL-terminated and zero-filled to their end, so
+ * two configs with the same values compare equal byte for byte. */
+struct config_namespace {
+	char name[CONFIG_MAX_NSP_NAME + 1]; /* starts with '/'; no ',', '#' or space */
+	size_t name_len;
+	int line;                                 /* of `namespace NAME {`; 0 = implicit "/" */
+	size_t n_client_join;                     /* 0 = clients may not join or leave any room */
+	char client_join[CONFIG_MAX_CLIENT_JOIN][CONFIG_MAX_ROOM_PATTERN + 1]; /* globs, syntax checked */
+	char join_event[CONFIG_MAX_EVENT_NAME + 1];  /* event a client sends to join a room */
+	char leave_event[CONFIG_MAX_EVENT_NAME + 1]; /* ... and to leave one; never equal */
+	uint32_t max_rooms_per_socket;            /* rooms besides the socket's own id room */
+	bool relay;                               /* other client events go to the socket's rooms */
 };
 
 struct config {
@@ -54,14 +81,23 @@ struct config {
 	char cors_origins[CONFIG_MAX_CORS_ORIGINS][CONFIG_MAX_ORIGIN_LEN];
 	enum log_level log_level;
 	char log_file[256];              /* "" = stderr (journald) */
+	uint32_t max_namespaces_per_session; /* namespaces one Engine.IO session may have connected */
+	size_t max_room_name;            /* bytes: longest room name a client may join */
+	uint32_t connect_timeout_ms;     /* a session with no namespace connected by then is closed */
+	struct config_namespace namespaces[CONFIG_MAX_NAMESPACES]; /* [0] is always "/" */
+	size_t n_namespaces;             /* 1..CONFIG_MAX_NAMESPACES */
 };
 
-/* Fills <cfg> with the defaults (the reference server's where it has one). */
+/* Fills <cfg> with the defaults (the reference server's where it has one),
+ * including the namespace "/" at index 0 with the namespace defaults. */
 void config_defaults(struct config *cfg);
 
 /* Parses <text> (<len> bytes, need not be NUL-terminated) on top of the
  * values already in <cfg>: a key in <text> replaces its value, and the first
  * line of a repeatable key (listen) replaces its list, later lines add.
+ * Likewise the first namespace block of <text> replaces the namespace list
+ * with a lone "/" at its defaults before it is read; a text without blocks
+ * keeps the namespaces it was parsed on top of.
  * <filename> names the source in error messages.  Returns 0, or -1 with
  * "FILE:LINE: message" in <err> (<cfg> then holds a partial result the
  * caller must not use). */
@@ -73,5 +109,26 @@ int config_parse(struct config *cfg, const char *text, size_t len,
  * or -1 with "FILE:LINE: message" (or "FILE: strerror") in <err>. */
 int config_load(struct config *cfg, const char *path, char *err, size_t err_len)
 	__attribute__((warn_unused_result));
+
+/* Whether a client may join or leave room <room> (<room_len> bytes, not
+ * NUL-terminated, may be empty) of namespace <ns> by itself: true if any of
+ * ns->client_join matches the whole name.  In a pattern `*` matches any run
+ * of bytes (also none), `?` exactly one byte, and `{auth.FIELD}` the value
+ * of FIELD in the client's CONNECT auth object, byte for byte (a `*` in the
+ * value is a plain '*'); every other byte matches itself.  No patterns, or
+ * a room longer than CONFIG_MAX_ROOM_NAME: false.  Pure, no allocation;
+ * O(room_len x pattern length) per pattern.  The caller checks
+ * max_room_name first.
+ * <auth_field>(<ctx>, field, field_len, &value_len) returns FIELD's value
+ * (<field> is not NUL-terminated, at most CONFIG_MAX_AUTH_FIELD bytes) and
+ * its length, or NULL if the object has no such field; it decides how a
+ * non-string value reads (a number's JSON text, say) or refuses it with
+ * NULL.  Its bytes need only last until its next call (a static buffer will
+ * do).  A pattern whose field is missing does not match, nor does any
+ * placeholder pattern when <auth_field> is NULL. */
+bool config_room_allowed(const struct config_namespace *ns, const char *room, size_t room_len,
+			 const char *(*auth_field)(void *ctx, const char *field, size_t field_len,
+						   size_t *value_len),
+			 void *ctx);
 
 #endif

@@ -102,7 +102,7 @@ static void daemon_raise_fd_limit(const struct config *cfg)
 			 (unsigned long long)rl.rlim_cur);
 }
 
-static void daemon_drain(void)
+static void daemon_drain(const struct daemon_app *app)
 {
 	struct timeval tick = { 0, 50 * 1000 };
 
@@ -120,9 +120,11 @@ static void daemon_drain(void)
 	engine_cleanup();
 	server_cleanup();
 	daemon_after_turn();
+	if (app->cleanup)
+		app->cleanup();
 }
 
-int daemon_run(const struct config *cfg, const struct engine_callbacks *cb, void *app_ctx)
+int daemon_run(const struct config *cfg, const struct daemon_app *app)
 {
 	daemon_state.cfg = cfg;
 	daemon_raise_fd_limit(cfg);
@@ -133,7 +135,11 @@ int daemon_run(const struct config *cfg, const struct engine_callbacks *cb, void
 		return 1;
 	}
 	http_init(daemon_state.base, cfg, &daemon_router);
-	engine_init(daemon_state.base, cfg, cb, app_ctx);
+	engine_init(daemon_state.base, cfg, app->callbacks, NULL);
+	if (app->init && app->init(daemon_state.base, cfg) < 0) {
+		log_error("start-up failed: out of memory");
+		return 1;
+	}
 	daemon_state.sigterm = evsignal_new(daemon_state.base, SIGTERM, daemon_signal_cb, NULL);
 	daemon_state.sigint = evsignal_new(daemon_state.base, SIGINT, daemon_signal_cb, NULL);
 	if (!daemon_state.sigterm || !daemon_state.sigint ||
@@ -155,7 +161,7 @@ int daemon_run(const struct config *cfg, const struct engine_callbacks *cb, void
 	(void)sd_notify(0, "STOPPING=1");
 	log_info("stopping on signal %d: closing %zu sessions", daemon_state.stop_signal,
 		 engine_session_count());
-	daemon_drain();
+	daemon_drain(app);
 	event_free(daemon_state.sigterm);
 	event_free(daemon_state.sigint);
 	event_base_free(daemon_state.base);

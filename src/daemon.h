@@ -15,8 +15,18 @@
 
 #define DAEMON_VERSION "0.1.0"
 
+/* The application on top of the engine: Socket.IO for roomcastd, an echo
+ * for the Engine.IO tests.  init runs once the event base exists (0, or -1
+ * to fail start-up); cleanup after every session is gone.  Both may be
+ * NULL. */
+struct daemon_app {
+	const struct engine_callbacks *callbacks;
+	int (*init)(struct event_base *base, const struct config *cfg);
+	void (*cleanup)(void);
+};
+
 /* Runs the service on <cfg> until a stop signal.  Returns the process exit
  * status (0 after a clean stop, 1 if start-up failed). */
-int daemon_run(const struct config *cfg, const struct engine_callbacks *cb, void *app_ctx);
+int daemon_run(const struct config *cfg, const struct daemon_app *app);
 
 #endif

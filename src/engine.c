@@ -61,7 +61,8 @@ struct engine_session {
 	bool is_websocket;             /* current transport */
 	bool awaiting_pong;
 	bool on_flush_list;
-	const char *close_reason;      /* for a graceful close in progress */
+	const char *close_reason;      /* of a close in progress or done */
+	void *app_data;                /* the application's, not owned */
 	struct websocket *ws;          /* WebSocket transport, not owned */
 	struct engine_probe *probe;    /* upgrade in progress, owned */
 	struct http_conn *get;         /* held long-poll, not owned */
@@ -381,8 +382,7 @@ static void engine_destroy(struct engine_session *s, const char *reason)
 	metrics_inc(engine_sessions_closed_total);
 	metrics_gauge_add(sessions_current, -1);
 	log_debug("session %s: closed (%s)", s->sid, reason);
-	if (s->opened && engine.cb->on_close)
-		engine.cb->on_close(s, engine.app_ctx, reason);
+	s->close_reason = reason;
 	s->next_dead = engine.dead;
 	engine.dead = s;
 }
@@ -420,6 +420,16 @@ void engine_close_all(const char *reason)
 const char *engine_session_sid(const struct engine_session *s)
 {
 	return s->sid;
+}
+
+void engine_session_set_data(struct engine_session *s, void *data)
+{
+	s->app_data = data;
+}
+
+void *engine_session_data(const struct engine_session *s)
+{
+	return s->app_data;
 }
 
 size_t engine_session_count(void)
@@ -855,6 +865,8 @@ void engine_after_turn(void)
 	while (engine.dead) {
 		struct engine_session *s = engine.dead;
 		engine.dead = s->next_dead;
+		if (s->opened && engine.cb->on_close)
+			engine.cb->on_close(s, engine.app_ctx, s->close_reason);
 		free(s);
 	}
 }

@@ -24,8 +24,10 @@ struct engine_session;
  * valid during the call only.  on_close runs exactly once per opened
  * session, with the reference server's reason ("transport close",
  * "transport error", "ping timeout", "parse error", "forced close",
- * "server shutting down"); the session is freed at the end of the turn.
- * Any callback may be NULL. */
+ * "server shutting down"), at the end of the turn in which it closed: never
+ * in the middle of a caller's work, so a broadcast that closes a slow
+ * recipient does not see its rooms change under it.  Until then
+ * engine_send() to it fails.  Any callback may be NULL. */
 struct engine_callbacks {
 	void (*on_open)(struct engine_session *s, void *app_ctx);
 	void (*on_message)(struct engine_session *s, void *app_ctx, bool binary,
@@ -54,6 +56,10 @@ void engine_close(struct engine_session *s, const char *reason);
 void engine_close_all(const char *reason);
 
 const char *engine_session_sid(const struct engine_session *s);
+
+/* The application's per-session pointer (NULL until set). */
+void engine_session_set_data(struct engine_session *s, void *data);
+void *engine_session_data(const struct engine_session *s);
 size_t engine_session_count(void);
 
 /* End-of-turn work: polling answers for what was queued this turn, and

@@ -1,8 +1,7 @@
 /* main.c - roomcastd's command line: pick the config, check it or run it.
  *
  * roomcastd [-c FILE] [-t] [--version] [-h].  Everything else lives in
- * daemon.c; until the Socket.IO layer exists, Engine.IO messages from
- * clients are counted and dropped (engine_messages_dropped_total).
+ * daemon.c, and the application it runs, Socket.IO, in nsp.c.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -13,6 +12,7 @@
 #include "config.h"
 #include "daemon.h"
 #include "log.h"
+#include "nsp.h"
 
 static void main_usage(FILE *out)
 {
@@ -64,7 +64,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "%s: log_file %s: %s\n", path, cfg.log_file, strerror(errno));
 		return 1;
 	}
-	int status = daemon_run(&cfg, NULL, NULL);
+	static const struct daemon_app socketio = {
+		.callbacks = &nsp_engine_callbacks,
+		.init = nsp_init,
+		.cleanup = nsp_cleanup,
+	};
+	int status = daemon_run(&cfg, &socketio);
 	log_close();
 	return status;
 }

@@ -33,12 +33,23 @@
 	X(engine_messages_dropped_total, "messages received with no application to take them") \
 	X(ws_protocol_errors_total, "WebSocket connections closed with 1002")              \
 	X(ws_utf8_errors_total, "WebSocket connections closed with 1007")                  \
-	X(ws_too_big_total, "WebSocket connections closed with 1009")
+	X(ws_too_big_total, "WebSocket connections closed with 1009")                      \
+	X(sio_connects_total, "sockets connected to a namespace")                          \
+	X(sio_connect_errors_total, "CONNECT refused with CONNECT_ERROR")                  \
+	X(sio_connect_timeouts_total, "sessions closed with no namespace by connect_timeout") \
+	X(sio_protocol_errors_total, "sessions closed on a Socket.IO protocol error")      \
+	X(sio_events_received_total, "events received from clients")                      \
+	X(sio_events_relayed_total, "client events relayed to their rooms")               \
+	X(sio_events_dropped_total, "client events neither relayed nor forwarded")       \
+	X(sio_deliveries_total, "relayed packets queued to recipients")                   \
+	X(sio_joins_total, "rooms joined by clients")                                      \
+	X(sio_joins_refused_total, "joins or leaves refused by the room policy")
 
 /* X(name, help) */
 #define METRICS_GAUGES(X)                                               \
 	X(connections_current, "open TCP connections")                 \
-	X(sessions_current, "open Engine.IO sessions")
+	X(sessions_current, "open Engine.IO sessions")                 \
+	X(sockets_current, "sockets connected to namespaces")
 
 enum metrics_counter {
 #define METRICS_ENUM(name, help) METRIC_##name,

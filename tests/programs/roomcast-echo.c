@@ -46,5 +46,6 @@ int main(int argc, char **argv)
 		fprintf(stderr, "log_file %s: %s\n", cfg.log_file, strerror(errno));
 		return 1;
 	}
-	return daemon_run(&cfg, &echo_callbacks, NULL);
+	static const struct daemon_app echo = { .callbacks = &echo_callbacks };
+	return daemon_run(&cfg, &echo);
 }

@@ -1,10 +1,13 @@
-/* test_config.c - unit tests for config.c: defaults, every key, every error.
+/* test_config.c - unit tests for config.c: defaults, every key, every error,
+ * namespace blocks and the room-pattern matcher.
  *
  * Each error case checks the whole message, line number included, since
  * "FILE:LINE: message" is what an operator sees from `roomcastd -t`.  Limits
- * are tested at their value and one past it.  Texts are parsed from heap
- * copies of exactly their length, so an over-read shows under ASan.  The
- * file tests run from the repository root (conf/, man/).
+ * are tested at their value and one past it.  Texts and room names are
+ * parsed from heap copies of exactly their length, so an over-read shows
+ * under ASan.  The matcher is also checked against a naive recursive one on
+ * every small pattern and room.  The file tests run from the repository
+ * root (conf/, man/).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -28,6 +31,9 @@ static const char *const config_test_keys[] = {
 	"listen", "path", "transports", "allow_upgrades", "ping_interval", "ping_timeout",
 	"upgrade_timeout", "max_payload", "max_connections", "max_header_size",
 	"max_output_buffer", "keepalive_timeout", "cors_origin", "log_level", "log_file",
+	"connect_timeout", "max_namespaces_per_session", "max_room_name",
+	/* namespace blocks */
+	"namespace", "client_join", "join_event", "leave_event", "max_rooms_per_socket", "relay",
 };
 
 /* Parses <len> bytes of <text> on top of <cfg>, from a heap copy of exactly
@@ -789,12 +795,6 @@ static void unknown_key_is_quoted_escaped_and_cut_at_64_bytes(void **state)
 	free(key);
 }
 
-static void namespace_block_is_an_unknown_key_for_now(void **state)
-{
-	config_test_expect_error("listen 127.0.0.1:3000\nnamespace /chat {\n  relay yes\n}\n",
-				 "t.conf:2: unknown key 'namespace'");
-}
-
 static void stray_braces_are_rejected(void **state)
 {
 	config_test_expect_error("\n}\n", "t.conf:2: unexpected '}'");
@@ -940,6 +940,904 @@ static void error_buffer_is_never_overrun(void **state)
 	assert_int_equal(config_parse(&cfg, "foo 1\n", 6, "t.conf", NULL, 0), -1);
 }
 
+/* ---- socket.io-level keys ---- */
+
+static void socket_io_level_keys_default_to_the_reference_server(void **state)
+{
+	struct config cfg;
+
+	config_defaults(&cfg);
+	assert_int_equal(cfg.connect_timeout_ms, 45000);
+	assert_int_equal(cfg.max_namespaces_per_session, 16);
+	assert_int_equal(cfg.max_room_name, 256);
+}
+
+static void connect_timeout_is_a_duration_up_to_one_hour(void **state)
+{
+	struct config cfg;
+
+	config_test_parse_ok(&cfg, "connect_timeout 1ms\n");
+	assert_int_equal(cfg.connect_timeout_ms, 1);
+	config_test_parse_ok(&cfg, "connect_timeout 1h\n");
+	assert_int_equal(cfg.connect_timeout_ms, 3600000);
+	config_test_parse_ok(&cfg, "connect_timeout 90s\n");
+	assert_int_equal(cfg.connect_timeout_ms, 90000);
+	config_test_expect_value_error("connect_timeout", "0s", "connect_timeout: '0s' out of range (1ms..1h)");
+	config_test_expect_value_error("connect_timeout", "3601s",
+				       "connect_timeout: '3601s' out of range (1ms..1h)");
+	config_test_expect_value_error("connect_timeout", "45",
+				       "connect_timeout: duration needs a unit (ms, s, m, h)");
+}
+
+static void max_namespaces_per_session_accepts_1_to_1000(void **state)
+{
+	struct config cfg;
+
+	config_test_parse_ok(&cfg, "max_namespaces_per_session 1\n");
+	assert_int_equal(cfg.max_namespaces_per_session, 1);
+	config_test_parse_ok(&cfg, "max_namespaces_per_session 1000\n");
+	assert_int_equal(cfg.max_namespaces_per_session, 1000);
+	config_test_expect_value_error("max_namespaces_per_session", "0",
+				       "max_namespaces_per_session: '0' out of range (1..1000)");
+	config_test_expect_value_error("max_namespaces_per_session", "1001",
+				       "max_namespaces_per_session: '1001' out of range (1..1000)");
+	config_test_expect_value_error("max_namespaces_per_session", "1k",
+				       "max_namespaces_per_session: bad number '1k' (a plain count, no unit)");
+}
+
+static void max_room_name_accepts_1_to_4K(void **state)
+{
+	struct config cfg;
+
+	config_test_parse_ok(&cfg, "max_room_name 1\n");
+	assert_int_equal(cfg.max_room_name, 1);
+	config_test_parse_ok(&cfg, "max_room_name 4K\n");
+	assert_int_equal(cfg.max_room_name, 4096);
+	config_test_parse_ok(&cfg, "max_room_name 4096\n");
+	assert_int_equal(cfg.max_room_name, CONFIG_MAX_ROOM_NAME);
+	config_test_expect_value_error("max_room_name", "0", "max_room_name: '0' out of range (1..4K)");
+	config_test_expect_value_error("max_room_name", "4097", "max_room_name: '4097' out of range (1..4K)");
+	config_test_expect_value_error("max_room_name", "5K", "max_room_name: '5K' out of range (1..4K)");
+}
+
+/* ---- namespace blocks ---- */
+
+/* "namespace / {\n    KEY VALUE\n}\n" must fail with "t.conf:2: <message>". */
+static void config_test_expect_block_value_error(const char *key, const char *value,
+						 const char *message)
+{
+	char text[2048], expected[CONFIG_ERR_LEN + 16];
+
+	snprintf(text, sizeof text, "namespace / {\n    %s %s\n}\n", key, value);
+	snprintf(expected, sizeof expected, CONFIG_TEST_FILE ":2: %s", message);
+	config_test_expect_error(text, expected);
+}
+
+static void config_test_assert_namespace_defaults(const struct config_namespace *ns)
+{
+	assert_int_equal(ns->n_client_join, 0);
+	assert_string_equal(ns->join_event, "join");
+	assert_string_equal(ns->leave_event, "leave");
+	assert_int_equal(ns->max_rooms_per_socket, 64);
+	assert_false(ns->relay);
+}
+
+static void root_namespace_exists_with_the_defaults_when_the_file_has_no_block(void **state)
+{
+	struct config cfg;
+
+	config_defaults(&cfg);
+	assert_int_equal(cfg.n_namespaces, 1);
+	assert_string_equal(cfg.namespaces[0].name, "/");
+	assert_int_equal(cfg.namespaces[0].name_len, 1);
+	assert_int_equal(cfg.namespaces[0].line, 0);
+	config_test_assert_namespace_defaults(&cfg.namespaces[0]);
+	/* Declaring only another namespace keeps the implicit "/" first. */
+	config_test_parse_ok(&cfg, "namespace /admin {\n}\n");
+	assert_int_equal(cfg.n_namespaces, 2);
+	assert_string_equal(cfg.namespaces[0].name, "/");
+	assert_int_equal(cfg.namespaces[0].line, 0);
+	config_test_assert_namespace_defaults(&cfg.namespaces[0]);
+	assert_string_equal(cfg.namespaces[1].name, "/admin");
+	assert_int_equal(cfg.namespaces[1].name_len, 6);
+	assert_int_equal(cfg.namespaces[1].line, 1);
+}
+
+static void namespace_blocks_are_parsed_with_their_keys(void **state)
+{
+	struct config cfg;
+
+	config_test_parse_ok(&cfg,
+			     "listen 127.0.0.1:3000\n"
+			     "namespace / {\n"
+			     "    client_join           chat:* user:{auth.user}:*\n"
+			     "    join_event            enter\n"
+			     "    leave_event           exit\n"
+			     "    max_rooms_per_socket  10\n"
+			     "    relay                 yes\n"
+			     "}\n"
+			     "namespace /admin {\n"
+			     "\trelay on\n"
+			     "}\n"
+			     "max_room_name 100\n");
+	assert_int_equal(cfg.n_namespaces, 2);
+	const struct config_namespace *root = &cfg.namespaces[0], *admin = &cfg.namespaces[1];
+	assert_string_equal(root->name, "/");
+	assert_int_equal(root->line, 2);
+	assert_int_equal(root->n_client_join, 2);
+	assert_string_equal(root->client_join[0], "chat:*");
+	assert_string_equal(root->client_join[1], "user:{auth.user}:*");
+	assert_string_equal(root->join_event, "enter");
+	assert_string_equal(root->leave_event, "exit");
+	assert_int_equal(root->max_rooms_per_socket, 10);
+	assert_true(root->relay);
+	assert_string_equal(admin->name, "/admin");
+	assert_int_equal(admin->line, 9);
+	assert_int_equal(admin->n_client_join, 0);
+	assert_string_equal(admin->join_event, "join");
+	assert_string_equal(admin->leave_event, "leave");
+	assert_int_equal(admin->max_rooms_per_socket, 64);
+	assert_true(admin->relay);
+	assert_int_equal(cfg.max_room_name, 100);
+}
+
+static void root_namespace_declared_after_others_stays_first(void **state)
+{
+	struct config cfg;
+
+	config_test_parse_ok(&cfg, "namespace /b {\n}\nnamespace /a {\n}\nnamespace / {\n  relay yes\n}\n");
+	assert_int_equal(cfg.n_namespaces, 3);
+	assert_string_equal(cfg.namespaces[0].name, "/");
+	assert_int_equal(cfg.namespaces[0].line, 5);
+	assert_true(cfg.namespaces[0].relay);
+	assert_string_equal(cfg.namespaces[1].name, "/b");
+	assert_string_equal(cfg.namespaces[2].name, "/a");
+}
+
+static void empty_block_declares_a_namespace_with_the_defaults(void **state)
+{
+	struct config cfg, defaults;
+
+	config_test_parse_ok(&cfg, "namespace /chat {\n}\n");
+	assert_int_equal(cfg.n_namespaces, 2);
+	config_test_assert_namespace_defaults(&cfg.namespaces[1]);
+	/* Declaring "/" with nothing in it is the same as not declaring it. */
+	config_defaults(&defaults);
+	config_test_parse_ok(&cfg, "namespace / {\n}\n");
+	cfg.namespaces[0].line = 0;
+	assert_memory_equal(&cfg, &defaults, sizeof cfg);
+}
+
+static void each_block_starts_from_the_defaults(void **state)
+{
+	struct config cfg;
+
+	config_test_parse_ok(&cfg, "namespace /a {\n  client_join x\n  join_event j\n  relay yes\n"
+				   "  max_rooms_per_socket 1\n}\nnamespace /b {\n}\n");
+	config_test_assert_namespace_defaults(&cfg.namespaces[2]);
+}
+
+static void comments_blank_lines_and_crlf_work_inside_blocks(void **state)
+{
+	struct config cfg;
+
+	config_test_parse_ok(&cfg,
+			     "namespace /chat {   # the chat\r\n"
+			     "\r\n"
+			     "    # rooms\r\n"
+			     "    client_join chat:*   # public\r\n"
+			     "} # end of /chat\r\n"
+			     "namespace /x {\n"
+			     "}");
+	assert_int_equal(cfg.n_namespaces, 3);
+	assert_string_equal(cfg.namespaces[1].client_join[0], "chat:*");
+	assert_string_equal(cfg.namespaces[2].name, "/x");
+}
+
+static void first_block_of_a_text_replaces_the_namespaces_and_a_text_without_blocks_keeps_them(void **state)
+{
+	struct config cfg;
+	char err[CONFIG_ERR_LEN];
+	const char *second = "namespace /b {\n}\n";
+
+	config_test_parse_ok(&cfg, "namespace / {\n  relay yes\n}\nnamespace /a {\n}\n");
+	assert_int_equal(cfg.n_namespaces, 2);
+	assert_int_equal(config_test_parse_len(&cfg, second, strlen(second), err), 0);
+	assert_int_equal(cfg.n_namespaces, 2);
+	assert_string_equal(cfg.namespaces[0].name, "/");
+	assert_false(cfg.namespaces[0].relay); /* back to the implicit "/" */
+	assert_int_equal(cfg.namespaces[0].line, 0);
+	assert_string_equal(cfg.namespaces[1].name, "/b");
+	assert_int_equal(config_test_parse_len(&cfg, "path /x/\n", 9, err), 0);
+	assert_int_equal(cfg.n_namespaces, 2);
+	assert_string_equal(cfg.namespaces[1].name, "/b");
+	/* A name from the earlier text is no duplicate in a later one. */
+	assert_int_equal(config_test_parse_len(&cfg, second, strlen(second), err), 0);
+}
+
+static void unclosed_block_is_reported_at_its_namespace_line(void **state)
+{
+	config_test_expect_error("listen 127.0.0.1:3000\nnamespace /chat {\n  relay yes\n\n",
+				 "t.conf:2: namespace '/chat' is not closed (missing '}')");
+	config_test_expect_error("namespace /a {\n}\n\nnamespace /b {\n  relay yes\n# }\n",
+				 "t.conf:4: namespace '/b' is not closed (missing '}')");
+	config_test_expect_error("namespace / {", "t.conf:1: namespace '/' is not closed (missing '}')");
+}
+
+static void closing_brace_without_a_block_is_rejected(void **state)
+{
+	config_test_expect_error("namespace /a {\n}\n}\n", "t.conf:3: unexpected '}'");
+	config_test_expect_error("relay yes\n", "t.conf:1: 'relay' is only valid inside a namespace block");
+	config_test_expect_error("namespace /a {\n{\n}\n", "t.conf:2: unexpected '{'");
+}
+
+static void closing_brace_must_be_alone_on_its_line(void **state)
+{
+	config_test_expect_error("namespace /a {\n} relay yes\n", "t.conf:2: '}' must be alone on its line");
+	config_test_expect_error("namespace /a {\n} }\n", "t.conf:2: '}' must be alone on its line");
+	config_test_expect_error("namespace /a {\n  relay yes }\n}\n",
+				 "t.conf:2: relay: unexpected '}' (a block ends with '}' alone on a line)");
+	config_test_expect_error("namespace /a {\n  relay yes {\n}\n",
+				 "t.conf:2: relay: unexpected '{' (no block here)");
+}
+
+static void namespace_line_needs_a_name_then_an_opening_brace_and_nothing_else(void **state)
+{
+	config_test_expect_error("\nnamespace\n", "t.conf:2: namespace: missing name");
+	config_test_expect_error("namespace {\n}\n", "t.conf:1: namespace: missing name");
+	config_test_expect_error("namespace # /chat {\n", "t.conf:1: namespace: missing name");
+	config_test_expect_error("namespace /chat\n{\n}\n",
+				 "t.conf:1: namespace: missing '{' after the name (on the same line)");
+	config_test_expect_error("namespace /chat", "t.conf:1: namespace: missing '{' after the name (on the same line)");
+	config_test_expect_error("namespace /a /b {\n}\n", "t.conf:1: namespace: unexpected '/b' (expected '{')");
+	config_test_expect_error("namespace /a }\n", "t.conf:1: namespace: unexpected '}' (expected '{')");
+	config_test_expect_error("namespace /a { relay yes\n}\n",
+				 "t.conf:1: namespace: unexpected 'relay' after '{' (each key goes on its own line)");
+	config_test_expect_error("namespace /a { }\n",
+				 "t.conf:1: namespace: unexpected '}' after '{' (each key goes on its own line)");
+	config_test_expect_error("namespace /a {{\n}\n", "t.conf:1: namespace: unexpected '{{' (expected '{')");
+}
+
+static void blocks_do_not_nest(void **state)
+{
+	config_test_expect_error("namespace /a {\n  relay yes\n  namespace /b {\n  }\n}\n",
+				 "t.conf:3: namespace: blocks do not nest (close the block opened on line 1 first)");
+}
+
+static void namespace_name_must_start_with_a_slash(void **state)
+{
+	config_test_expect_error("namespace chat {\n}\n", "t.conf:1: namespace: bad name 'chat' (must start with '/')");
+	config_test_expect_error("namespace {x} {\n}\n", "t.conf:1: namespace: bad name '{x}' (must start with '/')");
+}
+
+static void namespace_name_with_a_comma_hash_or_non_path_character_is_rejected(void **state)
+{
+	/* <quoted> is the name as the message quotes it: escaped. */
+	static const struct { const char *name, *quoted, *why; } bad[] = {
+		{ "/a,b", "/a,b", "character ',' not allowed: a packet ends the namespace at ','" },
+		{ "/,", "/,", "character ',' not allowed: a packet ends the namespace at ','" },
+		{ "/a#b", "/a#b", "character '#' not allowed: the Redis adapter's channels use it" },
+		{ "/a?b", "/a?b", "character '?' not allowed" },
+		{ "/a\"b", "/a\"b", "character '\"' not allowed" },
+		{ "/a{b}", "/a{b}", "character '{' not allowed" },
+		{ "/a\\b", "/a\\x5cb", "character '\\' not allowed" },
+		{ "/a%2", "/a%2", "'%' must start a %XX escape" },
+		{ "/a%zz", "/a%zz", "'%' must start a %XX escape" },
+		{ "/caf\xc3\xa9", "/caf\\xc3\\xa9", "byte \\xc3 not allowed; percent-encode it" },
+	};
+	char text[256], message[CONFIG_ERR_LEN];
+
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		snprintf(text, sizeof text, "namespace %s {\n}\n", bad[i].name);
+		snprintf(message, sizeof message, "t.conf:1: namespace: bad name '%s' (%s)",
+			 bad[i].quoted, bad[i].why);
+		config_test_expect_error(text, message);
+	}
+}
+
+static void namespace_name_takes_the_characters_of_a_url_path(void **state)
+{
+	struct config cfg;
+
+	config_test_parse_ok(&cfg, "namespace /a-b_c.d~e%20f:@!$&'()*+;=/g/ {\n}\nnamespace /chat/ {\n}\n"
+				   "namespace /chat {\n}\n");
+	assert_int_equal(cfg.n_namespaces, 4);
+	assert_string_equal(cfg.namespaces[1].name, "/a-b_c.d~e%20f:@!$&'()*+;=/g/");
+	/* Compared byte for byte: a trailing slash makes another namespace. */
+	assert_string_equal(cfg.namespaces[2].name, "/chat/");
+	assert_string_equal(cfg.namespaces[3].name, "/chat");
+}
+
+static void namespace_name_of_128_bytes_is_accepted_and_129_is_rejected(void **state)
+{
+	struct config cfg;
+	char *seg = config_test_repeat('n', 127);
+	char text[512];
+
+	snprintf(text, sizeof text, "namespace /%s {\n}\n", seg);
+	config_test_parse_ok(&cfg, text);
+	assert_int_equal(strlen(cfg.namespaces[1].name), 128);
+	assert_int_equal(cfg.namespaces[1].name_len, 128);
+	snprintf(text, sizeof text, "namespace /%sn {\n}\n", seg);
+	config_test_expect_error(text, "t.conf:1: namespace: bad name (longer than 128 bytes)");
+	free(seg);
+}
+
+static void duplicate_namespace_names_the_first_line(void **state)
+{
+	config_test_expect_error("namespace /chat {\n}\n\nnamespace /admin {\n}\nnamespace /chat {\n}\n",
+				 "t.conf:6: namespace: duplicate namespace '/chat' (first declared on line 1)");
+	config_test_expect_error("# root\nnamespace / {\n  relay yes\n}\nnamespace / {\n}\n",
+				 "t.conf:5: namespace: duplicate namespace '/' (first declared on line 2)");
+}
+
+static void sixty_four_namespaces_are_accepted_and_a_sixty_fifth_is_rejected(void **state)
+{
+	struct config cfg;
+	char text[4096];
+	size_t off = 0;
+
+	/* The implicit "/" counts: 63 more make 64. */
+	for (int i = 1; i < CONFIG_MAX_NAMESPACES; i++)
+		off += (size_t)snprintf(text + off, sizeof text - off, "namespace /n%d {\n}\n", i);
+	config_test_parse_ok(&cfg, text);
+	assert_int_equal(cfg.n_namespaces, CONFIG_MAX_NAMESPACES);
+	assert_string_equal(cfg.namespaces[0].name, "/");
+	assert_string_equal(cfg.namespaces[63].name, "/n63");
+	assert_int_equal(cfg.namespaces[63].line, 125);
+
+	/* Declaring "/" as well takes no extra slot. */
+	char with_root[4200];
+	snprintf(with_root, sizeof with_root, "%snamespace / {\n}\n", text);
+	config_test_parse_ok(&cfg, with_root);
+	assert_int_equal(cfg.n_namespaces, CONFIG_MAX_NAMESPACES);
+	assert_int_equal(cfg.namespaces[0].line, 127);
+
+	snprintf(text + off, sizeof text - off, "namespace /n64 {\n}\n");
+	config_test_expect_error(text, "t.conf:127: namespace: too many namespaces (at most 64, '/' included)");
+}
+
+static void namespace_keys_outside_a_block_are_rejected(void **state)
+{
+	static const char *const lines[] = {
+		"client_join chat:*", "join_event j", "leave_event l", "max_rooms_per_socket 1", "relay yes",
+	};
+	char text[128], message[CONFIG_ERR_LEN];
+
+	for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++) {
+		snprintf(text, sizeof text, "namespace / {\n}\n%s\n", lines[i]);
+		snprintf(message, sizeof message, "t.conf:3: '%.*s' is only valid inside a namespace block",
+			 (int)strcspn(lines[i], " "), lines[i]);
+		config_test_expect_error(text, message);
+	}
+}
+
+static void top_level_keys_inside_a_block_are_rejected(void **state)
+{
+	static const char *const lines[] = {
+		"listen 127.0.0.1:3001", "path /x", "max_room_name 10", "connect_timeout 1s",
+		"max_namespaces_per_session 2", "log_level debug",
+	};
+	char text[128], message[CONFIG_ERR_LEN];
+
+	for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++) {
+		snprintf(text, sizeof text, "\nnamespace /a {\n  relay yes\n  %s\n}\n", lines[i]);
+		snprintf(message, sizeof message,
+			 "t.conf:4: '%.*s' is not valid inside a namespace block (opened on line 2)",
+			 (int)strcspn(lines[i], " "), lines[i]);
+		config_test_expect_error(text, message);
+	}
+}
+
+static void namespace_key_twice_in_a_block_names_the_first_line(void **state)
+{
+	struct config cfg;
+
+	config_test_expect_error("namespace / {\n  relay yes\n  max_rooms_per_socket 1\n  relay no\n}\n",
+				 "t.conf:4: duplicate key 'relay' (first set on line 2)");
+	config_test_expect_error("namespace / {\n  client_join a\n  client_join b\n}\n",
+				 "t.conf:3: duplicate key 'client_join' (first set on line 2)");
+	/* Once per block: the same key in two blocks is fine. */
+	config_test_parse_ok(&cfg, "namespace /a {\n  relay yes\n}\nnamespace /b {\n  relay yes\n}\n");
+	assert_true(cfg.namespaces[1].relay);
+	assert_true(cfg.namespaces[2].relay);
+}
+
+static void client_join_takes_up_to_sixteen_patterns(void **state)
+{
+	struct config cfg;
+	char text[1024];
+	size_t off = (size_t)snprintf(text, sizeof text, "namespace / {\nclient_join");
+
+	for (int i = 1; i <= CONFIG_MAX_CLIENT_JOIN; i++)
+		off += (size_t)snprintf(text + off, sizeof text - off, " r%d:*", i);
+	snprintf(text + off, sizeof text - off, "\n}\n");
+	config_test_parse_ok(&cfg, text);
+	assert_int_equal(cfg.namespaces[0].n_client_join, CONFIG_MAX_CLIENT_JOIN);
+	assert_string_equal(cfg.namespaces[0].client_join[15], "r16:*");
+
+	snprintf(text + off, sizeof text - off, " r17:*\n}\n");
+	config_test_expect_error(text, "t.conf:2: client_join: too many values (takes at most 16)");
+	config_test_expect_error("namespace / {\n  client_join\n}\n", "t.conf:2: client_join: missing value");
+}
+
+static void client_join_pattern_of_256_bytes_is_accepted_and_257_is_rejected(void **state)
+{
+	struct config cfg;
+	char *pattern = config_test_repeat('p', 256);
+	char text[512], message[CONFIG_ERR_LEN];
+
+	snprintf(text, sizeof text, "namespace / {\nclient_join %s\n}\n", pattern);
+	config_test_parse_ok(&cfg, text);
+	assert_int_equal(strlen(cfg.namespaces[0].client_join[0]), 256);
+	snprintf(text, sizeof text, "namespace / {\nclient_join %sp\n}\n", pattern);
+	snprintf(message, sizeof message,
+		 "t.conf:2: client_join: bad pattern '%.64s...' (longer than 256 bytes)", pattern);
+	config_test_expect_error(text, message);
+	free(pattern);
+}
+
+static void client_join_accepts_globs_and_auth_placeholders(void **state)
+{
+	struct config cfg;
+
+	config_test_parse_ok(&cfg, "namespace / {\n  client_join * ? a}b x{auth.user_ID9}{auth.t}y "
+				   "{auth.a}:*:{auth.b}\n}\n");
+	assert_int_equal(cfg.namespaces[0].n_client_join, 5);
+	assert_string_equal(cfg.namespaces[0].client_join[2], "a}b");
+	assert_string_equal(cfg.namespaces[0].client_join[3], "x{auth.user_ID9}{auth.t}y");
+}
+
+static void client_join_placeholder_syntax_is_checked(void **state)
+{
+	static const struct { const char *pattern, *why; } bad[] = {
+		{ "chat:{auth.}", "placeholder '{auth.}' has no field name" },
+		{ "{foo}", "placeholder '{foo}' is not {auth.FIELD}" },
+		{ "{auth}", "placeholder '{auth}' is not {auth.FIELD}" },
+		{ "{}", "placeholder '{}' is not {auth.FIELD}" },
+		{ "{Auth.user}", "placeholder '{Auth.user}' is not {auth.FIELD}" },
+		{ "user:{auth.user", "'{' without a closing '}'" },
+		{ "a{", "'{' without a closing '}'" },
+		{ "{auth.a}{", "'{' without a closing '}'" },
+		{ "{auth.us-er}", "placeholder '{auth.us-er}': a field name holds only letters, digits and '_'" },
+		{ "{auth.a.b}", "placeholder '{auth.a.b}': a field name holds only letters, digits and '_'" },
+		{ "{auth.a{auth.b}}", "placeholder '{auth.a{auth.b}': a field name holds only letters, digits and '_'" },
+	};
+	char message[CONFIG_ERR_LEN];
+
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		snprintf(message, sizeof message, "client_join: bad pattern '%s' (%s)", bad[i].pattern, bad[i].why);
+		config_test_expect_block_value_error("client_join", bad[i].pattern, message);
+	}
+	/* A lone '{' word is a brace token, not a pattern. */
+	config_test_expect_block_value_error("client_join", "{ auth.user}", "client_join: unexpected '{' (no block here)");
+	/* The first bad pattern of a line is the one reported. */
+	config_test_expect_block_value_error("client_join", "ok:* {x} {y}",
+					     "client_join: bad pattern '{x}' (placeholder '{x}' is not {auth.FIELD})");
+}
+
+static void client_join_pattern_listed_twice_is_rejected(void **state)
+{
+	config_test_expect_block_value_error("client_join", "a:* b:* a:*", "client_join: 'a:*' listed twice");
+}
+
+static void event_names_of_64_bytes_are_accepted_and_65_rejected(void **state)
+{
+	struct config cfg;
+	char *name = config_test_repeat('e', 64);
+	char text[256];
+
+	snprintf(text, sizeof text, "namespace / {\n  join_event %s\n  leave_event x\n}\n", name);
+	config_test_parse_ok(&cfg, text);
+	assert_string_equal(cfg.namespaces[0].join_event, name);
+	assert_string_equal(cfg.namespaces[0].leave_event, "x");
+	snprintf(text, sizeof text, "namespace / {\n  join_event j\n  leave_event %s\n}\n", name);
+	config_test_parse_ok(&cfg, text);
+	assert_string_equal(cfg.namespaces[0].leave_event, name);
+	/* Shorter after longer leaves no bytes of the old name behind. */
+	config_test_parse_ok(&cfg, "namespace / {\n  join_event j\n}\n");
+	assert_memory_equal(cfg.namespaces[0].join_event, "j\0\0\0\0", 5);
+
+	char longer[80];
+	snprintf(longer, sizeof longer, "%se", name);
+	config_test_expect_block_value_error("join_event", longer, "join_event: name longer than 64 bytes");
+	config_test_expect_block_value_error("leave_event", longer, "leave_event: name longer than 64 bytes");
+	config_test_expect_block_value_error("join_event", "", "join_event: missing value");
+	free(name);
+}
+
+static void reserved_event_names_are_rejected(void **state)
+{
+	static const char *const reserved[] = {
+		"connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener",
+	};
+	struct config cfg;
+	char message[CONFIG_ERR_LEN];
+
+	for (size_t i = 0; i < sizeof reserved / sizeof reserved[0]; i++) {
+		snprintf(message, sizeof message, "join_event: '%s' is a reserved event name", reserved[i]);
+		config_test_expect_block_value_error("join_event", reserved[i], message);
+		snprintf(message, sizeof message, "leave_event: '%s' is a reserved event name", reserved[i]);
+		config_test_expect_block_value_error("leave_event", reserved[i], message);
+	}
+	/* Near misses are ordinary names; "error" is not reserved. */
+	config_test_parse_ok(&cfg, "namespace / {\n  join_event Connect\n  leave_event error\n}\n");
+	config_test_parse_ok(&cfg, "namespace / {\n  join_event connect_\n  leave_event 1\n}\n");
+}
+
+static void join_and_leave_events_must_differ(void **state)
+{
+	struct config cfg;
+
+	config_test_expect_error("namespace /a {\n  leave_event join\n}\n",
+				 "t.conf:2: join_event and leave_event must differ (both are 'join')");
+	config_test_expect_error("namespace /a {\n  join_event leave\n  relay yes\n}\n",
+				 "t.conf:2: join_event and leave_event must differ (both are 'leave')");
+	/* Both set: the later line is the one to fix. */
+	config_test_expect_error("namespace / {\n  join_event x\n  leave_event x\n}\n",
+				 "t.conf:3: join_event and leave_event must differ (both are 'x')");
+	config_test_expect_error("namespace / {\n  leave_event x\n\n  join_event x\n}\n",
+				 "t.conf:4: join_event and leave_event must differ (both are 'x')");
+	/* Swapped is fine. */
+	config_test_parse_ok(&cfg, "namespace / {\n  join_event leave\n  leave_event join\n}\n");
+	assert_string_equal(cfg.namespaces[0].join_event, "leave");
+	assert_string_equal(cfg.namespaces[0].leave_event, "join");
+}
+
+static void max_rooms_per_socket_accepts_0_to_100000(void **state)
+{
+	struct config cfg;
+
+	config_test_parse_ok(&cfg, "namespace / {\n  max_rooms_per_socket 0\n}\n");
+	assert_int_equal(cfg.namespaces[0].max_rooms_per_socket, 0);
+	config_test_parse_ok(&cfg, "namespace / {\n  max_rooms_per_socket 100000\n}\n");
+	assert_int_equal(cfg.namespaces[0].max_rooms_per_socket, 100000);
+	config_test_expect_block_value_error("max_rooms_per_socket", "100001",
+					     "max_rooms_per_socket: '100001' out of range (0..100000)");
+	config_test_expect_block_value_error("max_rooms_per_socket", "-1", "max_rooms_per_socket: bad number '-1'");
+	config_test_expect_block_value_error("max_rooms_per_socket", "64K",
+					     "max_rooms_per_socket: bad number '64K' (a plain count, no unit)");
+}
+
+static void relay_takes_a_boolean(void **state)
+{
+	struct config cfg;
+
+	config_test_parse_ok(&cfg, "namespace / {\n  relay yes\n}\n");
+	assert_true(cfg.namespaces[0].relay);
+	config_test_parse_ok(&cfg, "namespace / {\n  relay off\n}\n");
+	assert_false(cfg.namespaces[0].relay);
+	config_test_expect_block_value_error("relay", "maybe",
+					     "relay: bad boolean 'maybe' (yes/no, on/off, true/false)");
+	config_test_expect_block_value_error("relay", "yes no", "relay: too many values (takes one)");
+}
+
+/* ---- room matcher ---- */
+
+/* Auth fields for the matcher: <fields> holds name, value pairs. */
+struct config_test_auth {
+	const char *const *fields;
+	size_t n_fields;
+	int calls;
+};
+
+static const char *config_test_auth_field(void *ctx, const char *field, size_t field_len,
+					  size_t *value_len)
+{
+	struct config_test_auth *auth = ctx;
+
+	auth->calls++;
+	for (size_t i = 0; i + 1 < auth->n_fields * 2; i += 2) {
+		if (strlen(auth->fields[i]) == field_len && memcmp(auth->fields[i], field, field_len) == 0) {
+			*value_len = strlen(auth->fields[i + 1]);
+			return auth->fields[i + 1];
+		}
+	}
+	return NULL;
+}
+
+/* A namespace with client_join <patterns>, parsed as the file would be. */
+static void config_test_namespace(struct config *cfg, const char *patterns)
+{
+	char text[2048];
+
+	snprintf(text, sizeof text, "namespace / {\n  client_join %s\n}\n", patterns);
+	config_test_parse_ok(cfg, text);
+}
+
+/* config_room_allowed() on a heap copy of exactly <room>'s bytes. */
+static bool config_test_allowed(const struct config *cfg, const char *room,
+				struct config_test_auth *auth)
+{
+	size_t len = strlen(room);
+	char *copy = malloc(len ? len : 1);
+	assert_non_null(copy);
+	memcpy(copy, room, len);
+	bool ok = config_room_allowed(&cfg->namespaces[0], copy, len,
+				      auth ? config_test_auth_field : NULL, auth);
+	free(copy);
+	return ok;
+}
+
+static void room_matcher_with_no_patterns_allows_nothing(void **state)
+{
+	struct config cfg;
+
+	config_defaults(&cfg);
+	assert_false(config_test_allowed(&cfg, "chat:lobby", NULL));
+	assert_false(config_test_allowed(&cfg, "", NULL));
+	assert_false(config_test_allowed(&cfg, "*", NULL));
+}
+
+static void room_matcher_star_matches_any_run_of_bytes_even_an_empty_one(void **state)
+{
+	struct config cfg;
+
+	config_test_namespace(&cfg, "chat:*");
+	assert_true(config_test_allowed(&cfg, "chat:lobby", NULL));
+	assert_true(config_test_allowed(&cfg, "chat:", NULL));
+	assert_true(config_test_allowed(&cfg, "chat:a:b:c", NULL));
+	assert_true(config_test_allowed(&cfg, "chat:*", NULL));
+	assert_false(config_test_allowed(&cfg, "chat", NULL));
+	assert_false(config_test_allowed(&cfg, "Chat:lobby", NULL));
+	assert_false(config_test_allowed(&cfg, "xchat:lobby", NULL));
+
+	config_test_namespace(&cfg, "*:x*y");
+	assert_true(config_test_allowed(&cfg, ":xy", NULL));
+	assert_true(config_test_allowed(&cfg, "a:b:xzzy", NULL));
+	assert_true(config_test_allowed(&cfg, "a:xyxy", NULL));
+	assert_false(config_test_allowed(&cfg, "a:xyz", NULL));
+	assert_false(config_test_allowed(&cfg, "axy", NULL));
+
+	config_test_namespace(&cfg, "**");
+	assert_true(config_test_allowed(&cfg, "anything", NULL));
+}
+
+static void room_matcher_question_mark_matches_exactly_one_byte(void **state)
+{
+	struct config cfg;
+
+	config_test_namespace(&cfg, "table:??");
+	assert_true(config_test_allowed(&cfg, "table:12", NULL));
+	assert_true(config_test_allowed(&cfg, "table:*?", NULL));
+	assert_false(config_test_allowed(&cfg, "table:1", NULL));
+	assert_false(config_test_allowed(&cfg, "table:123", NULL));
+	/* One byte, not one character: a two-byte UTF-8 letter takes two. */
+	assert_true(config_test_allowed(&cfg, "table:\xc3\xa9", NULL));
+	config_test_namespace(&cfg, "?*?");
+	assert_false(config_test_allowed(&cfg, "a", NULL));
+	assert_true(config_test_allowed(&cfg, "ab", NULL));
+}
+
+static void room_matcher_literal_pattern_matches_only_itself(void **state)
+{
+	struct config cfg;
+
+	config_test_namespace(&cfg, "lobby a}b");
+	assert_true(config_test_allowed(&cfg, "lobby", NULL));
+	assert_true(config_test_allowed(&cfg, "a}b", NULL));
+	assert_false(config_test_allowed(&cfg, "lobb", NULL));
+	assert_false(config_test_allowed(&cfg, "lobby2", NULL));
+	assert_false(config_test_allowed(&cfg, "LOBBY", NULL));
+	assert_false(config_test_allowed(&cfg, "", NULL));
+}
+
+static void room_matcher_replaces_auth_placeholders_with_the_field_values(void **state)
+{
+	static const char *const fields[] = { "user", "ana", "team", "red" };
+	struct config_test_auth auth = { fields, 2, 0 };
+	struct config cfg;
+
+	config_test_namespace(&cfg, "user:{auth.user}:* team:{auth.team}/{auth.user}");
+	assert_true(config_test_allowed(&cfg, "user:ana:inbox", &auth));
+	assert_true(config_test_allowed(&cfg, "user:ana:", &auth));
+	assert_true(config_test_allowed(&cfg, "team:red/ana", &auth));
+	assert_false(config_test_allowed(&cfg, "user:bob:inbox", &auth));
+	assert_false(config_test_allowed(&cfg, "user:an:inbox", &auth));
+	assert_false(config_test_allowed(&cfg, "user:anan:inbox", &auth));
+	assert_false(config_test_allowed(&cfg, "team:red/bob", &auth));
+	assert_false(config_test_allowed(&cfg, "user:{auth.user}:x", &auth));
+}
+
+static void room_matcher_fails_a_pattern_whose_field_is_missing(void **state)
+{
+	static const char *const fields[] = { "team", "red" };
+	struct config_test_auth auth = { fields, 1, 0 };
+	struct config cfg;
+
+	config_test_namespace(&cfg, "user:{auth.user}:* team:{auth.team}");
+	assert_false(config_test_allowed(&cfg, "user::x", &auth));
+	assert_false(config_test_allowed(&cfg, "user:ana:x", &auth));
+	/* The other pattern still applies. */
+	assert_true(config_test_allowed(&cfg, "team:red", &auth));
+	/* No callback: no placeholder pattern matches, the plain ones do. */
+	config_test_namespace(&cfg, "user:{auth.user}:* plain:*");
+	assert_false(config_room_allowed(&cfg.namespaces[0], "user:a:b", 8, NULL, NULL));
+	assert_true(config_room_allowed(&cfg.namespaces[0], "plain:b", 7, NULL, NULL));
+	/* Field names are matched exactly, case included. */
+	config_test_namespace(&cfg, "{auth.Team} {auth.tea}");
+	assert_false(config_test_allowed(&cfg, "red", &auth));
+}
+
+static void room_matcher_takes_a_field_value_literally_even_with_star_or_question_mark(void **state)
+{
+	static const char *const fields[] = { "user", "*", "q", "a?c", "e", "" };
+	struct config_test_auth auth = { fields, 3, 0 };
+	struct config cfg;
+
+	config_test_namespace(&cfg, "user:{auth.user}");
+	assert_true(config_test_allowed(&cfg, "user:*", &auth));
+	assert_false(config_test_allowed(&cfg, "user:ana", &auth));
+	assert_false(config_test_allowed(&cfg, "user:", &auth));
+	config_test_namespace(&cfg, "q:{auth.q}");
+	assert_true(config_test_allowed(&cfg, "q:a?c", &auth));
+	assert_false(config_test_allowed(&cfg, "q:abc", &auth));
+	/* An empty value matches the empty string, nothing more. */
+	config_test_namespace(&cfg, "e:{auth.e}:x");
+	assert_true(config_test_allowed(&cfg, "e::x", &auth));
+	assert_false(config_test_allowed(&cfg, "e:a:x", &auth));
+}
+
+static void room_matcher_handles_an_empty_room(void **state)
+{
+	static const char *const fields[] = { "e", "", "u", "ana" };
+	struct config_test_auth auth = { fields, 2, 0 };
+	struct config cfg;
+
+	config_test_namespace(&cfg, "chat:* ?");
+	assert_false(config_test_allowed(&cfg, "", NULL));
+	config_test_namespace(&cfg, "*");
+	assert_true(config_test_allowed(&cfg, "", NULL));
+	config_test_namespace(&cfg, "{auth.e}");
+	assert_true(config_test_allowed(&cfg, "", &auth));
+	config_test_namespace(&cfg, "{auth.u}*");
+	assert_false(config_test_allowed(&cfg, "", &auth));
+	assert_false(config_room_allowed(&cfg.namespaces[0], NULL, 0, config_test_auth_field, &auth));
+}
+
+static void room_matcher_allows_a_room_that_any_pattern_matches(void **state)
+{
+	struct config cfg;
+
+	config_test_namespace(&cfg, "chat:* game:?? lobby");
+	assert_true(config_test_allowed(&cfg, "chat:x", NULL));
+	assert_true(config_test_allowed(&cfg, "game:42", NULL));
+	assert_true(config_test_allowed(&cfg, "lobby", NULL));
+	assert_false(config_test_allowed(&cfg, "game:420", NULL));
+	assert_false(config_test_allowed(&cfg, "other", NULL));
+}
+
+/* A callback that, like nsp.c's for numbers, formats into one static
+ * buffer: each value lasts only until the next call. */
+static const char *config_test_auth_number(void *ctx, const char *field, size_t field_len,
+					   size_t *value_len)
+{
+	static char number[8];
+
+	(*(int *)ctx)++;
+	snprintf(number, sizeof number, "%d", field[0] == 'a' ? 1 : 2);
+	*value_len = strlen(number);
+	return number;
+}
+
+static void room_matcher_needs_a_value_only_until_the_next_lookup(void **state)
+{
+	struct config cfg;
+	int calls = 0;
+
+	config_test_namespace(&cfg, "{auth.a}-{auth.b}");
+	assert_true(config_room_allowed(&cfg.namespaces[0], "1-2", 3, config_test_auth_number, &calls));
+	assert_false(config_room_allowed(&cfg.namespaces[0], "2-2", 3, config_test_auth_number, &calls));
+	assert_int_equal(calls, 4);
+}
+
+static void room_matcher_bytes_are_not_c_strings(void **state)
+{
+	struct config cfg;
+	const char room[] = { 'c', 'h', 'a', 't', ':', '\0', 'x' };
+
+	config_test_namespace(&cfg, "chat:?x chat:");
+	assert_true(config_room_allowed(&cfg.namespaces[0], room, sizeof room, NULL, NULL));
+	/* Only <room_len> bytes count: "chat:" is a prefix here. */
+	assert_true(config_room_allowed(&cfg.namespaces[0], "chat:lobby", 5, NULL, NULL));
+	assert_false(config_room_allowed(&cfg.namespaces[0], "chat:lobby", 6, NULL, NULL));
+}
+
+static void room_matcher_refuses_a_room_longer_than_the_largest_max_room_name(void **state)
+{
+	static const char *const fields[] = { "v", "" };
+	struct config_test_auth auth = { fields, 1, 0 };
+	struct config cfg;
+	char *room = config_test_repeat('r', CONFIG_MAX_ROOM_NAME + 1);
+	char *value = config_test_repeat('v', CONFIG_MAX_ROOM_NAME + 1);
+	const char *long_fields[] = { "v", value };
+
+	config_test_namespace(&cfg, "*");
+	assert_true(config_room_allowed(&cfg.namespaces[0], room, CONFIG_MAX_ROOM_NAME, NULL, NULL));
+	assert_false(config_room_allowed(&cfg.namespaces[0], room, CONFIG_MAX_ROOM_NAME + 1, NULL, NULL));
+	/* A value longer than the room can never match, however long. */
+	config_test_namespace(&cfg, "{auth.v}*");
+	auth.fields = long_fields;
+	assert_false(config_room_allowed(&cfg.namespaces[0], value, CONFIG_MAX_ROOM_NAME, config_test_auth_field, &auth));
+	value[CONFIG_MAX_ROOM_NAME] = '\0';
+	assert_true(config_room_allowed(&cfg.namespaces[0], value, CONFIG_MAX_ROOM_NAME, config_test_auth_field, &auth));
+	free(room);
+	free(value);
+}
+
+/* The obvious recursive matcher over a pattern of 'a', '*', '?' and 'P'
+ * (the placeholder, standing for <value>), as the reference. */
+static bool config_test_reference_match(const char *p, const char *value, const char *room, size_t len)
+{
+	if (*p == '\0')
+		return len == 0;
+	if (*p == '*') {
+		for (size_t i = 0; i <= len; i++) {
+			if (config_test_reference_match(p + 1, value, room + i, len - i))
+				return true;
+		}
+		return false;
+	}
+	if (*p == '?')
+		return len > 0 && config_test_reference_match(p + 1, value, room + 1, len - 1);
+	if (*p == 'P') {
+		size_t n = strlen(value);
+		return len >= n && memcmp(room, value, n) == 0 &&
+		       config_test_reference_match(p + 1, value, room + n, len - n);
+	}
+	return len > 0 && *room == *p && config_test_reference_match(p + 1, value, room + 1, len - 1);
+}
+
+/* Every pattern of 1..5 items over {a, *, ?, {auth.v}} against every room of
+ * 0..5 bytes over {a, b, *}, for values "", "a", "*" and "a*": the
+ * backtracking walk must agree with the naive recursion each time. */
+static void room_matcher_agrees_with_a_recursive_reference_on_every_small_case(void **state)
+{
+	static const char items[] = "a*?P";
+	static const char room_bytes[] = "ab*";
+	static const char *const values[] = { "", "a", "*", "a*" };
+	struct config_namespace ns;
+	size_t checked = 0;
+
+	for (size_t v = 0; v < sizeof values / sizeof values[0]; v++) {
+		const char *fields[] = { "v", values[v] };
+		struct config_test_auth auth = { fields, 1, 0 };
+		for (size_t plen = 1, pcount = 4; plen <= 5; plen++, pcount *= 4) {
+			for (size_t pi = 0; pi < pcount; pi++) {
+				char p[8], pattern[64];
+				size_t off = 0;
+				for (size_t k = 0, x = pi; k < plen; k++, x /= 4)
+					p[k] = items[x % 4];
+				p[plen] = '\0';
+				for (size_t k = 0; k < plen; k++) {
+					if (p[k] == 'P')
+						off += (size_t)snprintf(pattern + off, sizeof pattern - off, "{auth.v}");
+					else
+						pattern[off++] = p[k];
+				}
+				pattern[off] = '\0';
+				memset(&ns, 0, sizeof ns);
+				strcpy(ns.client_join[0], pattern);
+				ns.n_client_join = 1;
+				for (size_t rlen = 0, rcount = 1; rlen <= 5; rlen++, rcount *= 3) {
+					for (size_t ri = 0; ri < rcount; ri++) {
+						char room[8];
+						for (size_t k = 0, x = ri; k < rlen; k++, x /= 3)
+							room[k] = room_bytes[x % 3];
+						bool want = config_test_reference_match(p, values[v], room, rlen);
+						bool got = config_room_allowed(&ns, room, rlen, config_test_auth_field, &auth);
+						if (got != want)
+							fail_msg("pattern '%s' value '%s' room '%.*s': got %d, want %d",
+								 pattern, values[v], (int)rlen, room, got, want);
+						checked++;
+					}
+				}
+			}
+		}
+	}
+	assert_true(checked > 100000);
+}
+
 /* ---- files ---- */
 
 static void shipped_sample_config_listens_on_127_0_0_1_port_3000(void **state)
@@ -953,10 +1851,41 @@ static void shipped_sample_config_listens_on_127_0_0_1_port_3000(void **state)
 	config_test_assert_listen(&cfg.listen[0], AF_INET, "127.0.0.1", 3000);
 	assert_string_equal(cfg.listen[0].text, "127.0.0.1:3000");
 	assert_true(cfg.listen[0].line > 0);
+	/* "/" is set up for a chat, so that `make run` gives one. */
+	struct config_namespace *root = &cfg.namespaces[0];
+	assert_int_equal(cfg.n_namespaces, 1);
+	assert_string_equal(root->name, "/");
+	assert_true(root->line > 0);
+	assert_int_equal(root->n_client_join, 1);
+	assert_string_equal(root->client_join[0], "chat:*");
+	assert_true(root->relay);
+	assert_int_equal(root->max_rooms_per_socket, 64);
+	assert_true(config_room_allowed(root, "chat:lobby", 10, NULL, NULL));
+	assert_false(config_room_allowed(root, "lobby", 5, NULL, NULL));
 	/* Everything else in the sample is a commented-out default. */
 	config_defaults(&defaults);
 	cfg.listen[0].line = 0;
+	root->line = 0;
+	root->n_client_join = 0;
+	memset(root->client_join, 0, sizeof root->client_join);
+	root->relay = false;
 	assert_memory_equal(&cfg, &defaults, sizeof cfg);
+}
+
+/* Whether a line of <text> is "KEY ..." or "#KEY ...", after any blanks
+ * (keys inside a namespace block are indented). */
+static bool config_test_sample_has_key(const char *text, const char *key)
+{
+	size_t key_len = strlen(key);
+
+	for (const char *line = text; line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+		const char *p = line + strspn(line, " \t");
+		if (*p == '#')
+			p++;
+		if (strncmp(p, key, key_len) == 0 && (p[key_len] == ' ' || p[key_len] == '\t'))
+			return true;
+	}
+	return false;
 }
 
 /* The sample config and the man page describe every key: a key added to
@@ -975,14 +1904,15 @@ static void every_key_is_in_the_sample_config_and_the_man_page(void **state)
 		fclose(fp);
 		for (size_t k = 0; k < sizeof config_test_keys / sizeof config_test_keys[0]; k++) {
 			char needle[64];
-			if (f == 0)
-				snprintf(needle, sizeof needle, "\n#%s ", config_test_keys[k]);
-			else
+			bool found;
+			if (f == 0) {
+				found = config_test_sample_has_key(text, config_test_keys[k]);
+			} else {
 				snprintf(needle, sizeof needle, "\n\\fB%s\\fR", config_test_keys[k]);
-			bool found = strstr(text, needle) != NULL;
-			if (!found && f == 0) {
-				snprintf(needle, sizeof needle, "\n%s ", config_test_keys[k]);
-				found = strstr(text, needle) != NULL;
+				/* "namespace" is a section of the man page, not a key. */
+				found = strstr(text, needle) != NULL ||
+					(strcmp(config_test_keys[k], "namespace") == 0 &&
+					 strstr(text, "\n.SH NAMESPACES\n") != NULL);
 			}
 			if (!found)
 				fail_msg("%s does not describe '%s'", files[f], config_test_keys[k]);
@@ -1103,7 +2033,6 @@ int main(void)
 		cmocka_unit_test(log_file_of_255_bytes_is_accepted_and_256_is_rejected),
 		cmocka_unit_test(unknown_key_is_rejected_with_line_number),
 		cmocka_unit_test(unknown_key_is_quoted_escaped_and_cut_at_64_bytes),
-		cmocka_unit_test(namespace_block_is_an_unknown_key_for_now),
 		cmocka_unit_test(stray_braces_are_rejected),
 		cmocka_unit_test(braces_inside_a_word_are_part_of_the_value),
 		cmocka_unit_test(missing_value_is_rejected),
@@ -1118,6 +2047,54 @@ int main(void)
 		cmocka_unit_test(last_line_needs_no_newline),
 		cmocka_unit_test(text_is_read_only_up_to_its_length),
 		cmocka_unit_test(error_buffer_is_never_overrun),
+		cmocka_unit_test(socket_io_level_keys_default_to_the_reference_server),
+		cmocka_unit_test(connect_timeout_is_a_duration_up_to_one_hour),
+		cmocka_unit_test(max_namespaces_per_session_accepts_1_to_1000),
+		cmocka_unit_test(max_room_name_accepts_1_to_4K),
+		cmocka_unit_test(root_namespace_exists_with_the_defaults_when_the_file_has_no_block),
+		cmocka_unit_test(namespace_blocks_are_parsed_with_their_keys),
+		cmocka_unit_test(root_namespace_declared_after_others_stays_first),
+		cmocka_unit_test(empty_block_declares_a_namespace_with_the_defaults),
+		cmocka_unit_test(each_block_starts_from_the_defaults),
+		cmocka_unit_test(comments_blank_lines_and_crlf_work_inside_blocks),
+		cmocka_unit_test(first_block_of_a_text_replaces_the_namespaces_and_a_text_without_blocks_keeps_them),
+		cmocka_unit_test(unclosed_block_is_reported_at_its_namespace_line),
+		cmocka_unit_test(closing_brace_without_a_block_is_rejected),
+		cmocka_unit_test(closing_brace_must_be_alone_on_its_line),
+		cmocka_unit_test(namespace_line_needs_a_name_then_an_opening_brace_and_nothing_else),
+		cmocka_unit_test(blocks_do_not_nest),
+		cmocka_unit_test(namespace_name_must_start_with_a_slash),
+		cmocka_unit_test(namespace_name_with_a_comma_hash_or_non_path_character_is_rejected),
+		cmocka_unit_test(namespace_name_takes_the_characters_of_a_url_path),
+		cmocka_unit_test(namespace_name_of_128_bytes_is_accepted_and_129_is_rejected),
+		cmocka_unit_test(duplicate_namespace_names_the_first_line),
+		cmocka_unit_test(sixty_four_namespaces_are_accepted_and_a_sixty_fifth_is_rejected),
+		cmocka_unit_test(namespace_keys_outside_a_block_are_rejected),
+		cmocka_unit_test(top_level_keys_inside_a_block_are_rejected),
+		cmocka_unit_test(namespace_key_twice_in_a_block_names_the_first_line),
+		cmocka_unit_test(client_join_takes_up_to_sixteen_patterns),
+		cmocka_unit_test(client_join_pattern_of_256_bytes_is_accepted_and_257_is_rejected),
+		cmocka_unit_test(client_join_accepts_globs_and_auth_placeholders),
+		cmocka_unit_test(client_join_placeholder_syntax_is_checked),
+		cmocka_unit_test(client_join_pattern_listed_twice_is_rejected),
+		cmocka_unit_test(event_names_of_64_bytes_are_accepted_and_65_rejected),
+		cmocka_unit_test(reserved_event_names_are_rejected),
+		cmocka_unit_test(join_and_leave_events_must_differ),
+		cmocka_unit_test(max_rooms_per_socket_accepts_0_to_100000),
+		cmocka_unit_test(relay_takes_a_boolean),
+		cmocka_unit_test(room_matcher_with_no_patterns_allows_nothing),
+		cmocka_unit_test(room_matcher_star_matches_any_run_of_bytes_even_an_empty_one),
+		cmocka_unit_test(room_matcher_question_mark_matches_exactly_one_byte),
+		cmocka_unit_test(room_matcher_literal_pattern_matches_only_itself),
+		cmocka_unit_test(room_matcher_replaces_auth_placeholders_with_the_field_values),
+		cmocka_unit_test(room_matcher_fails_a_pattern_whose_field_is_missing),
+		cmocka_unit_test(room_matcher_takes_a_field_value_literally_even_with_star_or_question_mark),
+		cmocka_unit_test(room_matcher_handles_an_empty_room),
+		cmocka_unit_test(room_matcher_allows_a_room_that_any_pattern_matches),
+		cmocka_unit_test(room_matcher_needs_a_value_only_until_the_next_lookup),
+		cmocka_unit_test(room_matcher_bytes_are_not_c_strings),
+		cmocka_unit_test(room_matcher_refuses_a_room_longer_than_the_largest_max_room_name),
+		cmocka_unit_test(room_matcher_agrees_with_a_recursive_reference_on_every_small_case),
 		cmocka_unit_test(shipped_sample_config_listens_on_127_0_0_1_port_3000),
 		cmocka_unit_test(every_key_is_in_the_sample_config_and_the_man_page),
 		cmocka_unit_test(missing_file_is_reported_with_strerror),

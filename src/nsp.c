@@ -1,0 +1,546 @@
+/* nsp.c - Socket.IO namespaces, sockets, room policy and relay (see nsp.h).
+ *
+ * Owns one struct nsp_client per Engine.IO session (its packet reader and
+ * its sockets) and one struct nsp_socket per connected namespace (its id,
+ * its CONNECT auth object and its room memberships).  Does not own
+ * sessions (engine.c) or rooms (room.c).
+ *
+ * Flow: engine message -> packet_reader -> CONNECT (policy: declared
+ * namespaces, max_namespaces_per_session), DISCONNECT, EVENT (join/leave
+ * events under client_join and max_rooms_per_socket; other events relayed
+ * when the namespace says relay, else counted and dropped until the backend
+ * step), ACK (no server-side acks yet: ignored).  Anything the reference
+ * server refuses closes the whole engine session as it does ("forced
+ * close"), counted and logged once at debug level; nobody else notices.
+ * A relayed packet is encoded once and the same bytes go to every
+ * recipient.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "id.h"
+#include "log.h"
+#include "metrics.h"
+#include "nsp.h"
+#include "packet.h"
+#include "room.h"
+
+/* Rooms of a sender gathered on the stack before the heap is needed. */
+#define NSP_RELAY_STACK_ROOMS 64
+
+struct nsp_namespace {
+	const struct config_namespace *cfg;
+	struct room_index *rooms;
+};
+
+struct nsp_socket;
+
+/* The Socket.IO side of one Engine.IO session. */
+struct nsp_client {
+	struct engine_session *s;      /* not owned */
+	struct packet_reader reader;
+	struct nsp_socket *sockets;    /* connected namespaces, owned */
+	unsigned n_sockets;
+	struct event connect_timer;    /* connect_timeout, until the first CONNECT */
+	bool failed;                   /* closing after bad input: ignore the rest */
+};
+
+struct nsp_socket {
+	char id[ID_LEN + 1];
+	struct nsp_client *client;     /* not owned */
+	struct nsp_namespace *ns;      /* not owned */
+	json_t *auth;                  /* the CONNECT payload, owned, NULL if none */
+	struct room_member member;     /* in ns->rooms */
+	struct nsp_socket *next;
+};
+
+static struct {
+	struct event_base *base;
+	const struct config *cfg;
+	struct nsp_namespace *namespaces;
+	size_t n_namespaces;
+	struct timeval connect_timeout_tv;
+} nsp;
+
+/* --- sending ------------------------------------------------------------- */
+
+/* Sends one text packet: header then <json>.  The header is built in
+ * place; only packets too big for the stack buffer are copied to the heap. */
+static void nsp_send(struct nsp_client *cl, enum packet_type type, const struct nsp_namespace *ns,
+		     int64_t ack_id, const char *json, size_t json_len)
+{
+	char stack[512];
+	const char *name = ns->cfg->name;
+	size_t name_len = ns->cfg->name_len;
+	size_t cap = PACKET_HEADER_MAX(name_len) + json_len;
+	char *buf = cap <= sizeof stack ? stack : malloc(cap);
+
+	if (!buf) {
+		engine_close(cl->s, "forced close");
+		return;
+	}
+	size_t n = packet_encode_header(buf, cap, type, 0, name, name_len, ack_id);
+	memcpy(buf + n, json, json_len);
+	(void)engine_send(cl->s, false, buf, n + json_len);
+	if (buf != stack)
+		free(buf);
+}
+
+static void nsp_send_ack(struct nsp_socket *sock, int64_t ack_id, const char *json)
+{
+	if (ack_id != PACKET_NO_ACK)
+		nsp_send(sock->client, PACKET_ACK, sock->ns, ack_id, json, strlen(json));
+}
+
+/* --- bad input ------------------------------------------------------------ */
+
+/* Closes the client's engine session as the reference server does on a
+ * protocol violation: what is queued is delivered, then the close. */
+static void nsp_client_fail(struct nsp_client *cl, const char *why)
+{
+	if (cl->failed)
+		return;
+	cl->failed = true;
+	metrics_inc(sio_protocol_errors_total);
+	log_debug("session %s: Socket.IO protocol error: %s", engine_session_sid(cl->s), why);
+	engine_close(cl->s, "forced close");
+}
+
+/* --- sockets ------------------------------------------------------------- */
+
+static struct nsp_namespace *nsp_find_namespace(const char *name, size_t len)
+{
+	for (size_t i = 0; i < nsp.n_namespaces; i++) {
+		const struct config_namespace *ns = nsp.namespaces[i].cfg;
+		if (ns->name_len == len && memcmp(ns->name, name, len) == 0)
+			return &nsp.namespaces[i];
+	}
+	return NULL;
+}
+
+static struct nsp_socket *nsp_find_socket(struct nsp_client *cl, const char *name, size_t len)
+{
+	for (struct nsp_socket *sock = cl->sockets; sock; sock = sock->next) {
+		const struct config_namespace *ns = sock->ns->cfg;
+		if (ns->name_len == len && memcmp(ns->name, name, len) == 0)
+			return sock;
+	}
+	return NULL;
+}
+
+static void nsp_socket_free(struct nsp_socket *sock)
+{
+	room_member_cleanup(sock->ns->rooms, &sock->member);
+	json_decref(sock->auth);
+	free(sock);
+}
+
+static void nsp_socket_remove(struct nsp_client *cl, struct nsp_socket *sock)
+{
+	for (struct nsp_socket **pp = &cl->sockets; *pp; pp = &(*pp)->next) {
+		if (*pp == sock) {
+			*pp = sock->next;
+			break;
+		}
+	}
+	cl->n_sockets--;
+	nsp_socket_free(sock);
+	metrics_gauge_add(sockets_current, -1);
+}
+
+static void nsp_connect_error(struct nsp_client *cl, const struct packet *p, const char *message)
+{
+	char json[128];
+	char header[PACKET_HEADER_MAX(CONFIG_MAX_NSP_NAME)];
+	int n = snprintf(json, sizeof json, "{\"message\":\"%s\"}", message);
+	size_t h = packet_encode_header(header, sizeof header, PACKET_CONNECT_ERROR, 0,
+					p->nsp, p->nsp_len, PACKET_NO_ACK);
+	char out[sizeof header + sizeof json];
+
+	metrics_inc(sio_connect_errors_total);
+	memcpy(out, header, h);
+	memcpy(out + h, json, (size_t)n);
+	(void)engine_send(cl->s, false, out, h + (size_t)n);
+}
+
+static void nsp_on_connect(struct nsp_client *cl, const struct packet *p)
+{
+	if (p->nsp_len > CONFIG_MAX_NSP_NAME) {
+		nsp_client_fail(cl, "namespace name too long");
+		return;
+	}
+	struct nsp_namespace *ns = nsp_find_namespace(p->nsp, p->nsp_len);
+	if (!ns) {
+		nsp_connect_error(cl, p, "Invalid namespace");
+		return;
+	}
+	if (nsp_find_socket(cl, p->nsp, p->nsp_len)) {
+		/* The reference server treats a second CONNECT as a violation. */
+		nsp_client_fail(cl, "CONNECT to a connected namespace");
+		return;
+	}
+	if (cl->n_sockets >= nsp.cfg->max_namespaces_per_session) {
+		nsp_connect_error(cl, p, "too many namespaces");
+		return;
+	}
+	struct nsp_socket *sock = calloc(1, sizeof *sock);
+	if (!sock || id_generate(sock->id) < 0) {
+		free(sock);
+		nsp_client_fail(cl, "out of memory");
+		return;
+	}
+	sock->client = cl;
+	sock->ns = ns;
+	sock->auth = p->data ? json_incref(p->data) : NULL;
+	room_member_init(ns->rooms, &sock->member, sock);
+	/* Every socket is in the room named by its id: to(<socket id>) from
+	 * any server or emitter relies on it. */
+	if (room_join(ns->rooms, &sock->member, sock->id, ID_LEN) < 0) {
+		nsp_socket_free(sock);
+		nsp_client_fail(cl, "out of memory");
+		return;
+	}
+	sock->next = cl->sockets;
+	cl->sockets = sock;
+	cl->n_sockets++;
+	event_del(&cl->connect_timer);
+	metrics_inc(sio_connects_total);
+	metrics_gauge_add(sockets_current, 1);
+
+	char json[32 + ID_LEN];
+	int n = snprintf(json, sizeof json, "{\"sid\":\"%s\"}", sock->id);
+	nsp_send(cl, PACKET_CONNECT, ns, PACKET_NO_ACK, json, (size_t)n);
+}
+
+/* --- room policy ---------------------------------------------------------- */
+
+/* config_room_allowed()'s view of the CONNECT auth object: strings as
+ * they are, integers in decimal, anything else absent. */
+static const char *nsp_auth_field(void *ctx, const char *field, size_t field_len, size_t *value_len)
+{
+	static char number[24];
+	struct nsp_socket *sock = ctx;
+	char key[CONFIG_MAX_AUTH_FIELD + 1];
+
+	if (!sock->auth || !json_is_object(sock->auth) || field_len > CONFIG_MAX_AUTH_FIELD)
+		return NULL;
+	memcpy(key, field, field_len);
+	key[field_len] = '\0';
+	json_t *v = json_object_get(sock->auth, key);
+	if (json_is_string(v)) {
+		*value_len = json_string_length(v);
+		return json_string_value(v);
+	}
+	if (json_is_integer(v)) {
+		*value_len = (size_t)snprintf(number, sizeof number, "%lld",
+					      (long long)json_integer_value(v));
+		return number;
+	}
+	return NULL;
+}
+
+/* The answer to a join or leave: NULL when refused for the reason in
+ * *<why>, else the room name. */
+static const char *nsp_room_arg(struct nsp_socket *sock, const struct packet *p, size_t *len,
+				const char **why)
+{
+	json_t *room = json_array_get(p->data, 1);
+
+	*len = json_string_length(room);
+	if (!json_is_string(room) || *len == 0 || *len > nsp.cfg->max_room_name) {
+		*why = "\"invalid room name\"";
+		return NULL;
+	}
+	const char *name = json_string_value(room);
+	if (!config_room_allowed(sock->ns->cfg, name, *len, nsp_auth_field, sock)) {
+		*why = "\"not allowed\"";
+		return NULL;
+	}
+	return name;
+}
+
+static void nsp_on_join(struct nsp_socket *sock, const struct packet *p)
+{
+	const char *why = NULL;
+	size_t len;
+	const char *name = nsp_room_arg(sock, p, &len, &why);
+	char answer[64];
+
+	if (name && !room_is_member(sock->ns->rooms, &sock->member, name, len)) {
+		/* The own id room is not counted against the limit. */
+		if (room_member_room_count(&sock->member) - 1 >= sock->ns->cfg->max_rooms_per_socket) {
+			name = NULL;
+			why = "\"too many rooms\"";
+		} else if (room_join(sock->ns->rooms, &sock->member, name, len) < 0) {
+			name = NULL;
+			why = "\"out of memory\"";
+		}
+	}
+	if (!name) {
+		metrics_inc(sio_joins_refused_total);
+		snprintf(answer, sizeof answer, "[%s]", why);
+		nsp_send_ack(sock, p->ack_id, answer);
+		return;
+	}
+	metrics_inc(sio_joins_total);
+	nsp_send_ack(sock, p->ack_id, "[\"ok\"]");
+}
+
+static void nsp_on_leave(struct nsp_socket *sock, const struct packet *p)
+{
+	const char *why = NULL;
+	size_t len;
+	const char *name = nsp_room_arg(sock, p, &len, &why);
+	char answer[64];
+
+	if (name && len == ID_LEN && memcmp(name, sock->id, ID_LEN) == 0) {
+		name = NULL;
+		why = "\"not allowed\"";
+	}
+	if (!name) {
+		metrics_inc(sio_joins_refused_total);
+		snprintf(answer, sizeof answer, "[%s]", why);
+		nsp_send_ack(sock, p->ack_id, answer);
+		return;
+	}
+	(void)room_leave(sock->ns->rooms, &sock->member, name, len);
+	nsp_send_ack(sock, p->ack_id, "[\"ok\"]");
+}
+
+/* --- relay --------------------------------------------------------------- */
+
+/* One relayed packet, encoded once for every recipient. */
+struct nsp_relay {
+	const uint8_t *text;           /* header + JSON */
+	size_t text_len;
+	const struct packet *p;        /* for the attachments */
+	size_t n_delivered;
+};
+
+static void nsp_relay_visit(void *owner, void *arg)
+{
+	struct nsp_socket *sock = owner;
+	struct nsp_relay *r = arg;
+	struct engine_session *s = sock->client->s;
+
+	if (engine_send(s, false, r->text, r->text_len) < 0)
+		return;
+	for (unsigned i = 0; i < r->p->n_attachments; i++)
+		(void)engine_send(s, true, r->p->attachments[i], r->p->attachment_lens[i]);
+	r->n_delivered++;
+}
+
+struct nsp_room_list {
+	struct room_name *names;
+	size_t n, cap;
+	const char *skip;              /* the sender's own id room */
+	bool overflow;
+};
+
+static void nsp_collect_room(void *arg, const char *name, size_t len)
+{
+	struct nsp_room_list *l = arg;
+
+	if (len == ID_LEN && memcmp(name, l->skip, ID_LEN) == 0)
+		return;
+	if (l->n == l->cap) {
+		l->overflow = true;
+		return;
+	}
+	l->names[l->n].name = name;
+	l->names[l->n].len = len;
+	l->n++;
+}
+
+/* Sends <p> to the other members of the rooms <sock> joined. */
+static void nsp_relay(struct nsp_socket *sock, const struct packet *p)
+{
+	struct room_name stack[NSP_RELAY_STACK_ROOMS];
+	size_t n_rooms = room_member_room_count(&sock->member);
+	struct nsp_room_list rooms = { stack, 0, NSP_RELAY_STACK_ROOMS, sock->id, false };
+
+	if (n_rooms > NSP_RELAY_STACK_ROOMS) {
+		rooms.names = malloc(n_rooms * sizeof *rooms.names);
+		rooms.cap = n_rooms;
+		if (!rooms.names) {
+			metrics_inc(sio_events_dropped_total);
+			return;
+		}
+	}
+	room_member_each_room(&sock->member, nsp_collect_room, &rooms);
+	if (rooms.n > 0) {
+		/* The relayed copy asks for no ack: the sender's ack is
+		 * answered here, not by the recipients. */
+		size_t cap = PACKET_HEADER_MAX(p->nsp_len) + p->json_len;
+		uint8_t *text = malloc(cap);
+		if (text) {
+			size_t h = packet_encode_header((char *)text, cap, p->type, p->n_attachments,
+							p->nsp, p->nsp_len, PACKET_NO_ACK);
+			memcpy(text + h, p->json, p->json_len);
+			struct nsp_relay r = { text, h + p->json_len, p, 0 };
+			room_broadcast(sock->ns->rooms, rooms.names, rooms.n, NULL, 0, &sock->member,
+				       nsp_relay_visit, &r);
+			metrics_counters[METRIC_sio_deliveries_total] += r.n_delivered;
+			free(text);
+		}
+	}
+	if (rooms.names != stack)
+		free(rooms.names);
+	metrics_inc(sio_events_relayed_total);
+	nsp_send_ack(sock, p->ack_id, "[]");
+}
+
+/* --- packets from the client --------------------------------------------- */
+
+static bool nsp_event_is(const struct packet *p, const char *name)
+{
+	json_t *first = json_array_get(p->data, 0);
+	return json_is_string(first) && strcmp(json_string_value(first), name) == 0 &&
+	       json_string_length(first) == strlen(name);
+}
+
+static void nsp_on_event(struct nsp_socket *sock, const struct packet *p)
+{
+	const struct config_namespace *ns = sock->ns->cfg;
+
+	metrics_inc(sio_events_received_total);
+	if (nsp_event_is(p, ns->join_event)) {
+		nsp_on_join(sock, p);
+	} else if (nsp_event_is(p, ns->leave_event)) {
+		nsp_on_leave(sock, p);
+	} else if (ns->relay) {
+		nsp_relay(sock, p);
+	} else {
+		/* Kept for the backend step (#5): until then counted. */
+		metrics_inc(sio_events_dropped_total);
+		log_debug("socket %s: event dropped (relay off, no backend)", sock->id);
+	}
+}
+
+static void nsp_on_packet(struct nsp_client *cl, const struct packet *p)
+{
+	if (p->type == PACKET_CONNECT) {
+		nsp_on_connect(cl, p);
+		return;
+	}
+	struct nsp_socket *sock = nsp_find_socket(cl, p->nsp, p->nsp_len);
+	if (!sock || p->type == PACKET_CONNECT_ERROR) {
+		/* A packet for a namespace not connected (or not yet: the
+		 * reference refuses `40\x1e42[...]` in one POST too). */
+		nsp_client_fail(cl, sock ? "CONNECT_ERROR from a client" : "namespace not connected");
+		return;
+	}
+	switch (p->type) {
+	case PACKET_DISCONNECT:
+		nsp_socket_remove(cl, sock);
+		break;
+	case PACKET_EVENT:
+	case PACKET_BINARY_EVENT:
+		nsp_on_event(sock, p);
+		break;
+	default:
+		break; /* ACK: the server asks for none yet; unknown ids are ignored */
+	}
+}
+
+/* --- engine callbacks ----------------------------------------------------- */
+
+static void nsp_connect_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct nsp_client *cl = arg;
+
+	if (cl->n_sockets > 0)
+		return;
+	metrics_inc(sio_connect_timeouts_total);
+	log_debug("session %s: no namespace connected within connect_timeout",
+		  engine_session_sid(cl->s));
+	engine_close(cl->s, "forced close");
+}
+
+static void nsp_session_open(struct engine_session *s, void *app_ctx)
+{
+	struct nsp_client *cl = calloc(1, sizeof *cl);
+
+	if (!cl) {
+		engine_close(s, "forced close");
+		return;
+	}
+	cl->s = s;
+	packet_reader_init(&cl->reader, nsp.cfg->max_payload);
+	evtimer_assign(&cl->connect_timer, nsp.base, nsp_connect_timeout_cb, cl);
+	event_add(&cl->connect_timer, &nsp.connect_timeout_tv);
+	engine_session_set_data(s, cl);
+}
+
+static void nsp_session_message(struct engine_session *s, void *app_ctx, bool binary,
+				uint8_t *data, size_t len)
+{
+	struct nsp_client *cl = engine_session_data(s);
+	struct packet p;
+
+	if (!cl || cl->failed)
+		return;
+	enum packet_result r = packet_reader_feed(&cl->reader, binary, data, len, &p);
+	if (r == PACKET_MORE)
+		return;
+	if (r != PACKET_OK) {
+		nsp_client_fail(cl, packet_result_text(r));
+		return;
+	}
+	nsp_on_packet(cl, &p);
+	/* An idle client holds no packet: the reader frees it now. */
+	packet_reader_done(&cl->reader);
+}
+
+static void nsp_session_close(struct engine_session *s, void *app_ctx, const char *reason)
+{
+	struct nsp_client *cl = engine_session_data(s);
+
+	if (!cl)
+		return;
+	while (cl->sockets)
+		nsp_socket_remove(cl, cl->sockets);
+	event_del(&cl->connect_timer);
+	packet_reader_cleanup(&cl->reader);
+	engine_session_set_data(s, NULL);
+	free(cl);
+}
+
+const struct engine_callbacks nsp_engine_callbacks = {
+	.on_open = nsp_session_open,
+	.on_message = nsp_session_message,
+	.on_close = nsp_session_close,
+};
+
+int nsp_init(struct event_base *base, const struct config *cfg)
+{
+	nsp.base = base;
+	nsp.cfg = cfg;
+	nsp.connect_timeout_tv.tv_sec = cfg->connect_timeout_ms / 1000;
+	nsp.connect_timeout_tv.tv_usec = (cfg->connect_timeout_ms % 1000) * 1000;
+	nsp.namespaces = calloc(cfg->n_namespaces, sizeof *nsp.namespaces);
+	if (!nsp.namespaces)
+		return -1;
+	for (size_t i = 0; i < cfg->n_namespaces; i++) {
+		nsp.namespaces[i].cfg = &cfg->namespaces[i];
+		nsp.namespaces[i].rooms = room_index_new();
+		nsp.n_namespaces++;
+		if (!nsp.namespaces[i].rooms) {
+			nsp_cleanup();
+			return -1;
+		}
+	}
+	return 0;
+}
+
+void nsp_cleanup(void)
+{
+	for (size_t i = 0; i < nsp.n_namespaces; i++)
+		room_index_free(nsp.namespaces[i].rooms);
+	free(nsp.namespaces);
+	nsp.namespaces = NULL;
+	nsp.n_namespaces = 0;
+}

@@ -1,0 +1,81 @@
+/* room.h - room index of one namespace, and the recipients of a broadcast.
+ *
+ * Maps room names to members and each member to its rooms; join, leave and
+ * membership tests are O(1) (uthash), a room's name is stored once in the
+ * room and freed with its last member.  Members are owned by their sockets
+ * (nsp.c), which embed a struct room_member; the index owns rooms and
+ * memberships, and a membership costs no hash table of its own (room.c).
+ * A broadcast to several rooms visits each recipient once, without
+ * allocating: a broadcast serial is stamped on each member as it is
+ * visited, and on the members of the except rooms before the walk.
+ */
+#ifndef ROOMCAST_ROOM_H
+#define ROOMCAST_ROOM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct room_index;
+struct room_membership;
+
+/* A socket's presence in one index.  Fields are private to room.c. */
+struct room_member {
+	void *owner;                        /* the socket, handed to visitors */
+	struct room_membership *rooms;      /* list of this member's memberships */
+	size_t n_rooms;                     /* length of that list */
+	uint64_t serial;                    /* last broadcast that visited or excluded it */
+	struct room_member *prev, *next;    /* every member of the index */
+};
+
+/* A room name for a broadcast: bytes, not NUL-terminated. */
+struct room_name {
+	const char *name;
+	size_t len;
+};
+
+struct room_index *room_index_new(void);
+/* Frees the index; every member must have been cleaned up first. */
+void room_index_free(struct room_index *idx);
+
+/* Adds <m> (embedded in <owner>) to <idx> with no rooms. */
+void room_member_init(struct room_index *idx, struct room_member *m, void *owner);
+/* Leaves every room (freeing the rooms left empty) and removes <m>. */
+void room_member_cleanup(struct room_index *idx, struct room_member *m);
+
+/* Puts <m> in room <name>.  Returns 0, 1 if it was already there, or -1 if
+ * memory ran out (nothing changed). */
+int room_join(struct room_index *idx, struct room_member *m, const char *name, size_t len)
+	__attribute__((warn_unused_result));
+/* Takes <m> out of room <name>.  Returns 0, or 1 if it was not there. */
+int room_leave(struct room_index *idx, struct room_member *m, const char *name, size_t len);
+/* Whether <m> is in room <name> of <idx>. */
+bool room_is_member(const struct room_index *idx, const struct room_member *m,
+		    const char *name, size_t len);
+size_t room_member_room_count(const struct room_member *m);
+
+/* Calls <fn>(<arg>, name, len) for each room of <m>, in no set order; <fn>
+ * must not change <m>'s rooms. */
+void room_member_each_room(const struct room_member *m,
+			   void (*fn)(void *arg, const char *name, size_t len), void *arg);
+
+/* Number of rooms in <idx>, and of members of room <name> (0 if none). */
+size_t room_index_room_count(const struct room_index *idx);
+size_t room_size(const struct room_index *idx, const char *name, size_t len);
+
+/* Calls <visit>(<owner>, <arg>) once for every member that is in at least
+ * one of <rooms> (every member of the index when <n_rooms> is 0) and in
+ * none of <except>, skipping <skip> (may be NULL: the sender of a relay).
+ * <visit> must not join, leave or clean up members.  Returns the number of
+ * members visited. */
+size_t room_broadcast(struct room_index *idx, const struct room_name *rooms, size_t n_rooms,
+		      const struct room_name *except, size_t n_except,
+		      const struct room_member *skip,
+		      void (*visit)(void *owner, void *arg), void *arg);
+
+/* For tests: every allocation of room.c, uthash's tables included, goes
+ * through <malloc_fn> and <free_fn> (NULL: malloc and free).  Switch only
+ * while no index exists. */
+void room_set_allocator(void *(*malloc_fn)(size_t), void (*free_fn)(void *));
+
+#endif

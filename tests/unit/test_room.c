@@ -1,0 +1,1064 @@
+/* test_room.c - unit tests for the room index and broadcast (room.c).
+ *
+ * Covers join, leave and membership with their 0/1 results; rooms freed
+ * with their last member and by member cleanup; names as bytes (embedded
+ * NUL, equal prefixes, empty); broadcasts to one room, to overlapping
+ * rooms, with except rooms, with a skipped member and to everyone, each
+ * recipient counted exactly; serials across many broadcasts; a 1000 member
+ * x 10 room random run checked against a brute-force model; the bytes an
+ * idle socket costs; and a join failed at each of its allocations in turn,
+ * from the first until it succeeds, as it creates rooms and grows uthash's
+ * tables.
+ *
+ * room.c allocates through room_set_allocator(), wired here to cmocka's
+ * test_malloc() so that every test ends with its leaks and overruns
+ * checked, and so that one allocation can be made to fail.  Not covered
+ * here: what a socket does with a refused join (nsp tests).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <uthash.h>  /* only the size of a new table, for the growth count */
+
+#include "room.h"
+
+/* A literal as the name and length arguments, embedded NULs included. */
+#define NAME(s) (s), (sizeof(s) - 1)
+#define ROOM_NAME(s) { (s), sizeof(s) - 1 }
+
+/* ---- allocator: counts room.c's allocations and fails the chosen one ---- */
+
+static unsigned long test_room_n_allocs;   /* since the last reset */
+static unsigned long test_room_fail_at;    /* 1-based; 0 never fails */
+/* Failed allocations bigger than a new table's buckets: uthash growing a
+ * table.  Each growth fails at least once in a failing-join loop.  It may
+ * fail more often: a failed join frees its room and membership, the next
+ * attempt may get them at other addresses, so its membership key lands in
+ * another bucket, and a later join is the one that grows the table. */
+static unsigned test_room_n_growths_failed;
+/* Bytes room.c holds, as it asked for them.  Its free hook is not told the
+ * size, so each block carries it in a header before the caller's bytes. */
+static size_t test_room_n_live_bytes;
+
+union test_room_block_header {
+	size_t size;
+	max_align_t align;      /* the caller's bytes stay as aligned as cmocka's */
+};
+
+static void *test_room_malloc(size_t size)
+{
+	union test_room_block_header *h;
+
+	test_room_n_allocs++;
+	if (test_room_n_allocs == test_room_fail_at) {
+		if (size > HASH_INITIAL_NUM_BUCKETS * sizeof(UT_hash_bucket))
+			test_room_n_growths_failed++;
+		return NULL;
+	}
+	h = test_malloc(sizeof *h + size);
+	if (h == NULL)
+		return NULL;
+	h->size = size;
+	test_room_n_live_bytes += size;
+	return h + 1;
+}
+
+static void test_room_free(void *p)
+{
+	union test_room_block_header *h;
+
+	if (p == NULL)
+		return;
+	h = (union test_room_block_header *)p - 1;
+	assert_true(h->size <= test_room_n_live_bytes);
+	test_room_n_live_bytes -= h->size;
+	test_free(h);
+}
+
+static void test_room_alloc_reset(unsigned long fail_at)
+{
+	test_room_n_allocs = 0;
+	test_room_fail_at = fail_at;
+}
+
+static int test_room_group_setup(void **state)
+{
+	room_set_allocator(test_room_malloc, test_room_free);
+	return 0;
+}
+
+static int test_room_group_teardown(void **state)
+{
+	room_set_allocator(NULL, NULL);
+	return 0;
+}
+
+/* ---- sockets and visitors ---- */
+
+/* What nsp.c would be: a socket that embeds its membership. */
+struct test_room_sock {
+	struct room_member m;
+	unsigned visits;        /* visits since the counts were last cleared */
+};
+
+struct test_room_visits {
+	size_t n_calls;
+	struct test_room_sock *last;
+};
+
+static void test_room_visit(void *owner, void *arg)
+{
+	struct test_room_sock *s = owner;
+	struct test_room_visits *v = arg;
+
+	s->visits++;
+	v->n_calls++;
+	v->last = s;
+}
+
+static void test_room_socks_init(struct room_index *idx, struct test_room_sock *socks, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		memset(&socks[i], 0, sizeof socks[i]);
+		room_member_init(idx, &socks[i].m, &socks[i]);
+	}
+}
+
+static void test_room_socks_clear_visits(struct test_room_sock *socks, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		socks[i].visits = 0;
+}
+
+/* Cleans every sock up, then checks that no room is left and frees. */
+static void test_room_finish(struct room_index *idx, struct test_room_sock *socks, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		room_member_cleanup(idx, &socks[i].m);
+	assert_int_equal(room_index_room_count(idx), 0);
+	room_index_free(idx);
+}
+
+static struct room_index *test_room_index_new(void)
+{
+	struct room_index *idx = room_index_new();
+
+	assert_non_null(idx);
+	return idx;
+}
+
+/* Broadcasts and returns the visit count after checking that it matches
+ * the visitor's calls and that no sock was visited twice. */
+static size_t test_room_broadcast(struct room_index *idx, struct test_room_sock *socks, size_t n,
+				  const struct room_name *rooms, size_t n_rooms,
+				  const struct room_name *except, size_t n_except,
+				  const struct room_member *skip)
+{
+	struct test_room_visits v = { 0, NULL };
+	size_t n_visited, i;
+
+	test_room_socks_clear_visits(socks, n);
+	n_visited = room_broadcast(idx, rooms, n_rooms, except, n_except, skip,
+				   test_room_visit, &v);
+	assert_int_equal(n_visited, v.n_calls);
+	for (i = 0; i < n; i++)
+		assert_in_range(socks[i].visits, 0, 1);
+	return n_visited;
+}
+
+/* ---- a brute-force model of the index ---- */
+
+#define TEST_ROOM_NAME_MAX 16
+
+/* Sockets, room names and who is in which room, kept beside a real index. */
+struct test_room_model {
+	struct room_index *idx;
+	struct test_room_sock *socks;
+	size_t n_socks;
+	size_t n_rooms;
+	char (*names)[TEST_ROOM_NAME_MAX];
+	size_t *name_lens;
+	bool *in;               /* in[sock * n_rooms + room] */
+};
+
+/* Room <r> is "r<r>" when r is even and "r<r-1>\0" when it is odd, so that
+ * half the names are the other half plus a NUL byte. */
+static void test_room_model_init(struct test_room_model *md, size_t n_socks, size_t n_rooms)
+{
+	size_t r;
+
+	md->idx = test_room_index_new();
+	md->n_socks = n_socks;
+	md->n_rooms = n_rooms;
+	md->socks = test_calloc(n_socks, sizeof *md->socks);
+	md->names = test_calloc(n_rooms, sizeof *md->names);
+	md->name_lens = test_calloc(n_rooms, sizeof *md->name_lens);
+	md->in = test_calloc(n_socks * n_rooms, sizeof *md->in);
+	test_room_socks_init(md->idx, md->socks, n_socks);
+	for (r = 0; r < n_rooms; r++) {
+		int len = snprintf(md->names[r], TEST_ROOM_NAME_MAX, "r%zu", r & ~(size_t)1);
+
+		md->name_lens[r] = (size_t)len + (r & 1);
+	}
+}
+
+static void test_room_model_finish(struct test_room_model *md)
+{
+	test_room_finish(md->idx, md->socks, md->n_socks);
+	test_free(md->in);
+	test_free(md->name_lens);
+	test_free(md->names);
+	test_free(md->socks);
+}
+
+static bool *test_room_model_in(struct test_room_model *md, size_t s, size_t r)
+{
+	return &md->in[s * md->n_rooms + r];
+}
+
+static int test_room_model_join(struct test_room_model *md, size_t s, size_t r)
+{
+	int rc = room_join(md->idx, &md->socks[s].m, md->names[r], md->name_lens[r]);
+
+	if (rc == 0)
+		*test_room_model_in(md, s, r) = true;
+	return rc;
+}
+
+static int test_room_model_leave(struct test_room_model *md, size_t s, size_t r)
+{
+	int rc = room_leave(md->idx, &md->socks[s].m, md->names[r], md->name_lens[r]);
+
+	*test_room_model_in(md, s, r) = false;
+	return rc;
+}
+
+static size_t test_room_model_find_name(const struct test_room_model *md, const char *name,
+					size_t len)
+{
+	size_t r;
+
+	for (r = 0; r < md->n_rooms; r++)
+		if (md->name_lens[r] == len && memcmp(md->names[r], name, len) == 0)
+			return r;
+	return md->n_rooms;
+}
+
+struct test_room_each {
+	const struct test_room_model *md;
+	size_t sock;
+	bool *seen;             /* one per room of the model */
+	size_t n_calls;
+};
+
+static void test_room_each_check(void *arg, const char *name, size_t len)
+{
+	struct test_room_each *e = arg;
+	size_t r = test_room_model_find_name(e->md, name, len);
+
+	assert_true(r < e->md->n_rooms);
+	assert_true(e->md->in[e->sock * e->md->n_rooms + r]);
+	assert_false(e->seen[r]);
+	e->seen[r] = true;
+	e->n_calls++;
+}
+
+/* Checks every query of room.h against the model. */
+static void test_room_model_check(struct test_room_model *md)
+{
+	bool *seen = test_calloc(md->n_rooms, sizeof *seen);
+	size_t n_nonempty = 0;
+	size_t s, r;
+
+	for (r = 0; r < md->n_rooms; r++) {
+		size_t n_members = 0;
+
+		for (s = 0; s < md->n_socks; s++) {
+			bool in = *test_room_model_in(md, s, r);
+
+			n_members += in;
+			assert_int_equal(room_is_member(md->idx, &md->socks[s].m, md->names[r],
+							md->name_lens[r]), in);
+		}
+		assert_int_equal(room_size(md->idx, md->names[r], md->name_lens[r]), n_members);
+		n_nonempty += n_members != 0;
+	}
+	assert_int_equal(room_index_room_count(md->idx), n_nonempty);
+
+	for (s = 0; s < md->n_socks; s++) {
+		struct test_room_each e = { md, s, seen, 0 };
+		size_t n_in = 0;
+
+		memset(seen, 0, md->n_rooms * sizeof *seen);
+		for (r = 0; r < md->n_rooms; r++)
+			n_in += *test_room_model_in(md, s, r);
+		assert_int_equal(room_member_room_count(&md->socks[s].m), n_in);
+		room_member_each_room(&md->socks[s].m, test_room_each_check, &e);
+		assert_int_equal(e.n_calls, n_in);
+	}
+	test_free(seen);
+}
+
+/* Broadcasts to model rooms <targets> except <excepts> (indexes, repeats
+ * allowed) skipping sock <skip> (n_socks: none), and checks each sock was
+ * visited exactly when the model says. */
+static void test_room_model_broadcast(struct test_room_model *md, const size_t *targets,
+				      size_t n_targets, const size_t *excepts, size_t n_excepts,
+				      size_t skip)
+{
+	struct room_name rooms[8], except[8];
+	size_t n_expected = 0, n_visited;
+	size_t i, s;
+
+	assert_true(n_targets <= 8 && n_excepts <= 8);
+	for (i = 0; i < n_targets; i++)
+		rooms[i] = (struct room_name){ md->names[targets[i]], md->name_lens[targets[i]] };
+	for (i = 0; i < n_excepts; i++)
+		except[i] = (struct room_name){ md->names[excepts[i]], md->name_lens[excepts[i]] };
+
+	n_visited = test_room_broadcast(md->idx, md->socks, md->n_socks, rooms, n_targets, except,
+					n_excepts, skip < md->n_socks ? &md->socks[skip].m : NULL);
+	for (s = 0; s < md->n_socks; s++) {
+		bool want = n_targets == 0;
+
+		for (i = 0; i < n_targets; i++)
+			want |= *test_room_model_in(md, s, targets[i]);
+		for (i = 0; i < n_excepts; i++)
+			want &= !*test_room_model_in(md, s, excepts[i]);
+		want &= s != skip;
+		assert_int_equal(md->socks[s].visits, want);
+		n_expected += want;
+	}
+	assert_int_equal(n_visited, n_expected);
+}
+
+/* splitmix64: a fixed sequence on every platform, unlike rand(). */
+static uint64_t test_room_rand(uint64_t *state)
+{
+	uint64_t z = (*state += 0x9e3779b97f4a7c15u);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+	return z ^ (z >> 31);
+}
+
+static size_t test_room_rand_below(uint64_t *state, size_t n)
+{
+	return (size_t)(test_room_rand(state) % n);
+}
+
+/* ---- the index ---- */
+
+static void a_new_index_has_no_rooms(void **state)
+{
+	struct room_index *idx = test_room_index_new();
+
+	assert_int_equal(room_index_room_count(idx), 0);
+	assert_int_equal(room_size(idx, NAME("a")), 0);
+	room_index_free(idx);
+}
+
+static void freeing_a_null_index_does_nothing(void **state)
+{
+	room_index_free(NULL);
+}
+
+static void an_index_that_cannot_be_allocated_is_null(void **state)
+{
+	test_room_alloc_reset(1);
+	assert_null(room_index_new());
+	test_room_alloc_reset(0);
+}
+
+/* ---- join, leave, membership ---- */
+
+static void a_joined_member_is_in_the_room(void **state)
+{
+	struct room_index *idx = test_room_index_new();
+	struct test_room_sock s[2];
+
+	test_room_socks_init(idx, s, 2);
+	assert_int_equal(room_join(idx, &s[0].m, NAME("lobby")), 0);
+	assert_true(room_is_member(idx, &s[0].m, NAME("lobby")));
+	assert_false(room_is_member(idx, &s[1].m, NAME("lobby")));
+	assert_int_equal(room_member_room_count(&s[0].m), 1);
+	assert_int_equal(room_member_room_count(&s[1].m), 0);
+	assert_int_equal(room_size(idx, NAME("lobby")), 1);
+	assert_int_equal(room_index_room_count(idx), 1);
+
+	assert_int_equal(room_join(idx, &s[1].m, NAME("lobby")), 0);
+	assert_int_equal(room_size(idx, NAME("lobby")), 2);
+	assert_int_equal(room_index_room_count(idx), 1);
+	test_room_finish(idx, s, 2);
+}
+
+static void joining_a_room_twice_returns_1_and_changes_nothing(void **state)
+{
+	struct room_index *idx = test_room_index_new();
+	struct test_room_sock s[1];
+
+	test_room_socks_init(idx, s, 1);
+	assert_int_equal(room_join(idx, &s[0].m, NAME("lobby")), 0);
+	test_room_alloc_reset(0);
+	assert_int_equal(room_join(idx, &s[0].m, NAME("lobby")), 1);
+	assert_int_equal(test_room_n_allocs, 0);
+	assert_int_equal(room_member_room_count(&s[0].m), 1);
+	assert_int_equal(room_size(idx, NAME("lobby")), 1);
+	assert_int_equal(room_index_room_count(idx), 1);
+	test_room_finish(idx, s, 1);
+}
+
+static void leaving_a_room_not_joined_returns_1(void **state)
+{
+	struct room_index *idx = test_room_index_new();
+	struct test_room_sock s[2];
+
+	test_room_socks_init(idx, s, 2);
+	/* A room nobody is in, then a room someone else is in. */
+	assert_int_equal(room_leave(idx, &s[0].m, NAME("nowhere")), 1);
+	assert_int_equal(room_join(idx, &s[1].m, NAME("lobby")), 0);
+	assert_int_equal(room_leave(idx, &s[0].m, NAME("lobby")), 1);
+	assert_int_equal(room_size(idx, NAME("lobby")), 1);
+	assert_true(room_is_member(idx, &s[1].m, NAME("lobby")));
+	assert_int_equal(room_index_room_count(idx), 1);
+	test_room_finish(idx, s, 2);
+}
+
+static void a_left_room_is_left_and_can_be_joined_again(void **state)
+{
+	struct room_index *idx = test_room_index_new();
+	struct test_room_sock s[1];
+
+	test_room_socks_init(idx, s, 1);
+	assert_int_equal(room_join(idx, &s[0].m, NAME("a")), 0);
+	assert_int_equal(room_join(idx, &s[0].m, NAME("b")), 0);
+	assert_int_equal(room_leave(idx, &s[0].m, NAME("a")), 0);
+	assert_false(room_is_member(idx, &s[0].m, NAME("a")));
+	assert_true(room_is_member(idx, &s[0].m, NAME("b")));
+	assert_int_equal(room_member_room_count(&s[0].m), 1);
+	assert_int_equal(room_leave(idx, &s[0].m, NAME("a")), 1);
+	assert_int_equal(room_join(idx, &s[0].m, NAME("a")), 0);
+	assert_true(room_is_member(idx, &s[0].m, NAME("a")));
+	assert_int_equal(room_member_room_count(&s[0].m), 2);
+	test_room_finish(idx, s, 1);
+}
+
+static void a_room_is_freed_when_its_last_member_leaves(void **state)
+{
+	struct room_index *idx = test_room_index_new();
+	struct test_room_sock s[2];
+
+	test_room_socks_init(idx, s, 2);
+	assert_int_equal(room_join(idx, &s[0].m, NAME("a")), 0);
+	assert_int_equal(room_join(idx, &s[1].m, NAME("a")), 0);
+	assert_int_equal(room_join(idx, &s[1].m, NAME("b")), 0);
+	assert_int_equal(room_index_room_count(idx), 2);
+
+	assert_int_equal(room_leave(idx, &s[0].m, NAME("a")), 0);
+	assert_int_equal(room_index_room_count(idx), 2);
+	assert_int_equal(room_size(idx, NAME("a")), 1);
+	assert_int_equal(room_leave(idx, &s[1].m, NAME("a")), 0);
+	assert_int_equal(room_index_room_count(idx), 1);
+	assert_int_equal(room_size(idx, NAME("a")), 0);
+	assert_int_equal(room_leave(idx, &s[1].m, NAME("b")), 0);
+	assert_int_equal(room_index_room_count(idx), 0);
+
+	/* Only the members are left; the index frees without leaks. */
+	test_room_finish(idx, s, 2);
+}
+
+static void cleanup_leaves_every_room_and_frees_the_empty_ones(void **state)
+{
+	struct room_index *idx = test_room_index_new();
+	struct test_room_sock s[2];
+	struct test_room_visits v = { 0, NULL };
+
+	test_room_socks_init(idx, s, 2);
+	assert_int_equal(room_join(idx, &s[0].m, NAME("shared")), 0);
+	assert_int_equal(room_join(idx, &s[0].m, NAME("own")), 0);
+	assert_int_equal(room_join(idx, &s[0].m, NAME("other")), 0);
+	assert_int_equal(room_join(idx, &s[1].m, NAME("shared")), 0);
+	assert_int_equal(room_index_room_count(idx), 3);
+
+	room_member_cleanup(idx, &s[0].m);
+	assert_int_equal(room_index_room_count(idx), 1);
+	assert_int_equal(room_size(idx, NAME("shared")), 1);
+	assert_int_equal(room_size(idx, NAME("own")), 0);
+	assert_int_equal(room_size(idx, NAME("other")), 0);
+	assert_int_equal(room_member_room_count(&s[0].m), 0);
+
+	/* Gone from the list of every member too. */
+	assert_int_equal(room_broadcast(idx, NULL, 0, NULL, 0, NULL, test_room_visit, &v), 1);
+	assert_ptr_equal(v.last, &s[1]);
+	test_room_finish(idx, &s[1], 1);
+}
+
+static void cleanup_of_a_member_without_rooms_only_unlinks_it(void **state)
+{
+	struct room_index *idx = test_room_index_new();
+	struct test_room_sock s[3];
+	const struct room_name everyone_but_none[1] = { ROOM_NAME("none") };
+
+	test_room_socks_init(idx, s, 3);
+	room_member_cleanup(idx, &s[1].m);
+	assert_int_equal(test_room_broadcast(idx, s, 3, NULL, 0, everyone_but_none, 1, NULL), 2);
+	assert_int_equal(s[0].visits, 1);
+	assert_int_equal(s[1].visits, 0);
+	assert_int_equal(s[2].visits, 1);
+	room_member_cleanup(idx, &s[0].m);
+	room_member_cleanup(idx, &s[2].m);
+	assert_int_equal(test_room_broadcast(idx, s, 3, NULL, 0, NULL, 0, NULL), 0);
+	room_index_free(idx);
+}
+
+struct test_room_names_seen {
+	unsigned a, ab, a_nul, empty;
+	unsigned other;
+};
+
+static void test_room_names_collect(void *arg, const char *name, size_t len)
+{
+	struct test_room_names_seen *seen = arg;
+
+	if (len == 1 && memcmp(name, "a", 1) == 0)
+		seen->a++;
+	else if (len == 2 && memcmp(name, "ab", 2) == 0)
+		seen->ab++;
+	else if (len == 2 && memcmp(name, "a\0", 2) == 0)
+		seen->a_nul++;
+	else if (len == 0)
+		seen->empty++;
+	else
+		seen->other++;
+}
+
+static void each_room_gives_every_room_of_the_member_once_with_its_bytes(void **state)
+{
+	struct room_index *idx = test_room_index_new();
+	struct test_room_sock s[2];
+	struct test_room_names_seen seen = { 0 };
+
+	test_room_socks_init(idx, s, 2);
+	assert_int_equal(room_join(idx, &s[0].m, NAME("a")), 0);
+	assert_int_equal(room_join(idx, &s[0].m, NAME("ab")), 0);
+	assert_int_equal(room_join(idx, &s[0].m, NAME("a\0")), 0);
+	assert_int_equal(room_join(idx, &s[0].m, NAME("")), 0);
+	assert_int_equal(room_join(idx, &s[1].m, NAME("b")), 0);
+	room_member_each_room(&s[0].m, test_room_names_collect, &seen);
+	assert_int_equal(seen.a, 1);
+	assert_int_equal(seen.ab, 1);
+	assert_int_equal(seen.a_nul, 1);
+	assert_int_equal(seen.empty, 1);
+	assert_int_equal(seen.other, 0);
+	test_room_finish(idx, s, 2);
+}
+
+/* ---- names are bytes ---- */
+
+static void names_with_equal_prefixes_are_different_rooms(void **state)
+{
+	struct room_index *idx = test_room_index_new();
+	struct test_room_sock s[2];
+
+	test_room_socks_init(idx, s, 2);
+	assert_int_equal(room_join(idx, &s[0].m, NAME("a")), 0);
+	assert_int_equal(room_join(idx, &s[1].m, NAME("ab")), 0);
+	assert_true(room_is_member(idx, &s[0].m, NAME("a")));
+	assert_false(room_is_member(idx, &s[0].m, NAME("ab")));
+	assert_false(room_is_member(idx, &s[1].m, NAME("a")));
+	assert_true(room_is_member(idx, &s[1].m, NAME("ab")));
+	/* A length shorter than the bytes passed is a prefix, not the string. */
+	assert_true(room_is_member(idx, &s[0].m, "ab", 1));
+	assert_int_equal(room_size(idx, NAME("a")), 1);
+	assert_int_equal(room_size(idx, NAME("ab")), 1);
+	assert_int_equal(room_index_room_count(idx), 2);
+	assert_int_equal(room_leave(idx, &s[0].m, NAME("ab")), 1);
+	test_room_finish(idx, s, 2);
+}
+
+static void names_with_embedded_nul_are_compared_by_length(void **state)
+{
+	static const struct room_name names[] = {
+		ROOM_NAME("a"), ROOM_NAME("a\0"), ROOM_NAME("a\0b"), ROOM_NAME("a\0c"),
+		ROOM_NAME("\0"), ROOM_NAME("\0\0"), ROOM_NAME(""),
+	};
+	const size_t n = sizeof names / sizeof names[0];
+	struct room_index *idx = test_room_index_new();
+	struct test_room_sock s[7];
+	size_t i, j;
+
+	test_room_socks_init(idx, s, n);
+	for (i = 0; i < n; i++)
+		assert_int_equal(room_join(idx, &s[i].m, names[i].name, names[i].len), 0);
+	assert_int_equal(room_index_room_count(idx), n);
+	for (i = 0; i < n; i++) {
+		assert_int_equal(room_size(idx, names[i].name, names[i].len), 1);
+		for (j = 0; j < n; j++)
+			assert_int_equal(room_is_member(idx, &s[i].m, names[j].name, names[j].len),
+					 i == j);
+	}
+	for (i = 0; i < n; i++) {
+		assert_int_equal(test_room_broadcast(idx, s, n, &names[i], 1, NULL, 0, NULL), 1);
+		assert_int_equal(s[i].visits, 1);
+	}
+	test_room_finish(idx, s, n);
+}
+
+static void an_empty_name_may_come_as_null(void **state)
+{
+	struct room_index *idx = test_room_index_new();
+	struct test_room_sock s[1];
+	const struct room_name null_name = { NULL, 0 };
+
+	test_room_socks_init(idx, s, 1);
+	assert_int_equal(room_join(idx, &s[0].m, NULL, 0), 0);
+	assert_int_equal(room_join(idx, &s[0].m, NAME("")), 1);
+	assert_true(room_is_member(idx, &s[0].m, NULL, 0));
+	assert_int_equal(room_size(idx, NULL, 0), 1);
+	assert_int_equal(test_room_broadcast(idx, s, 1, &null_name, 1, NULL, 0, NULL), 1);
+	assert_int_equal(room_leave(idx, &s[0].m, NULL, 0), 0);
+	assert_int_equal(room_index_room_count(idx), 0);
+	test_room_finish(idx, s, 1);
+}
+
+/* ---- broadcast ---- */
+
+/* s0 in a; s1 in a, b; s2 in b; s3 in c; s4 in no room. */
+static struct room_index *test_room_five(struct test_room_sock *s)
+{
+	struct room_index *idx = test_room_index_new();
+
+	test_room_socks_init(idx, s, 5);
+	assert_int_equal(room_join(idx, &s[0].m, NAME("a")), 0);
+	assert_int_equal(room_join(idx, &s[1].m, NAME("a")), 0);
+	assert_int_equal(room_join(idx, &s[1].m, NAME("b")), 0);
+	assert_int_equal(room_join(idx, &s[2].m, NAME("b")), 0);
+	assert_int_equal(room_join(idx, &s[3].m, NAME("c")), 0);
+	return idx;
+}
+
+static void test_room_assert_visited(const struct test_room_sock *s, unsigned v0, unsigned v1,
+				     unsigned v2, unsigned v3, unsigned v4)
+{
+	assert_int_equal(s[0].visits, v0);
+	assert_int_equal(s[1].visits, v1);
+	assert_int_equal(s[2].visits, v2);
+	assert_int_equal(s[3].visits, v3);
+	assert_int_equal(s[4].visits, v4);
+}
+
+static void a_broadcast_to_one_room_visits_its_members(void **state)
+{
+	struct test_room_sock s[5];
+	struct room_index *idx = test_room_five(s);
+	const struct room_name a[] = { ROOM_NAME("a") };
+
+	assert_int_equal(test_room_broadcast(idx, s, 5, a, 1, NULL, 0, NULL), 2);
+	test_room_assert_visited(s, 1, 1, 0, 0, 0);
+	test_room_finish(idx, s, 5);
+}
+
+static void a_member_of_two_target_rooms_is_visited_once(void **state)
+{
+	struct test_room_sock s[5];
+	struct room_index *idx = test_room_five(s);
+	const struct room_name ab[] = { ROOM_NAME("a"), ROOM_NAME("b") };
+
+	assert_int_equal(test_room_broadcast(idx, s, 5, ab, 2, NULL, 0, NULL), 3);
+	test_room_assert_visited(s, 1, 1, 1, 0, 0);
+	test_room_finish(idx, s, 5);
+}
+
+static void a_target_room_named_twice_visits_its_members_once(void **state)
+{
+	struct test_room_sock s[5];
+	struct room_index *idx = test_room_five(s);
+	const struct room_name aa[] = { ROOM_NAME("a"), ROOM_NAME("a") };
+
+	assert_int_equal(test_room_broadcast(idx, s, 5, aa, 2, NULL, 0, NULL), 2);
+	test_room_assert_visited(s, 1, 1, 0, 0, 0);
+	test_room_finish(idx, s, 5);
+}
+
+static void a_broadcast_to_rooms_that_do_not_exist_visits_nobody(void **state)
+{
+	struct test_room_sock s[5];
+	struct room_index *idx = test_room_five(s);
+	const struct room_name none[] = { ROOM_NAME("x"), ROOM_NAME("A"), ROOM_NAME("a\0") };
+
+	assert_int_equal(test_room_broadcast(idx, s, 5, none, 3, NULL, 0, NULL), 0);
+	test_room_assert_visited(s, 0, 0, 0, 0, 0);
+	test_room_finish(idx, s, 5);
+}
+
+static void members_of_an_except_room_are_not_visited_even_in_a_target_room(void **state)
+{
+	struct test_room_sock s[5];
+	struct room_index *idx = test_room_five(s);
+	const struct room_name ab[] = { ROOM_NAME("a"), ROOM_NAME("b") };
+	const struct room_name except_b[] = { ROOM_NAME("b") };
+	const struct room_name except_missing[] = { ROOM_NAME("x") };
+
+	/* s1 is in target a and except b. */
+	assert_int_equal(test_room_broadcast(idx, s, 5, ab, 1, except_b, 1, NULL), 1);
+	test_room_assert_visited(s, 1, 0, 0, 0, 0);
+	assert_int_equal(test_room_broadcast(idx, s, 5, ab, 2, except_b, 1, NULL), 1);
+	test_room_assert_visited(s, 1, 0, 0, 0, 0);
+	/* Excepting a target room leaves nobody of it. */
+	assert_int_equal(test_room_broadcast(idx, s, 5, &ab[1], 1, except_b, 1, NULL), 0);
+	/* An except room that does not exist excludes nobody. */
+	assert_int_equal(test_room_broadcast(idx, s, 5, ab, 2, except_missing, 1, NULL), 3);
+	test_room_assert_visited(s, 1, 1, 1, 0, 0);
+	test_room_finish(idx, s, 5);
+}
+
+static void the_skipped_member_is_not_visited(void **state)
+{
+	struct test_room_sock s[5];
+	struct room_index *idx = test_room_five(s);
+	const struct room_name ab[] = { ROOM_NAME("a"), ROOM_NAME("b") };
+
+	assert_int_equal(test_room_broadcast(idx, s, 5, ab, 2, NULL, 0, &s[1].m), 2);
+	test_room_assert_visited(s, 1, 0, 1, 0, 0);
+	/* Skipping a member outside the target rooms changes nothing. */
+	assert_int_equal(test_room_broadcast(idx, s, 5, ab, 2, NULL, 0, &s[3].m), 3);
+	test_room_assert_visited(s, 1, 1, 1, 0, 0);
+	test_room_finish(idx, s, 5);
+}
+
+static void a_broadcast_to_everyone_visits_members_without_rooms_too(void **state)
+{
+	struct test_room_sock s[5];
+	struct room_index *idx = test_room_five(s);
+
+	assert_int_equal(test_room_broadcast(idx, s, 5, NULL, 0, NULL, 0, NULL), 5);
+	test_room_assert_visited(s, 1, 1, 1, 1, 1);
+	assert_int_equal(test_room_broadcast(idx, s, 5, NULL, 0, NULL, 0, &s[4].m), 4);
+	test_room_assert_visited(s, 1, 1, 1, 1, 0);
+	test_room_finish(idx, s, 5);
+}
+
+static void a_broadcast_to_everyone_leaves_out_the_except_rooms(void **state)
+{
+	struct test_room_sock s[5];
+	struct room_index *idx = test_room_five(s);
+	const struct room_name except_bc[] = { ROOM_NAME("b"), ROOM_NAME("c") };
+
+	assert_int_equal(test_room_broadcast(idx, s, 5, NULL, 0, except_bc, 2, NULL), 2);
+	test_room_assert_visited(s, 1, 0, 0, 0, 1);
+	assert_int_equal(test_room_broadcast(idx, s, 5, NULL, 0, except_bc, 1, &s[0].m), 2);
+	test_room_assert_visited(s, 0, 0, 0, 1, 1);
+	test_room_finish(idx, s, 5);
+}
+
+static void the_visitor_gets_each_owner_and_the_argument(void **state)
+{
+	struct test_room_sock s[5];
+	struct room_index *idx = test_room_five(s);
+	const struct room_name c[] = { ROOM_NAME("c") };
+	struct test_room_visits v = { 0, NULL };
+
+	assert_int_equal(room_broadcast(idx, c, 1, NULL, 0, NULL, test_room_visit, &v), 1);
+	assert_int_equal(v.n_calls, 1);
+	assert_ptr_equal(v.last, &s[3]);
+	test_room_finish(idx, s, 5);
+}
+
+static void a_broadcast_allocates_nothing(void **state)
+{
+	struct test_room_sock s[5];
+	struct room_index *idx = test_room_five(s);
+	const struct room_name abc[] = { ROOM_NAME("a"), ROOM_NAME("b"), ROOM_NAME("c") };
+
+	test_room_alloc_reset(0);
+	assert_int_equal(test_room_broadcast(idx, s, 5, abc, 3, &abc[2], 1, &s[0].m), 2);
+	assert_int_equal(test_room_broadcast(idx, s, 5, NULL, 0, abc, 1, NULL), 3);
+	assert_int_equal(test_room_n_allocs, 0);
+	test_room_finish(idx, s, 5);
+}
+
+static void a_member_excluded_from_one_broadcast_is_visited_by_the_next(void **state)
+{
+	struct test_room_sock s[5];
+	struct room_index *idx = test_room_five(s);
+	const struct room_name ab[] = { ROOM_NAME("a"), ROOM_NAME("b") };
+	const struct room_name except_b[] = { ROOM_NAME("b") };
+
+	assert_int_equal(test_room_broadcast(idx, s, 5, ab, 2, except_b, 1, &s[0].m), 0);
+	assert_int_equal(test_room_broadcast(idx, s, 5, ab, 2, NULL, 0, NULL), 3);
+	test_room_assert_visited(s, 1, 1, 1, 0, 0);
+	assert_int_equal(test_room_broadcast(idx, s, 5, NULL, 0, except_b, 1, NULL), 3);
+	assert_int_equal(test_room_broadcast(idx, s, 5, NULL, 0, NULL, 0, NULL), 5);
+	test_room_finish(idx, s, 5);
+}
+
+/* The stamp of each broadcast must count for that broadcast only, whatever
+ * came before: 10000 broadcasts cycling through every mix of targets,
+ * except rooms and skip, each checked against the model. */
+static void many_broadcasts_each_visit_exactly_their_recipients(void **state)
+{
+	struct test_room_model md;
+	unsigned long i;
+
+	test_room_model_init(&md, 6, 4);
+	/* s0: r0; s1: r0 r1; s2: r1 r2; s3: r2 r3; s4: r0 r3; s5: none. */
+	assert_int_equal(test_room_model_join(&md, 0, 0), 0);
+	assert_int_equal(test_room_model_join(&md, 1, 0), 0);
+	assert_int_equal(test_room_model_join(&md, 1, 1), 0);
+	assert_int_equal(test_room_model_join(&md, 2, 1), 0);
+	assert_int_equal(test_room_model_join(&md, 2, 2), 0);
+	assert_int_equal(test_room_model_join(&md, 3, 2), 0);
+	assert_int_equal(test_room_model_join(&md, 3, 3), 0);
+	assert_int_equal(test_room_model_join(&md, 4, 0), 0);
+	assert_int_equal(test_room_model_join(&md, 4, 3), 0);
+	for (i = 0; i < 10000; i++) {
+		size_t targets[4], excepts[4];
+		size_t n_targets = 0, n_excepts = 0, r;
+
+		/* Bits 0-3 pick targets, 4-7 except rooms, i % 7 the skip. */
+		for (r = 0; r < 4; r++) {
+			if (i & (1u << r))
+				targets[n_targets++] = r;
+			if (i & (16u << r))
+				excepts[n_excepts++] = r;
+		}
+		test_room_model_broadcast(&md, targets, n_targets, excepts, n_excepts, i % 7);
+	}
+	test_room_model_check(&md);
+	test_room_model_finish(&md);
+}
+
+/* ---- against a model ---- */
+
+static void random_joins_leaves_and_broadcasts_match_a_brute_force_model(void **state)
+{
+	enum { N_SOCKS = 1000, N_ROOMS = 10, N_OPS = 20000 };
+	struct test_room_model md;
+	uint64_t seed = 20240601;
+	size_t s, r, op;
+
+	test_room_model_init(&md, N_SOCKS, N_ROOMS);
+	for (s = 0; s < N_SOCKS; s++)
+		for (r = 0; r < N_ROOMS; r++)
+			if (test_room_rand_below(&seed, 10) < 3)
+				assert_int_equal(test_room_model_join(&md, s, r), 0);
+	test_room_model_check(&md);
+
+	for (op = 0; op < N_OPS; op++) {
+		size_t kind = test_room_rand_below(&seed, 100);
+
+		s = test_room_rand_below(&seed, N_SOCKS);
+		r = test_room_rand_below(&seed, N_ROOMS);
+		if (kind < 40) {
+			bool was_in = *test_room_model_in(&md, s, r);
+
+			assert_int_equal(test_room_model_join(&md, s, r), was_in ? 1 : 0);
+		} else if (kind < 70) {
+			bool was_in = *test_room_model_in(&md, s, r);
+
+			assert_int_equal(test_room_model_leave(&md, s, r), was_in ? 0 : 1);
+		} else if (kind < 72) {
+			room_member_cleanup(md.idx, &md.socks[s].m);
+			room_member_init(md.idx, &md.socks[s].m, &md.socks[s]);
+			for (r = 0; r < N_ROOMS; r++)
+				*test_room_model_in(&md, s, r) = false;
+		} else {
+			size_t targets[3], excepts[2];
+			size_t n_targets = test_room_rand_below(&seed, 4);
+			size_t n_excepts = test_room_rand_below(&seed, 3);
+			size_t i;
+
+			for (i = 0; i < n_targets; i++)
+				targets[i] = test_room_rand_below(&seed, N_ROOMS);
+			for (i = 0; i < n_excepts; i++)
+				excepts[i] = test_room_rand_below(&seed, N_ROOMS);
+			/* Half the broadcasts skip a sender, half none. */
+			test_room_model_broadcast(&md, targets, n_targets, excepts, n_excepts,
+						  test_room_rand_below(&seed, 2) ? s : N_SOCKS);
+		}
+		if (op % 1000 == 999)
+			test_room_model_check(&md);
+	}
+	test_room_model_finish(&md);
+}
+
+/* ---- memory ---- */
+
+/* Every socket sits in the room named by its id (ID_LEN, 20 bytes, in
+ * id.h), so that is an idle connection's share of the index: the member it
+ * embeds and what room.c allocates for it, buckets included.  The daemon's
+ * budget for the whole idle connection is 1 KiB. */
+static void an_idle_socket_in_its_own_room_costs_under_400_bytes(void **state)
+{
+	enum { N_SOCKS = 1000, ID_BYTES = 20 };
+	size_t n_live_before = test_room_n_live_bytes;
+	struct test_room_sock *s = test_calloc(N_SOCKS, sizeof *s);
+	struct room_index *idx = test_room_index_new();
+	size_t n_index_bytes = test_room_n_live_bytes - n_live_before;
+	size_t heap_per_sock, per_sock, i;
+	char id[ID_BYTES + 1];
+
+	test_room_socks_init(idx, s, N_SOCKS);
+	for (i = 0; i < N_SOCKS; i++) {
+		snprintf(id, sizeof id, "%0*zu", (int)ID_BYTES, i);
+		assert_int_equal(room_join(idx, &s[i].m, id, ID_BYTES), 0);
+	}
+	heap_per_sock = (test_room_n_live_bytes - n_live_before - n_index_bytes) / N_SOCKS;
+	per_sock = heap_per_sock + sizeof(struct room_member);
+	print_message("idle socket: %zu bytes (%zu allocated by room.c, %zu embedded)\n",
+		      per_sock, heap_per_sock, sizeof(struct room_member));
+	assert_true(per_sock < 400);
+
+	test_room_finish(idx, s, N_SOCKS);
+	test_free(s);
+	assert_int_equal(test_room_n_live_bytes, n_live_before);
+}
+
+/* ---- out of memory ---- */
+
+/* Joins sock <s> to room <r>, failing its 1st, 2nd, ... allocation until
+ * the join succeeds; after each failure the index must be exactly as
+ * before.  Returns how many allocations were failed. */
+static unsigned long test_room_join_failing_each_allocation(struct test_room_model *md, size_t s,
+							    size_t r, bool check_all)
+{
+	unsigned long fail_at;
+
+	for (fail_at = 1;; fail_at++) {
+		size_t size_before = room_size(md->idx, md->names[r], md->name_lens[r]);
+		size_t n_rooms_before = room_index_room_count(md->idx);
+		size_t n_joined_before = room_member_room_count(&md->socks[s].m);
+		int rc;
+
+		test_room_alloc_reset(fail_at);
+		rc = test_room_model_join(md, s, r);
+		test_room_alloc_reset(0);
+		if (rc == 0)
+			return fail_at - 1;
+		assert_int_equal(rc, -1);
+		assert_false(room_is_member(md->idx, &md->socks[s].m, md->names[r], md->name_lens[r]));
+		assert_int_equal(room_size(md->idx, md->names[r], md->name_lens[r]), size_before);
+		assert_int_equal(room_index_room_count(md->idx), n_rooms_before);
+		assert_int_equal(room_member_room_count(&md->socks[s].m), n_joined_before);
+		if (check_all)
+			test_room_model_check(md);
+	}
+}
+
+static void a_first_join_fails_cleanly_at_each_of_its_allocations(void **state)
+{
+	struct test_room_model md;
+	size_t targets[1] = { 0 };
+
+	test_room_model_init(&md, 2, 1);
+	/* The room, the membership, and a table and its buckets for each of
+	 * the index's memberships and rooms. */
+	assert_int_equal(test_room_join_failing_each_allocation(&md, 0, 0, true), 6);
+	/* An existing room: the membership alone. */
+	assert_int_equal(test_room_join_failing_each_allocation(&md, 1, 0, true), 1);
+	test_room_model_check(&md);
+	test_room_model_broadcast(&md, targets, 1, NULL, 0, 2);
+	test_room_model_finish(&md);
+}
+
+/* 400 rooms, and 400 memberships, are more than 32 buckets can hold below
+ * uthash's chain limit of 10, so both tables of the index grow while sock 0
+ * creates the rooms.  The 800 memberships added after that grow the
+ * memberships table again, alone; when exactly depends on the hashes of
+ * the pointers, so phases 2 and 3 are counted together. */
+static void joins_that_grow_the_tables_fail_cleanly_at_each_allocation(void **state)
+{
+	enum { N_ROOMS = 400, N_CROWD = 400 };
+	struct test_room_model md;
+	unsigned long n_failed;
+	size_t r, s;
+
+	test_room_model_init(&md, 2 + N_CROWD, N_ROOMS);
+	/* Sock 0 creates every room: the room and the membership; one more
+	 * allocation each when the index's rooms or memberships grow.  The
+	 * first join also creates those two tables. */
+	test_room_n_growths_failed = 0;
+	assert_int_equal(test_room_join_failing_each_allocation(&md, 0, 0, true), 6);
+	for (r = 1; r < N_ROOMS; r++) {
+		n_failed = test_room_join_failing_each_allocation(&md, 0, r, r % 50 == 0);
+		assert_in_range(n_failed, 2, 4);
+	}
+	assert_true(test_room_n_growths_failed >= 2);
+
+	/* Sock 1 joins them again, the other way round: the membership, and
+	 * one more when the memberships grow. */
+	test_room_n_growths_failed = 0;
+	for (r = 0; r < N_ROOMS; r++) {
+		n_failed = test_room_join_failing_each_allocation(&md, 1, N_ROOMS - 1 - r,
+								  r % 50 == 0);
+		assert_in_range(n_failed, 1, 2);
+	}
+
+	/* The crowd joins room 0: the membership, and one more when the
+	 * memberships grow. */
+	for (s = 2; s < 2 + N_CROWD; s++) {
+		n_failed = test_room_join_failing_each_allocation(&md, s, 0, s % 100 == 0);
+		assert_in_range(n_failed, 1, 2);
+	}
+	assert_true(test_room_n_growths_failed >= 1);
+
+	test_room_model_check(&md);
+	{
+		size_t targets[3] = { 0, 1, N_ROOMS - 1 }, excepts[1] = { 2 };
+
+		test_room_model_broadcast(&md, targets, 3, excepts, 1, 1);
+		test_room_model_broadcast(&md, targets, 0, excepts, 1, md.n_socks);
+	}
+	test_room_model_finish(&md);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(a_new_index_has_no_rooms),
+		cmocka_unit_test(freeing_a_null_index_does_nothing),
+		cmocka_unit_test(an_index_that_cannot_be_allocated_is_null),
+		cmocka_unit_test(a_joined_member_is_in_the_room),
+		cmocka_unit_test(joining_a_room_twice_returns_1_and_changes_nothing),
+		cmocka_unit_test(leaving_a_room_not_joined_returns_1),
+		cmocka_unit_test(a_left_room_is_left_and_can_be_joined_again),
+		cmocka_unit_test(a_room_is_freed_when_its_last_member_leaves),
+		cmocka_unit_test(cleanup_leaves_every_room_and_frees_the_empty_ones),
+		cmocka_unit_test(cleanup_of_a_member_without_rooms_only_unlinks_it),
+		cmocka_unit_test(each_room_gives_every_room_of_the_member_once_with_its_bytes),
+		cmocka_unit_test(names_with_equal_prefixes_are_different_rooms),
+		cmocka_unit_test(names_with_embedded_nul_are_compared_by_length),
+		cmocka_unit_test(an_empty_name_may_come_as_null),
+		cmocka_unit_test(a_broadcast_to_one_room_visits_its_members),
+		cmocka_unit_test(a_member_of_two_target_rooms_is_visited_once),
+		cmocka_unit_test(a_target_room_named_twice_visits_its_members_once),
+		cmocka_unit_test(a_broadcast_to_rooms_that_do_not_exist_visits_nobody),
+		cmocka_unit_test(members_of_an_except_room_are_not_visited_even_in_a_target_room),
+		cmocka_unit_test(the_skipped_member_is_not_visited),
+		cmocka_unit_test(a_broadcast_to_everyone_visits_members_without_rooms_too),
+		cmocka_unit_test(a_broadcast_to_everyone_leaves_out_the_except_rooms),
+		cmocka_unit_test(the_visitor_gets_each_owner_and_the_argument),
+		cmocka_unit_test(a_broadcast_allocates_nothing),
+		cmocka_unit_test(a_member_excluded_from_one_broadcast_is_visited_by_the_next),
+		cmocka_unit_test(many_broadcasts_each_visit_exactly_their_recipients),
+		cmocka_unit_test(random_joins_leaves_and_broadcasts_match_a_brute_force_model),
+		cmocka_unit_test(an_idle_socket_in_its_own_room_costs_under_400_bytes),
+		cmocka_unit_test(a_first_join_fails_cleanly_at_each_of_its_allocations),
+		cmocka_unit_test(joins_that_grow_the_tables_fail_cleanly_at_each_allocation),
+	};
+
+	return cmocka_run_group_tests(tests, test_room_group_setup, test_room_group_teardown);
+}
