@@ -11,7 +11,11 @@
 // (default build/tests/roomcast-echo), relative to the repository root.
 // ROOMCAST_TARGET=reference runs tests/integration/reference-echo.js (the Node
 // reference server) instead; tests that only make sense for roomcastd check
-// `REFERENCE` and skip.
+// `REFERENCE` and skip. startDaemon({ sio: true }) starts roomcastd itself,
+// or tests/integration/reference-sio.js (socket.io 4.8.1 with roomcastd's
+// namespace/room/relay policy) in reference mode; `target` picks one for a
+// single start, `raw` appends config text (namespace blocks). The sio*
+// helpers wrap socket.io-client 4.8.1 and raw Socket.IO over polling/WS.
 'use strict';
 
 const assert = require('node:assert/strict');
@@ -27,6 +31,7 @@ const REFERENCE = process.env.ROOMCAST_TARGET === 'reference';
 const BIN = path.resolve(REPO, process.env.ROOMCAST_BIN || 'build/roomcastd');
 const ECHO_BIN = path.resolve(REPO, process.env.ROOMCAST_ECHO_BIN || 'build/tests/roomcast-echo');
 const REFERENCE_SCRIPT = path.join(__dirname, 'reference-echo.js');
+const REFERENCE_SIO_SCRIPT = path.join(__dirname, 'reference-sio.js');
 const EIO_PATH = '/socket.io/';
 const WS_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 const DEFAULT_WAIT = 10000; // only a guard against hanging; never asserted
@@ -471,6 +476,128 @@ function eioClient(port, opts = {}) {
   return new Socket(`http://127.0.0.1:${port}`, { path: EIO_PATH, ...opts });
 }
 
+// ---------------------------------------------------------------- Socket.IO
+
+function sioModule() {
+  return require(path.join(__dirname, '..', 'node_modules', 'socket.io-client'));
+}
+
+/**
+ * An official socket.io-client socket for namespace `nsp` on its own engine
+ * session (forceNew, no reconnection); it starts connecting at once.
+ * opts: transports, auth, and any other client option.
+ */
+function sioClient(port, nsp = '/', opts = {}) {
+  return sioModule().io(`http://127.0.0.1:${port}${nsp}`, { path: EIO_PATH, forceNew: true, reconnection: false, ...opts });
+}
+
+/** sioClient() once connected; rejects with the connect_error (socket closed). */
+async function sioConnect(port, nsp = '/', opts = {}) {
+  const s = sioClient(port, nsp, opts);
+  try {
+    await once(s, 'connect', { failOn: ['connect_error'] });
+  } catch (e) {
+    s.disconnect();
+    throw e;
+  }
+  return s;
+}
+
+/** A Manager (one engine session) for several namespaces: m.socket(nsp, {auth}). */
+function sioManager(port, opts = {}) {
+  const { Manager } = sioModule();
+  return new Manager(`http://127.0.0.1:${port}`, { path: EIO_PATH, reconnection: false, ...opts });
+}
+
+/** Resolves once s is connected; rejects with the connect_error. */
+async function sioConnected(s) {
+  if (!s.connected) await once(s, 'connect', { failOn: ['connect_error'] });
+  return s;
+}
+
+/** Resolves with the connect_error (an Error) s gets; rejects on connect. */
+function sioConnectError(s) {
+  return once(s, 'connect_error', { failOn: ['connect'] });
+}
+
+/**
+ * JSON-comparable form of event arguments: binary (Buffer, ArrayBuffer,
+ * typed arrays) becomes {$bin: hex}, recursively, as in the vectors.
+ */
+function sioNormalize(v) {
+  if (Buffer.isBuffer(v)) return { $bin: v.toString('hex') };
+  if (v instanceof ArrayBuffer) return { $bin: Buffer.from(v).toString('hex') };
+  if (ArrayBuffer.isView(v)) return { $bin: Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('hex') };
+  if (Array.isArray(v)) return v.map(sioNormalize);
+  if (v && typeof v === 'object') {
+    const o = {};
+    for (const [k, x] of Object.entries(v)) o[k] = sioNormalize(x);
+    return o;
+  }
+  return v;
+}
+
+/**
+ * Records every event a socket receives as [name, ...normalized args]
+ * (onAny: reserved events such as connect/disconnect are not included).
+ */
+function sioRecord(s) {
+  const got = [];
+  s.onAny((ev, ...args) => got.push(sioNormalize([ev, ...args])));
+  return got;
+}
+
+/**
+ * Emits ev with args and an ack callback; resolves with the array of ack
+ * arguments (so an ack with no arguments gives []). The client-side timeout
+ * is only a guard against hanging (rejects with socket.io's timeout error).
+ */
+function sioAck(s, ev, ...args) {
+  return new Promise((resolve, reject) => {
+    s.timeout(DEFAULT_WAIT).emit(ev, ...args, (err, ...ackArgs) => (err ? reject(err) : resolve(ackArgs.map(sioNormalize))));
+  });
+}
+
+/**
+ * Round trip through the server that changes nothing: a join of "" (acked
+ * "invalid room name"). The server handles a socket's packets in order and
+ * queues its output in order, so once this resolves every event the server
+ * relayed to `s` before it handled the fence has been received, and every
+ * packet `s` sent before has been handled.
+ */
+async function sioFence(s, joinEvent = 'join') {
+  assert.deepEqual(await sioAck(s, joinEvent, ''), ['invalid room name'], 'fence (join "") answer');
+}
+
+const SIO_CONNECT_REPLY = /^40(\/[^,]*,)?\{"sid":"([A-Za-z0-9_-]{20})"\}$/;
+
+/**
+ * Raw polling session with a Socket.IO socket on `nsp`: handshake, POST the
+ * CONNECT (with `auth` if given), GET the reply and check it is exactly
+ * `40[/nsp,]{"sid":"<20 chars>"}`. Returns {sid, socketId}.
+ */
+async function sioPolling(port, { nsp = '/', auth } = {}) {
+  const { sid } = await handshake(port);
+  const prefix = nsp === '/' ? '' : `${nsp},`;
+  assertPostOk(await post(port, sid, `40${prefix}${auth ? JSON.stringify(auth) : ''}`), 'CONNECT POST');
+  const res = await poll(port, sid);
+  assert.equal(res.status, 200, `CONNECT reply: "${show(res.raw)}"`);
+  const m = SIO_CONNECT_REPLY.exec(res.text);
+  assert.ok(m && (m[1] || '') === prefix, `CONNECT reply for ${nsp}: got "${show(res.body)}"`);
+  return { sid, socketId: m[2] };
+}
+
+/** Raw WebSocket-only session with a Socket.IO socket on `nsp`: {ws, sid, socketId}. */
+async function sioWs(port, { nsp = '/', auth } = {}) {
+  const { ws, sid } = await wsSession(port);
+  const prefix = nsp === '/' ? '' : `${nsp},`;
+  ws.sendText(`40${prefix}${auth ? JSON.stringify(auth) : ''}`);
+  const t = await ws.text();
+  const m = SIO_CONNECT_REPLY.exec(t);
+  assert.ok(m && (m[1] || '') === prefix, `CONNECT reply for ${nsp}: got "${show(t)}"`);
+  return { ws, sid, socketId: m[2] };
+}
+
 // ------------------------------------------------------------------ daemon
 
 /** Parses Prometheus text into {name(with labels): Number}. */
@@ -484,7 +611,7 @@ function parseMetrics(text) {
   return out;
 }
 
-function writeConfig(dir, port, config) {
+function writeConfig(dir, port, config, raw) {
   let text;
   if (typeof config === 'string') {
     text = config.replaceAll('{PORT}', String(port)).replaceAll('{DIR}', dir);
@@ -496,6 +623,8 @@ function writeConfig(dir, port, config) {
       for (const one of Array.isArray(v) ? v : [v]) text += `${k} ${one}\n`;
     }
   }
+  // raw: literal text appended (namespace blocks), with the same placeholders
+  if (raw) text += `${text.endsWith('\n') ? '' : '\n'}${raw.replaceAll('{PORT}', String(port)).replaceAll('{DIR}', dir)}\n`;
   const file = path.join(dir, 'roomcast.conf');
   fs.writeFileSync(file, text);
   return file;
@@ -515,10 +644,16 @@ for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP']) {
   process.once(sig, () => { killRunning(); process.kill(process.pid, sig); });
 }
 
-/** Command line for a binary, honouring ROOMCAST_TARGET=reference. */
-function command(echo, args) {
-  if (REFERENCE) return [process.execPath, [REFERENCE_SCRIPT, ...args]];
-  return [echo ? ECHO_BIN : BIN, args];
+/**
+ * Command line for a binary, honouring ROOMCAST_TARGET=reference. With sio
+ * the reference is reference-sio.js (the Socket.IO policy) instead of
+ * reference-echo.js; target ('reference' or 'roomcastd') overrides the
+ * environment for one start (the differential test runs both).
+ */
+function command(echo, args, { sio = false, target } = {}) {
+  const reference = target ? target === 'reference' : REFERENCE;
+  if (reference) return [process.execPath, [sio ? REFERENCE_SIO_SCRIPT : REFERENCE_SCRIPT, ...args]];
+  return [echo && !sio ? ECHO_BIN : BIN, args];
 }
 
 /** Runs the binary to completion (for -t, --version, -h). */
@@ -540,18 +675,22 @@ function runOnce(args, { echo = false, timeout = 10000 } = {}) {
  * Starts the daemon. Options: echo (default true: roomcast-echo), config
  * (object of key -> value or array of values, merged over listen/path/
  * log_level; or a full config string with {PORT} and {DIR} placeholders),
- * port (default: a free one).
+ * port (default: a free one), raw (literal text appended to the config
+ * file, e.g. namespace blocks), sio (true: roomcastd itself, or
+ * reference-sio.js in reference mode; implies echo false), target
+ * ('reference' or 'roomcastd': overrides ROOMCAST_TARGET for this start).
  */
-async function startDaemon({ echo = true, config = {}, port } = {}) {
+async function startDaemon({ echo = true, config = {}, port, raw, sio = false, target } = {}) {
   port = port || await freePort();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'roomcast-it-'));
-  const configFile = writeConfig(dir, port, config);
-  const [cmd, argv] = command(echo, ['-c', configFile]);
+  const configFile = writeConfig(dir, port, config, raw);
+  const [cmd, argv] = command(echo, ['-c', configFile], { sio, target });
+  const reference = target ? target === 'reference' : REFERENCE;
   const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
   running.add(child);
   child.on('exit', () => running.delete(child));
   const d = {
-    port, dir, configFile, child, pid: child.pid, exit: null, stderrText: '', stdoutText: '',
+    port, dir, configFile, child, pid: child.pid, exit: null, stderrText: '', stdoutText: '', reference,
     stderr() { return d.stderrText; },
   };
   child.stdout.on('data', (x) => { d.stdoutText += x; });
@@ -565,7 +704,7 @@ async function startDaemon({ echo = true, config = {}, port } = {}) {
     return parseMetrics(res.text);
   };
   // an ASan build keeps freed memory in quarantine: RSS comparisons mean nothing there
-  d.sanitized = !REFERENCE && fs.readFileSync(echo ? ECHO_BIN : BIN).includes('AddressSanitizer');
+  d.sanitized = !reference && fs.readFileSync(cmd).includes('AddressSanitizer');
   d.fdCount = () => fs.readdirSync(`/proc/${d.pid}/fd`).length;
   d.rssKiB = () => Number(/VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${d.pid}/status`, 'utf8'))[1]);
   /** Waits until the daemon reports no session and no connection but the scrape's own. */
@@ -620,4 +759,6 @@ module.exports = {
   q, pollPath, assertEioError, assertPollBody, assertPostOk, handshake, poll, post, pendingGet, barrier,
   waitSessionGone, wsSession, eioClient,
   parseMetrics, startDaemon, runOnce,
+  sioClient, sioConnect, sioAck, sioFence, sioManager, sioConnected, sioConnectError, sioNormalize, sioRecord,
+  SIO_CONNECT_REPLY, sioPolling, sioWs,
 };
