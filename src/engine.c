@@ -30,13 +30,29 @@
  * its `1` before it is dropped anyway (engine.io's closeTimeout). */
 #define ENGINE_POLLING_CLOSE_WAIT_MS 30000
 
-/* One packet waiting for the next polling GET. */
-struct engine_packet {
-	struct engine_packet *next;
+/* A packet prepared once for any number of sessions (see engine.h).  buf
+ * holds WS_FRAME_HEADER_MAX bytes of room, the type digit, then the data:
+ * the WebSocket frame's header is written into the room right before the
+ * digit (text) or the data (binary), so the frame is one contiguous run,
+ * and digit + data is already the polling form of a text packet. */
+struct engine_msg {
+	unsigned refs;
 	enum eio_packet_type type;
 	bool binary;
-	size_t len;
-	uint8_t data[];
+	size_t len;                    /* of the data */
+	const uint8_t *frame;          /* the WebSocket frame, inside buf */
+	size_t frame_len;
+	uint8_t *polling;              /* `b` + base64 of binary data, built on first use */
+	size_t polling_len;
+	uint8_t buf[];
+};
+
+#define ENGINE_MSG_DIGIT WS_FRAME_HEADER_MAX
+
+/* One entry of a session's polling queue: a reference to a message. */
+struct engine_queued {
+	struct engine_queued *next;
+	struct engine_msg *msg;        /* one reference, owned */
 };
 
 /* A WebSocket opened to upgrade a polling session, until `5` arrives. */
@@ -67,8 +83,8 @@ struct engine_session {
 	struct engine_probe *probe;    /* upgrade in progress, owned */
 	struct http_conn *get;         /* held long-poll, not owned */
 	struct http_conn *post;        /* POST whose body is arriving, not owned */
-	struct engine_packet *queue;   /* polling output, owned */
-	struct engine_packet **queue_tail;
+	struct engine_queued *queue;   /* polling output, owned */
+	struct engine_queued **queue_tail;
 	size_t queue_bytes;            /* encoded size of the queue */
 	struct event timer;            /* ping interval, pong deadline, close wait */
 	struct engine_session *next_flush;
@@ -107,23 +123,91 @@ static void engine_mark_flush(struct engine_session *s)
 	engine.flush = s;
 }
 
+/* --- shared messages ----------------------------------------------------- */
+
+static struct engine_msg *engine_msg_new_packet(enum eio_packet_type type, bool binary,
+						const void *data, size_t len)
+{
+	struct engine_msg *m = malloc(sizeof *m + ENGINE_MSG_DIGIT + 1 + len);
+	uint8_t hdr[WS_FRAME_HEADER_MAX];
+
+	if (!m)
+		return NULL;
+	m->refs = 1;
+	m->type = type;
+	m->binary = binary;
+	m->len = len;
+	m->polling = NULL;
+	m->polling_len = 0;
+	m->buf[ENGINE_MSG_DIGIT] = (uint8_t)('0' + type);
+	if (len)
+		memcpy(m->buf + ENGINE_MSG_DIGIT + 1, data, len);
+	/* Binary frames carry no type digit: their header overwrites it. */
+	size_t start = binary ? ENGINE_MSG_DIGIT + 1 : ENGINE_MSG_DIGIT;
+	size_t h = ws_frame_header(hdr, binary ? WS_OPCODE_BINARY : WS_OPCODE_TEXT,
+				   binary ? len : len + 1);
+	memcpy(m->buf + start - h, hdr, h);
+	m->frame = m->buf + start - h;
+	m->frame_len = h + (binary ? len : len + 1);
+	return m;
+}
+
+struct engine_msg *engine_msg_new(bool binary, const void *data, size_t len)
+{
+	return engine_msg_new_packet(EIO_MESSAGE, binary, data, len);
+}
+
+void engine_msg_unref(struct engine_msg *m)
+{
+	if (!m || --m->refs > 0)
+		return;
+	free(m->polling);
+	free(m);
+}
+
+static void engine_msg_release(const void *data, size_t len, void *arg)
+{
+	engine_msg_unref(arg);
+}
+
+/* The polling form of <m> (type digit and data, or `b` and base64), built
+ * once.  Returns NULL if memory ran out. */
+static const uint8_t *engine_msg_polling(struct engine_msg *m, size_t *len)
+{
+	if (!m->binary) {
+		*len = m->len + 1;
+		return m->buf + ENGINE_MSG_DIGIT;
+	}
+	if (!m->polling) {
+		size_t n = eio_polling_encoded_len(true, m->len);
+		if (!(m->polling = malloc(n)))
+			return NULL;
+		m->polling_len = eio_polling_encode(m->polling, m->type, true,
+						    m->buf + ENGINE_MSG_DIGIT + 1, m->len);
+	}
+	*len = m->polling_len;
+	return m->polling;
+}
+
+/* --- polling queue ------------------------------------------------------- */
+
 static void engine_queue_free(struct engine_session *s)
 {
 	while (s->queue) {
-		struct engine_packet *p = s->queue;
-		s->queue = p->next;
-		free(p);
+		struct engine_queued *q = s->queue;
+		s->queue = q->next;
+		engine_msg_unref(q->msg);
+		free(q);
 	}
 	s->queue_tail = &s->queue;
 	s->queue_bytes = 0;
 }
 
-/* Queues a packet for the next GET.  Returns 0, or -1 if the session was
- * closed because its queue passed max_output_buffer. */
-static int engine_enqueue(struct engine_session *s, enum eio_packet_type type, bool binary,
-			  const void *data, size_t len)
+/* Queues a reference to <m> for the next GET.  Returns 0, or -1 if the
+ * session was closed because its queue passed max_output_buffer. */
+static int engine_enqueue_msg(struct engine_session *s, struct engine_msg *m)
 {
-	size_t encoded = eio_polling_encoded_len(binary, len) + 1;
+	size_t encoded = eio_polling_encoded_len(m->binary, m->len) + 1;
 
 	if (s->queue_bytes + encoded > engine.cfg->max_output_buffer) {
 		metrics_inc(output_overflow_total);
@@ -131,22 +215,34 @@ static int engine_enqueue(struct engine_session *s, enum eio_packet_type type, b
 		engine_destroy(s, "transport error");
 		return -1;
 	}
-	struct engine_packet *p = malloc(sizeof *p + len);
-	if (!p) {
+	struct engine_queued *q = malloc(sizeof *q);
+	if (!q) {
 		engine_destroy(s, "transport error");
 		return -1;
 	}
-	p->next = NULL;
-	p->type = type;
-	p->binary = binary;
-	p->len = len;
-	if (len)
-		memcpy(p->data, data, len);
-	*s->queue_tail = p;
-	s->queue_tail = &p->next;
+	m->refs++;
+	q->msg = m;
+	q->next = NULL;
+	*s->queue_tail = q;
+	s->queue_tail = &q->next;
 	s->queue_bytes += encoded;
 	engine_mark_flush(s);
 	return 0;
+}
+
+/* Queues a packet for this session alone. */
+static int engine_enqueue(struct engine_session *s, enum eio_packet_type type, bool binary,
+			  const void *data, size_t len)
+{
+	struct engine_msg *m = engine_msg_new_packet(type, binary, data, len);
+
+	if (!m) {
+		engine_destroy(s, "transport error");
+		return -1;
+	}
+	int r = engine_enqueue_msg(s, m);
+	engine_msg_unref(m);
+	return r;
 }
 
 static void engine_get_release(struct engine_session *s)
@@ -175,10 +271,18 @@ static void engine_polling_flush(struct engine_session *s)
 		engine_destroy(s, "transport error");
 		return;
 	}
-	for (struct engine_packet *p = s->queue; p; p = p->next) {
-		if (p != s->queue)
+	for (struct engine_queued *q = s->queue; q; q = q->next) {
+		size_t n;
+		const uint8_t *text = engine_msg_polling(q->msg, &n);
+		if (!text) {
+			free(body);
+			engine_destroy(s, "transport error");
+			return;
+		}
+		if (q != s->queue)
 			body[len++] = EIO_RECORD_SEPARATOR;
-		len += eio_polling_encode(body + len, p->type, p->binary, p->data, p->len);
+		memcpy(body + len, text, n);
+		len += n;
 	}
 	engine_queue_free(s);
 	struct http_conn *hc = s->get;
@@ -201,6 +305,27 @@ static int engine_send_packet(struct engine_session *s, enum eio_packet_type typ
 		return websocket_send(s->ws, WS_OPCODE_TEXT, &digit, 1, data, len);
 	}
 	return engine_enqueue(s, type, binary, data, len);
+}
+
+/* Sends a shared message on a WebSocket: referenced, not copied, when it
+ * is large. */
+static int engine_ws_send_msg(struct engine_session *s, struct engine_msg *m)
+{
+	m->refs++;
+	int r = websocket_send_frame(s->ws, m->frame, m->frame_len, engine_msg_release, m);
+	if (r != 1)
+		m->refs--;
+	return r < 0 ? -1 : 0;
+}
+
+int engine_send_msg(struct engine_session *s, struct engine_msg *m)
+{
+	if (s->state != ENGINE_OPEN)
+		return -1;
+	metrics_inc(engine_messages_sent_total);
+	if (s->is_websocket)
+		return engine_ws_send_msg(s, m);
+	return engine_enqueue_msg(s, m);
 }
 
 int engine_send(struct engine_session *s, bool binary, const void *data, size_t len)
@@ -505,10 +630,10 @@ static void engine_upgrade_finish(struct engine_probe *probe)
 	if (s->get)
 		engine_get_answer(s, "6");
 	/* What waited for a GET leaves on the WebSocket, in order. */
-	for (struct engine_packet *p = s->queue; p; p = p->next) {
-		if (p->type == EIO_NOOP)
+	for (struct engine_queued *q = s->queue; q; q = q->next) {
+		if (q->msg->type == EIO_NOOP)
 			continue;
-		if (engine_send_packet(s, p->type, p->binary, p->data, p->len) < 0)
+		if (engine_ws_send_msg(s, q->msg) < 0)
 			break;
 	}
 	engine_queue_free(s);

@@ -49,6 +49,17 @@ void engine_handle_request(struct http_conn *hc, struct http_request *req);
  * then closed). */
 int engine_send(struct engine_session *s, bool binary, const void *data, size_t len);
 
+/* A message built once and sent to many sessions (a broadcast): the
+ * WebSocket frame and the polling text are encoded once, each recipient
+ * takes a reference (large frames are not even copied).  engine_msg_new()
+ * copies <data> and returns the message with one reference for the
+ * caller, or NULL if memory ran out; engine_msg_unref(NULL) does nothing. */
+struct engine_msg;
+struct engine_msg *engine_msg_new(bool binary, const void *data, size_t len);
+void engine_msg_unref(struct engine_msg *m);
+/* Sends <m> to <s>; returns as engine_send(). */
+int engine_send_msg(struct engine_session *s, struct engine_msg *m);
+
 /* Closes <s> gracefully: what is queued is delivered, then the close
  * (polling `1`, WebSocket close frame).  <reason> goes to on_close. */
 void engine_close(struct engine_session *s, const char *reason);

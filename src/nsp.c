@@ -312,11 +312,12 @@ static void nsp_on_leave(struct nsp_socket *sock, const struct packet *p)
 
 /* --- relay --------------------------------------------------------------- */
 
-/* One relayed packet, encoded once for every recipient. */
+/* One relayed packet, encoded once for every recipient: the text part and
+ * each attachment is one shared engine message. */
 struct nsp_relay {
-	const uint8_t *text;           /* header + JSON */
-	size_t text_len;
-	const struct packet *p;        /* for the attachments */
+	struct engine_msg *text;
+	struct engine_msg *attachments[PACKET_MAX_ATTACHMENTS];
+	unsigned n_attachments;
 	size_t n_delivered;
 };
 
@@ -326,11 +327,41 @@ static void nsp_relay_visit(void *owner, void *arg)
 	struct nsp_relay *r = arg;
 	struct engine_session *s = sock->client->s;
 
-	if (engine_send(s, false, r->text, r->text_len) < 0)
+	if (engine_send_msg(s, r->text) < 0)
 		return;
-	for (unsigned i = 0; i < r->p->n_attachments; i++)
-		(void)engine_send(s, true, r->p->attachments[i], r->p->attachment_lens[i]);
+	for (unsigned i = 0; i < r->n_attachments; i++)
+		(void)engine_send_msg(s, r->attachments[i]);
 	r->n_delivered++;
+}
+
+static void nsp_relay_free(struct nsp_relay *r)
+{
+	engine_msg_unref(r->text);
+	for (unsigned i = 0; i < r->n_attachments; i++)
+		engine_msg_unref(r->attachments[i]);
+}
+
+/* Encodes <p> once, without its ack id: the sender's ack is answered by
+ * the relay, not by the recipients.  Returns 0, or -1 if memory ran out. */
+static int nsp_relay_encode(struct nsp_relay *r, const struct packet *p)
+{
+	size_t cap = PACKET_HEADER_MAX(p->nsp_len) + p->json_len;
+	char *text = malloc(cap);
+
+	if (!text)
+		return -1;
+	size_t h = packet_encode_header(text, cap, p->type, p->n_attachments, p->nsp, p->nsp_len,
+					PACKET_NO_ACK);
+	memcpy(text + h, p->json, p->json_len);
+	r->text = engine_msg_new(false, text, h + p->json_len);
+	free(text);
+	for (unsigned i = 0; r->text && i < p->n_attachments; i++) {
+		r->attachments[i] = engine_msg_new(true, p->attachments[i], p->attachment_lens[i]);
+		if (!r->attachments[i])
+			return -1;
+		r->n_attachments++;
+	}
+	return r->text ? 0 : -1;
 }
 
 struct nsp_room_list {
@@ -372,20 +403,15 @@ static void nsp_relay(struct nsp_socket *sock, const struct packet *p)
 	}
 	room_member_each_room(&sock->member, nsp_collect_room, &rooms);
 	if (rooms.n > 0) {
-		/* The relayed copy asks for no ack: the sender's ack is
-		 * answered here, not by the recipients. */
-		size_t cap = PACKET_HEADER_MAX(p->nsp_len) + p->json_len;
-		uint8_t *text = malloc(cap);
-		if (text) {
-			size_t h = packet_encode_header((char *)text, cap, p->type, p->n_attachments,
-							p->nsp, p->nsp_len, PACKET_NO_ACK);
-			memcpy(text + h, p->json, p->json_len);
-			struct nsp_relay r = { text, h + p->json_len, p, 0 };
+		struct nsp_relay r = { 0 };
+		if (nsp_relay_encode(&r, p) == 0) {
 			room_broadcast(sock->ns->rooms, rooms.names, rooms.n, NULL, 0, &sock->member,
 				       nsp_relay_visit, &r);
 			metrics_counters[METRIC_sio_deliveries_total] += r.n_delivered;
-			free(text);
+		} else {
+			metrics_inc(sio_events_dropped_total);
 		}
+		nsp_relay_free(&r);
 	}
 	if (rooms.names != stack)
 		free(rooms.names);

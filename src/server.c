@@ -34,6 +34,9 @@
 #define SERVER_READ_CHUNK (64 * 1024)
 /* Accepts per listener event, so a connection storm cannot starve I/O. */
 #define SERVER_ACCEPTS_PER_EVENT 64
+/* Shared output up to this size is copied rather than referenced: a
+ * reference costs a chain allocation, a small copy usually none. */
+#define SERVER_COPY_MAX 512
 /* Input a paused handler may leave unconsumed before reading stops. */
 #define SERVER_MAX_HELD_INPUT(cfg) ((cfg)->max_header_size + (cfg)->max_payload + SERVER_READ_CHUNK)
 
@@ -86,7 +89,9 @@ static void server_mark_pending(struct conn *c)
 	server.pending = c;
 }
 
-int server_write(struct conn *c, const void *data, size_t len)
+/* Makes room in <c>'s output for <len> more bytes: 0, or -1 if <c> is
+ * closing or would pass max_output_buffer (it is then closed). */
+static int server_output_reserve(struct conn *c, size_t len)
 {
 	if (c->closing)
 		return -1;
@@ -101,12 +106,34 @@ int server_write(struct conn *c, const void *data, size_t len)
 		server_conn_close(c);
 		return -1;
 	}
+	return 0;
+}
+
+int server_write(struct conn *c, const void *data, size_t len)
+{
+	if (server_output_reserve(c, len) < 0)
+		return -1;
 	if (evbuffer_add(c->out, data, len) < 0) {
 		server_conn_close(c);
 		return -1;
 	}
 	server_mark_pending(c);
 	return 0;
+}
+
+int server_write_ref(struct conn *c, const void *data, size_t len,
+		     void (*release)(const void *data, size_t len, void *arg), void *arg)
+{
+	if (len <= SERVER_COPY_MAX)
+		return server_write(c, data, len);
+	if (server_output_reserve(c, len) < 0)
+		return -1;
+	if (evbuffer_add_reference(c->out, data, len, release, arg) < 0) {
+		server_conn_close(c);
+		return -1;
+	}
+	server_mark_pending(c);
+	return 1;
 }
 
 size_t server_output_len(const struct conn *c)

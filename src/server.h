@@ -73,6 +73,14 @@ void server_after_turn(void);
  * closing or its output would pass max_output_buffer (it is then closed). */
 int server_write(struct conn *c, const void *data, size_t len);
 
+/* Appends <len> bytes that stay owned by the caller and are shared with
+ * other connections (a broadcast frame).  Returns 1 if <c> now references
+ * them: <release>(data, len, arg) runs once when they are written or <c> is
+ * freed; 0 if they were copied (small: <release> never runs); -1 as
+ * server_write(). */
+int server_write_ref(struct conn *c, const void *data, size_t len,
+		     void (*release)(const void *data, size_t len, void *arg), void *arg);
+
 /* Bytes waiting in <c>'s output. */
 size_t server_output_len(const struct conn *c);
 

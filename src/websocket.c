@@ -157,6 +157,14 @@ int websocket_send(struct websocket *ws, enum ws_opcode opcode, const void *pref
 	return 0;
 }
 
+int websocket_send_frame(struct websocket *ws, const void *frame, size_t len,
+			 void (*release)(const void *data, size_t len, void *arg), void *arg)
+{
+	if (ws->closing)
+		return -1;
+	return server_write_ref(ws->c, frame, len, release, arg);
+}
+
 void websocket_close(struct websocket *ws, uint16_t code)
 {
 	uint8_t status[2] = { (uint8_t)(code >> 8), (uint8_t)(code & 0xff) };

@@ -42,6 +42,13 @@ void websocket_rebind(struct websocket *ws, const struct websocket_callbacks *cb
 int websocket_send(struct websocket *ws, enum ws_opcode opcode, const void *prefix,
 		   size_t prefix_len, const void *data, size_t len);
 
+/* Queues a complete frame built once for many connections (ws_frame_header
+ * and payload), without copying it when it is large.  Returns as
+ * server_write_ref(): 1 if <release> will run, 0 if copied, -1 if the
+ * connection is closing or full. */
+int websocket_send_frame(struct websocket *ws, const void *frame, size_t len,
+			 void (*release)(const void *data, size_t len, void *arg), void *arg);
+
 /* Sends a close frame (<code> 0 = no status code, as the reference server
  * sends when it ends a session) and closes once it is written.  No message
  * is delivered after this; on_close still runs. */

@@ -13,6 +13,7 @@
 // nested in objects and arrays) relayed between every pair of transports
 // (polling/WebSocket) both ways, and the exact BINARY_EVENT bytes for raw
 // recipients (WebSocket text header + binary frames; polling `b<base64>`);
+// large text and binary packets shared by several recipients arrive intact;
 // relay no: the event is dropped and no ack ever comes (proved with a fence,
 // not a timer); per sender, relays arrive in the order sent. Ends with
 // roomcast_sessions_current 0 and SIGTERM.
@@ -194,6 +195,29 @@ for (const [ta, tb] of [['polling', 'polling'], ['polling', 'websocket'], ['webs
     assert.deepEqual(a.got, [[ 'bin-back', { $bin: '09' }, 'after']]);
   });
 }
+
+// Large packets are shared between recipients (one frame referenced by
+// every WebSocket output, one queued message per polling session) instead
+// of being copied per recipient: several recipients on both transports
+// must each get every byte, also after the sender's buffers are gone.
+test('large text and binary packets reach several recipients on both transports intact', async () => {
+  const a = await client('websocket');
+  const recipients = await Promise.all(['websocket', 'polling', 'websocket', 'polling'].map((t) => client(t)));
+  await joinAll(a, 'big');
+  for (const r of recipients) await joinAll(r, 'big');
+  const text = 'é€😀'.repeat(20000) + 'end';
+  const blob = Buffer.alloc(300000);
+  for (let i = 0; i < blob.length; i++) blob[i] = (i * 7 + 3) & 0xff;
+  assert.deepEqual(await h.sioAck(a, 'big-text', text), []);
+  assert.deepEqual(await h.sioAck(a, 'big-bin', blob, { again: blob.subarray(0, 1000) }), []);
+  await fenceAll(...recipients);
+  for (const r of recipients) {
+    assert.deepEqual(r.got, [
+      ['big-text', text],
+      h.sioNormalize(['big-bin', blob, { again: blob.subarray(0, 1000) }]),
+    ]);
+  }
+});
 
 test('binary to raw recipients: exact BINARY_EVENT header and attachments (WebSocket frames, polling b<base64>)', async () => {
   const a = await client();
