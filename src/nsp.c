@@ -242,72 +242,64 @@ static const char *nsp_auth_field(void *ctx, const char *field, size_t field_len
 	return NULL;
 }
 
-/* The answer to a join or leave: NULL when refused for the reason in
- * *<why>, else the room name. */
-static const char *nsp_room_arg(struct nsp_socket *sock, const struct packet *p, size_t *len,
-				const char **why)
+/* Checks the room argument of a join or leave against the policy: returns
+ * the refusal, or NULL with *<name> and *<len> set. */
+static const char *nsp_room_check(struct nsp_socket *sock, const struct packet *p,
+				  const char **name, size_t *len)
 {
 	json_t *room = json_array_get(p->data, 1);
 
 	*len = json_string_length(room);
-	if (!json_is_string(room) || *len == 0 || *len > nsp.cfg->max_room_name) {
-		*why = "\"invalid room name\"";
-		return NULL;
-	}
-	const char *name = json_string_value(room);
-	if (!config_room_allowed(sock->ns->cfg, name, *len, nsp_auth_field, sock)) {
-		*why = "\"not allowed\"";
-		return NULL;
-	}
-	return name;
+	if (!json_is_string(room) || *len == 0 || *len > nsp.cfg->max_room_name)
+		return "invalid room name";
+	*name = json_string_value(room);
+	if (!config_room_allowed(sock->ns->cfg, *name, *len, nsp_auth_field, sock))
+		return "not allowed";
+	return NULL;
 }
 
-static void nsp_on_join(struct nsp_socket *sock, const struct packet *p)
+/* Joins the room a join event names.  Returns the refusal, or NULL. */
+static const char *nsp_join(struct nsp_socket *sock, const struct packet *p)
 {
-	const char *why = NULL;
+	const char *name;
 	size_t len;
-	const char *name = nsp_room_arg(sock, p, &len, &why);
-	char answer[64];
+	const char *refusal = nsp_room_check(sock, p, &name, &len);
 
-	if (name && !room_is_member(sock->ns->rooms, &sock->member, name, len)) {
-		/* The own id room is not counted against the limit. */
-		if (room_member_room_count(&sock->member) - 1 >= sock->ns->cfg->max_rooms_per_socket) {
-			name = NULL;
-			why = "\"too many rooms\"";
-		} else if (room_join(sock->ns->rooms, &sock->member, name, len) < 0) {
-			name = NULL;
-			why = "\"out of memory\"";
-		}
-	}
-	if (!name) {
-		metrics_inc(sio_joins_refused_total);
-		snprintf(answer, sizeof answer, "[%s]", why);
-		nsp_send_ack(sock, p->ack_id, answer);
-		return;
-	}
+	if (refusal || room_is_member(sock->ns->rooms, &sock->member, name, len))
+		return refusal;
+	/* The own id room is not counted against the limit. */
+	if (room_member_room_count(&sock->member) - 1 >= sock->ns->cfg->max_rooms_per_socket)
+		return "too many rooms";
+	if (room_join(sock->ns->rooms, &sock->member, name, len) < 0)
+		return "out of memory";
 	metrics_inc(sio_joins_total);
-	nsp_send_ack(sock, p->ack_id, "[\"ok\"]");
+	return NULL;
 }
 
-static void nsp_on_leave(struct nsp_socket *sock, const struct packet *p)
+/* Leaves the room a leave event names.  Returns the refusal, or NULL. */
+static const char *nsp_leave(struct nsp_socket *sock, const struct packet *p)
 {
-	const char *why = NULL;
+	const char *name;
 	size_t len;
-	const char *name = nsp_room_arg(sock, p, &len, &why);
+	const char *refusal = nsp_room_check(sock, p, &name, &len);
+
+	if (refusal)
+		return refusal;
+	if (len == ID_LEN && memcmp(name, sock->id, ID_LEN) == 0)
+		return "not allowed";
+	(void)room_leave(sock->ns->rooms, &sock->member, name, len);
+	return NULL;
+}
+
+/* Answers a join or leave that asked for an ack: "ok" or the refusal. */
+static void nsp_room_answer(struct nsp_socket *sock, const struct packet *p, const char *refusal)
+{
 	char answer[64];
 
-	if (name && len == ID_LEN && memcmp(name, sock->id, ID_LEN) == 0) {
-		name = NULL;
-		why = "\"not allowed\"";
-	}
-	if (!name) {
+	if (refusal)
 		metrics_inc(sio_joins_refused_total);
-		snprintf(answer, sizeof answer, "[%s]", why);
-		nsp_send_ack(sock, p->ack_id, answer);
-		return;
-	}
-	(void)room_leave(sock->ns->rooms, &sock->member, name, len);
-	nsp_send_ack(sock, p->ack_id, "[\"ok\"]");
+	snprintf(answer, sizeof answer, "[\"%s\"]", refusal ? refusal : "ok");
+	nsp_send_ack(sock, p->ack_id, answer);
 }
 
 /* --- relay --------------------------------------------------------------- */
@@ -434,9 +426,9 @@ static void nsp_on_event(struct nsp_socket *sock, const struct packet *p)
 
 	metrics_inc(sio_events_received_total);
 	if (nsp_event_is(p, ns->join_event)) {
-		nsp_on_join(sock, p);
+		nsp_room_answer(sock, p, nsp_join(sock, p));
 	} else if (nsp_event_is(p, ns->leave_event)) {
-		nsp_on_leave(sock, p);
+		nsp_room_answer(sock, p, nsp_leave(sock, p));
 	} else if (ns->relay) {
 		nsp_relay(sock, p);
 	} else {
