@@ -197,11 +197,4 @@ test('messages sent continuously while the upgrade happens arrive in order, none
   await closeClient(s);
 });
 
-test('after every client closed, roomcast_sessions_current returns to 0', async () => {
-  const m = await d.waitIdle();
-  assert.equal(m.roomcast_sessions_current, 0);
-});
-
-test('SIGTERM: daemon exits 0', async () => {
-  await d.stop('SIGTERM');
-});
+h.endTests(() => d);

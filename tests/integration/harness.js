@@ -15,9 +15,12 @@
 // or tests/integration/reference-sio.js (socket.io 4.8.1 with roomcastd's
 // namespace/room/relay policy) in reference mode; `target` picks one for a
 // single start, `raw` appends config text (namespace blocks). The sio*
-// helpers wrap socket.io-client 4.8.1 and raw Socket.IO over polling/WS.
+// helpers wrap socket.io-client 4.8.1 and raw Socket.IO over polling/WS;
+// trackedClients(), endTests() and friends are what the sio-*.test.js files
+// (one shared daemon each) have in common.
 'use strict';
 
+const { test, afterEach } = require('node:test');
 const assert = require('node:assert/strict');
 const { spawn } = require('node:child_process');
 const crypto = require('node:crypto');
@@ -423,6 +426,12 @@ const poll = (port, sid, headers) => request(port, { path: pollPath(sid), header
 const post = (port, sid, body, headers = {}) =>
   request(port, { method: 'POST', path: pollPath(sid), headers: { 'Content-Type': 'text/plain;charset=UTF-8', ...headers }, body });
 
+/** POSTs `body` (answered ok); the next GET must carry exactly `payload`. */
+async function postPoll(port, sid, body, payload, ctx = '') {
+  assertPostOk(await post(port, sid, body));
+  assertPollBody(await poll(port, sid), payload, ctx);
+}
+
 /**
  * Sends a GET on its own connection and returns {conn, response} where
  * response is a promise for the answer. Call barrier() before relying on the
@@ -598,6 +607,67 @@ async function sioWs(port, { nsp = '/', auth } = {}) {
   return { ws, sid, socketId: m[2] };
 }
 
+// ------------------------------------------------------- sio test files
+
+/**
+ * The official clients a test file opens: add them to the returned Set and
+ * every one still there is disconnected after each test (so a failed test
+ * leaves none behind) and by endTests().
+ */
+function trackedClients() {
+  const open = new Set();
+  afterEach(() => {
+    for (const s of open) s.disconnect();
+    open.clear();
+  });
+  return open;
+}
+
+/**
+ * An official client with one transport on `nsp`, added to `open`,
+ * connected, recording every event it receives in s.got (sioRecord).
+ */
+async function sioRecorded(open, port, transport = 'websocket', nsp = '/', opts = {}) {
+  const s = sioClient(port, nsp, { transports: [transport], ...opts });
+  open.add(s);
+  await sioConnected(s);
+  s.got = sioRecord(s);
+  return s;
+}
+
+/** Joins every room of `rooms` (each acked "ok"). */
+async function sioJoinAll(s, rooms) {
+  for (const r of rooms) assert.deepEqual(await sioAck(s, 'join', r), ['ok'], `join ${r}`);
+}
+
+/** Namespace blocks for `names` where any room may be joined and events are relayed. */
+const openNamespaces = (...names) => names.map((n) => `
+namespace ${n} {
+    client_join           *
+    relay                 yes
+}`).join('') + '\n';
+
+/**
+ * The tests a file that shares one daemon (daemon() returns it) ends with:
+ * unless idle is false, once `clients` (official clients, or a function
+ * returning them, disconnected here; a Set is cleared too) are gone the daemon reports
+ * roomcast_sessions_current 0 (test `idleName`); then SIGTERM makes it exit 0.
+ */
+function endTests(daemon, { clients = [], idle = true, idleName = 'after every client closed, roomcast_sessions_current returns to 0' } = {}) {
+  if (idle) {
+    test(idleName, async () => {
+      const list = typeof clients === 'function' ? clients() : clients;
+      for (const s of list) s.disconnect();
+      if (list instanceof Set) list.clear();
+      const m = await daemon().waitIdle();
+      assert.equal(m.roomcast_sessions_current, 0);
+    });
+  }
+  test('SIGTERM: daemon exits 0', async () => {
+    await daemon().stop('SIGTERM');
+  });
+}
+
 // ------------------------------------------------------------------ daemon
 
 /** Parses Prometheus text into {name(with labels): Number}. */
@@ -756,9 +826,10 @@ module.exports = {
   show, waitFor, once, freePort,
   RawConn, parseResponse, buildRequest, request,
   WsConn, encodeFrame, parseFrame, wsAccept,
-  q, pollPath, assertEioError, assertPollBody, assertPostOk, handshake, poll, post, pendingGet, barrier,
+  q, pollPath, assertEioError, assertPollBody, assertPostOk, handshake, poll, post, postPoll, pendingGet, barrier,
   waitSessionGone, wsSession, eioClient,
   parseMetrics, startDaemon, runOnce,
   sioClient, sioConnect, sioAck, sioFence, sioManager, sioConnected, sioConnectError, sioNormalize, sioRecord,
   SIO_CONNECT_REPLY, sioPolling, sioWs,
+  trackedClients, sioRecorded, sioJoinAll, openNamespaces, endTests,
 };

@@ -76,6 +76,4 @@ test(`${N} sessions twice: fd count back to baseline exactly, VmRSS within +4 Mi
   assert.ok(rss1 <= rss0 + 4096, `VmRSS: baseline ${rss0} KiB, after ${rss1} KiB (limit +4096)`);
 });
 
-test('SIGTERM: daemon exits 0', async () => {
-  await d.stop('SIGTERM');
-});
+h.endTests(() => d, { idle: false });

@@ -106,8 +106,7 @@ test('code 3 with a live sid: transport mismatch and EIO mismatch; PUT gets 500;
   });
   assert.equal(put.status, 500, `PUT: "${h.show(put.raw)}"`);
   assert.equal(put.body.length, 0, 'PUT answer has an empty body');
-  h.assertPostOk(await h.post(port, sid, '4still open'));
-  h.assertPollBody(await h.poll(port, sid), '4still open');
+  await h.postPoll(port, sid, '4still open', '4still open');
 });
 
 test('code 3 on POSTs with a live sid (transport mismatch, EIO mismatch) leaves the session usable', async () => {
@@ -177,8 +176,7 @@ test(`POST of exactly max_payload (${MAX}) bytes passes; ${MAX + 1} gets 413 and
   const big = await h.post(port, sid, '4' + 'y'.repeat(MAX));
   assert.equal(big.status, 413, `POST of max_payload+1: "${h.show(big.raw)}"`);
   assert.equal(big.body.length, 0, '413 body is empty');
-  h.assertPostOk(await h.post(port, sid, '4after 413'));
-  h.assertPollBody(await h.poll(port, sid), '4after 413');
+  await h.postPoll(port, sid, '4after 413', '4after 413');
 });
 
 test('POST with Content-Type application/octet-stream gets 400 and closes the session', async () => {

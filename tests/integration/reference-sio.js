@@ -33,34 +33,14 @@
 //  - connect_timeout maps onto socket.io's connectTimeout.
 // It answers GET /healthz and GET /metrics (roomcast_connections_current,
 // roomcast_sessions_current, roomcast_sockets_current) and exits 0 on
-// SIGTERM/SIGINT.
+// SIGTERM/SIGINT; the config reader and that HTTP side are in
+// reference-common.js, shared with reference-echo.js.
 'use strict';
 
-const fs = require('node:fs');
-const http = require('node:http');
 const path = require('node:path');
+const common = require('./reference-common');
 
-const modules = path.join(__dirname, '..', 'node_modules');
-const engine = require(path.join(modules, 'engine.io'));
-const { Server } = require(path.join(modules, 'socket.io'));
-
-function parseDuration(v) {
-  const m = /^(\d+)(ms|s|m|h)$/.exec(v);
-  if (!m) throw new Error(`bad duration ${v}`);
-  return Number(m[1]) * { ms: 1, s: 1000, m: 60000, h: 3600000 }[m[2]];
-}
-
-function parseSize(v) {
-  const m = /^(\d+)([KMG]?)$/.exec(v);
-  if (!m) throw new Error(`bad size ${v}`);
-  return Number(m[1]) * { '': 1, K: 1024, M: 1024 * 1024, G: 1024 * 1024 * 1024 }[m[2]];
-}
-
-function parseBool(v) {
-  if (v === 'yes') return true;
-  if (v === 'no') return false;
-  throw new Error(`bad boolean ${v}`);
-}
+const { Server } = require(path.join(common.modules, 'socket.io'));
 
 function newNamespace(name) {
   return {
@@ -75,33 +55,14 @@ function newNamespace(name) {
 
 function parseConfig(file) {
   const cfg = {
-    listen: [],
-    path: '/socket.io/',
-    transports: ['polling', 'websocket'],
-    allowUpgrades: true,
-    pingInterval: 25000,
-    pingTimeout: 20000,
-    upgradeTimeout: 10000,
-    maxPayload: 1000000,
-    maxConnections: 10000,
-    maxHeaderSize: 16 * 1024,
-    keepAliveTimeout: 5000,
-    cors: null,
-    logFile: null,
+    ...common.engineDefaults(),
     connectTimeout: 45000,
     maxRoomName: 256,
     maxNamespacesPerSession: 16,
     namespaces: new Map([['/', newNamespace('/')]]),
   };
   let block = null;
-  const lines = fs.readFileSync(file, 'utf8').split('\n');
-  const fail = (i, msg) => {
-    process.stderr.write(`${file}:${i + 1}: ${msg}\n`);
-    process.exit(1);
-  };
-  lines.forEach((raw, i) => {
-    const line = raw.replace(/(^|\s)#.*/, '').trim();
-    if (!line) return;
+  const read = common.readConfigLines(file, (line, i, fail) => {
     const open = /^namespace\s+(\S+)\s*\{\s*(\})?$/.exec(line);
     if (open) {
       if (block) fail(i, 'nested namespace block');
@@ -118,47 +79,29 @@ function parseConfig(file) {
     }
     const [key, ...vals] = line.split(/\s+/);
     const v = vals[0];
-    try {
-      if (block) {
-        // as roomcastd: each key once per block
-        block.seen = block.seen || new Set();
-        if (block.seen.has(key)) fail(i, `duplicate key '${key}'`);
-        block.seen.add(key);
-        switch (key) {
-          case 'client_join': block.clientJoin.push(...vals); break;
-          case 'join_event': block.joinEvent = v; break;
-          case 'leave_event': block.leaveEvent = v; break;
-          case 'max_rooms_per_socket': block.maxRoomsPerSocket = Number(v); break;
-          case 'relay': block.relay = parseBool(v); break;
-          default: fail(i, `unknown namespace key "${key}"`);
-        }
-        return;
-      }
+    if (block) {
+      // as roomcastd: each key once per block
+      block.seen = block.seen || new Set();
+      if (block.seen.has(key)) fail(i, `duplicate key '${key}'`);
+      block.seen.add(key);
       switch (key) {
-        case 'listen': cfg.listen.push(v); break;
-        case 'path': cfg.path = v; break;
-        case 'transports': cfg.transports = vals; break;
-        case 'allow_upgrades': cfg.allowUpgrades = parseBool(v); break;
-        case 'ping_interval': cfg.pingInterval = parseDuration(v); break;
-        case 'ping_timeout': cfg.pingTimeout = parseDuration(v); break;
-        case 'upgrade_timeout': cfg.upgradeTimeout = parseDuration(v); break;
-        case 'max_payload': cfg.maxPayload = parseSize(v); break;
-        case 'max_connections': cfg.maxConnections = Number(v); break;
-        case 'max_header_size': cfg.maxHeaderSize = parseSize(v); break;
-        case 'keepalive_timeout': cfg.keepAliveTimeout = parseDuration(v); break;
-        case 'cors_origin': cfg.cors = vals.length === 1 ? v : vals; break;
-        case 'log_file': cfg.logFile = v; break;
-        case 'connect_timeout': cfg.connectTimeout = parseDuration(v); break;
-        case 'max_room_name': cfg.maxRoomName = Number(v); break;
-        case 'max_namespaces_per_session': cfg.maxNamespacesPerSession = Number(v); break;
-        case 'max_output_buffer': case 'log_level': break;
-        default: fail(i, `unknown key "${key}"`);
+        case 'client_join': block.clientJoin.push(...vals); break;
+        case 'join_event': block.joinEvent = v; break;
+        case 'leave_event': block.leaveEvent = v; break;
+        case 'max_rooms_per_socket': block.maxRoomsPerSocket = Number(v); break;
+        case 'relay': block.relay = common.parseBool(v); break;
+        default: fail(i, `unknown namespace key "${key}"`);
       }
-    } catch (e) {
-      fail(i, e.message);
+      return;
+    }
+    switch (key) {
+      case 'connect_timeout': cfg.connectTimeout = common.parseDuration(v); break;
+      case 'max_room_name': cfg.maxRoomName = Number(v); break;
+      case 'max_namespaces_per_session': cfg.maxNamespacesPerSession = Number(v); break;
+      default: if (!common.engineKey(cfg, key, vals)) fail(i, `unknown key "${key}"`);
     }
   });
-  if (block) fail(lines.length - 1, `namespace ${block.name}: missing }`);
+  if (block) read.fail(read.count - 1, `namespace ${block.name}: missing }`);
   return cfg;
 }
 
@@ -196,21 +139,8 @@ function globMatch(pattern, room, auth) {
 }
 
 function main() {
-  const ci = process.argv.indexOf('-c');
-  if (ci < 0) {
-    process.stderr.write('usage: reference-sio.js -c FILE\n');
-    process.exit(2);
-  }
-  const cfg = parseConfig(process.argv[ci + 1]);
-  const eio = new engine.Server({
-    transports: cfg.transports,
-    allowUpgrades: cfg.allowUpgrades,
-    pingInterval: cfg.pingInterval,
-    pingTimeout: cfg.pingTimeout,
-    upgradeTimeout: cfg.upgradeTimeout,
-    maxHttpBufferSize: cfg.maxPayload,
-    cors: cfg.cors ? { origin: cfg.cors, credentials: true } : undefined,
-  });
+  const cfg = parseConfig(common.configArg('reference-sio.js'));
+  const eio = common.engineServer(cfg);
   const io = new Server({ serveClient: false, connectTimeout: cfg.connectTimeout });
   io.bind(eio);
 
@@ -280,59 +210,11 @@ function main() {
     });
   }
 
-  let connections = 0;
-  const servers = [];
-  const onRequest = (req, res) => {
-    const url = req.url.split('?')[0];
-    if (req.method === 'GET' && url === '/healthz') {
-      res.writeHead(200, { 'Content-Type': 'text/plain' });
-      res.end('ok\n');
-    } else if (req.method === 'GET' && url === '/metrics') {
-      res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4' });
-      res.end(`# TYPE roomcast_connections_current gauge\nroomcast_connections_current ${connections}\n` +
-        `# TYPE roomcast_sessions_current gauge\nroomcast_sessions_current ${eio.clientsCount}\n` +
-        `# TYPE roomcast_sockets_current gauge\nroomcast_sockets_current ${socketsCurrent}\n`);
-    } else {
-      res.writeHead(404, { 'Content-Type': 'text/plain' });
-      res.end('not found\n');
-    }
-  };
-
-  let pending = cfg.listen.length;
-  for (const addr of cfg.listen) {
-    const m = /^\[?([^\]]*)\]?:(\d+)$/.exec(addr);
-    const srv = http.createServer({ maxHeaderSize: cfg.maxHeaderSize }, onRequest);
-    srv.keepAliveTimeout = cfg.keepAliveTimeout;
-    srv.maxConnections = cfg.maxConnections;
-    srv.on('connection', (sock) => {
-      connections++;
-      sock.on('close', () => connections--);
-    });
-    srv.listen(Number(m[2]), m[1], () => {
-      if (--pending === 0) {
-        for (const s of servers) eio.attach(s, { path: cfg.path });
-        const line = `roomcast reference-sio started, listening on ${cfg.listen.join(' ')}\n`;
-        if (cfg.logFile) fs.appendFileSync(cfg.logFile, line);
-        process.stderr.write(line);
-      }
-    });
-    servers.push(srv);
-  }
-
-  let stopping = false;
-  const stop = () => {
-    if (stopping) return;
-    stopping = true;
-    for (const s of servers) s.close();
-    io.close();
-    eio.close();
-    setImmediate(() => {
-      for (const s of servers) s.closeAllConnections();
-      setTimeout(() => process.exit(0), 50);
-    });
-  };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
+  common.serve(cfg, eio, {
+    name: 'reference-sio',
+    metrics: () => `# TYPE roomcast_sockets_current gauge\nroomcast_sockets_current ${socketsCurrent}\n`,
+    onStop: () => io.close(),
+  });
 }
 
 main();

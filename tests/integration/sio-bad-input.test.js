@@ -23,16 +23,7 @@ const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const h = require('./harness');
 
-const RAW = `
-namespace / {
-    client_join           *
-    relay                 yes
-}
-namespace /admin {
-    client_join           *
-    relay                 yes
-}
-`;
+const RAW = h.openNamespaces('/', '/admin');
 
 // [name, packets, connect to / first?]; packets: strings are text engine
 // messages (over polling joined with \x1e), Buffers are binary ones.
@@ -135,8 +126,7 @@ test('polling, ordering trap: CONNECT and EVENT in one POST (reference closes, r
     } else {
       const res = await h.poll(d.port, sid);
       assert.match(res.text, /^40\{"sid":"[A-Za-z0-9_-]{20}"\}$/, 'the CONNECT reply, and no close');
-      h.assertPostOk(await h.post(d.port, sid, '4290["join",""]'));
-      h.assertPollBody(await h.poll(d.port, sid), '4390["invalid room name"]');
+      await h.postPoll(d.port, sid, '4290["join",""]', '4390["invalid room name"]');
     }
   } finally {
     await h.post(d.port, sid, '1'); // a session left open by a failure would fail the idle check
@@ -148,8 +138,7 @@ for (const [name, packets] of KEPT) {
   test(`polling, ${name}: ignored or relayed, the session stays and answers a join`, async () => {
     const { sid } = await h.sioPolling(d.port);
     h.assertPostOk(await h.post(d.port, sid, pollingBody(packets)));
-    h.assertPostOk(await h.post(d.port, sid, '4290["join",""]'));
-    h.assertPollBody(await h.poll(d.port, sid), '4390["invalid room name"]');
+    await h.postPoll(d.port, sid, '4290["join",""]', '4390["invalid room name"]');
     h.assertPostOk(await h.post(d.port, sid, '1'));
     await goodStillRelay();
   });
@@ -191,12 +180,4 @@ for (const [name, packets] of KEPT) {
   });
 }
 
-test('after every client closed, roomcast_sessions_current returns to 0', async () => {
-  for (const s of good) s.disconnect();
-  const m = await d.waitIdle();
-  assert.equal(m.roomcast_sessions_current, 0);
-});
-
-test('SIGTERM: daemon exits 0', async () => {
-  await d.stop('SIGTERM');
-});
+h.endTests(() => d, { clients: () => good });

@@ -35,16 +35,14 @@ test('polling session without CONNECT: the held GET gets exactly 1, then code 1;
   // the two connected sessions' timers ran out before this one's
   assert.equal(early.connected, true);
   assert.deepEqual(await h.sioAck(early, 'join', 'r'), ['ok']);
-  h.assertPostOk(await h.post(d.port, earlyRaw.sid, '421["join","r"]'));
-  h.assertPollBody(await h.poll(d.port, earlyRaw.sid), '431["ok"]');
+  await h.postPoll(d.port, earlyRaw.sid, '421["join","r"]', '431["ok"]');
   h.assertPostOk(await h.post(d.port, earlyRaw.sid, '1'));
   early.disconnect();
 });
 
 test('a CONNECT refused as "Invalid namespace" does not stop the timer', async () => {
   const { sid } = await h.handshake(d.port);
-  h.assertPostOk(await h.post(d.port, sid, '40/nope,'));
-  h.assertPollBody(await h.poll(d.port, sid), '44/nope,{"message":"Invalid namespace"}');
+  await h.postPoll(d.port, sid, '40/nope,', '44/nope,{"message":"Invalid namespace"}');
   h.assertPollBody(await h.poll(d.port, sid), '1');
   h.assertEioError(await h.poll(d.port, sid), 1);
 });
@@ -70,11 +68,4 @@ test('socket.io-client that never connects a namespace: its manager sees the eng
   assert.equal(reason, 'transport close');
 });
 
-test('after every client closed, roomcast_sessions_current returns to 0', async () => {
-  const m = await d.waitIdle();
-  assert.equal(m.roomcast_sessions_current, 0);
-});
-
-test('SIGTERM: daemon exits 0', async () => {
-  await d.stop('SIGTERM');
-});
+h.endTests(() => d);

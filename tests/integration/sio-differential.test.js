@@ -76,21 +76,14 @@ async function script(port) {
   nope.disconnect();
 
   // joins
-  await ack('alice', 'join', 'chat:1');
-  await ack('alice', 'join', 'user:alice:inbox');
-  await ack('alice', 'join', 'user:bob:inbox');
-  await ack('bob', 'join', 'chat:1');
-  await ack('bob', 'join', 'user:bob:inbox');
-  await ack('carol', 'join', 'chat:1');
-  await ack('carol', 'join', 'chat:2');
-  await ack('carol', 'join', 'chat:3');
-  await ack('carol', 'join', 'chat:4');
-  await ack('carol', 'join', 'chat:2');
-  await ack('dave', 'join', 'chat:2');
-  await ack('dave', 'join', 'lobby');
-  await ack('dave', 'join', 5);
-  await ack('dave', 'join', '');
-  await ack('dave', 'join', 'user:undefined:x');
+  for (const [name, rooms] of [
+    ['alice', ['chat:1', 'user:alice:inbox', 'user:bob:inbox']],
+    ['bob', ['chat:1', 'user:bob:inbox']],
+    ['carol', ['chat:1', 'chat:2', 'chat:3', 'chat:4', 'chat:2']],
+    ['dave', ['chat:2', 'lobby', 5, '', 'user:undefined:x']],
+  ]) {
+    for (const room of rooms) await ack(name, 'join', room);
+  }
   await emit('dave', 'join', 'chat:3'); // no ack asked
   await ack('dave', 'leave', sockets.dave.id);
 

@@ -13,20 +13,11 @@
 // report the use after free).
 'use strict';
 
-const { test, before, after, afterEach } = require('node:test');
+const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const h = require('./harness');
 
-const RAW = `
-namespace / {
-    client_join           *
-    relay                 yes
-}
-namespace /admin {
-    client_join           *
-    relay                 yes
-}
-`;
+const RAW = h.openNamespaces('/', '/admin');
 const ROOMS = ['d1', 'd2', 'd3'];
 
 let d;
@@ -35,23 +26,10 @@ before(async () => {
 });
 after(() => d && d.kill());
 
-const open = new Set();
-afterEach(() => {
-  for (const s of open) s.disconnect();
-  open.clear();
-});
+const open = h.trackedClients();
 
-async function client(transport = 'websocket', nsp = '/') {
-  const s = h.sioClient(d.port, nsp, { transports: [transport] });
-  open.add(s);
-  await h.sioConnected(s);
-  s.got = h.sioRecord(s);
-  return s;
-}
-
-async function joinAll(s, rooms = ROOMS) {
-  for (const r of rooms) assert.deepEqual(await h.sioAck(s, 'join', r), ['ok'], `join ${r}`);
-}
+const client = (transport, nsp) => h.sioRecorded(open, d.port, transport, nsp);
+const joinAll = (s, rooms = ROOMS) => h.sioJoinAll(s, rooms);
 
 const sessions = async () => (await d.metrics()).roomcast_sessions_current;
 const waitSessions = (n) => h.waitFor(async () => (await sessions()) === n, { what: `roomcast_sessions_current ${n}` });
@@ -165,20 +143,10 @@ test('abrupt: a raw polling session abandoned (ends by ping timeout)', async () 
   await checkFreed(async () => {
     const p = await h.sioPolling(d.port);
     for (const [i, r] of ROOMS.entries()) {
-      h.assertPostOk(await h.post(d.port, p.sid, `42${i}["join","${r}"]`));
-      h.assertPollBody(await h.poll(d.port, p.sid), `43${i}["ok"]`);
+      await h.postPoll(d.port, p.sid, `42${i}["join","${r}"]`, `43${i}["ok"]`);
     }
     return p;
   }, async () => {});
 });
 
-test('after every client closed, roomcast_sessions_current returns to 0', async () => {
-  for (const s of open) s.disconnect();
-  open.clear();
-  const m = await d.waitIdle();
-  assert.equal(m.roomcast_sessions_current, 0);
-});
-
-test('SIGTERM: daemon exits 0', async () => {
-  await d.stop('SIGTERM');
-});
+h.endTests(() => d, { clients: open });

@@ -74,12 +74,4 @@ test(`${N} clients in ${ROOMS} rooms each receive exactly the events of the send
   assert.ok(total > N, `a meaningful fan-out (${total} deliveries)`);
 });
 
-test('every client disconnects; roomcast_sessions_current returns to 0', async () => {
-  for (const s of clients) s.disconnect();
-  const m = await d.waitIdle();
-  assert.equal(m.roomcast_sessions_current, 0);
-});
-
-test('SIGTERM: daemon exits 0', async () => {
-  await d.stop('SIGTERM');
-});
+h.endTests(() => d, { clients: () => clients, idleName: 'every client disconnects; roomcast_sessions_current returns to 0' });

@@ -15,7 +15,7 @@
 // middleware, so every test here also runs against the reference.
 'use strict';
 
-const { test, before, after, afterEach } = require('node:test');
+const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const h = require('./harness');
 
@@ -38,11 +38,7 @@ before(async () => {
 });
 after(() => d && d.kill());
 
-const open = new Set();
-afterEach(() => {
-  for (const s of open) s.disconnect();
-  open.clear();
-});
+const open = h.trackedClients();
 function track(s) { open.add(s); return s; }
 
 const MODES = {
@@ -154,10 +150,8 @@ test('undeclared namespace: connect_error "Invalid namespace", the engine sessio
 
 test('undeclared namespace over raw polling: exactly 44/nope,{"message":"Invalid namespace"}, then 40 still connects', async () => {
   const { sid } = await h.handshake(d.port);
-  h.assertPostOk(await h.post(d.port, sid, '40/nope,'));
-  h.assertPollBody(await h.poll(d.port, sid), '44/nope,{"message":"Invalid namespace"}');
-  h.assertPostOk(await h.post(d.port, sid, '40/nope/deeper,{"a":1}'));
-  h.assertPollBody(await h.poll(d.port, sid), '44/nope/deeper,{"message":"Invalid namespace"}');
+  await h.postPoll(d.port, sid, '40/nope,', '44/nope,{"message":"Invalid namespace"}');
+  await h.postPoll(d.port, sid, '40/nope/deeper,{"a":1}', '44/nope/deeper,{"message":"Invalid namespace"}');
   h.assertPostOk(await h.post(d.port, sid, '40'));
   const res = await h.poll(d.port, sid);
   assert.match(res.text, h.SIO_CONNECT_REPLY);
@@ -174,14 +168,11 @@ test('max_namespaces_per_session 2: N connects, N+1 gets exactly 44/quiet,{"mess
       const m = h.SIO_CONNECT_REPLY.exec(res.text);
       assert.ok(m && (m[1] || '') === prefix, `reply to ${body}: "${h.show(res.body)}"`);
     }
-    h.assertPostOk(await h.post(d2.port, sid, '40/quiet,'));
-    h.assertPollBody(await h.poll(d2.port, sid), '44/quiet,{"message":"too many namespaces"}');
+    await h.postPoll(d2.port, sid, '40/quiet,', '44/quiet,{"message":"too many namespaces"}');
     // an undeclared namespace is still "Invalid namespace" at the limit
-    h.assertPostOk(await h.post(d2.port, sid, '40/nope,'));
-    h.assertPollBody(await h.poll(d2.port, sid), '44/nope,{"message":"Invalid namespace"}');
+    await h.postPoll(d2.port, sid, '40/nope,', '44/nope,{"message":"Invalid namespace"}');
     // the two connected sockets still work: a join on / is acked
-    h.assertPostOk(await h.post(d2.port, sid, '427["join","chat:1"]'));
-    h.assertPollBody(await h.poll(d2.port, sid), '437["ok"]');
+    await h.postPoll(d2.port, sid, '427["join","chat:1"]', '437["ok"]');
     // a namespace disconnect frees a slot
     h.assertPostOk(await h.post(d2.port, sid, '41/admin,'));
     h.assertPostOk(await h.post(d2.port, sid, '40/quiet,'));
@@ -206,13 +197,4 @@ test('max_namespaces_per_session 2: N connects, N+1 gets exactly 44/quiet,{"mess
   }
 });
 
-test('after every client closed, roomcast_sessions_current returns to 0', async () => {
-  for (const s of open) s.disconnect();
-  open.clear();
-  const m = await d.waitIdle();
-  assert.equal(m.roomcast_sessions_current, 0);
-});
-
-test('SIGTERM: daemon exits 0', async () => {
-  await d.stop('SIGTERM');
-});
+h.endTests(() => d, { clients: open });

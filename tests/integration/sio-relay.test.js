@@ -43,11 +43,9 @@ before(async () => {
 });
 after(() => d && d.kill());
 
-const open = new Set();
+const open = h.trackedClients();
 const rawOpen = new Set(); // cleanup functions of raw sessions a failed test left open
 afterEach(async () => {
-  for (const s of open) s.disconnect();
-  open.clear();
   for (const f of rawOpen) await f();
   rawOpen.clear();
 });
@@ -64,16 +62,17 @@ async function rawWs(opts) {
   return w;
 }
 
-async function client(transport = 'websocket', nsp = '/', opts = {}) {
-  const s = h.sioClient(d.port, nsp, { transports: [transport], ...opts });
-  open.add(s);
-  await h.sioConnected(s);
-  s.got = h.sioRecord(s);
-  return s;
-}
+const client = (...args) => h.sioRecorded(open, d.port, ...args);
+const joinAll = (s, ...rooms) => h.sioJoinAll(s, rooms);
 
-async function joinAll(s, ...rooms) {
-  for (const r of rooms) assert.deepEqual(await h.sioAck(s, 'join', r), ['ok'], `join ${r}`);
+/** A raw polling and a raw WebSocket member of `room` (joins acked "ok"): {p, w}. */
+async function rawMembers(room) {
+  const p = await rawPolling();
+  await h.postPoll(d.port, p.sid, `421["join","${room}"]`, '431["ok"]');
+  const w = await rawWs();
+  w.ws.sendText(`422["join","${room}"]`);
+  assert.equal(await w.ws.text(), '432["ok"]');
+  return { p, w };
 }
 
 const fenceAll = (...ss) => Promise.all(ss.map((s) => h.sioFence(s)));
@@ -136,10 +135,8 @@ test('acks: callback gets no arguments, emitWithAck with timeout resolves undefi
     'in the order sent');
 
   const { sid } = await rawPolling();
-  h.assertPostOk(await h.post(d.port, sid, '420["join","ack"]'));
-  h.assertPollBody(await h.poll(d.port, sid), '430["ok"]');
-  h.assertPostOk(await h.post(d.port, sid, '4257["msg","raw"]'));
-  h.assertPollBody(await h.poll(d.port, sid), '4357[]');
+  await h.postPoll(d.port, sid, '420["join","ack"]', '430["ok"]');
+  await h.postPoll(d.port, sid, '4257["msg","raw"]', '4357[]');
   h.assertPostOk(await h.post(d.port, sid, '42["msg","raw no ack"]'));
   await fenceAll(a, b);
   assert.deepEqual(a.got, [['msg', 'raw'], ['msg', 'raw no ack']]);
@@ -149,12 +146,7 @@ test('acks: callback gets no arguments, emitWithAck with timeout resolves undefi
 test('events arrive unchanged: raw polling and WebSocket recipients get the exact 42[...] bytes', async () => {
   const a = await client();
   await joinAll(a, 'bytes');
-  const p = await rawPolling();
-  h.assertPostOk(await h.post(d.port, p.sid, '421["join","bytes"]'));
-  h.assertPollBody(await h.poll(d.port, p.sid), '431["ok"]');
-  const w = await rawWs();
-  w.ws.sendText('422["join","bytes"]');
-  assert.equal(await w.ws.text(), '432["ok"]');
+  const { p, w } = await rawMembers('bytes');
 
   const args = ['s', { z: 1, a: [true, false, null], 'ké y': 'é✓😀', n: -1.5e-7 }, 0, '', [[]], {}];
   assert.deepEqual(await h.sioAck(a, 'ev name', ...args), []);
@@ -222,12 +214,7 @@ test('large text and binary packets reach several recipients on both transports 
 test('binary to raw recipients: exact BINARY_EVENT header and attachments (WebSocket frames, polling b<base64>)', async () => {
   const a = await client();
   await joinAll(a, 'rawbin');
-  const p = await rawPolling();
-  h.assertPostOk(await h.post(d.port, p.sid, '421["join","rawbin"]'));
-  h.assertPollBody(await h.poll(d.port, p.sid), '431["ok"]');
-  const w = await rawWs();
-  w.ws.sendText('422["join","rawbin"]');
-  assert.equal(await w.ws.text(), '432["ok"]');
+  const { p, w } = await rawMembers('rawbin');
 
   assert.deepEqual(await h.sioAck(a, 'bin', Buffer.from([1, 2, 3]), { d: [Buffer.from([4])] }), []);
   const header = '452-["bin",{"_placeholder":true,"num":0},{"d":[{"_placeholder":true,"num":1}]}]';
@@ -245,8 +232,7 @@ test('binary to raw recipients: exact BINARY_EVENT header and attachments (WebSo
   w.ws.sendBinary(Buffer.from([0xaa, 0xbb]));
   assert.equal(await w.ws.text(), '439[]');
   h.assertPollBody(await h.poll(d.port, p.sid), '451-["wsbin",{"_placeholder":true,"num":0}]\x1ebqrs=');
-  h.assertPostOk(await h.post(d.port, p.sid, '451-8["pbin",{"x":{"_placeholder":true,"num":0}}]\x1ebAA=='));
-  h.assertPollBody(await h.poll(d.port, p.sid), '438[]');
+  await h.postPoll(d.port, p.sid, '451-8["pbin",{"x":{"_placeholder":true,"num":0}}]\x1ebAA==', '438[]');
   assert.equal(await w.ws.text(), '451-["pbin",{"x":{"_placeholder":true,"num":0}}]');
   f = await w.ws.frame();
   assert.equal(f.opcode, 2);
@@ -274,18 +260,8 @@ test('relay no: the event is dropped and the ack never comes (fenced), joins sti
   assert.deepEqual(a.got, []);
 
   const { sid } = await rawPolling({ nsp: '/quiet' });
-  h.assertPostOk(await h.post(d.port, sid, '42/quiet,5["msg","x"]\x1e42/quiet,6["join","q"]'));
-  h.assertPollBody(await h.poll(d.port, sid), '43/quiet,6["ok"]', 'only the join is answered');
+  await h.postPoll(d.port, sid, '42/quiet,5["msg","x"]\x1e42/quiet,6["join","q"]', '43/quiet,6["ok"]', 'only the join is answered');
   h.assertPostOk(await h.post(d.port, sid, '1'));
 });
 
-test('after every client closed, roomcast_sessions_current returns to 0', async () => {
-  for (const s of open) s.disconnect();
-  open.clear();
-  const m = await d.waitIdle();
-  assert.equal(m.roomcast_sessions_current, 0);
-});
-
-test('SIGTERM: daemon exits 0', async () => {
-  await d.stop('SIGTERM');
-});
+h.endTests(() => d, { clients: open });

@@ -18,7 +18,7 @@
 // and SIGTERM.
 'use strict';
 
-const { test, before, after, afterEach } = require('node:test');
+const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const h = require('./harness');
 
@@ -44,11 +44,7 @@ before(async () => {
 });
 after(() => d && d.kill());
 
-const open = new Set();
-afterEach(() => {
-  for (const s of open) s.disconnect();
-  open.clear();
-});
+const open = h.trackedClients();
 
 async function client(opts = {}, nsp = '/') {
   const s = h.sioClient(d.port, nsp, { transports: ['websocket'], ...opts });
@@ -240,22 +236,10 @@ test('custom join_event/leave_event: subscribe/unsubscribe answer, "join" is an 
   assert.equal(await reaches(b, 'anything', { nsp: '/custom', joinEvent: 'subscribe' }), false);
 
   const { sid } = await h.sioPolling(d.port, { nsp: '/custom' });
-  h.assertPostOk(await h.post(d.port, sid, '42/custom,3["subscribe","r"]'));
-  h.assertPollBody(await h.poll(d.port, sid), '43/custom,3["ok"]');
-  h.assertPostOk(await h.post(d.port, sid, '42/custom,4["unsubscribe","r"]'));
-  h.assertPollBody(await h.poll(d.port, sid), '43/custom,4["ok"]');
-  h.assertPostOk(await h.post(d.port, sid, '42/custom,5["join","r"]'));
-  h.assertPollBody(await h.poll(d.port, sid), '43/custom,5[]');
+  await h.postPoll(d.port, sid, '42/custom,3["subscribe","r"]', '43/custom,3["ok"]');
+  await h.postPoll(d.port, sid, '42/custom,4["unsubscribe","r"]', '43/custom,4["ok"]');
+  await h.postPoll(d.port, sid, '42/custom,5["join","r"]', '43/custom,5[]');
   h.assertPostOk(await h.post(d.port, sid, '1'));
 });
 
-test('after every client closed, roomcast_sessions_current returns to 0', async () => {
-  for (const s of open) s.disconnect();
-  open.clear();
-  const m = await d.waitIdle();
-  assert.equal(m.roomcast_sessions_current, 0);
-});
-
-test('SIGTERM: daemon exits 0', async () => {
-  await d.stop('SIGTERM');
-});
+h.endTests(() => d, { clients: open });

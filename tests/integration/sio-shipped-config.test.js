@@ -42,6 +42,4 @@ test('two clients chat in chat:lobby under the shipped policy; other rooms are r
   await d.waitIdle();
 });
 
-test('SIGTERM: daemon exits 0', async () => {
-  await d.stop('SIGTERM');
-});
+h.endTests(() => d, { idle: false });

@@ -51,6 +51,19 @@ function assertUpgradeRefused(ws, message) {
   assert.ok(!r.raw.toString('latin1').includes('101 Switching'), 'no 101 before the refusal');
 }
 
+/**
+ * A polling session with its probe WebSocket: 2probe answered 3probe, no "5"
+ * sent yet (status101: the 101 is asserted first). Returns {sid, ws}.
+ */
+async function probing({ status101 = false } = {}) {
+  const { sid } = await h.handshake(port);
+  const ws = await h.WsConn.connect(port, wsPath(sid));
+  if (status101) assert.equal(ws.handshake.status, 101);
+  ws.sendText('2probe');
+  assert.equal(await ws.text(), '3probe');
+  return { sid, ws };
+}
+
 test('upgrade by hand: probe, noop to the pending GET, 5, then WebSocket only', async () => {
   const { sid } = await h.handshake(port);
   const g = await h.pendingGet(port, sid);
@@ -91,11 +104,7 @@ test('upgrade by hand: probe, noop to the pending GET, 5, then WebSocket only', 
 });
 
 test('invalid UTF-8 POSTed during the upgrade is not flushed as an invalid WebSocket text frame', async () => {
-  const { sid } = await h.handshake(port);
-  const ws = await h.WsConn.connect(port, wsPath(sid));
-  assert.equal(ws.handshake.status, 101);
-  ws.sendText('2probe');
-  assert.equal(await ws.text(), '3probe');
+  const { sid, ws } = await probing({ status101: true });
   h.assertPostOk(await h.post(port, sid, Buffer.from([0x34, 0xff, 0x41])));
   ws.sendText('5');
   const f = await ws.frame();
@@ -105,10 +114,7 @@ test('invalid UTF-8 POSTed during the upgrade is not flushed as an invalid WebSo
 });
 
 test('a second WebSocket while the first is still upgrading: 101 then 88 00; the first completes', async () => {
-  const { sid } = await h.handshake(port);
-  const ws = await h.WsConn.connect(port, wsPath(sid));
-  ws.sendText('2probe');
-  assert.equal(await ws.text(), '3probe');
+  const { sid, ws } = await probing();
   const ws2 = await h.WsConn.connect(port, wsPath(sid));
   assert.equal(ws2.handshake.status, 101, `"${h.show(ws2.handshake.raw)}"`);
   assert.equal((await ws2.frame()).raw.toString('hex'), '8800');
@@ -120,15 +126,11 @@ test('a second WebSocket while the first is still upgrading: 101 then 88 00; the
 });
 
 test('a message on the probe WebSocket before "5" closes it (88 00); polling continues', async () => {
-  const { sid } = await h.handshake(port);
-  const ws = await h.WsConn.connect(port, wsPath(sid));
-  ws.sendText('2probe');
-  assert.equal(await ws.text(), '3probe');
+  const { sid, ws } = await probing();
   ws.sendText('4too early');
   assert.equal((await ws.frame()).raw.toString('hex'), '8800');
   ws.destroy();
-  h.assertPostOk(await h.post(port, sid, '4still polling'));
-  h.assertPollBody(await h.poll(port, sid), '4still polling');
+  await h.postPoll(port, sid, '4still polling', '4still polling');
 });
 
 test('Firefox-style "Connection: keep-alive, Upgrade" and lower-case header names are accepted', async () => {
@@ -160,21 +162,15 @@ test('a probe other than 2probe closes that WebSocket (88 00); polling continues
   const f = await ws.frame();
   assert.equal(f.raw.toString('hex'), '8800', `"${h.show(f.raw)}"`);
   ws.destroy();
-  h.assertPostOk(await h.post(port, sid, '4polling goes on'));
-  h.assertPollBody(await h.poll(port, sid), '4polling goes on');
+  await h.postPoll(port, sid, '4polling goes on', '4polling goes on');
 });
 
 test('no "5" within upgrade_timeout: the WebSocket is closed (88 00); polling continues', async () => {
-  const { sid } = await h.handshake(port);
-  const ws = await h.WsConn.connect(port, wsPath(sid));
-  assert.equal(ws.handshake.status, 101);
-  ws.sendText('2probe');
-  assert.equal(await ws.text(), '3probe');
+  const { sid, ws } = await probing({ status101: true });
   const f = await ws.frame();
   assert.equal(f.raw.toString('hex'), '8800', `"${h.show(f.raw)}"`);
   ws.destroy();
-  h.assertPostOk(await h.post(port, sid, '4after timeout'));
-  h.assertPollBody(await h.poll(port, sid), '4after timeout');
+  await h.postPoll(port, sid, '4after timeout', '4after timeout');
 });
 
 test('Upgrade with an unknown sid: 400 text/html "Session ID unknown", connection closed', async () => {

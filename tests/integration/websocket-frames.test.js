@@ -234,6 +234,4 @@ test('extended payload lengths: 126 and 65536-byte forms are read and written', 
   }
 });
 
-test('SIGTERM: daemon exits 0', async () => {
-  await d.stop('SIGTERM');
-});
+h.endTests(() => d, { idle: false });
