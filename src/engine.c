@@ -126,8 +126,10 @@ static void engine_mark_flush(struct engine_session *s)
 /* --- shared messages ----------------------------------------------------- */
 
 static struct engine_msg *engine_msg_new_packet(enum eio_packet_type type, bool binary,
-						const void *data, size_t len)
+						const void *prefix, size_t prefix_len,
+						const void *data, size_t data_len)
 {
+	size_t len = prefix_len + data_len;
 	struct engine_msg *m = malloc(sizeof *m + ENGINE_MSG_DIGIT + 1 + len);
 	uint8_t hdr[WS_FRAME_HEADER_MAX];
 
@@ -140,8 +142,10 @@ static struct engine_msg *engine_msg_new_packet(enum eio_packet_type type, bool 
 	m->polling = NULL;
 	m->polling_len = 0;
 	m->buf[ENGINE_MSG_DIGIT] = (uint8_t)('0' + type);
-	if (len)
-		memcpy(m->buf + ENGINE_MSG_DIGIT + 1, data, len);
+	if (prefix_len)
+		memcpy(m->buf + ENGINE_MSG_DIGIT + 1, prefix, prefix_len);
+	if (data_len)
+		memcpy(m->buf + ENGINE_MSG_DIGIT + 1 + prefix_len, data, data_len);
 	/* Binary frames carry no type digit: their header overwrites it. */
 	size_t start = binary ? ENGINE_MSG_DIGIT + 1 : ENGINE_MSG_DIGIT;
 	size_t h = ws_frame_header(hdr, binary ? WS_OPCODE_BINARY : WS_OPCODE_TEXT,
@@ -152,9 +156,10 @@ static struct engine_msg *engine_msg_new_packet(enum eio_packet_type type, bool 
 	return m;
 }
 
-struct engine_msg *engine_msg_new(bool binary, const void *data, size_t len)
+struct engine_msg *engine_msg_new(bool binary, const void *prefix, size_t prefix_len,
+				  const void *data, size_t data_len)
 {
-	return engine_msg_new_packet(EIO_MESSAGE, binary, data, len);
+	return engine_msg_new_packet(EIO_MESSAGE, binary, prefix, prefix_len, data, data_len);
 }
 
 void engine_msg_unref(struct engine_msg *m)
@@ -234,7 +239,7 @@ static int engine_enqueue_msg(struct engine_session *s, struct engine_msg *m)
 static int engine_enqueue(struct engine_session *s, enum eio_packet_type type, bool binary,
 			  const void *data, size_t len)
 {
-	struct engine_msg *m = engine_msg_new_packet(type, binary, data, len);
+	struct engine_msg *m = engine_msg_new_packet(type, binary, NULL, 0, data, len);
 
 	if (!m) {
 		engine_destroy(s, "transport error");

@@ -52,10 +52,12 @@ int engine_send(struct engine_session *s, bool binary, const void *data, size_t 
 /* A message built once and sent to many sessions (a broadcast): the
  * WebSocket frame and the polling text are encoded once, each recipient
  * takes a reference (large frames are not even copied).  engine_msg_new()
- * copies <data> and returns the message with one reference for the
- * caller, or NULL if memory ran out; engine_msg_unref(NULL) does nothing. */
+ * copies <prefix> (may be NULL) followed by <data> as the message's bytes
+ * and returns it with one reference for the caller, or NULL if memory ran
+ * out; engine_msg_unref(NULL) does nothing. */
 struct engine_msg;
-struct engine_msg *engine_msg_new(bool binary, const void *data, size_t len);
+struct engine_msg *engine_msg_new(bool binary, const void *prefix, size_t prefix_len,
+				  const void *data, size_t data_len);
 void engine_msg_unref(struct engine_msg *m);
 /* Sends <m> to <s>; returns as engine_send(). */
 int engine_send_msg(struct engine_session *s, struct engine_msg *m);

@@ -368,21 +368,18 @@ static void http_respond_cors(struct http_conn *hc, int status, bool preflight,
 	size_t cors_len = http_cors_format(req, preflight, cors, sizeof cors);
 	int n;
 
+	char connection[64];
 	cors[cors_len] = '\0';
 	if (close)
-		n = snprintf(head, sizeof head,
-			     "HTTP/1.1 %d %s\r\n%s%s%s%s%sContent-Length: %zu\r\nConnection: close\r\n\r\n",
-			     status, http_status_text(status), cors,
-			     content_type ? "Content-Type: " : "", content_type ? content_type : "",
-			     content_type ? "\r\n" : "", extra_headers ? extra_headers : "", body_len);
+		snprintf(connection, sizeof connection, "Connection: close\r\n");
 	else
-		n = snprintf(head, sizeof head,
-			     "HTTP/1.1 %d %s\r\n%s%s%s%s%sContent-Length: %zu\r\n"
-			     "Connection: keep-alive\r\nKeep-Alive: timeout=%u\r\n\r\n",
-			     status, http_status_text(status), cors,
-			     content_type ? "Content-Type: " : "", content_type ? content_type : "",
-			     content_type ? "\r\n" : "", extra_headers ? extra_headers : "", body_len,
-			     (unsigned)(http.cfg->keepalive_timeout_ms / 1000));
+		snprintf(connection, sizeof connection, "Connection: keep-alive\r\nKeep-Alive: timeout=%u\r\n",
+			 (unsigned)(http.cfg->keepalive_timeout_ms / 1000));
+	n = snprintf(head, sizeof head, "HTTP/1.1 %d %s\r\n%s%s%s%s%sContent-Length: %zu\r\n%s\r\n",
+		     status, http_status_text(status), cors,
+		     content_type ? "Content-Type: " : "", content_type ? content_type : "",
+		     content_type ? "\r\n" : "", extra_headers ? extra_headers : "", body_len,
+		     connection);
 	if (n < 0 || (size_t)n >= sizeof head) {
 		log_error("conn %llu: response head too long", (unsigned long long)hc->c->id);
 		server_conn_close(hc->c);

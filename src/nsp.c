@@ -67,22 +67,21 @@ static struct {
 
 /* --- sending ------------------------------------------------------------- */
 
-/* Sends one text packet: header then <json>.  The header is built in
- * place; only packets too big for the stack buffer are copied to the heap. */
-static void nsp_send(struct nsp_client *cl, enum packet_type type, const struct nsp_namespace *ns,
-		     int64_t ack_id, const char *json, size_t json_len)
+/* Sends one text packet to namespace <nsp> of <cl>: header then <json>.
+ * The header is built in place; only packets too big for the stack buffer
+ * are copied to the heap. */
+static void nsp_send(struct nsp_client *cl, enum packet_type type, const char *nsp_name,
+		     size_t nsp_len, int64_t ack_id, const char *json, size_t json_len)
 {
 	char stack[512];
-	const char *name = ns->cfg->name;
-	size_t name_len = ns->cfg->name_len;
-	size_t cap = PACKET_HEADER_MAX(name_len) + json_len;
+	size_t cap = PACKET_HEADER_MAX(nsp_len) + json_len;
 	char *buf = cap <= sizeof stack ? stack : malloc(cap);
 
 	if (!buf) {
 		engine_close(cl->s, "forced close");
 		return;
 	}
-	size_t n = packet_encode_header(buf, cap, type, 0, name, name_len, ack_id);
+	size_t n = packet_encode_header(buf, cap, type, 0, nsp_name, nsp_len, ack_id);
 	memcpy(buf + n, json, json_len);
 	(void)engine_send(cl->s, false, buf, n + json_len);
 	if (buf != stack)
@@ -92,7 +91,8 @@ static void nsp_send(struct nsp_client *cl, enum packet_type type, const struct 
 static void nsp_send_ack(struct nsp_socket *sock, int64_t ack_id, const char *json)
 {
 	if (ack_id != PACKET_NO_ACK)
-		nsp_send(sock->client, PACKET_ACK, sock->ns, ack_id, json, strlen(json));
+		nsp_send(sock->client, PACKET_ACK, sock->ns->cfg->name, sock->ns->cfg->name_len,
+			 ack_id, json, strlen(json));
 }
 
 /* --- bad input ------------------------------------------------------------ */
@@ -154,16 +154,10 @@ static void nsp_socket_remove(struct nsp_client *cl, struct nsp_socket *sock)
 static void nsp_connect_error(struct nsp_client *cl, const struct packet *p, const char *message)
 {
 	char json[128];
-	char header[PACKET_HEADER_MAX(CONFIG_MAX_NSP_NAME)];
 	int n = snprintf(json, sizeof json, "{\"message\":\"%s\"}", message);
-	size_t h = packet_encode_header(header, sizeof header, PACKET_CONNECT_ERROR, 0,
-					p->nsp, p->nsp_len, PACKET_NO_ACK);
-	char out[sizeof header + sizeof json];
 
 	metrics_inc(sio_connect_errors_total);
-	memcpy(out, header, h);
-	memcpy(out + h, json, (size_t)n);
-	(void)engine_send(cl->s, false, out, h + (size_t)n);
+	nsp_send(cl, PACKET_CONNECT_ERROR, p->nsp, p->nsp_len, PACKET_NO_ACK, json, (size_t)n);
 }
 
 static void nsp_on_connect(struct nsp_client *cl, const struct packet *p)
@@ -212,7 +206,7 @@ static void nsp_on_connect(struct nsp_client *cl, const struct packet *p)
 
 	char json[32 + ID_LEN];
 	int n = snprintf(json, sizeof json, "{\"sid\":\"%s\"}", sock->id);
-	nsp_send(cl, PACKET_CONNECT, ns, PACKET_NO_ACK, json, (size_t)n);
+	nsp_send(cl, PACKET_CONNECT, ns->cfg->name, ns->cfg->name_len, PACKET_NO_ACK, json, (size_t)n);
 }
 
 /* --- room policy ---------------------------------------------------------- */
@@ -337,18 +331,14 @@ static void nsp_relay_free(struct nsp_relay *r)
  * the relay, not by the recipients.  Returns 0, or -1 if memory ran out. */
 static int nsp_relay_encode(struct nsp_relay *r, const struct packet *p)
 {
-	size_t cap = PACKET_HEADER_MAX(p->nsp_len) + p->json_len;
-	char *text = malloc(cap);
+	char header[PACKET_HEADER_MAX(CONFIG_MAX_NSP_NAME)];
+	size_t h = packet_encode_header(header, sizeof header, p->type, p->n_attachments,
+					p->nsp, p->nsp_len, PACKET_NO_ACK);
 
-	if (!text)
-		return -1;
-	size_t h = packet_encode_header(text, cap, p->type, p->n_attachments, p->nsp, p->nsp_len,
-					PACKET_NO_ACK);
-	memcpy(text + h, p->json, p->json_len);
-	r->text = engine_msg_new(false, text, h + p->json_len);
-	free(text);
+	r->text = engine_msg_new(false, header, h, p->json, p->json_len);
 	for (unsigned i = 0; r->text && i < p->n_attachments; i++) {
-		r->attachments[i] = engine_msg_new(true, p->attachments[i], p->attachment_lens[i]);
+		r->attachments[i] = engine_msg_new(true, NULL, 0, p->attachments[i],
+						   p->attachment_lens[i]);
 		if (!r->attachments[i])
 			return -1;
 		r->n_attachments++;
