@@ -16,7 +16,7 @@ SAN     ?=
 UNIT_LABEL ?= unit ($(CC))
 PKG_CONFIG ?= pkg-config
 
-PKGS    := libevent libcrypto libsystemd jansson
+PKGS    := libevent libcrypto libsystemd jansson hiredis msgpack
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
            -Wmissing-prototypes -Wno-unused-parameter -fno-strict-aliasing \

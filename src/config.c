@@ -6,8 +6,9 @@
  * per key: its handler, where it is valid (top level or namespace block),
  * how many values it takes, whether it may repeat, its default and why),
  * the typed value parsers (size, duration, count, boolean, listen address,
- * origin, room pattern, event name), `namespace NAME {` ... `}` blocks and
- * the checks that span keys.  Also owns config_room_allowed(), since the
+ * origin, room pattern, event name, Redis address), `namespace NAME {` ...
+ * `}` blocks and the checks that span keys (redis_emit_channel against
+ * redis_key among them).  Also owns config_room_allowed(), since the
  * pattern syntax checked here is the one it matches.  Does not own opening
  * the log file, binding listeners or deciding what a reload may change
  * (main.c), nor applying a namespace's policy (nsp.c).  Pure apart from
@@ -52,6 +53,10 @@
 
 /* Bytes of a word quoted in an error message, as in our log lines. */
 #define CONFIG_QUOTE_MAX 64
+
+/* A limit's value as a string literal, for fixed messages. */
+#define CONFIG_STR_(x) #x
+#define CONFIG_STR(x) CONFIG_STR_(x)
 
 #define CONFIG_KIB UINT64_C(1024)
 #define CONFIG_MIB (1024 * CONFIG_KIB)
@@ -122,7 +127,8 @@ struct config_key {
 static config_set_cb config_set_listen, config_set_path, config_set_transports,
 	config_set_bool, config_set_duration, config_set_size, config_set_count,
 	config_set_cors_origin, config_set_log_level, config_set_log_file,
-	config_set_client_join, config_set_event_name;
+	config_set_client_join, config_set_event_name, config_set_redis, config_set_redis_password,
+	config_set_redis_key, config_set_redis_emit_channel;
 
 /* Every key, its default and why.  The reference server is Node socket.io
  * 4.8 (engine.io 6.6) on Node's http module; protocol-notes.md 1.13.
@@ -192,6 +198,33 @@ static const struct config_key config_keys[] = {
 	  .field = CONFIG_FIELD(connect_timeout_ms, uint32_t), .min = 1, .max = CONFIG_HOUR_MS,
 	  .default_value = "45s",
 	  .why = "socket.io's connectTimeout" },
+
+	/* Redis: other instances, Node servers and backends (redis.c, cluster.c). */
+	{ .name = "redis", .set = config_set_redis, .max_values = 1,
+	  .why = "none: a single instance until the operator names a Redis to share" },
+	{ .name = "redis_password", .set = config_set_redis_password, .max_values = 1,
+	  .why = "none, as for a Redis without requirepass" },
+	{ .name = "redis_db", .set = config_set_count, .max_values = 1,
+	  .field = CONFIG_FIELD(redis_db, uint32_t), .min = 0, .max = 1000000,
+	  .default_value = "0",
+	  .why = "Redis's default database; a server may be configured with more than 16" },
+	{ .name = "redis_key", .set = config_set_redis_key, .max_values = 1,
+	  .field = CONFIG_FIELD(redis_key, char *), .max = CONFIG_MAX_REDIS_KEY,
+	  .default_value = "socket.io",
+	  .why = "the redis-adapter's and redis-emitter's key option: Node servers use it too" },
+	{ .name = "redis_request_timeout", .set = config_set_duration, .max_values = 1,
+	  .field = CONFIG_FIELD(redis_request_timeout_ms, uint32_t), .min = 1,
+	  .max = CONFIG_HOUR_MS,
+	  .default_value = "5s",
+	  .why = "the redis-adapter's requestsTimeout, 5000 ms" },
+	{ .name = "redis_emit_channel", .set = config_set_redis_emit_channel, .max_values = 1,
+	  .field = CONFIG_FIELD(redis_emit_channel, char *), .max = CONFIG_MAX_REDIS_KEY,
+	  .default_value = "roomcast-emit",
+	  .why = "outside redis_key's channels, where JSON kills Node servers (protocol-notes 3.3)" },
+	{ .name = "redis_max_message", .set = config_set_size, .max_values = 1,
+	  .field = CONFIG_FIELD(redis_max_message, size_t), .min = CONFIG_KIB,
+	  .max = 512 * CONFIG_MIB, .default_value = "1M",
+	  .why = "max_payload's order: one message is decoded and queued for many clients" },
 
 	/* Namespace blocks: each block starts from these defaults. */
 	{ .name = "client_join", .set = config_set_client_join, .scope = CONFIG_SCOPE_NAMESPACE,
@@ -959,6 +992,179 @@ static int config_set_event_name(struct config_parser *ps, const struct config_k
 	return 0;
 }
 
+/* ---- redis ---- */
+
+/* Letters, digits, '-', '.' and '_': a DNS name or an IPv4 literal. */
+static bool config_is_host_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '-' || c == '.' || c == '_';
+}
+
+/* `unix:PATH`, the prefix already checked: PATH into cfg->redis_unix.
+ * Returns NULL, or why the path is refused. */
+static const char *config_redis_unix(struct config *cfg, const char *path, size_t path_len)
+{
+	if (path_len == 0)
+		return "no socket path after 'unix:'";
+	if (path_len > CONFIG_MAX_REDIS_UNIX)
+		return "socket path longer than " CONFIG_STR(CONFIG_MAX_REDIS_UNIX) " bytes";
+	config_copy_filled(cfg->redis_unix, sizeof cfg->redis_unix, path, path_len);
+	return NULL;
+}
+
+/* The host part of `HOST:PORT` or `[IPv6]:PORT`, up to the port's colon:
+ * checked and copied into cfg->redis_host (without brackets).  Returns
+ * NULL, or why it is refused. */
+static const char *config_redis_host(struct config *cfg, const char *s, size_t len)
+{
+	char addr[INET6_ADDRSTRLEN];
+	struct in6_addr unused;
+
+	if (len == 0)
+		return "missing host";
+	if (s[0] == '[') {
+		if (len < 2 || s[len - 1] != ']' || len - 2 >= sizeof addr)
+			return "bad IPv6 address";
+		memcpy(addr, s + 1, len - 2);
+		addr[len - 2] = '\0';
+		if (inet_pton(AF_INET6, addr, &unused) != 1)
+			return "bad IPv6 address";
+		config_copy_filled(cfg->redis_host, sizeof cfg->redis_host, s + 1, len - 2);
+		return NULL;
+	}
+	if (len > CONFIG_MAX_REDIS_HOST)
+		return "host longer than " CONFIG_STR(CONFIG_MAX_REDIS_HOST) " bytes";
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] != ':' && !config_is_host_char(s[i]))
+			return "bad character in host";
+	}
+	if (memchr(s, ':', len))
+		return "an IPv6 address goes in brackets: [ADDRESS]:PORT";
+	config_copy_filled(cfg->redis_host, sizeof cfg->redis_host, s, len);
+	return NULL;
+}
+
+/* `redis HOST:PORT`, `redis [IPv6]:PORT` or `redis unix:PATH`.  A host name
+ * is kept as written: hiredis resolves it each time it connects (redis.c),
+ * so only its characters are checked here.  One form clears the other. */
+static int config_set_redis(struct config_parser *ps, const struct config_key *key,
+			    const struct config_tok *v, size_t n)
+{
+	struct config *cfg = ps->cfg;
+	const char *s = v[0].s, *problem, *colon = NULL;
+	size_t len = v[0].len, unix_len = strlen("unix:");
+	CONFIG_QUOTE_BUF(q);
+
+	memset(cfg->redis_host, 0, sizeof cfg->redis_host);
+	memset(cfg->redis_unix, 0, sizeof cfg->redis_unix);
+	cfg->redis_port = 0;
+	if (len >= unix_len && memcmp(s, "unix:", unix_len) == 0) {
+		problem = config_redis_unix(cfg, s + unix_len, len - unix_len);
+		goto done;
+	}
+	/* The port follows the last colon; an IPv6 literal's own colons sit
+	 * inside brackets before it. */
+	for (size_t i = len; i > 0; i--) {
+		if (s[i - 1] == ':') {
+			colon = s + i - 1;
+			break;
+		}
+		if (s[i - 1] == ']')
+			break;
+	}
+	if (!colon) {
+		problem = "missing :PORT";
+		goto done;
+	}
+	problem = config_redis_host(cfg, s, (size_t)(colon - s));
+	if (problem)
+		goto done;
+	const char *port_s = colon + 1;
+	size_t port_len = len - (size_t)(port_s - s);
+	long port = config_parse_port(port_s, port_len);
+	if (port_len == 0) {
+		problem = "missing port after ':'";
+	} else if (port == 0) {
+		problem = "bad port";
+	} else if (port < 0) {
+		memset(cfg->redis_host, 0, sizeof cfg->redis_host);
+		return config_fail(ps, "redis: port '%.*s' out of range (1..65535)",
+				   (int)port_len, port_s);
+	} else {
+		cfg->redis_port = (uint16_t)port;
+	}
+
+done:
+	if (!problem)
+		return 0;
+	memset(cfg->redis_host, 0, sizeof cfg->redis_host);
+	return config_fail(ps, "redis: bad address '%s' (%s; expected HOST:PORT, [IPv6]:PORT "
+			   "or unix:PATH)", config_quote(q, &v[0]), problem);
+}
+
+static int config_set_redis_password(struct config_parser *ps, const struct config_key *key,
+				     const struct config_tok *v, size_t n)
+{
+	if (v[0].len > CONFIG_MAX_REDIS_PASSWORD)
+		return config_fail(ps, "redis_password: longer than %d bytes",
+				   CONFIG_MAX_REDIS_PASSWORD);
+	config_copy_filled(ps->cfg->redis_password, sizeof ps->cfg->redis_password, v[0].s,
+			   v[0].len);
+	return 0;
+}
+
+/* A channel name or prefix of at most key->max bytes, into the row's
+ * char[key->max + 1] field. */
+static int config_set_redis_name(struct config_parser *ps, const struct config_key *key,
+				 const struct config_tok *v)
+{
+	if (v[0].len > key->max)
+		return config_fail(ps, "%s: longer than %" PRIu64 " bytes", key->name, key->max);
+	config_copy_filled(config_field(ps, key), (size_t)key->max + 1, v[0].s, v[0].len);
+	return 0;
+}
+
+/* The adapter builds every channel as KEY#NSP#... or KEY-request#...: a
+ * '#' in the key would make those names ambiguous to every server. */
+static int config_set_redis_key(struct config_parser *ps, const struct config_key *key,
+				const struct config_tok *v, size_t n)
+{
+	CONFIG_QUOTE_BUF(q);
+
+	if (memchr(v[0].s, '#', v[0].len))
+		return config_fail(ps, "redis_key: bad prefix '%s' (character '#' not allowed: "
+				   "it separates the parts of the adapter's channel names)",
+				   config_quote(q, &v[0]));
+	return config_set_redis_name(ps, key, v);
+}
+
+/* Whether it collides with redis_key is checked once both are known
+ * (config_check), since either line may come first. */
+static int config_set_redis_emit_channel(struct config_parser *ps, const struct config_key *key,
+					 const struct config_tok *v, size_t n)
+{
+	return config_set_redis_name(ps, key, v);
+}
+
+/* The channel family of redis_key that redis_emit_channel falls in, as the
+ * prefix it starts with ("socket.io#"), written into <prefix>; NULL if none.
+ * Node servers subscribe to all three families and decode whatever arrives
+ * there as msgpack: a JSON text on `KEY#...` makes every one of them exit
+ * (protocol-notes.md 3.3). */
+static const char *config_emit_channel_clash(char *prefix, size_t prefix_len,
+					     const struct config *cfg)
+{
+	static const char *const families[] = { "#", "-request#", "-response#" };
+
+	for (size_t i = 0; i < sizeof families / sizeof families[0]; i++) {
+		snprintf(prefix, prefix_len, "%s%s", cfg->redis_key, families[i]);
+		if (strncmp(cfg->redis_emit_channel, prefix, strlen(prefix)) == 0)
+			return prefix;
+	}
+	return NULL;
+}
+
 /* ---- statements ---- */
 
 static const struct config_key *config_key_find(const struct config_tok *t)
@@ -1212,6 +1418,21 @@ static int config_check(struct config_parser *ps)
 		return config_fail(ps, "max_output_buffer (%zu bytes) is smaller than max_payload "
 				   "(%zu bytes): one full-size message would cut a client off",
 				   cfg->max_output_buffer, cfg->max_payload);
+	}
+	char prefix[CONFIG_MAX_REDIS_KEY + 16];
+	if (config_emit_channel_clash(prefix, sizeof prefix, cfg)) {
+		struct config_tok channel = {
+			CONFIG_TOK_WORD, cfg->redis_emit_channel, strlen(cfg->redis_emit_channel), 0
+		};
+		struct config_tok pre = { CONFIG_TOK_WORD, prefix, strlen(prefix), 0 };
+		CONFIG_QUOTE_BUF(q);
+		CONFIG_QUOTE_BUF(p);
+		int a = config_first_line(ps, "redis_key");
+		int b = config_first_line(ps, "redis_emit_channel");
+		ps->line = a > b ? a : b;
+		return config_fail(ps, "redis_emit_channel '%s' is one of redis_key's adapter "
+				   "channels ('%s...'): its JSON would crash Node servers",
+				   config_quote(q, &channel), config_quote(p, &pre));
 	}
 	return 0;
 }

@@ -5,7 +5,8 @@
  * and `namespace NAME { ... }` blocks holding the Socket.IO policy of one
  * namespace.  Every error is reported as `FILE:LINE: message` in the
  * caller's buffer; the parser never prints, never exits and never touches
- * the network (a listen address must be a numeric IPv4 or IPv6 literal).
+ * the network (a listen address must be a numeric IPv4 or IPv6 literal; a
+ * Redis host name is only checked, and hiredis resolves it on connecting).
  * man/roomcast.conf.5 is the reference for every key.  The room matcher
  * (config_room_allowed) is here because the pattern syntax is the file's:
  * it is pure, so nsp.c and the unit tests call the same code.
@@ -35,6 +36,12 @@
 #define CONFIG_MAX_AUTH_FIELD (CONFIG_MAX_ROOM_PATTERN - 7) /* FIELD of a lone {auth.FIELD} */
 #define CONFIG_MAX_EVENT_NAME 64    /* bytes of join_event, leave_event */
 #define CONFIG_MAX_ROOM_NAME 4096   /* the most max_room_name may be set to */
+
+/* Redis keys. */
+#define CONFIG_MAX_REDIS_HOST 255
+#define CONFIG_MAX_REDIS_UNIX 107      /* sun_path less its NUL */
+#define CONFIG_MAX_REDIS_PASSWORD 255
+#define CONFIG_MAX_REDIS_KEY 127
 
 /* Engine.IO transports, as a bit set in config.transports. */
 #define CONFIG_TRANSPORT_POLLING 0x1u
@@ -84,6 +91,17 @@ struct config {
 	uint32_t max_namespaces_per_session; /* namespaces one Engine.IO session may have connected */
 	size_t max_room_name;            /* bytes: longest room name a client may join */
 	uint32_t connect_timeout_ms;     /* a session with no namespace connected by then is closed */
+	/* Redis: no `redis` key leaves redis_host and redis_unix empty, a
+	 * single instance. */
+	char redis_host[CONFIG_MAX_REDIS_HOST + 1];  /* host name or IP literal, "" = none */
+	uint16_t redis_port;                     /* with redis_host */
+	char redis_unix[CONFIG_MAX_REDIS_UNIX + 1];  /* `unix:/path` form, "" = none */
+	char redis_password[CONFIG_MAX_REDIS_PASSWORD + 1]; /* "" = no AUTH */
+	uint32_t redis_db;                       /* SELECT, 0 = none needed */
+	char redis_key[CONFIG_MAX_REDIS_KEY + 1];    /* the adapter's channel prefix, "socket.io" */
+	uint32_t redis_request_timeout_ms;       /* waiting for cluster answers and client acks */
+	char redis_emit_channel[CONFIG_MAX_REDIS_KEY + 1]; /* plain JSON emits; never under redis_key# */
+	size_t redis_max_message;                /* bytes: longer Redis messages are dropped */
 	struct config_namespace namespaces[CONFIG_MAX_NAMESPACES]; /* [0] is always "/" */
 	size_t n_namespaces;             /* 1..CONFIG_MAX_NAMESPACES */
 };

@@ -22,6 +22,7 @@
 static struct {
 	struct event_base *base;
 	const struct config *cfg;
+	const struct daemon_app *app;
 	volatile sig_atomic_t stopping;
 	struct event *sigterm, *sigint;
 	int stop_signal;
@@ -48,14 +49,25 @@ static void daemon_on_head(struct http_conn *hc, struct http_request *req)
 		engine_handle_head(hc, req);
 }
 
+/* 200 while the daemon serves its clients; the application may add a
+ * line of its own state (Redis, which local clients do not depend on). */
+static void daemon_health(struct http_conn *hc)
+{
+	const char *extra = daemon_state.app->health ? daemon_state.app->health() : NULL;
+	char text[128];
+	int n = snprintf(text, sizeof text, "ok\n%s%s", extra ? extra : "", extra ? "\n" : "");
+
+	http_respond(hc, 200, "text/plain", NULL, text, (size_t)n);
+}
+
 static void daemon_on_request(struct http_conn *hc, struct http_request *req)
 {
-	static char text[8192];
+	static char text[32768];
 
 	if (daemon_under_engine_path(req)) {
 		engine_handle_request(hc, req);
 	} else if (daemon_path_is(req, "/healthz")) {
-		http_respond(hc, 200, "text/plain", NULL, "ok\n", 3);
+		daemon_health(hc);
 	} else if (daemon_path_is(req, "/metrics")) {
 		size_t len = metrics_render(text, sizeof text);
 		http_respond(hc, len ? 200 : 500, "text/plain; version=0.0.4", NULL, text, len);
@@ -127,6 +139,7 @@ static void daemon_drain(const struct daemon_app *app)
 int daemon_run(const struct config *cfg, const struct daemon_app *app)
 {
 	daemon_state.cfg = cfg;
+	daemon_state.app = app;
 	daemon_raise_fd_limit(cfg);
 	signal(SIGPIPE, SIG_IGN);
 	daemon_state.base = event_base_new();

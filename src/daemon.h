@@ -17,12 +17,13 @@
 
 /* The application on top of the engine: Socket.IO for roomcastd, an echo
  * for the Engine.IO tests.  init runs once the event base exists (0, or -1
- * to fail start-up); cleanup after every session is gone.  Both may be
- * NULL. */
+ * to fail start-up); cleanup after every session is gone. */
 struct daemon_app {
 	const struct engine_callbacks *callbacks;
 	int (*init)(struct event_base *base, const struct config *cfg);
 	void (*cleanup)(void);
+	/* A line for /healthz after "ok" (NULL: none).  May be NULL. */
+	const char *(*health)(void);
 };
 
 /* Runs the service on <cfg> until a stop signal.  Returns the process exit

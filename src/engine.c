@@ -89,6 +89,8 @@ struct engine_session {
 	struct event timer;            /* ping interval, pong deadline, close wait */
 	struct engine_session *next_flush;
 	struct engine_session *next_dead;
+	char *handshake;               /* owned: "address\0host\0url\0", see engine_handshake */
+	bool began_websocket;          /* the handshake came over WebSocket */
 };
 
 static struct {
@@ -331,6 +333,13 @@ int engine_send_msg(struct engine_session *s, struct engine_msg *m)
 	if (s->is_websocket)
 		return engine_ws_send_msg(s, m);
 	return engine_enqueue_msg(s, m);
+}
+
+bool engine_session_writable(const struct engine_session *s)
+{
+	if (s->state != ENGINE_OPEN)
+		return false;
+	return s->is_websocket ? !websocket_blocked(s->ws) : s->get != NULL;
 }
 
 int engine_send(struct engine_session *s, bool binary, const void *data, size_t len)
@@ -837,6 +846,35 @@ static void engine_polling_post(struct engine_session *s, struct http_conn *hc,
 
 /* --- handshake and routing ----------------------------------------------- */
 
+/* Keeps what the handshake request carried, for the cluster's
+ * fetchSockets: the peer's address, Host and the URL.  One allocation,
+ * sized to the strings. */
+static int engine_keep_handshake(struct engine_session *s, struct http_conn *hc,
+				 const struct http_request *req)
+{
+	char address[INET6_ADDRSTRLEN];
+	size_t a, h = strlen(req->host);
+
+	(void)server_conn_peer_address(http_conn_peek(hc), address);
+	a = strlen(address);
+	s->handshake = malloc(a + 1 + h + 1 + req->url_len + 1);
+	if (!s->handshake)
+		return -1;
+	memcpy(s->handshake, address, a + 1);
+	memcpy(s->handshake + a + 1, req->host, h + 1);
+	memcpy(s->handshake + a + 1 + h + 1, req->url, req->url_len);
+	s->handshake[a + 1 + h + 1 + req->url_len] = '\0';
+	return 0;
+}
+
+void engine_session_handshake(const struct engine_session *s, struct engine_handshake *out)
+{
+	out->address = s->handshake ? s->handshake : "";
+	out->host = out->address + strlen(out->address) + (s->handshake ? 1 : 0);
+	out->url = out->host + strlen(out->host) + (s->handshake ? 1 : 0);
+	out->websocket = s->began_websocket;
+}
+
 static void engine_handshake(struct http_conn *hc, struct http_request *req, bool is_websocket)
 {
 	char open[256];
@@ -847,10 +885,13 @@ static void engine_handshake(struct http_conn *hc, struct http_request *req, boo
 		return;
 	}
 	struct engine_session *s = engine_session_new(is_websocket);
-	if (!s) {
+	if (!s || engine_keep_handshake(s, hc, req) < 0) {
+		if (s)
+			engine_destroy(s, "transport error");
 		http_respond(hc, 503, NULL, NULL, NULL, 0);
 		return;
 	}
+	s->began_websocket = is_websocket;
 	bool can_upgrade = !is_websocket && engine.cfg->allow_upgrades &&
 			   (engine.cfg->transports & CONFIG_TRANSPORT_WEBSOCKET);
 	size_t open_len = eio_open_packet(open, sizeof open, s->sid, can_upgrade,
@@ -997,6 +1038,7 @@ void engine_after_turn(void)
 		engine.dead = s->next_dead;
 		if (s->opened && engine.cb->on_close)
 			engine.cb->on_close(s, engine.app_ctx, s->close_reason);
+		free(s->handshake);
 		free(s);
 	}
 }

@@ -62,6 +62,11 @@ void engine_msg_unref(struct engine_msg *m);
 /* Sends <m> to <s>; returns as engine_send(). */
 int engine_send_msg(struct engine_session *s, struct engine_msg *m);
 
+/* Whether <s> can take a packet now, as the reference server's transport
+ * `writable`: a polling session holds a GET, a WebSocket is not waiting
+ * for the kernel.  Volatile packets are sent only then. */
+bool engine_session_writable(const struct engine_session *s);
+
 /* Closes <s> gracefully: what is queued is delivered, then the close
  * (polling `1`, WebSocket close frame).  <reason> goes to on_close. */
 void engine_close(struct engine_session *s, const char *reason);
@@ -69,6 +74,16 @@ void engine_close(struct engine_session *s, const char *reason);
 void engine_close_all(const char *reason);
 
 const char *engine_session_sid(const struct engine_session *s);
+
+/* What the session's handshake request carried (a RemoteSocket's
+ * handshake in the cluster).  The strings live as long as the session. */
+struct engine_handshake {
+	const char *address;           /* the peer's IP address */
+	const char *host;              /* the Host header, "" if none */
+	const char *url;               /* the request target, query included */
+	bool websocket;                /* the handshake came over WebSocket */
+};
+void engine_session_handshake(const struct engine_session *s, struct engine_handshake *out);
 
 /* The application's per-session pointer (NULL until set). */
 void engine_session_set_data(struct engine_session *s, void *data);

@@ -27,6 +27,7 @@ enum http_header_id {
 	HTTP_HDR_WS_KEY,
 	HTTP_HDR_WS_VERSION,
 	HTTP_HDR_ACR_HEADERS,
+	HTTP_HDR_HOST,
 };
 
 struct http_conn {
@@ -156,6 +157,7 @@ static enum http_header_id http_header_lookup(const char *name)
 		{ "sec-websocket-key", HTTP_HDR_WS_KEY },
 		{ "sec-websocket-version", HTTP_HDR_WS_VERSION },
 		{ "access-control-request-headers", HTTP_HDR_ACR_HEADERS },
+		{ "host", HTTP_HDR_HOST },
 	};
 	for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) {
 		if (strcasecmp(name, known[i].name) == 0)
@@ -173,6 +175,7 @@ static char *http_header_target(struct http_conn *hc, size_t *cap)
 	case HTTP_HDR_WS_KEY: *cap = sizeof hc->req.ws_key; return hc->req.ws_key;
 	case HTTP_HDR_WS_VERSION: *cap = sizeof hc->req.ws_version; return hc->req.ws_version;
 	case HTTP_HDR_ACR_HEADERS: *cap = sizeof hc->req.acr_headers; return hc->req.acr_headers;
+	case HTTP_HDR_HOST: *cap = sizeof hc->req.host; return hc->req.host;
 	default: *cap = 0; return NULL;
 	}
 }

@@ -42,6 +42,7 @@ struct http_request {
 	char ws_key[32];              /* Sec-WebSocket-Key, "" if absent or too long */
 	char ws_version[8];           /* Sec-WebSocket-Version */
 	char acr_headers[256];        /* Access-Control-Request-Headers */
+	char host[256];               /* Host, "" if absent or too long */
 	uint8_t *body;                /* heap, body_len bytes; the router may modify it
 	                                 or replace it with another malloc'd buffer */
 	size_t body_len;

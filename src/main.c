@@ -1,7 +1,8 @@
 /* main.c - roomcastd's command line: pick the config, check it or run it.
  *
  * roomcastd [-c FILE] [-t] [--version] [-h].  Everything else lives in
- * daemon.c, and the application it runs, Socket.IO, in nsp.c.
+ * daemon.c, and the application it runs, Socket.IO, in nsp.c and, in a
+ * cluster, cluster.c.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -9,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cluster.h"
 #include "config.h"
 #include "daemon.h"
 #include "log.h"
@@ -22,6 +24,18 @@ static void main_usage(FILE *out)
 		"  -t, --test         check the configuration and exit\n"
 		"      --version      print the version and exit\n"
 		"  -h, --help         print this help and exit\n");
+}
+
+/* Socket.IO first: the cluster delivers to its namespaces. */
+static int main_app_init(struct event_base *base, const struct config *cfg)
+{
+	return nsp_init(base, cfg) < 0 || cluster_init(base, cfg) < 0 ? -1 : 0;
+}
+
+static void main_app_cleanup(void)
+{
+	cluster_cleanup();
+	nsp_cleanup();
 }
 
 int main(int argc, char **argv)
@@ -66,8 +80,9 @@ int main(int argc, char **argv)
 	}
 	static const struct daemon_app socketio = {
 		.callbacks = &nsp_engine_callbacks,
-		.init = nsp_init,
-		.cleanup = nsp_cleanup,
+		.init = main_app_init,
+		.cleanup = main_app_cleanup,
+		.health = cluster_health,
 	};
 	int status = daemon_run(&cfg, &socketio);
 	log_close();

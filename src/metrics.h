@@ -41,15 +41,31 @@
 	X(sio_events_received_total, "events received from clients")                      \
 	X(sio_events_relayed_total, "client events relayed to their rooms")               \
 	X(sio_events_dropped_total, "client events neither relayed nor forwarded")       \
-	X(sio_deliveries_total, "relayed packets queued to recipients")                   \
+	X(sio_deliveries_total, "relayed and broadcast packets queued to recipients")                   \
 	X(sio_joins_total, "rooms joined by clients")                                      \
-	X(sio_joins_refused_total, "joins or leaves refused by the room policy")
+	X(sio_joins_refused_total, "joins or leaves refused by the room policy") \
+	X(sio_server_disconnects_total, "sockets disconnected by the server (cluster, emitter)") \
+	X(sio_acks_requested_total, "events sent to clients with an ack id")              \
+	X(sio_acks_received_total, "client answers to the server's ack ids")              \
+	X(sio_acks_expired_total, "ack ids given up on at their timeout")                 \
+	X(sio_volatile_dropped_total, "volatile packets not sent: transport busy")        \
+	X(cluster_broadcasts_published_total, "client relays published to the cluster")   \
+	X(cluster_broadcasts_received_total, "cluster broadcasts delivered to local sockets") \
+	X(cluster_messages_ignored_total, "cluster messages not for this server (own, no such room)") \
+	X(cluster_bad_messages_total, "cluster messages dropped as malformed, wrong-typed or unknown") \
+	X(cluster_requests_total, "cluster requests handled")                             \
+	X(cluster_responses_published_total, "answers published to cluster requests")     \
+	X(cluster_json_emits_total, "plain JSON emits delivered from redis_emit_channel") \
+	X(cluster_oversized_total, "Redis messages dropped as longer than redis_max_message") \
+	X(redis_reconnects_total, "Redis connection attempts after a failure or a loss")  \
+	X(redis_publish_failed_total, "PUBLISH refused (Redis away or behind) or failed")
 
 /* X(name, help) */
 #define METRICS_GAUGES(X)                                               \
 	X(connections_current, "open TCP connections")                 \
 	X(sessions_current, "open Engine.IO sessions")                 \
-	X(sockets_current, "sockets connected to namespaces")
+	X(sockets_current, "sockets connected to namespaces")         \
+	X(redis_up, "1 while both Redis connections are up and subscribed")
 
 enum metrics_counter {
 #define METRICS_ENUM(name, help) METRIC_##name,

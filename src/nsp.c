@@ -9,7 +9,8 @@
  * namespaces, max_namespaces_per_session), DISCONNECT, EVENT (join/leave
  * events under client_join and max_rooms_per_socket; other events relayed
  * when the namespace says relay, else counted and dropped until the backend
- * step), ACK (no server-side acks yet: ignored).  Anything the reference
+ * step), ACK (to the server's ack ids, from cluster.c's broadcasts with
+ * acks).  Anything the reference
  * server refuses closes the whole engine session as it does ("forced
  * close"), counted and logged once at debug level; nobody else notices.
  * A relayed packet is encoded once and the same bytes go to every
@@ -18,9 +19,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <jansson.h>
 
+#include "cluster.h"
 #include "id.h"
 #include "log.h"
 #include "metrics.h"
@@ -34,9 +37,10 @@
 struct nsp_namespace {
 	const struct config_namespace *cfg;
 	struct room_index *rooms;
+	int64_t next_ack_id;           /* server-to-client ack ids, shared by its sockets */
 };
 
-struct nsp_socket;
+struct nsp_ack;
 
 /* The Socket.IO side of one Engine.IO session. */
 struct nsp_client {
@@ -53,8 +57,27 @@ struct nsp_socket {
 	struct nsp_client *client;     /* not owned */
 	struct nsp_namespace *ns;      /* not owned */
 	json_t *auth;                  /* the CONNECT payload, owned, NULL if none */
+	int64_t issued_ms;             /* when it connected (handshake.issued) */
 	struct room_member member;     /* in ns->rooms */
+	struct nsp_ack *acks;          /* answers it owes the server, owned */
 	struct nsp_socket *next;
+};
+
+/* An event sent with an ack id, shared by its targets until each answered,
+ * left or the timeout passed. */
+struct nsp_ack_wait {
+	const struct nsp_ack_handler *h;
+	void *arg;
+	struct nsp_ack *owed;          /* one per target that has not answered */
+	struct event timer;
+};
+
+/* One answer a socket owes: in its socket's list and in its wait's. */
+struct nsp_ack {
+	int64_t id;
+	struct nsp_ack_wait *wait;
+	struct nsp_ack *sock_next, **sock_pprev;
+	struct nsp_ack *wait_next, **wait_pprev;
 };
 
 static struct {
@@ -111,7 +134,7 @@ static void nsp_client_fail(struct nsp_client *cl, const char *why)
 
 /* --- sockets ------------------------------------------------------------- */
 
-static struct nsp_namespace *nsp_find_namespace(const char *name, size_t len)
+struct nsp_namespace *nsp_namespace_find(const char *name, size_t len)
 {
 	for (size_t i = 0; i < nsp.n_namespaces; i++) {
 		const struct config_namespace *ns = nsp.namespaces[i].cfg;
@@ -119,6 +142,14 @@ static struct nsp_namespace *nsp_find_namespace(const char *name, size_t len)
 			return &nsp.namespaces[i];
 	}
 	return NULL;
+}
+
+static int64_t nsp_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static struct nsp_socket *nsp_find_socket(struct nsp_client *cl, const char *name, size_t len)
@@ -131,8 +162,12 @@ static struct nsp_socket *nsp_find_socket(struct nsp_client *cl, const char *nam
 	return NULL;
 }
 
+static void nsp_ack_settle(struct nsp_ack *a);
+
 static void nsp_socket_free(struct nsp_socket *sock)
 {
+	while (sock->acks)
+		nsp_ack_settle(sock->acks);
 	room_member_cleanup(sock->ns->rooms, &sock->member);
 	json_decref(sock->auth);
 	free(sock);
@@ -166,7 +201,7 @@ static void nsp_on_connect(struct nsp_client *cl, const struct packet *p)
 		nsp_client_fail(cl, "namespace name too long");
 		return;
 	}
-	struct nsp_namespace *ns = nsp_find_namespace(p->nsp, p->nsp_len);
+	struct nsp_namespace *ns = nsp_namespace_find(p->nsp, p->nsp_len);
 	if (!ns) {
 		nsp_connect_error(cl, p, "Invalid namespace");
 		return;
@@ -189,6 +224,7 @@ static void nsp_on_connect(struct nsp_client *cl, const struct packet *p)
 	sock->client = cl;
 	sock->ns = ns;
 	sock->auth = p->data ? json_incref(p->data) : NULL;
+	sock->issued_ms = nsp_now_ms();
 	room_member_init(ns->rooms, &sock->member, sock);
 	/* Every socket is in the room named by its id: to(<socket id>) from
 	 * any server or emitter relies on it. */
@@ -296,55 +332,195 @@ static void nsp_room_answer(struct nsp_socket *sock, const struct packet *p, con
 	nsp_send_ack(sock, p->ack_id, answer);
 }
 
-/* --- relay --------------------------------------------------------------- */
+/* --- acks the server asked for ------------------------------------------- */
 
-/* One relayed packet, encoded once for every recipient: the text part and
- * each attachment is one shared engine message. */
-struct nsp_relay {
+static void nsp_ack_unlink(struct nsp_ack *a)
+{
+	*a->sock_pprev = a->sock_next;
+	if (a->sock_next)
+		a->sock_next->sock_pprev = a->sock_pprev;
+	*a->wait_pprev = a->wait_next;
+	if (a->wait_next)
+		a->wait_next->wait_pprev = a->wait_pprev;
+	free(a);
+}
+
+/* Ends <w>: the answers still owed will not be heard. */
+static void nsp_ack_wait_end(struct nsp_ack_wait *w)
+{
+	while (w->owed)
+		nsp_ack_unlink(w->owed);
+	event_del(&w->timer);
+	w->h->on_done(w->arg);
+	free(w);
+}
+
+/* Takes <a> off its socket and its wait, which ends with its last. */
+static void nsp_ack_settle(struct nsp_ack *a)
+{
+	struct nsp_ack_wait *w = a->wait;
+
+	nsp_ack_unlink(a);
+	if (!w->owed)
+		nsp_ack_wait_end(w);
+}
+
+static void nsp_ack_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct nsp_ack_wait *w = arg;
+
+	for (struct nsp_ack *a = w->owed; a; a = a->wait_next)
+		metrics_inc(sio_acks_expired_total);
+	nsp_ack_wait_end(w);
+}
+
+/* Records that <sock> owes an answer to <w> for ack id <id>. */
+static int nsp_ack_owe(struct nsp_socket *sock, struct nsp_ack_wait *w, int64_t id)
+{
+	struct nsp_ack *a = malloc(sizeof *a);
+
+	if (!a)
+		return -1;
+	a->id = id;
+	a->wait = w;
+	a->sock_next = sock->acks;
+	a->sock_pprev = &sock->acks;
+	if (sock->acks)
+		sock->acks->sock_pprev = &a->sock_next;
+	sock->acks = a;
+	a->wait_next = w->owed;
+	a->wait_pprev = &w->owed;
+	if (w->owed)
+		w->owed->wait_pprev = &a->wait_next;
+	w->owed = a;
+	return 0;
+}
+
+/* A client's ACK: handed to whoever waits for that id; an id the server
+ * did not ask this socket for is ignored, as the reference does. */
+static void nsp_on_ack(struct nsp_socket *sock, const struct packet *p)
+{
+	for (struct nsp_ack *a = sock->acks; a; a = a->sock_next) {
+		if (a->id == p->ack_id) {
+			metrics_inc(sio_acks_received_total);
+			a->wait->h->on_ack(a->wait->arg, p);
+			nsp_ack_settle(a);
+			return;
+		}
+	}
+}
+
+/* --- sending to many ------------------------------------------------------ */
+
+/* One packet encoded once for every recipient: the text part and each
+ * attachment is one shared engine message. */
+struct nsp_out {
 	struct engine_msg *text;
 	struct engine_msg *attachments[PACKET_MAX_ATTACHMENTS];
 	unsigned n_attachments;
+	bool is_volatile;              /* skip sockets that cannot take it now */
+	struct nsp_ack_wait *wait;     /* sent with an ack id: each recipient owes one */
+	int64_t ack_id;
 	size_t n_delivered;
 };
 
-static void nsp_relay_visit(void *owner, void *arg)
-{
-	struct nsp_socket *sock = owner;
-	struct nsp_relay *r = arg;
-	struct engine_session *s = sock->client->s;
-
-	if (engine_send_msg(s, r->text) < 0)
-		return;
-	for (unsigned i = 0; i < r->n_attachments; i++)
-		(void)engine_send_msg(s, r->attachments[i]);
-	r->n_delivered++;
-}
-
-static void nsp_relay_free(struct nsp_relay *r)
-{
-	engine_msg_unref(r->text);
-	for (unsigned i = 0; i < r->n_attachments; i++)
-		engine_msg_unref(r->attachments[i]);
-}
-
-/* Encodes <p> once, without its ack id: the sender's ack is answered by
- * the relay, not by the recipients.  Returns 0, or -1 if memory ran out. */
-static int nsp_relay_encode(struct nsp_relay *r, const struct packet *p)
+/* Encodes an EVENT (BINARY_EVENT with attachments) of namespace <ns>.
+ * Returns 0, or -1 if memory ran out (nsp_out_free() still applies). */
+static int nsp_out_encode(struct nsp_out *o, const struct nsp_namespace *ns, int64_t ack_id,
+			  const struct nsp_event *ev)
 {
 	char header[PACKET_HEADER_MAX(CONFIG_MAX_NSP_NAME)];
-	size_t h = packet_encode_header(header, sizeof header, p->type, p->n_attachments,
-					p->nsp, p->nsp_len, PACKET_NO_ACK);
+	enum packet_type type = ev->n_attachments ? PACKET_BINARY_EVENT : PACKET_EVENT;
+	size_t h = packet_encode_header(header, sizeof header, type, ev->n_attachments,
+					ns->cfg->name, ns->cfg->name_len, ack_id);
 
-	r->text = engine_msg_new(false, header, h, p->json, p->json_len);
-	for (unsigned i = 0; r->text && i < p->n_attachments; i++) {
-		r->attachments[i] = engine_msg_new(true, NULL, 0, p->attachments[i],
-						   p->attachment_lens[i]);
-		if (!r->attachments[i])
+	o->ack_id = ack_id;
+	o->text = h ? engine_msg_new(false, header, h, ev->json, ev->json_len) : NULL;
+	for (unsigned i = 0; o->text && i < ev->n_attachments; i++) {
+		o->attachments[i] = engine_msg_new(true, NULL, 0, ev->attachments[i],
+						   ev->attachment_lens[i]);
+		if (!o->attachments[i])
 			return -1;
-		r->n_attachments++;
+		o->n_attachments++;
 	}
-	return r->text ? 0 : -1;
+	return o->text ? 0 : -1;
 }
+
+static void nsp_out_free(struct nsp_out *o)
+{
+	engine_msg_unref(o->text);
+	for (unsigned i = 0; i < o->n_attachments; i++)
+		engine_msg_unref(o->attachments[i]);
+}
+
+static void nsp_out_visit(void *owner, void *arg)
+{
+	struct nsp_socket *sock = owner;
+	struct nsp_out *o = arg;
+	struct engine_session *s = sock->client->s;
+
+	if (o->is_volatile && !engine_session_writable(s)) {
+		metrics_inc(sio_volatile_dropped_total);
+		return;
+	}
+	if (engine_send_msg(s, o->text) < 0)
+		return;
+	for (unsigned i = 0; i < o->n_attachments; i++)
+		(void)engine_send_msg(s, o->attachments[i]);
+	if (o->wait && nsp_ack_owe(sock, o->wait, o->ack_id) < 0)
+		return;
+	o->n_delivered++;
+}
+
+/* Sends <o> to the target sockets of <ns> but <skip>; returns how many. */
+static size_t nsp_out_send(struct nsp_out *o, struct nsp_namespace *ns,
+			   const struct nsp_target *t, const struct room_member *skip)
+{
+	room_broadcast(ns->rooms, t->rooms, t->n_rooms, t->except, t->n_except, skip,
+		       nsp_out_visit, o);
+	metrics_counters[METRIC_sio_deliveries_total] += o->n_delivered;
+	return o->n_delivered;
+}
+
+size_t nsp_emit(struct nsp_namespace *ns, const struct nsp_target *t, const struct nsp_event *ev,
+		bool is_volatile)
+{
+	struct nsp_out o = { .is_volatile = is_volatile };
+	size_t n = 0;
+
+	if (nsp_out_encode(&o, ns, PACKET_NO_ACK, ev) == 0)
+		n = nsp_out_send(&o, ns, t, NULL);
+	nsp_out_free(&o);
+	return n;
+}
+
+size_t nsp_emit_with_ack(struct nsp_namespace *ns, const struct nsp_target *t,
+			 const struct nsp_event *ev, uint32_t timeout_ms,
+			 const struct nsp_ack_handler *h, void *arg)
+{
+	struct nsp_ack_wait *w = calloc(1, sizeof *w);
+	struct nsp_out o = { .wait = w };
+	size_t n = 0;
+
+	if (!w)
+		return 0;
+	w->h = h;
+	w->arg = arg;
+	if (nsp_out_encode(&o, ns, ns->next_ack_id++, ev) == 0)
+		n = nsp_out_send(&o, ns, t, NULL);
+	nsp_out_free(&o);
+	if (n == 0) {
+		free(w);
+		return 0;
+	}
+	metrics_counters[METRIC_sio_acks_requested_total] += n;
+	struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
+	evtimer_assign(&w->timer, nsp.base, nsp_ack_timeout_cb, w);
+	event_add(&w->timer, &tv);
+	return n;
+}
+
+/* --- relay --------------------------------------------------------------- */
 
 struct nsp_room_list {
 	struct room_name *names;
@@ -368,7 +544,9 @@ static void nsp_collect_room(void *arg, const char *name, size_t len)
 	l->n++;
 }
 
-/* Sends <p> to the other members of the rooms <sock> joined. */
+/* Sends <p> to the other members of the rooms <sock> joined, here and on
+ * the other servers of the cluster.  The ack id is left out: the sender's
+ * ack is answered by the relay, not by the recipients. */
 static void nsp_relay(struct nsp_socket *sock, const struct packet *p)
 {
 	struct room_name stack[NSP_RELAY_STACK_ROOMS];
@@ -385,15 +563,16 @@ static void nsp_relay(struct nsp_socket *sock, const struct packet *p)
 	}
 	room_member_each_room(&sock->member, nsp_collect_room, &rooms);
 	if (rooms.n > 0) {
-		struct nsp_relay r = { 0 };
-		if (nsp_relay_encode(&r, p) == 0) {
-			room_broadcast(sock->ns->rooms, rooms.names, rooms.n, NULL, 0, &sock->member,
-				       nsp_relay_visit, &r);
-			metrics_counters[METRIC_sio_deliveries_total] += r.n_delivered;
-		} else {
+		struct nsp_out o = { 0 };
+		struct nsp_event ev = { (const char *)p->json, p->json_len, p->attachments,
+					p->attachment_lens, p->n_attachments };
+		struct nsp_target t = { rooms.names, rooms.n, NULL, 0 };
+		if (nsp_out_encode(&o, sock->ns, PACKET_NO_ACK, &ev) == 0)
+			nsp_out_send(&o, sock->ns, &t, &sock->member);
+		else
 			metrics_inc(sio_events_dropped_total);
-		}
-		nsp_relay_free(&r);
+		nsp_out_free(&o);
+		cluster_publish_event(p->nsp, p->nsp_len, p, rooms.names, rooms.n, sock->id);
 	}
 	if (rooms.names != stack)
 		free(rooms.names);
@@ -449,9 +628,191 @@ static void nsp_on_packet(struct nsp_client *cl, const struct packet *p)
 	case PACKET_BINARY_EVENT:
 		nsp_on_event(sock, p);
 		break;
+	case PACKET_ACK:
+	case PACKET_BINARY_ACK:
+		nsp_on_ack(sock, p);
+		break;
 	default:
-		break; /* ACK: the server asks for none yet; unknown ids are ignored */
+		break;
 	}
+}
+
+/* --- what the server side does to sockets ---------------------------------- */
+
+struct nsp_socket_list {
+	struct nsp_socket **v;
+	size_t n;
+};
+
+static void nsp_count_visit(void *owner, void *arg)
+{
+	(*(size_t *)arg)++;
+}
+
+static void nsp_list_visit(void *owner, void *arg)
+{
+	struct nsp_socket_list *l = arg;
+
+	l->v[l->n++] = owner;
+}
+
+/* The target sockets of <ns>, gathered before anything changes them (a
+ * broadcast walk must not see joins, leaves or frees).  Returns the heap
+ * array (free() it) with *<n> set; NULL with *<n> 0 for none or if memory
+ * ran out. */
+static struct nsp_socket **nsp_targets(struct nsp_namespace *ns, const struct nsp_target *t,
+				       size_t *n)
+{
+	struct nsp_socket_list l = { NULL, 0 };
+	size_t count = 0;
+
+	*n = 0;
+	room_broadcast(ns->rooms, t->rooms, t->n_rooms, t->except, t->n_except, NULL,
+		       nsp_count_visit, &count);
+	if (count == 0 || !(l.v = malloc(count * sizeof *l.v)))
+		return NULL;
+	room_broadcast(ns->rooms, t->rooms, t->n_rooms, t->except, t->n_except, NULL,
+		       nsp_list_visit, &l);
+	*n = l.n;
+	return l.v;
+}
+
+static void nsp_socket_join_rooms(struct nsp_socket *sock, const struct room_name *rooms,
+				  size_t n_rooms)
+{
+	for (size_t i = 0; i < n_rooms; i++) {
+		if (room_join(sock->ns->rooms, &sock->member, rooms[i].name, rooms[i].len) < 0)
+			log_warn("socket %s: out of memory joining a room", sock->id);
+	}
+}
+
+static void nsp_socket_leave_rooms(struct nsp_socket *sock, const struct room_name *rooms,
+				   size_t n_rooms)
+{
+	for (size_t i = 0; i < n_rooms; i++) {
+		if (rooms[i].len != ID_LEN || memcmp(rooms[i].name, sock->id, ID_LEN) != 0)
+			(void)room_leave(sock->ns->rooms, &sock->member, rooms[i].name, rooms[i].len);
+	}
+}
+
+/* Applies <change> with <rooms> to every target socket. */
+static void nsp_change_rooms(struct nsp_namespace *ns, const struct nsp_target *t,
+			     void (*change)(struct nsp_socket *sock, const struct room_name *rooms,
+					    size_t n_rooms),
+			     const struct room_name *rooms, size_t n_rooms)
+{
+	size_t n;
+	struct nsp_socket **v = nsp_targets(ns, t, &n);
+
+	for (size_t i = 0; i < n; i++)
+		change(v[i], rooms, n_rooms);
+	free(v);
+}
+
+void nsp_join_rooms(struct nsp_namespace *ns, const struct nsp_target *t,
+		    const struct room_name *rooms, size_t n_rooms)
+{
+	nsp_change_rooms(ns, t, nsp_socket_join_rooms, rooms, n_rooms);
+}
+
+void nsp_leave_rooms(struct nsp_namespace *ns, const struct nsp_target *t,
+		     const struct room_name *rooms, size_t n_rooms)
+{
+	nsp_change_rooms(ns, t, nsp_socket_leave_rooms, rooms, n_rooms);
+}
+
+static void nsp_socket_disconnect(struct nsp_socket *sock)
+{
+	struct nsp_client *cl = sock->client;
+
+	nsp_send(cl, PACKET_DISCONNECT, sock->ns->cfg->name, sock->ns->cfg->name_len,
+		 PACKET_NO_ACK, "", 0);
+	nsp_socket_remove(cl, sock);
+	metrics_inc(sio_server_disconnects_total);
+}
+
+/* The reference's socket.disconnect(close): DISCONNECT to the client and
+ * the socket gone; with <close>, every namespace of its connection goes
+ * the same way and the connection is closed (Client._disconnect()). */
+static void nsp_socket_disconnect_all(struct nsp_socket *sock, bool close)
+{
+	struct nsp_client *cl = sock->client;
+
+	nsp_socket_disconnect(sock);
+	if (!close)
+		return;
+	while (cl->sockets)
+		nsp_socket_disconnect(cl->sockets);
+	engine_close(cl->s, "forced close");
+}
+
+size_t nsp_disconnect(struct nsp_namespace *ns, const struct nsp_target *t, bool close)
+{
+	size_t n;
+	struct nsp_socket **v = nsp_targets(ns, t, &n);
+
+	for (size_t i = 0; i < n; i++)
+		nsp_socket_disconnect_all(v[i], close);
+	free(v);
+	return n;
+}
+
+struct nsp_each {
+	void (*fn)(void *arg, const struct nsp_socket *sock);
+	void *arg;
+};
+
+static void nsp_each_visit(void *owner, void *arg)
+{
+	struct nsp_each *e = arg;
+
+	e->fn(e->arg, owner);
+}
+
+void nsp_each_socket(struct nsp_namespace *ns, const struct nsp_target *t,
+		     void (*fn)(void *arg, const struct nsp_socket *sock), void *arg)
+{
+	struct nsp_each e = { fn, arg };
+
+	room_broadcast(ns->rooms, t->rooms, t->n_rooms, t->except, t->n_except, NULL,
+		       nsp_each_visit, &e);
+}
+
+bool nsp_has_room(const struct nsp_namespace *ns, const char *name, size_t len)
+{
+	return room_size(ns->rooms, name, len) > 0;
+}
+
+void nsp_each_room(struct nsp_namespace *ns,
+		   void (*fn)(void *arg, const char *name, size_t len), void *arg)
+{
+	room_index_each_room(ns->rooms, fn, arg);
+}
+
+const char *nsp_socket_id(const struct nsp_socket *sock)
+{
+	return sock->id;
+}
+
+const json_t *nsp_socket_auth(const struct nsp_socket *sock)
+{
+	return sock->auth;
+}
+
+int64_t nsp_socket_issued_ms(const struct nsp_socket *sock)
+{
+	return sock->issued_ms;
+}
+
+void nsp_socket_handshake(const struct nsp_socket *sock, struct engine_handshake *out)
+{
+	engine_session_handshake(sock->client->s, out);
+}
+
+void nsp_socket_each_room(const struct nsp_socket *sock,
+			  void (*fn)(void *arg, const char *name, size_t len), void *arg)
+{
+	room_member_each_room(&sock->member, fn, arg);
 }
 
 /* --- engine callbacks ----------------------------------------------------- */

@@ -4,15 +4,21 @@
  * packets (packet.c), connects sockets to the namespaces the config
  * declares, applies each namespace's room policy (client_join, join_event,
  * leave_event, max_rooms_per_socket) and relays clients' events to the
- * other members of their rooms.  protocol-notes.md section 2.
+ * other members of their rooms (and, in a cluster, to cluster.c).  The
+ * server side (cluster.c) reaches sockets through the operations below.
+ * protocol-notes.md section 2.
  */
 #ifndef ROOMCAST_NSP_H
 #define ROOMCAST_NSP_H
 
 #include <event2/event.h>
 
+#include <jansson.h>
+
 #include "config.h"
 #include "engine.h"
+#include "packet.h"
+#include "room.h"
 
 /* Sets up one room index per configured namespace.  Returns 0, or -1 if
  * memory ran out. */
@@ -23,5 +29,88 @@ void nsp_cleanup(void);
 
 /* What the engine calls for every session. */
 extern const struct engine_callbacks nsp_engine_callbacks;
+
+/* --- what the server side does to sockets (cluster, emitter) ------------- *
+ * These run on the sockets of one namespace chosen by a target, the way
+ * socket.io's BroadcastOperator chooses them, and never ask the room
+ * policy: it is the server that acts, not a client. */
+
+struct nsp_namespace;
+struct nsp_socket;
+
+/* The namespace named <name>, or NULL if the config declares none. */
+struct nsp_namespace *nsp_namespace_find(const char *name, size_t len);
+
+/* Sockets in any of <rooms> (every socket when n_rooms is 0) and in none
+ * of <except>. */
+struct nsp_target {
+	const struct room_name *rooms;
+	size_t n_rooms;
+	const struct room_name *except;
+	size_t n_except;
+};
+
+/* An event for clients: the JSON text of its data array (with attachment
+ * placeholders) and the attachments, all borrowed for the call. */
+struct nsp_event {
+	const char *json;
+	size_t json_len;
+	const uint8_t *const *attachments;
+	const size_t *attachment_lens;
+	unsigned n_attachments;
+};
+
+/* Sends <ev> to every target socket, encoded once.  <is_volatile> skips the
+ * sockets whose transport cannot take it now (engine_session_writable).
+ * Returns the number of sockets it was queued to. */
+size_t nsp_emit(struct nsp_namespace *ns, const struct nsp_target *t, const struct nsp_event *ev,
+		bool is_volatile);
+
+/* Who hears the answers to an event sent with an ack id.  on_ack gets each
+ * target's first ACK (or BINARY_ACK) for that id, valid during the call;
+ * on_done runs once when no more can come: every target answered or is
+ * gone, or <timeout_ms> passed. */
+struct nsp_ack_handler {
+	void (*on_ack)(void *arg, const struct packet *ack);
+	void (*on_done)(void *arg);
+};
+
+/* Sends <ev> to every target socket with one ack id taken from the
+ * namespace's counter (as the reference server numbers a broadcast with
+ * acks).  Returns the number of targets; when it is 0 nothing is kept and
+ * on_done is not called: <arg> stays the caller's. */
+size_t nsp_emit_with_ack(struct nsp_namespace *ns, const struct nsp_target *t,
+			 const struct nsp_event *ev, uint32_t timeout_ms,
+			 const struct nsp_ack_handler *h, void *arg);
+
+/* Server-side join and leave of <rooms> by every target socket (no policy,
+ * no limit: socketsJoin, socketsLeave).  A socket never leaves its id room. */
+void nsp_join_rooms(struct nsp_namespace *ns, const struct nsp_target *t,
+		    const struct room_name *rooms, size_t n_rooms);
+void nsp_leave_rooms(struct nsp_namespace *ns, const struct nsp_target *t,
+		     const struct room_name *rooms, size_t n_rooms);
+
+/* Disconnects every target socket from the namespace: the client gets a
+ * DISCONNECT ("io server disconnect"); with <close> its whole Engine.IO
+ * session is closed after it.  Returns the number of sockets. */
+size_t nsp_disconnect(struct nsp_namespace *ns, const struct nsp_target *t, bool close);
+
+/* Calls <fn> for every target socket; <fn> must not change sockets or
+ * rooms. */
+void nsp_each_socket(struct nsp_namespace *ns, const struct nsp_target *t,
+		     void (*fn)(void *arg, const struct nsp_socket *sock), void *arg);
+/* Whether some socket of <ns> is in room <name>. */
+bool nsp_has_room(const struct nsp_namespace *ns, const char *name, size_t len);
+/* Calls <fn> for every room of the namespace, socket id rooms included. */
+void nsp_each_room(struct nsp_namespace *ns,
+		   void (*fn)(void *arg, const char *name, size_t len), void *arg);
+
+/* What a socket shows to the cluster (fetchSockets). */
+const char *nsp_socket_id(const struct nsp_socket *sock);
+const json_t *nsp_socket_auth(const struct nsp_socket *sock);   /* NULL if none */
+int64_t nsp_socket_issued_ms(const struct nsp_socket *sock);    /* when it connected */
+void nsp_socket_handshake(const struct nsp_socket *sock, struct engine_handshake *out);
+void nsp_socket_each_room(const struct nsp_socket *sock,
+			  void (*fn)(void *arg, const char *name, size_t len), void *arg);
 
 #endif

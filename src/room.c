@@ -353,6 +353,15 @@ void room_member_each_room(const struct room_member *m,
 		fn(arg, ms->key.room->name, ms->key.room->name_len);
 }
 
+void room_index_each_room(const struct room_index *idx,
+			  void (*fn)(void *arg, const char *name, size_t len), void *arg)
+{
+	const struct room *r;
+
+	for (r = idx->rooms; r != NULL; r = r->hh.next)
+		fn(arg, r->name, r->name_len);
+}
+
 size_t room_index_room_count(const struct room_index *idx)
 {
 	return HASH_CNT(hh, idx->rooms);

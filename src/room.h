@@ -59,6 +59,11 @@ size_t room_member_room_count(const struct room_member *m);
 void room_member_each_room(const struct room_member *m,
 			   void (*fn)(void *arg, const char *name, size_t len), void *arg);
 
+/* Calls <fn>(<arg>, name, len) for each room of <idx>, in no set order;
+ * <fn> must not join or leave. */
+void room_index_each_room(const struct room_index *idx,
+			  void (*fn)(void *arg, const char *name, size_t len), void *arg);
+
 /* Number of rooms in <idx>, and of members of room <name> (0 if none). */
 size_t room_index_room_count(const struct room_index *idx);
 size_t room_size(const struct room_index *idx, const char *name, size_t len);

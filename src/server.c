@@ -141,6 +141,11 @@ size_t server_output_len(const struct conn *c)
 	return c->out ? evbuffer_get_length(c->out) : 0;
 }
 
+bool server_conn_blocked(const struct conn *c)
+{
+	return c->want_write;
+}
+
 /* Writes as much of <c>'s output as the kernel takes.  Returns 0, or -1 if
  * the connection failed (it is then closed). */
 static int server_conn_write(struct conn *c)
@@ -317,25 +322,33 @@ void server_conn_resume_read(struct conn *c)
 	}
 }
 
+unsigned server_conn_peer_address(const struct conn *c, char host[INET6_ADDRSTRLEN])
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof ss;
+
+	strcpy(host, "?");
+	if (getpeername(c->fd, (struct sockaddr *)&ss, &len) < 0)
+		return 0;
+	if (ss.ss_family == AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+		inet_ntop(AF_INET, &sin->sin_addr, host, INET6_ADDRSTRLEN);
+		return ntohs(sin->sin_port);
+	}
+	if (ss.ss_family == AF_INET6) {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+		inet_ntop(AF_INET6, &sin6->sin6_addr, host, INET6_ADDRSTRLEN);
+		return ntohs(sin6->sin6_port);
+	}
+	return 0;
+}
+
 const char *server_conn_peer(const struct conn *c)
 {
 	static char text[INET6_ADDRSTRLEN + 8];
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof ss;
-	char host[INET6_ADDRSTRLEN] = "?";
-	unsigned port = 0;
+	char host[INET6_ADDRSTRLEN];
+	unsigned port = server_conn_peer_address(c, host);
 
-	if (getpeername(c->fd, (struct sockaddr *)&ss, &len) == 0) {
-		if (ss.ss_family == AF_INET) {
-			struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
-			inet_ntop(AF_INET, &sin->sin_addr, host, sizeof host);
-			port = ntohs(sin->sin_port);
-		} else if (ss.ss_family == AF_INET6) {
-			struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
-			inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof host);
-			port = ntohs(sin6->sin6_port);
-		}
-	}
 	snprintf(text, sizeof text, "%s:%u", host, port);
 	return text;
 }

@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <netinet/in.h>
 #include <sys/types.h>
 
 #include <event2/event.h>
@@ -83,6 +84,9 @@ int server_write_ref(struct conn *c, const void *data, size_t len,
 
 /* Bytes waiting in <c>'s output. */
 size_t server_output_len(const struct conn *c);
+/* Whether <c>'s output waits for the kernel to take more (a full socket
+ * buffer): what a volatile packet is dropped on. */
+bool server_conn_blocked(const struct conn *c);
 
 /* Marks <c> closed: nothing more is read, queued output gets one last
  * write, and the connection is freed (on_close called) at the end of the
@@ -99,6 +103,9 @@ void server_conn_resume_read(struct conn *c);
 
 /* "ADDR:PORT" of the peer, for log lines (static buffer). */
 const char *server_conn_peer(const struct conn *c);
+/* The peer's address as text into <host> ("?" if unknown); returns its
+ * port (0 if unknown). */
+unsigned server_conn_peer_address(const struct conn *c, char host[INET6_ADDRSTRLEN]);
 
 size_t server_conn_count(void);
 /* True while some connection still has output to write (a scan: for the

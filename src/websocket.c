@@ -165,6 +165,11 @@ int websocket_send_frame(struct websocket *ws, const void *frame, size_t len,
 	return server_write_ref(ws->c, frame, len, release, arg);
 }
 
+bool websocket_blocked(const struct websocket *ws)
+{
+	return server_conn_blocked(ws->c);
+}
+
 void websocket_close(struct websocket *ws, uint16_t code)
 {
 	uint8_t status[2] = { (uint8_t)(code >> 8), (uint8_t)(code & 0xff) };

@@ -49,6 +49,9 @@ int websocket_send(struct websocket *ws, enum ws_opcode opcode, const void *pref
 int websocket_send_frame(struct websocket *ws, const void *frame, size_t len,
 			 void (*release)(const void *data, size_t len, void *arg), void *arg);
 
+/* Whether earlier frames still wait for the kernel (server_conn_blocked). */
+bool websocket_blocked(const struct websocket *ws);
+
 /* Sends a close frame (<code> 0 = no status code, as the reference server
  * sends when it ends a session) and closes once it is written.  No message
  * is delivered after this; on_close still runs. */

@@ -17,7 +17,14 @@
 // single start, `raw` appends config text (namespace blocks). The sio*
 // helpers wrap socket.io-client 4.8.1 and raw Socket.IO over polling/WS;
 // trackedClients(), endTests() and friends are what the sio-*.test.js files
-// (one shared daemon each) have in common.
+// (one shared daemon each) have in common. For the cluster-*.test.js files:
+// startRedis() (a redis-server per test file, killable and restartable on
+// its port), startClusterDaemon() (roomcastd, or reference-sio.js, on that
+// Redis, once /healthz says redis up), startNodeCluster() (a Node socket.io
+// server with the redis adapter, node-cluster-server.js, driven over IPC),
+// redisEmitter() and startEmitterProcess() (@socket.io/redis-emitter in this
+// process or in another one), and clusterFence() (an emit to everyone that
+// every client must see before "did not receive" is asserted).
 'use strict';
 
 const { test, afterEach } = require('node:test');
@@ -821,7 +828,321 @@ async function startDaemon({ echo = true, config = {}, port, raw, sio = false, t
   return d;
 }
 
+
+// ------------------------------------------------------------------ cluster
+
+const NODE_CLUSTER_SCRIPT = path.join(__dirname, 'node-cluster-server.js');
+
+function redisModule() {
+  return require(path.join(__dirname, '..', 'node_modules', 'redis'));
+}
+
+/** Resolves true once something answers a Redis PING on port (+PONG, or -NOAUTH with a password). */
+async function redisAnswers(port) {
+  let conn;
+  try {
+    conn = await RawConn.connect(port);
+    conn.write('PING\r\n');
+    const line = await conn.read((buf) => {
+      const i = buf.indexOf('\r\n');
+      return i < 0 ? undefined : { value: buf.subarray(0, i).toString(), used: i + 2 };
+    }, { timeout: 2000, what: 'a PING answer' });
+    return line === '+PONG' || line.startsWith('-NOAUTH');
+  } catch (e) {
+    return false;
+  } finally {
+    if (conn) conn.destroy();
+  }
+}
+
+/**
+ * Starts /usr/bin/redis-server (REDIS_SERVER overrides) on a free port with
+ * no persistence, bound to 127.0.0.1; options: password (requirepass),
+ * unixsocket (true: a socket file in a temp dir). Resolves once it answers
+ * PING. Returns r: port, addr (127.0.0.1:PORT, the `redis` config value),
+ * unixPath, url (redis://[:password@]127.0.0.1:PORT), kill() (SIGKILL,
+ * resolves at exit), restart() (same port and options, resolves once it
+ * answers), client() (a connected node-redis client, closed by r.close()),
+ * close() for after(): kills the server, closes the clients.
+ */
+async function startRedis({ password, unixsocket = false } = {}) {
+  const port = await freePort();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'roomcast-redis-'));
+  const unixPath = unixsocket ? path.join(dir, 'redis.sock') : null;
+  const args = ['--port', String(port), '--save', '', '--appendonly', 'no', '--bind', '127.0.0.1', '--dir', dir];
+  if (password) args.push('--requirepass', password);
+  if (unixPath) args.push('--unixsocket', unixPath, '--unixsocketperm', '700');
+  const clients = new Set();
+  const r = {
+    port, host: '127.0.0.1', addr: `127.0.0.1:${port}`, unixPath, password, dir,
+    url: `redis://${password ? `:${encodeURIComponent(password)}@` : ''}127.0.0.1:${port}`,
+    child: null, exited: null, output: '',
+  };
+  const alive = (c) => c && c.exitCode === null && c.signalCode === null;
+  r.start = async () => {
+    if (alive(r.child)) throw new Error(`redis-server on port ${port} is already running`);
+    const child = spawn(process.env.REDIS_SERVER || '/usr/bin/redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    r.child = child;
+    running.add(child);
+    child.stdout.on('data', (x) => { r.output += x; });
+    child.stderr.on('data', (x) => { r.output += x; });
+    r.exited = new Promise((resolve) => child.on('exit', (code, signal) => { running.delete(child); resolve({ code, signal }); }));
+    let exit = null;
+    r.exited.then((e) => { exit = e; });
+    await waitFor(async () => {
+      if (exit) throw Object.assign(new Error(`redis-server exited ${JSON.stringify(exit)}: ${r.output}`), { fatal: true });
+      return redisAnswers(port);
+    }, { what: `redis-server on port ${port}`, interval: 25 });
+  };
+  r.kill = async () => {
+    if (alive(r.child)) r.child.kill('SIGKILL');
+    await r.exited;
+  };
+  r.restart = async () => {
+    await r.kill();
+    await r.start();
+  };
+  r.client = async () => {
+    const c = redisModule().createClient({ url: r.url });
+    c.on('error', () => {});
+    await c.connect();
+    clients.add(c);
+    return c;
+  };
+  r.close = async () => {
+    for (const c of clients) await c.disconnect().catch(() => {});
+    clients.clear();
+    await r.kill();
+    fs.rmSync(dir, { recursive: true, force: true });
+  };
+  await r.start();
+  return r;
+}
+
+/**
+ * An @socket.io/redis-emitter 5.1.0 Emitter in this process on its own
+ * node-redis client (opts: key, and whatever Emitter takes). Returns
+ * { emitter, client, sync }: sync() resolves once Redis has handled every
+ * command this client sent before (a PING round trip on the same
+ * connection), so what was published has been handed to every subscriber.
+ */
+async function redisEmitter(r, opts = {}) {
+  const { Emitter } = require(path.join(__dirname, '..', 'node_modules', '@socket.io', 'redis-emitter'));
+  const client = await r.client();
+  return { emitter: new Emitter(client, opts), client, sync: () => client.ping() };
+}
+
+/** GET /healthz: {status, text}. */
+async function healthz(port) {
+  const res = await request(port, { path: '/healthz' });
+  return { status: res.status, text: res.text };
+}
+
+/** Waits until /healthz on d.port answers 200 `ok\nredis up\n` (want 'up') or `ok\nredis down\n`. */
+async function waitRedis(d, want = 'up', { timeout = DEFAULT_WAIT } = {}) {
+  let last;
+  try {
+    await waitFor(async () => {
+      if (d.exit) throw Object.assign(new Error(`daemon exited ${JSON.stringify(d.exit)}; stderr:\n${d.stderr()}`), { fatal: true });
+      last = await healthz(d.port);
+      return last.status === 200 && last.text === `ok\nredis ${want}\n`;
+    }, { timeout, what: `/healthz "redis ${want}" on port ${d.port}` });
+  } catch (e) {
+    throw new Error(`${e.message}; last answer ${JSON.stringify(last)}`);
+  }
+}
+
+/**
+ * startDaemon({ sio: true }) on Redis r (config key `redis` set to r.addr,
+ * merged under opts.config), resolved once its /healthz says redis up.
+ */
+async function startClusterDaemon(r, opts = {}) {
+  const d = await startDaemon({ ...opts, sio: true, config: { redis: r.addr, ...(opts.config || {}) } });
+  try {
+    await waitRedis(d, 'up');
+  } catch (e) {
+    d.kill();
+    throw e;
+  }
+  return d;
+}
+
+/**
+ * Forks tests/integration/node-cluster-server.js with `args` (IPC with the
+ * advanced serialization, so Buffers and Dates cross as they are) and
+ * resolves once it sends {ready}. The returned controller has call(cmd,
+ * fields) (resolves with the command's result, rejects with its error),
+ * stop() (SIGTERM, asserts exit 0 within 5 s), kill() and stderr().
+ */
+async function forkControlled(args, what) {
+  const { fork } = require('node:child_process');
+  const child = fork(NODE_CLUSTER_SCRIPT, args, { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], serialization: 'advanced' });
+  running.add(child);
+  const c = { child, pid: child.pid, exit: null, stderrText: '', stderr: () => c.stderrText };
+  child.stdout.on('data', (x) => { c.stderrText += x; });
+  child.stderr.on('data', (x) => { c.stderrText += x; });
+  c.exited = new Promise((resolve) => child.on('exit', (code, signal) => {
+    running.delete(child);
+    c.exit = { code, signal };
+    for (const p of pending.values()) p.reject(new Error(`${what} exited ${JSON.stringify(c.exit)}; output:\n${c.stderrText}`));
+    pending.clear();
+    resolve(c.exit);
+  }));
+  const pending = new Map();
+  let nextId = 0;
+  let ready;
+  const readyP = new Promise((resolve, reject) => {
+    ready = resolve;
+    c.exited.then((e) => reject(new Error(`${what} exited ${JSON.stringify(e)} before it was ready; output:\n${c.stderrText}`)));
+  });
+  child.on('message', (m) => {
+    if (m.ready) return ready(m);
+    const p = pending.get(m.id);
+    if (!p) return;
+    pending.delete(m.id);
+    if (m.error) p.reject(new Error(`${what} ${p.cmd}: ${m.error}`));
+    else p.resolve(m.result);
+  });
+  c.call = (cmd, fields = {}) => new Promise((resolve, reject) => {
+    if (c.exit) return reject(new Error(`${what} already exited ${JSON.stringify(c.exit)}; output:\n${c.stderrText}`));
+    const id = ++nextId;
+    pending.set(id, { resolve, reject, cmd });
+    child.send({ id, cmd, ...fields });
+  });
+  c.stop = async () => {
+    if (c.exit) assert.fail(`${what} already exited ${JSON.stringify(c.exit)}; output:\n${c.stderrText}`);
+    child.kill('SIGTERM');
+    let t;
+    const res = await Promise.race([c.exited, new Promise((r) => { t = setTimeout(() => r(null), 5000); })]);
+    clearTimeout(t);
+    if (!res) {
+      child.kill('SIGKILL');
+      assert.fail(`${what} did not exit within 5 s of SIGTERM; output:\n${c.stderrText}`);
+    }
+    assert.deepEqual(res, { code: 0, signal: null }, `${what} exit; output:\n${c.stderrText}`);
+  };
+  c.kill = () => { if (!c.exit) child.kill('SIGKILL'); };
+  const guard = setTimeout(() => child.kill('SIGKILL'), DEFAULT_WAIT);
+  try {
+    c.readyInfo = await readyP;
+  } finally {
+    clearTimeout(guard);
+  }
+  return c;
+}
+
+/**
+ * A Node socket.io 4.8.1 server on Redis r with @socket.io/redis-adapter
+ * 8.3.0 and reference-sio.js's policy (namespace blocks in `raw`, keys in
+ * `config`), but without the JSON emit channel, run by
+ * node-cluster-server.js and driven over IPC: n.call('emit', {nsp, rooms,
+ * except, volatile, compress, args}), 'emitWithAck' ({..., timeout}: {err,
+ * responses}), 'fetchSockets', 'allRooms', 'serverSideEmit' ({args, ack}),
+ * 'socketsJoin'/'socketsLeave' ({in, except, rooms}), 'disconnectSockets'
+ * ({in, except, close}), 'serverSideEvents' (what other servers sent it),
+ * 'localSockets'. Every command answers once Redis has handled what it
+ * published. Resolves once it listens and its subscriptions are confirmed.
+ */
+async function startNodeCluster(r, { config = {}, raw, port } = {}) {
+  port = port || await freePort();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'roomcast-node-'));
+  const configFile = writeConfig(dir, port, { redis: r.addr, ...config }, raw);
+  const n = await forkControlled(['-c', configFile], `node-cluster-server on port ${port}`);
+  n.port = port;
+  n.dir = dir;
+  const kill = n.kill;
+  n.kill = () => {
+    kill();
+    fs.rmSync(dir, { recursive: true, force: true });
+  };
+  return n;
+}
+
+/**
+ * An @socket.io/redis-emitter in a separate Node process (node-cluster-server.js
+ * --emitter) on Redis r (opts.key: the emitter's key), driven over IPC:
+ * e.call('emit', {nsp, rooms, except, volatile, compress, args}),
+ * 'socketsJoin'/'socketsLeave' ({nsp, in, except, rooms}), 'disconnectSockets'
+ * ({nsp, in, except, close}), 'serverSideEmit' ({nsp, args}), 'publish'
+ * ({channel, payload}: raw bytes or text). Every command answers once Redis
+ * has handled what it published.
+ */
+function startEmitterProcess(r, { key = 'socket.io' } = {}) {
+  return forkControlled(['--emitter', r.url, key], 'emitter process');
+}
+
+/**
+ * Awaits every promise of `starts` (daemons, Node servers, emitter
+ * processes: anything with kill()); if one fails, kills those that started
+ * (so no child keeps the test process alive) and throws the first error.
+ */
+async function startAll(starts) {
+  const res = await Promise.allSettled(starts);
+  const failed = res.find((x) => x.status === 'rejected');
+  if (failed) {
+    for (const x of res) if (x.status === 'fulfilled' && x.value && x.value.kill) x.value.kill();
+    throw failed.reason;
+  }
+  return res.map((x) => x.value);
+}
+
+/** Waits until s.got (sioRecord) holds an entry deep-equal to `entry`. */
+function sioWaitGot(s, entry, { timeout = DEFAULT_WAIT } = {}) {
+  const { isDeepStrictEqual } = require('node:util');
+  const want = sioNormalize(entry);
+  return waitFor(() => s.got.some((e) => isDeepStrictEqual(e, want)), {
+    timeout, what: `${JSON.stringify(want)} at client ${s.id} (got so far ${JSON.stringify(s.got)})`,
+  });
+}
+
+/** Removes from s.got every entry whose event name is `name` (in place). */
+function sioDropGot(s, name) {
+  for (let i = s.got.length - 1; i >= 0; i--) if (s.got[i][0] === name) s.got.splice(i, 1);
+}
+
+let fenceCount = 0;
+
+/**
+ * A fence across the cluster: emit(nsp, n) must broadcast ['fence', n] to
+ * every socket of namespace nsp and resolve once Redis has handled it; then
+ * every client of `clients` (recorded with sioRecord) must receive it, and
+ * the fence entries are removed from their s.got. Everything Redis handed
+ * to the subscribers before the fence has then reached these clients.
+ */
+async function clusterFence(emit, clients) {
+  const n = ++fenceCount;
+  for (const nsp of new Set(clients.map((s) => s.nsp))) await emit(nsp, n);
+  for (const s of clients) await sioWaitGot(s, ['fence', n]);
+  for (const s of clients) sioDropGot(s, 'fence');
+}
+
+/** Records the reasons of s's "disconnect" events in s.disconnects; returns s. */
+function sioWatchDisconnect(s) {
+  s.disconnects = [];
+  s.on('disconnect', (reason) => s.disconnects.push(reason));
+  return s;
+}
+
+/** Waits until s (sioWatchDisconnect) disconnected; resolves with the reason. */
+async function sioWaitDisconnect(s, { timeout = DEFAULT_WAIT } = {}) {
+  await waitFor(() => s.disconnects.length > 0, { timeout, what: `disconnect of client ${s.nsp}` });
+  return s.disconnects[0];
+}
+
+/** The namespaces of the cluster-*.test.js files: / (chat:* joins) and /admin (any room), both relaying. */
+const CLUSTER_RAW = `
+namespace / {
+    client_join           chat:*
+    relay                 yes
+}
+namespace /admin {
+    client_join           *
+    relay                 yes
+}
+`;
+
 module.exports = {
+  CLUSTER_RAW,
   REPO, REFERENCE, BIN, ECHO_BIN, EIO_PATH, JSON_ERR,
   show, waitFor, once, freePort,
   RawConn, parseResponse, buildRequest, request,
@@ -832,4 +1153,6 @@ module.exports = {
   sioClient, sioConnect, sioAck, sioFence, sioManager, sioConnected, sioConnectError, sioNormalize, sioRecord,
   SIO_CONNECT_REPLY, sioPolling, sioWs,
   trackedClients, sioRecorded, sioJoinAll, openNamespaces, endTests,
+  startRedis, redisEmitter, healthz, waitRedis, startClusterDaemon, startNodeCluster, startEmitterProcess, startAll,
+  sioWaitGot, sioDropGot, clusterFence, sioWatchDisconnect, sioWaitDisconnect,
 };

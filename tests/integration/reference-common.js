@@ -12,8 +12,13 @@
 //    max_header_size, keepalive_timeout, cors_origin, log_file; the keys with
 //    no engine.io equivalent, max_output_buffer and log_level, are accepted
 //    and ignored) and the engine.io Server built from them;
+//  - the Redis keys (redis HOST:PORT or unix:/path, redis_password,
+//    redis_db, redis_key, redis_request_timeout, redis_emit_channel,
+//    redis_max_message) with roomcastd's defaults, and the node-redis client
+//    options they give;
 //  - the HTTP side: one server per listen address (Node's maxConnections,
-//    which drops extra connections instead of answering 503), GET /healthz,
+//    which drops extra connections instead of answering 503), GET /healthz
+//    (`ok\n`, plus whatever the caller's health() adds),
 //    GET /metrics (roomcast_connections_current, roomcast_sessions_current,
 //    plus whatever the caller adds), 404 elsewhere, the "started" line on
 //    stderr and in log_file, and exit 0 on SIGTERM/SIGINT after closing the
@@ -98,6 +103,56 @@ function engineKey(cfg, key, vals) {
   return true;
 }
 
+/** The Redis settings with roomcastd's defaults: redis null = single instance. */
+function redisDefaults() {
+  return {
+    redis: null, // {host, port} or {path}
+    redisPassword: null,
+    redisDb: 0,
+    redisKey: 'socket.io',
+    redisRequestTimeout: 5000,
+    redisEmitChannel: 'roomcast-emit',
+    redisMaxMessage: 1024 * 1024,
+  };
+}
+
+/** Parses a `redis` value: HOST:PORT, [IPv6]:PORT or unix:/path. */
+function parseRedisAddress(v) {
+  if (v.startsWith('unix:')) {
+    if (v.length === 5) throw new Error(`bad redis address ${v}`);
+    return { path: v.slice(5) };
+  }
+  const m = /^\[?([^\]]+?)\]?:(\d+)$/.exec(v);
+  if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) throw new Error(`bad redis address ${v}`);
+  return { host: m[1], port: Number(m[2]) };
+}
+
+/** Applies one Redis key to cfg (which has redisDefaults()); false when `key` is not one. */
+function redisKey(cfg, key, vals) {
+  const v = vals[0];
+  switch (key) {
+    case 'redis': cfg.redis = parseRedisAddress(v); break;
+    case 'redis_password': cfg.redisPassword = v; break;
+    case 'redis_db': cfg.redisDb = Number(v); break;
+    case 'redis_key': cfg.redisKey = v; break;
+    case 'redis_request_timeout': cfg.redisRequestTimeout = parseDuration(v); break;
+    case 'redis_emit_channel': cfg.redisEmitChannel = v; break;
+    case 'redis_max_message': cfg.redisMaxMessage = parseSize(v); break;
+    default: return false;
+  }
+  return true;
+}
+
+/** createClient() options (node-redis 4) for the Redis settings of cfg. */
+function redisClientOptions(cfg) {
+  const opts = cfg.redis.path
+    ? { socket: { path: cfg.redis.path } }
+    : { url: `redis://${cfg.redis.host.includes(':') ? `[${cfg.redis.host}]` : cfg.redis.host}:${cfg.redis.port}` };
+  if (cfg.redisPassword !== null) opts.password = cfg.redisPassword;
+  if (cfg.redisDb) opts.database = cfg.redisDb;
+  return opts;
+}
+
 /**
  * Calls onLine(line, index, fail) for every non-empty line of `file` with
  * comments stripped and white space trimmed; an exception thrown by onLine
@@ -138,18 +193,21 @@ function engineServer(cfg) {
 
 /**
  * Listens on every cfg.listen address, attaches eio at cfg.path once all
- * listen, and serves /healthz and /metrics (metrics() returns extra lines);
- * SIGTERM/SIGINT run onStop() (closing what the caller owns), close
- * everything and exit 0.
+ * listen, and serves /healthz (`ok\n` + health()) and /metrics (metrics()
+ * returns extra lines); SIGTERM/SIGINT run onStop() (closing what the
+ * caller owns), close everything and exit 0. Returns a promise that
+ * resolves once every address listens.
  */
-function serve(cfg, eio, { name, metrics = () => '', onStop = () => {} }) {
+function serve(cfg, eio, { name, metrics = () => '', health = () => '', onStop = () => {} }) {
+  let listening;
+  const listened = new Promise((resolve) => { listening = resolve; });
   let connections = 0;
   const servers = [];
   const onRequest = (req, res) => {
     const url = req.url.split('?')[0];
     if (req.method === 'GET' && url === '/healthz') {
       res.writeHead(200, { 'Content-Type': 'text/plain' });
-      res.end('ok\n');
+      res.end(`ok\n${health()}`);
     } else if (req.method === 'GET' && url === '/metrics') {
       res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4' });
       res.end(`# TYPE roomcast_connections_current gauge\nroomcast_connections_current ${connections}\n` +
@@ -177,6 +235,7 @@ function serve(cfg, eio, { name, metrics = () => '', onStop = () => {} }) {
         const line = `roomcast ${name} started, listening on ${cfg.listen.join(' ')}\n`;
         if (cfg.logFile) fs.appendFileSync(cfg.logFile, line);
         process.stderr.write(line);
+        listening();
       }
     });
     servers.push(srv);
@@ -196,9 +255,11 @@ function serve(cfg, eio, { name, metrics = () => '', onStop = () => {} }) {
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
+  return listened;
 }
 
 module.exports = {
   modules, parseDuration, parseSize, parseBool, configArg,
   engineDefaults, engineKey, readConfigLines, engineServer, serve,
+  redisDefaults, parseRedisAddress, redisKey, redisClientOptions,
 };

@@ -35,12 +35,36 @@
 // roomcast_sessions_current, roomcast_sockets_current) and exits 0 on
 // SIGTERM/SIGINT; the config reader and that HTTP side are in
 // reference-common.js, shared with reference-echo.js.
+//
+// With a `redis` key (HOST:PORT or unix:/path, plus redis_password,
+// redis_db, redis_key, redis_request_timeout, redis_emit_channel;
+// redis_max_message is accepted and ignored) every declared namespace uses
+// @socket.io/redis-adapter 8.3.0 on node-redis 4.7.0 clients (createClient,
+// and a duplicate for subscribing), so relays and everything else go
+// through the cluster as on any Node server, and:
+//  - a server-side emit from another server that wants an ack is answered
+//    once with null (roomcastd's policy);
+//  - the JSON emit channel (redis_emit_channel, default roomcast-emit):
+//    `{"nsp":"/","rooms":[...],"except":[...],"data":[ev, ...args],
+//    "volatile":false}` (only data required, nsp "/" by default) is emitted
+//    to this server's matching sockets only (io.of(nsp).local); anything
+//    else (bad JSON, no data, undeclared namespace) is ignored;
+//  - publishing never waits for Redis: while the connection is down a
+//    publish fails at once (disableOfflineQueue) and is dropped, as
+//    roomcastd drops it;
+//  - /healthz answers `ok\nredis up\n`, or `ok\nredis down\n` while a
+//    client is not ready (or the subscriptions are not confirmed yet).
+// Used as a module (node-cluster-server.js), start(cfg, opts) runs the same
+// server and returns its io and Redis clients.
 'use strict';
 
 const path = require('node:path');
 const common = require('./reference-common');
 
 const { Server } = require(path.join(common.modules, 'socket.io'));
+
+const redisModule = () => require(path.join(common.modules, 'redis'));
+const adapterModule = () => require(path.join(common.modules, '@socket.io', 'redis-adapter'));
 
 function newNamespace(name) {
   return {
@@ -56,6 +80,7 @@ function newNamespace(name) {
 function parseConfig(file) {
   const cfg = {
     ...common.engineDefaults(),
+    ...common.redisDefaults(),
     connectTimeout: 45000,
     maxRoomName: 256,
     maxNamespacesPerSession: 16,
@@ -98,7 +123,8 @@ function parseConfig(file) {
       case 'connect_timeout': cfg.connectTimeout = common.parseDuration(v); break;
       case 'max_room_name': cfg.maxRoomName = Number(v); break;
       case 'max_namespaces_per_session': cfg.maxNamespacesPerSession = Number(v); break;
-      default: if (!common.engineKey(cfg, key, vals)) fail(i, `unknown key "${key}"`);
+      default:
+        if (!common.engineKey(cfg, key, vals) && !common.redisKey(cfg, key, vals)) fail(i, `unknown key "${key}"`);
     }
   });
   if (block) read.fail(read.count - 1, `namespace ${block.name}: missing }`);
@@ -138,24 +164,107 @@ function globMatch(pattern, room, auth) {
   return new RegExp(`^${re}$`).test(room);
 }
 
-function main() {
-  const cfg = parseConfig(common.configArg('reference-sio.js'));
+/**
+ * The node-redis clients for cfg (publisher and subscriber), connecting in
+ * the background; .healthy() tells whether both are ready.
+ */
+function redisClients(cfg) {
+  const { createClient } = redisModule();
+  // the publisher fails at once while Redis is away instead of queueing
+  const pub = createClient({ ...common.redisClientOptions(cfg), disableOfflineQueue: true });
+  const sub = pub.duplicate({ disableOfflineQueue: false });
+  for (const c of [pub, sub]) {
+    c.on('error', () => {}); // reconnects by itself; a missing listener would throw
+    c.connect().catch(() => {});
+  }
+  // the adapter publishes without handling the promise: a failed publish
+  // (Redis away) is dropped instead of becoming an unhandled rejection
+  const publish = pub.publish.bind(pub);
+  pub.publishFailed = 0;
+  pub.publish = (...args) => {
+    const p = publish(...args);
+    p.catch(() => { pub.publishFailed++; });
+    return p;
+  };
+  pub.PUBLISH = pub.publish;
+  return { pub, sub };
+}
+
+/** Emits a JSON emit channel message to this server's matching sockets. */
+function jsonEmit(io, cfg, text) {
+  let m;
+  try {
+    m = JSON.parse(text);
+  } catch (e) {
+    return;
+  }
+  if (!m || typeof m !== 'object' || !Array.isArray(m.data) || m.data.length === 0) return;
+  const nspName = m.nsp === undefined ? '/' : m.nsp;
+  if (typeof nspName !== 'string' || !cfg.namespaces.has(nspName)) return;
+  let op = io.of(nspName).local;
+  if (Array.isArray(m.rooms) && m.rooms.length) op = op.to(m.rooms);
+  if (Array.isArray(m.except) && m.except.length) op = op.except(m.except);
+  if (m.volatile === true) op = op.volatile;
+  try {
+    op.emit(...m.data);
+  } catch (e) {
+    // a reserved or non-string event name
+  }
+}
+
+/**
+ * Runs the server for cfg. opts: jsonEmit (default true: listen on the
+ * JSON emit channel), onServerSideEmit(nspName, args) (called for every
+ * server-side emit from another server, before the null ack). Resolves with
+ * { io, pub, sub } (pub and sub null without redis) once listening.
+ */
+async function start(cfg, { jsonEmit: withJsonEmit = true, onServerSideEmit = () => {} } = {}) {
   const eio = common.engineServer(cfg);
-  const io = new Server({ serveClient: false, connectTimeout: cfg.connectTimeout });
+  let clients = null;
+  let subscribed = false;
+  const ioOpts = { serveClient: false, connectTimeout: cfg.connectTimeout };
+  if (cfg.redis) {
+    // the adapter leaves some node-redis promises unhandled (unsubscribing
+    // at close, a request while Redis is away, a subscription Redis refuses
+    // for a wrong password): those are no crash here, /healthz says down
+    process.on('unhandledRejection', (e) => {
+      const name = e && e.constructor && e.constructor.name;
+      if (/^(ClientClosedError|ClientOfflineError|SocketClosedUnexpectedlyError|DisconnectsClientError|ConnectionTimeoutError|ErrorReply)$/.test(name)) return;
+      throw e;
+    });
+    clients = redisClients(cfg);
+    ioOpts.adapter = adapterModule().createAdapter(clients.pub, clients.sub, {
+      key: cfg.redisKey,
+      requestsTimeout: cfg.redisRequestTimeout,
+    });
+  }
+  const io = new Server(ioOpts);
   io.bind(eio);
 
   // namespaces connected (or being connected) per engine connection
   const nspCount = new WeakMap();
   let socketsCurrent = 0;
 
+  // sockets that passed the namespace limit (not socket.data: that is
+  // what a cluster's fetchSockets() shows, {} as in roomcastd)
+  const counted = new WeakSet();
+
   for (const ns of cfg.namespaces.values()) {
     const nsp = io.of(ns.name);
+    // a server-side emit from another server: seen, then acked with null
+    // when an ack is wanted (the redis adapter passes the callback last)
+    nsp._onServerSideEmit = (args) => {
+      const list = [...args];
+      const ack = typeof list[list.length - 1] === 'function' ? list.pop() : null;
+      onServerSideEmit(ns.name, list);
+      if (ack) ack(null);
+    };
     nsp.use((socket, next) => {
       const conn = socket.conn;
       const n = nspCount.get(conn) || 0;
       if (n >= cfg.maxNamespacesPerSession) return next(new Error('too many namespaces'));
       nspCount.set(conn, n + 1);
-      socket.data.counted = true;
+      counted.add(socket);
       return next();
     });
     nsp.on('connection', (socket) => {
@@ -166,7 +275,7 @@ function main() {
       socket.on('error', () => {});
       socket.on('disconnect', () => {
         socketsCurrent--;
-        if (socket.data.counted) nspCount.set(socket.conn, (nspCount.get(socket.conn) || 1) - 1);
+        if (counted.has(socket)) nspCount.set(socket.conn, (nspCount.get(socket.conn) || 1) - 1);
       });
 
       const roomArg = (room) => {
@@ -210,11 +319,37 @@ function main() {
     });
   }
 
-  common.serve(cfg, eio, {
+  if (clients) {
+    // issued after the adapters' subscriptions on the same connection:
+    // once this one is confirmed, theirs are too
+    // (a server without the JSON channel waits on a private one instead)
+    const subscribing = withJsonEmit
+      ? clients.sub.subscribe(cfg.redisEmitChannel, (msg) => jsonEmit(io, cfg, msg))
+      : clients.sub.subscribe(`${cfg.redisKey}-reference-ready#${process.pid}`, () => {});
+    subscribing.then(() => { subscribed = true; }, () => {});
+  }
+  const healthy = () => clients && subscribed && clients.pub.isReady && clients.sub.isReady;
+
+  await common.serve(cfg, eio, {
     name: 'reference-sio',
     metrics: () => `# TYPE roomcast_sockets_current gauge\nroomcast_sockets_current ${socketsCurrent}\n`,
-    onStop: () => io.close(),
+    health: () => (clients ? `redis ${healthy() ? 'up' : 'down'}\n` : ''),
+    onStop: () => {
+      io.close();
+      if (clients) for (const c of [clients.pub, clients.sub]) c.disconnect().catch(() => {});
+    },
+  });
+  return { io, pub: clients && clients.pub, sub: clients && clients.sub, healthy };
+}
+
+function main() {
+  const cfg = parseConfig(common.configArg('reference-sio.js'));
+  start(cfg).catch((e) => {
+    process.stderr.write(`reference-sio.js: ${e.stack || e}\n`);
+    process.exit(1);
   });
 }
 
-main();
+module.exports = { parseConfig, start, globMatch };
+
+if (require.main === module) main();

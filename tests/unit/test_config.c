@@ -32,6 +32,8 @@ static const char *const config_test_keys[] = {
 	"upgrade_timeout", "max_payload", "max_connections", "max_header_size",
 	"max_output_buffer", "keepalive_timeout", "cors_origin", "log_level", "log_file",
 	"connect_timeout", "max_namespaces_per_session", "max_room_name",
+	"redis", "redis_password", "redis_db", "redis_key", "redis_request_timeout",
+	"redis_emit_channel", "redis_max_message",
 	/* namespace blocks */
 	"namespace", "client_join", "join_event", "leave_event", "max_rooms_per_socket", "relay",
 };
@@ -1838,6 +1840,326 @@ static void room_matcher_agrees_with_a_recursive_reference_on_every_small_case(v
 	assert_true(checked > 100000);
 }
 
+/* ---- redis ---- */
+
+static void redis_keys_default_to_a_single_instance_and_the_adapter_s_values(void **state)
+{
+	struct config cfg;
+
+	config_defaults(&cfg);
+	assert_string_equal(cfg.redis_host, "");
+	assert_int_equal(cfg.redis_port, 0);
+	assert_string_equal(cfg.redis_unix, "");
+	assert_string_equal(cfg.redis_password, "");
+	assert_int_equal(cfg.redis_db, 0);
+	assert_string_equal(cfg.redis_key, "socket.io");
+	assert_int_equal(cfg.redis_request_timeout_ms, 5000);
+	assert_string_equal(cfg.redis_emit_channel, "roomcast-emit");
+	assert_int_equal(cfg.redis_max_message, 1024 * 1024);
+}
+
+static void redis_takes_an_ip_literal_or_a_host_name_with_a_port(void **state)
+{
+	static const struct { const char *value, *host; unsigned port; } good[] = {
+		{ "127.0.0.1:6379", "127.0.0.1", 6379 },
+		{ "redis:1", "redis", 1 },
+		{ "Redis-1.internal_net.example.com:65535", "Redis-1.internal_net.example.com", 65535 },
+		{ "[::1]:6379", "::1", 6379 },
+		{ "[2001:db8::7]:6380", "2001:db8::7", 6380 },
+		{ "10.0.0.7:06379", "10.0.0.7", 6379 },
+	};
+	struct config cfg;
+	char text[128];
+
+	for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+		snprintf(text, sizeof text, "redis %s\n", good[i].value);
+		config_test_parse_ok(&cfg, text);
+		assert_string_equal(cfg.redis_host, good[i].host);
+		assert_int_equal(cfg.redis_port, good[i].port);
+		assert_string_equal(cfg.redis_unix, "");
+	}
+}
+
+static void redis_takes_a_unix_socket_path(void **state)
+{
+	struct config cfg;
+
+	config_test_parse_ok(&cfg, "redis unix:/run/redis/redis-server.sock\n");
+	assert_string_equal(cfg.redis_unix, "/run/redis/redis-server.sock");
+	assert_string_equal(cfg.redis_host, "");
+	assert_int_equal(cfg.redis_port, 0);
+	/* A relative path is taken from the working directory, as log_file. */
+	config_test_parse_ok(&cfg, "redis unix:redis.sock\n");
+	assert_string_equal(cfg.redis_unix, "redis.sock");
+}
+
+static void redis_address_parsed_on_top_replaces_the_other_form(void **state)
+{
+	struct config cfg, defaults;
+	char err[CONFIG_ERR_LEN];
+	const char *tcp = "redis [::1]:6379\n", *unix_path = "redis unix:/tmp/r.sock\n";
+
+	config_test_parse_ok(&cfg, "redis 10.1.2.3:6379\n");
+	assert_int_equal(config_test_parse_len(&cfg, unix_path, strlen(unix_path), err), 0);
+	assert_string_equal(cfg.redis_unix, "/tmp/r.sock");
+	assert_string_equal(cfg.redis_host, "");
+	assert_int_equal(cfg.redis_port, 0);
+	assert_int_equal(config_test_parse_len(&cfg, tcp, strlen(tcp), err), 0);
+	assert_string_equal(cfg.redis_unix, "");
+	assert_string_equal(cfg.redis_host, "::1");
+	assert_int_equal(cfg.redis_port, 6379);
+	/* Zero-filled: the same address compares equal however it was reached. */
+	config_test_parse_ok(&defaults, tcp);
+	assert_memory_equal(&cfg, &defaults, sizeof cfg);
+}
+
+static void redis_malformed_address_is_rejected_with_the_reason(void **state)
+{
+	static const struct { const char *value, *why; } bad[] = {
+		{ "localhost", "missing :PORT" },
+		{ "127.0.0.1", "missing :PORT" },
+		{ "[::1]", "missing :PORT" },
+		{ "[::1]6379", "missing :PORT" },
+		{ ":6379", "missing host" },
+		{ "localhost:", "missing port after ':'" },
+		{ "[::1]:", "missing port after ':'" },
+		{ "localhost:redis", "bad port" },
+		{ "localhost:-1", "bad port" },
+		{ "localhost:+80", "bad port" },
+		{ "::1:6379", "an IPv6 address goes in brackets: [ADDRESS]:PORT" },
+		{ "[::1:6379", "bad IPv6 address" },
+		{ "[]:6379", "bad IPv6 address" },
+		{ "[127.0.0.1]:6379", "bad IPv6 address" },
+		{ "[fe80::1%eth0]:6379", "bad IPv6 address" },
+		{ "redis://localhost:6379", "bad character in host" },
+		{ "user@host:6379", "bad character in host" },
+		{ "h\xc3\xa9:6379", "bad character in host" },
+		{ "unix:", "no socket path after 'unix:'" },
+	};
+	char message[CONFIG_ERR_LEN], quoted[64];
+
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		snprintf(quoted, sizeof quoted, "%s", bad[i].value);
+		if (strcmp(bad[i].value, "h\xc3\xa9:6379") == 0)
+			snprintf(quoted, sizeof quoted, "h\\xc3\\xa9:6379");
+		snprintf(message, sizeof message,
+			 "redis: bad address '%s' (%s; expected HOST:PORT, [IPv6]:PORT or unix:PATH)",
+			 quoted, bad[i].why);
+		config_test_expect_value_error("redis", bad[i].value, message);
+	}
+	config_test_expect_error("# cluster\nredis\n", "t.conf:2: redis: missing value");
+	config_test_expect_value_error("redis", "a:1 b:2", "redis: too many values (takes one)");
+	config_test_expect_error("redis a:1\nredis b:2\n",
+				 "t.conf:2: duplicate key 'redis' (first set on line 1)");
+}
+
+static void redis_port_outside_1_to_65535_is_rejected(void **state)
+{
+	config_test_expect_value_error("redis", "localhost:0", "redis: port '0' out of range (1..65535)");
+	config_test_expect_value_error("redis", "127.0.0.1:65536",
+				       "redis: port '65536' out of range (1..65535)");
+	config_test_expect_value_error("redis", "[::1]:99999999999999999999",
+				       "redis: port '99999999999999999999' out of range (1..65535)");
+}
+
+static void redis_host_of_255_bytes_is_accepted_and_256_is_rejected(void **state)
+{
+	struct config cfg;
+	char *host = config_test_repeat('h', 255);
+	char text[512], message[CONFIG_ERR_LEN];
+
+	snprintf(text, sizeof text, "redis %s:6379\n", host);
+	config_test_parse_ok(&cfg, text);
+	assert_string_equal(cfg.redis_host, host);
+	snprintf(text, sizeof text, "redis %sh:6379\n", host);
+	snprintf(message, sizeof message, "t.conf:1: redis: bad address '%.64s...' (host longer "
+		 "than 255 bytes; expected HOST:PORT, [IPv6]:PORT or unix:PATH)", host);
+	config_test_expect_error(text, message);
+	free(host);
+}
+
+static void redis_unix_path_of_107_bytes_is_accepted_and_108_is_rejected(void **state)
+{
+	struct config cfg;
+	char *path = config_test_repeat('s', 106);
+	char text[256], message[CONFIG_ERR_LEN];
+
+	snprintf(text, sizeof text, "redis unix:/%s\n", path);
+	config_test_parse_ok(&cfg, text);
+	assert_int_equal(strlen(cfg.redis_unix), CONFIG_MAX_REDIS_UNIX);
+	snprintf(text, sizeof text, "redis unix:/%ss\n", path);
+	snprintf(message, sizeof message, "t.conf:1: redis: bad address 'unix:/%.58s...' (socket "
+		 "path longer than 107 bytes; expected HOST:PORT, [IPv6]:PORT or unix:PATH)", path);
+	config_test_expect_error(text, message);
+	free(path);
+}
+
+static void redis_password_is_taken_as_written_up_to_255_bytes(void **state)
+{
+	struct config cfg;
+	char *secret = config_test_repeat('p', 255);
+	char text[512];
+
+	config_test_parse_ok(&cfg, "redis_password s3cr#t!\"'{x}\n");
+	assert_string_equal(cfg.redis_password, "s3cr#t!\"'{x}");
+	snprintf(text, sizeof text, "redis_password %s\n", secret);
+	config_test_parse_ok(&cfg, text);
+	assert_string_equal(cfg.redis_password, secret);
+	snprintf(text, sizeof text, "\nredis_password %sp\n", secret);
+	config_test_expect_error(text, "t.conf:2: redis_password: longer than 255 bytes");
+	config_test_expect_error("redis_password # none\n", "t.conf:1: redis_password: missing value");
+	free(secret);
+}
+
+static void redis_keys_without_a_redis_address_are_accepted(void **state)
+{
+	struct config cfg;
+
+	config_test_parse_ok(&cfg, "redis_password x\nredis_db 3\nredis_key app\n");
+	assert_string_equal(cfg.redis_host, "");
+	assert_string_equal(cfg.redis_unix, "");
+	assert_int_equal(cfg.redis_db, 3);
+}
+
+static void redis_db_accepts_0_to_a_million_without_unit(void **state)
+{
+	struct config cfg;
+
+	config_test_parse_ok(&cfg, "redis_db 15\n");
+	assert_int_equal(cfg.redis_db, 15);
+	config_test_parse_ok(&cfg, "redis_db 1000000\n");
+	assert_int_equal(cfg.redis_db, 1000000);
+	config_test_parse_ok(&cfg, "redis_db 0\n");
+	assert_int_equal(cfg.redis_db, 0);
+	config_test_expect_value_error("redis_db", "1000001", "redis_db: '1000001' out of range (0..1000000)");
+	config_test_expect_value_error("redis_db", "-1", "redis_db: bad number '-1'");
+	config_test_expect_value_error("redis_db", "1k", "redis_db: bad number '1k' (a plain count, no unit)");
+}
+
+static void redis_key_takes_a_prefix_without_hash_up_to_127_bytes(void **state)
+{
+	struct config cfg;
+	char *prefix = config_test_repeat('k', 127);
+	char text[256];
+
+	config_test_parse_ok(&cfg, "redis_key myapp.io\n");
+	assert_string_equal(cfg.redis_key, "myapp.io");
+	snprintf(text, sizeof text, "redis_key %s\n", prefix);
+	config_test_parse_ok(&cfg, text);
+	assert_string_equal(cfg.redis_key, prefix);
+	snprintf(text, sizeof text, "redis_key %sk\n", prefix);
+	config_test_expect_error(text, "t.conf:1: redis_key: longer than 127 bytes");
+	config_test_expect_value_error("redis_key", "socket.io#",
+				       "redis_key: bad prefix 'socket.io#' (character '#' not allowed: "
+				       "it separates the parts of the adapter's channel names)");
+	config_test_expect_value_error("redis_key", "a#b",
+				       "redis_key: bad prefix 'a#b' (character '#' not allowed: "
+				       "it separates the parts of the adapter's channel names)");
+	free(prefix);
+}
+
+static void redis_request_timeout_is_a_duration_up_to_one_hour(void **state)
+{
+	struct config cfg;
+
+	config_test_parse_ok(&cfg, "redis_request_timeout 1ms\n");
+	assert_int_equal(cfg.redis_request_timeout_ms, 1);
+	config_test_parse_ok(&cfg, "redis_request_timeout 1h\n");
+	assert_int_equal(cfg.redis_request_timeout_ms, 3600000);
+	config_test_expect_value_error("redis_request_timeout", "0ms",
+				       "redis_request_timeout: '0ms' out of range (1ms..1h)");
+	config_test_expect_value_error("redis_request_timeout", "3600001ms",
+				       "redis_request_timeout: '3600001ms' out of range (1ms..1h)");
+	config_test_expect_value_error("redis_request_timeout", "5000",
+				       "redis_request_timeout: duration needs a unit (ms, s, m, h)");
+}
+
+static void redis_emit_channel_takes_a_name_up_to_127_bytes(void **state)
+{
+	struct config cfg;
+	char *name = config_test_repeat('e', 127);
+	char text[256];
+
+	config_test_parse_ok(&cfg, "redis_emit_channel app:emit#1\n");
+	assert_string_equal(cfg.redis_emit_channel, "app:emit#1");
+	/* Near the adapter's names but outside them. */
+	config_test_parse_ok(&cfg, "redis_emit_channel socket.io\n");
+	config_test_parse_ok(&cfg, "redis_emit_channel socket.io-emit\n");
+	config_test_parse_ok(&cfg, "redis_emit_channel socket.io-requests#\n");
+	config_test_parse_ok(&cfg, "redis_emit_channel xsocket.io#/#\n");
+	snprintf(text, sizeof text, "redis_emit_channel %s\n", name);
+	config_test_parse_ok(&cfg, text);
+	assert_string_equal(cfg.redis_emit_channel, name);
+	snprintf(text, sizeof text, "redis_emit_channel %se\n", name);
+	config_test_expect_error(text, "t.conf:1: redis_emit_channel: longer than 127 bytes");
+	free(name);
+}
+
+static void redis_emit_channel_under_the_adapter_s_channels_is_rejected(void **state)
+{
+	config_test_expect_error("redis_emit_channel socket.io#/#\n",
+				 "t.conf:1: redis_emit_channel 'socket.io#/#' is one of redis_key's "
+				 "adapter channels ('socket.io#...'): its JSON would crash Node servers");
+	config_test_expect_error("redis_emit_channel socket.io#\n",
+				 "t.conf:1: redis_emit_channel 'socket.io#' is one of redis_key's "
+				 "adapter channels ('socket.io#...'): its JSON would crash Node servers");
+	config_test_expect_error("redis_emit_channel socket.io-request#/#\n",
+				 "t.conf:1: redis_emit_channel 'socket.io-request#/#' is one of redis_key's "
+				 "adapter channels ('socket.io-request#...'): its JSON would crash Node servers");
+	config_test_expect_error("redis_emit_channel socket.io-response#/#abc#\n",
+				 "t.conf:1: redis_emit_channel 'socket.io-response#/#abc#' is one of "
+				 "redis_key's adapter channels ('socket.io-response#...'): its JSON would "
+				 "crash Node servers");
+	/* The later of the two lines is the one reported, whichever it is. */
+	config_test_expect_error("redis_key app\n\nredis_emit_channel app#in\n",
+				 "t.conf:3: redis_emit_channel 'app#in' is one of redis_key's "
+				 "adapter channels ('app#...'): its JSON would crash Node servers");
+	config_test_expect_error("redis_emit_channel app#in\nredis_db 1\nredis_key app\n",
+				 "t.conf:3: redis_emit_channel 'app#in' is one of redis_key's "
+				 "adapter channels ('app#...'): its JSON would crash Node servers");
+	/* With its own key the old default prefix is free. */
+	struct config cfg;
+	config_test_parse_ok(&cfg, "redis_key app\nredis_emit_channel socket.io#/#\n");
+	assert_string_equal(cfg.redis_emit_channel, "socket.io#/#");
+}
+
+static void redis_emit_channel_clash_from_an_earlier_text_names_the_line_of_this_one(void **state)
+{
+	struct config cfg;
+	char err[CONFIG_ERR_LEN];
+	const char *second = "\nredis_key app\n";
+
+	config_test_parse_ok(&cfg, "redis_emit_channel app-response#x\n");
+	assert_int_equal(config_test_parse_len(&cfg, second, strlen(second), err), -1);
+	assert_string_equal(err, "t.conf:2: redis_emit_channel 'app-response#x' is one of "
+			    "redis_key's adapter channels ('app-response#...'): its JSON would "
+			    "crash Node servers");
+}
+
+static void redis_max_message_accepts_1K_to_512M(void **state)
+{
+	struct config cfg;
+
+	config_test_parse_ok(&cfg, "redis_max_message 1K\n");
+	assert_int_equal(cfg.redis_max_message, 1024);
+	config_test_parse_ok(&cfg, "redis_max_message 512M\n");
+	assert_int_equal(cfg.redis_max_message, 512 * 1024 * 1024);
+	config_test_expect_value_error("redis_max_message", "1023",
+				       "redis_max_message: '1023' out of range (1K..512M)");
+	config_test_expect_value_error("redis_max_message", "536870913",
+				       "redis_max_message: '536870913' out of range (1K..512M)");
+	config_test_expect_value_error("redis_max_message", "1G",
+				       "redis_max_message: '1G' out of range (1K..512M)");
+	config_test_expect_value_error("redis_max_message", "1MB",
+				       "redis_max_message: bad unit 'MB' (K, M, G)");
+}
+
+static void redis_keys_inside_a_namespace_block_are_rejected(void **state)
+{
+	config_test_expect_error("namespace /a {\n    redis 127.0.0.1:6379\n}\n",
+				 "t.conf:2: 'redis' is not valid inside a namespace block (opened on line 1)");
+}
+
 /* ---- files ---- */
 
 static void shipped_sample_config_listens_on_127_0_0_1_port_3000(void **state)
@@ -2095,6 +2417,24 @@ int main(void)
 		cmocka_unit_test(room_matcher_bytes_are_not_c_strings),
 		cmocka_unit_test(room_matcher_refuses_a_room_longer_than_the_largest_max_room_name),
 		cmocka_unit_test(room_matcher_agrees_with_a_recursive_reference_on_every_small_case),
+		cmocka_unit_test(redis_keys_default_to_a_single_instance_and_the_adapter_s_values),
+		cmocka_unit_test(redis_takes_an_ip_literal_or_a_host_name_with_a_port),
+		cmocka_unit_test(redis_takes_a_unix_socket_path),
+		cmocka_unit_test(redis_address_parsed_on_top_replaces_the_other_form),
+		cmocka_unit_test(redis_malformed_address_is_rejected_with_the_reason),
+		cmocka_unit_test(redis_port_outside_1_to_65535_is_rejected),
+		cmocka_unit_test(redis_host_of_255_bytes_is_accepted_and_256_is_rejected),
+		cmocka_unit_test(redis_unix_path_of_107_bytes_is_accepted_and_108_is_rejected),
+		cmocka_unit_test(redis_password_is_taken_as_written_up_to_255_bytes),
+		cmocka_unit_test(redis_keys_without_a_redis_address_are_accepted),
+		cmocka_unit_test(redis_db_accepts_0_to_a_million_without_unit),
+		cmocka_unit_test(redis_key_takes_a_prefix_without_hash_up_to_127_bytes),
+		cmocka_unit_test(redis_request_timeout_is_a_duration_up_to_one_hour),
+		cmocka_unit_test(redis_emit_channel_takes_a_name_up_to_127_bytes),
+		cmocka_unit_test(redis_emit_channel_under_the_adapter_s_channels_is_rejected),
+		cmocka_unit_test(redis_emit_channel_clash_from_an_earlier_text_names_the_line_of_this_one),
+		cmocka_unit_test(redis_max_message_accepts_1K_to_512M),
+		cmocka_unit_test(redis_keys_inside_a_namespace_block_are_rejected),
 		cmocka_unit_test(shipped_sample_config_listens_on_127_0_0_1_port_3000),
 		cmocka_unit_test(every_key_is_in_the_sample_config_and_the_man_page),
 		cmocka_unit_test(missing_file_is_reported_with_strerror),

@@ -566,6 +566,26 @@ static void each_room_gives_every_room_of_the_member_once_with_its_bytes(void **
 	test_room_finish(idx, s, 2);
 }
 
+static void each_room_of_the_index_gives_every_room_once(void **state)
+{
+	struct room_index *idx = test_room_index_new();
+	struct test_room_sock s[2];
+	struct test_room_names_seen seen = { 0 };
+
+	test_room_socks_init(idx, s, 2);
+	assert_int_equal(room_join(idx, &s[0].m, NAME("a")), 0);
+	assert_int_equal(room_join(idx, &s[1].m, NAME("a")), 0);
+	assert_int_equal(room_join(idx, &s[0].m, NAME("ab")), 0);
+	assert_int_equal(room_join(idx, &s[1].m, NAME("")), 0);
+	assert_int_equal(room_leave(idx, &s[0].m, NAME("ab")), 0);
+	room_index_each_room(idx, test_room_names_collect, &seen);
+	assert_int_equal(seen.a, 1);
+	assert_int_equal(seen.ab, 0);
+	assert_int_equal(seen.empty, 1);
+	assert_int_equal(seen.other, 0);
+	test_room_finish(idx, s, 2);
+}
+
 /* ---- names are bytes ---- */
 
 static void names_with_equal_prefixes_are_different_rooms(void **state)
@@ -1039,6 +1059,7 @@ int main(void)
 		cmocka_unit_test(cleanup_leaves_every_room_and_frees_the_empty_ones),
 		cmocka_unit_test(cleanup_of_a_member_without_rooms_only_unlinks_it),
 		cmocka_unit_test(each_room_gives_every_room_of_the_member_once_with_its_bytes),
+		cmocka_unit_test(each_room_of_the_index_gives_every_room_once),
 		cmocka_unit_test(names_with_equal_prefixes_are_different_rooms),
 		cmocka_unit_test(names_with_embedded_nul_are_compared_by_length),
 		cmocka_unit_test(an_empty_name_may_come_as_null),

@@ -1,0 +1,546 @@
+/* redis.c - the two Redis connections (see redis.h) on hiredis 0.14 async.
+ *
+ * Owns the hiredis contexts and their timers, the list of channels and
+ * patterns the subscriber must hold, the count of published bytes Redis
+ * has not answered yet, and the log lines and metrics of the Redis link.
+ * Does not own what the messages mean (cluster.c) nor the address syntax
+ * (config.c).
+ *
+ * Each link (subscriber, publisher) cycles WAITING -> CONNECTING -> READY.
+ * Its timer starts an attempt (at once, later after the backoff).  Once
+ * TCP is connected the handshake goes out pipelined: AUTH (redis_password),
+ * SELECT (redis_db), then PING, whose answer makes the link READY: a
+ * Redis that takes connections but never answers (stopped, wedged) is
+ * not "up".  The subscriber then sends one (P)SUBSCRIBE per entry and
+ * counts the confirmations.  While connecting, the same timer is the
+ * deadline: a link not READY and fully subscribed REDIS_CONNECT_TIMEOUT_MS
+ * after its attempt started is torn down and retried (hiredis 0.14 has no
+ * connect timeout).  A failure goes back to WAITING for REDIS_BACKOFF_MIN_MS
+ * doubling up to REDIS_BACKOFF_MAX_MS, reset once the link is READY and
+ * fully subscribed.  A host
+ * name is resolved by hiredis with getaddrinfo(), which blocks the loop
+ * for the length of the lookup: the man page says to prefer an address.
+ *
+ * hiredis 0.14 lifetime rules followed here: hiredis frees a context itself
+ * after a failed connect callback and after the disconnect callback, so
+ * neither frees it.  redisAsyncFree() inside a reply callback only marks
+ * the context (it is freed when the callback returns); outside hiredis
+ * (our timer, cleanup) it frees at once.  Either way every pending reply
+ * callback then runs with a NULL reply, and the disconnect callback
+ * follows if the context had connected.  A context counts only while
+ * link->ac points at it: a callback from any other is late news from a
+ * context already given up and changes nothing, except that a PUBLISH
+ * always gives its bytes back.  In 0.14 the callback passed with
+ * (P)SUBSCRIBE gets the confirmation, then every message on that channel
+ * or pattern.
+ *
+ * Logging: the first failure of an outage is one warning (or one error if
+ * Redis refused AUTH or SELECT), the return is one info line, and retries
+ * in between are debug lines.  Oversized messages and refused publishes
+ * warn once per stretch between outages; the counters keep the count.
+ */
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <hiredis/adapters/libevent.h>
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+
+#include "log.h"
+#include "metrics.h"
+#include "redis.h"
+
+/* Bytes of a channel name quoted in a log line. */
+#define REDIS_QUOTE_MAX 64
+
+enum redis_phase {
+	REDIS_WAITING,    /* no context; the timer starts the next attempt */
+	REDIS_CONNECTING, /* connecting or in the handshake; the timer is the deadline */
+	REDIS_READY,      /* handshake answered; the subscriber may await confirmations */
+};
+
+/* One connection.  Owns <ac> while it points at it (see the top of the
+ * file for when hiredis frees it instead) and <timer>. */
+struct redis_link {
+	const char *name;      /* "subscriber" or "publisher", for debug lines */
+	redisAsyncContext *ac; /* NULL while WAITING */
+	struct event *timer;   /* next attempt (WAITING), else the handshake deadline */
+	enum redis_phase phase;
+	uint32_t backoff_ms;   /* wait before the attempt after the next failure */
+	size_t n_confirmed;    /* subscriber: (P)SUBSCRIBEs confirmed on <ac> */
+	bool is_retry;         /* the next attempt follows a failure (counted) */
+};
+
+/* A channel or a pattern to hold; <name> is owned. */
+struct redis_sub {
+	char *name;
+	bool is_pattern;
+};
+
+static struct {
+	struct event_base *base;
+	const struct config *cfg;
+	struct redis_callbacks cb;
+	void *cb_arg;
+	char where[CONFIG_MAX_REDIS_HOST + 16]; /* "10.0.0.9:6379", "[::1]:6379", "unix:/path" */
+	struct redis_link sub, pub;
+	struct redis_sub *subs;                 /* every subscription asked for, in order */
+	size_t n_subs, cap_subs;
+	size_t pending_bytes;                   /* PUBLISH bytes Redis has not answered */
+	bool is_up;                             /* as last told to on_state */
+	bool was_up;                            /* up at least once: "reconnected" */
+	bool is_loss_logged;                    /* this outage has had its line */
+	bool is_handshake_error_logged;         /* AUTH or SELECT refused, logged */
+	bool is_oversized_logged;               /* since the last outage */
+	bool is_publish_error_logged;           /* since the last outage */
+	bool is_behind_logged;                  /* until Redis has caught up */
+} redis;
+
+static void redis_link_fail(struct redis_link *link, const char *why);
+
+static void redis_link_arm(struct redis_link *link, uint32_t ms)
+{
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	if (evtimer_add(link->timer, &tv) < 0)
+		log_error("redis %s: %s: evtimer_add failed", redis.where, link->name);
+}
+
+/* READY, and for the subscriber every subscription confirmed. */
+static bool redis_link_is_settled(const struct redis_link *link)
+{
+	return link->phase == REDIS_READY &&
+	       (link != &redis.sub || redis.sub.n_confirmed == redis.n_subs);
+}
+
+/* Up means both links READY.  Going up also waits for every subscription
+ * to be confirmed; once up, a subscription added later does not take it
+ * down while it awaits its confirmation: that is no loss (and its deadline
+ * still applies). */
+static void redis_update_state(void)
+{
+	bool ready = redis.sub.phase == REDIS_READY && redis.pub.phase == REDIS_READY;
+	bool up = redis.is_up ? ready : ready && redis_link_is_settled(&redis.sub);
+
+	if (up == redis.is_up)
+		return;
+	redis.is_up = up;
+	metrics_gauge_add(redis_up, up ? 1 : -1);
+	if (up) {
+		log_info("redis %s: %s, %zu subscriptions", redis.where,
+			 redis.was_up ? "reconnected" : "connected", redis.n_subs);
+		redis.was_up = true;
+		redis.is_loss_logged = false;
+		redis.is_handshake_error_logged = false;
+		redis.is_oversized_logged = false;
+		redis.is_publish_error_logged = false;
+	}
+	if (redis.cb.on_state)
+		redis.cb.on_state(redis.cb_arg, up);
+}
+
+/* The link is READY with every subscription confirmed: the attempt has
+ * succeeded.  Only now is the backoff reset, so that a Redis refusing a
+ * subscription (an ACL, say) is retried at the slowing pace of an outage
+ * rather than every REDIS_BACKOFF_MIN_MS. */
+static void redis_link_settled(struct redis_link *link)
+{
+	evtimer_del(link->timer);
+	link->backoff_ms = REDIS_BACKOFF_MIN_MS;
+	link->is_retry = false;
+	redis_update_state();
+}
+
+/* ---- messages ---- */
+
+static void redis_drop_oversized(const redisReply *channel, const redisReply *payload)
+{
+	char q[REDIS_QUOTE_MAX * 4 + 1];
+
+	metrics_inc(cluster_oversized_total);
+	if (redis.is_oversized_logged)
+		return;
+	log_escape(q, sizeof q, channel->str, channel->len, REDIS_QUOTE_MAX);
+	log_warn("redis %s: dropped a %zu-byte message on '%s' (redis_max_message is %zu); "
+		 "more are only counted until the next reconnection", redis.where, payload->len, q,
+		 redis.cfg->redis_max_message);
+	redis.is_oversized_logged = true;
+}
+
+static void redis_deliver(const redisReply *channel, const redisReply *payload)
+{
+	if (channel->type != REDIS_REPLY_STRING || payload->type != REDIS_REPLY_STRING)
+		return;
+	if (payload->len > redis.cfg->redis_max_message) {
+		redis_drop_oversized(channel, payload);
+		return;
+	}
+	if (redis.cb.on_message)
+		redis.cb.on_message(redis.cb_arg, channel->str, channel->len,
+				    (const uint8_t *)payload->str, payload->len);
+}
+
+/* The (P)SUBSCRIBE callback: its confirmation, then each message. */
+static void redis_sub_cb(redisAsyncContext *ac, void *reply, void *privdata)
+{
+	struct redis_link *link = &redis.sub;
+	const redisReply *r = reply;
+
+	if (!r || link->ac != ac || r->type != REDIS_REPLY_ARRAY || r->elements < 3 ||
+	    r->element[0]->type != REDIS_REPLY_STRING)
+		return;
+	const char *kind = r->element[0]->str;
+	if (strcmp(kind, "message") == 0) {
+		redis_deliver(r->element[1], r->element[2]);
+	} else if (strcmp(kind, "pmessage") == 0 && r->elements >= 4) {
+		redis_deliver(r->element[2], r->element[3]);
+	} else if (strcmp(kind, "subscribe") == 0 || strcmp(kind, "psubscribe") == 0) {
+		link->n_confirmed++;
+		if (redis_link_is_settled(link))
+			redis_link_settled(link);
+	}
+}
+
+/* Sends subscription <i> on the subscriber.  A failure (out of memory) is
+ * left to the deadline, which the caller has armed: the confirmation never
+ * comes and the link is retried. */
+static void redis_sub_send(size_t i)
+{
+	const struct redis_sub *s = &redis.subs[i];
+	const char *argv[2] = { s->is_pattern ? "PSUBSCRIBE" : "SUBSCRIBE", s->name };
+	size_t lens[2] = { strlen(argv[0]), strlen(s->name) };
+
+	(void)redisAsyncCommandArgv(redis.sub.ac, redis_sub_cb, NULL, 2, argv, lens);
+}
+
+/* ---- handshake ---- */
+
+static void redis_link_ready(struct redis_link *link)
+{
+	link->phase = REDIS_READY;
+	if (link == &redis.sub) {
+		for (size_t i = 0; i < redis.n_subs; i++)
+			redis_sub_send(i);
+	}
+	if (redis_link_is_settled(link))
+		redis_link_settled(link);
+	else
+		redis_update_state();
+}
+
+/* AUTH, SELECT and PING answers; <privdata> names the command. */
+static void redis_handshake_cb(redisAsyncContext *ac, void *reply, void *privdata)
+{
+	struct redis_link *link = ac->data;
+	const redisReply *r = reply;
+	const char *command = privdata;
+	char why[256];
+
+	/* NULL: the context is going away, and that is handled once, by
+	 * whoever let it go or by the disconnect callback. */
+	if (!r || link->ac != ac)
+		return;
+	if (r->type == REDIS_REPLY_ERROR) {
+		snprintf(why, sizeof why, "%s refused: %s", command, r->str);
+		/* Wrong settings, not an outage: an error, but once, since
+		 * each retry until someone fixes it would say the same. */
+		if (!redis.is_handshake_error_logged) {
+			log_error("redis %s: %s; retrying", redis.where, why);
+			redis.is_handshake_error_logged = true;
+			redis.is_loss_logged = true;
+		}
+		redis_link_fail(link, why);
+		return;
+	}
+	if (strcmp(command, "PING") == 0)
+		redis_link_ready(link);
+}
+
+/* Pipelines the handshake.  A command that cannot be queued (out of
+ * memory) is left to the deadline, like a Redis that does not answer. */
+static void redis_handshake_send(struct redis_link *link)
+{
+	const struct config *cfg = redis.cfg;
+
+	if (cfg->redis_password[0]) {
+		const char *argv[2] = { "AUTH", cfg->redis_password };
+		size_t lens[2] = { 4, strlen(cfg->redis_password) };
+		(void)redisAsyncCommandArgv(link->ac, redis_handshake_cb, "AUTH", 2, argv, lens);
+	}
+	if (cfg->redis_db != 0)
+		(void)redisAsyncCommand(link->ac, redis_handshake_cb, "SELECT", "SELECT %u",
+					(unsigned)cfg->redis_db);
+	(void)redisAsyncCommand(link->ac, redis_handshake_cb, "PING", "PING");
+}
+
+/* ---- connect, loss, retry ---- */
+
+static void redis_connect_cb(const redisAsyncContext *ac, int status)
+{
+	struct redis_link *link = ac->data;
+
+	if (link->ac != ac)
+		return;
+	if (status != REDIS_OK) {
+		link->ac = NULL; /* hiredis frees it when this returns */
+		redis_link_fail(link, ac->c.errstr[0] ? ac->c.errstr : "connect failed");
+		return;
+	}
+	redis_handshake_send(link);
+}
+
+/* Called for every loss of a connected context, and as it is freed by us
+ * (then link->ac no longer points at it). */
+static void redis_disconnect_cb(const redisAsyncContext *ac, int status)
+{
+	struct redis_link *link = ac->data;
+
+	if (link->ac != ac)
+		return;
+	link->ac = NULL; /* hiredis frees it when this returns */
+	redis_link_fail(link, ac->c.err ? ac->c.errstr : "connection closed");
+}
+
+/* Logs a failure: the first of an outage at warn, the rest at debug. */
+static void redis_log_failure(const struct redis_link *link, const char *why)
+{
+	if (redis.is_loss_logged) {
+		log_debug("redis %s: %s: %s; next attempt in %u ms", redis.where, link->name, why,
+			  (unsigned)link->backoff_ms);
+		return;
+	}
+	if (redis.was_up)
+		log_warn("redis %s: connection lost: %s; reconnecting", redis.where, why);
+	else
+		log_warn("redis %s: cannot connect: %s; retrying", redis.where, why);
+	redis.is_loss_logged = true;
+}
+
+/* Gives the link's context up (if it still has one: the hiredis callbacks
+ * clear link->ac first when hiredis frees it), logs, and schedules the
+ * next attempt.  Must not run inside the connect or disconnect callback
+ * with link->ac still set: freeing there is hiredis's job. */
+static void redis_link_fail(struct redis_link *link, const char *why)
+{
+	redisAsyncContext *ac = link->ac;
+
+	link->ac = NULL;
+	link->phase = REDIS_WAITING;
+	link->n_confirmed = 0;
+	link->is_retry = true;
+	if (ac)
+		redisAsyncFree(ac); /* deferred by hiredis when inside a reply callback */
+	redis_log_failure(link, why);
+	evtimer_del(link->timer);
+	redis_link_arm(link, link->backoff_ms);
+	link->backoff_ms = link->backoff_ms * 2 > REDIS_BACKOFF_MAX_MS ? REDIS_BACKOFF_MAX_MS
+								       : link->backoff_ms * 2;
+	redis_update_state();
+}
+
+/* Creates the context and starts the non-blocking connect. */
+static void redis_link_connect(struct redis_link *link)
+{
+	const struct config *cfg = redis.cfg;
+	redisAsyncContext *ac;
+	char why[160];
+
+	if (link->is_retry)
+		metrics_inc(redis_reconnects_total);
+	ac = cfg->redis_unix[0] ? redisAsyncConnectUnix(cfg->redis_unix)
+				: redisAsyncConnect(cfg->redis_host, cfg->redis_port);
+	if (!ac) {
+		redis_link_fail(link, "out of memory");
+		return;
+	}
+	if (ac->err) {
+		/* Refused or unresolvable at once: nothing attached yet. */
+		snprintf(why, sizeof why, "%s", ac->errstr);
+		redisAsyncFree(ac);
+		redis_link_fail(link, why);
+		return;
+	}
+	ac->data = link;
+	if (redisLibeventAttach(ac, redis.base) != REDIS_OK ||
+	    redisAsyncSetConnectCallback(ac, redis_connect_cb) != REDIS_OK ||
+	    redisAsyncSetDisconnectCallback(ac, redis_disconnect_cb) != REDIS_OK) {
+		redisAsyncFree(ac);
+		redis_link_fail(link, "cannot watch the socket");
+		return;
+	}
+	/* Best effort: without keepalive a vanished host is only noticed
+	 * when something is next sent to it. */
+	if (!cfg->redis_unix[0])
+		(void)redisEnableKeepAlive(&ac->c);
+	link->ac = ac;
+	link->phase = REDIS_CONNECTING;
+	link->n_confirmed = 0;
+	redis_link_arm(link, REDIS_CONNECT_TIMEOUT_MS);
+}
+
+static void redis_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct redis_link *link = arg;
+	char why[96];
+
+	if (link->phase == REDIS_WAITING) {
+		redis_link_connect(link);
+		return;
+	}
+	if (redis_link_is_settled(link))
+		return;
+	snprintf(why, sizeof why, "%s within %d ms",
+		 link->phase == REDIS_CONNECTING ? "no answer" : "subscriptions not confirmed",
+		 REDIS_CONNECT_TIMEOUT_MS);
+	redis_link_fail(link, why);
+}
+
+/* ---- public ---- */
+
+static int redis_link_init(struct redis_link *link, const char *name)
+{
+	link->name = name;
+	link->phase = REDIS_WAITING;
+	link->backoff_ms = REDIS_BACKOFF_MIN_MS;
+	link->timer = evtimer_new(redis.base, redis_timer_cb, link);
+	if (!link->timer)
+		return -1;
+	redis_link_arm(link, 0); /* the first attempt, on the loop */
+	return 0;
+}
+
+int redis_init(struct event_base *base, const struct config *cfg,
+	       const struct redis_callbacks *cb, void *arg)
+{
+	assert(cfg->redis_host[0] || cfg->redis_unix[0]);
+	redis.base = base;
+	redis.cfg = cfg;
+	redis.cb = *cb;
+	redis.cb_arg = arg;
+	if (cfg->redis_unix[0])
+		snprintf(redis.where, sizeof redis.where, "unix:%s", cfg->redis_unix);
+	else if (strchr(cfg->redis_host, ':'))
+		snprintf(redis.where, sizeof redis.where, "[%s]:%u", cfg->redis_host,
+			 (unsigned)cfg->redis_port);
+	else
+		snprintf(redis.where, sizeof redis.where, "%s:%u", cfg->redis_host,
+			 (unsigned)cfg->redis_port);
+	if (redis_link_init(&redis.sub, "subscriber") < 0 ||
+	    redis_link_init(&redis.pub, "publisher") < 0)
+		return -1;
+	return 0;
+}
+
+static void redis_link_cleanup(struct redis_link *link)
+{
+	redisAsyncContext *ac = link->ac;
+
+	link->ac = NULL; /* so the callbacks the free runs change nothing */
+	if (ac)
+		redisAsyncFree(ac);
+	if (link->timer)
+		event_free(link->timer);
+	link->timer = NULL;
+}
+
+void redis_cleanup(void)
+{
+	redis_link_cleanup(&redis.sub);
+	redis_link_cleanup(&redis.pub);
+	if (redis.is_up)
+		metrics_gauge_add(redis_up, -1);
+	for (size_t i = 0; i < redis.n_subs; i++)
+		free(redis.subs[i].name);
+	free(redis.subs);
+	memset(&redis, 0, sizeof redis);
+}
+
+static int redis_sub_add(const char *name, bool is_pattern)
+{
+	for (size_t i = 0; i < redis.n_subs; i++) {
+		if (redis.subs[i].is_pattern == is_pattern && strcmp(redis.subs[i].name, name) == 0)
+			return 0; /* Redis would confirm it twice but hold it once */
+	}
+	if (redis.n_subs == redis.cap_subs) {
+		size_t cap = redis.cap_subs ? redis.cap_subs * 2 : 16;
+		struct redis_sub *subs = realloc(redis.subs, cap * sizeof *subs);
+		if (!subs)
+			return -1;
+		redis.subs = subs;
+		redis.cap_subs = cap;
+	}
+	char *copy = strdup(name);
+	if (!copy)
+		return -1;
+	redis.subs[redis.n_subs++] = (struct redis_sub){ copy, is_pattern };
+	if (redis.sub.phase == REDIS_READY) {
+		if (!evtimer_pending(redis.sub.timer, NULL))
+			redis_link_arm(&redis.sub, REDIS_CONNECT_TIMEOUT_MS);
+		redis_sub_send(redis.n_subs - 1);
+	}
+	return 0;
+}
+
+int redis_subscribe(const char *channel)
+{
+	return redis_sub_add(channel, false);
+}
+
+int redis_psubscribe(const char *pattern)
+{
+	return redis_sub_add(pattern, true);
+}
+
+/* Gives a PUBLISH's bytes back, also when the context is going away
+ * (NULL reply): they are no longer in flight either way. */
+static void redis_publish_cb(redisAsyncContext *ac, void *reply, void *privdata)
+{
+	size_t cost = (size_t)(uintptr_t)privdata;
+	const redisReply *r = reply;
+
+	redis.pending_bytes = redis.pending_bytes > cost ? redis.pending_bytes - cost : 0;
+	/* Half the cap: hovering at the cap would warn at every crossing. */
+	if (redis.pending_bytes < REDIS_MAX_PENDING_BYTES / 2)
+		redis.is_behind_logged = false;
+	if (r && r->type == REDIS_REPLY_ERROR) {
+		metrics_inc(redis_publish_failed_total);
+		if (!redis.is_publish_error_logged)
+			log_warn("redis %s: PUBLISH refused: %s; more are only counted",
+				 redis.where, r->str);
+		redis.is_publish_error_logged = true;
+	}
+}
+
+int redis_publish(const char *channel, size_t channel_len, const void *payload, size_t len)
+{
+	const char *argv[3] = { "PUBLISH", channel, payload };
+	size_t lens[3] = { 7, channel_len, len };
+	size_t cost = channel_len + len;
+
+	if (redis.pub.phase != REDIS_READY) {
+		metrics_inc(redis_publish_failed_total);
+		return -1; /* the outage is logged once, where it was seen */
+	}
+	if (redis.pending_bytes >= REDIS_MAX_PENDING_BYTES) {
+		metrics_inc(redis_publish_failed_total);
+		if (!redis.is_behind_logged)
+			log_warn("redis %s: %zu published bytes unanswered; dropping publishes "
+				 "until Redis catches up", redis.where, redis.pending_bytes);
+		redis.is_behind_logged = true;
+		return -1;
+	}
+	if (redisAsyncCommandArgv(redis.pub.ac, redis_publish_cb, (void *)(uintptr_t)cost, 3, argv,
+				  lens) != REDIS_OK) {
+		metrics_inc(redis_publish_failed_total);
+		return -1;
+	}
+	redis.pending_bytes += cost;
+	return 0;
+}
+
+bool redis_is_up(void)
+{
+	return redis.is_up;
+}
