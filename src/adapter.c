@@ -41,6 +41,7 @@
 
 #include <msgpack.h>
 
+#include "jsonmem.h"
 #include "adapter.h"
 #include "eio.h"
 
@@ -61,29 +62,9 @@ const char *adapter_result_text(enum adapter_result r)
 
 /* ---- memory ------------------------------------------------------------ */
 
-static void *adapter_malloc(size_t size)
-{
-	json_malloc_t malloc_fn;
-	json_free_t free_fn;
-
-	json_get_alloc_funcs(&malloc_fn, &free_fn);
-	return malloc_fn(size);
-}
-
-static void adapter_free(void *p)
-{
-	json_malloc_t malloc_fn;
-	json_free_t free_fn;
-
-	if (p == NULL)
-		return;
-	json_get_alloc_funcs(&malloc_fn, &free_fn);
-	free_fn(p);
-}
-
 void adapter_buf_free(struct adapter_buf *b)
 {
-	adapter_free(b->data);
+	jsonmem_free(b->data);
 	b->data = NULL;
 	b->len = b->cap = 0;
 }
@@ -99,12 +80,12 @@ static int adapter_buf_grow(struct adapter_buf *b, size_t more)
 		return -1;
 	while (cap - b->len < more)
 		cap *= 2;
-	data = adapter_malloc(cap);
+	data = jsonmem_malloc(cap);
 	if (data == NULL)
 		return -1;
 	if (b->len != 0)
 		memcpy(data, b->data, b->len);
-	adapter_free(b->data);
+	jsonmem_free(b->data);
 	b->data = data;
 	b->cap = cap;
 	return 0;
@@ -673,7 +654,7 @@ static enum adapter_result adapter_room_lists_take(struct adapter_room_list *lis
 	if (total == 0)
 		return ADAPTER_OK;
 	/* No overflow: each name took at least one byte of the message. */
-	*block = adapter_malloc(total * sizeof(**block));
+	*block = jsonmem_malloc(total * sizeof(**block));
 	if (*block == NULL)
 		return ADAPTER_ERR_NOMEM;
 	for (size_t i = 0; i < n_lists; i++) {
@@ -737,7 +718,7 @@ static enum adapter_result adapter_field_packet(const struct adapter_val *packet
 void adapter_broadcast_free(struct adapter_broadcast *b)
 {
 	/* One block: it starts at rooms, or at except when there are no rooms. */
-	adapter_free(b->n_rooms != 0 ? b->rooms : b->except);
+	jsonmem_free(b->n_rooms != 0 ? b->rooms : b->except);
 	memset(b, 0, sizeof(*b));
 }
 
@@ -933,7 +914,7 @@ static void adapter_conv_string(struct adapter_conv *c, const uint8_t *s, size_t
 	uint8_t *fixed = NULL;
 
 	if (fixed_len != 0) {
-		fixed = adapter_malloc(fixed_len);
+		fixed = jsonmem_malloc(fixed_len);
 		if (fixed == NULL) {
 			c->nomem = true;
 			return;
@@ -952,7 +933,7 @@ static void adapter_conv_string(struct adapter_conv *c, const uint8_t *s, size_t
 	}
 	adapter_conv_put(c, s + run, len - run);
 	adapter_conv_put(c, "\"", 1);
-	adapter_free(fixed);
+	jsonmem_free(fixed);
 }
 
 static void adapter_conv_number(struct adapter_conv *c, double d)
@@ -1181,7 +1162,7 @@ static enum adapter_result adapter_conv_run(const uint8_t *in, size_t len,
 
 void adapter_payload_free(struct adapter_payload *p)
 {
-	adapter_free(p->json);
+	jsonmem_free(p->json);
 	memset(p, 0, sizeof(*p));
 }
 
@@ -1363,7 +1344,7 @@ void adapter_request_free(struct adapter_request *r)
 {
 	json_decref(r->emit_data);
 	json_decref(r->root);
-	adapter_free(r->heap);
+	jsonmem_free(r->heap);
 	memset(r, 0, sizeof(*r));
 }
 

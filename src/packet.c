@@ -77,6 +77,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jsonmem.h"
 #include "packet.h"
 
 /* Ack ids are JavaScript numbers: larger ones would lose precision. */
@@ -123,26 +124,6 @@ bool packet_event_is_reserved(const char *name, size_t len)
 			return true;
 	}
 	return false;
-}
-
-static void *packet_malloc(size_t size)
-{
-	json_malloc_t malloc_fn;
-	json_free_t free_fn;
-
-	json_get_alloc_funcs(&malloc_fn, &free_fn);
-	return malloc_fn(size);
-}
-
-static void packet_free(void *p)
-{
-	json_malloc_t malloc_fn;
-	json_free_t free_fn;
-
-	if (p == NULL)
-		return;
-	json_get_alloc_funcs(&malloc_fn, &free_fn);
-	free_fn(p);
 }
 
 static bool packet_is_digit(uint8_t c)
@@ -316,10 +297,10 @@ static bool packet_placeholders_fit(const json_t *v, unsigned n)
  * sticky error. */
 static void packet_reader_release(struct packet_reader *r)
 {
-	packet_free(r->header);
+	jsonmem_free(r->header);
 	r->header = NULL;
 	for (unsigned i = 0; i < r->n_received; i++) {
-		packet_free(r->blobs[i]);
+		jsonmem_free(r->blobs[i]);
 		r->blobs[i] = NULL;
 	}
 	r->n_received = 0;
@@ -361,7 +342,7 @@ static enum packet_result packet_reader_start_binary(struct packet_reader *r,
 {
 	enum packet_result res;
 
-	r->header = packet_malloc(len);
+	r->header = jsonmem_malloc(len);
 	if (r->header == NULL)
 		return PACKET_ERR_NOMEM;
 	memcpy(r->header, data, len);
@@ -385,7 +366,7 @@ static enum packet_result packet_reader_add_attachment(struct packet_reader *r,
 	if (len == 0) {
 		p->attachments[k] = packet_empty;
 	} else {
-		r->blobs[k] = packet_malloc(len);
+		r->blobs[k] = jsonmem_malloc(len);
 		if (r->blobs[k] == NULL)
 			return PACKET_ERR_NOMEM;
 		memcpy(r->blobs[k], data, len);
