@@ -16,7 +16,8 @@
  * fields are looked up by key through struct adapter_val, which hides
  * whether a request came as JSON (a jansson value) or as msgpack bytes, so
  * both encodings share one field walk.  Nothing is allocated while bytes
- * are checked; the only heap block of a decoded message is its room names.
+ * are checked; a decoded msgpack message owns one heap block, its room
+ * names (a JSON request also its parsed root).
  *
  * The JSON text is what JSON.stringify writes after notepack.io decoded the
  * data: numbers as Number::toString prints them, V8's string escapes,
@@ -28,8 +29,8 @@
  * the prototype), so it is left out, as JSON.stringify leaves it out.
  *
  * Memory: every allocation, jansson's and ours, goes through jansson's
- * allocator (json_get_alloc_funcs()), as in packet.c, so one hook sees and
- * fails all of it in the unit tests.  jansson's loader sets no error text
+ * allocator (jsonmem.h), as packet.c's does, so one hook sees and fails
+ * all of it in the unit tests.  jansson's loader sets no error text
  * when it runs out of memory, which is how ADAPTER_ERR_NOMEM is told from
  * bad JSON (packet.c's top comment lists the cases where it cannot be).
  */
@@ -315,7 +316,8 @@ static bool adapter_mp_is_one_value(const uint8_t *in, size_t len)
 
 static bool adapter_mp_is_number(const struct adapter_mp_token *t)
 {
-	return t->kind == ADAPTER_MP_UINT || t->kind == ADAPTER_MP_INT || t->kind == ADAPTER_MP_FLOAT;
+	return t->kind == ADAPTER_MP_UINT || t->kind == ADAPTER_MP_INT ||
+	       t->kind == ADAPTER_MP_FLOAT;
 }
 
 /* notepack's encoding of JavaScript's undefined: fixext1 of type 0. */
@@ -706,7 +708,8 @@ static enum adapter_result adapter_field_packet(const struct adapter_val *packet
 	    (t != PACKET_EVENT && t != PACKET_BINARY_EVENT))
 		return ADAPTER_ERR_TYPE;
 	*type = (enum packet_type)t;
-	if (adapter_val_kind(&vals[1]) != ADAPTER_VAL_ARRAY || adapter_items_start(&it, &vals[1]) == 0)
+	if (adapter_val_kind(&vals[1]) != ADAPTER_VAL_ARRAY ||
+	    adapter_items_start(&it, &vals[1]) == 0)
 		return ADAPTER_ERR_FIELD;
 	adapter_val_span(&vals[1], data, data_len);
 	*nsp = (struct adapter_str){ "/", 1 };
@@ -821,7 +824,8 @@ static size_t adapter_number_text(double d, char out[ADAPTER_NUMBER_MAX])
 		len = snprintf(out, ADAPTER_NUMBER_MAX, "%s0.%.*s%s", sign, -n, zeros, digits);
 	else
 		len = snprintf(out, ADAPTER_NUMBER_MAX, "%s%c%s%se%c%d", sign, digits[0],
-			       k > 1 ? "." : "", digits + 1, n > 0 ? '+' : '-', n > 0 ? n - 1 : 1 - n);
+			       k > 1 ? "." : "", digits + 1, n > 0 ? '+' : '-',
+			       n > 0 ? n - 1 : 1 - n);
 	return (size_t)len;
 }
 
@@ -1120,9 +1124,13 @@ static enum adapter_result adapter_conv_value(struct adapter_conv *c,
 	case ADAPTER_MP_BIN:
 		return adapter_conv_bin(c, t);
 	case ADAPTER_MP_ARRAY:
-		return depth == 0 ? ADAPTER_ERR_MALFORMED : adapter_conv_array(c, t->len, depth - 1);
+		if (depth == 0)
+			return ADAPTER_ERR_MALFORMED;
+		return adapter_conv_array(c, t->len, depth - 1);
 	case ADAPTER_MP_MAP:
-		return depth == 0 ? ADAPTER_ERR_MALFORMED : adapter_conv_map(c, t->len, depth - 1);
+		if (depth == 0)
+			return ADAPTER_ERR_MALFORMED;
+		return adapter_conv_map(c, t->len, depth - 1);
 	case ADAPTER_MP_EXT:
 		return adapter_conv_ext(c, t);
 	default:
@@ -1499,7 +1507,8 @@ static int adapter_pack_flags(msgpack_packer *pk, const struct adapter_flags *f)
 
 	if (msgpack_pack_map(pk, n) != 0)
 		return -1;
-	if (f->is_volatile && (adapter_pack_cstr(pk, "volatile") != 0 || msgpack_pack_true(pk) != 0))
+	if (f->is_volatile &&
+	    (adapter_pack_cstr(pk, "volatile") != 0 || msgpack_pack_true(pk) != 0))
 		return -1;
 	if (f->local && (adapter_pack_cstr(pk, "local") != 0 || msgpack_pack_true(pk) != 0))
 		return -1;
@@ -1562,7 +1571,8 @@ int adapter_encode_broadcast_ack(struct adapter_buf *out, const char *request_id
 	    adapter_pack_cstr(pk, "requestId") != 0 ||
 	    adapter_pack_str(pk, request_id, request_id_len) != 0)
 		return -1;
-	if (arg != NULL && (adapter_pack_cstr(pk, "packet") != 0 || adapter_pack_json(&p, arg) != 0))
+	if (arg != NULL &&
+	    (adapter_pack_cstr(pk, "packet") != 0 || adapter_pack_json(&p, arg) != 0))
 		return -1;
 	return 0;
 }
@@ -1573,6 +1583,7 @@ enum adapter_result adapter_payload_from_json(const json_t *data, struct adapter
 	struct adapter_pack p;
 	enum adapter_result r = ADAPTER_ERR_NOMEM;
 
+	memset(out, 0, sizeof(*out));  /* failed packing leaves it empty too */
 	adapter_pack_init(&p, &mp, NULL, NULL, 0);
 	if (adapter_pack_json(&p, data) == 0)
 		r = adapter_payload_from_msgpack(mp.data, mp.len, out);

@@ -219,7 +219,9 @@ enum adapter_result adapter_payload_from_json(const json_t *data, struct adapter
  * notepack writes them: integral values within 2^53 as the smallest
  * integer encoding, others as float64.  flags is written with the set
  * fields of <flags> only (`{}` for none).  Returns 0, or -1 if memory ran
- * out (<out> then holds a partial message to free). */
+ * out (<out> then holds a partial message to free).  Data nested deeper
+ * than ADAPTER_MAX_DEPTH - 2 levels is encoded all the same: Node servers
+ * take it, other roomcastd instances refuse the message as malformed. */
 int adapter_encode_broadcast(struct adapter_buf *out, const char *uid,
 			     const char *nsp, size_t nsp_len, const json_t *data,
 			     const uint8_t *const *attachments, const size_t *attachment_lens,
