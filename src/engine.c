@@ -14,6 +14,7 @@
  * queue and WebSocket output are bounded by max_output_buffer, sessions by
  * max_connections, messages by max_payload.
  */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,6 +25,7 @@
 #include "id.h"
 #include "log.h"
 #include "metrics.h"
+#include "timeq.h"
 #include "websocket.h"
 
 /* How long a session closed by the server waits for the GET that carries
@@ -86,7 +88,7 @@ struct engine_session {
 	struct engine_queued *queue;   /* polling output, owned */
 	struct engine_queued **queue_tail;
 	size_t queue_bytes;            /* encoded size of the queue */
-	struct event timer;            /* ping interval, pong deadline, close wait */
+	struct timeq_entry timer;      /* ping interval, pong deadline, close wait */
 	struct engine_session *next_flush;
 	struct engine_session *next_dead;
 	char *handshake;               /* owned: "address\0host\0url\0", see engine_handshake */
@@ -102,10 +104,10 @@ static struct {
 	size_t n_sessions;
 	struct engine_session *flush;     /* polling sessions with output this turn */
 	struct engine_session *dead;      /* closed, to free */
-	const struct timeval *ping_interval_tv;
-	const struct timeval *ping_timeout_tv;
+	struct timeq ping_interval;       /* the heartbeat timers of every session */
+	struct timeq ping_timeout;
+	struct timeq close_wait;
 	const struct timeval *upgrade_timeout_tv;
-	const struct timeval *close_wait_tv;
 } engine;
 
 static const struct websocket_callbacks engine_ws_cb;
@@ -352,9 +354,10 @@ int engine_send(struct engine_session *s, bool binary, const void *data, size_t 
 
 /* --- heartbeat ----------------------------------------------------------- */
 
-static void engine_timer_cb(evutil_socket_t fd, short what, void *arg)
+static void engine_timer_fire(struct timeq_entry *e)
 {
-	struct engine_session *s = arg;
+	struct engine_session *s = (struct engine_session *)((char *)e -
+		offsetof(struct engine_session, timer));
 
 	if (s->state == ENGINE_CLOSING) {
 		engine_destroy(s, s->close_reason);
@@ -369,13 +372,13 @@ static void engine_timer_cb(evutil_socket_t fd, short what, void *arg)
 	if (engine_send_packet(s, EIO_PING, false, NULL, 0) < 0)
 		return;
 	s->awaiting_pong = true;
-	event_add(&s->timer, engine.ping_timeout_tv);
+	timeq_start(&engine.ping_timeout, &s->timer);
 }
 
 static void engine_heartbeat_restart(struct engine_session *s)
 {
 	s->awaiting_pong = false;
-	event_add(&s->timer, engine.ping_interval_tv);
+	timeq_start(&engine.ping_interval, &s->timer);
 }
 
 /* --- packets from the client --------------------------------------------- */
@@ -466,7 +469,6 @@ static struct engine_session *engine_session_new(bool is_websocket)
 	}
 	s->is_websocket = is_websocket;
 	s->queue_tail = &s->queue;
-	evtimer_assign(&s->timer, engine.base, engine_timer_cb, s);
 	HASH_ADD(hh, engine.sessions, sid, ID_LEN, s);
 	engine.n_sessions++;
 	metrics_inc(engine_sessions_opened_total);
@@ -502,7 +504,7 @@ static void engine_destroy(struct engine_session *s, const char *reason)
 	s->state = ENGINE_CLOSED;
 	HASH_DELETE(hh, engine.sessions, s);
 	engine.n_sessions--;
-	event_del(&s->timer);
+	timeq_stop(&s->timer);
 	if (s->probe)
 		engine_probe_end(s->probe);
 	if (s->get)
@@ -545,7 +547,7 @@ void engine_close(struct engine_session *s, const char *reason)
 	s->state = ENGINE_CLOSING;
 	s->close_reason = reason;
 	if (!s->get)
-		event_add(&s->timer, engine.close_wait_tv);
+		timeq_start(&engine.close_wait, &s->timer);
 }
 
 void engine_close_all(const char *reason)
@@ -1053,15 +1055,15 @@ void engine_init(struct event_base *base, const struct config *cfg,
 	engine.cfg = cfg;
 	engine.cb = cb ? cb : &none;
 	engine.app_ctx = app_ctx;
-	/* Every session waits the same few durations: libevent's common
-	 * timeouts keep thousands of them O(1) instead of a heap each. */
-#define ENGINE_TV(ms) (tv.tv_sec = (ms) / 1000, tv.tv_usec = ((ms) % 1000) * 1000, \
-		       event_base_init_common_timeout(base, &tv))
-	engine.ping_interval_tv = ENGINE_TV(cfg->ping_interval_ms);
-	engine.ping_timeout_tv = ENGINE_TV(cfg->ping_timeout_ms);
-	engine.upgrade_timeout_tv = ENGINE_TV(cfg->upgrade_timeout_ms);
-	engine.close_wait_tv = ENGINE_TV(ENGINE_POLLING_CLOSE_WAIT_MS);
-#undef ENGINE_TV
+	/* Every session waits the same few durations: one FIFO queue per
+	 * duration instead of a struct event per session (timeq.h). */
+	timeq_init(&engine.ping_interval, base, cfg->ping_interval_ms, engine_timer_fire);
+	timeq_init(&engine.ping_timeout, base, cfg->ping_timeout_ms, engine_timer_fire);
+	timeq_init(&engine.close_wait, base, ENGINE_POLLING_CLOSE_WAIT_MS, engine_timer_fire);
+	/* Upgrades are few and short: libevent's common timeout is enough. */
+	tv.tv_sec = cfg->upgrade_timeout_ms / 1000;
+	tv.tv_usec = (cfg->upgrade_timeout_ms % 1000) * 1000;
+	engine.upgrade_timeout_tv = event_base_init_common_timeout(base, &tv);
 }
 
 void engine_cleanup(void)
@@ -1071,4 +1073,7 @@ void engine_cleanup(void)
 	HASH_ITER(hh, engine.sessions, s, tmp)
 		engine_destroy(s, "server shutting down");
 	engine_after_turn();
+	timeq_cleanup(&engine.ping_interval);
+	timeq_cleanup(&engine.ping_timeout);
+	timeq_cleanup(&engine.close_wait);
 }

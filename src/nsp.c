@@ -16,6 +16,7 @@
  * A relayed packet is encoded once and the same bytes go to every
  * recipient.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,8 +29,10 @@
 #include "log.h"
 #include "metrics.h"
 #include "nsp.h"
+#include "timeq.h"
 #include "packet.h"
 #include "room.h"
+#include "server.h"
 
 /* Rooms of a sender gathered on the stack before the heap is needed. */
 #define NSP_RELAY_STACK_ROOMS 64
@@ -38,6 +41,7 @@ struct nsp_namespace {
 	const struct config_namespace *cfg;
 	struct room_index *rooms;
 	int64_t next_ack_id;           /* server-to-client ack ids, shared by its sockets */
+	struct server_delay *flush_delay; /* held broadcasts, NULL when flush_delay is 0 */
 };
 
 struct nsp_ack;
@@ -48,7 +52,7 @@ struct nsp_client {
 	struct packet_reader reader;
 	struct nsp_socket *sockets;    /* connected namespaces, owned */
 	unsigned n_sockets;
-	struct event connect_timer;    /* connect_timeout, until the first CONNECT */
+	struct timeq_entry connect_timer; /* connect_timeout, until the first CONNECT */
 	bool failed;                   /* closing after bad input: ignore the rest */
 };
 
@@ -85,7 +89,7 @@ static struct {
 	const struct config *cfg;
 	struct nsp_namespace *namespaces;
 	size_t n_namespaces;
-	struct timeval connect_timeout_tv;
+	struct timeq connect_timeout;  /* every client's connect_timer */
 } nsp;
 
 /* --- sending ------------------------------------------------------------- */
@@ -236,7 +240,7 @@ static void nsp_on_connect(struct nsp_client *cl, const struct packet *p)
 	sock->next = cl->sockets;
 	cl->sockets = sock;
 	cl->n_sockets++;
-	event_del(&cl->connect_timer);
+	timeq_stop(&cl->connect_timer);
 	metrics_inc(sio_connects_total);
 	metrics_gauge_add(sockets_current, 1);
 
@@ -476,8 +480,12 @@ static void nsp_out_visit(void *owner, void *arg)
 static size_t nsp_out_send(struct nsp_out *o, struct nsp_namespace *ns,
 			   const struct nsp_target *t, const struct room_member *skip)
 {
+	/* The namespace's flush_delay holds what the broadcast writes to
+	 * WebSocket connections (server.h); polling answers are not held. */
+	server_hold(ns->flush_delay);
 	room_broadcast(ns->rooms, t->rooms, t->n_rooms, t->except, t->n_except, skip,
 		       nsp_out_visit, o);
+	server_hold(NULL);
 	metrics_counters[METRIC_sio_deliveries_total] += o->n_delivered;
 	return o->n_delivered;
 }
@@ -817,9 +825,10 @@ void nsp_socket_each_room(const struct nsp_socket *sock,
 
 /* --- engine callbacks ----------------------------------------------------- */
 
-static void nsp_connect_timeout_cb(evutil_socket_t fd, short what, void *arg)
+static void nsp_connect_timeout_fire(struct timeq_entry *e)
 {
-	struct nsp_client *cl = arg;
+	struct nsp_client *cl = (struct nsp_client *)((char *)e -
+		offsetof(struct nsp_client, connect_timer));
 
 	if (cl->n_sockets > 0)
 		return;
@@ -839,8 +848,7 @@ static void nsp_session_open(struct engine_session *s, void *app_ctx)
 	}
 	cl->s = s;
 	packet_reader_init(&cl->reader, nsp.cfg->max_payload);
-	evtimer_assign(&cl->connect_timer, nsp.base, nsp_connect_timeout_cb, cl);
-	event_add(&cl->connect_timer, &nsp.connect_timeout_tv);
+	timeq_start(&nsp.connect_timeout, &cl->connect_timer);
 	engine_session_set_data(s, cl);
 }
 
@@ -872,7 +880,7 @@ static void nsp_session_close(struct engine_session *s, void *app_ctx, const cha
 		return;
 	while (cl->sockets)
 		nsp_socket_remove(cl, cl->sockets);
-	event_del(&cl->connect_timer);
+	timeq_stop(&cl->connect_timer);
 	packet_reader_cleanup(&cl->reader);
 	engine_session_set_data(s, NULL);
 	free(cl);
@@ -888,8 +896,7 @@ int nsp_init(struct event_base *base, const struct config *cfg)
 {
 	nsp.base = base;
 	nsp.cfg = cfg;
-	nsp.connect_timeout_tv.tv_sec = cfg->connect_timeout_ms / 1000;
-	nsp.connect_timeout_tv.tv_usec = (cfg->connect_timeout_ms % 1000) * 1000;
+	timeq_init(&nsp.connect_timeout, base, cfg->connect_timeout_ms, nsp_connect_timeout_fire);
 	nsp.namespaces = calloc(cfg->n_namespaces, sizeof *nsp.namespaces);
 	if (!nsp.namespaces)
 		return -1;
@@ -897,7 +904,11 @@ int nsp_init(struct event_base *base, const struct config *cfg)
 		nsp.namespaces[i].cfg = &cfg->namespaces[i];
 		nsp.namespaces[i].rooms = room_index_new();
 		nsp.n_namespaces++;
-		if (!nsp.namespaces[i].rooms) {
+		if (cfg->namespaces[i].flush_delay_ms > 0)
+			nsp.namespaces[i].flush_delay =
+				server_delay_new(base, cfg->namespaces[i].flush_delay_ms);
+		if (!nsp.namespaces[i].rooms ||
+		    (cfg->namespaces[i].flush_delay_ms > 0 && !nsp.namespaces[i].flush_delay)) {
 			nsp_cleanup();
 			return -1;
 		}
@@ -907,9 +918,12 @@ int nsp_init(struct event_base *base, const struct config *cfg)
 
 void nsp_cleanup(void)
 {
-	for (size_t i = 0; i < nsp.n_namespaces; i++)
+	for (size_t i = 0; i < nsp.n_namespaces; i++) {
 		room_index_free(nsp.namespaces[i].rooms);
+		server_delay_free(nsp.namespaces[i].flush_delay);
+	}
 	free(nsp.namespaces);
 	nsp.namespaces = NULL;
 	nsp.n_namespaces = 0;
+	timeq_cleanup(&nsp.connect_timeout);
 }
