@@ -246,6 +246,10 @@ static const struct config_key config_keys[] = {
 	  .max_values = 1, .field = CONFIG_NS_FIELD(relay, bool),
 	  .default_value = "no",
 	  .why = "client events go to backends only, until the operator opts in to client-to-client" },
+	{ .name = "flush_delay", .set = config_set_duration, .scope = CONFIG_SCOPE_NAMESPACE,
+	  .max_values = 1, .field = CONFIG_NS_FIELD(flush_delay_ms, uint32_t),
+	  .min = 0, .max = CONFIG_FLUSH_DELAY_MAX_MS, .default_value = "0ms",
+	  .why = "socket.io writes at once; a few ms let a burst to one client leave in one write" },
 };
 
 #define CONFIG_N_KEYS (sizeof config_keys / sizeof config_keys[0])

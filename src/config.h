@@ -33,6 +33,8 @@
 #define CONFIG_MAX_NSP_NAME 128     /* bytes of a namespace name, without the NUL */
 #define CONFIG_MAX_CLIENT_JOIN 16   /* patterns on one client_join line */
 #define CONFIG_MAX_ROOM_PATTERN 256 /* bytes of one pattern, without the NUL */
+/* Longest flush_delay: output held longer than this is latency nobody wants. */
+#define CONFIG_FLUSH_DELAY_MAX_MS 1000
 #define CONFIG_MAX_AUTH_FIELD (CONFIG_MAX_ROOM_PATTERN - 7) /* FIELD of a lone {auth.FIELD} */
 #define CONFIG_MAX_EVENT_NAME 64    /* bytes of join_event, leave_event */
 #define CONFIG_MAX_ROOM_NAME 4096   /* the most max_room_name may be set to */
@@ -67,6 +69,7 @@ struct config_namespace {
 	char leave_event[CONFIG_MAX_EVENT_NAME + 1]; /* ... and to leave one; never equal */
 	uint32_t max_rooms_per_socket;            /* rooms besides the socket's own id room */
 	bool relay;                               /* other client events go to the socket's rooms */
+	uint32_t flush_delay_ms;                  /* WebSocket output may wait this long, 0 = none */
 };
 
 struct config {

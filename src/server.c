@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "server.h"
+#include "timeq.h"
 
 /* One read per event, at most this much: bounds the work of one callback
  * (STYLE.md section 5) and the size of the shared read buffer. */
@@ -39,6 +41,17 @@
 #define SERVER_COPY_MAX 512
 /* Input a paused handler may leave unconsumed before reading stops. */
 #define SERVER_MAX_HELD_INPUT(cfg) ((cfg)->max_header_size + (cfg)->max_payload + SERVER_READ_CHUNK)
+
+struct server_delay {
+	struct timeq queue;           /* of struct server_held */
+};
+
+/* A connection's wait for a flush delay: allocated only while it waits, so
+ * that a connection pays one pointer for the feature. */
+struct server_held {
+	struct timeq_entry entry;
+	struct conn *c;
+};
 
 struct server_listener {
 	int fd;
@@ -58,6 +71,7 @@ static struct {
 	struct conn *pending;         /* output to flush this turn */
 	struct conn *input;           /* resumed with input held */
 	struct conn *closing;         /* to free this turn */
+	struct server_delay *hold;    /* the delay writes may wait for, NULL = none */
 	uint8_t read_buf[SERVER_READ_CHUNK];
 } server;
 
@@ -89,6 +103,66 @@ static void server_mark_pending(struct conn *c)
 	server.pending = c;
 }
 
+static void server_release_held(struct conn *c)
+{
+	if (!c->held)
+		return;
+	timeq_stop(&c->held->entry);
+	free(c->held);
+	c->held = NULL;
+}
+
+static void server_held_fire(struct timeq_entry *e)
+{
+	struct server_held *h = (struct server_held *)((char *)e - offsetof(struct server_held, entry));
+	struct conn *c = h->c;
+
+	c->held = NULL;
+	free(h);
+	server_mark_pending(c);
+}
+
+/* Output was added to <c>: flush it at the end of this turn, or when the
+ * hold's delay has passed if one is held and <c> is not due already. */
+static void server_output_added(struct conn *c)
+{
+	if (!server.hold || c->on_pending_list) {
+		server_mark_pending(c);
+		return;
+	}
+	if (c->held)
+		return;
+	if (!(c->held = malloc(sizeof *c->held))) {
+		server_mark_pending(c);
+		return;
+	}
+	c->held->c = c;
+	c->held->entry.next = NULL;
+	timeq_start(&server.hold->queue, &c->held->entry);
+}
+
+struct server_delay *server_delay_new(struct event_base *base, uint32_t ms)
+{
+	struct server_delay *d = malloc(sizeof *d);
+
+	if (d)
+		timeq_init(&d->queue, base, ms, server_held_fire);
+	return d;
+}
+
+void server_delay_free(struct server_delay *d)
+{
+	if (!d)
+		return;
+	timeq_cleanup(&d->queue);
+	free(d);
+}
+
+void server_hold(struct server_delay *d)
+{
+	server.hold = d;
+}
+
 /* Makes room in <c>'s output for <len> more bytes: 0, or -1 if <c> is
  * closing or would pass max_output_buffer (it is then closed). */
 static int server_output_reserve(struct conn *c, size_t len)
@@ -117,7 +191,7 @@ int server_write(struct conn *c, const void *data, size_t len)
 		server_conn_close(c);
 		return -1;
 	}
-	server_mark_pending(c);
+	server_output_added(c);
 	return 0;
 }
 
@@ -132,7 +206,7 @@ int server_write_ref(struct conn *c, const void *data, size_t len,
 		server_conn_close(c);
 		return -1;
 	}
-	server_mark_pending(c);
+	server_output_added(c);
 	return 1;
 }
 
@@ -166,6 +240,8 @@ static int server_conn_write(struct conn *c)
 			break;
 	}
 	bool remains = c->out && evbuffer_get_length(c->out) > 0;
+	if (!remains)
+		server_release_held(c);   /* what it waited for has gone */
 	if (!remains && c->out) {
 		/* Drained buffers go back to the allocator: idle connections
 		 * should cost as little as possible (STYLE.md section 6). */
@@ -379,6 +455,7 @@ static void server_conn_free(struct conn *c)
 	}
 	event_del(&c->ev);
 	close(c->fd);
+	server_release_held(c);
 	if (c->prev)
 		c->prev->next = c->next;
 	else

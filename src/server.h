@@ -22,6 +22,7 @@
 
 struct config;
 struct conn;
+struct server_held;
 
 /* What a connection's owner does with it.  on_data gets the bytes read (the
  * buffer may be modified) and returns how many it consumed, or -1 if it
@@ -48,6 +49,7 @@ struct conn {
 	struct conn *next_pending;       /* output to flush this turn */
 	struct conn *next_input;         /* resumed with input held */
 	struct conn *next_closing;       /* to free this turn */
+	struct server_held *held;        /* output waiting for a flush delay, owned */
 	bool on_pending_list;
 	bool on_input_list;
 	bool want_write;                 /* EV_WRITE armed */
@@ -81,6 +83,18 @@ int server_write(struct conn *c, const void *data, size_t len);
  * server_write(). */
 int server_write_ref(struct conn *c, const void *data, size_t len,
 		     void (*release)(const void *data, size_t len, void *arg), void *arg);
+
+/* A flush delay (a namespace's flush_delay): output written while it is
+ * held may wait up to that long, so that a burst leaves in one write. */
+struct server_delay;
+struct server_delay *server_delay_new(struct event_base *base, uint32_t ms);
+/* Frees <d>; no connection may be waiting on it (free them first). */
+void server_delay_free(struct server_delay *d);
+/* From server_hold(d) to server_hold(NULL), a connection written to and
+ * not already due for a flush this turn is flushed when <d>'s delay has
+ * passed instead; any other write to it before then flushes everything at
+ * the end of that turn, as usual. */
+void server_hold(struct server_delay *d);
 
 /* Bytes waiting in <c>'s output. */
 size_t server_output_len(const struct conn *c);

@@ -36,6 +36,7 @@ static const char *const config_test_keys[] = {
 	"redis_emit_channel", "redis_max_message",
 	/* namespace blocks */
 	"namespace", "client_join", "join_event", "leave_event", "max_rooms_per_socket", "relay",
+	"flush_delay",
 };
 
 /* Parses <len> bytes of <text> on top of <cfg>, from a heap copy of exactly
@@ -524,6 +525,20 @@ static void durations_up_to_one_hour_are_accepted_and_beyond_rejected(void **sta
 	config_test_expect_value_error("ping_interval", "61m", "ping_interval: '61m' out of range (1ms..1h)");
 	config_test_expect_value_error("keepalive_timeout", "2h",
 				       "keepalive_timeout: '2h' out of range (1ms..1h)");
+}
+
+static void flush_delay_takes_0_to_1s(void **state)
+{
+	struct config cfg;
+
+	config_test_parse_ok(&cfg, "namespace / {\n  flush_delay 0ms\n}\nnamespace /b {\n"
+				   "  flush_delay 1s\n}\n");
+	assert_int_equal(cfg.namespaces[0].flush_delay_ms, 0);
+	assert_int_equal(cfg.namespaces[1].flush_delay_ms, 1000);
+	config_test_expect_error("namespace / {\n  flush_delay 1001ms\n}\n",
+				 "t.conf:2: flush_delay: '1001ms' out of range (0ms..1s)");
+	config_test_expect_error("namespace / {\n  flush_delay 5\n}\n",
+				 "t.conf:2: flush_delay: duration needs a unit (ms, s, m, h)");
 }
 
 static void numbers_too_large_for_64_bits_are_out_of_range(void **state)
@@ -1022,6 +1037,7 @@ static void config_test_assert_namespace_defaults(const struct config_namespace 
 	assert_string_equal(ns->leave_event, "leave");
 	assert_int_equal(ns->max_rooms_per_socket, 64);
 	assert_false(ns->relay);
+	assert_int_equal(ns->flush_delay_ms, 0);
 }
 
 static void root_namespace_exists_with_the_defaults_when_the_file_has_no_block(void **state)
@@ -1057,6 +1073,7 @@ static void namespace_blocks_are_parsed_with_their_keys(void **state)
 			     "    leave_event           exit\n"
 			     "    max_rooms_per_socket  10\n"
 			     "    relay                 yes\n"
+			     "    flush_delay           5ms\n"
 			     "}\n"
 			     "namespace /admin {\n"
 			     "\trelay on\n"
@@ -1073,8 +1090,10 @@ static void namespace_blocks_are_parsed_with_their_keys(void **state)
 	assert_string_equal(root->leave_event, "exit");
 	assert_int_equal(root->max_rooms_per_socket, 10);
 	assert_true(root->relay);
+	assert_int_equal(root->flush_delay_ms, 5);
 	assert_string_equal(admin->name, "/admin");
-	assert_int_equal(admin->line, 9);
+	assert_int_equal(admin->line, 10);
+	assert_int_equal(admin->flush_delay_ms, 0);
 	assert_int_equal(admin->n_client_join, 0);
 	assert_string_equal(admin->join_event, "join");
 	assert_string_equal(admin->leave_event, "leave");
@@ -1303,6 +1322,7 @@ static void namespace_keys_outside_a_block_are_rejected(void **state)
 {
 	static const char *const lines[] = {
 		"client_join chat:*", "join_event j", "leave_event l", "max_rooms_per_socket 1", "relay yes",
+		"flush_delay 5ms",
 	};
 	char text[128], message[CONFIG_ERR_LEN];
 
@@ -2335,6 +2355,7 @@ int main(void)
 		cmocka_unit_test(size_with_an_unknown_unit_is_rejected),
 		cmocka_unit_test(malformed_numbers_are_rejected),
 		cmocka_unit_test(zero_duration_is_out_of_range),
+		cmocka_unit_test(flush_delay_takes_0_to_1s),
 		cmocka_unit_test(durations_up_to_one_hour_are_accepted_and_beyond_rejected),
 		cmocka_unit_test(numbers_too_large_for_64_bits_are_out_of_range),
 		cmocka_unit_test(max_payload_accepts_1_to_1G),
