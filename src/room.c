@@ -3,24 +3,32 @@
  *
  * Owns the rooms (each with its name stored once, inside the room) and the
  * memberships; does not own the members, which sockets embed (nsp.c), nor
- * the bytes sent to them.  Layout, chosen so that an idle socket, which
- * sits in the one room named by its id, costs one room and one membership:
+ * the bytes sent to them.  Layout:
  *
- *   index->rooms        uthash of rooms, keyed by the name inside the room
- *   index->memberships  ONE uthash of every membership of the index, keyed
- *                       by the pair (room pointer, member pointer)
- *   room->members       intrusive doubly linked list of its memberships,
- *                       plus a count (walked by broadcasts)
- *   member->rooms       intrusive doubly linked list of its memberships,
- *                       plus a count (walked by each_room and cleanup)
- *   index->members      every member, linked through the member
+ *   index->rooms     uthash of rooms, keyed by the name inside the room:
+ *                    the only hash table
+ *   room->members    intrusive doubly linked list of its memberships, plus
+ *                    a count (walked by broadcasts)
+ *   member->rooms    intrusive doubly linked list of its memberships, plus
+ *                    a count (walked by each_room and cleanup)
+ *   index->members   every member, linked through the member
  *
- * A membership is its key (two pointers), one hash handle and four list
- * pointers; there is no table per room or per member, whose 32 initial
- * buckets cost more than the rest of an idle socket.  Join, leave and
- * room_is_member() find the room by name, then the membership by pair:
- * O(1).  Leaving unlinks from both lists in O(1).  A room is freed with its
- * last membership.
+ * A membership is the pair it joins and its place in those two lists: six
+ * pointers, 48 bytes, and no hash handle.  Join, leave and room_is_member()
+ * find the room by name (O(1)), then the membership by walking the shorter
+ * of the room's and the member's lists: a socket is in few rooms (its own
+ * id room, usually one more; client joins are capped by
+ * max_rooms_per_socket), and its own id room has one member, so the walk is
+ * a step or two.  An index-wide table of memberships would make that O(1),
+ * but cost a 56-byte hash handle per membership plus its share of buckets,
+ * 60 more bytes for an idle socket.  Leaving unlinks from both lists in
+ * O(1); a room is freed with its last membership.
+ *
+ * Idle memory: an idle socket sits in the one room named by its id (20
+ * bytes, id.h), so it costs its embedded member (48 bytes), that room (80
+ * bytes plus the name), one membership (48) and its share of the room
+ * table's buckets (about 4): 200 bytes as requested (test_room.c measures
+ * it), about 230 once glibc's malloc adds its headers and rounding.
  *
  * Broadcast: each call takes the next index-wide serial, stamps it on the
  * members of the except rooms, then walks the target rooms' member lists
@@ -67,29 +75,22 @@ struct room {
 	char name[];                        /* name_len bytes, no terminator */
 };
 
-/* The key of room_index.memberships.  uthash hashes and compares it as
- * bytes, so it must have no padding (checked below) and every lookup key
- * is built whole. */
-struct room_membership_key {
+/* One member in one room; owned by the index.  Found by walking a list
+ * (room_membership_find), never hashed. */
+struct room_membership {
 	struct room *room;
 	struct room_member *member;
+	struct room_membership *room_prev, *room_next;     /* room->members */
+	struct room_membership *member_prev, *member_next; /* member->rooms */
 };
 
-_Static_assert(sizeof(struct room_membership_key) == 2 * sizeof(void *),
-	       "a membership key is two pointers and no padding");
-
-/* One member in one room; owned by the index.  The key names the two ends
- * it links. */
-struct room_membership {
-	struct room_membership_key key;
-	UT_hash_handle hh;                  /* in room_index.memberships */
-	struct room_membership *room_prev, *room_next;     /* key.room->members */
-	struct room_membership *member_prev, *member_next; /* key.member->rooms */
-};
+/* Every socket has one or two memberships, so each byte here is paid once
+ * or twice per socket (the top comment counts 48). */
+_Static_assert(sizeof(struct room_membership) <= 48,
+	       "a membership is its two ends and two list links: six pointers");
 
 struct room_index {
 	struct room *rooms;                 /* uthash (hh), keyed by name */
-	struct room_membership *memberships; /* uthash (hh), keyed by (room, member) */
 	struct room_member *members;        /* every member, linked by prev/next */
 	uint64_t serial;                    /* the last broadcast's serial */
 };
@@ -134,21 +135,30 @@ static struct room *room_lookup(const struct room_index *idx, const char *name, 
 	return room_find(idx, name, len, hashv);
 }
 
-/* <m>'s membership of <r>, or NULL.  The casts drop const only to fill the
- * key, which is hashed and compared, never written through. */
-static struct room_membership *room_membership_find(const struct room_index *idx,
-						    const struct room *r,
+/* <m>'s membership of <r>, or NULL.  Both lists hold it; the shorter is
+ * walked.  That is usually the socket's own (a room or two); the room's
+ * when the room is small, as its own id room is, or when the socket was
+ * put in many rooms by a server-side join, which max_rooms_per_socket does
+ * not cap. */
+static struct room_membership *room_membership_find(const struct room *r,
 						    const struct room_member *m)
 {
-	struct room_membership_key key = { (struct room *)r, (struct room_member *)m };
 	struct room_membership *ms;
 
-	HASH_FIND(hh, idx->memberships, &key, sizeof key, ms);
-	return ms;
+	if (m->n_rooms <= r->n_members) {
+		for (ms = m->rooms; ms != NULL; ms = ms->member_next)
+			if (ms->room == r)
+				return ms;
+	} else {
+		for (ms = r->members; ms != NULL; ms = ms->room_next)
+			if (ms->member == m)
+				return ms;
+	}
+	return NULL;
 }
 
-/* The adds: 0, or -1 if uthash could not allocate a table or grow one; the
- * table is then as it was. */
+/* 0, or -1 if uthash could not allocate the table or grow it; the table is
+ * then as it was. */
 static int room_index_rooms_add(struct room_index *idx, struct room *r, unsigned hashv)
 {
 	bool room_oom = false;
@@ -157,20 +167,11 @@ static int room_index_rooms_add(struct room_index *idx, struct room *r, unsigned
 	return room_oom ? -1 : 0;
 }
 
-static int room_index_memberships_add(struct room_index *idx, struct room_membership *ms)
-{
-	bool room_oom = false;
-
-	HASH_ADD(hh, idx->memberships, key, sizeof ms->key, ms);
-	return room_oom ? -1 : 0;
-}
-
-/* Puts <ms>, already in the memberships table, at the head of both of its
- * lists.  Cannot fail. */
+/* Puts <ms> at the head of both of its lists.  Cannot fail. */
 static void room_membership_link(struct room_membership *ms)
 {
-	struct room *r = ms->key.room;
-	struct room_member *m = ms->key.member;
+	struct room *r = ms->room;
+	struct room_member *m = ms->member;
 
 	ms->room_prev = NULL;
 	ms->room_next = r->members;
@@ -203,7 +204,7 @@ void room_index_free(struct room_index *idx)
 		return;
 	/* Rooms live only as long as their members, and the members belong
 	 * to sockets the index cannot free. */
-	assert(idx->members == NULL && idx->rooms == NULL && idx->memberships == NULL);
+	assert(idx->members == NULL && idx->rooms == NULL);
 	room_free_fn(idx);
 }
 
@@ -220,14 +221,12 @@ void room_member_init(struct room_index *idx, struct room_member *m, void *owner
 	idx->members = m;
 }
 
-/* Unlinks <ms> from the table and both lists and frees it, and its room if
- * now empty.  Never allocates (a uthash delete does not). */
+/* Unlinks <ms> from both lists and frees it, and its room if now empty.
+ * Never allocates (a uthash delete does not). */
 static void room_membership_remove(struct room_index *idx, struct room_membership *ms)
 {
-	struct room *r = ms->key.room;
-	struct room_member *m = ms->key.member;
-
-	HASH_DELETE(hh, idx->memberships, ms);
+	struct room *r = ms->room;
+	struct room_member *m = ms->member;
 
 	if (ms->room_prev != NULL)
 		ms->room_prev->room_next = ms->room_next;
@@ -278,7 +277,7 @@ int room_join(struct room_index *idx, struct room_member *m, const char *name, s
 	/* One hash of the name serves the lookup and, for a new room, the add. */
 	HASH_VALUE(name, (unsigned)len, hashv);
 	r = room_find(idx, name, len, hashv);
-	if (r != NULL && room_membership_find(idx, r, m) != NULL)
+	if (r != NULL && room_membership_find(r, m) != NULL)
 		return 1;
 
 	if (r == NULL) {
@@ -294,21 +293,17 @@ int room_join(struct room_index *idx, struct room_member *m, const char *name, s
 	if (ms == NULL)
 		goto fail_room;
 	memset(ms, 0, sizeof *ms);
-	ms->key.room = r;
-	ms->key.member = m;
+	ms->room = r;
+	ms->member = m;
 
-	/* The new room goes into the index last and the lists are linked
-	 * only once nothing can fail: each step below undoes the ones before
-	 * it without allocating (a uthash delete never allocates). */
-	if (room_index_memberships_add(idx, ms) < 0)
-		goto fail_membership;
+	/* Adding a new room to the index is the one step after the
+	 * allocations that can fail; it comes before the lists are linked,
+	 * so undoing it is only freeing. */
 	if (is_new_room && room_index_rooms_add(idx, r, hashv) < 0)
-		goto fail_memberships;
+		goto fail_membership;
 	room_membership_link(ms);
 	return 0;
 
-fail_memberships:
-	HASH_DELETE(hh, idx->memberships, ms);
 fail_membership:
 	room_free_fn(ms);
 fail_room:
@@ -324,7 +319,7 @@ int room_leave(struct room_index *idx, struct room_member *m, const char *name, 
 
 	if (r == NULL)
 		return 1;
-	ms = room_membership_find(idx, r, m);
+	ms = room_membership_find(r, m);
 	if (ms == NULL)
 		return 1;
 	room_membership_remove(idx, ms);
@@ -336,7 +331,7 @@ bool room_is_member(const struct room_index *idx, const struct room_member *m,
 {
 	const struct room *r = room_lookup(idx, name, len);
 
-	return r != NULL && room_membership_find(idx, r, m) != NULL;
+	return r != NULL && room_membership_find(r, m) != NULL;
 }
 
 size_t room_member_room_count(const struct room_member *m)
@@ -350,7 +345,7 @@ void room_member_each_room(const struct room_member *m,
 	const struct room_membership *ms;
 
 	for (ms = m->rooms; ms != NULL; ms = ms->member_next)
-		fn(arg, ms->key.room->name, ms->key.room->name_len);
+		fn(arg, ms->room->name, ms->room->name_len);
 }
 
 void room_index_each_room(const struct room_index *idx,
@@ -393,7 +388,7 @@ size_t room_broadcast(struct room_index *idx, const struct room_name *rooms, siz
 		if (r == NULL)
 			continue;
 		for (ms = r->members; ms != NULL; ms = ms->room_next)
-			ms->key.member->serial = serial;
+			ms->member->serial = serial;
 	}
 
 	/* <skip> is compared, not stamped: it is const to the caller. */
@@ -413,7 +408,7 @@ size_t room_broadcast(struct room_index *idx, const struct room_name *rooms, siz
 		if (r == NULL)
 			continue;
 		for (ms = r->members; ms != NULL; ms = ms->room_next) {
-			mb = ms->key.member;
+			mb = ms->member;
 			if (mb->serial == serial || mb == skip)
 				continue;
 			mb->serial = serial;

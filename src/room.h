@@ -1,10 +1,11 @@
 /* room.h - room index of one namespace, and the recipients of a broadcast.
  *
- * Maps room names to members and each member to its rooms; join, leave and
- * membership tests are O(1) (uthash), a room's name is stored once in the
- * room and freed with its last member.  Members are owned by their sockets
- * (nsp.c), which embed a struct room_member; the index owns rooms and
- * memberships, and a membership costs no hash table of its own (room.c).
+ * Maps room names to members and each member to its rooms.  A room is found
+ * by name in O(1) (uthash); join, leave and membership tests then walk the
+ * shorter of the room's members and the member's rooms.  A room's name is
+ * stored once in the room and freed with its last member.  Members are
+ * owned by their sockets (nsp.c), which embed a struct room_member; the
+ * index owns rooms and memberships, and a membership is not hashed (room.c).
  * A broadcast to several rooms visits each recipient once, without
  * allocating: a broadcast serial is stamped on each member as it is
  * visited, and on the members of the except rooms before the walk.
