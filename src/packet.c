@@ -8,13 +8,22 @@
  * attachments: the reader only checks that every placeholder names one.
  *
  * Flow: a text message is parsed in place and returned at once, its nsp and
- * json pointing into the caller's bytes.  A binary header is copied (the
- * caller's buffer is gone after the call) and parsed from the copy; each
- * following binary message is copied as one attachment; after the last one
- * the placeholders are checked and the packet is returned.  The previous
- * packet's memory is given back at the start of the next feed, in
- * packet_reader_done() and in packet_reader_cleanup(); a failed reader
- * gives it back at once.
+ * json pointing into the caller's bytes; the reader keeps only its parsed
+ * data.  A binary header is copied (the caller's buffer is gone after the
+ * call) into a struct packet_binary allocated for it, and parsed from the
+ * copy; each following binary message is copied as one attachment; after
+ * the last one the placeholders are checked and the packet is returned.
+ * The previous packet's memory is given back at the start of the next
+ * feed, in packet_reader_done() and in packet_reader_cleanup(); a failed
+ * reader gives it back at once.
+ *
+ * Idle memory: every client embeds a reader and nearly all of them sit
+ * between packets, so the reader itself is 32 bytes (the limit, the sticky
+ * error and two pointers, asserted below) and the 320 bytes of a binary
+ * packet's state (the packet, attachment pointers and counts, with the
+ * header copy in the same block) exist only from a BINARY_* header until
+ * that packet is given back.  Binary packets are rare next to text ones,
+ * so the extra allocation per binary packet is the cheaper side.
  *
  * Limits: max_bytes over the header plus all attachments of one packet;
  * 1..PACKET_MAX_ATTACHMENTS attachments; ack ids up to 2^53 - 1; JSON
@@ -293,21 +302,42 @@ static bool packet_placeholders_fit(const json_t *v, unsigned n)
 	return true;
 }
 
+/* A binary packet, from its header until the packet after it: one block,
+ * the header copy at its end.  packet.nsp and packet.json point into
+ * <header>, packet.attachments[k] at blobs[k] (or packet_empty), and
+ * packet.data is owned here. */
+struct packet_binary {
+	struct packet packet;
+	uint8_t *blobs[PACKET_MAX_ATTACHMENTS]; /* heap copies of received attachments */
+	unsigned n_received;
+	size_t bytes;                  /* header + attachments received so far */
+	uint8_t header[];              /* the header as sent */
+};
+
+_Static_assert(sizeof(struct packet_reader) <= 32,
+	       "the reader is embedded in every client: keep it small");
+
+/* A binary packet waits for attachments (once delivered, all have come). */
+static bool packet_reader_pending(const struct packet_reader *r)
+{
+	return r->binary != NULL && r->binary->n_received < r->binary->packet.n_attachments;
+}
+
 /* Gives back everything the last packet held; keeps max_bytes and the
  * sticky error. */
 static void packet_reader_release(struct packet_reader *r)
 {
-	jsonmem_free(r->header);
-	r->header = NULL;
-	for (unsigned i = 0; i < r->n_received; i++) {
-		jsonmem_free(r->blobs[i]);
-		r->blobs[i] = NULL;
-	}
-	r->n_received = 0;
-	json_decref(r->packet.data);
-	memset(&r->packet, 0, sizeof(r->packet));
-	r->pending = false;
-	r->bytes = 0;
+	struct packet_binary *b = r->binary;
+
+	json_decref(r->delivered);
+	r->delivered = NULL;
+	if (b == NULL)
+		return;
+	for (unsigned i = 0; i < b->n_received; i++)
+		jsonmem_free(b->blobs[i]);
+	json_decref(b->packet.data);
+	jsonmem_free(b);
+	r->binary = NULL;
 }
 
 static enum packet_result packet_reader_fail(struct packet_reader *r, enum packet_result res)
@@ -331,8 +361,26 @@ void packet_reader_cleanup(struct packet_reader *r)
 
 void packet_reader_done(struct packet_reader *r)
 {
-	if (!r->pending)
+	if (!packet_reader_pending(r))
 		packet_reader_release(r);
+}
+
+/* A text packet other than BINARY_*: parsed in place, only its data kept. */
+static enum packet_result packet_reader_text(struct packet_reader *r, const uint8_t *data,
+					     size_t len, struct packet *out)
+{
+	struct packet p;
+	enum packet_result res;
+
+	memset(&p, 0, sizeof(p));
+	res = packet_parse(data, len, &p);
+	if (res != PACKET_OK) {
+		json_decref(p.data);
+		return res;
+	}
+	r->delivered = p.data;
+	*out = p;
+	return PACKET_OK;
 }
 
 /* A BINARY_* header: parsed from a copy that lives until the packet's
@@ -340,46 +388,48 @@ void packet_reader_done(struct packet_reader *r)
 static enum packet_result packet_reader_start_binary(struct packet_reader *r,
 						     const uint8_t *data, size_t len)
 {
+	struct packet_binary *b;
 	enum packet_result res;
 
-	r->header = jsonmem_malloc(len);
-	if (r->header == NULL)
+	if (len > SIZE_MAX - sizeof(*b))
 		return PACKET_ERR_NOMEM;
-	memcpy(r->header, data, len);
-	r->bytes = len;
-	res = packet_parse(r->header, len, &r->packet);
-	if (res != PACKET_OK)
-		return res;
-	r->pending = true;
-	return PACKET_MORE;
+	b = jsonmem_malloc(sizeof(*b) + len);
+	if (b == NULL)
+		return PACKET_ERR_NOMEM;
+	memset(b, 0, sizeof(*b));
+	memcpy(b->header, data, len);
+	b->bytes = len;
+	r->binary = b;
+	res = packet_parse(b->header, len, &b->packet);
+	return res != PACKET_OK ? res : PACKET_MORE;
 }
 
 static enum packet_result packet_reader_add_attachment(struct packet_reader *r,
 						       const uint8_t *data, size_t len,
 						       struct packet *out)
 {
-	struct packet *p = &r->packet;
-	unsigned k = r->n_received;
+	struct packet_binary *b = r->binary;
+	struct packet *p = &b->packet;
+	unsigned k = b->n_received;
 
-	if (len > r->max_bytes - r->bytes)
+	if (len > r->max_bytes - b->bytes)
 		return PACKET_ERR_PAYLOAD;
 	if (len == 0) {
 		p->attachments[k] = packet_empty;
 	} else {
-		r->blobs[k] = jsonmem_malloc(len);
-		if (r->blobs[k] == NULL)
+		b->blobs[k] = jsonmem_malloc(len);
+		if (b->blobs[k] == NULL)
 			return PACKET_ERR_NOMEM;
-		memcpy(r->blobs[k], data, len);
-		p->attachments[k] = r->blobs[k];
+		memcpy(b->blobs[k], data, len);
+		p->attachments[k] = b->blobs[k];
 	}
 	p->attachment_lens[k] = len;
-	r->n_received++;
-	r->bytes += len;
-	if (r->n_received < p->n_attachments)
+	b->n_received++;
+	b->bytes += len;
+	if (b->n_received < p->n_attachments)
 		return PACKET_MORE;
 	if (!packet_placeholders_fit(p->data, p->n_attachments))
 		return PACKET_ERR_ATTACHMENTS;
-	r->pending = false;
 	*out = *p;
 	return PACKET_OK;
 }
@@ -388,17 +438,19 @@ enum packet_result packet_reader_feed(struct packet_reader *r, bool binary,
 				      const uint8_t *data, size_t len, struct packet *out)
 {
 	enum packet_result res;
+	bool pending;
 
 	if (r->failed != PACKET_OK)
 		return r->failed;
-	if (!r->pending)
+	pending = packet_reader_pending(r);
+	if (!pending)
 		packet_reader_release(r);
 
 	if (binary) {
-		if (!r->pending)
+		if (!pending)
 			return packet_reader_fail(r, PACKET_ERR_UNEXPECTED_BINARY);
 		res = packet_reader_add_attachment(r, data, len, out);
-	} else if (r->pending) {
+	} else if (pending) {
 		res = PACKET_ERR_UNEXPECTED_TEXT;
 	} else if (len > r->max_bytes) {
 		res = PACKET_ERR_PAYLOAD;
@@ -406,9 +458,7 @@ enum packet_result packet_reader_feed(struct packet_reader *r, bool binary,
 				data[0] == '0' + PACKET_BINARY_ACK)) {
 		res = packet_reader_start_binary(r, data, len);
 	} else {
-		res = packet_parse(data, len, &r->packet);
-		if (res == PACKET_OK)
-			*out = r->packet;
+		res = packet_reader_text(r, data, len, out);
 	}
 	return res < 0 ? packet_reader_fail(r, res) : res;
 }

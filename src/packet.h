@@ -57,8 +57,8 @@ const char *packet_result_text(enum packet_result r);
 
 /* One decoded packet.  Strings borrow from the input given to the reader
  * (or from the reader's own copies for binary packets) and from <data>;
- * everything is valid until the next packet_reader_feed() or
- * packet_reader_cleanup(). */
+ * everything is valid until the next packet_reader_feed(),
+ * packet_reader_done() or packet_reader_cleanup(). */
 struct packet {
 	enum packet_type type;
 	const char *nsp;               /* "/" when the packet names none */
@@ -72,17 +72,22 @@ struct packet {
 	size_t attachment_lens[PACKET_MAX_ATTACHMENTS];
 };
 
-/* Per-connection decoder: holds a binary packet until its attachments have
- * arrived.  Idle, it holds no heap memory. */
+/* A binary packet held by a reader: private to packet.c. */
+struct packet_binary;
+
+/* Per-connection decoder.  Every client embeds one and most clients are
+ * idle, so it is two pointers past its settings (32 bytes on LP64): what a
+ * packet needs is on the heap only while the reader holds that packet.  A
+ * delivered text packet leaves its parsed payload (its strings point into
+ * the caller's bytes); a binary packet holds a block with its fields, its
+ * header copy and its attachment copies from the header until the packet
+ * is given back.  Idle (fresh, failed, or after packet_reader_done()), it
+ * holds no heap memory. */
 struct packet_reader {
 	size_t max_bytes;              /* header + attachments of one packet */
 	enum packet_result failed;     /* sticky error, PACKET_OK while healthy */
-	bool pending;                  /* a binary header waits for attachments */
-	struct packet packet;          /* the packet being assembled or last delivered */
-	uint8_t *header;               /* heap copy of a pending binary header */
-	uint8_t *blobs[PACKET_MAX_ATTACHMENTS]; /* heap copies of received attachments */
-	unsigned n_received;
-	size_t bytes;                  /* held so far */
+	json_t *delivered;             /* the last delivered text packet's data, or NULL */
+	struct packet_binary *binary;  /* being assembled or just delivered, or NULL */
 };
 
 void packet_reader_init(struct packet_reader *r, size_t max_bytes);

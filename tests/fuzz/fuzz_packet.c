@@ -10,7 +10,9 @@
  *
  * Beyond not crashing, it checks after every feed: the result is one of
  * the table's; an error sticks and frees everything; PACKET_MORE exactly
- * while a binary packet is pending; unexpected text and binary exactly
+ * while a binary packet is pending; the reader points at a binary packet's
+ * state exactly while it holds one and at a text packet's data exactly
+ * while it holds that; unexpected text and binary exactly
  * when the reference would say so; and for each packet delivered: the type,
  * a namespace that starts with '/' and holds no ',', an ack id up to
  * 2^53 - 1, 1 to 10 attachments equal to the bytes fed (none for text
@@ -179,7 +181,12 @@ static void fuzz_packet_check_packet(const struct packet *p, const struct packet
 	if (p->type == PACKET_BINARY_EVENT || p->type == PACKET_BINARY_ACK) {
 		FUZZ_PACKET_CHECK(text_copy == NULL);
 		FUZZ_PACKET_CHECK(p->n_attachments >= 1 && n_msgs - header - 1 == p->n_attachments);
-		FUZZ_PACKET_CHECK(p->json + p->json_len == r->header + msgs[header].len);
+		/* The json is the header's tail, read from the reader's copy
+		 * (the caller's is freed: ASan catches a borrowed pointer). */
+		FUZZ_PACKET_CHECK(p->json_len <= msgs[header].len &&
+				  memcmp(p->json, msgs[header].bytes + msgs[header].len - p->json_len,
+					 p->json_len) == 0);
+		FUZZ_PACKET_CHECK(r->binary != NULL && r->delivered == NULL);
 		for (unsigned i = 0; i < p->n_attachments; i++) {
 			const struct fuzz_packet_msg *m = &msgs[header + 1 + i];
 
@@ -194,6 +201,7 @@ static void fuzz_packet_check_packet(const struct packet *p, const struct packet
 		FUZZ_PACKET_CHECK(fuzz_packet_within(p->json, p->json_len, text_copy, msgs[header].len));
 		/* The json is the message's tail. */
 		FUZZ_PACKET_CHECK(p->json + p->json_len == text_copy + msgs[header].len);
+		FUZZ_PACKET_CHECK(r->delivered == p->data && r->binary == NULL);
 	}
 	for (unsigned i = p->n_attachments; i < PACKET_MAX_ATTACHMENTS; i++)
 		FUZZ_PACKET_CHECK(p->attachments[i] == NULL && p->attachment_lens[i] == 0);
@@ -231,6 +239,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct packet p;
 	size_t n_msgs, header = 0, max_bytes, n_ok = 0;
 	enum packet_result failed = PACKET_OK;
+	bool pending = false;
 
 	if (size == 0)
 		return 0;
@@ -241,7 +250,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (size_t i = 0; i < n_msgs; i++) {
 		const struct fuzz_packet_msg *m = &msgs[i];
 		uint8_t *copy = fuzz_packet_copy(m->bytes, m->len);
-		bool was_pending = r.pending;
+		bool was_pending = pending;
 		enum packet_result res;
 
 		memset(&p, 0, sizeof(p));
@@ -262,15 +271,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			FUZZ_PACKET_CHECK(m->binary && !was_pending);
 		if (res == PACKET_ERR_UNEXPECTED_TEXT)
 			FUZZ_PACKET_CHECK(!m->binary && was_pending);
-		FUZZ_PACKET_CHECK(r.pending == (res == PACKET_MORE));
-		if (res == PACKET_MORE)
-			FUZZ_PACKET_CHECK(m->binary || m->bytes[0] == '5' || m->bytes[0] == '6');
+		pending = res == PACKET_MORE;
+		if (pending)
+			FUZZ_PACKET_CHECK((m->binary || m->bytes[0] == '5' || m->bytes[0] == '6') &&
+					  r.binary != NULL && r.delivered == NULL);
 
 		if (res < 0) {
 			failed = res;
 			FUZZ_PACKET_CHECK(r.failed == res);
 			/* A failed reader holds nothing. */
-			FUZZ_PACKET_CHECK(r.header == NULL && r.n_received == 0 && r.packet.data == NULL);
+			FUZZ_PACKET_CHECK(r.binary == NULL && r.delivered == NULL);
 		} else if (res == PACKET_OK) {
 			fuzz_packet_check_packet(&p, &r, msgs, header, i + 1,
 						 m->binary ? NULL : copy);
@@ -278,7 +288,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			 * leaving it to the next feed. */
 			if (++n_ok % 2 == 0) {
 				packet_reader_done(&r);
-				FUZZ_PACKET_CHECK(r.header == NULL && r.packet.data == NULL);
+				FUZZ_PACKET_CHECK(r.binary == NULL && r.delivered == NULL);
 			}
 		}
 		free(copy);

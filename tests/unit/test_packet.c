@@ -976,12 +976,41 @@ static void fresh_reader_holds_nothing_and_cleans_up_twice(void **state)
 
 	packet_reader_init(&r, 100);
 	assert_int_equal(r.failed, PACKET_OK);
-	assert_false(r.pending);
+	assert_null(r.delivered);
+	assert_null(r.binary);
 	assert_int_equal(packet_test_heap.live_bytes, 0);
 	packet_reader_done(&r);
 	packet_reader_cleanup(&r);
 	packet_reader_cleanup(&r);
 	assert_int_equal(packet_test_heap.live_bytes, 0);
+}
+
+/* nsp.c embeds a reader in every client, so an idle client pays for its
+ * size: the packet's state is on the heap only while the packet is held. */
+static void reader_is_at_most_32_bytes_and_points_at_nothing_between_packets(void **state)
+{
+	static const uint8_t text[] = "2[\"a\"]", header[] = "51-[\"e\"," PH(0) "]";
+	struct packet_reader r;
+	struct packet p;
+
+	assert_true(sizeof(struct packet_reader) <= 32);
+	packet_reader_init(&r, SIZE_MAX);
+	assert_int_equal(packet_reader_feed(&r, false, text, sizeof(text) - 1, &p), PACKET_OK);
+	assert_ptr_equal(r.delivered, p.data);
+	assert_null(r.binary);
+	packet_reader_done(&r);
+	assert_null(r.delivered);
+
+	assert_int_equal(packet_reader_feed(&r, false, header, sizeof(header) - 1, &p), PACKET_MORE);
+	assert_null(r.delivered);
+	assert_non_null(r.binary);
+	assert_int_equal(packet_reader_feed(&r, true, (const uint8_t *)"x", 1, &p), PACKET_OK);
+	assert_non_null(r.binary);
+	packet_reader_done(&r);
+	assert_null(r.delivered);
+	assert_null(r.binary);
+	assert_int_equal(packet_test_heap.live_bytes, 0);
+	packet_reader_cleanup(&r);
 }
 
 static void delivered_packet_is_held_until_done_or_the_next_feed(void **state)
@@ -1015,13 +1044,16 @@ static void pending_packet_survives_done_and_is_freed_by_cleanup(void **state)
 	static const uint8_t header[] = "52-[\"e\"," PH(0) "," PH(1) "]";
 	struct packet_reader r;
 	struct packet p;
+	size_t held;
 
 	packet_reader_init(&r, SIZE_MAX);
 	assert_int_equal(packet_reader_feed(&r, false, header, sizeof(header) - 1, &p), PACKET_MORE);
 	assert_int_equal(packet_reader_feed(&r, true, (const uint8_t *)"abc", 3, &p), PACKET_MORE);
-	assert_true(r.pending);
+	held = packet_test_heap.live_bytes;
+	assert_non_null(r.binary);
 	packet_reader_done(&r);
-	assert_true(r.pending);
+	assert_non_null(r.binary);
+	assert_int_equal(packet_test_heap.live_bytes, held);
 	assert_int_equal(packet_reader_feed(&r, true, (const uint8_t *)"d", 1, &p), PACKET_OK);
 	assert_int_equal(p.attachment_lens[0], 3);
 	assert_memory_equal(p.attachments[0], "abc", 3);
@@ -1030,6 +1062,44 @@ static void pending_packet_survives_done_and_is_freed_by_cleanup(void **state)
 	assert_int_equal(packet_reader_feed(&r, true, (const uint8_t *)"abc", 3, &p), PACKET_MORE);
 	packet_reader_cleanup(&r);
 	assert_int_equal(packet_test_heap.live_bytes, 0);
+}
+
+/* A binary header's first allocation is the block that holds the packet,
+ * made after the previous packet is given back: failing it is out of
+ * memory whatever the reader held before, and the reader holds nothing. */
+static void binary_state_that_cannot_be_allocated_is_out_of_memory_and_holds_nothing(void **state)
+{
+	static const uint8_t text[] = "2[\"a\",{\"b\":1}]", header[] = "51-[\"e\"," PH(0) "]";
+
+	for (unsigned before = 0; before < 3; before++) {
+		struct packet_reader r;
+		struct packet p;
+
+		packet_reader_init(&r, SIZE_MAX);
+		if (before == 1) {
+			assert_int_equal(packet_reader_feed(&r, false, text, sizeof(text) - 1, &p),
+					 PACKET_OK);
+		} else if (before == 2) {
+			assert_int_equal(packet_reader_feed(&r, false, header, sizeof(header) - 1, &p),
+					 PACKET_MORE);
+			assert_int_equal(packet_reader_feed(&r, true, (const uint8_t *)"x", 1, &p),
+					 PACKET_OK);
+		}
+		assert_true(before == 0 || packet_test_heap.live_bytes > 0);
+
+		packet_test_heap_reset(1);
+		assert_int_equal(packet_reader_feed(&r, false, header, sizeof(header) - 1, &p),
+				 PACKET_ERR_NOMEM);
+		assert_int_equal(packet_test_heap.n_failed, 1);
+		assert_int_equal(r.failed, PACKET_ERR_NOMEM);
+		assert_null(r.delivered);
+		assert_null(r.binary);
+		assert_int_equal(packet_test_heap.live_bytes, 0);
+		assert_int_equal(packet_reader_feed(&r, true, (const uint8_t *)"x", 1, &p),
+				 PACKET_ERR_NOMEM);
+		packet_reader_cleanup(&r);
+		packet_test_heap_reset(0);
+	}
 }
 
 static void data_referenced_by_the_caller_outlives_the_reader(void **state)
@@ -1090,6 +1160,9 @@ static void packet_test_fail_each_allocation(const struct packet_test_case *c)
 		if (res != PACKET_ERR_NOMEM && res != PACKET_ERR_PAYLOAD)
 			fail_msg("%s: allocation %lu failed, got \"%s\"", c->what, k,
 				 packet_result_text(res));
+		/* A binary packet's first allocation is its own state block. */
+		if (k == 1 && (c->msgs[0].bytes[0] == '5' || c->msgs[0].bytes[0] == '6'))
+			assert_int_equal(res, PACKET_ERR_NOMEM);
 		saw_nomem |= res == PACKET_ERR_NOMEM;
 		assert_int_equal(r.failed, res);
 		assert_int_equal(packet_test_heap.live_bytes, 0);
@@ -1114,6 +1187,10 @@ static void every_failed_allocation_fails_the_packet_cleanly(void **state)
 		  PACKET_OK,
 		  { PACKET_BINARY_EVENT, "/", 7, "[\"b\"," PH(0) ",{\"d\":[" PH(1) "," PH(2) "]}]",
 		    "[\"b\"," PH(0) ",{\"d\":[" PH(1) "," PH(2) "]}]" } },
+		{ "binary ack", { TXT("62-/admin,4[" PH(1) "," PH(0) "]"), BIN("xyz"), BIN("\x00") },
+		  PACKET_OK,
+		  { PACKET_BINARY_ACK, "/admin", 4, "[" PH(1) "," PH(0) "]",
+		    "[" PH(1) "," PH(0) "]" } },
 		{ "bad placeholder", { TXT("51-[\"b\"," PH(1) "]"), BIN("\x01") },
 		  PACKET_ERR_ATTACHMENTS, { 0 } },
 	};
@@ -1290,8 +1367,10 @@ int main(void)
 		PACKET_TEST(every_error_sticks_and_leaves_the_reader_holding_nothing),
 		PACKET_TEST(error_after_good_packets_sticks),
 		PACKET_TEST(fresh_reader_holds_nothing_and_cleans_up_twice),
+		PACKET_TEST(reader_is_at_most_32_bytes_and_points_at_nothing_between_packets),
 		PACKET_TEST(delivered_packet_is_held_until_done_or_the_next_feed),
 		PACKET_TEST(pending_packet_survives_done_and_is_freed_by_cleanup),
+		PACKET_TEST(binary_state_that_cannot_be_allocated_is_out_of_memory_and_holds_nothing),
 		PACKET_TEST(data_referenced_by_the_caller_outlives_the_reader),
 		PACKET_TEST(every_failed_allocation_fails_the_packet_cleanly),
 		PACKET_TEST(reserved_event_names_are_exactly_the_six_of_the_protocol),
