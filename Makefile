@@ -4,6 +4,7 @@
 #   make test    install test dependencies too, then run every suite
 #   make         build build/roomcastd only
 #   make fuzz    replay the fuzz corpora and fuzz each parser briefly
+#   make bench   roomcastd against Node socket.io and the kernel's ceiling
 #
 # BUILD selects the output folder; the sanitizer build is the same tree
 # compiled by clang into build/asan with ASan+UBSan (make asan-unit).
@@ -47,11 +48,16 @@ FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 # Seconds of new fuzzing per target in make test, after the corpus replay.
 FUZZ_SECONDS ?= 10
 
+# make bench: the load generator, the Redis publisher and the ceiling
+# program (tests/bench/), never part of make test.
+BENCH_SRC := $(wildcard tests/bench/*.c)
+BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
+
 TESTPROG_SRC := $(wildcard tests/programs/*.c)
 TESTPROG_BIN := $(TESTPROG_SRC:tests/programs/%.c=$(BUILD)/tests/%)
 
 .PHONY: all run test deps test-deps unit asan-unit fuzz fuzz-run integration asan-integration \
-	node-deps install clean
+	node-deps install clean bench bench-bin
 
 PREFIX  ?= /usr/local
 .DELETE_ON_ERROR:
@@ -77,7 +83,10 @@ $(BUILD)/tests/%: tests/programs/%.c $(LIB) | $(BUILD)/tests
 $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(LIB) | $(BUILD)/fuzz
 	$(CC) $(CFLAGS) -Isrc $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
-$(BUILD)/obj $(BUILD)/tests $(BUILD)/fuzz:
+$(BUILD)/bench/%: tests/bench/%.c | $(BUILD)/bench
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LDLIBS) -lm
+
+$(BUILD)/obj $(BUILD)/tests $(BUILD)/fuzz $(BUILD)/bench:
 	mkdir -p $@
 
 deps:
@@ -121,12 +130,19 @@ asan-integration: node-deps
 		tests/run-integration.sh "integration (ASan+UBSan daemon)"
 
 test: test-deps
-	$(MAKE) all $(TESTPROG_BIN)
+	$(MAKE) all $(TESTPROG_BIN) bench-bin
 	$(MAKE) unit
 	$(MAKE) asan-unit
 	$(MAKE) fuzz
 	$(MAKE) integration
 	$(MAKE) asan-integration
+
+bench-bin: $(BENCH_BIN)
+
+# roomcastd against Node socket.io and the ceiling program, one table.
+bench: test-deps
+	$(MAKE) all bench-bin node-deps
+	node tests/bench/bench.js
 
 install: all
 	install -D -m 755 $(BUILD)/roomcastd $(DESTDIR)$(PREFIX)/sbin/roomcastd
