@@ -42,6 +42,12 @@
 /* Input a paused handler may leave unconsumed before reading stops. */
 #define SERVER_MAX_HELD_INPUT(cfg) ((cfg)->max_header_size + (cfg)->max_payload + SERVER_READ_CHUNK)
 
+/* Input a handler left unconsumed, kept until more arrives. */
+struct server_input {
+	size_t len, cap;
+	uint8_t data[];
+};
+
 struct server_delay {
 	struct timeq queue;           /* of struct server_held */
 };
@@ -257,29 +263,33 @@ static int server_conn_write(struct conn *c)
 	return 0;
 }
 
+static size_t server_input_len(const struct conn *c)
+{
+	return c->in ? c->in->len : 0;
+}
+
 static void server_conn_keep_input(struct conn *c, const uint8_t *data, size_t len)
 {
 	if (len == 0) {
 		free(c->in);
 		c->in = NULL;
-		c->in_len = c->in_cap = 0;
 		return;
 	}
-	if (c->in && data >= c->in && data < c->in + c->in_cap) {
-		memmove(c->in, data, len);
-		c->in_len = len;
+	if (c->in && data >= c->in->data && data < c->in->data + c->in->cap) {
+		memmove(c->in->data, data, len);
+		c->in->len = len;
 		return;
 	}
 	/* From the shared buffer: the connection keeps its own copy. */
-	uint8_t *in = malloc(len);
+	struct server_input *in = malloc(sizeof *in + len);
 	if (!in) {
 		server_conn_close(c);
 		return;
 	}
-	memcpy(in, data, len);
+	memcpy(in->data, data, len);
+	in->len = in->cap = len;
 	free(c->in);
 	c->in = in;
-	c->in_len = c->in_cap = len;
 }
 
 /* Offers <data> to the handler, and the rest to a new handler after an
@@ -298,7 +308,7 @@ static int server_conn_deliver(struct conn *c, uint8_t *data, size_t len)
 			break;
 	}
 	server_conn_keep_input(c, data + off, len - off);
-	if (c->in_len > SERVER_MAX_HELD_INPUT(server.cfg) && !c->read_paused) {
+	if (server_input_len(c) > SERVER_MAX_HELD_INPUT(server.cfg) && !c->read_paused) {
 		c->read_paused = true;
 		server_conn_arm(c);
 	}
@@ -310,20 +320,21 @@ static void server_conn_read(struct conn *c)
 	uint8_t *buf;
 	size_t room;
 
-	if (c->in_len == 0) {
+	if (!c->in) {
 		buf = server.read_buf;
 		room = sizeof server.read_buf;
 	} else {
-		if (c->in_cap - c->in_len < SERVER_READ_CHUNK) {
-			uint8_t *in = realloc(c->in, c->in_len + SERVER_READ_CHUNK);
+		if (c->in->cap - c->in->len < SERVER_READ_CHUNK) {
+			size_t cap = c->in->len + SERVER_READ_CHUNK;
+			struct server_input *in = realloc(c->in, sizeof *in + cap);
 			if (!in) {
 				server_conn_close(c);
 				return;
 			}
 			c->in = in;
-			c->in_cap = c->in_len + SERVER_READ_CHUNK;
+			c->in->cap = cap;
 		}
-		buf = c->in + c->in_len;
+		buf = c->in->data + c->in->len;
 		room = SERVER_READ_CHUNK;
 	}
 	ssize_t n = read(c->fd, buf, room);
@@ -338,8 +349,8 @@ static void server_conn_read(struct conn *c)
 	if (buf == server.read_buf) {
 		(void)server_conn_deliver(c, buf, (size_t)n);
 	} else {
-		c->in_len += (size_t)n;
-		(void)server_conn_deliver(c, c->in, c->in_len);
+		c->in->len += (size_t)n;
+		(void)server_conn_deliver(c, c->in->data, c->in->len);
 	}
 }
 
@@ -391,7 +402,7 @@ void server_conn_resume_read(struct conn *c)
 		c->read_paused = false;
 		server_conn_arm(c);
 	}
-	if (c->in_len > 0 && !c->on_input_list) {
+	if (c->in && !c->on_input_list) {
 		c->on_input_list = true;
 		c->next_input = server.input;
 		server.input = c;
@@ -474,9 +485,9 @@ void server_after_turn(void)
 		struct conn *c = server.input;
 		server.input = c->next_input;
 		c->on_input_list = false;
-		if (c->closing || c->read_paused || c->in_len == 0)
+		if (c->closing || c->read_paused || !c->in)
 			continue;
-		(void)server_conn_deliver(c, c->in, c->in_len);
+		(void)server_conn_deliver(c, c->in->data, c->in->len);
 	}
 	while (server.pending) {
 		struct conn *c = server.pending;

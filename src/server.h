@@ -23,6 +23,7 @@
 struct config;
 struct conn;
 struct server_held;
+struct server_input;
 
 /* What a connection's owner does with it.  on_data gets the bytes read (the
  * buffer may be modified) and returns how many it consumed, or -1 if it
@@ -43,8 +44,7 @@ struct conn {
 	const struct conn_handler *handler;
 	void *ctx;                       /* the handler's per-connection state */
 	struct evbuffer *out;            /* pending output, NULL when empty */
-	uint8_t *in;                     /* unconsumed input, NULL when none */
-	size_t in_len, in_cap;
+	struct server_input *in;         /* unconsumed input, NULL when none */
 	struct conn *prev, *next;        /* all connections */
 	struct conn *next_pending;       /* output to flush this turn */
 	struct conn *next_input;         /* resumed with input held */
