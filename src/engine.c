@@ -71,14 +71,17 @@ enum engine_state {
 	ENGINE_CLOSED,                 /* detached, freed at the end of the turn */
 };
 
+/* Laid out for an idle connection's sake: the flags fill the padding after
+ * the id, and the handshake's strings share the session's allocation. */
 struct engine_session {
 	char sid[ID_LEN + 1];
-	UT_hash_handle hh;             /* engine.sessions, keyed by sid */
-	enum engine_state state;
 	bool opened;                   /* on_open ran: on_close must run too */
 	bool is_websocket;             /* current transport */
+	bool began_websocket;          /* the handshake came over WebSocket */
 	bool awaiting_pong;
 	bool on_flush_list;
+	enum engine_state state;
+	UT_hash_handle hh;             /* engine.sessions, keyed by sid */
 	const char *close_reason;      /* of a close in progress or done */
 	void *app_data;                /* the application's, not owned */
 	struct websocket *ws;          /* WebSocket transport, not owned */
@@ -91,8 +94,7 @@ struct engine_session {
 	struct timeq_entry timer;      /* ping interval, pong deadline, close wait */
 	struct engine_session *next_flush;
 	struct engine_session *next_dead;
-	char *handshake;               /* owned: "address\0host\0url\0", see engine_handshake */
-	bool began_websocket;          /* the handshake came over WebSocket */
+	char handshake[];              /* "address\0host\0url\0" of the handshake request */
 };
 
 static struct {
@@ -456,12 +458,25 @@ static struct engine_session *engine_find(const struct http_request *req)
 	return s;
 }
 
-static struct engine_session *engine_session_new(bool is_websocket)
+/* A new session for the handshake <req> on <hc>.  It keeps what the
+ * request carried, for the cluster's fetchSockets: the peer's address,
+ * Host and the URL. */
+static struct engine_session *engine_session_new(struct http_conn *hc,
+						 const struct http_request *req,
+						 bool is_websocket)
 {
-	struct engine_session *s = calloc(1, sizeof *s);
+	char address[INET6_ADDRSTRLEN];
+	size_t a, h = strlen(req->host);
 
+	(void)server_conn_peer_address(http_conn_peek(hc), address);
+	a = strlen(address);
+	struct engine_session *s = calloc(1, sizeof *s + a + 1 + h + 1 + req->url_len + 1);
 	if (!s)
 		return NULL;
+	memcpy(s->handshake, address, a + 1);
+	memcpy(s->handshake + a + 1, req->host, h + 1);
+	memcpy(s->handshake + a + 1 + h + 1, req->url, req->url_len);
+	s->began_websocket = is_websocket;
 	if (id_generate(s->sid) < 0) {
 		log_error("getrandom failed: no session id");
 		free(s);
@@ -848,32 +863,11 @@ static void engine_polling_post(struct engine_session *s, struct http_conn *hc,
 
 /* --- handshake and routing ----------------------------------------------- */
 
-/* Keeps what the handshake request carried, for the cluster's
- * fetchSockets: the peer's address, Host and the URL.  One allocation,
- * sized to the strings. */
-static int engine_keep_handshake(struct engine_session *s, struct http_conn *hc,
-				 const struct http_request *req)
-{
-	char address[INET6_ADDRSTRLEN];
-	size_t a, h = strlen(req->host);
-
-	(void)server_conn_peer_address(http_conn_peek(hc), address);
-	a = strlen(address);
-	s->handshake = malloc(a + 1 + h + 1 + req->url_len + 1);
-	if (!s->handshake)
-		return -1;
-	memcpy(s->handshake, address, a + 1);
-	memcpy(s->handshake + a + 1, req->host, h + 1);
-	memcpy(s->handshake + a + 1 + h + 1, req->url, req->url_len);
-	s->handshake[a + 1 + h + 1 + req->url_len] = '\0';
-	return 0;
-}
-
 void engine_session_handshake(const struct engine_session *s, struct engine_handshake *out)
 {
-	out->address = s->handshake ? s->handshake : "";
-	out->host = out->address + strlen(out->address) + (s->handshake ? 1 : 0);
-	out->url = out->host + strlen(out->host) + (s->handshake ? 1 : 0);
+	out->address = s->handshake;
+	out->host = out->address + strlen(out->address) + 1;
+	out->url = out->host + strlen(out->host) + 1;
 	out->websocket = s->began_websocket;
 }
 
@@ -886,14 +880,11 @@ static void engine_handshake(struct http_conn *hc, struct http_request *req, boo
 		http_respond(hc, 503, NULL, NULL, NULL, 0);
 		return;
 	}
-	struct engine_session *s = engine_session_new(is_websocket);
-	if (!s || engine_keep_handshake(s, hc, req) < 0) {
-		if (s)
-			engine_destroy(s, "transport error");
+	struct engine_session *s = engine_session_new(hc, req, is_websocket);
+	if (!s) {
 		http_respond(hc, 503, NULL, NULL, NULL, 0);
 		return;
 	}
-	s->began_websocket = is_websocket;
 	bool can_upgrade = !is_websocket && engine.cfg->allow_upgrades &&
 			   (engine.cfg->transports & CONFIG_TRANSPORT_WEBSOCKET);
 	size_t open_len = eio_open_packet(open, sizeof open, s->sid, can_upgrade,
@@ -1040,7 +1031,6 @@ void engine_after_turn(void)
 		engine.dead = s->next_dead;
 		if (s->opened && engine.cb->on_close)
 			engine.cb->on_close(s, engine.app_ctx, s->close_reason);
-		free(s->handshake);
 		free(s);
 	}
 }
