@@ -3,7 +3,8 @@
  * packet.c and adapter.c allocate beside the JSON values they build; going
  * through json_get_alloc_funcs() means one allocator for both, so a test
  * that installs a failing one (json_set_alloc_funcs) reaches every
- * allocation of a decode.
+ * allocation of a decode.  ws.c builds no JSON but uses the same hook, so
+ * its tests can count and fail its allocations the same way.
  */
 #ifndef ROOMCAST_JSONMEM_H
 #define ROOMCAST_JSONMEM_H

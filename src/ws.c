@@ -3,14 +3,28 @@
  *
  * Owns the bytes of WebSocket framing only: the HTTP upgrade request, the
  * sockets and the meaning of a message belong to other modules.  The
- * decoder copies a frame header into hdr[] (at most 14 bytes) and checks
- * each part as soon as it is known, so a bad or oversized frame fails at
- * its header, not after its payload.  A control frame, or an unfragmented
- * data frame, whose whole payload sits in one feed's input is unmasked in
- * place and delivered from there; anything else is unmasked into msg (a
- * data message, reassembled across fragments) or ctrl (one control frame),
- * and those buffers are freed on the call after delivery, so an idle
- * connection holds no heap memory.
+ * decoder checks each part of a frame header as soon as its bytes are
+ * known, so a bad or oversized frame fails at its header, not after its
+ * payload.  A control frame, or an unfragmented data frame, whose whole
+ * payload sits in one feed's input is unmasked in place and delivered from
+ * there; anything else is unmasked into the decoder's part: msg[] for a
+ * data message (reassembled across fragments), ctrl[] for one control frame.
+ *
+ * Idle memory: every WebSocket connection embeds a decoder and nearly all
+ * of them sit between frames, so struct ws_decoder is 16 bytes (the part
+ * pointer, the 32-bit limit and the sticky error; asserted below).  The
+ * rest, about 180 bytes plus the message so far, is struct
+ * ws_decoder_part: one block allocated when a feed ends inside a header or
+ * a payload, or a fragmented message begins, and freed when the decoder is
+ * idle again: at once after an event delivered from the input, on the next
+ * call after one delivered from the part (event data lives until then,
+ * ws.h).  Whole frames in one read, the common case, allocate nothing; a
+ * frame cut by a read costs one allocation of the part, which is cheaper
+ * than carrying its ~90 bytes of state in every connection all the time.
+ * The part comes from jansson's allocator (jsonmem.h), like the other
+ * codecs' allocations, so that the unit tests can count and fail it; that
+ * allocator has no realloc, so msg[] grows by moving the part to a block
+ * twice as big (O(log n) moves per message).
  *
  * Limits: max_message bytes per reassembled data message (the reference
  * server closes with 1009, protocol-notes.md 1.5); 125 bytes per control
@@ -19,11 +33,13 @@
  * One leniency, as in the reference server's ws library: a length written
  * in a longer encoding than needed is accepted.
  */
-#include <stdlib.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
 #include <openssl/evp.h>
 
+#include "jsonmem.h"
 #include "ws.h"
 
 /* Bits of the first two header bytes (RFC 6455 5.2). */
@@ -38,11 +54,8 @@
 #define WS_MASK_BYTES 4
 
 /* A message buffer starts here and doubles: most messages are small, and
- * doubling keeps a large one at O(log n) reallocations. */
+ * doubling keeps a large one at O(log n) moves. */
 #define WS_MSG_MIN_CAP 256
-
-/* Where an empty payload that has no input byte to point at points. */
-static const uint8_t ws_empty[1];
 
 uint16_t ws_result_close_code(enum ws_result r)
 {
@@ -185,84 +198,106 @@ static bool ws_opcode_is_control(uint8_t opcode)
 	return opcode & 0x8;
 }
 
+/* The longest frame header: 2 bytes, a 64-bit length, the mask key. */
+#define WS_HDR_MAX (2 + 8 + WS_MASK_BYTES)
+
+/* One frame, from its header on. */
+struct ws_frame {
+	uint64_t len;  /* payload bytes */
+	uint64_t done; /* of which already consumed */
+	uint8_t opcode;
+	bool fin;
+	uint8_t mask[WS_MASK_BYTES];
+};
+
+/* What a decoder holds only while a frame or message is incomplete: a
+ * frame whose payload did not come whole, a fragmented message, or the
+ * first bytes of a header.  One block from jansson's allocator, owned by
+ * the decoder (d->part).  msg_len and msg_cap never exceed max_message, so
+ * 32 bits hold them. */
+struct ws_decoder_part {
+	struct ws_frame frame; /* the frame being read, while in_payload */
+	uint32_t msg_len;      /* bytes of the data message in msg[] so far */
+	uint32_t msg_cap;      /* room in msg[] */
+	uint32_t utf8_state;   /* of a text message, across fragments */
+	bool in_payload;       /* header done, reading <frame>'s payload */
+	uint8_t msg_opcode;    /* TEXT or BINARY of the message in msg[], 0 = none */
+	uint8_t hdr_len;       /* bytes in hdr[] */
+	uint8_t ctrl_len;      /* bytes in ctrl[] */
+	uint8_t hdr[WS_HDR_MAX];      /* a header cut by the end of a feed */
+	uint8_t ctrl[WS_CONTROL_MAX]; /* a control payload cut likewise */
+	uint8_t msg[];                /* msg_cap bytes */
+};
+
+_Static_assert(sizeof(struct ws_decoder) <= 16,
+	       "every WebSocket connection embeds a decoder: keep it small");
+
 void ws_decoder_init(struct ws_decoder *d, size_t max_message)
 {
 	memset(d, 0, sizeof *d);
-	d->max_message = max_message;
+	d->max_message = max_message < UINT32_MAX ? (uint32_t)max_message : UINT32_MAX;
 	d->failed = WS_MORE;
 }
 
-static void ws_decoder_free_buffers(struct ws_decoder *d)
+static void ws_decoder_free_part(struct ws_decoder *d)
 {
-	free(d->msg);
-	d->msg = NULL;
-	d->msg_len = 0;
-	d->msg_cap = 0;
-	free(d->ctrl);
-	d->ctrl = NULL;
-	d->ctrl_len = 0;
+	jsonmem_free(d->part);
+	d->part = NULL;
 }
 
 void ws_decoder_cleanup(struct ws_decoder *d)
 {
-	ws_decoder_free_buffers(d);
+	ws_decoder_free_part(d);
 	ws_decoder_init(d, d->max_message);
+}
+
+/* True while <p> holds part of a header, a frame or a message. */
+static bool ws_decoder_part_busy(const struct ws_decoder_part *p)
+{
+	return p->hdr_len > 0 || p->in_payload || p->msg_opcode != 0;
 }
 
 bool ws_decoder_busy(const struct ws_decoder *d)
 {
 	if (d->failed != WS_MORE)
 		return false; /* it holds nothing more it will ever finish */
-	return d->hdr_len > 0 || d->in_payload || d->msg_opcode != 0;
+	return d->part && ws_decoder_part_busy(d->part);
 }
 
 static enum ws_result ws_decoder_fail(struct ws_decoder *d, enum ws_result r)
 {
 	/* The connection is going away; give the memory back now. */
-	ws_decoder_free_buffers(d);
+	ws_decoder_free_part(d);
 	d->failed = r;
 	return r;
 }
 
-/* Buffers delivered by the previous call are dead now (ws.h: event data is
- * valid until the next call), so an idle decoder gives them back. */
+/* Frees the part once it holds nothing in progress.  Called where no event
+ * data can point into it: at the start of a feed (the previous event is
+ * dead, ws.h), and after delivering a frame from the input. */
 static void ws_decoder_release(struct ws_decoder *d)
 {
-	if (d->msg && d->msg_opcode == 0) {
-		free(d->msg);
-		d->msg = NULL;
-		d->msg_len = 0;
-		d->msg_cap = 0;
-	}
-	if (d->ctrl && !(d->in_payload && ws_opcode_is_control(d->frame_opcode))) {
-		free(d->ctrl);
-		d->ctrl = NULL;
-		d->ctrl_len = 0;
-	}
+	if (d->part && !ws_decoder_part_busy(d->part))
+		ws_decoder_free_part(d);
 }
 
-/* Copies header bytes from <in> until hdr[] holds <want>; false if the
- * input ran out first. */
-static bool ws_decoder_fill(struct ws_decoder *d, const uint8_t *in, size_t len,
-			    size_t *pos, size_t want)
+/* The decoder's part, allocated (zeroed, msg[] empty) if it has none; NULL
+ * if that fails. */
+static struct ws_decoder_part *ws_decoder_get_part(struct ws_decoder *d)
 {
-	if (d->hdr_len < want) {
-		size_t n = want - d->hdr_len;
-
-		if (n > len - *pos)
-			n = len - *pos;
-		memcpy(d->hdr + d->hdr_len, in + *pos, n);
-		d->hdr_len += (uint8_t)n;
-		*pos += n;
+	if (!d->part) {
+		d->part = jsonmem_malloc(sizeof *d->part);
+		if (d->part)
+			memset(d->part, 0, sizeof *d->part);
 	}
-	return d->hdr_len >= want;
+	return d->part;
 }
 
 /* Checks the first two header bytes against the decoder's state. */
-static enum ws_result ws_decoder_check_start(const struct ws_decoder *d)
+static enum ws_result ws_decoder_check_start(const struct ws_decoder *d, uint8_t b0, uint8_t b1)
 {
-	uint8_t b0 = d->hdr[0], b1 = d->hdr[1];
 	uint8_t opcode = b0 & WS_HDR_OPCODE;
+	uint8_t msg_opcode = d->part ? d->part->msg_opcode : 0;
 
 	if (b0 & WS_HDR_RSV) /* no extension was negotiated (RFC 6455 5.2) */
 		return WS_ERR_PROTOCOL;
@@ -270,13 +305,13 @@ static enum ws_result ws_decoder_check_start(const struct ws_decoder *d)
 		return WS_ERR_PROTOCOL;
 	switch (opcode) {
 	case WS_OPCODE_CONT:
-		if (d->msg_opcode == 0)
+		if (msg_opcode == 0)
 			return WS_ERR_PROTOCOL;
 		break;
 	case WS_OPCODE_TEXT:
 	case WS_OPCODE_BINARY:
 		/* A new message may not start inside a fragmented one (5.4). */
-		if (d->msg_opcode != 0)
+		if (msg_opcode != 0)
 			return WS_ERR_PROTOCOL;
 		break;
 	case WS_OPCODE_CLOSE:
@@ -292,63 +327,95 @@ static enum ws_result ws_decoder_check_start(const struct ws_decoder *d)
 	return WS_MORE;
 }
 
-/* Reads header bytes.  Returns WS_MORE, with d->in_payload set once the
- * header is complete (and the input possibly used up either way), or an
- * error as soon as the bytes read so far show one. */
-static enum ws_result ws_decoder_header(struct ws_decoder *d, const uint8_t *in,
-					size_t len, size_t *pos)
+/* Checks the first <n> bytes of a header, <h>, and once all of it is there
+ * decodes it into <f>.  Returns an error as soon as the bytes known show
+ * one, else WS_MORE with *<hdr_len> the header's whole length (0 while
+ * fewer than two bytes are known); <f> is filled if n >= *hdr_len > 0. */
+static enum ws_result ws_decoder_parse_header(const struct ws_decoder *d, const uint8_t *h,
+					      size_t n, size_t *hdr_len, struct ws_frame *f)
 {
 	enum ws_result r;
 	size_t ext_len;
 	uint8_t len7, opcode;
 	uint64_t frame_len = 0;
 
-	if (!ws_decoder_fill(d, in, len, pos, 2))
+	*hdr_len = 0;
+	if (n < 2)
 		return WS_MORE;
-	/* Each check below may run again on a later call if the header is
-	 * still incomplete; they depend only on hdr[] and the message state,
-	 * which do not change in between. */
-	r = ws_decoder_check_start(d);
+	r = ws_decoder_check_start(d, h[0], h[1]);
 	if (r != WS_MORE)
 		return r;
-	opcode = d->hdr[0] & WS_HDR_OPCODE;
-	len7 = d->hdr[1] & WS_HDR_LEN7;
+	opcode = h[0] & WS_HDR_OPCODE;
+	len7 = h[1] & WS_HDR_LEN7;
 	ext_len = len7 == WS_LEN7_16BIT ? 2 : len7 == WS_LEN7_64BIT ? 8 : 0;
-	if (!ws_decoder_fill(d, in, len, pos, 2 + ext_len))
+	*hdr_len = 2 + ext_len + WS_MASK_BYTES;
+	if (n < 2 + ext_len)
 		return WS_MORE;
 	if (ext_len == 0) {
 		frame_len = len7;
 	} else {
 		for (size_t i = 0; i < ext_len; i++)
-			frame_len = frame_len << 8 | d->hdr[2 + i];
+			frame_len = frame_len << 8 | h[2 + i];
 		if (frame_len >> 63) /* RFC 6455 5.2: the top bit must be 0 */
 			return WS_ERR_PROTOCOL;
 	}
 	/* Refuse an oversized message before reading (or buffering) any of it.
-	 * msg_len counts what earlier fragments brought; it is 0 for a frame
-	 * that starts a message. */
+	 * msg_len counts what earlier fragments brought. */
 	if (!ws_opcode_is_control(opcode)) {
-		size_t done = opcode == WS_OPCODE_CONT ? d->msg_len : 0;
+		uint32_t done = opcode == WS_OPCODE_CONT ? d->part->msg_len : 0;
 
 		if (frame_len > d->max_message - done)
 			return WS_ERR_TOO_BIG;
 	}
-	if (!ws_decoder_fill(d, in, len, pos, 2 + ext_len + WS_MASK_BYTES))
+	if (n < *hdr_len)
 		return WS_MORE;
+	f->len = frame_len;
+	f->done = 0;
+	f->opcode = opcode;
+	f->fin = h[0] & WS_HDR_FIN;
+	memcpy(f->mask, h + 2 + ext_len, WS_MASK_BYTES);
+	return WS_MORE;
+}
 
-	memcpy(d->mask, d->hdr + 2 + ext_len, WS_MASK_BYTES);
-	d->frame_opcode = opcode;
-	d->frame_fin = d->hdr[0] & WS_HDR_FIN;
-	d->frame_len = frame_len;
-	d->frame_done = 0;
-	d->hdr_len = 0;
-	d->in_payload = true;
-	if (opcode == WS_OPCODE_TEXT || opcode == WS_OPCODE_BINARY) {
-		d->utf8_state = WS_UTF8_ACCEPT;
-		d->msg_len = 0;
-		if (!d->frame_fin)
-			d->msg_opcode = opcode;
+/* Reads a frame header from <in> at *<pos>, after the bytes earlier feeds
+ * left in the part, if any.  Returns WS_MORE with *<complete> set and <f>
+ * filled once the header is whole, WS_MORE with the input used up and its
+ * bytes kept in the part otherwise, or an error. */
+static enum ws_result ws_decoder_header(struct ws_decoder *d, const uint8_t *in, size_t len,
+					size_t *pos, struct ws_frame *f, bool *complete)
+{
+	struct ws_decoder_part *p = d->part;
+	size_t have = p ? p->hdr_len : 0;
+	size_t take = len - *pos < WS_HDR_MAX - have ? len - *pos : WS_HDR_MAX - have;
+	const uint8_t *h = in + *pos;
+	uint8_t joined[WS_HDR_MAX];
+	size_t hdr_len;
+	enum ws_result r;
+
+	if (have > 0) {
+		/* The header continues one cut by an earlier feed. */
+		memcpy(joined, p->hdr, have);
+		memcpy(joined + have, in + *pos, take);
+		h = joined;
 	}
+	*complete = false;
+	r = ws_decoder_parse_header(d, h, have + take, &hdr_len, f);
+	if (r != WS_MORE)
+		return r;
+	if (hdr_len > 0 && have + take >= hdr_len) {
+		*pos += hdr_len - have;
+		if (p)
+			p->hdr_len = 0;
+		*complete = true;
+		return WS_MORE;
+	}
+	/* The input ends inside the header (take is all of it). */
+	p = ws_decoder_get_part(d);
+	if (!p)
+		return WS_ERR_NOMEM;
+	memcpy(p->hdr + have, in + *pos, take);
+	p->hdr_len = (uint8_t)(have + take);
+	*pos += take;
 	return WS_MORE;
 }
 
@@ -385,15 +452,51 @@ static enum ws_result ws_decoder_control(uint8_t opcode, const uint8_t *p,
 	return WS_EVENT;
 }
 
-/* Makes room for <n> more bytes in msg.  The caller has checked that the
- * message stays within max_message. */
+/* True if <f>'s whole payload is in the <avail> input bytes and no earlier
+ * fragment or piece of it was copied: it can be delivered from the input. */
+static bool ws_frame_in_place(const struct ws_frame *f, size_t avail)
+{
+	return f->done == 0 && f->len <= avail &&
+	       (ws_opcode_is_control(f->opcode) || (f->fin && f->opcode != WS_OPCODE_CONT));
+}
+
+/* Unmasks the <n>-byte payload at <p>, in the input, and delivers it.
+ * <opcode> and <mask> are copies: the part they may come from is freed
+ * here when nothing else is in progress. */
+static enum ws_result ws_decoder_in_place(struct ws_decoder *d, uint8_t opcode,
+					  const uint8_t mask[WS_MASK_BYTES], uint8_t *p,
+					  size_t n, size_t *pos, struct ws_event *ev)
+{
+	uint32_t utf8 = WS_UTF8_ACCEPT;
+
+	ws_unmask(p, p, n, mask, 0);
+	*pos += n;
+	if (d->part) {
+		d->part->in_payload = false;
+		ws_decoder_release(d);
+	}
+	if (ws_opcode_is_control(opcode))
+		return ws_decoder_control(opcode, p, n, ev);
+	if (opcode == WS_OPCODE_TEXT && (!ws_utf8_feed(&utf8, p, n) || utf8 != WS_UTF8_ACCEPT))
+		return WS_ERR_UTF8;
+	ev->opcode = (enum ws_opcode)opcode;
+	ev->data = p;
+	ev->len = n;
+	ev->close_code = 0;
+	return WS_EVENT;
+}
+
+/* Makes room for <n> more bytes in msg[], moving the part to a bigger
+ * block (jansson's allocator has no realloc).  The caller has checked that
+ * the message stays within max_message. */
 static enum ws_result ws_decoder_reserve(struct ws_decoder *d, size_t n)
 {
-	size_t want = d->msg_len + n;
-	size_t cap = d->msg_cap ? d->msg_cap : WS_MSG_MIN_CAP;
-	uint8_t *p;
+	struct ws_decoder_part *p = d->part, *grown;
+	size_t want = (size_t)p->msg_len + n;
+	size_t cap = p->msg_cap ? p->msg_cap : WS_MSG_MIN_CAP;
+	uint64_t left = p->frame.len - p->frame.done;
 
-	if (want <= d->msg_cap)
+	if (want <= p->msg_cap)
 		return WS_MORE;
 	if (want > d->max_message) /* the header check makes this unreachable */
 		return WS_ERR_TOO_BIG;
@@ -405,102 +508,120 @@ static enum ws_result ws_decoder_reserve(struct ws_decoder *d, size_t n)
 	if (cap > d->max_message)
 		cap = d->max_message;
 	/* A final frame's end is known: don't grow past it. */
-	if (d->frame_fin && cap - d->msg_len > d->frame_len - d->frame_done)
-		cap = d->msg_len + (size_t)(d->frame_len - d->frame_done);
-	p = realloc(d->msg, cap);
-	if (!p)
+	if (p->frame.fin && cap - p->msg_len > left)
+		cap = p->msg_len + (size_t)left;
+	if (cap > SIZE_MAX - sizeof *grown)
 		return WS_ERR_NOMEM;
-	d->msg = p;
-	d->msg_cap = cap;
+	grown = jsonmem_malloc(sizeof *grown + cap);
+	if (!grown)
+		return WS_ERR_NOMEM;
+	memcpy(grown, p, offsetof(struct ws_decoder_part, msg) + p->msg_len);
+	grown->msg_cap = (uint32_t)cap;
+	jsonmem_free(p);
+	d->part = grown;
 	return WS_MORE;
 }
 
-/* Reads payload bytes of the current frame.  Returns WS_EVENT when the
- * frame completes a message or is a control frame, WS_MORE when the input
- * ran out or a non-final fragment ended, or an error. */
+/* Keeps the frame whose header was just read in the part: its payload is
+ * not all in this input, or it is a fragment. */
+static enum ws_result ws_decoder_hold(struct ws_decoder *d, const struct ws_frame *f)
+{
+	struct ws_decoder_part *p = ws_decoder_get_part(d);
+
+	if (!p)
+		return WS_ERR_NOMEM;
+	p->frame = *f;
+	p->in_payload = true;
+	if (ws_opcode_is_control(f->opcode)) {
+		p->ctrl_len = 0;
+	} else if (f->opcode != WS_OPCODE_CONT) {
+		p->utf8_state = WS_UTF8_ACCEPT;
+		p->msg_len = 0;
+		if (!f->fin)
+			p->msg_opcode = f->opcode;
+	}
+	return WS_MORE;
+}
+
+/* Reads payload bytes of the frame held in the part.  Returns WS_EVENT when
+ * the frame completes a message or is a control frame, WS_MORE when the
+ * input ran out or a non-final fragment ended, or an error. */
 static enum ws_result ws_decoder_payload(struct ws_decoder *d, uint8_t *in, size_t len,
 					 size_t *pos, struct ws_event *ev)
 {
-	uint8_t opcode = d->frame_opcode;
-	bool control = ws_opcode_is_control(opcode);
+	struct ws_decoder_part *p = d->part;
 	size_t avail = len - *pos;
-	uint64_t left = d->frame_len - d->frame_done;
+	uint64_t left = p->frame.len - p->frame.done;
 	size_t n = avail < left ? avail : (size_t)left;
+	uint8_t opcode = p->frame.opcode;
+	bool control = ws_opcode_is_control(opcode);
 	enum ws_result r;
 
-	if (d->frame_done == 0 && left <= avail &&
-	    (control || (d->frame_fin && opcode != WS_OPCODE_CONT))) {
-		/* The whole payload is here and no fragment precedes it. */
-		uint8_t *p = in + *pos;
+	if (ws_frame_in_place(&p->frame, avail)) {
+		/* Its header ended the previous feed; the payload came whole. */
+		uint8_t mask[WS_MASK_BYTES];
 
-		ws_unmask(p, p, n, d->mask, 0);
-		*pos += n;
-		d->in_payload = false;
-		if (control)
-			return ws_decoder_control(opcode, p, n, ev);
-		if (opcode == WS_OPCODE_TEXT &&
-		    (!ws_utf8_feed(&d->utf8_state, p, n) || d->utf8_state != WS_UTF8_ACCEPT))
-			return WS_ERR_UTF8;
-		ev->opcode = (enum ws_opcode)opcode;
-		ev->data = p;
-		ev->len = n;
-		ev->close_code = 0;
-		return WS_EVENT;
+		memcpy(mask, p->frame.mask, WS_MASK_BYTES);
+		return ws_decoder_in_place(d, opcode, mask, in + *pos, n, pos, ev);
 	}
+	if (n > 0 && control) {
+		ws_unmask(p->ctrl + p->ctrl_len, in + *pos, n, p->frame.mask, p->frame.done);
+		p->ctrl_len += (uint8_t)n; /* frame.len <= 125 */
+	} else if (n > 0) {
+		uint8_t *dst;
 
-	if (control) {
-		if (n > 0) {
-			if (!d->ctrl) {
-				/* frame_len is 1..125: an empty frame took the path above. */
-				d->ctrl = malloc((size_t)d->frame_len);
-				if (!d->ctrl)
-					return WS_ERR_NOMEM;
-				d->ctrl_len = 0;
-			}
-			ws_unmask(d->ctrl + d->ctrl_len, in + *pos, n, d->mask, d->frame_done);
-			d->ctrl_len += n;
-		}
-	} else {
-		if (n > 0) {
-			uint8_t *dst;
-
-			/* An unfragmented frame split across feeds: from its first
-			 * copied byte on, msg holds a message in progress. */
-			if (d->msg_opcode == 0)
-				d->msg_opcode = opcode;
-
-			r = ws_decoder_reserve(d, n);
-			if (r != WS_MORE)
-				return r;
-			dst = d->msg + d->msg_len;
-			ws_unmask(dst, in + *pos, n, d->mask, d->frame_done);
-			/* Check text as it arrives: a bad byte fails now, not after
-			 * the rest of a large message. */
-			if (d->msg_opcode == WS_OPCODE_TEXT && !ws_utf8_feed(&d->utf8_state, dst, n))
-				return WS_ERR_UTF8;
-			d->msg_len += n;
-		}
+		/* An unfragmented frame cut by the end of a feed: from its first
+		 * copied byte on, msg[] holds a message in progress. */
+		if (p->msg_opcode == 0)
+			p->msg_opcode = opcode;
+		r = ws_decoder_reserve(d, n);
+		if (r != WS_MORE)
+			return r;
+		p = d->part; /* it may have moved */
+		dst = p->msg + p->msg_len;
+		ws_unmask(dst, in + *pos, n, p->frame.mask, p->frame.done);
+		/* Check text as it arrives: a bad byte fails now, not after
+		 * the rest of a large message. */
+		if (p->msg_opcode == WS_OPCODE_TEXT && !ws_utf8_feed(&p->utf8_state, dst, n))
+			return WS_ERR_UTF8;
+		p->msg_len += (uint32_t)n;
 	}
 	*pos += n;
-	d->frame_done += n;
-	if (d->frame_done < d->frame_len)
+	p->frame.done += n;
+	if (p->frame.done < p->frame.len)
 		return WS_MORE;
 
-	d->in_payload = false;
+	p->in_payload = false;
 	if (control)
-		return ws_decoder_control(opcode, d->ctrl, d->ctrl_len, ev);
-	if (!d->frame_fin)
+		return ws_decoder_control(opcode, p->ctrl, p->ctrl_len, ev);
+	if (!p->frame.fin)
 		return WS_MORE;
-	/* The message is complete: msg is delivered now and freed next call. */
-	opcode = d->msg_opcode;
-	d->msg_opcode = 0;
-	if (opcode == WS_OPCODE_TEXT && d->utf8_state != WS_UTF8_ACCEPT)
+	/* The message is complete: msg[] is delivered now, and the part freed
+	 * on the next call. */
+	opcode = p->msg_opcode;
+	p->msg_opcode = 0;
+	if (opcode == WS_OPCODE_TEXT && p->utf8_state != WS_UTF8_ACCEPT)
 		return WS_ERR_UTF8; /* the text ends inside a sequence */
 	ev->opcode = (enum ws_opcode)opcode;
-	ev->data = d->msg ? d->msg : ws_empty;
-	ev->len = d->msg_len;
+	ev->data = p->msg; /* an empty message too: it points into the part */
+	ev->len = p->msg_len;
 	ev->close_code = 0;
 	return WS_EVENT;
+}
+
+/* Reads the payload of the frame whose header <f> was just read from this
+ * input: from the input if it is all there, else through the part. */
+static enum ws_result ws_decoder_frame(struct ws_decoder *d, const struct ws_frame *f,
+				       uint8_t *in, size_t len, size_t *pos, struct ws_event *ev)
+{
+	enum ws_result r;
+
+	if (ws_frame_in_place(f, len - *pos))
+		return ws_decoder_in_place(d, f->opcode, f->mask, in + *pos, (size_t)f->len, pos, ev);
+	r = ws_decoder_hold(d, f);
+	if (r != WS_MORE)
+		return r;
+	return ws_decoder_payload(d, in, len, pos, ev);
 }
 
 enum ws_result ws_decoder_feed(struct ws_decoder *d, uint8_t *in, size_t len,
@@ -514,19 +635,24 @@ enum ws_result ws_decoder_feed(struct ws_decoder *d, uint8_t *in, size_t len,
 		return d->failed;
 	ws_decoder_release(d);
 	for (;;) {
-		if (!d->in_payload) {
+		if (d->part && d->part->in_payload) {
+			r = ws_decoder_payload(d, in, len, &pos, ev);
+		} else {
+			struct ws_frame f;
+			bool complete;
+
 			if (pos == len) {
 				r = WS_MORE;
 				break;
 			}
-			r = ws_decoder_header(d, in, len, &pos);
-			if (r != WS_MORE || !d->in_payload)
+			r = ws_decoder_header(d, in, len, &pos, &f, &complete);
+			if (r != WS_MORE || !complete)
 				break;
+			r = ws_decoder_frame(d, &f, in, len, &pos, ev);
 		}
-		r = ws_decoder_payload(d, in, len, &pos, ev);
 		/* Stop at an event or error, or when the frame is unfinished
 		 * (the input is used up); go on after a finished fragment. */
-		if (r != WS_MORE || d->in_payload)
+		if (r != WS_MORE || (d->part && d->part->in_payload))
 			break;
 	}
 	*used = pos;

@@ -66,27 +66,28 @@ struct ws_event {
 };
 
 /* Decoder state.  The fields are private; the struct is public only so that
- * a connection can embed it.  An idle decoder holds no heap memory. */
+ * a connection can embed it.  It is 16 bytes, because every connection
+ * embeds one and nearly all of them sit between whole frames: what matters
+ * only while a frame or message is incomplete (header bytes so far, the
+ * frame's length, mask and progress, the reassembly buffer, a control
+ * payload, the UTF-8 state across fragments) lives in one heap block,
+ * <part>, allocated when such state first appears and freed once the
+ * decoder is idle and no event points into it.  An idle decoder holds no
+ * heap memory. */
+struct ws_decoder_part;
+
 struct ws_decoder {
-	size_t max_message;   /* bytes of one data message after reassembly */
-	uint8_t hdr[14];      /* header bytes of the frame being read */
-	uint8_t hdr_len;      /* bytes in hdr so far */
-	uint8_t frame_opcode; /* opcode and FIN of the current frame */
-	bool frame_fin;
-	bool in_payload;      /* header done, reading payload */
-	uint8_t mask[4];
-	uint64_t frame_len;   /* payload bytes of the current frame */
-	uint64_t frame_done;  /* of which already consumed */
-	uint8_t msg_opcode;   /* TEXT or BINARY of a fragmented message in progress, 0 = none */
-	uint8_t *msg;         /* reassembly buffer (heap), NULL when idle */
-	size_t msg_len, msg_cap;
-	uint8_t *ctrl;        /* control frame payload being gathered (heap, 125 bytes) */
-	size_t ctrl_len;
-	uint32_t utf8_state;  /* incremental UTF-8 validator state across fragments */
+	struct ws_decoder_part *part; /* heap, see ws.c; NULL when idle */
+	uint32_t max_message;  /* bytes of one data message after reassembly */
 	enum ws_result failed; /* sticky error, WS_MORE while healthy */
 };
 
+/* Sets up <d> for messages of at most <max_message> bytes.  The limit is
+ * kept in 32 bits: a larger value counts as UINT32_MAX (max_payload, its
+ * only source, is at most 1 GiB). */
 void ws_decoder_init(struct ws_decoder *d, size_t max_message);
+/* Frees what <d> holds and sets it up again with the same limit; calling it
+ * twice is harmless. */
 void ws_decoder_cleanup(struct ws_decoder *d);
 
 /* Consumes bytes from <in> (<len> bytes; the decoder may unmask them in

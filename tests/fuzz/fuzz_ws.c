@@ -8,15 +8,19 @@
  *
  * Beyond "no crash", it checks what ws.h promises: *used never exceeds the
  * input, WS_MORE means all of it was used, event data lies in the piece or
- * in the decoder's own buffers, data messages are at most max_message,
+ * in the decoder's own heap, data messages are at most max_message,
  * control payloads at most 125 bytes, text and close reasons are valid
  * UTF-8 (ws_utf8_feed), close codes are receivable ones, an error answers
- * every later call the same way, and an idle decoder holds no heap.  Each
- * message and ping/pong is also encoded again with ws_frame_header(),
- * masked as a client would, and must decode to the same bytes.
+ * every later call the same way and frees everything, and after every call
+ * the decoder holds heap exactly while it is busy or its event points
+ * into that heap (ws.c allocates through jansson's allocator, which this
+ * target hooks to track the blocks), never more than max_message plus its
+ * fixed part.  Each message and ping/pong is also encoded again with
+ * ws_frame_header(), masked as a client would, and must decode to the same
+ * bytes.
  *
  * Build: clang -fsanitize=fuzzer,address,undefined -Isrc tests/fuzz/fuzz_ws.c
- *        src/ws.c -lcrypto -o fuzz_ws
+ *        src/ws.c -lcrypto -ljansson -o fuzz_ws
  * Seeds: tests/fuzz/corpus/ws/ (first byte 0 = whole input).
  */
 #include <stdbool.h>
@@ -25,9 +29,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "ws.h"
 
 #define FUZZ_MAX_MESSAGE 4096
+/* Bound on the decoder's heap beyond the message bytes (ws.c's part: the
+ * frame, a cut header and a control payload, about 180 bytes). */
+#define FUZZ_PART_MAX 512
 
 #define FUZZ_CHECK(cond)                 \
 	do {                             \
@@ -36,6 +45,50 @@
 	} while (0)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* The decoder's blocks, through jansson's allocator: its part, and the
+ * bigger one it moves to while msg[] grows. */
+#define FUZZ_HEAP_BLOCKS 4
+
+static struct {
+	size_t live_bytes;
+	struct {
+		const uint8_t *p;
+		size_t len;
+	} blocks[FUZZ_HEAP_BLOCKS];
+} fuzz_heap;
+
+static void *fuzz_heap_malloc(size_t size)
+{
+	uint8_t *p = malloc(size);
+
+	FUZZ_CHECK(p);
+	for (size_t i = 0; i < FUZZ_HEAP_BLOCKS; i++) {
+		if (fuzz_heap.blocks[i].p == NULL) {
+			fuzz_heap.blocks[i].p = p;
+			fuzz_heap.blocks[i].len = size;
+			fuzz_heap.live_bytes += size;
+			return p;
+		}
+	}
+	FUZZ_CHECK(false); /* more blocks at once than the decoder ever needs */
+	return NULL;
+}
+
+static void fuzz_heap_free(void *p)
+{
+	if (p == NULL)
+		return;
+	for (size_t i = 0; i < FUZZ_HEAP_BLOCKS; i++) {
+		if (fuzz_heap.blocks[i].p == p) {
+			fuzz_heap.live_bytes -= fuzz_heap.blocks[i].len;
+			fuzz_heap.blocks[i].p = NULL;
+			free(p);
+			return;
+		}
+	}
+	FUZZ_CHECK(false); /* not a block of ours */
+}
 
 /* The piece sizes a run uses, from the first input byte. */
 struct fuzz_cut {
@@ -72,7 +125,31 @@ static size_t fuzz_piece_len(struct fuzz_cut *c, size_t left)
 
 static bool fuzz_within(const uint8_t *p, size_t len, const uint8_t *base, size_t base_len)
 {
-	return base && p >= base && p <= base + base_len && len <= (size_t)(base + base_len - p);
+	uintptr_t a = (uintptr_t)p, b = (uintptr_t)base;
+
+	return base && a >= b && a - b <= base_len && len <= base_len - (a - b);
+}
+
+static bool fuzz_heap_holds(const uint8_t *p, size_t len)
+{
+	for (size_t i = 0; i < FUZZ_HEAP_BLOCKS; i++)
+		if (fuzz_within(p, len, fuzz_heap.blocks[i].p, fuzz_heap.blocks[i].len))
+			return true;
+	return false;
+}
+
+/* After a call that returned <r>: heap exactly while the decoder is busy or
+ * its event points into that heap, none once it failed, and at most the
+ * message plus the fixed part. */
+static void fuzz_check_held(const struct ws_decoder *d, enum ws_result r, const struct ws_event *ev)
+{
+	bool event_in_heap = r == WS_EVENT && fuzz_heap_holds(ev->data, ev->len);
+
+	if (r < 0)
+		FUZZ_CHECK(fuzz_heap.live_bytes == 0);
+	else
+		FUZZ_CHECK((fuzz_heap.live_bytes > 0) == (ws_decoder_busy(d) || event_in_heap));
+	FUZZ_CHECK(fuzz_heap.live_bytes <= FUZZ_MAX_MESSAGE + FUZZ_PART_MAX);
 }
 
 static bool fuzz_utf8_ok(const uint8_t *p, size_t len)
@@ -116,13 +193,11 @@ static void fuzz_round_trip(const struct ws_event *ev)
 	free(frame);
 }
 
-static void fuzz_check_event(const struct ws_decoder *d, const struct ws_event *ev,
-			     const uint8_t *piece, size_t piece_len)
+static void fuzz_check_event(const struct ws_event *ev, const uint8_t *piece, size_t piece_len)
 {
 	FUZZ_CHECK(ev->data != NULL);
-	FUZZ_CHECK(ev->len == 0 || fuzz_within(ev->data, ev->len, piece, piece_len) ||
-		   fuzz_within(ev->data, ev->len, d->msg, d->msg_len) ||
-		   fuzz_within(ev->data, ev->len, d->ctrl, d->ctrl_len));
+	FUZZ_CHECK(fuzz_within(ev->data, ev->len, piece, piece_len) ||
+		   fuzz_heap_holds(ev->data, ev->len));
 	switch (ev->opcode) {
 	case WS_OPCODE_TEXT:
 	case WS_OPCODE_BINARY:
@@ -159,6 +234,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size < 1)
 		return 0;
+	json_set_alloc_funcs(fuzz_heap_malloc, fuzz_heap_free);
+	FUZZ_CHECK(fuzz_heap.live_bytes == 0);
 	cut.mode = data[0] & 3;
 	cut.fixed = (size_t)(data[0] >> 2) + 2;
 	cut.rng = 0x9e3779b9u ^ data[0];
@@ -173,11 +250,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			enum ws_result r = ws_decoder_feed(&d, piece + off, n - off, &used, &ev);
 
 			FUZZ_CHECK(used <= n - off);
+			fuzz_check_held(&d, r, &ev);
+			if (r == WS_EVENT)
+				fuzz_check_event(&ev, piece + off, n - off);
 			off += used;
-			if (r == WS_EVENT) {
-				fuzz_check_event(&d, &ev, piece, n);
+			if (r == WS_EVENT)
 				continue;
-			}
 			if (r == WS_MORE) {
 				FUZZ_CHECK(off == n);
 				break;
@@ -197,13 +275,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (failed != WS_MORE) {
 		FUZZ_CHECK(ws_decoder_feed(&d, spare, 1, &used, &ev) == failed && used == 0);
 		FUZZ_CHECK(!ws_decoder_busy(&d));
-		FUZZ_CHECK(d.msg == NULL && d.ctrl == NULL);
+		FUZZ_CHECK(fuzz_heap.live_bytes == 0);
 	} else {
 		FUZZ_CHECK(ws_decoder_feed(&d, spare, 0, &used, &ev) == WS_MORE && used == 0);
-		if (!ws_decoder_busy(&d))
-			FUZZ_CHECK(d.msg == NULL && d.ctrl == NULL);
-		FUZZ_CHECK(d.msg_len <= FUZZ_MAX_MESSAGE && d.msg_cap <= FUZZ_MAX_MESSAGE);
+		fuzz_check_held(&d, WS_MORE, &ev);
 	}
 	ws_decoder_cleanup(&d);
+	FUZZ_CHECK(fuzz_heap.live_bytes == 0);
 	return 0;
 }

@@ -2,13 +2,20 @@
  *
  * Decoder cases are byte strings built from masked client frames by
  * tw_frame_add(), with the events and the result they must give.
- * tw_check() feeds each one whole, one byte per call, and cut in two at
- * every point, each piece in its own exact-size malloc block so that ASan
- * sees any read or write past it.  Every run must give the same events and
- * result, consume its whole input, keep an error once it has one, and leave
- * the decoder holding no heap memory once idle; ASan's leak check covers
- * ws_decoder_cleanup().  Allocation failures are not injected: ws.c calls
- * plain malloc/realloc and the build offers no hook to fail them.
+ * tw_check() feeds each one whole, one byte per call, cut in two at every
+ * point and, when short, cut in three at every pair of points, each piece
+ * in its own exact-size malloc block so that ASan sees any read or write
+ * past it.  Every run must give the same events and result, consume its
+ * whole input and keep an error once it has one.
+ *
+ * ws.c allocates through jansson's allocator (jsonmem.h); hooks on cmocka's
+ * allocator (which reports leaks and overruns) count what the decoder
+ * holds.  After every call the decoder holds heap exactly while it is busy
+ * or the event it returned points into that heap, and nothing once it
+ * failed; event data lies in that call's input or in the decoder's heap.
+ * The hooks also fail the 1st, 2nd, ... allocation of each case fed whole,
+ * byte by byte and cut in two: the decoder must give the same events up to
+ * there, then WS_ERR_NOMEM, and hold nothing.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -19,8 +26,106 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 
 #include "ws.h"
+
+/* Every connection embeds a decoder (ws.c asserts the same). */
+_Static_assert(sizeof(struct ws_decoder) <= 16, "struct ws_decoder grew past 16 bytes");
+
+/* ---- allocation hooks ---- */
+
+/* Blocks the decoder may hold at once: its part, and the bigger one it
+ * moves to while msg[] grows. */
+#define TW_HEAP_BLOCKS 4
+
+static struct {
+	size_t live_bytes;      /* requested by ws.c, not yet freed */
+	unsigned long n_allocs; /* allocations tried since the last reset */
+	unsigned long fail_at;  /* fail allocation number fail_at (1-based); 0: none */
+	unsigned long n_failed;
+	struct {
+		const uint8_t *p;
+		size_t len;
+	} blocks[TW_HEAP_BLOCKS];
+} tw_heap;
+
+static void *tw_heap_malloc(size_t size)
+{
+	uint8_t *p;
+
+	if (++tw_heap.n_allocs == tw_heap.fail_at) {
+		tw_heap.n_failed++;
+		return NULL;
+	}
+	p = test_malloc(size);
+	for (size_t i = 0; i < TW_HEAP_BLOCKS; i++) {
+		if (tw_heap.blocks[i].p == NULL) {
+			tw_heap.blocks[i].p = p;
+			tw_heap.blocks[i].len = size;
+			tw_heap.live_bytes += size;
+			return p;
+		}
+	}
+	fail_msg("the decoder holds more than %d blocks", TW_HEAP_BLOCKS);
+	return NULL;
+}
+
+static void tw_heap_free(void *p)
+{
+	if (p == NULL)
+		return;
+	for (size_t i = 0; i < TW_HEAP_BLOCKS; i++) {
+		if (tw_heap.blocks[i].p == p) {
+			tw_heap.live_bytes -= tw_heap.blocks[i].len;
+			tw_heap.blocks[i].p = NULL;
+			test_free(p);
+			return;
+		}
+	}
+	fail_msg("free of a block the hooks did not allocate");
+}
+
+/* Per-test setup: a test that failed half-way may have left blocks and
+ * counters behind (cmocka reports its leaks); the next one starts clean. */
+static int tw_setup(void **state)
+{
+	memset(&tw_heap, 0, sizeof tw_heap);
+	return 0;
+}
+
+static void tw_heap_reset(unsigned long fail_at)
+{
+	tw_heap.n_allocs = 0;
+	tw_heap.fail_at = fail_at;
+	tw_heap.n_failed = 0;
+}
+
+/* True if the <len> bytes at <p> lie inside the <base_len> bytes at <base>. */
+static bool tw_within(const uint8_t *p, size_t len, const uint8_t *base, size_t base_len)
+{
+	uintptr_t a = (uintptr_t)p, b = (uintptr_t)base;
+
+	return base != NULL && a >= b && a - b <= base_len && len <= base_len - (a - b);
+}
+
+static size_t tw_heap_blocks(void)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < TW_HEAP_BLOCKS; i++)
+		n += tw_heap.blocks[i].p != NULL;
+	return n;
+}
+
+/* True if the <len> bytes at <p> lie inside a block the decoder holds. */
+static bool tw_heap_holds(const uint8_t *p, size_t len)
+{
+	for (size_t i = 0; i < TW_HEAP_BLOCKS; i++)
+		if (tw_within(p, len, tw_heap.blocks[i].p, tw_heap.blocks[i].len))
+			return true;
+	return false;
+}
 
 /* The mask key of the captures in /work/shared/vectors. */
 static const uint8_t tw_default_mask[4] = { 0x11, 0x22, 0x33, 0x44 };
@@ -145,14 +250,31 @@ struct tw_event {
 #define TW_CLOSE_EV(code, s) \
 	{ .opcode = WS_OPCODE_CLOSE, .close_code = (code), .data = (const uint8_t *)(s), .len = sizeof(s) - 1 }
 
-/* How a run cuts its input. */
+/* How a run cuts its input, and which allocation it fails. */
 enum tw_mode {
 	TW_WHOLE,
 	TW_BYTES,
-	TW_SPLIT, /* two pieces: [0, cut) and [cut, len) */
+	TW_SPLIT,  /* two pieces: [0, cut) and [cut, len) */
+	TW_SPLIT3, /* three pieces: [0, cut), [cut, cut2) and [cut2, len) */
 };
 
-static const char *const tw_mode_names[] = { "whole", "byte by byte", "split" };
+static const char *const tw_mode_names[] = { "whole", "byte by byte", "split", "split3" };
+
+struct tw_cut {
+	enum tw_mode mode;
+	size_t cut, cut2;
+	unsigned long fail_at; /* 0: none */
+};
+
+/* "split 3 7 (failing allocation 2)" for failure messages. */
+static const char *tw_cut_name(const struct tw_cut *k)
+{
+	static char name[96];
+
+	snprintf(name, sizeof name, "%s %zu %zu (failing allocation %lu)", tw_mode_names[k->mode],
+		 k->cut, k->cut2, k->fail_at);
+	return name;
+}
 
 struct tw_case {
 	const uint8_t *in;
@@ -163,17 +285,33 @@ struct tw_case {
 	enum ws_result result; /* WS_MORE: all events, then idle */
 };
 
-static size_t tw_piece_len(enum tw_mode mode, size_t cut, size_t pos, size_t len)
+static size_t tw_piece_len(const struct tw_cut *k, size_t pos, size_t len)
 {
-	if (mode == TW_BYTES)
+	if (k->mode == TW_BYTES)
 		return 1;
-	if (mode == TW_SPLIT && pos < cut)
-		return cut - pos;
+	if ((k->mode == TW_SPLIT || k->mode == TW_SPLIT3) && pos < k->cut)
+		return k->cut - pos;
+	if (k->mode == TW_SPLIT3 && pos < k->cut2)
+		return k->cut2 - pos;
 	return len - pos;
 }
 
-/* Feeds <c> cut as <mode> says and checks every event as it comes. */
-static void tw_run(const struct tw_case *c, enum tw_mode mode, size_t cut)
+/* Checks what the decoder holds after a call that returned <r> >= 0: heap
+ * exactly while it is busy or <ev> points into its heap. */
+static void tw_check_held(const struct ws_decoder *d, enum ws_result r, const struct ws_event *ev,
+			  const struct tw_cut *k)
+{
+	bool event_in_heap = r == WS_EVENT && tw_heap_holds(ev->data, ev->len);
+	bool busy = ws_decoder_busy(d);
+
+	if ((tw_heap.live_bytes > 0) != (busy || event_in_heap))
+		fail_msg("%s: %zu heap bytes held, busy %d, event in heap %d", tw_cut_name(k),
+			 tw_heap.live_bytes, busy, event_in_heap);
+}
+
+/* Feeds <c> cut as <k> says and checks every event as it comes.  Returns
+ * true if an allocation was failed (the run then ends in WS_ERR_NOMEM). */
+static bool tw_run(const struct tw_case *c, const struct tw_cut *k)
 {
 	struct ws_decoder d;
 	size_t pos = 0, n_ev = 0;
@@ -181,10 +319,14 @@ static void tw_run(const struct tw_case *c, enum tw_mode mode, size_t cut)
 	uint8_t spare[1] = { 0x81 };
 	size_t used;
 	struct ws_event ev;
+	bool failed_alloc;
 
+	if (tw_heap.live_bytes != 0)
+		fail_msg("%s: %zu heap bytes held before the run", tw_cut_name(k), tw_heap.live_bytes);
+	tw_heap_reset(k->fail_at);
 	ws_decoder_init(&d, c->max_message);
 	while (pos < c->len && r >= 0) {
-		size_t n = tw_piece_len(mode, cut, pos, c->len);
+		size_t n = tw_piece_len(k, pos, c->len);
 		uint8_t *piece = malloc(n);
 		size_t off = 0;
 
@@ -194,69 +336,108 @@ static void tw_run(const struct tw_case *c, enum tw_mode mode, size_t cut)
 			used = SIZE_MAX;
 			r = ws_decoder_feed(&d, piece + off, n - off, &used, &ev);
 			if (used > n - off)
-				fail_msg("%s %zu: used %zu of %zu", tw_mode_names[mode], cut, used, n - off);
-			off += used;
-			if (r != WS_EVENT)
+				fail_msg("%s: used %zu of %zu", tw_cut_name(k), used, n - off);
+			if (r >= 0)
+				tw_check_held(&d, r, &ev, k);
+			else if (tw_heap.live_bytes != 0)
+				fail_msg("%s: failed and holds %zu bytes", tw_cut_name(k), tw_heap.live_bytes);
+			if (r != WS_EVENT) {
+				off += used;
 				break;
+			}
 			if (n_ev >= c->n_want)
-				fail_msg("%s %zu: unexpected event %d (len %zu)", tw_mode_names[mode], cut,
-					 ev.opcode, ev.len);
+				fail_msg("%s: unexpected event %d (len %zu)", tw_cut_name(k), ev.opcode, ev.len);
 			const struct tw_event *w = &c->want[n_ev++];
 			if (ev.opcode != w->opcode || ev.close_code != w->close_code ||
 			    ev.len != w->len || ev.data == NULL || memcmp(ev.data, w->data, w->len) != 0)
-				fail_msg("%s %zu: event %zu is opcode %d code %u len %zu, want %d %u %zu",
-					 tw_mode_names[mode], cut, n_ev - 1, ev.opcode, ev.close_code,
-					 ev.len, w->opcode, w->close_code, w->len);
+				fail_msg("%s: event %zu is opcode %d code %u len %zu, want %d %u %zu",
+					 tw_cut_name(k), n_ev - 1, ev.opcode, ev.close_code, ev.len,
+					 w->opcode, w->close_code, w->len);
+			if (!tw_within(ev.data, ev.len, piece + off, n - off) &&
+			    !tw_heap_holds(ev.data, ev.len))
+				fail_msg("%s: event %zu lies neither in the input nor in the decoder",
+					 tw_cut_name(k), n_ev - 1);
 			if (ev.opcode <= WS_OPCODE_BINARY && ev.len > c->max_message)
 				fail_msg("event longer than max_message");
+			off += used;
 		}
 		if (r == WS_MORE && off != n)
-			fail_msg("%s %zu: WS_MORE with %zu bytes left", tw_mode_names[mode], cut, n - off);
+			fail_msg("%s: WS_MORE with %zu bytes left", tw_cut_name(k), n - off);
 		free(piece);
 		pos += n;
 	}
-	if (r != c->result || n_ev != c->n_want)
-		fail_msg("%s %zu: result %d after %zu events, want %d after %zu",
-			 tw_mode_names[mode], cut, r, n_ev, c->result, c->n_want);
+	failed_alloc = tw_heap.n_failed > 0;
+	if (failed_alloc && r != WS_ERR_NOMEM)
+		fail_msg("%s: result %d after a failed allocation", tw_cut_name(k), r);
+	if (!failed_alloc && (r != c->result || n_ev != c->n_want))
+		fail_msg("%s: result %d after %zu events, want %d after %zu", tw_cut_name(k), r, n_ev,
+			 c->result, c->n_want);
 	if (r < 0) {
 		/* Sticky: more input, even empty, gets the same answer. */
 		assert_int_equal(ws_decoder_feed(&d, spare, 1, &used, &ev), r);
 		assert_int_equal(used, 0);
 		assert_int_equal(ws_decoder_feed(&d, spare, 0, &used, &ev), r);
 		assert_true(ws_result_close_code(r) != 0);
+		assert_false(ws_decoder_busy(&d));
 	} else {
 		/* Idle: after the call that follows the last event, no heap. */
 		if (ws_decoder_busy(&d))
-			fail_msg("%s %zu: busy after the last frame", tw_mode_names[mode], cut);
+			fail_msg("%s: busy after the last frame", tw_cut_name(k));
 		assert_int_equal(ws_decoder_feed(&d, spare, 0, &used, &ev), WS_MORE);
 		assert_int_equal(used, 0);
-		assert_null(d.msg);
-		assert_null(d.ctrl);
 	}
+	assert_int_equal(tw_heap.live_bytes, 0);
 	ws_decoder_cleanup(&d);
-	assert_null(d.msg);
-	assert_null(d.ctrl);
+	assert_int_equal(tw_heap.live_bytes, 0);
+	return failed_alloc;
 }
 
 /* Above TW_SPLIT_ALL_MAX bytes an input is cut at every point of its first
  * and last TW_SPLIT_EDGE bytes (headers, the first and last 8-byte words of
  * unmasking and UTF-8) and at every TW_SPLIT_STRIDE-th in between: cutting a
  * 70 kB input at all of its points is 70k runs of 70 kB, a minute under
- * ASan, and the bytes in the middle of a long payload all take one path. */
+ * ASan, and the bytes in the middle of a long payload all take one path.
+ * Inputs up to TW_SPLIT3_MAX bytes (a few short frames) are also cut in
+ * three at every pair of points, so that a control frame inside a
+ * fragmented message meets every mix of cut headers and payloads. */
 #define TW_SPLIT_ALL_MAX 8192
 #define TW_SPLIT_EDGE 300
 #define TW_SPLIT_STRIDE 1021
+#define TW_SPLIT3_MAX 160
+
+static bool tw_cut_skipped(size_t len, size_t cut)
+{
+	return len > TW_SPLIT_ALL_MAX && cut > TW_SPLIT_EDGE && len - cut > TW_SPLIT_EDGE &&
+	       cut % TW_SPLIT_STRIDE != 0;
+}
+
+/* Runs <k> with no failure, then failing its 1st, 2nd, ... allocation
+ * until a run needs no more than were let through. */
+static void tw_run_failing_each_allocation(const struct tw_case *c, struct tw_cut k)
+{
+	k.fail_at = 0;
+	tw_run(c, &k);
+	for (k.fail_at = 1; tw_run(c, &k); k.fail_at++)
+		;
+}
 
 static void tw_check(const struct tw_case *c)
 {
-	tw_run(c, TW_WHOLE, 0);
-	tw_run(c, TW_BYTES, 0);
-	for (size_t cut = 1; cut < c->len; cut++) {
-		if (c->len > TW_SPLIT_ALL_MAX && cut > TW_SPLIT_EDGE && c->len - cut > TW_SPLIT_EDGE &&
-		    cut % TW_SPLIT_STRIDE != 0)
-			continue;
-		tw_run(c, TW_SPLIT, cut);
-	}
+	struct tw_cut k = { .mode = TW_WHOLE };
+
+	tw_run_failing_each_allocation(c, k);
+	k.mode = TW_BYTES;
+	tw_run_failing_each_allocation(c, k);
+	k.mode = TW_SPLIT;
+	for (k.cut = 1; k.cut < c->len; k.cut++)
+		if (!tw_cut_skipped(c->len, k.cut))
+			tw_run_failing_each_allocation(c, k);
+	if (c->len > TW_SPLIT3_MAX)
+		return;
+	k.mode = TW_SPLIT3;
+	for (k.cut = 1; k.cut < c->len; k.cut++)
+		for (k.cut2 = k.cut + 1; k.cut2 < c->len; k.cut2++)
+			tw_run(c, &k);
 }
 
 static void tw_expect(const struct tw_buf *in, size_t max_message, const struct tw_event *want,
@@ -275,6 +456,7 @@ static void tw_expect(const struct tw_buf *in, size_t max_message, const struct 
 }
 
 #define TW_MAX 1000000 /* max_message where the limit is not under test */
+#define TW_TEST(f) cmocka_unit_test_setup(f, tw_setup)
 #define TW_N(a) (sizeof(a) / sizeof((a)[0]))
 
 /* Expects exactly one error, after no event. */
@@ -406,8 +588,7 @@ static void frame_whole_in_one_feed_is_unmasked_in_place(void **state)
 	assert_int_equal(ev.opcode, WS_OPCODE_PING);
 	assert_ptr_equal(ev.data, in + 18);
 	assert_memory_equal(ev.data, "pl", 2);
-	assert_null(d.msg);
-	assert_null(d.ctrl);
+	assert_int_equal(tw_heap.n_allocs, 0); /* whole frames: nothing allocated */
 	ws_decoder_cleanup(&d);
 }
 
@@ -423,11 +604,13 @@ static void frame_whose_payload_follows_a_split_header_is_unmasked_in_place(void
 	assert_int_equal(ws_decoder_feed(&d, in, 3, &used, &ev), WS_MORE);
 	assert_int_equal(used, 3);
 	assert_true(ws_decoder_busy(&d));
+	assert_true(tw_heap.live_bytes > 0); /* the 3 header bytes */
 	assert_int_equal(ws_decoder_feed(&d, in + 3, len - 3, &used, &ev), WS_EVENT);
 	assert_int_equal(used, len - 3);
 	assert_ptr_equal(ev.data, in + 6);
 	assert_memory_equal(ev.data, "2probe", 6);
-	assert_null(d.msg);
+	/* Nothing points into the part any more: it is gone already. */
+	assert_int_equal(tw_heap.live_bytes, 0);
 	ws_decoder_cleanup(&d);
 }
 
@@ -438,28 +621,30 @@ static void frame_split_inside_its_payload_is_delivered_from_the_decoder_and_fre
 	size_t ctrl_len = tw_hex(in + len, "89821122334461" "4e");
 	struct ws_decoder d;
 	struct ws_event ev;
+	const uint8_t *msg_data;
 	size_t used;
 
 	ws_decoder_init(&d, TW_MAX);
 	assert_int_equal(ws_decoder_feed(&d, in, 8, &used, &ev), WS_MORE);
 	assert_true(ws_decoder_busy(&d));
-	assert_non_null(d.msg);
+	assert_true(tw_heap.live_bytes > 0);
 	assert_int_equal(ws_decoder_feed(&d, in + 8, len - 8, &used, &ev), WS_EVENT);
-	assert_ptr_equal(ev.data, d.msg);
+	assert_true(tw_heap_holds(ev.data, ev.len));
 	assert_memory_equal(ev.data, "2probe", 6);
 	assert_false(ws_decoder_busy(&d));
+	msg_data = ev.data;
 
-	/* The ping's payload is split too: it goes through ctrl.  The call
-	 * that starts it frees the message buffer. */
+	/* The ping's payload is split too: it goes through the part's ctrl[].
+	 * The call that starts it frees the message's part first. */
 	assert_int_equal(ws_decoder_feed(&d, in + len, ctrl_len - 1, &used, &ev), WS_MORE);
-	assert_null(d.msg);
-	assert_non_null(d.ctrl);
+	assert_int_equal(tw_heap_blocks(), 1);
+	assert_false(tw_heap_holds(msg_data, 6));
 	assert_int_equal(ws_decoder_feed(&d, in + len + ctrl_len - 1, 1, &used, &ev), WS_EVENT);
 	assert_int_equal(ev.opcode, WS_OPCODE_PING);
-	assert_ptr_equal(ev.data, d.ctrl);
+	assert_true(tw_heap_holds(ev.data, ev.len));
 	assert_memory_equal(ev.data, "pl", 2);
 	assert_int_equal(ws_decoder_feed(&d, in, 0, &used, &ev), WS_MORE);
-	assert_null(d.ctrl);
+	assert_int_equal(tw_heap.live_bytes, 0);
 	ws_decoder_cleanup(&d);
 }
 
@@ -629,7 +814,7 @@ static void too_big_frame_is_refused_at_its_header(void **state)
 	/* The 64-bit length alone decides, before the mask key arrives. */
 	ws_decoder_init(&d, 1u << 20);
 	assert_int_equal(ws_decoder_feed(&d, b.p, 10, &used, &ev), WS_ERR_TOO_BIG);
-	assert_null(d.msg);
+	assert_int_equal(tw_heap.live_bytes, 0);
 	ws_decoder_cleanup(&d);
 	tw_buf_free(&b);
 }
@@ -1188,7 +1373,7 @@ static void errors_are_sticky(void **state)
 			assert_int_equal(used, 0);
 		}
 		assert_false(ws_decoder_busy(&d));
-		assert_null(d.msg);
+		assert_int_equal(tw_heap.live_bytes, 0);
 		ws_decoder_cleanup(&d);
 		tw_buf_free(&b);
 	}
@@ -1223,10 +1408,9 @@ static void decoder_is_busy_only_while_it_holds_part_of_a_frame_or_message(void 
 	assert_int_equal(ev.opcode, WS_OPCODE_TEXT);
 	assert_memory_equal(ev.data, "abc", 3);
 	assert_false(ws_decoder_busy(&d));
-	assert_non_null(d.msg); /* still backs ev.data */
+	assert_true(tw_heap_holds(ev.data, ev.len)); /* the part still backs ev.data */
 	assert_int_equal(ws_decoder_feed(&d, b.p, 0, &used, &ev), WS_MORE);
-	assert_null(d.msg);
-	assert_null(d.ctrl);
+	assert_int_equal(tw_heap.live_bytes, 0);
 	ws_decoder_cleanup(&d);
 	tw_buf_free(&b);
 }
@@ -1242,11 +1426,9 @@ static void cleanup_frees_a_partial_message_and_control_frame(void **state)
 	TW_FRAME(&b, .opcode = WS_OPCODE_PING, TW_STR("ping"));
 	ws_decoder_init(&d, TW_MAX);
 	assert_int_equal(ws_decoder_feed(&d, b.p, b.len - 2, &used, &ev), WS_MORE);
-	assert_non_null(d.msg);
-	assert_non_null(d.ctrl);
-	ws_decoder_cleanup(&d); /* ASan's leak check watches this one */
-	assert_null(d.msg);
-	assert_null(d.ctrl);
+	assert_true(tw_heap.live_bytes > 10); /* the message so far and half a ping */
+	ws_decoder_cleanup(&d);
+	assert_int_equal(tw_heap.live_bytes, 0);
 	assert_false(ws_decoder_busy(&d));
 	ws_decoder_cleanup(&d); /* twice is harmless */
 	tw_buf_free(&b);
@@ -1264,7 +1446,238 @@ static void message_buffer_grows_with_the_bytes_that_arrived(void **state)
 		 TW_STR("0123456789"));
 	ws_decoder_init(&d, 1u << 20);
 	assert_int_equal(ws_decoder_feed(&d, b.p, b.len, &used, &ev), WS_MORE);
-	assert_true(d.msg_cap < 4096);
+	assert_true(tw_heap.live_bytes < 4096);
+	ws_decoder_cleanup(&d);
+	tw_buf_free(&b);
+}
+
+/* ---- what an idle connection pays ---- */
+
+static void decoder_is_16_bytes_and_whole_frames_allocate_nothing(void **state)
+{
+	struct tw_buf b = { 0 };
+	struct ws_decoder d;
+	struct ws_event ev;
+	size_t used, off = 0;
+	int n_ev = 0;
+
+	assert_true(sizeof(struct ws_decoder) <= 16);
+	TW_FRAME(&b, .opcode = WS_OPCODE_TEXT, TW_STR("42[\"chat\",\"hi\"]"));
+	TW_FRAME(&b, .opcode = WS_OPCODE_PING, TW_STR("p"));
+	TW_FRAME(&b, .opcode = WS_OPCODE_BINARY, .enc = TW_LEN_64, TW_STR("\x01\x02"));
+	TW_FRAME(&b, .opcode = WS_OPCODE_CLOSE);
+	ws_decoder_init(&d, TW_MAX);
+	while (ws_decoder_feed(&d, b.p + off, b.len - off, &used, &ev) == WS_EVENT) {
+		off += used;
+		n_ev++;
+	}
+	assert_int_equal(n_ev, 4);
+	assert_int_equal(off, b.len);
+	assert_int_equal(tw_heap.n_allocs, 0);
+	ws_decoder_cleanup(&d);
+	tw_buf_free(&b);
+}
+
+/* One frame of each header length: 7-bit (6-byte header), 16-bit (8) and
+ * 64-bit (14), text so that UTF-8 is checked. */
+static void tw_frames_of_each_header_length(struct tw_buf *out, const uint8_t *payload,
+					   size_t len, size_t hdr_len[3])
+{
+	static const enum tw_len_enc encs[] = { TW_LEN_MIN, TW_LEN_16, TW_LEN_64 };
+
+	for (size_t i = 0; i < 3; i++) {
+		TW_FRAME(&out[i], .opcode = WS_OPCODE_TEXT, .enc = encs[i], .data = payload, .len = len);
+		hdr_len[i] = out[i].len - len;
+	}
+}
+
+static void header_cut_at_every_byte_is_kept_in_the_part_and_freed_on_delivery(void **state)
+{
+	static const char text[] = "2probe \xe2\x82\xac";
+	struct tw_buf b[3] = { { 0 } };
+	size_t hdr_len[3];
+
+	tw_frames_of_each_header_length(b, (const uint8_t *)text, sizeof text - 1, hdr_len);
+	for (size_t i = 0; i < 3; i++) {
+		for (size_t cut = 1; cut < hdr_len[i]; cut++) {
+			struct ws_decoder d;
+			struct ws_event ev;
+			size_t used;
+			uint8_t *first = malloc(cut), *rest = malloc(b[i].len - cut);
+
+			assert_non_null(first);
+			assert_non_null(rest);
+			memcpy(first, b[i].p, cut);
+			memcpy(rest, b[i].p + cut, b[i].len - cut);
+			tw_heap_reset(0);
+			ws_decoder_init(&d, TW_MAX);
+			assert_int_equal(ws_decoder_feed(&d, first, cut, &used, &ev), WS_MORE);
+			assert_int_equal(used, cut);
+			assert_true(ws_decoder_busy(&d));
+			assert_int_equal(tw_heap_blocks(), 1);
+			/* The rest of the header and the whole payload: delivered
+			 * from the input, and the part freed at once. */
+			assert_int_equal(ws_decoder_feed(&d, rest, b[i].len - cut, &used, &ev), WS_EVENT);
+			assert_int_equal(used, b[i].len - cut);
+			assert_ptr_equal(ev.data, rest + hdr_len[i] - cut);
+			assert_int_equal(ev.len, sizeof text - 1);
+			assert_memory_equal(ev.data, text, sizeof text - 1);
+			assert_false(ws_decoder_busy(&d));
+			assert_int_equal(tw_heap.live_bytes, 0);
+			assert_int_equal(tw_heap.n_allocs, 1);
+			ws_decoder_cleanup(&d);
+			free(first);
+			free(rest);
+		}
+		tw_buf_free(&b[i]);
+	}
+}
+
+static void payload_cut_at_every_byte_is_delivered_from_the_part_and_freed_on_the_next_call(void **state)
+{
+	uint8_t text[300], ping[125];
+	struct tw_buf b[4] = { { 0 } };
+	size_t hdr_len[4];
+	uint8_t spare[1];
+
+	tw_fill_text(text, sizeof text);
+	memset(ping, 'p', sizeof ping);
+	tw_frames_of_each_header_length(b, text, sizeof text, hdr_len);
+	TW_FRAME(&b[3], .opcode = WS_OPCODE_PING, .data = ping, .len = sizeof ping);
+	hdr_len[3] = 6;
+	for (size_t i = 0; i < 4; i++) {
+		const uint8_t *payload = i < 3 ? text : ping;
+		size_t payload_len = i < 3 ? sizeof text : sizeof ping;
+
+		for (size_t cut = hdr_len[i]; cut < b[i].len; cut++) {
+			struct ws_decoder d;
+			struct ws_event ev;
+			size_t used;
+			uint8_t *first = malloc(cut), *rest = malloc(b[i].len - cut);
+
+			assert_non_null(first);
+			assert_non_null(rest);
+			memcpy(first, b[i].p, cut);
+			memcpy(rest, b[i].p + cut, b[i].len - cut);
+			tw_heap_reset(0);
+			ws_decoder_init(&d, TW_MAX);
+			assert_int_equal(ws_decoder_feed(&d, first, cut, &used, &ev), WS_MORE);
+			assert_true(ws_decoder_busy(&d));
+			assert_true(tw_heap.live_bytes > 0);
+			assert_int_equal(ws_decoder_feed(&d, rest, b[i].len - cut, &used, &ev), WS_EVENT);
+			assert_int_equal(used, b[i].len - cut);
+			assert_int_equal(ev.len, payload_len);
+			assert_memory_equal(ev.data, payload, payload_len);
+			assert_false(ws_decoder_busy(&d));
+			if (cut == hdr_len[i]) {
+				/* Only the header came first: the payload is whole in
+				 * the second feed and delivered from there. */
+				assert_ptr_equal(ev.data, rest);
+				assert_int_equal(tw_heap.live_bytes, 0);
+			} else {
+				/* The part backs the event until the next call. */
+				assert_true(tw_heap_holds(ev.data, ev.len));
+				assert_int_equal(ws_decoder_feed(&d, spare, 0, &used, &ev), WS_MORE);
+				assert_int_equal(tw_heap.live_bytes, 0);
+			}
+			ws_decoder_cleanup(&d);
+			free(first);
+			free(rest);
+		}
+		tw_buf_free(&b[i]);
+	}
+}
+
+static void control_frame_inside_a_fragmented_message_cut_anywhere_keeps_the_message(void **state)
+{
+	uint8_t close_body[16];
+	size_t close_len = tw_close_body(close_body, 1001, "bye");
+	static const struct tw_event want[] = {
+		TW_EV(WS_OPCODE_PING, "ping"),
+		TW_EV(WS_OPCODE_TEXT, "Hel\xe2\x82\xaclo"),
+		TW_CLOSE_EV(1001, "bye"),
+	};
+	struct tw_buf b = { 0 };
+
+	/* Every header length, a UTF-8 sequence cut by the ping, and a close
+	 * after the message.  tw_check() cuts it at every point and every pair
+	 * of points, and checks after each call that the part is held exactly
+	 * while the message is open or an event points into it. */
+	TW_FRAME(&b, .opcode = WS_OPCODE_TEXT, .more = true, .enc = TW_LEN_16, TW_STR("Hel\xe2"));
+	TW_FRAME(&b, .opcode = WS_OPCODE_PING, TW_STR("ping"));
+	TW_FRAME(&b, .opcode = WS_OPCODE_CONT, .enc = TW_LEN_64, TW_STR("\x82\xaclo"));
+	TW_FRAME(&b, .opcode = WS_OPCODE_CLOSE, .data = close_body, .len = close_len);
+	assert_true(b.len <= TW_SPLIT3_MAX);
+	tw_expect(&b, TW_MAX, want, TW_N(want), WS_MORE);
+	tw_buf_free(&b);
+}
+
+static void each_failed_allocation_is_out_of_memory_and_frees_the_part(void **state)
+{
+	struct tw_buf b = { 0 };
+	uint8_t payload[600];
+	size_t first_len;
+	/* Which allocation fails, after how many input bytes: the part of a
+	 * cut header; the part of a fragment; msg[] for its bytes; msg[]
+	 * growing for the next fragment. */
+	const struct {
+		unsigned long fail_at;
+		size_t feed;
+	} cases[] = { { 1, 3 }, { 1, 0 }, { 2, 0 }, { 3, SIZE_MAX } };
+
+	memset(payload, 'x', sizeof payload);
+	TW_FRAME(&b, .opcode = WS_OPCODE_BINARY, .more = true, .data = payload, .len = 100);
+	first_len = b.len;
+	TW_FRAME(&b, .opcode = WS_OPCODE_CONT, .data = payload, .len = sizeof payload);
+	for (size_t i = 0; i < TW_N(cases); i++) {
+		size_t len = cases[i].feed == 0 ? first_len : cases[i].feed == SIZE_MAX ? b.len : cases[i].feed;
+		struct ws_decoder d;
+		struct ws_event ev;
+		size_t used, off = 0;
+		enum ws_result r;
+
+		tw_heap_reset(cases[i].fail_at);
+		ws_decoder_init(&d, TW_MAX);
+		/* The first fragment alone gives WS_MORE; go on to the error. */
+		while ((r = ws_decoder_feed(&d, b.p + off, len - off, &used, &ev)) == WS_MORE &&
+		       off + used < len)
+			off += used;
+		assert_int_equal(r, WS_ERR_NOMEM);
+		assert_int_equal(tw_heap.n_failed, 1);
+		assert_int_equal(tw_heap.n_allocs, cases[i].fail_at);
+		assert_int_equal(tw_heap.live_bytes, 0);
+		assert_false(ws_decoder_busy(&d));
+		assert_int_equal(ws_decoder_feed(&d, b.p, b.len, &used, &ev), WS_ERR_NOMEM);
+		assert_int_equal(used, 0);
+		assert_int_equal(ws_result_close_code(r), WS_CLOSE_INTERNAL);
+		ws_decoder_cleanup(&d);
+	}
+	tw_buf_free(&b);
+}
+
+static void max_message_is_kept_in_32_bits(void **state)
+{
+	struct tw_buf b = { 0 };
+	struct ws_decoder d;
+	struct ws_event ev;
+	size_t used;
+
+	/* A larger limit counts as UINT32_MAX (max_payload is at most 1 GiB). */
+	TW_FRAME(&b, .opcode = WS_OPCODE_BINARY, .announce = true, .announced = UINT32_MAX);
+	ws_decoder_init(&d, SIZE_MAX);
+	assert_int_equal(ws_decoder_feed(&d, b.p, b.len, &used, &ev), WS_MORE);
+	assert_true(ws_decoder_busy(&d));
+	ws_decoder_cleanup(&d);
+	tw_buf_free(&b);
+	TW_FRAME(&b, .opcode = WS_OPCODE_BINARY, .announce = true, .announced = UINT64_C(1) << 32);
+	ws_decoder_init(&d, SIZE_MAX);
+	assert_int_equal(ws_decoder_feed(&d, b.p, b.len, &used, &ev), WS_ERR_TOO_BIG);
+	ws_decoder_cleanup(&d);
+	tw_buf_free(&b);
+	/* 1 GiB, the config's cap, is kept exactly. */
+	TW_FRAME(&b, .opcode = WS_OPCODE_BINARY, .announce = true, .announced = (1u << 30) + 1);
+	ws_decoder_init(&d, 1u << 30);
+	assert_int_equal(ws_decoder_feed(&d, b.p, b.len, &used, &ev), WS_ERR_TOO_BIG);
 	ws_decoder_cleanup(&d);
 	tw_buf_free(&b);
 }
@@ -1493,62 +1906,70 @@ static void utf8_checker_handles_long_ascii_runs_around_multibyte_text(void **st
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(accept_key_of_rfc6455_sample_matches),
-		cmocka_unit_test(accept_key_uses_only_key_len_bytes),
-		cmocka_unit_test(accept_key_refuses_keys_that_are_not_base64_of_16_bytes),
-		cmocka_unit_test(masked_text_frames_from_the_captures_are_decoded),
-		cmocka_unit_test(any_mask_key_is_undone),
-		cmocka_unit_test(unmasked_client_frame_is_a_protocol_error),
-		cmocka_unit_test(frame_whole_in_one_feed_is_unmasked_in_place),
-		cmocka_unit_test(frame_whose_payload_follows_a_split_header_is_unmasked_in_place),
-		cmocka_unit_test(frame_split_inside_its_payload_is_delivered_from_the_decoder_and_freed),
-		cmocka_unit_test(feed_stops_at_each_event_and_says_how_much_it_used),
-		cmocka_unit_test(several_messages_in_one_input_come_out_in_order),
-		cmocka_unit_test(frames_of_every_length_encoding_boundary_are_decoded),
-		cmocka_unit_test(length_written_longer_than_needed_is_accepted),
-		cmocka_unit_test(length_with_top_bit_set_is_a_protocol_error),
-		cmocka_unit_test(single_frame_of_exactly_max_message_is_accepted),
-		cmocka_unit_test(single_frame_one_past_max_message_is_too_big),
-		cmocka_unit_test(too_big_frame_is_refused_at_its_header),
-		cmocka_unit_test(capture_of_134_byte_message_with_max_payload_100_is_closed_with_1009),
-		cmocka_unit_test(fragmented_message_of_exactly_max_message_is_accepted),
-		cmocka_unit_test(fragmented_message_one_past_max_message_is_too_big),
-		cmocka_unit_test(text_message_in_two_fragments_is_reassembled),
-		cmocka_unit_test(text_message_in_three_fragments_is_reassembled),
-		cmocka_unit_test(binary_message_in_two_and_three_fragments_is_reassembled),
-		cmocka_unit_test(empty_fragments_make_an_empty_or_whole_message),
-		cmocka_unit_test(ping_pong_and_close_between_fragments_are_delivered_at_once),
-		cmocka_unit_test(control_frame_between_fragments_keeps_utf8_state),
-		cmocka_unit_test(rsv_bits_are_protocol_errors),
-		cmocka_unit_test(reserved_opcodes_are_protocol_errors),
-		cmocka_unit_test(fragmented_control_frame_is_a_protocol_error),
-		cmocka_unit_test(control_frame_of_125_bytes_is_accepted_and_126_is_a_protocol_error),
-		cmocka_unit_test(continuation_without_a_message_is_a_protocol_error),
-		cmocka_unit_test(new_message_inside_a_fragmented_one_is_a_protocol_error),
-		cmocka_unit_test(invalid_utf8_in_one_text_frame_is_bad_data),
-		cmocka_unit_test(valid_utf8_boundaries_in_text_frames_are_accepted),
-		cmocka_unit_test(binary_message_is_not_checked_as_utf8),
-		cmocka_unit_test(text_frame_split_inside_utf8_sequence_is_accepted),
-		cmocka_unit_test(text_frame_split_inside_invalid_utf8_sequence_is_bad_data),
-		cmocka_unit_test(invalid_utf8_fails_before_the_message_ends),
-		cmocka_unit_test(truncated_utf8_sequence_at_fin_is_bad_data),
-		cmocka_unit_test(empty_close_has_code_zero),
-		cmocka_unit_test(close_with_valid_code_is_delivered),
-		cmocka_unit_test(close_with_invalid_code_is_a_protocol_error),
-		cmocka_unit_test(close_with_one_byte_body_is_a_protocol_error),
-		cmocka_unit_test(close_with_reason_gives_code_and_reason),
-		cmocka_unit_test(close_reason_with_invalid_or_truncated_utf8_is_bad_data),
-		cmocka_unit_test(errors_are_sticky),
-		cmocka_unit_test(decoder_is_busy_only_while_it_holds_part_of_a_frame_or_message),
-		cmocka_unit_test(cleanup_frees_a_partial_message_and_control_frame),
-		cmocka_unit_test(message_buffer_grows_with_the_bytes_that_arrived),
-		cmocka_unit_test(frame_header_uses_the_shortest_length_encoding),
-		cmocka_unit_test(frame_header_round_trips_through_the_decoder_once_masked),
-		cmocka_unit_test(result_table_gives_each_error_its_close_code_and_text),
-		cmocka_unit_test(utf8_checker_agrees_with_a_reference_decoder),
-		cmocka_unit_test(utf8_checker_fails_at_the_first_impossible_byte),
-		cmocka_unit_test(utf8_checker_handles_long_ascii_runs_around_multibyte_text),
+		TW_TEST(accept_key_of_rfc6455_sample_matches),
+		TW_TEST(accept_key_uses_only_key_len_bytes),
+		TW_TEST(accept_key_refuses_keys_that_are_not_base64_of_16_bytes),
+		TW_TEST(masked_text_frames_from_the_captures_are_decoded),
+		TW_TEST(any_mask_key_is_undone),
+		TW_TEST(unmasked_client_frame_is_a_protocol_error),
+		TW_TEST(frame_whole_in_one_feed_is_unmasked_in_place),
+		TW_TEST(frame_whose_payload_follows_a_split_header_is_unmasked_in_place),
+		TW_TEST(frame_split_inside_its_payload_is_delivered_from_the_decoder_and_freed),
+		TW_TEST(feed_stops_at_each_event_and_says_how_much_it_used),
+		TW_TEST(several_messages_in_one_input_come_out_in_order),
+		TW_TEST(frames_of_every_length_encoding_boundary_are_decoded),
+		TW_TEST(length_written_longer_than_needed_is_accepted),
+		TW_TEST(length_with_top_bit_set_is_a_protocol_error),
+		TW_TEST(single_frame_of_exactly_max_message_is_accepted),
+		TW_TEST(single_frame_one_past_max_message_is_too_big),
+		TW_TEST(too_big_frame_is_refused_at_its_header),
+		TW_TEST(capture_of_134_byte_message_with_max_payload_100_is_closed_with_1009),
+		TW_TEST(fragmented_message_of_exactly_max_message_is_accepted),
+		TW_TEST(fragmented_message_one_past_max_message_is_too_big),
+		TW_TEST(text_message_in_two_fragments_is_reassembled),
+		TW_TEST(text_message_in_three_fragments_is_reassembled),
+		TW_TEST(binary_message_in_two_and_three_fragments_is_reassembled),
+		TW_TEST(empty_fragments_make_an_empty_or_whole_message),
+		TW_TEST(ping_pong_and_close_between_fragments_are_delivered_at_once),
+		TW_TEST(control_frame_between_fragments_keeps_utf8_state),
+		TW_TEST(rsv_bits_are_protocol_errors),
+		TW_TEST(reserved_opcodes_are_protocol_errors),
+		TW_TEST(fragmented_control_frame_is_a_protocol_error),
+		TW_TEST(control_frame_of_125_bytes_is_accepted_and_126_is_a_protocol_error),
+		TW_TEST(continuation_without_a_message_is_a_protocol_error),
+		TW_TEST(new_message_inside_a_fragmented_one_is_a_protocol_error),
+		TW_TEST(invalid_utf8_in_one_text_frame_is_bad_data),
+		TW_TEST(valid_utf8_boundaries_in_text_frames_are_accepted),
+		TW_TEST(binary_message_is_not_checked_as_utf8),
+		TW_TEST(text_frame_split_inside_utf8_sequence_is_accepted),
+		TW_TEST(text_frame_split_inside_invalid_utf8_sequence_is_bad_data),
+		TW_TEST(invalid_utf8_fails_before_the_message_ends),
+		TW_TEST(truncated_utf8_sequence_at_fin_is_bad_data),
+		TW_TEST(empty_close_has_code_zero),
+		TW_TEST(close_with_valid_code_is_delivered),
+		TW_TEST(close_with_invalid_code_is_a_protocol_error),
+		TW_TEST(close_with_one_byte_body_is_a_protocol_error),
+		TW_TEST(close_with_reason_gives_code_and_reason),
+		TW_TEST(close_reason_with_invalid_or_truncated_utf8_is_bad_data),
+		TW_TEST(errors_are_sticky),
+		TW_TEST(decoder_is_busy_only_while_it_holds_part_of_a_frame_or_message),
+		TW_TEST(cleanup_frees_a_partial_message_and_control_frame),
+		TW_TEST(message_buffer_grows_with_the_bytes_that_arrived),
+		TW_TEST(decoder_is_16_bytes_and_whole_frames_allocate_nothing),
+		TW_TEST(header_cut_at_every_byte_is_kept_in_the_part_and_freed_on_delivery),
+		TW_TEST(payload_cut_at_every_byte_is_delivered_from_the_part_and_freed_on_the_next_call),
+		TW_TEST(control_frame_inside_a_fragmented_message_cut_anywhere_keeps_the_message),
+		TW_TEST(each_failed_allocation_is_out_of_memory_and_frees_the_part),
+		TW_TEST(max_message_is_kept_in_32_bits),
+		TW_TEST(frame_header_uses_the_shortest_length_encoding),
+		TW_TEST(frame_header_round_trips_through_the_decoder_once_masked),
+		TW_TEST(result_table_gives_each_error_its_close_code_and_text),
+		TW_TEST(utf8_checker_agrees_with_a_reference_decoder),
+		TW_TEST(utf8_checker_fails_at_the_first_impossible_byte),
+		TW_TEST(utf8_checker_handles_long_ascii_runs_around_multibyte_text),
 	};
 
+	/* ws.c allocates through jansson's allocator (jsonmem.h). */
+	json_set_alloc_funcs(tw_heap_malloc, tw_heap_free);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
