@@ -229,10 +229,9 @@ static void nsp_on_connect(struct nsp_client *cl, const struct packet *p)
 	sock->ns = ns;
 	sock->auth = p->data ? json_incref(p->data) : NULL;
 	sock->issued_ms = nsp_now_ms();
-	room_member_init(ns->rooms, &sock->member, sock);
 	/* Every socket is in the room named by its id: to(<socket id>) from
 	 * any server or emitter relies on it. */
-	if (room_join(ns->rooms, &sock->member, sock->id, ID_LEN) < 0) {
+	if (room_member_init(ns->rooms, &sock->member, sock, sock->id, ID_LEN) < 0) {
 		nsp_socket_free(sock);
 		nsp_client_fail(cl, "out of memory");
 		return;
