@@ -19,6 +19,12 @@
  * alone.  Round wall times are taken only on rounds that start with the
  * drainer idle: every 10th round is followed by a 2 ms pause, and the round
  * after it is timed (round_ms_* are null if the run had none).
+ *
+ * With --rate R the rounds are paced instead, R a second on an absolute
+ * schedule, as broadcasts at R a second reach a server that is otherwise
+ * idle: each round then wakes a drainer that was asleep, which is what a
+ * paced broadcast costs the kernel (the receiver's wake-up runs in the
+ * sender's context on loopback).  Every paced round is timed.
  * Prints {"event":"ceiling",...} and exits 0; 1 on any error.
  */
 #include <errno.h>
@@ -64,6 +70,7 @@ struct ceil_args {
 	long frame_bytes;
 	int batch;
 	double seconds;
+	double rate;		/* rounds a second, 0 = back to back */
 };
 
 struct ceil_result {
@@ -307,6 +314,17 @@ static int ceil_round(const int *fds, long n, const struct iovec *iov, int batch
 	return 0;
 }
 
+/* Sleeps until <start> + <round> / <rate> on the monotonic clock. */
+static void ceil_wait_round(double start, long round, double rate)
+{
+	double at = start + round / rate;
+	struct timespec ts = { .tv_sec = (time_t)at,
+			       .tv_nsec = (long)((at - (double)(time_t)at) * 1e9) };
+
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+		;
+}
+
 static int ceil_run(const int *fds, const struct ceil_args *a, const char *frame,
 		    struct ceil_result *res)
 {
@@ -320,9 +338,14 @@ static int ceil_run(const int *fds, const struct ceil_args *a, const char *frame
 	cpu0 = ceil_cpu_s();
 	start = ceil_now_s();
 	for (long round = 0;; round++) {
-		bool timed = round > 0 && round % CEIL_PAUSE_EVERY == 0 &&
+		bool paced = a->rate > 0;
+		bool timed = (paced || (round > 0 && round % CEIL_PAUSE_EVERY == 0)) &&
 			     res->n_rounds_timed < res->max_rounds_timed;
-		double t0 = ceil_now_s(), t1;
+		double t0, t1;
+
+		if (paced)
+			ceil_wait_round(start, round, a->rate);
+		t0 = ceil_now_s();
 
 		if (ceil_round(fds, a->clients, iov, a->batch, res) < 0)
 			return -1;
@@ -331,7 +354,7 @@ static int ceil_run(const int *fds, const struct ceil_args *a, const char *frame
 			res->round_ms[res->n_rounds_timed++] = (t1 - t0) * 1e3;
 		if (t1 - start >= a->seconds)
 			break;
-		if ((round + 1) % CEIL_PAUSE_EVERY == 0)
+		if (!paced && (round + 1) % CEIL_PAUSE_EVERY == 0)
 			nanosleep(&pause, NULL);
 	}
 	res->wall_s = ceil_now_s() - start;
@@ -358,11 +381,11 @@ static void ceil_print(const struct ceil_args *a, struct ceil_result *res)
 		snprintf(p50, sizeof p50, "%.3f", res->round_ms[res->n_rounds_timed / 2]);
 		snprintf(min, sizeof min, "%.3f", res->round_ms[0]);
 	}
-	printf("{\"event\":\"ceiling\",\"clients\":%ld,\"batch\":%d,\"frames\":%lld,"
+	printf("{\"event\":\"ceiling\",\"clients\":%ld,\"batch\":%d,\"rate\":%g,\"frames\":%lld,"
 	       "\"writes\":%lld,\"eagain\":%lld,\"cpu_s\":%.3f,\"wall_s\":%.3f,"
 	       "\"us_per_frame\":%.3f,\"us_per_write\":%.3f,\"frames_per_cpu_s\":%.0f,"
 	       "\"round_ms_p50\":%s,\"round_ms_min\":%s}\n",
-	       a->clients, a->batch, frames, res->writes, res->eagain, res->cpu_s, res->wall_s,
+	       a->clients, a->batch, a->rate, frames, res->writes, res->eagain, res->cpu_s, res->wall_s,
 	       frames ? res->cpu_s * 1e6 / frames : 0.0,
 	       res->writes ? res->cpu_s * 1e6 / res->writes : 0.0,
 	       res->cpu_s > 0 ? frames / res->cpu_s : 0.0, p50, min);
@@ -370,7 +393,8 @@ static void ceil_print(const struct ceil_args *a, struct ceil_result *res)
 
 static void ceil_usage(void)
 {
-	fprintf(stderr, "usage: ceiling --clients N [--frame-bytes B] [--batch K] [--seconds S]\n");
+	fprintf(stderr, "usage: ceiling --clients N [--frame-bytes B] [--batch K] [--seconds S]"
+			" [--rate R]\n");
 }
 
 static int ceil_parse_args(struct ceil_args *a, int argc, char **argv)
@@ -380,6 +404,7 @@ static int ceil_parse_args(struct ceil_args *a, int argc, char **argv)
 		{ "frame-bytes", required_argument, NULL, 'b' },
 		{ "batch", required_argument, NULL, 'k' },
 		{ "seconds", required_argument, NULL, 's' },
+		{ "rate", required_argument, NULL, 'r' },
 		{ NULL, 0, NULL, 0 },
 	};
 	long batch = 1;
@@ -394,6 +419,7 @@ static int ceil_parse_args(struct ceil_args *a, int argc, char **argv)
 		case 'b': a->frame_bytes = strtol(optarg, &end, 10); break;
 		case 'k': batch = strtol(optarg, &end, 10); break;
 		case 's': a->seconds = strtod(optarg, &end); break;
+		case 'r': a->rate = strtod(optarg, &end); break;
 		default: ceil_usage(); return -1;
 		}
 		if (errno || end == optarg || *end != '\0') {
@@ -403,7 +429,7 @@ static int ceil_parse_args(struct ceil_args *a, int argc, char **argv)
 	}
 	if (optind != argc || a->clients < 1 || batch < 1 || batch > CEIL_MAX_BATCH ||
 	    a->frame_bytes < 2 || a->frame_bytes > CEIL_MAX_FRAME_BYTES ||
-	    !(a->seconds > 0)) {
+	    !(a->seconds > 0) || !(a->rate >= 0)) {
 		ceil_usage();
 		return -1;
 	}
@@ -472,7 +498,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	ceil_raise_nofile();
-	res.max_rounds_timed = (size_t)(a.seconds * 1e3 / (CEIL_PAUSE_NS / 1e6)) + 16;
+	res.max_rounds_timed = (size_t)(a.seconds * fmax(a.rate, 1e3 / (CEIL_PAUSE_NS / 1e6))) + 16;
 	res.round_ms = calloc(res.max_rounds_timed, sizeof *res.round_ms);
 	fds = calloc((size_t)a.clients, sizeof *fds);
 	if (res.round_ms == NULL || fds == NULL) {
