@@ -1,0 +1,86 @@
+#!/usr/bin/env node
+// node-server.js - the Node reference server of `make bench` (bench.js starts
+// it pinned to CPU 0, like roomcastd). socket.io 4.8.1 with
+// @socket.io/redis-adapter 8.3.0 on node-redis 4.7.0, all at their default
+// settings (the versions pinned in tests/package.json), so the table
+// compares roomcastd with what a Node deployment gets out of the box.
+//
+// The same policy as tests/bench/roomcast-bench.conf: a client joins any
+// room with `join` (acked "ok"), and every other event it emits goes
+// unchanged to the other members of its rooms (roomcastd's `relay yes`).
+// Broadcasts from the bench publisher arrive through the adapter like those
+// of @socket.io/redis-emitter.
+//
+// Args: --port P --redis HOST:PORT. Prints "listening" on stdout once the
+// port is open and the adapter's subscriptions are confirmed, so the first
+// publish of a run cannot be missed. Exits 0 on SIGTERM or SIGINT.
+'use strict';
+
+const http = require('node:http');
+const path = require('node:path');
+
+const MODULES = path.join(__dirname, '..', 'node_modules');
+const { Server } = require(path.join(MODULES, 'socket.io'));
+const { createAdapter } = require(path.join(MODULES, '@socket.io', 'redis-adapter'));
+const { createClient } = require(path.join(MODULES, 'redis'));
+
+function parseArgs(argv) {
+  const args = { port: 0, redis: '' };
+  for (let i = 0; i < argv.length; i += 2) {
+    const [k, v] = [argv[i], argv[i + 1]];
+    if (k === '--port') args.port = Number(v);
+    else if (k === '--redis') args.redis = v;
+    else throw new Error(`unknown argument ${k}`);
+  }
+  if (!(args.port > 0) || !/^[^:]+:\d+$/.test(args.redis)) {
+    throw new Error('usage: node-server.js --port P --redis HOST:PORT');
+  }
+  return args;
+}
+
+function onConnection(socket) {
+  socket.on('join', (room, ack) => {
+    socket.join(room);
+    if (typeof ack === 'function') ack('ok');
+  });
+  socket.onAny((event, ...args) => {
+    if (event === 'join') return;
+    // socket.to() already leaves out the sender; the socket's own room is
+    // dropped so a client in no other room relays to nobody
+    const rooms = [...socket.rooms].filter((r) => r !== socket.id);
+    if (rooms.length) socket.to(rooms).emit(event, ...args);
+  });
+}
+
+async function main() {
+  const args = parseArgs(process.argv.slice(2));
+  const pub = createClient({ url: `redis://${args.redis}` });
+  const sub = pub.duplicate();
+  await Promise.all([pub.connect(), sub.connect()]);
+
+  const httpServer = http.createServer();
+  const io = new Server(httpServer, { adapter: createAdapter(pub, sub) });
+  io.on('connection', onConnection);
+
+  // the adapter subscribed when "/" was created; a subscription issued
+  // after it on the same connection is confirmed after it
+  await sub.subscribe(`bench-node-ready#${process.pid}`, () => {});
+  await new Promise((resolve, reject) => {
+    httpServer.once('error', reject);
+    httpServer.listen(args.port, '127.0.0.1', resolve);
+  });
+  process.stdout.write('listening\n');
+
+  const stop = () => {
+    io.close();
+    Promise.allSettled([pub.disconnect(), sub.disconnect()]).then(() => process.exit(0));
+    setTimeout(() => process.exit(0), 2000).unref();
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+}
+
+main().catch((e) => {
+  process.stderr.write(`node-server.js: ${e.stack || e}\n`);
+  process.exit(1);
+});
