@@ -6,6 +6,13 @@
  * to the connection's output and put it on the pending list; the flush at
  * the end of the turn sends each connection's output with one writev and
  * watches write-readiness only where the kernel did not take everything.
+ *
+ * The common case of a broadcast, one shared frame to a connection with
+ * nothing else queued, skips the connection's buffer: the frame is noted in
+ * the turn's list of direct writes and written from the shared bytes at the
+ * end of the turn, so a recipient costs no allocation.  Any other write to
+ * that connection in the same turn first moves the frame into its buffer,
+ * which keeps the order; what the kernel does not take goes there too.
  * Closing marks the connection and queues it; the reap at the end of the
  * turn calls the handler's on_close and frees it, so no handler ever sees a
  * connection freed under its feet.
@@ -48,6 +55,15 @@ struct server_input {
 	uint8_t data[];
 };
 
+/* A shared frame to write to <c> as it is (see the top comment). */
+struct server_direct {
+	struct conn *c;               /* NULL once written, moved or dropped */
+	const void *data;
+	size_t len;
+	void (*release)(const void *data, size_t len, void *arg);
+	void *arg;
+};
+
 struct server_delay {
 	struct timeq queue;           /* of struct server_held */
 };
@@ -78,6 +94,8 @@ static struct {
 	struct conn *input;           /* resumed with input held */
 	struct conn *closing;         /* to free this turn */
 	struct server_delay *hold;    /* the delay writes may wait for, NULL = none */
+	struct server_direct *direct; /* this turn's direct writes; kept for the next */
+	size_t n_direct, direct_cap;
 	uint8_t read_buf[SERVER_READ_CHUNK];
 } server;
 
@@ -169,12 +187,63 @@ void server_hold(struct server_delay *d)
 	server.hold = d;
 }
 
+/* Takes <c>'s direct write out of the turn's list: the caller writes,
+ * moves or drops it. */
+static struct server_direct server_direct_take(struct conn *c)
+{
+	struct server_direct *e = &server.direct[c->direct_slot - 1];
+	struct server_direct d = *e;
+
+	e->c = NULL;
+	c->direct_slot = 0;
+	return d;
+}
+
+/* Notes <data> as <c>'s direct write.  Returns 0, or -1 if the list cannot
+ * grow (the caller queues the frame as usual). */
+static int server_direct_add(struct conn *c, const void *data, size_t len,
+			     void (*release)(const void *data, size_t len, void *arg), void *arg)
+{
+	if (server.n_direct == server.direct_cap) {
+		size_t cap = server.direct_cap ? 2 * server.direct_cap : 256;
+		struct server_direct *d = realloc(server.direct, cap * sizeof *d);
+		if (!d)
+			return -1;
+		server.direct = d;
+		server.direct_cap = cap;
+	}
+	server.direct[server.n_direct++] = (struct server_direct){ c, data, len, release, arg };
+	c->direct_slot = (uint32_t)server.n_direct;
+	return 0;
+}
+
+/* Puts <d>'s bytes from <off> on into <c>'s buffer (copied: the frame is
+ * released now).  Returns 0, or -1 if memory ran out (<c> is closed). */
+static int server_direct_to_buffer(struct conn *c, const struct server_direct *d, size_t off)
+{
+	int r = 0;
+
+	if (!c->out && !(c->out = evbuffer_new()))
+		r = -1;
+	else if (evbuffer_add(c->out, (const uint8_t *)d->data + off, d->len - off) < 0)
+		r = -1;
+	d->release(d->data, d->len, d->arg);
+	if (r < 0)
+		server_conn_close(c);
+	return r;
+}
+
 /* Makes room in <c>'s output for <len> more bytes: 0, or -1 if <c> is
  * closing or would pass max_output_buffer (it is then closed). */
 static int server_output_reserve(struct conn *c, size_t len)
 {
 	if (c->closing)
 		return -1;
+	if (c->direct_slot) {
+		struct server_direct d = server_direct_take(c);
+		if (server_direct_to_buffer(c, &d, 0) < 0)
+			return -1;
+	}
 	if (!c->out && !(c->out = evbuffer_new())) {
 		server_conn_close(c);
 		return -1;
@@ -204,6 +273,10 @@ int server_write(struct conn *c, const void *data, size_t len)
 int server_write_ref(struct conn *c, const void *data, size_t len,
 		     void (*release)(const void *data, size_t len, void *arg), void *arg)
 {
+	/* Held output waits in the buffer, on the delay's timer. */
+	if (!c->closing && !server.hold && !c->direct_slot && server_output_len(c) == 0 &&
+	    len <= server.cfg->max_output_buffer && server_direct_add(c, data, len, release, arg) == 0)
+		return 1;
 	if (len <= SERVER_COPY_MAX)
 		return server_write(c, data, len);
 	if (server_output_reserve(c, len) < 0)
@@ -218,7 +291,9 @@ int server_write_ref(struct conn *c, const void *data, size_t len,
 
 size_t server_output_len(const struct conn *c)
 {
-	return c->out ? evbuffer_get_length(c->out) : 0;
+	size_t direct = c->direct_slot ? server.direct[c->direct_slot - 1].len : 0;
+
+	return direct + (c->out ? evbuffer_get_length(c->out) : 0);
 }
 
 bool server_conn_blocked(const struct conn *c)
@@ -467,6 +542,10 @@ static void server_conn_free(struct conn *c)
 	event_del(&c->ev);
 	close(c->fd);
 	server_release_held(c);
+	if (c->direct_slot) {
+		struct server_direct d = server_direct_take(c);
+		d.release(d.data, d.len, d.arg);
+	}
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -479,6 +558,51 @@ static void server_conn_free(struct conn *c)
 	free(c);
 }
 
+/* Writes <d> to <c>; what the kernel does not take goes to <c>'s buffer,
+ * to be written as any other output. */
+static void server_direct_write(struct conn *c, const struct server_direct *d)
+{
+	ssize_t n;
+
+	do
+		n = write(c->fd, d->data, d->len);
+	while (n < 0 && errno == EINTR);
+	if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+		log_debug("conn %llu: write: %s", (unsigned long long)c->id, strerror(errno));
+		d->release(d->data, d->len, d->arg);
+		server_conn_close(c);
+		return;
+	}
+	if (n == (ssize_t)d->len) {
+		d->release(d->data, d->len, d->arg);
+		if (c->close_when_flushed && server_output_len(c) == 0)
+			server_conn_close(c);
+		return;
+	}
+	if (server_direct_to_buffer(c, d, n > 0 ? (size_t)n : 0) == 0)
+		server_mark_pending(c);
+}
+
+/* The turn's direct writes, before the buffered ones: a connection is in
+ * one list or the other, never both. */
+static void server_direct_flush(void)
+{
+	for (size_t i = 0; i < server.n_direct; i++) {
+		struct conn *c = server.direct[i].c;
+		if (!c)
+			continue;
+		struct server_direct d = server_direct_take(c);
+		if (c->closing) {
+			/* Best effort, as server_conn_free() gives a buffer. */
+			(void)!write(c->fd, d.data, d.len);
+			d.release(d.data, d.len, d.arg);
+		} else {
+			server_direct_write(c, &d);
+		}
+	}
+	server.n_direct = 0;
+}
+
 void server_after_turn(void)
 {
 	while (server.input) {
@@ -489,6 +613,7 @@ void server_after_turn(void)
 			continue;
 		(void)server_conn_deliver(c, c->in->data, c->in->len);
 	}
+	server_direct_flush();
 	while (server.pending) {
 		struct conn *c = server.pending;
 		server.pending = c->next_pending;
@@ -640,4 +765,7 @@ void server_cleanup(void)
 	if (server.spare_fd >= 0)
 		close(server.spare_fd);
 	server.spare_fd = -1;
+	free(server.direct);
+	server.direct = NULL;
+	server.n_direct = server.direct_cap = 0;
 }

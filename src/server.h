@@ -39,6 +39,7 @@ struct conn_handler {
 
 struct conn {
 	int fd;
+	uint32_t direct_slot;            /* 1 + its entry in this turn's direct writes, 0 = none */
 	uint64_t id;                     /* for log lines */
 	struct event ev;                 /* EV_READ, plus EV_WRITE while output waits */
 	const struct conn_handler *handler;
@@ -78,9 +79,10 @@ int server_write(struct conn *c, const void *data, size_t len);
 
 /* Appends <len> bytes that stay owned by the caller and are shared with
  * other connections (a broadcast frame).  Returns 1 if <c> now references
- * them: <release>(data, len, arg) runs once when they are written or <c> is
- * freed; 0 if they were copied (small: <release> never runs); -1 as
- * server_write(). */
+ * them: <release>(data, len, arg) runs once when they are written, copied
+ * or <c> is freed; 0 if they were copied (<release> never runs); -1 as
+ * server_write().  A connection with nothing else queued is written from
+ * <data> itself at the end of the turn, without a buffer of its own. */
 int server_write_ref(struct conn *c, const void *data, size_t len,
 		     void (*release)(const void *data, size_t len, void *arg), void *arg);
 
