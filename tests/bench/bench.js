@@ -548,60 +548,52 @@ function stepFigures(m, { sent, expected, sendSeconds, rep, behind, closed }) {
 
 let stepId = 0;
 
-/** One fan-out step: the publisher broadcasts to room bench at rate for seconds. */
-async function fanoutStep(server, lg, rate, seconds) {
+/**
+ * One ladder step: send() makes the traffic (the publisher, or the clients'
+ * emits) and returns what should arrive; the server's CPU is measured over
+ * it and the drain that follows, then the loadgen reports the step.
+ */
+async function runStep(server, lg, rate, seconds, send) {
   const step = ++stepId;
   const closed0 = lg.closed;
-  let pub;
+  let sent;
   const m = await measured(server, async (jiffies) => {
-    pub = await runJson('publisher', [BIN.publisher, '--redis', `127.0.0.1:${redis.port}`, '--room', 'bench',
-      '--rate', rate, '--seconds', seconds, '--step', step, '--frame-bytes', FRAME_BYTES],
-    { cpu: CLIENT_CPU, timeoutMs: seconds * 1000 + 20000 });
+    sent = await send(step);
     const j1 = jiffies();
     const sockstatBytes = sockstatTcpBytes();
     await drain(lg);
     return { j1, sockstatBytes };
   });
   const rep = await lg.cmd(`report ${step}`, 'report');
-  return {
-    rate,
-    seconds,
-    ...stepFigures(m, {
+  return { rate, seconds, ...stepFigures(m, { ...sent, rep, closed: lg.closed - closed0 }) };
+}
+
+/** One fan-out step: the publisher broadcasts to room bench at rate for seconds. */
+function fanoutStep(server, lg, rate, seconds) {
+  return runStep(server, lg, rate, seconds, async (step) => {
+    const pub = await runJson('publisher', [BIN.publisher, '--redis', `127.0.0.1:${redis.port}`, '--room', 'bench',
+      '--rate', rate, '--seconds', seconds, '--step', step, '--frame-bytes', FRAME_BYTES],
+    { cpu: CLIENT_CPU, timeoutMs: seconds * 1000 + 20000 });
+    return {
       sent: pub.sent,
       expected: pub.sent * lg.joined,
       sendSeconds: pub.seconds || seconds,
-      rep,
       behind: pub.behind ? 'publisher' : null,
-      closed: lg.closed - closed0,
-    }),
-  };
+    };
+  });
 }
 
 /** One relay step: the clients emit rate events/s to their rooms. */
-async function relayStep(server, lg, rate, seconds, perRoom) {
-  const step = ++stepId;
-  const closed0 = lg.closed;
-  let em;
-  const m = await measured(server, async (jiffies) => {
-    em = await lg.cmd(`emit ${step} ${rate} ${seconds}`, 'emitted', seconds * 1000 + 20000);
-    const j1 = jiffies();
-    const sockstatBytes = sockstatTcpBytes();
-    await drain(lg);
-    return { j1, sockstatBytes };
-  });
-  const rep = await lg.cmd(`report ${step}`, 'report');
-  return {
-    rate,
-    seconds,
-    ...stepFigures(m, {
+function relayStep(server, lg, rate, seconds, perRoom) {
+  return runStep(server, lg, rate, seconds, async (step) => {
+    const em = await lg.cmd(`emit ${step} ${rate} ${seconds}`, 'emitted', seconds * 1000 + 20000);
+    return {
       sent: em.sent,
       expected: em.sent * (perRoom - 1),
       sendSeconds: seconds,
-      rep,
       behind: em.sent < rate * seconds * 0.99 ? 'emitting' : null, // the loadgen fell behind its rate
-      closed: lg.closed - closed0,
-    }),
-  };
+    };
+  });
 }
 
 function describeStep(st) {

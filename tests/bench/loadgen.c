@@ -1296,7 +1296,7 @@ static size_t lg_payload_for_frame(size_t frame_bytes)
 	return frame_bytes <= 127 ? frame_bytes - 2 : frame_bytes - 4;
 }
 
-/* `42["relay",{"s":S,"t":T,"p":"xxx"}]` padded to emit_payload_len. */
+/* `42["relay",{"s":S,"t":T,"p":"..."}]`, p padded to emit_payload_len. */
 static size_t lg_emit_payload(char *out, unsigned step, int64_t t_us)
 {
 	static const char tail[] = "\"}]";
