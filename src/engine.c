@@ -14,7 +14,6 @@
  * queue and WebSocket output are bounded by max_output_buffer, sessions by
  * max_connections, messages by max_payload.
  */
-#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -358,8 +357,7 @@ int engine_send(struct engine_session *s, bool binary, const void *data, size_t 
 
 static void engine_timer_fire(struct timeq_entry *e)
 {
-	struct engine_session *s = (struct engine_session *)((char *)e -
-		offsetof(struct engine_session, timer));
+	struct engine_session *s = timeq_owner(e, struct engine_session, timer);
 
 	if (s->state == ENGINE_CLOSING) {
 		engine_destroy(s, s->close_reason);

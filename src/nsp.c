@@ -16,7 +16,6 @@
  * A relayed packet is encoded once and the same bytes go to every
  * recipient.
  */
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -826,8 +825,7 @@ void nsp_socket_each_room(const struct nsp_socket *sock,
 
 static void nsp_connect_timeout_fire(struct timeq_entry *e)
 {
-	struct nsp_client *cl = (struct nsp_client *)((char *)e -
-		offsetof(struct nsp_client, connect_timer));
+	struct nsp_client *cl = timeq_owner(e, struct nsp_client, connect_timer);
 
 	if (cl->n_sockets > 0)
 		return;

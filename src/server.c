@@ -22,7 +22,6 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -138,7 +137,7 @@ static void server_release_held(struct conn *c)
 
 static void server_held_fire(struct timeq_entry *e)
 {
-	struct server_held *h = (struct server_held *)((char *)e - offsetof(struct server_held, entry));
+	struct server_held *h = timeq_owner(e, struct server_held, entry);
 	struct conn *c = h->c;
 
 	c->held = NULL;

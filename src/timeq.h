@@ -10,6 +10,7 @@
 #define ROOMCAST_TIMEQ_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <event2/event.h>
@@ -20,6 +21,10 @@ struct timeq_entry {
 	struct timeq_entry *prev, *next;  /* NULL when stopped */
 	int64_t due_ms;                   /* CLOCK_MONOTONIC */
 };
+
+/* The object of type <type> whose member <member> is the entry <e>: what
+ * a fire callback times. */
+#define timeq_owner(e, type, member) ((type *)((char *)(e) - offsetof(type, member)))
 
 struct timeq {
 	struct timeq_entry list;          /* sentinel of a circular list, oldest first */

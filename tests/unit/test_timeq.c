@@ -44,7 +44,7 @@ static int64_t test_now_ms(void)
 
 static void test_fire(struct timeq_entry *e)
 {
-	struct test_timer *tm = (struct test_timer *)((char *)e - offsetof(struct test_timer, entry));
+	struct test_timer *tm = timeq_owner(e, struct test_timer, entry);
 
 	assert_false(timeq_running(e));
 	assert_true(t.n_fired < TEST_MAX_FIRED);
