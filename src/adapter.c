@@ -1193,26 +1193,18 @@ enum adapter_result adapter_payload_from_msgpack(const uint8_t *in, size_t len,
 
 /* ---- requests ------------------------------------------------------------------ */
 
-/* Parses JSON as JSON.parse would take it (\u0000 in strings; integers
- * past int64 as reals, as in packet.c).  <flags> adds to those. */
+/* Parses JSON from Redis under the budget (jsonmem.h).  <flags> adds to
+ * jsonmem_load()'s. */
 static enum adapter_result adapter_json_load(const uint8_t *text, size_t len, size_t flags,
 					     json_t **out)
 {
-	json_error_t err;
-
-	flags |= JSON_ALLOW_NUL;
-	memset(&err, 0, sizeof(err));
-	*out = json_loadb((const char *)text, len, flags, &err);
-	if (*out == NULL && err.text[0] != '\0' &&
-	    json_error_code(&err) == json_error_numeric_overflow) {
-		memset(&err, 0, sizeof(err));
-		*out = json_loadb((const char *)text, len, flags | JSON_DECODE_INT_AS_REAL, &err);
+	switch (jsonmem_load(text, len, flags, out)) {
+	case JSONMEM_OK: return ADAPTER_OK;
+	case JSONMEM_ERR_NOMEM: return ADAPTER_ERR_NOMEM;
+	case JSONMEM_ERR_BUDGET: return ADAPTER_ERR_TOO_COSTLY;
+	case JSONMEM_ERR_SYNTAX: break;
 	}
-	if (*out != NULL)
-		return ADAPTER_OK;
-	return err.text[0] == '\0' || json_error_code(&err) == json_error_out_of_memory
-		       ? ADAPTER_ERR_NOMEM
-		       : ADAPTER_ERR_MALFORMED;
+	return ADAPTER_ERR_MALFORMED;
 }
 
 /* SERVER_SIDE_EMIT's data: a reference for a JSON request; for msgpack,

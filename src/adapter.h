@@ -42,7 +42,8 @@
 	X(ADAPTER_ERR_FIELD, -2, "missing or wrong-typed field")           \
 	X(ADAPTER_ERR_TYPE, -3, "unknown request or packet type")          \
 	X(ADAPTER_ERR_UNSUPPORTED, -4, "value clients cannot be sent")     \
-	X(ADAPTER_ERR_NOMEM, -5, "out of memory")
+	X(ADAPTER_ERR_NOMEM, -5, "out of memory")                          \
+	X(ADAPTER_ERR_TOO_COSTLY, -6, "JSON too costly to parse (max_json_expansion)")
 
 enum adapter_result {
 #define ADAPTER_RESULT_ENUM(name, value, text) name = value,

@@ -32,6 +32,7 @@
 #include "adapter.h"
 #include "cluster.h"
 #include "id.h"
+#include "jsonmem.h"
 #include "log.h"
 #include "metrics.h"
 #include "nsp.h"
@@ -271,7 +272,6 @@ static json_t *cluster_handshake(const struct nsp_socket *sock)
 {
 	int64_t issued = nsp_socket_issued_ms(sock);
 	time_t secs = (time_t)(issued / 1000);
-	const json_t *auth = nsp_socket_auth(sock);
 	struct engine_handshake hs;
 	char when[96];
 	struct tm tm;
@@ -283,7 +283,7 @@ static json_t *cluster_handshake(const struct nsp_socket *sock)
 	return json_pack("{s:{s:s},s:s,s:s,s:b,s:b,s:I,s:s,s:o,s:o}", "headers", "host", hs.host,
 			 "time", when, "address", hs.address, "xdomain", 0, "secure", 0,
 			 "issued", (json_int_t)issued, "url", hs.url, "query", cluster_query(hs.url),
-			 "auth", auth ? json_incref((json_t *)auth) : json_object());
+			 "auth", nsp_socket_auth_new(sock));
 }
 
 static void cluster_add_socket(void *arg, const struct nsp_socket *sock)
@@ -525,13 +525,13 @@ static const char *cluster_json_check(json_t *root, struct nsp_namespace **ns)
 
 static void cluster_on_json_emit(const char *channel, const uint8_t *msg, size_t len)
 {
-	json_error_t error;
-	json_t *root = json_loadb((const char *)msg, len, 0, &error);
+	json_t *root;
+	enum jsonmem_result loaded = jsonmem_load(msg, len, 0, &root);
 	struct nsp_namespace *ns = NULL;
 	struct nsp_target t = { 0 };
 	struct room_name *rooms = NULL, *except = NULL;
 	struct adapter_payload pl = { 0 };
-	const char *why = root ? cluster_json_check(root, &ns) : error.text;
+	const char *why = root ? cluster_json_check(root, &ns) : jsonmem_result_text(loaded);
 
 	if (!why && (cluster_json_rooms(json_object_get(root, "rooms"), &rooms, &t.n_rooms) < 0 ||
 		     cluster_json_rooms(json_object_get(root, "except"), &except, &t.n_except) < 0))

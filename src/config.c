@@ -194,6 +194,14 @@ static const struct config_key config_keys[] = {
 	  .field = CONFIG_FIELD(max_room_name, size_t), .min = 1, .max = CONFIG_MAX_ROOM_NAME,
 	  .default_value = "256",
 	  .why = "socket.io has no cap; 256 bytes holds an id or a user name with a prefix" },
+	{ .name = "max_json_expansion", .set = config_set_count, .max_values = 1,
+	  .field = CONFIG_FIELD(max_json_expansion, uint32_t), .min = 2, .max = 1000,
+	  .default_value = "32",
+	  .why = "jansson takes 6-20x typical text, ~38x for arrays of small objects, 44-80x for floods" },
+	{ .name = "max_auth_size", .set = config_set_size, .max_values = 1,
+	  .field = CONFIG_FIELD(max_auth_size, size_t), .min = 64, .max = CONFIG_MIB,
+	  .default_value = "8K",
+	  .why = "kept for the socket's life; a token with its claims is 1-2K, half a 16K header" },
 	{ .name = "connect_timeout", .set = config_set_duration, .max_values = 1,
 	  .field = CONFIG_FIELD(connect_timeout_ms, uint32_t), .min = 1, .max = CONFIG_HOUR_MS,
 	  .default_value = "45s",
@@ -1652,6 +1660,25 @@ static bool config_glob_match(const struct config_glob_item *items, size_t n,
 	while (i < n && items[i].kind == CONFIG_GLOB_STAR)
 		i++;
 	return i == n;
+}
+
+void config_each_auth_field(const struct config_namespace *ns,
+			    void (*fn)(void *ctx, const char *field, size_t field_len), void *ctx)
+{
+	const size_t prefix = strlen("{auth.");
+
+	for (size_t i = 0; i < ns->n_client_join && i < CONFIG_MAX_CLIENT_JOIN; i++) {
+		const char *p = ns->client_join[i];
+		const char *end = p + strnlen(p, CONFIG_MAX_ROOM_PATTERN);
+		while ((p = memchr(p, '{', (size_t)(end - p))) != NULL) {
+			const char *close = memchr(p, '}', (size_t)(end - p));
+			if (!close)
+				break;
+			if ((size_t)(close - p) > prefix && memcmp(p, "{auth.", prefix) == 0)
+				fn(ctx, p + prefix, (size_t)(close - p) - prefix);
+			p = close + 1;
+		}
+	}
 }
 
 bool config_room_allowed(const struct config_namespace *ns, const char *room, size_t room_len,

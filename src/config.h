@@ -94,6 +94,8 @@ struct config {
 	uint32_t max_namespaces_per_session; /* namespaces one Engine.IO session may have connected */
 	size_t max_room_name;            /* bytes: longest room name a client may join */
 	uint32_t connect_timeout_ms;     /* a session with no namespace connected by then is closed */
+	uint32_t max_json_expansion;     /* parsed JSON may take this many times its text (+64K) */
+	size_t max_auth_size;            /* bytes of CONNECT auth a socket keeps for its life */
 	/* Redis: no `redis` key leaves redis_host and redis_unix empty, a
 	 * single instance. */
 	char redis_host[CONFIG_MAX_REDIS_HOST + 1];  /* host name or IP literal, "" = none */
@@ -151,5 +153,11 @@ bool config_room_allowed(const struct config_namespace *ns, const char *room, si
 			 const char *(*auth_field)(void *ctx, const char *field, size_t field_len,
 						   size_t *value_len),
 			 void *ctx);
+
+/* Calls <fn>(<ctx>, FIELD, length) for each `{auth.FIELD}` placeholder of
+ * <ns>'s client_join patterns, in order, repeats included: the auth fields
+ * config_room_allowed() may ask for.  <field> is not NUL-terminated. */
+void config_each_auth_field(const struct config_namespace *ns,
+			    void (*fn)(void *ctx, const char *field, size_t field_len), void *ctx);
 
 #endif

@@ -12,6 +12,7 @@
 #include "daemon.h"
 #include "engine.h"
 #include "http.h"
+#include "jsonmem.h"
 #include "log.h"
 #include "metrics.h"
 #include "server.h"
@@ -141,6 +142,7 @@ int daemon_run(const struct config *cfg, const struct daemon_app *app)
 	daemon_state.cfg = cfg;
 	daemon_state.app = app;
 	daemon_raise_fd_limit(cfg);
+	jsonmem_set_expansion(cfg->max_json_expansion);
 	signal(SIGPIPE, SIG_IGN);
 	daemon_state.base = event_base_new();
 	if (!daemon_state.base) {

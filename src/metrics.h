@@ -36,6 +36,8 @@
 	X(ws_too_big_total, "WebSocket connections closed with 1009")                      \
 	X(sio_connects_total, "sockets connected to a namespace")                          \
 	X(sio_connect_errors_total, "CONNECT refused with CONNECT_ERROR")                  \
+	X(sio_auth_too_large_total, "CONNECT refused: auth longer than max_auth_size")       \
+	X(sio_json_too_costly_total, "sessions closed: a payload past max_json_expansion") \
 	X(sio_connect_timeouts_total, "sessions closed with no namespace by connect_timeout") \
 	X(sio_protocol_errors_total, "sessions closed on a Socket.IO protocol error")      \
 	X(sio_events_received_total, "events received from clients")                      \

@@ -25,6 +25,7 @@
 
 #include "cluster.h"
 #include "id.h"
+#include "jsonmem.h"
 #include "log.h"
 #include "metrics.h"
 #include "nsp.h"
@@ -55,11 +56,25 @@ struct nsp_client {
 	bool failed;                   /* closing after bad input: ignore the rest */
 };
 
+/* What a socket keeps of its CONNECT auth for its whole life, one block of
+ * at most about twice max_auth_size, never a parsed tree (jansson's is
+ * many times the text): the text as the client sent it, for fetchSockets,
+ * then the value of every field the namespace's room patterns name, looked
+ * up once at CONNECT so that a join never parses the auth again.  A field
+ * entry is its name, a NUL, a 2-byte length and the value (a string as it
+ * is, an integer in decimal); a field that is absent, of another type or
+ * longer than any room name can be is left out: it could never match. */
+struct nsp_auth {
+	size_t json_len;
+	size_t fields_len;
+	char data[];                   /* json_len bytes of text, then the fields */
+};
+
 struct nsp_socket {
 	char id[ID_LEN + 1];
 	struct nsp_client *client;     /* not owned */
 	struct nsp_namespace *ns;      /* not owned */
-	json_t *auth;                  /* the CONNECT payload, owned, NULL if none */
+	struct nsp_auth *auth;         /* what it keeps of its CONNECT payload, owned, NULL if none */
 	int64_t issued_ms;             /* when it connected (handshake.issued) */
 	struct room_member member;     /* in ns->rooms */
 	struct nsp_ack *acks;          /* answers it owes the server, owned */
@@ -172,7 +187,7 @@ static void nsp_socket_free(struct nsp_socket *sock)
 	while (sock->acks)
 		nsp_ack_settle(sock->acks);
 	room_member_cleanup(sock->ns->rooms, &sock->member);
-	json_decref(sock->auth);
+	free(sock->auth);
 	free(sock);
 }
 
@@ -187,6 +202,102 @@ static void nsp_socket_remove(struct nsp_client *cl, struct nsp_socket *sock)
 	cl->n_sockets--;
 	nsp_socket_free(sock);
 	metrics_gauge_add(sockets_current, -1);
+}
+
+/* --- CONNECT auth ---------------------------------------------------------- */
+
+/* Building an nsp_auth's fields: measured first (<out> NULL), then written. */
+struct nsp_auth_build {
+	const json_t *auth;
+	size_t max_value;              /* longer values can match no room */
+	struct nsp_auth *out;
+	size_t len;                    /* bytes of fields measured or written */
+};
+
+static const char *nsp_auth_find(const struct nsp_auth *a, const char *field, size_t field_len,
+				 size_t *value_len)
+{
+	const char *p = a->data + a->json_len, *end = p + a->fields_len;
+
+	while (p < end) {
+		size_t name_len = strlen(p);
+		const uint8_t *len = (const uint8_t *)p + name_len + 1;
+		size_t n = (size_t)len[0] << 8 | len[1];
+		if (name_len == field_len && memcmp(p, field, field_len) == 0) {
+			*value_len = n;
+			return (const char *)len + 2;
+		}
+		p = (const char *)len + 2 + n;
+	}
+	return NULL;
+}
+
+/* The value config_room_allowed() sees for <v>: a string as it is, an
+ * integer in decimal (into <number>), anything else none. */
+static const char *nsp_auth_value(const json_t *v, char number[static 24], size_t *len)
+{
+	if (json_is_string(v)) {
+		*len = json_string_length(v);
+		return json_string_value(v);
+	}
+	if (json_is_integer(v)) {
+		*len = (size_t)snprintf(number, 24, "%lld", (long long)json_integer_value(v));
+		return number;
+	}
+	return NULL;
+}
+
+static void nsp_auth_add_field(void *ctx, const char *field, size_t field_len)
+{
+	struct nsp_auth_build *b = ctx;
+	char key[CONFIG_MAX_AUTH_FIELD + 1], number[24];
+	size_t len, ignored;
+
+	if (field_len > CONFIG_MAX_AUTH_FIELD)
+		return;
+	memcpy(key, field, field_len);
+	key[field_len] = '\0';
+	const char *value = nsp_auth_value(json_object_get(b->auth, key), number, &len);
+	if (!value || len > b->max_value)
+		return;
+	if (b->out) {
+		b->out->fields_len = b->len;
+		if (nsp_auth_find(b->out, field, field_len, &ignored))
+			return; /* named by two patterns: kept once */
+		char *p = b->out->data + b->out->json_len + b->len;
+		memcpy(p, key, field_len + 1);
+		p[field_len + 1] = (char)(len >> 8);
+		p[field_len + 2] = (char)(len & 0xff);
+		memcpy(p + field_len + 3, value, len);
+	}
+	b->len += field_len + 3 + len;
+}
+
+/* The block <sock> keeps of CONNECT payload <p> (an object), or NULL if
+ * memory ran out. */
+static struct nsp_auth *nsp_auth_new(const struct config_namespace *ns, const struct packet *p)
+{
+	struct nsp_auth_build b = { p->data, nsp.cfg->max_room_name, NULL, 0 };
+
+	config_each_auth_field(ns, nsp_auth_add_field, &b);
+	struct nsp_auth *a = malloc(sizeof *a + p->json_len + b.len);
+	if (!a)
+		return NULL;
+	a->json_len = p->json_len;
+	memcpy(a->data, p->json, p->json_len);
+	b.out = a;
+	b.len = 0;
+	config_each_auth_field(ns, nsp_auth_add_field, &b);
+	a->fields_len = b.len;
+	return a;
+}
+
+/* config_room_allowed()'s view of the CONNECT auth object. */
+static const char *nsp_auth_field(void *ctx, const char *field, size_t field_len, size_t *value_len)
+{
+	struct nsp_socket *sock = ctx;
+
+	return sock->auth ? nsp_auth_find(sock->auth, field, field_len, value_len) : NULL;
 }
 
 static void nsp_connect_error(struct nsp_client *cl, const struct packet *p, const char *message)
@@ -218,15 +329,22 @@ static void nsp_on_connect(struct nsp_client *cl, const struct packet *p)
 		nsp_connect_error(cl, p, "too many namespaces");
 		return;
 	}
+	if (p->json_len > nsp.cfg->max_auth_size) {
+		metrics_inc(sio_auth_too_large_total);
+		nsp_connect_error(cl, p, "auth too large");
+		return;
+	}
 	struct nsp_socket *sock = calloc(1, sizeof *sock);
-	if (!sock || id_generate(sock->id) < 0) {
+	if (!sock || id_generate(sock->id) < 0 ||
+	    (p->data && !(sock->auth = nsp_auth_new(ns->cfg, p)))) {
+		if (sock)
+			free(sock->auth);
 		free(sock);
 		nsp_client_fail(cl, "out of memory");
 		return;
 	}
 	sock->client = cl;
 	sock->ns = ns;
-	sock->auth = p->data ? json_incref(p->data) : NULL;
 	sock->issued_ms = nsp_now_ms();
 	/* Every socket is in the room named by its id: to(<socket id>) from
 	 * any server or emitter relies on it. */
@@ -248,31 +366,6 @@ static void nsp_on_connect(struct nsp_client *cl, const struct packet *p)
 }
 
 /* --- room policy ---------------------------------------------------------- */
-
-/* config_room_allowed()'s view of the CONNECT auth object: strings as
- * they are, integers in decimal, anything else absent. */
-static const char *nsp_auth_field(void *ctx, const char *field, size_t field_len, size_t *value_len)
-{
-	static char number[24];
-	struct nsp_socket *sock = ctx;
-	char key[CONFIG_MAX_AUTH_FIELD + 1];
-
-	if (!sock->auth || !json_is_object(sock->auth) || field_len > CONFIG_MAX_AUTH_FIELD)
-		return NULL;
-	memcpy(key, field, field_len);
-	key[field_len] = '\0';
-	json_t *v = json_object_get(sock->auth, key);
-	if (json_is_string(v)) {
-		*value_len = json_string_length(v);
-		return json_string_value(v);
-	}
-	if (json_is_integer(v)) {
-		*value_len = (size_t)snprintf(number, sizeof number, "%lld",
-					      (long long)json_integer_value(v));
-		return number;
-	}
-	return NULL;
-}
 
 /* Checks the room argument of a join or leave against the policy: returns
  * the refusal, or NULL with *<name> and *<len> set. */
@@ -800,9 +893,14 @@ const char *nsp_socket_id(const struct nsp_socket *sock)
 	return sock->id;
 }
 
-const json_t *nsp_socket_auth(const struct nsp_socket *sock)
+json_t *nsp_socket_auth_new(const struct nsp_socket *sock)
 {
-	return sock->auth;
+	json_t *auth = NULL;
+
+	if (sock->auth && jsonmem_load((const uint8_t *)sock->auth->data, sock->auth->json_len, 0,
+				       &auth) != JSONMEM_OK)
+		auth = NULL;
+	return auth ? auth : json_object();
 }
 
 int64_t nsp_socket_issued_ms(const struct nsp_socket *sock)
@@ -861,6 +959,8 @@ static void nsp_session_message(struct engine_session *s, void *app_ctx, bool bi
 	if (r == PACKET_MORE)
 		return;
 	if (r != PACKET_OK) {
+		if (r == PACKET_ERR_JSON_BUDGET)
+			metrics_inc(sio_json_too_costly_total);
 		nsp_client_fail(cl, packet_result_text(r));
 		return;
 	}

@@ -107,7 +107,9 @@ void nsp_each_room(struct nsp_namespace *ns,
 
 /* What a socket shows to the cluster (fetchSockets). */
 const char *nsp_socket_id(const struct nsp_socket *sock);
-const json_t *nsp_socket_auth(const struct nsp_socket *sock);   /* NULL if none */
+/* The CONNECT auth object, parsed again from the text the socket keeps:
+ * a new tree the caller owns ({} if none), or NULL if memory ran out. */
+json_t *nsp_socket_auth_new(const struct nsp_socket *sock);
 int64_t nsp_socket_issued_ms(const struct nsp_socket *sock);    /* when it connected */
 void nsp_socket_handshake(const struct nsp_socket *sock, struct engine_handshake *out);
 void nsp_socket_each_room(const struct nsp_socket *sock,

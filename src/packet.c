@@ -28,7 +28,8 @@
  * Limits: max_bytes over the header plus all attachments of one packet;
  * 1..PACKET_MAX_ATTACHMENTS attachments; ack ids up to 2^53 - 1; JSON
  * nesting up to jansson's JSON_PARSER_MAX_DEPTH (2048), which also bounds
- * the recursion of the placeholder walk.
+ * the recursion of the placeholder walk; the parsed form of a payload at
+ * most jsonmem_budget() of its length (max_json_expansion).
  *
  * Strict by default (protocol-notes.md 2.2).  socket.io-parser 4.2.7 tests
  * "is a digit" with `Number(c) == c`, which whitespace passes too, and
@@ -74,7 +75,13 @@
  *
  * Memory: every allocation, jansson's and ours, goes through jansson's
  * allocator (json_get_alloc_funcs()), so one hook sees, counts and fails
- * all of a packet's memory, as the unit tests do.  jansson 2.14's loader
+ * all of a packet's memory, as the unit tests do.  JSON is parsed by
+ * jsonmem_load(), under a budget of bytes per byte of text: past it the
+ * packet is PACKET_ERR_JSON_BUDGET.  A delivered text packet's tree is
+ * given back once the caller is done with it; a binary packet's tree is
+ * dropped as soon as its header is checked and built again when its last
+ * attachment arrives, so a packet waiting for attachments holds its copied
+ * bytes only (max_bytes).  jansson 2.14's loader
  * sets no error when an allocation fails, which is how PACKET_ERR_NOMEM is
  * told from a syntax error; a failure inside its string scanner still
  * reads as a syntax error (invalid payload).  Worse, it ignores a failed
@@ -146,27 +153,16 @@ static bool packet_is_json_space(uint8_t c)
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
-/* Parses one JSON value, allocating through jansson.  *<out> is NULL on
- * failure.  jansson 2.14's loader never reports json_error_out_of_memory:
- * where an allocation fails it returns NULL without setting any error, so
- * an empty error text is how running out of memory shows. */
+/* Parses one JSON value under the budget (jsonmem.h). */
 static enum packet_result packet_parse_json(const uint8_t *text, size_t len, json_t **out)
 {
-	const size_t flags = JSON_DECODE_ANY | JSON_ALLOW_NUL;
-	json_error_t err;
-
-	memset(&err, 0, sizeof(err));
-	*out = json_loadb((const char *)text, len, flags, &err);
-	if (*out == NULL && err.text[0] != '\0' &&
-	    json_error_code(&err) == json_error_numeric_overflow) {
-		memset(&err, 0, sizeof(err));
-		*out = json_loadb((const char *)text, len, flags | JSON_DECODE_INT_AS_REAL, &err);
+	switch (jsonmem_load(text, len, 0, out)) {
+	case JSONMEM_OK: return PACKET_OK;
+	case JSONMEM_ERR_NOMEM: return PACKET_ERR_NOMEM;
+	case JSONMEM_ERR_BUDGET: return PACKET_ERR_JSON_BUDGET;
+	case JSONMEM_ERR_SYNTAX: break;
 	}
-	if (*out != NULL)
-		return PACKET_OK;
-	return err.text[0] == '\0' || json_error_code(&err) == json_error_out_of_memory
-		       ? PACKET_ERR_NOMEM
-		       : PACKET_ERR_PAYLOAD;
+	return PACKET_ERR_PAYLOAD;
 }
 
 /* socket.io-parser's isPayloadValid(), with a payload required where the
@@ -401,6 +397,10 @@ static enum packet_result packet_reader_start_binary(struct packet_reader *r,
 	b->bytes = len;
 	r->binary = b;
 	res = packet_parse(b->header, len, &b->packet);
+	/* The tree is many times the header's size and attachments may take
+	 * their time: only the header is held, parsed again at the end. */
+	json_decref(b->packet.data);
+	b->packet.data = NULL;
 	return res != PACKET_OK ? res : PACKET_MORE;
 }
 
@@ -411,6 +411,7 @@ static enum packet_result packet_reader_add_attachment(struct packet_reader *r,
 	struct packet_binary *b = r->binary;
 	struct packet *p = &b->packet;
 	unsigned k = b->n_received;
+	enum packet_result res;
 
 	if (len > r->max_bytes - b->bytes)
 		return PACKET_ERR_PAYLOAD;
@@ -428,6 +429,9 @@ static enum packet_result packet_reader_add_attachment(struct packet_reader *r,
 	b->bytes += len;
 	if (b->n_received < p->n_attachments)
 		return PACKET_MORE;
+	res = packet_parse_json(p->json, p->json_len, &p->data);
+	if (res != PACKET_OK)
+		return res;
 	if (!packet_placeholders_fit(p->data, p->n_attachments))
 		return PACKET_ERR_ATTACHMENTS;
 	*out = *p;

@@ -45,7 +45,8 @@ enum packet_type {
 	X(PACKET_ERR_PAYLOAD, -5, "invalid payload")                             \
 	X(PACKET_ERR_UNEXPECTED_BINARY, -6, "got binary data when not reconstructing a packet") \
 	X(PACKET_ERR_UNEXPECTED_TEXT, -7, "got plaintext data when reconstructing a packet") \
-	X(PACKET_ERR_NOMEM, -8, "out of memory")
+	X(PACKET_ERR_NOMEM, -8, "out of memory")                                \
+	X(PACKET_ERR_JSON_BUDGET, -9, "payload too costly to parse (max_json_expansion)")
 
 enum packet_result {
 #define PACKET_RESULT_ENUM(name, value, text) name = value,

@@ -1120,6 +1120,24 @@ static void adapter_test_every_prefix_is_malformed(const char *text)
 	test_free(in.p);
 }
 
+/* A JSON request is parsed under the budget of jsonmem.h: a flood of
+ * empty arrays is refused without building its tree, as from a client. */
+static void json_request_past_the_budget_is_too_costly(void **state)
+{
+	static const char head[] = "{\"type\":0,\"uid\":\"x\",\"requestId\":\"r\",\"x\":[";
+	size_t n = 100000, len = strlen(head) + 3 * n + 1;
+	uint8_t *in = test_malloc(len), *o = in;
+	struct adapter_request r;
+
+	memcpy(o, head, strlen(head));
+	o += strlen(head);
+	for (size_t i = 0; i < n; i++, o += 3)
+		memcpy(o, "[],", 3);
+	memcpy(o - 1, "]}", 2);
+	assert_int_equal(adapter_decode_request(in, len, &r), ADAPTER_ERR_TOO_COSTLY);
+	test_free(in);
+}
+
 static void every_truncation_of_a_valid_message_is_malformed(void **state)
 {
 	for (size_t i = 0; i < N_ELEMS(adapter_test_broadcasts); i++)
@@ -1672,6 +1690,7 @@ int main(void)
 		ADAPTER_TEST(json_payloads_read_as_node_would_send_them),
 		ADAPTER_TEST(every_failed_allocation_fails_cleanly),
 		ADAPTER_TEST(result_texts_name_every_result),
+		ADAPTER_TEST(json_request_past_the_budget_is_too_costly),
 	};
 
 	/* Before any other jansson call, so every json_t lives on these hooks. */

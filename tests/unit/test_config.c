@@ -31,7 +31,8 @@ static const char *const config_test_keys[] = {
 	"listen", "path", "transports", "allow_upgrades", "ping_interval", "ping_timeout",
 	"upgrade_timeout", "max_payload", "max_connections", "max_header_size",
 	"max_output_buffer", "keepalive_timeout", "cors_origin", "log_level", "log_file",
-	"connect_timeout", "max_namespaces_per_session", "max_room_name",
+	"connect_timeout", "max_namespaces_per_session", "max_room_name", "max_json_expansion",
+	"max_auth_size",
 	"redis", "redis_password", "redis_db", "redis_key", "redis_request_timeout",
 	"redis_emit_channel", "redis_max_message",
 	/* namespace blocks */
@@ -967,6 +968,8 @@ static void socket_io_level_keys_default_to_the_reference_server(void **state)
 	assert_int_equal(cfg.connect_timeout_ms, 45000);
 	assert_int_equal(cfg.max_namespaces_per_session, 16);
 	assert_int_equal(cfg.max_room_name, 256);
+	assert_int_equal(cfg.max_json_expansion, 32);
+	assert_int_equal(cfg.max_auth_size, 8192);
 }
 
 static void connect_timeout_is_a_duration_up_to_one_hour(void **state)
@@ -1015,6 +1018,33 @@ static void max_room_name_accepts_1_to_4K(void **state)
 	config_test_expect_value_error("max_room_name", "0", "max_room_name: '0' out of range (1..4K)");
 	config_test_expect_value_error("max_room_name", "4097", "max_room_name: '4097' out of range (1..4K)");
 	config_test_expect_value_error("max_room_name", "5K", "max_room_name: '5K' out of range (1..4K)");
+}
+
+static void max_json_expansion_accepts_2_to_1000(void **state)
+{
+	struct config cfg;
+
+	config_test_parse_ok(&cfg, "max_json_expansion 2\n");
+	assert_int_equal(cfg.max_json_expansion, 2);
+	config_test_parse_ok(&cfg, "max_json_expansion 1000\n");
+	assert_int_equal(cfg.max_json_expansion, 1000);
+	config_test_expect_value_error("max_json_expansion", "1",
+				       "max_json_expansion: '1' out of range (2..1000)");
+	config_test_expect_value_error("max_json_expansion", "1001",
+				       "max_json_expansion: '1001' out of range (2..1000)");
+}
+
+static void max_auth_size_accepts_64_bytes_to_1M(void **state)
+{
+	struct config cfg;
+
+	config_test_parse_ok(&cfg, "max_auth_size 64\n");
+	assert_int_equal(cfg.max_auth_size, 64);
+	config_test_parse_ok(&cfg, "max_auth_size 1M\n");
+	assert_int_equal(cfg.max_auth_size, 1048576);
+	config_test_expect_value_error("max_auth_size", "63", "max_auth_size: '63' out of range (64..1M)");
+	config_test_expect_value_error("max_auth_size", "1048577",
+				       "max_auth_size: '1048577' out of range (64..1M)");
 }
 
 /* ---- namespace blocks ---- */
@@ -2394,6 +2424,8 @@ int main(void)
 		cmocka_unit_test(connect_timeout_is_a_duration_up_to_one_hour),
 		cmocka_unit_test(max_namespaces_per_session_accepts_1_to_1000),
 		cmocka_unit_test(max_room_name_accepts_1_to_4K),
+		cmocka_unit_test(max_json_expansion_accepts_2_to_1000),
+		cmocka_unit_test(max_auth_size_accepts_64_bytes_to_1M),
 		cmocka_unit_test(root_namespace_exists_with_the_defaults_when_the_file_has_no_block),
 		cmocka_unit_test(namespace_blocks_are_parsed_with_their_keys),
 		cmocka_unit_test(root_namespace_declared_after_others_stays_first),

@@ -31,6 +31,7 @@
 
 #include <cmocka.h>
 
+#include "jsonmem.h"
 #include "packet.h"
 
 #define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
@@ -47,6 +48,7 @@ static struct {
 	unsigned long n_allocs; /* allocations tried since the last reset */
 	unsigned long fail_at;  /* fail allocation number fail_at (1-based); 0: none */
 	unsigned long n_failed;
+	size_t requested_bytes; /* every size asked for since the last reset */
 	bool paused;            /* the test's own checks: neither counted nor failed */
 } packet_test_heap;
 
@@ -61,6 +63,7 @@ static void *packet_test_malloc(size_t size)
 	block = test_malloc(PACKET_TEST_HEAP_PREFIX + size);
 	memcpy(block, &size, sizeof(size));
 	packet_test_heap.live_bytes += size;
+	packet_test_heap.requested_bytes += size;
 	return block + PACKET_TEST_HEAP_PREFIX;
 }
 
@@ -90,6 +93,7 @@ static void packet_test_heap_reset(unsigned long fail_at)
 	packet_test_heap.n_allocs = 0;
 	packet_test_heap.fail_at = fail_at;
 	packet_test_heap.n_failed = 0;
+	packet_test_heap.requested_bytes = 0;
 }
 
 /* ---- cases ---- */
@@ -805,9 +809,13 @@ static uint8_t *packet_test_nested_event(size_t depth, size_t *len)
 	return msg;
 }
 
+/* jansson's depth limit, with a budget that lets 2048 levels be built:
+ * nesting costs about 50 bytes per byte of text, past the default. */
 static void json_nested_2048_deep_is_accepted_and_2049_is_invalid_payload(void **state)
 {
 	static const size_t depths[] = { 2048, 2049 };
+
+	jsonmem_set_expansion(64);
 
 	for (size_t i = 0; i < N_ELEMS(depths); i++) {
 		struct packet_reader r;
@@ -821,6 +829,7 @@ static void json_nested_2048_deep_is_accepted_and_2049_is_invalid_payload(void *
 		packet_reader_cleanup(&r);
 		test_free(msg);
 	}
+	jsonmem_set_expansion(JSONMEM_DEFAULT_EXPANSION);
 	assert_int_equal(packet_test_heap.live_bytes, 0);
 }
 
@@ -844,13 +853,147 @@ static void deep_placeholder_walk_over_2048_levels_finds_the_bad_num(void **stat
 	*o++ = ']';
 	assert_int_equal((size_t)(o - msg), n);
 
+	jsonmem_set_expansion(64);
 	packet_reader_init(&r, SIZE_MAX);
 	assert_int_equal(packet_reader_feed(&r, false, msg, n, &p), PACKET_MORE);
 	assert_int_equal(packet_reader_feed(&r, true, (const uint8_t *)"a", 1, &p),
 			 PACKET_ERR_ATTACHMENTS);
 	packet_reader_cleanup(&r);
+	jsonmem_set_expansion(JSONMEM_DEFAULT_EXPANSION);
 	test_free(msg);
 	assert_int_equal(packet_test_heap.live_bytes, 0);
+}
+
+/* ---- the JSON budget (max_json_expansion) ---- */
+
+/* `<prefix>` then <n> copies of <unit> separated by commas, then `]`: a
+ * test_malloc() block the caller frees. */
+static uint8_t *packet_test_flood(const char *prefix, const char *unit, size_t n, size_t *len)
+{
+	size_t plen = strlen(prefix), ulen = strlen(unit);
+	uint8_t *msg = test_malloc(plen + n * (ulen + 1) + 1), *o = msg;
+
+	memcpy(o, prefix, plen);
+	o += plen;
+	for (size_t i = 0; i < n; i++) {
+		memcpy(o, unit, ulen);
+		o += ulen;
+		*o++ = ',';
+	}
+	o[-1] = ']';
+	*len = (size_t)(o - msg);
+	return msg;
+}
+
+/* Bytes jansson asks for to parse <msg> as a text packet, unbudgeted. */
+static size_t packet_test_parse_cost(const uint8_t *msg, size_t len)
+{
+	struct packet_reader r;
+	struct packet p;
+
+	jsonmem_set_expansion(UINT32_MAX / 2);
+	packet_reader_init(&r, SIZE_MAX);
+	packet_test_heap_reset(0);
+	assert_int_equal(packet_reader_feed(&r, false, msg, len, &p), PACKET_OK);
+	size_t cost = packet_test_heap.requested_bytes;
+	packet_reader_cleanup(&r);
+	jsonmem_set_expansion(JSONMEM_DEFAULT_EXPANSION);
+	return cost;
+}
+
+/* The attack of issue #11: 3 bytes of `[],` became well over 100 bytes of
+ * tree.  Refused at the default, sticky, and nothing is held; a payload of
+ * the same length made of strings passes. */
+static void flood_of_empty_arrays_is_refused_by_the_budget_and_holds_nothing(void **state)
+{
+	struct packet_reader r;
+	struct packet p;
+	size_t len, str_len;
+	uint8_t *flood = packet_test_flood("2[\"x\",", "[]", 100000, &len);
+	uint8_t *strings = packet_test_flood("2[\"x\",", "\"abcdefghijklm\"", 18750, &str_len);
+
+	assert_true(str_len >= len);
+	packet_reader_init(&r, SIZE_MAX);
+	assert_int_equal(packet_reader_feed(&r, false, flood, len, &p), PACKET_ERR_JSON_BUDGET);
+	assert_int_equal(packet_test_heap.live_bytes, 0);
+	assert_int_equal(packet_reader_feed(&r, false, strings, str_len, &p), PACKET_ERR_JSON_BUDGET);
+	packet_reader_cleanup(&r);
+
+	packet_reader_init(&r, SIZE_MAX);
+	assert_int_equal(packet_reader_feed(&r, false, strings, str_len, &p), PACKET_OK);
+	assert_int_equal(json_array_size(p.data), 18751);
+	packet_reader_cleanup(&r);
+	assert_int_equal(packet_test_heap.live_bytes, 0);
+	test_free(flood);
+	test_free(strings);
+}
+
+/* At the smallest factor whose budget covers the parse the packet passes;
+ * at one less it is refused, and nothing is kept either way. */
+static void budget_at_the_parse_cost_passes_and_one_factor_less_is_refused(void **state)
+{
+	static const char *const units[] = { "[]", "{}", "{\"a\":1}", "1", "\"\"" };
+
+	for (size_t i = 0; i < N_ELEMS(units); i++) {
+		struct packet_reader r;
+		struct packet p;
+		size_t len;
+		uint8_t *msg = packet_test_flood("2[\"x\",", units[i], 40000, &len);
+		size_t cost = packet_test_parse_cost(msg, len);
+		uint32_t factor = (uint32_t)((cost - JSONMEM_FLOOR_BYTES + len - 1) / len);
+
+		assert_true(cost > JSONMEM_FLOOR_BYTES);
+		jsonmem_set_expansion(factor);
+		assert_true(jsonmem_budget(len) >= cost);
+		packet_reader_init(&r, SIZE_MAX);
+		assert_int_equal(packet_reader_feed(&r, false, msg, len, &p), PACKET_OK);
+		packet_reader_cleanup(&r);
+		jsonmem_set_expansion(factor - 1);
+		assert_true(jsonmem_budget(len) < cost);
+		packet_reader_init(&r, SIZE_MAX);
+		assert_int_equal(packet_reader_feed(&r, false, msg, len, &p), PACKET_ERR_JSON_BUDGET);
+		packet_reader_cleanup(&r);
+		jsonmem_set_expansion(JSONMEM_DEFAULT_EXPANSION);
+		assert_int_equal(packet_test_heap.live_bytes, 0);
+		test_free(msg);
+	}
+}
+
+/* A short packet may always use the floor, whatever the factor. */
+static void short_packets_always_fit_the_floor(void **state)
+{
+	static const uint8_t msg[] = "2[\"x\",[],[],[],{},{},{\"a\":[[[]]]}]";
+	struct packet_reader r;
+	struct packet p;
+
+	jsonmem_set_expansion(2);
+	packet_reader_init(&r, SIZE_MAX);
+	assert_int_equal(packet_reader_feed(&r, false, msg, sizeof(msg) - 1, &p), PACKET_OK);
+	packet_reader_cleanup(&r);
+	jsonmem_set_expansion(JSONMEM_DEFAULT_EXPANSION);
+	assert_int_equal(packet_test_heap.live_bytes, 0);
+}
+
+/* A binary packet waiting for its attachments holds its header's bytes,
+ * not the header's tree (46 MB for a 1 MB header of `[],` before #11);
+ * the tree is built when the last attachment arrives. */
+static void pending_binary_packet_holds_its_header_not_its_tree(void **state)
+{
+	struct packet_reader r;
+	struct packet p;
+	size_t len;
+	uint8_t *msg = packet_test_flood("51-[\"x\"," PH(0) ",", "7", 5000, &len);
+
+	packet_reader_init(&r, SIZE_MAX);
+	assert_int_equal(packet_reader_feed(&r, false, msg, len, &p), PACKET_MORE);
+	assert_true(packet_test_heap.live_bytes >= len);
+	assert_true(packet_test_heap.live_bytes <= len + 512);
+	assert_int_equal(packet_reader_feed(&r, true, (const uint8_t *)"a", 1, &p), PACKET_OK);
+	assert_int_equal(json_array_size(p.data), 5002);
+	assert_true(packet_test_heap.live_bytes > len + 5000 * sizeof(json_int_t) * 2);
+	packet_reader_cleanup(&r);
+	assert_int_equal(packet_test_heap.live_bytes, 0);
+	test_free(msg);
 }
 
 /* ---- limits ---- */
@@ -1360,6 +1503,10 @@ int main(void)
 		PACKET_TEST(zero_length_attachment_points_at_readable_memory),
 		PACKET_TEST(json_nested_2048_deep_is_accepted_and_2049_is_invalid_payload),
 		PACKET_TEST(deep_placeholder_walk_over_2048_levels_finds_the_bad_num),
+		PACKET_TEST(flood_of_empty_arrays_is_refused_by_the_budget_and_holds_nothing),
+		PACKET_TEST(budget_at_the_parse_cost_passes_and_one_factor_less_is_refused),
+		PACKET_TEST(short_packets_always_fit_the_floor),
+		PACKET_TEST(pending_binary_packet_holds_its_header_not_its_tree),
 		PACKET_TEST(text_packet_of_exactly_max_bytes_passes_and_one_more_is_invalid_payload),
 		PACKET_TEST(binary_packet_of_exactly_max_bytes_passes_and_one_more_is_invalid_payload),
 		PACKET_TEST(zero_length_attachment_fits_a_packet_already_at_its_limit),
