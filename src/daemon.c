@@ -1,5 +1,6 @@
 /* daemon.c - event loop, routing, signals and shutdown (see daemon.h). */
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -19,6 +20,10 @@
 
 /* How long a stopping daemon waits for clients to take their last bytes. */
 #define DAEMON_DRAIN_MS 3000
+/* How often the allocator is asked to give free heap back to the system,
+ * and the least free heap worth the walk (see daemon_trim_cb). */
+#define DAEMON_TRIM_INTERVAL_S 2
+#define DAEMON_TRIM_MIN_FREE_BYTES (4u << 20)
 
 static struct {
 	struct event_base *base;
@@ -26,6 +31,7 @@ static struct {
 	const struct daemon_app *app;
 	volatile sig_atomic_t stopping;
 	struct event *sigterm, *sigint;
+	struct event *trim;
 	int stop_signal;
 } daemon_state;
 
@@ -100,6 +106,24 @@ static void daemon_after_turn(void)
 	} while (engine_has_work());
 }
 
+/* glibc keeps freed heap for reuse: after an attack ends (thousands of
+ * connections, big bodies, parsed JSON) the process would stay at its peak
+ * RSS.  When enough of the heap is free, malloc_trim() gives back every
+ * free page, from the middle of the heap too.  mallinfo2() walks the free
+ * lists, cheap next to the trim, and a trim finds little to do when the
+ * heap is busy, so a fixed interval is enough to catch the quiet moment
+ * after an attack. */
+static void daemon_trim_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct mallinfo2 mi = mallinfo2();
+
+	if (mi.fordblks < DAEMON_TRIM_MIN_FREE_BYTES)
+		return;
+	if (malloc_trim(0))
+		metrics_inc(memory_trims_total);
+	log_debug("malloc_trim: %zu bytes of heap were free", mi.fordblks);
+}
+
 /* Makes room for max_connections descriptors if the hard limit allows. */
 static void daemon_raise_fd_limit(const struct config *cfg)
 {
@@ -157,8 +181,11 @@ int daemon_run(const struct config *cfg, const struct daemon_app *app)
 	}
 	daemon_state.sigterm = evsignal_new(daemon_state.base, SIGTERM, daemon_signal_cb, NULL);
 	daemon_state.sigint = evsignal_new(daemon_state.base, SIGINT, daemon_signal_cb, NULL);
-	if (!daemon_state.sigterm || !daemon_state.sigint ||
+	daemon_state.trim = event_new(daemon_state.base, -1, EV_PERSIST, daemon_trim_cb, NULL);
+	struct timeval trim_tv = { DAEMON_TRIM_INTERVAL_S, 0 };
+	if (!daemon_state.sigterm || !daemon_state.sigint || !daemon_state.trim ||
 	    event_add(daemon_state.sigterm, NULL) < 0 || event_add(daemon_state.sigint, NULL) < 0 ||
+	    event_add(daemon_state.trim, &trim_tv) < 0 ||
 	    server_start(daemon_state.base, cfg, &http_conn_handler) < 0) {
 		log_error("start-up failed");
 		return 1;
@@ -179,6 +206,7 @@ int daemon_run(const struct config *cfg, const struct daemon_app *app)
 	daemon_drain(app);
 	event_free(daemon_state.sigterm);
 	event_free(daemon_state.sigint);
+	event_free(daemon_state.trim);
 	event_base_free(daemon_state.base);
 	log_info("stopped");
 	return 0;

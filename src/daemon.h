@@ -4,8 +4,9 @@
  * the application callbacks they give the engine.  Start-up order: log,
  * event base, routes, engine, listeners, systemd READY; each loop pass is
  * followed by the end-of-turn work (polling flushes, one writev per
- * connection, frees).  SIGTERM/SIGINT: stop accepting, close every session
- * cleanly, give clients a few seconds to take their last bytes, exit 0.
+ * connection, frees), and a periodic trim gives free heap back to the
+ * system.  SIGTERM/SIGINT: stop accepting, close every session cleanly,
+ * give clients a few seconds to take their last bytes, exit 0.
  */
 #ifndef ROOMCAST_DAEMON_H
 #define ROOMCAST_DAEMON_H

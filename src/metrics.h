@@ -60,7 +60,8 @@
 	X(cluster_json_emits_total, "plain JSON emits delivered from redis_emit_channel") \
 	X(cluster_oversized_total, "Redis messages dropped as longer than redis_max_message") \
 	X(redis_reconnects_total, "Redis connection attempts after a failure or a loss")  \
-	X(redis_publish_failed_total, "PUBLISH refused (Redis away or behind) or failed")
+	X(redis_publish_failed_total, "PUBLISH refused (Redis away or behind) or failed") \
+	X(memory_trims_total, "times free heap was given back to the system (malloc_trim)")
 
 /* X(name, help) */
 #define METRICS_GAUGES(X)                                               \
