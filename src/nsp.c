@@ -14,7 +14,8 @@
  * server refuses closes the whole engine session as it does ("forced
  * close"), counted and logged once at debug level; nobody else notices.
  * A relayed packet is encoded once and the same bytes go to every
- * recipient.
+ * recipient.  Server-side joins (cluster.c) skip the policy but not the
+ * limits: max_rooms_per_socket and max_room_name hold for them too.
  */
 #include <stdio.h>
 #include <stdlib.h>
