@@ -21,6 +21,11 @@
  * per namespace, with an empty answer when nothing matches, or the Node
  * side waits for its timeout.  Anything malformed is dropped, counted,
  * and logged at most once per CLUSTER_LOG_INTERVAL_S.
+ *
+ * Limits: a server-side join (REMOTE_JOIN) obeys the namespace's
+ * max_rooms_per_socket and max_room_name as a client's join does, unlike
+ * Node's adapter; refusals count as cluster_joins_refused_total.  Message
+ * sizes are redis.c's (redis_max_message).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,6 +69,13 @@ struct cluster_ack_request {
 	char request_id[];
 };
 
+/* One kind of log line written at most once per CLUSTER_LOG_INTERVAL_S:
+ * the first of a burst says what happened, the counter keeps the count. */
+struct cluster_log_limit {
+	time_t last;                   /* when the line was last written */
+	uint64_t n_unlogged;           /* events since then that wrote none */
+};
+
 static struct {
 	const struct config *cfg;
 	bool active;                   /* a redis address is configured */
@@ -71,25 +83,36 @@ static struct {
 	char uid[CLUSTER_UID_LEN + 1];
 	struct cluster_ns *namespaces;
 	size_t n_namespaces;
-	time_t last_bad_log;
-	uint64_t bad_unlogged;
+	struct cluster_log_limit bad_log;
+	struct cluster_log_limit join_log;
 } cluster;
 
 /* --- bad input --------------------------------------------------------- */
 
-static void cluster_bad(const char *channel, const char *why)
+/* Whether the line of <l> may be written now.  If so, *<n_unlogged> is the
+ * number of events that went unlogged since the last one. */
+static bool cluster_log_due(struct cluster_log_limit *l, uint64_t *n_unlogged)
 {
 	time_t now = time(NULL);
 
-	metrics_inc(cluster_bad_messages_total);
-	if (now - cluster.last_bad_log < CLUSTER_LOG_INTERVAL_S) {
-		cluster.bad_unlogged++;
-		return;
+	if (now - l->last < CLUSTER_LOG_INTERVAL_S) {
+		l->n_unlogged++;
+		return false;
 	}
-	log_warn("redis: message on %s dropped: %s (%llu more dropped since the last report)",
-		 channel, why, (unsigned long long)cluster.bad_unlogged);
-	cluster.last_bad_log = now;
-	cluster.bad_unlogged = 0;
+	*n_unlogged = l->n_unlogged;
+	l->last = now;
+	l->n_unlogged = 0;
+	return true;
+}
+
+static void cluster_bad(const char *channel, const char *why)
+{
+	uint64_t n;
+
+	metrics_inc(cluster_bad_messages_total);
+	if (cluster_log_due(&cluster.bad_log, &n))
+		log_warn("redis: message on %s dropped: %s (%llu more dropped since the last report)",
+			 channel, why, (unsigned long long)n);
 }
 
 static bool cluster_str_is(struct adapter_str s, const char *text, size_t len)
@@ -320,6 +343,24 @@ static void cluster_answer_list(struct cluster_ns *cns, const struct adapter_req
 	cluster_answer(cns, answer);
 }
 
+/* A server-side join, within the namespace's room limits (nsp.h says why
+ * and how); each refused (socket, room) pair is counted, and a request
+ * with refusals is logged at most once per CLUSTER_LOG_INTERVAL_S. */
+static void cluster_join(struct cluster_ns *cns, const struct nsp_target *t,
+			 const struct room_name *rooms, size_t n_rooms)
+{
+	size_t refused = nsp_join_rooms(cns->ns, t, rooms, n_rooms);
+	uint64_t n;
+
+	if (refused == 0)
+		return;
+	metrics_add(cluster_joins_refused_total, refused);
+	if (cluster_log_due(&cluster.join_log, &n))
+		log_warn("redis: a join of %zu rooms on %s refused %zu joins past max_rooms_per_socket "
+			 "or max_room_name (%llu more such joins since the last report)",
+			 n_rooms, cns->request, refused, (unsigned long long)n);
+}
+
 /* REMOTE_JOIN, REMOTE_LEAVE and REMOTE_DISCONNECT, in the opts form or in
  * the legacy form naming one socket (answered only by its server). */
 static void cluster_apply(struct cluster_ns *cns, const struct adapter_request *r)
@@ -337,7 +378,7 @@ static void cluster_apply(struct cluster_ns *cns, const struct adapter_request *
 		t = (struct nsp_target){ &sid, 1, NULL, 0 };
 	}
 	if (r->type == ADAPTER_REMOTE_JOIN)
-		nsp_join_rooms(cns->ns, &t, rooms, n_rooms);
+		cluster_join(cns, &t, rooms, n_rooms);
 	else if (r->type == ADAPTER_REMOTE_LEAVE)
 		nsp_leave_rooms(cns->ns, &t, rooms, n_rooms);
 	else

@@ -59,6 +59,7 @@
 	X(cluster_responses_published_total, "answers published to cluster requests")     \
 	X(cluster_json_emits_total, "plain JSON emits delivered from redis_emit_channel") \
 	X(cluster_oversized_total, "Redis messages dropped as longer than redis_max_message") \
+	X(cluster_joins_refused_total, "server-side joins (socket, room) refused past max_rooms_per_socket or max_room_name") \
 	X(redis_reconnects_total, "Redis connection attempts after a failure or a loss")  \
 	X(redis_publish_failed_total, "PUBLISH refused (Redis away or behind) or failed") \
 	X(memory_trims_total, "times free heap was given back to the system (malloc_trim)")
@@ -88,6 +89,7 @@ extern uint64_t metrics_counters[METRICS_N_COUNTERS];
 extern int64_t metrics_gauges[METRICS_N_GAUGES];
 
 #define metrics_inc(name) (metrics_counters[METRIC_##name]++)
+#define metrics_add(name, n) (metrics_counters[METRIC_##name] += (n))
 #define metrics_gauge_add(name, delta) (metrics_gauges[GAUGE_##name] += (delta))
 
 /* Writes the Prometheus text exposition of every metric into <out>

@@ -14,7 +14,8 @@
  * server refuses closes the whole engine session as it does ("forced
  * close"), counted and logged once at debug level; nobody else notices.
  * A relayed packet is encoded once and the same bytes go to every
- * recipient.
+ * recipient.  Server-side joins (cluster.c) skip the policy but not the
+ * limits: max_rooms_per_socket and max_room_name hold for them too.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -367,6 +368,14 @@ static void nsp_on_connect(struct nsp_client *cl, const struct packet *p)
 
 /* --- room policy ---------------------------------------------------------- */
 
+/* Whether <sock> is in max_rooms_per_socket rooms besides its own id room,
+ * which is not counted against the limit (a socket never leaves it, so the
+ * count always has it). */
+static bool nsp_socket_is_full(const struct nsp_socket *sock)
+{
+	return room_member_room_count(&sock->member) - 1 >= sock->ns->cfg->max_rooms_per_socket;
+}
+
 /* Checks the room argument of a join or leave against the policy: returns
  * the refusal, or NULL with *<name> and *<len> set. */
 static const char *nsp_room_check(struct nsp_socket *sock, const struct packet *p,
@@ -392,8 +401,7 @@ static const char *nsp_join(struct nsp_socket *sock, const struct packet *p)
 
 	if (refusal || room_is_member(sock->ns->rooms, &sock->member, name, len))
 		return refusal;
-	/* The own id room is not counted against the limit. */
-	if (room_member_room_count(&sock->member) - 1 >= sock->ns->cfg->max_rooms_per_socket)
+	if (nsp_socket_is_full(sock))
 		return "too many rooms";
 	if (room_join(sock->ns->rooms, &sock->member, name, len) < 0)
 		return "out of memory";
@@ -776,13 +784,22 @@ static struct nsp_socket **nsp_targets(struct nsp_namespace *ns, const struct ns
 	return l.v;
 }
 
-static void nsp_socket_join_rooms(struct nsp_socket *sock, const struct room_name *rooms,
-				  size_t n_rooms)
+/* Joins the rooms of a server-side join, up to the limit.  Once <sock> is
+ * full the names left are refused without looking, even one it is in
+ * already (joining it would change nothing): a full socket costs no more
+ * lookups.  Returns the number refused. */
+static size_t nsp_socket_join_rooms(struct nsp_socket *sock, const struct room_name *rooms,
+				    size_t n_rooms)
 {
 	for (size_t i = 0; i < n_rooms; i++) {
-		if (room_join(sock->ns->rooms, &sock->member, rooms[i].name, rooms[i].len) < 0)
+		if (nsp_socket_is_full(sock))
+			return n_rooms - i;
+		if (room_join(sock->ns->rooms, &sock->member, rooms[i].name, rooms[i].len) < 0) {
 			log_warn("socket %s: out of memory joining a room", sock->id);
+			return n_rooms - i;
+		}
 	}
+	return 0;
 }
 
 static void nsp_socket_leave_rooms(struct nsp_socket *sock, const struct room_name *rooms,
@@ -794,30 +811,60 @@ static void nsp_socket_leave_rooms(struct nsp_socket *sock, const struct room_na
 	}
 }
 
-/* Applies <change> with <rooms> to every target socket. */
-static void nsp_change_rooms(struct nsp_namespace *ns, const struct nsp_target *t,
-			     void (*change)(struct nsp_socket *sock, const struct room_name *rooms,
-					    size_t n_rooms),
-			     const struct room_name *rooms, size_t n_rooms)
+/* The names of a server-side join a socket may take: the first
+ * max_rooms_per_socket of those no longer than max_room_name, in a heap
+ * array (free() it) of *<n_kept>.  No socket can hold more, so the names
+ * past them would be refused by every target anyway; cutting them here,
+ * once, keeps each socket's work within the limit however many names the
+ * request brings.  (A name repeated among the kept ones makes a socket
+ * take one room fewer than it could: the sender's loss.)  Returns NULL
+ * with *<n_kept> 0 when none is kept, or if memory ran out (logged). */
+static struct room_name *nsp_join_names(const struct nsp_namespace *ns,
+					const struct room_name *rooms, size_t n_rooms,
+					size_t *n_kept)
 {
-	size_t n;
-	struct nsp_socket **v = nsp_targets(ns, t, &n);
+	size_t max = ns->cfg->max_rooms_per_socket;
+	struct room_name *kept;
 
-	for (size_t i = 0; i < n; i++)
-		change(v[i], rooms, n_rooms);
-	free(v);
+	*n_kept = 0;
+	if (max == 0 || n_rooms == 0)
+		return NULL;
+	kept = malloc((n_rooms < max ? n_rooms : max) * sizeof *kept);
+	if (!kept) {
+		log_warn("namespace %s: out of memory for a server-side join", ns->cfg->name);
+		return NULL;
+	}
+	for (size_t i = 0; i < n_rooms && *n_kept < max; i++) {
+		if (rooms[i].len <= nsp.cfg->max_room_name)
+			kept[(*n_kept)++] = rooms[i];
+	}
+	return kept;
 }
 
-void nsp_join_rooms(struct nsp_namespace *ns, const struct nsp_target *t,
-		    const struct room_name *rooms, size_t n_rooms)
+size_t nsp_join_rooms(struct nsp_namespace *ns, const struct nsp_target *t,
+		      const struct room_name *rooms, size_t n_rooms)
 {
-	nsp_change_rooms(ns, t, nsp_socket_join_rooms, rooms, n_rooms);
+	size_t n, n_kept = 0;
+	struct nsp_socket **v = nsp_targets(ns, t, &n);
+	struct room_name *kept = n ? nsp_join_names(ns, rooms, n_rooms, &n_kept) : NULL;
+	size_t refused = n * (n_rooms - n_kept);
+
+	for (size_t i = 0; kept && i < n; i++)
+		refused += nsp_socket_join_rooms(v[i], kept, n_kept);
+	free(kept);
+	free(v);
+	return refused;
 }
 
 void nsp_leave_rooms(struct nsp_namespace *ns, const struct nsp_target *t,
 		     const struct room_name *rooms, size_t n_rooms)
 {
-	nsp_change_rooms(ns, t, nsp_socket_leave_rooms, rooms, n_rooms);
+	size_t n;
+	struct nsp_socket **v = nsp_targets(ns, t, &n);
+
+	for (size_t i = 0; i < n; i++)
+		nsp_socket_leave_rooms(v[i], rooms, n_rooms);
+	free(v);
 }
 
 static void nsp_socket_disconnect(struct nsp_socket *sock)

@@ -83,10 +83,18 @@ size_t nsp_emit_with_ack(struct nsp_namespace *ns, const struct nsp_target *t,
 			 const struct nsp_event *ev, uint32_t timeout_ms,
 			 const struct nsp_ack_handler *h, void *arg);
 
-/* Server-side join and leave of <rooms> by every target socket (no policy,
- * no limit: socketsJoin, socketsLeave).  A socket never leaves its id room. */
-void nsp_join_rooms(struct nsp_namespace *ns, const struct nsp_target *t,
-		    const struct room_name *rooms, size_t n_rooms);
+/* Server-side join of <rooms> by every target socket (socketsJoin): no
+ * policy, but the namespace's limits, unlike Node's adapter (one Redis
+ * message must not cost every socket a room per name it carries): names
+ * longer than max_room_name are skipped, and each socket stops at
+ * max_rooms_per_socket rooms besides its id room.  Only the first
+ * max_rooms_per_socket acceptable names are tried, so the work per socket
+ * is bounded by the limit, not by the request.  Returns the number of
+ * (socket, name) joins refused, for the caller to count and log. */
+size_t nsp_join_rooms(struct nsp_namespace *ns, const struct nsp_target *t,
+		      const struct room_name *rooms, size_t n_rooms)
+	__attribute__((warn_unused_result));
+/* Server-side leave (socketsLeave).  A socket never leaves its id room. */
 void nsp_leave_rooms(struct nsp_namespace *ns, const struct nsp_target *t,
 		     const struct room_name *rooms, size_t n_rooms);
 

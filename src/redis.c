@@ -1,6 +1,8 @@
 /* redis.c - the two Redis connections (see redis.h) on hiredis 0.14 async.
  *
- * Owns the hiredis contexts and their timers, the list of channels and
+ * Owns the hiredis contexts, their timers and their libevent watchers (our
+ * own glue, not hiredis's adapter: it also refuses a reply past
+ * redis_max_message while it arrives), the list of channels and
  * patterns the subscriber must hold, the count of published bytes Redis
  * has not answered yet, and the log lines and metrics of the Redis link.
  * Does not own what the messages mean (cluster.c) nor the address syntax
@@ -44,7 +46,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <hiredis/adapters/libevent.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 
@@ -54,6 +55,11 @@
 
 /* Bytes of a channel name quoted in a log line. */
 #define REDIS_QUOTE_MAX 64
+/* What a reply may hold besides a message's payload before it is refused
+ * while it arrives: RESP headers and the channel and pattern names.  Ours
+ * are under 5 KiB (CONFIG_MAX_REDIS_KEY + CONFIG_MAX_NSP_NAME +
+ * CONFIG_MAX_ROOM_NAME and separators, in cluster.c). */
+#define REDIS_REPLY_SLACK (16u << 10)
 
 enum redis_phase {
 	REDIS_WAITING,    /* no context; the timer starts the next attempt */
@@ -155,18 +161,31 @@ static void redis_link_settled(struct redis_link *link)
 
 /* ---- messages ---- */
 
+/* Counts a message dropped past redis_max_message.  Returns true for the
+ * first of the stretch since the last outage, which the caller logs. */
+static bool redis_oversized_first(void)
+{
+	metrics_inc(cluster_oversized_total);
+	if (redis.is_oversized_logged)
+		return false;
+	redis.is_oversized_logged = true;
+	return true;
+}
+
+/* A whole message past the limit.  Those that come within one read, or
+ * within REDIS_REPLY_SLACK of the limit, are only seen here: the check as
+ * they arrive (redis_ev_check_size) bounds memory, this one keeps the
+ * limit exact. */
 static void redis_drop_oversized(const redisReply *channel, const redisReply *payload)
 {
 	char q[REDIS_QUOTE_MAX * 4 + 1];
 
-	metrics_inc(cluster_oversized_total);
-	if (redis.is_oversized_logged)
+	if (!redis_oversized_first())
 		return;
 	log_escape(q, sizeof q, channel->str, channel->len, REDIS_QUOTE_MAX);
 	log_warn("redis %s: dropped a %zu-byte message on '%s' (redis_max_message is %zu); "
 		 "more are only counted until the next reconnection", redis.where, payload->len, q,
 		 redis.cfg->redis_max_message);
-	redis.is_oversized_logged = true;
 }
 
 static void redis_deliver(const redisReply *channel, const redisReply *payload)
@@ -340,6 +359,140 @@ static void redis_link_fail(struct redis_link *link, const char *why)
 	redis_update_state();
 }
 
+/* ---- libevent glue ---- */
+
+/* What hiredis's adapters/libevent.h does, plus a look at the reader after
+ * each read.  hiredis 0.14's reader has no size limit: it keeps every byte
+ * of a reply until the reply is complete (reader->buf from reader->pos on),
+ * so a 100 MB message cost 100 MB before redis_deliver() could refuse it.
+ * Here a reply is refused while it arrives, once its unparsed bytes pass
+ * redis_max_message + REDIS_REPLY_SLACK: the peak is then about that, plus
+ * one read (16 KiB) and the reader's growth step.  A partial RESP reply
+ * cannot be skipped, so the link is dropped and reconnected, which
+ * subscribes again; messages published meanwhile are lost, as in any
+ * outage.
+ *
+ * Owned by its context: hiredis calls redis_ev_cleanup() as it frees the
+ * context, which may happen inside redis_ev_cb() (a reply callback gave
+ * the link up, the read failed, or the size check did); <is_entered> then
+ * defers the free until the callback is done with <e>. */
+struct redis_ev {
+	redisAsyncContext *ac;
+	struct event *rev, *wev;
+	bool is_entered;   /* inside redis_ev_cb() */
+	bool is_freed;     /* the context is gone: free <e> on the way out */
+};
+
+static void redis_ev_free(struct redis_ev *e)
+{
+	if (e->rev)
+		event_free(e->rev);
+	if (e->wev)
+		event_free(e->wev);
+	free(e);
+}
+
+/* The link is dropped rather than resynchronised: the bytes of the reply
+ * that are still to come cannot be told from the next reply's. */
+static void redis_ev_refuse(struct redis_link *link, size_t unparsed)
+{
+	if (redis_oversized_first()) {
+		log_warn("redis %s: dropped a message of more than %zu bytes as it arrived "
+			 "(redis_max_message is %zu); reconnecting to skip it, and more are only "
+			 "counted until the next reconnection", redis.where, unparsed,
+			 redis.cfg->redis_max_message);
+		redis.is_loss_logged = true; /* that line says why the link goes */
+	}
+	redis_link_fail(link, "a message longer than redis_max_message");
+}
+
+static void redis_ev_check_size(struct redis_ev *e)
+{
+	const redisReader *reader = e->ac->c.reader;
+	struct redis_link *link = e->ac->data;
+	size_t unparsed = reader->len - reader->pos;
+
+	if (unparsed > redis.cfg->redis_max_message + REDIS_REPLY_SLACK && link->ac == e->ac)
+		redis_ev_refuse(link, unparsed);
+}
+
+static void redis_ev_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct redis_ev *e = arg;
+
+	e->is_entered = true;
+	if (what & EV_READ) {
+		redisAsyncHandleRead(e->ac);
+		if (!e->is_freed)
+			redis_ev_check_size(e);
+	} else {
+		redisAsyncHandleWrite(e->ac);
+	}
+	e->is_entered = false;
+	if (e->is_freed)
+		redis_ev_free(e);
+}
+
+/* hiredis's hooks; it calls them idempotently, as event_add() and
+ * event_del() are. */
+static void redis_ev_add_read(void *arg)
+{
+	(void)event_add(((struct redis_ev *)arg)->rev, NULL); /* fails only on bad arguments */
+}
+
+static void redis_ev_del_read(void *arg)
+{
+	(void)event_del(((struct redis_ev *)arg)->rev);
+}
+
+static void redis_ev_add_write(void *arg)
+{
+	(void)event_add(((struct redis_ev *)arg)->wev, NULL);
+}
+
+static void redis_ev_del_write(void *arg)
+{
+	(void)event_del(((struct redis_ev *)arg)->wev);
+}
+
+static void redis_ev_cleanup(void *arg)
+{
+	struct redis_ev *e = arg;
+
+	if (e->is_entered)
+		e->is_freed = true;
+	else
+		redis_ev_free(e);
+}
+
+/* Watches <ac>'s socket on the loop, as redisLibeventAttach() does.
+ * Returns 0, or -1 if memory ran out (nothing attached). */
+static int redis_ev_attach(redisAsyncContext *ac)
+{
+	struct redis_ev *e = calloc(1, sizeof *e);
+
+	if (!e)
+		return -1;
+	e->ac = ac;
+	e->rev = event_new(redis.base, ac->c.fd, EV_READ, redis_ev_cb, e);
+	e->wev = event_new(redis.base, ac->c.fd, EV_WRITE, redis_ev_cb, e);
+	if (!e->rev || !e->wev) {
+		redis_ev_free(e);
+		return -1;
+	}
+	ac->ev.addRead = redis_ev_add_read;
+	ac->ev.delRead = redis_ev_del_read;
+	ac->ev.addWrite = redis_ev_add_write;
+	ac->ev.delWrite = redis_ev_del_write;
+	ac->ev.cleanup = redis_ev_cleanup;
+	ac->ev.data = e;
+	/* As the adapter: the write event reports the connect, the read
+	 * event whatever Redis sends. */
+	redis_ev_add_read(e);
+	redis_ev_add_write(e);
+	return 0;
+}
+
 /* Creates the context and starts the non-blocking connect. */
 static void redis_link_connect(struct redis_link *link)
 {
@@ -363,7 +516,7 @@ static void redis_link_connect(struct redis_link *link)
 		return;
 	}
 	ac->data = link;
-	if (redisLibeventAttach(ac, redis.base) != REDIS_OK ||
+	if (redis_ev_attach(ac) < 0 ||
 	    redisAsyncSetConnectCallback(ac, redis_connect_cb) != REDIS_OK ||
 	    redisAsyncSetDisconnectCallback(ac, redis_disconnect_cb) != REDIS_OK) {
 		redisAsyncFree(ac);

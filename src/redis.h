@@ -12,7 +12,11 @@
  * not connected or already has REDIS_MAX_PENDING_BYTES in flight.
  * Messages longer than redis_max_message are dropped before the owner sees
  * them, counted (cluster_oversized_total) and logged once per outage-free
- * stretch.  Metrics: redis_up (gauge), redis_reconnects_total.
+ * stretch.  One that is still arriving when the bytes held for it pass
+ * redis_max_message (plus a little for the channel name and framing) is
+ * refused there and then, and the subscriber reconnects to skip the rest:
+ * a message costs about redis_max_message at most, never its own size.
+ * Metrics: redis_up (gauge), redis_reconnects_total.
  */
 #ifndef ROOMCAST_REDIS_H
 #define ROOMCAST_REDIS_H

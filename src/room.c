@@ -34,8 +34,9 @@
  * pointers, 48 bytes, and no hash handle.  Join, leave and room_is_member()
  * compare the name with the member's own name, else find the room by name
  * (O(1)), then the membership by walking the shorter of the room's and the
- * member's lists: a socket is in few real rooms (client joins are capped by
- * max_rooms_per_socket), so the walk is a step or two.  An index-wide table
+ * member's lists: a socket is in few real rooms (nsp.c caps client and
+ * server-side joins alike by max_rooms_per_socket), so the walk is a step
+ * or two.  An index-wide table
  * of memberships would make that O(1), but cost a 56-byte hash handle per
  * membership plus its share of buckets.  Leaving unlinks from both lists in
  * O(1); a room is freed with its last membership.
@@ -331,9 +332,9 @@ static struct room *room_lookup_both(const struct room_index *idx, const char *n
 /* ---- real rooms and memberships ---- */
 
 /* <m>'s membership of <r>, or NULL.  Both lists hold it; the shorter is
- * walked.  That is usually the socket's own (a room or two); the room's
- * when the room is small, or when the socket was put in many rooms by a
- * server-side join, which max_rooms_per_socket does not cap. */
+ * walked.  That is usually the socket's own (a room or two, never more
+ * than max_rooms_per_socket, which nsp.c applies to server-side joins
+ * too); the room's when the room is smaller. */
 static struct room_membership *room_membership_find(const struct room *r,
 						    const struct room_member *m)
 {
