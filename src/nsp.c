@@ -856,14 +856,42 @@ size_t nsp_join_rooms(struct nsp_namespace *ns, const struct nsp_target *t,
 	return refused;
 }
 
+/* The names of a server-side leave that name a room of <ns>, in a heap
+ * array (free() it) of *<n_found>: a name no socket is in is looked up
+ * once here instead of once per target socket, so a request naming many
+ * rooms nobody has costs one lookup a name.  NULL with *<n_found> 0 when
+ * none is found, or if memory ran out (logged). */
+static struct room_name *nsp_leave_names(const struct nsp_namespace *ns,
+					 const struct room_name *rooms, size_t n_rooms,
+					 size_t *n_found)
+{
+	struct room_name *found;
+
+	*n_found = 0;
+	if (n_rooms == 0)
+		return NULL;
+	found = malloc(n_rooms * sizeof *found);
+	if (!found) {
+		log_warn("namespace %s: out of memory for a server-side leave", ns->cfg->name);
+		return NULL;
+	}
+	for (size_t i = 0; i < n_rooms; i++) {
+		if (room_size(ns->rooms, rooms[i].name, rooms[i].len) > 0)
+			found[(*n_found)++] = rooms[i];
+	}
+	return found;
+}
+
 void nsp_leave_rooms(struct nsp_namespace *ns, const struct nsp_target *t,
 		     const struct room_name *rooms, size_t n_rooms)
 {
-	size_t n;
+	size_t n, n_found = 0;
 	struct nsp_socket **v = nsp_targets(ns, t, &n);
+	struct room_name *found = n ? nsp_leave_names(ns, rooms, n_rooms, &n_found) : NULL;
 
 	for (size_t i = 0; i < n; i++)
-		nsp_socket_leave_rooms(v[i], rooms, n_rooms);
+		nsp_socket_leave_rooms(v[i], found, n_found);
+	free(found);
 	free(v);
 }
 

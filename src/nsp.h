@@ -94,7 +94,9 @@ size_t nsp_emit_with_ack(struct nsp_namespace *ns, const struct nsp_target *t,
 size_t nsp_join_rooms(struct nsp_namespace *ns, const struct nsp_target *t,
 		      const struct room_name *rooms, size_t n_rooms)
 	__attribute__((warn_unused_result));
-/* Server-side leave (socketsLeave).  A socket never leaves its id room. */
+/* Server-side leave (socketsLeave).  A socket never leaves its id room.
+ * Names of rooms nobody is in are dropped first, one lookup each, so the
+ * work per target socket is bounded by the rooms that exist. */
 void nsp_leave_rooms(struct nsp_namespace *ns, const struct nsp_target *t,
 		     const struct room_name *rooms, size_t n_rooms);
 

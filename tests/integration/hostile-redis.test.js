@@ -15,7 +15,9 @@
 //    max_rooms_per_socket 64: each socket ends with at most 64 rooms
 //    besides its own, names longer than max_room_name are skipped,
 //    roomcast_cluster_joins_refused_total counts every (socket, room) join
-//    refused, and RSS grows by little.
+//    refused, and RSS grows by little; a server-side leave naming 50k
+//    rooms nobody is in and one every socket has takes that one only
+//    (the names nobody is in are dropped once, not per socket).
 // Throughout, a well-behaved client in a room receives every emitter
 // broadcast sent before and after each attack (clusterFence). Before, peak
 // and after RSS (VmRSS, sampled every few ms during the attack) and
@@ -185,6 +187,17 @@ test(`server-side joins naming 50k rooms stop at max_rooms_per_socket (${MAX_ROO
   const s1Rooms = (await roomsById()).get(s1.id);
   assert.equal(s1Rooms.length, MAX_ROOMS + 1);
   assert.ok(s1Rooms.includes('legacy:fits') && !s1Rooms.includes('legacy:full') && !s1Rooms.includes('e:0'));
+
+  // a server-side leave naming 50k rooms nobody is in, and e:1, which every
+  // socket has: each leaves e:1 and nothing else
+  em.emitter.socketsLeave([...names('x'), 'e:1']);
+  await em.sync();
+  const left = await roomsById();
+  for (const s of all) {
+    const got = left.get(s.id);
+    assert.equal(got.length, MAX_ROOMS, `${s.id}: one room fewer after the leave`);
+    assert.ok(!got.includes('e:1') && got.includes('e:2'), `${s.id}: left e:1 only`);
+  }
 
   em.emitter.to('chat:1').emit('after', 2);
   await em.sync();
