@@ -96,6 +96,7 @@ struct config {
 	uint32_t connect_timeout_ms;     /* a session with no namespace connected by then is closed */
 	uint32_t max_json_expansion;     /* parsed JSON may take this many times its text (+64K) */
 	size_t max_auth_size;            /* bytes of CONNECT auth a socket keeps for its life */
+	uint32_t max_acks_per_socket;    /* answers a socket may owe to broadcasts with acks */
 	/* Redis: no `redis` key leaves redis_host and redis_unix empty, a
 	 * single instance. */
 	char redis_host[CONFIG_MAX_REDIS_HOST + 1];  /* host name or IP literal, "" = none */

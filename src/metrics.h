@@ -50,6 +50,7 @@
 	X(sio_acks_requested_total, "events sent to clients with an ack id")              \
 	X(sio_acks_received_total, "client answers to the server's ack ids")              \
 	X(sio_acks_expired_total, "ack ids given up on at their timeout")                 \
+	X(sio_acks_overflow_total, "ack ids given up on past max_acks_per_socket")       \
 	X(sio_volatile_dropped_total, "volatile packets not sent: transport busy")        \
 	X(cluster_broadcasts_published_total, "client relays published to the cluster")   \
 	X(cluster_broadcasts_received_total, "cluster broadcasts delivered to local sockets") \

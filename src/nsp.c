@@ -477,12 +477,32 @@ static void nsp_ack_timeout_cb(evutil_socket_t fd, short what, void *arg)
 	nsp_ack_wait_end(w);
 }
 
+/* Makes room for one more answer owed by <sock>: at max_acks_per_socket
+ * the oldest is given up, as if its timeout had passed.  The cap bounds a
+ * socket's records (a client that never answers, under broadcasts with
+ * acks that set hour-long timeouts) and the walk of each ACK it sends. */
+static void nsp_ack_make_room(struct nsp_socket *sock)
+{
+	struct nsp_ack *oldest = NULL;
+	size_t n = 0;
+
+	for (struct nsp_ack *a = sock->acks; a; a = a->sock_next) {
+		oldest = a;
+		n++;
+	}
+	if (n < nsp.cfg->max_acks_per_socket)
+		return;
+	metrics_inc(sio_acks_overflow_total);
+	nsp_ack_settle(oldest);
+}
+
 /* Records that <sock> owes an answer to <w> for ack id <id>. */
 static int nsp_ack_owe(struct nsp_socket *sock, struct nsp_ack_wait *w, int64_t id)
 {
-	struct nsp_ack *a = malloc(sizeof *a);
+	struct nsp_ack *a;
 
-	if (!a)
+	nsp_ack_make_room(sock);
+	if (!(a = malloc(sizeof *a)))
 		return -1;
 	a->id = id;
 	a->wait = w;

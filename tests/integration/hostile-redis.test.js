@@ -18,6 +18,10 @@
 //    refused, and RSS grows by little; a server-side leave naming 50k
 //    rooms nobody is in and one every socket has takes that one only
 //    (the names nobody is in are dropped once, not per socket).
+// A raw client that never answers owes at most max_acks_per_socket answers
+// to a Node server's broadcasts with acks: the oldest are given up (counted
+// in roomcast_sio_acks_overflow_total, the sender times out on them), the
+// newest are still heard.
 // Throughout, a well-behaved client in a room receives every emitter
 // broadcast sent before and after each attack (clusterFence). Before, peak
 // and after RSS (VmRSS, sampled every few ms during the attack) and
@@ -35,6 +39,7 @@ const h = require('./harness');
 const mp = require(path.join(__dirname, '..', 'node_modules', 'notepack.io'));
 
 const MAX_ROOMS = 64;
+const MAX_ACKS = 4;
 const RAW = `
 namespace / {
     client_join           chat:*
@@ -52,7 +57,7 @@ let em;
 before(async () => {
   r = await h.startRedis();
   [A, node] = await h.startAll([
-    h.startClusterDaemon(r, { raw: RAW, config: { redis_max_message: '1M' } }),
+    h.startClusterDaemon(r, { raw: RAW, config: { redis_max_message: '1M', max_acks_per_socket: MAX_ACKS } }),
     h.startNodeCluster(r, { raw: RAW }),
   ]);
   em = await h.redisEmitter(r);
@@ -206,6 +211,34 @@ test(`server-side joins naming 50k rooms stop at max_rooms_per_socket (${MAX_ROO
   assert.deepEqual(w.got, [['before', 1], ['after', 2]], 'the client in chat:1 got every broadcast');
   for (const s of others) assert.deepEqual(s.got, [], 'the others got nothing but fences');
   assert.equal(A.exit, null);
+});
+
+test(`a client that never answers owes at most max_acks_per_socket (${MAX_ACKS}) answers; the oldest are given up`, { skip: NODE_SKIP }, async (t) => {
+  const c = await h.sioWs(A.port);
+  c.ws.sendText('421["join","chat:ack"]');
+  assert.equal(await c.ws.text(), '431["ok"]');
+  const m0 = await A.metrics();
+  const N = 10;
+  // the Node server's broadcasts with acks; only the last MAX_ACKS can be answered
+  const calls = Array.from({ length: N }, (_, i) => node.call('emitWithAck', { rooms: ['chat:ack'], timeout: 3000, args: ['q', i] }));
+  const ids = [];
+  for (let i = 0; i < N; i++) {
+    const m = /^42(\d+)\["q",(\d+)\]$/.exec(await c.ws.text());
+    assert.ok(m, 'an event with an ack id');
+    ids[Number(m[2])] = m[1];
+  }
+  const m1 = await A.metrics();
+  assert.equal(m1.roomcast_sio_acks_overflow_total - (m0.roomcast_sio_acks_overflow_total || 0), N - MAX_ACKS);
+  // every answer is sent; only those still owed are heard
+  for (let i = 0; i < N; i++) c.ws.sendText(`43${ids[i]}["a${i}"]`);
+  const res = await Promise.all(calls);
+  for (let i = 0; i < N; i++) {
+    if (i < N - MAX_ACKS) assert.ok(res[i].err, `answer ${i} was given up: the sender times out`);
+    else assert.deepEqual(res[i].responses, [`a${i}`], `answer ${i} heard`);
+  }
+  const m2 = await A.metrics();
+  assert.equal(m2.roomcast_sio_acks_received_total - (m0.roomcast_sio_acks_received_total || 0), MAX_ACKS);
+  c.ws.destroy();
 });
 
 test('SIGTERM: roomcastd and the Node server exit 0', async () => {

@@ -32,7 +32,7 @@ static const char *const config_test_keys[] = {
 	"upgrade_timeout", "max_payload", "max_connections", "max_header_size",
 	"max_output_buffer", "keepalive_timeout", "cors_origin", "log_level", "log_file",
 	"connect_timeout", "max_namespaces_per_session", "max_room_name", "max_json_expansion",
-	"max_auth_size",
+	"max_auth_size", "max_acks_per_socket",
 	"redis", "redis_password", "redis_db", "redis_key", "redis_request_timeout",
 	"redis_emit_channel", "redis_max_message",
 	/* namespace blocks */
@@ -970,6 +970,7 @@ static void socket_io_level_keys_default_to_the_reference_server(void **state)
 	assert_int_equal(cfg.max_room_name, 256);
 	assert_int_equal(cfg.max_json_expansion, 32);
 	assert_int_equal(cfg.max_auth_size, 8192);
+	assert_int_equal(cfg.max_acks_per_socket, 256);
 }
 
 static void connect_timeout_is_a_duration_up_to_one_hour(void **state)
@@ -1045,6 +1046,20 @@ static void max_auth_size_accepts_64_bytes_to_1M(void **state)
 	config_test_expect_value_error("max_auth_size", "63", "max_auth_size: '63' out of range (64..1M)");
 	config_test_expect_value_error("max_auth_size", "1048577",
 				       "max_auth_size: '1048577' out of range (64..1M)");
+}
+
+static void max_acks_per_socket_accepts_1_to_100000(void **state)
+{
+	struct config cfg;
+
+	config_test_parse_ok(&cfg, "max_acks_per_socket 1\n");
+	assert_int_equal(cfg.max_acks_per_socket, 1);
+	config_test_parse_ok(&cfg, "max_acks_per_socket 100000\n");
+	assert_int_equal(cfg.max_acks_per_socket, 100000);
+	config_test_expect_value_error("max_acks_per_socket", "0",
+				       "max_acks_per_socket: '0' out of range (1..100000)");
+	config_test_expect_value_error("max_acks_per_socket", "100001",
+				       "max_acks_per_socket: '100001' out of range (1..100000)");
 }
 
 /* ---- namespace blocks ---- */
@@ -2426,6 +2441,7 @@ int main(void)
 		cmocka_unit_test(max_room_name_accepts_1_to_4K),
 		cmocka_unit_test(max_json_expansion_accepts_2_to_1000),
 		cmocka_unit_test(max_auth_size_accepts_64_bytes_to_1M),
+		cmocka_unit_test(max_acks_per_socket_accepts_1_to_100000),
 		cmocka_unit_test(root_namespace_exists_with_the_defaults_when_the_file_has_no_block),
 		cmocka_unit_test(namespace_blocks_are_parsed_with_their_keys),
 		cmocka_unit_test(root_namespace_declared_after_others_stays_first),
