@@ -782,20 +782,34 @@ static bool engine_is_eio4(const struct http_request *req);
 
 void engine_handle_head(struct http_conn *hc, struct http_request *req)
 {
-	/* Only a POST that engine_handle_request() will take as polling data
-	 * is tracked; anything else is answered with an error there. */
-	if (req->method != HTTP_POST || req->is_upgrade || !engine_is_eio4(req) ||
-	    engine_transport_of(req) != CONFIG_TRANSPORT_POLLING)
-		return;
 	struct engine_session *s = engine_find(req);
-	if (!s || s->is_websocket || s->state == ENGINE_CLOSED)
-		return;
-	if (s->post) {
-		engine_refuse(s, hc, "data request overlap from client");
+	bool live = s && s->state != ENGINE_CLOSED;
+
+	if (req->method == HTTP_POST && !req->is_upgrade && live && !s->is_websocket &&
+	    engine_is_eio4(req) && engine_transport_of(req) == CONFIG_TRANSPORT_POLLING) {
+		if (s->post) {
+			engine_refuse(s, hc, "data request overlap from client");
+			return;
+		}
+		if (req->body_too_big) {
+			/* Content-Length says it already: refused unread. */
+			metrics_inc(engine_payload_too_large_total);
+			http_respond(hc, 413, NULL, NULL, NULL, 0);
+			return;
+		}
+		s->post = hc;
+		http_set_abort(hc, engine_post_aborted, s);
 		return;
 	}
-	s->post = hc;
-	http_set_abort(hc, engine_post_aborted, s);
+	/* Every other request with a body is refused, so it is answered from
+	 * its head rather than after reading a body it would discard, with the
+	 * reference's error for its sid, transport or method.  The two that
+	 * engine_handle_request() would not answer at once, a long-poll GET
+	 * and an upgrade, carry no body from any client: "Bad request". */
+	if (req->is_upgrade || (req->method == HTTP_GET && live))
+		http_respond_error_code(hc, 400, 3, "Bad request");
+	else
+		engine_handle_request(hc, req);
 }
 
 /* Forgets <hc> as <s>'s POST in flight: its body is complete. */

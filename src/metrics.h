@@ -18,7 +18,9 @@
 	X(output_overflow_total, "connections closed past max_output_buffer")             \
 	X(http_requests_total, "HTTP requests parsed")                                     \
 	X(http_bad_requests_total, "HTTP requests refused as malformed or too large")      \
-	X(http_timeouts_total, "idle or slow HTTP connections closed by keepalive_timeout") \
+	X(http_timeouts_total, "idle keep-alive HTTP connections closed by keepalive_timeout") \
+	X(http_header_timeouts_total, "request heads not complete within header_timeout (408)") \
+	X(http_body_timeouts_total, "request bodies not complete within body_timeout (408)") \
 	X(engine_errors_total, "Engine.IO requests answered with an error code")          \
 	X(engine_sessions_opened_total, "Engine.IO sessions opened")                       \
 	X(engine_sessions_closed_total, "Engine.IO sessions closed")                       \
