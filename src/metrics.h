@@ -16,6 +16,7 @@
 	X(connections_rejected_total, "connections refused past max_connections (503)")    \
 	X(connections_accept_errors_total, "accept() failures (e.g. out of descriptors)") \
 	X(output_overflow_total, "connections closed past max_output_buffer")             \
+	X(connections_linger_expired_total, "closing connections reset at linger_timeout, output unsent") \
 	X(http_requests_total, "HTTP requests parsed")                                     \
 	X(http_bad_requests_total, "HTTP requests refused as malformed or too large")      \
 	X(http_timeouts_total, "idle keep-alive HTTP connections closed by keepalive_timeout") \

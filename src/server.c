@@ -15,7 +15,10 @@
  * which keeps the order; what the kernel does not take goes there too.
  * Closing marks the connection and queues it; the reap at the end of the
  * turn calls the handler's on_close and frees it, so no handler ever sees a
- * connection freed under its feet.
+ * connection freed under its feet.  A connection closed once its output is
+ * flushed waits at most linger_timeout for its peer to read it (one timeq
+ * for all of them), then is reset with the rest dropped: a peer that stops
+ * reading cannot keep a descriptor, a slot and its output forever.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -74,6 +77,13 @@ struct server_held {
 	struct conn *c;
 };
 
+/* A closing connection's wait for its peer to take its last bytes:
+ * allocated only while it lingers, as struct server_held. */
+struct server_linger {
+	struct timeq_entry entry;
+	struct conn *c;
+};
+
 struct server_listener {
 	int fd;
 	struct event ev;
@@ -93,6 +103,7 @@ static struct {
 	struct conn *input;           /* resumed with input held */
 	struct conn *closing;         /* to free this turn */
 	struct server_delay *hold;    /* the delay writes may wait for, NULL = none */
+	struct timeq linger;          /* of struct server_linger, linger_timeout */
 	struct server_direct *direct; /* this turn's direct writes; kept for the next */
 	size_t n_direct, direct_cap;
 	uint8_t read_buf[SERVER_READ_CHUNK];
@@ -449,15 +460,59 @@ void server_conn_close(struct conn *c)
 	server.closing = c;
 }
 
+static void server_linger_stop(struct conn *c)
+{
+	if (!c->linger)
+		return;
+	timeq_stop(&c->linger->entry);
+	free(c->linger);
+	c->linger = NULL;
+}
+
+/* linger_timeout passed with output still unsent: the peer is not reading.
+ * A reset (SO_LINGER 0) drops what the kernel holds for it too. */
+static void server_linger_fire(struct timeq_entry *e)
+{
+	struct server_linger *l = timeq_owner(e, struct server_linger, entry);
+	struct conn *c = l->c;
+	struct linger reset = { .l_onoff = 1, .l_linger = 0 };
+
+	c->linger = NULL;
+	free(l);
+	metrics_inc(connections_linger_expired_total);
+	log_debug("conn %llu %s: linger_timeout, %zu bytes unsent, reset", (unsigned long long)c->id,
+		  server_conn_peer(c), server_output_len(c));
+	(void)setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
+	c->reset_on_free = true;
+	server_conn_close(c);
+}
+
+/* Starts <c>'s linger_timeout.  Without memory for it, <c> is closed now:
+ * its last bytes are lost, but no wait goes unbounded. */
+static void server_linger_start(struct conn *c)
+{
+	if (c->linger)
+		return;
+	if (!(c->linger = malloc(sizeof *c->linger))) {
+		server_conn_close(c);
+		return;
+	}
+	c->linger->c = c;
+	c->linger->entry.next = NULL;
+	timeq_start(&server.linger, &c->linger->entry);
+}
+
 void server_conn_close_when_flushed(struct conn *c)
 {
-	if (c->closing)
+	if (c->closing || c->close_when_flushed)
 		return;
 	c->close_when_flushed = true;
-	if (server_output_len(c) == 0)
+	if (server_output_len(c) == 0) {
 		server_conn_close(c);
-	else
-		server_conn_arm(c);
+		return;
+	}
+	server_conn_arm(c);
+	server_linger_start(c);
 }
 
 void server_conn_pause_read(struct conn *c)
@@ -535,12 +590,14 @@ static void server_conn_free(struct conn *c)
 	/* Best effort: whatever the kernel takes now is sent, the rest of a
 	 * closing connection's output is dropped. */
 	if (c->out) {
-		(void)evbuffer_write_atmost(c->out, c->fd, -1);
+		if (!c->reset_on_free)
+			(void)evbuffer_write_atmost(c->out, c->fd, -1);
 		evbuffer_free(c->out);
 	}
 	event_del(&c->ev);
 	close(c->fd);
 	server_release_held(c);
+	server_linger_stop(c);
 	if (c->direct_slot) {
 		struct server_direct d = server_direct_take(c);
 		d.release(d.data, d.len, d.arg);
@@ -739,6 +796,7 @@ int server_start(struct event_base *base, const struct config *cfg,
 	server.first_handler = handler;
 	server.cfg = cfg;
 	server.spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	timeq_init(&server.linger, base, cfg->linger_timeout_ms, server_linger_fire);
 	for (size_t i = 0; i < cfg->n_listen; i++) {
 		if (server_listen_one(&cfg->listen[i]) < 0)
 			return -1;
@@ -767,4 +825,5 @@ void server_cleanup(void)
 	free(server.direct);
 	server.direct = NULL;
 	server.n_direct = server.direct_cap = 0;
+	timeq_cleanup(&server.linger);
 }
