@@ -83,6 +83,7 @@ struct config {
 	uint32_t upgrade_timeout_ms;
 	size_t max_payload;              /* bytes: POST body, WebSocket message */
 	uint32_t max_connections;        /* open TCP connections, listeners excluded */
+	uint32_t max_connections_per_ip; /* open connections from one peer address, 0 = no limit */
 	size_t max_header_size;          /* bytes of one HTTP request head */
 	size_t max_output_buffer;        /* bytes queued for one client before it is cut off */
 	uint32_t linger_timeout_ms;      /* a connection closing once flushed, at most */

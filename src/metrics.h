@@ -14,6 +14,7 @@
 #define METRICS_COUNTERS(X)                                                              \
 	X(connections_accepted_total, "TCP connections accepted")                          \
 	X(connections_rejected_total, "connections refused past max_connections (503)")    \
+	X(connections_rejected_per_ip_total, "connections refused past max_connections_per_ip (503)") \
 	X(connections_accept_errors_total, "accept() failures (e.g. out of descriptors)") \
 	X(output_overflow_total, "connections closed past max_output_buffer")             \
 	X(connections_linger_expired_total, "closing connections reset at linger_timeout, output unsent") \

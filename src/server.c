@@ -19,6 +19,12 @@
  * flushed waits at most linger_timeout for its peer to read it (one timeq
  * for all of them), then is reset with the rest dropped: a peer that stops
  * reading cannot keep a descriptor, a slot and its output forever.
+ *
+ * With max_connections_per_ip set, the open connections of each peer
+ * address are counted in a hash (an entry per address with at least one,
+ * freed at zero); IPv4 is kept in its IPv4-mapped IPv6 form, so both
+ * spellings of an address share one count.  A connection past the limit
+ * is refused at accept as past max_connections (503 and close).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -33,6 +39,7 @@
 #include <unistd.h>
 
 #include <event2/buffer.h>
+#include <uthash.h>
 
 #include "config.h"
 #include "log.h"
@@ -84,6 +91,13 @@ struct server_linger {
 	struct conn *c;
 };
 
+/* The open connections of one peer address (max_connections_per_ip). */
+struct server_ip {
+	uint8_t addr[16];             /* IPv6, or IPv4-mapped IPv6: the hash key */
+	uint32_t n_conns;
+	UT_hash_handle hh;
+};
+
 struct server_listener {
 	int fd;
 	struct event ev;
@@ -104,6 +118,7 @@ static struct {
 	struct conn *closing;         /* to free this turn */
 	struct server_delay *hold;    /* the delay writes may wait for, NULL = none */
 	struct timeq linger;          /* of struct server_linger, linger_timeout */
+	struct server_ip *ips;        /* uthash head: addresses with open connections */
 	struct server_direct *direct; /* this turn's direct writes; kept for the next */
 	size_t n_direct, direct_cap;
 	uint8_t read_buf[SERVER_READ_CHUNK];
@@ -583,6 +598,59 @@ bool server_output_pending(void)
 	return false;
 }
 
+/* The hash key of <sa>'s address into <key>; false for other families. */
+static bool server_ip_key(const struct sockaddr_storage *sa, uint8_t key[16])
+{
+	if (sa->ss_family == AF_INET6) {
+		memcpy(key, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+		return true;
+	}
+	if (sa->ss_family == AF_INET) {
+		static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
+		memcpy(key, mapped, sizeof mapped);
+		memcpy(key + 12, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+		return true;
+	}
+	return false;
+}
+
+/* Counts one more connection from <sa>.  Returns its entry, or NULL with
+ * *<refused> set if the address already has max_connections_per_ip (or
+ * memory ran out); NULL without it when addresses are not counted. */
+static struct server_ip *server_ip_take(const struct sockaddr_storage *sa, bool *refused)
+{
+	struct server_ip *ip = NULL;
+	uint8_t key[16];
+
+	*refused = false;
+	if (!server.cfg->max_connections_per_ip || !server_ip_key(sa, key))
+		return NULL;
+	HASH_FIND(hh, server.ips, key, sizeof key, ip);
+	if (ip && ip->n_conns >= server.cfg->max_connections_per_ip) {
+		*refused = true;
+		return NULL;
+	}
+	if (!ip) {
+		if (!(ip = calloc(1, sizeof *ip))) {
+			*refused = true;
+			return NULL;
+		}
+		memcpy(ip->addr, key, sizeof key);
+		HASH_ADD(hh, server.ips, addr, sizeof ip->addr, ip);
+	}
+	ip->n_conns++;
+	return ip;
+}
+
+/* Counts one connection less from <ip> (NULL: not counted). */
+static void server_ip_release(struct server_ip *ip)
+{
+	if (!ip || --ip->n_conns > 0)
+		return;
+	HASH_DEL(server.ips, ip);
+	free(ip);
+}
+
 static void server_conn_free(struct conn *c)
 {
 	if (c->handler && c->handler->on_close)
@@ -609,6 +677,7 @@ static void server_conn_free(struct conn *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	server.n_conns--;
+	server_ip_release(c->ip);
 	metrics_gauge_add(connections_current, -1);
 	free(c->in);
 	free(c);
@@ -685,34 +754,58 @@ void server_after_turn(void)
 }
 
 /* Best-effort refusal of a connection we cannot take: the write is not
- * checked because the socket is closed right after either way. */
+ * checked because the socket is closed right after either way.  The
+ * caller counts it. */
 static void server_refuse(int fd)
 {
 	static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\n"
 				   "Connection: close\r\nContent-Length: 0\r\n\r\n";
 	(void)!write(fd, busy, sizeof busy - 1);
 	close(fd);
-	metrics_inc(connections_rejected_total);
 }
 
-static void server_accept_one(int fd)
+/* Whether a limit's warning may be logged now: at most once a second per
+ * limit (<last> is the limit's own), the counter keeps the exact count. */
+static bool server_warn_due(time_t *last)
 {
+	time_t now = time(NULL);
+
+	if (now == *last)
+		return false;
+	*last = now;
+	return true;
+}
+
+static void server_accept_one(int fd, const struct sockaddr_storage *sa)
+{
+	static time_t last_warn_total, last_warn_ip;
+	bool refused;
+
 	if (server.n_conns >= server.cfg->max_connections) {
-		static time_t last_warn;
-		time_t now = time(NULL);
-		if (now != last_warn) {
-			last_warn = now;
+		if (server_warn_due(&last_warn_total))
 			log_warn("max_connections (%u) reached, refusing connections",
 				 server.cfg->max_connections);
-		}
 		server_refuse(fd);
+		metrics_inc(connections_rejected_total);
+		return;
+	}
+	struct server_ip *ip = server_ip_take(sa, &refused);
+	if (refused) {
+		if (server_warn_due(&last_warn_ip))
+			log_warn("max_connections_per_ip (%u) reached by an address, refusing its connections",
+				 server.cfg->max_connections_per_ip);
+		server_refuse(fd);
+		metrics_inc(connections_rejected_per_ip_total);
 		return;
 	}
 	struct conn *c = calloc(1, sizeof *c);
 	if (!c) {
+		server_ip_release(ip);
 		server_refuse(fd);
+		metrics_inc(connections_rejected_total);
 		return;
 	}
+	c->ip = ip;
 	int one = 1;
 	/* Engine.IO packets are small and latency matters more than
 	 * segment count; the flush already batches a turn's output. */
@@ -735,9 +828,11 @@ static void server_accept_one(int fd)
 static void server_accept_cb(evutil_socket_t lfd, short what, void *arg)
 {
 	for (int i = 0; i < SERVER_ACCEPTS_PER_EVENT; i++) {
-		int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		struct sockaddr_storage sa;
+		socklen_t sa_len = sizeof sa;
+		int fd = accept4(lfd, (struct sockaddr *)&sa, &sa_len, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd >= 0) {
-			server_accept_one(fd);
+			server_accept_one(fd, &sa);
 			continue;
 		}
 		if (errno == EINTR || errno == ECONNABORTED)
@@ -750,8 +845,10 @@ static void server_accept_cb(evutil_socket_t lfd, short what, void *arg)
 			if (server.spare_fd >= 0) {
 				close(server.spare_fd);
 				fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-				if (fd >= 0)
+				if (fd >= 0) {
 					server_refuse(fd);
+					metrics_inc(connections_rejected_total);
+				}
 				server.spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 			}
 			log_warn("accept: %s", strerror(errno));

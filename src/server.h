@@ -5,7 +5,8 @@
  * only appended to its output.  After each loop pass server_after_turn()
  * writes every connection with pending output in one writev, and frees the
  * connections closed during the pass (Redis's pending-write list and async
- * free).  Limits: max_connections (503 and close), max_output_buffer (the
+ * free).  Limits: max_connections and max_connections_per_ip (503 and
+ * close, at accept), max_output_buffer (the
  * connection is closed), linger_timeout (a connection closing once flushed
  * is reset when it passes), input held while a handler is paused.
  */
@@ -26,6 +27,7 @@ struct conn;
 struct server_held;
 struct server_input;
 struct server_linger;
+struct server_ip;
 
 /* What a connection's owner does with it.  on_data gets the bytes read (the
  * buffer may be modified) and returns how many it consumed, or -1 if it
@@ -54,6 +56,7 @@ struct conn {
 	struct conn *next_closing;       /* to free this turn */
 	struct server_held *held;        /* output waiting for a flush delay, owned */
 	struct server_linger *linger;    /* linger_timeout while closing once flushed, owned */
+	struct server_ip *ip;            /* its address's count, NULL if not counted; shared */
 	bool on_pending_list;
 	bool on_input_list;
 	bool want_write;                 /* EV_WRITE armed */

@@ -69,7 +69,13 @@ function sampler(d) {
     s.peak.fds = Math.max(s.peak.fds, now.fds);
     return now;
   };
-  s.timer = setInterval(s.take, 50);
+  s.timer = setInterval(() => {
+    try {
+      s.take();
+    } catch {
+      clearInterval(s.timer); // the daemon is gone: its test has failed already
+    }
+  }, 50);
   s.timer.unref(); // a failed test must not keep node running
   /** Stops sampling, waits for descriptors to come back, prints, checks. */
   s.finish = async (t, what, { fdSlack = 4, rssSlackKiB = 8192 } = {}) => {

@@ -29,7 +29,8 @@
 /* Every key, for the documentation checks; a new key goes here too. */
 static const char *const config_test_keys[] = {
 	"listen", "path", "transports", "allow_upgrades", "ping_interval", "ping_timeout",
-	"upgrade_timeout", "max_payload", "max_connections", "max_header_size",
+	"upgrade_timeout", "max_payload", "max_connections", "max_connections_per_ip",
+	"max_header_size",
 	"max_output_buffer", "linger_timeout", "keepalive_timeout", "header_timeout", "body_timeout",
 	"cors_origin", "log_level", "log_file",
 	"connect_timeout", "max_namespaces_per_session", "max_room_name",
@@ -142,6 +143,7 @@ static void defaults_match_the_reference_server(void **state)
 	assert_int_equal(cfg.header_timeout_ms, 10000);
 	assert_int_equal(cfg.body_timeout_ms, 10000);
 	assert_int_equal(cfg.linger_timeout_ms, 10000);
+	assert_int_equal(cfg.max_connections_per_ip, 0);
 	assert_false(cfg.cors_any);
 	assert_int_equal(cfg.n_cors_origins, 0);
 	assert_int_equal(cfg.log_level, LOG_LEVEL_INFO);
@@ -549,6 +551,20 @@ static void header_and_body_timeouts_take_1ms_to_1h(void **state)
 				       "body_timeout: '0ms' out of range (1ms..1h)");
 	config_test_expect_value_error("body_timeout", "3600001ms",
 				       "body_timeout: '3600001ms' out of range (1ms..1h)");
+}
+
+static void max_connections_per_ip_takes_0_to_a_million(void **state)
+{
+	struct config cfg;
+
+	config_test_parse_ok(&cfg, "max_connections_per_ip 0\n");
+	assert_int_equal(cfg.max_connections_per_ip, 0);
+	config_test_parse_ok(&cfg, "max_connections_per_ip 1000000\n");
+	assert_int_equal(cfg.max_connections_per_ip, 1000000);
+	config_test_expect_value_error("max_connections_per_ip", "1000001",
+				       "max_connections_per_ip: '1000001' out of range (0..1000000)");
+	config_test_expect_value_error("max_connections_per_ip", "-1",
+				       "max_connections_per_ip: bad number '-1'");
 }
 
 static void linger_timeout_takes_1ms_to_1h(void **state)
@@ -2394,6 +2410,7 @@ int main(void)
 		cmocka_unit_test(malformed_numbers_are_rejected),
 		cmocka_unit_test(zero_duration_is_out_of_range),
 		cmocka_unit_test(header_and_body_timeouts_take_1ms_to_1h),
+		cmocka_unit_test(max_connections_per_ip_takes_0_to_a_million),
 		cmocka_unit_test(linger_timeout_takes_1ms_to_1h),
 		cmocka_unit_test(flush_delay_takes_0_to_1s),
 		cmocka_unit_test(durations_up_to_one_hour_are_accepted_and_beyond_rejected),
