@@ -83,9 +83,13 @@ struct config {
 	uint32_t upgrade_timeout_ms;
 	size_t max_payload;              /* bytes: POST body, WebSocket message */
 	uint32_t max_connections;        /* open TCP connections, listeners excluded */
+	uint32_t max_connections_per_ip; /* open connections from one peer address, 0 = no limit */
 	size_t max_header_size;          /* bytes of one HTTP request head */
 	size_t max_output_buffer;        /* bytes queued for one client before it is cut off */
-	uint32_t keepalive_timeout_ms;   /* idle HTTP connection, or a request head in progress */
+	uint32_t linger_timeout_ms;      /* a connection closing once flushed, at most */
+	uint32_t keepalive_timeout_ms;   /* idle keep-alive HTTP connection between requests */
+	uint32_t header_timeout_ms;      /* a request head, from accept or its first byte */
+	uint32_t body_timeout_ms;        /* a whole request body, from the end of its head */
 	bool cors_any;                   /* cors_origin * */
 	size_t n_cors_origins;           /* cors_origin list; 0 and !cors_any = CORS off */
 	char cors_origins[CONFIG_MAX_CORS_ORIGINS][CONFIG_MAX_ORIGIN_LEN];

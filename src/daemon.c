@@ -50,12 +50,6 @@ static bool daemon_under_engine_path(const struct http_request *req)
 	return req->path_len >= len && memcmp(req->path, p, len) == 0;
 }
 
-static void daemon_on_head(struct http_conn *hc, struct http_request *req)
-{
-	if (daemon_under_engine_path(req))
-		engine_handle_head(hc, req);
-}
-
 /* 200 while the daemon serves its clients; the application may add a
  * line of its own state (Redis, which local clients do not depend on). */
 static void daemon_health(struct http_conn *hc)
@@ -81,6 +75,16 @@ static void daemon_on_request(struct http_conn *hc, struct http_request *req)
 	} else {
 		http_respond(hc, 404, "text/plain", NULL, "not found\n", 10);
 	}
+}
+
+static void daemon_on_head(struct http_conn *hc, struct http_request *req)
+{
+	/* Only polling POSTs under the engine path take a body; every other
+	 * request is answered from its head, its body left unread. */
+	if (daemon_under_engine_path(req))
+		engine_handle_head(hc, req);
+	else
+		daemon_on_request(hc, req);
 }
 
 static const struct http_router daemon_router = {
@@ -157,6 +161,7 @@ static void daemon_drain(const struct daemon_app *app)
 	engine_cleanup();
 	server_cleanup();
 	daemon_after_turn();
+	http_cleanup();
 	if (app->cleanup)
 		app->cleanup();
 }

@@ -28,7 +28,8 @@
 #include "websocket.h"
 
 /* How long a session closed by the server waits for the GET that carries
- * its `1` before it is dropped anyway (engine.io's closeTimeout). */
+ * its `1` before it is dropped anyway (engine.io's closeTimeout), unless
+ * its heartbeat deadline comes first (engine_close_wait_start()). */
 #define ENGINE_POLLING_CLOSE_WAIT_MS 30000
 
 /* A packet prepared once for any number of sessions (see engine.h).  buf
@@ -360,6 +361,13 @@ static void engine_timer_fire(struct timeq_entry *e)
 	struct engine_session *s = timeq_owner(e, struct engine_session, timer);
 
 	if (s->state == ENGINE_CLOSING) {
+		/* As the reference: no ping goes out on a closing session, but
+		 * its pong deadline still runs (engine_close_wait_start()). */
+		if (!s->awaiting_pong) {
+			s->awaiting_pong = true;
+			timeq_start(&engine.ping_timeout, &s->timer);
+			return;
+		}
 		engine_destroy(s, s->close_reason);
 		return;
 	}
@@ -541,6 +549,26 @@ static void engine_destroy(struct engine_session *s, const char *reason)
 	engine.dead = s;
 }
 
+/* A polling session closed with no GET waiting ends when a GET takes its
+ * `1`, at the close wait, or at its heartbeat deadline, whichever comes
+ * first, so an abandoned session never outlives ping_interval +
+ * ping_timeout.  This is the reference's behaviour: its polling close arms
+ * closeTimeout (transports/polling.js doClose) while the socket's ping
+ * timers keep running; sendPacket() sends nothing once closing, but
+ * resetPingTimeout() still ends the socket with "ping timeout"
+ * (engine.io 6.6 build/socket.js).  awaiting_pong set means the timer's
+ * next fire ends the session (engine_timer_fire()). */
+static void engine_close_wait_start(struct engine_session *s)
+{
+	int64_t heartbeat_due = s->timer.due_ms + (s->awaiting_pong ? 0 : engine.cfg->ping_timeout_ms);
+
+	if (timeq_running(&s->timer) &&
+	    heartbeat_due <= timeq_now_ms() + ENGINE_POLLING_CLOSE_WAIT_MS)
+		return;
+	s->awaiting_pong = true;
+	timeq_start(&engine.close_wait, &s->timer);
+}
+
 void engine_close(struct engine_session *s, const char *reason)
 {
 	if (s->state != ENGINE_OPEN)
@@ -560,7 +588,7 @@ void engine_close(struct engine_session *s, const char *reason)
 	s->state = ENGINE_CLOSING;
 	s->close_reason = reason;
 	if (!s->get)
-		timeq_start(&engine.close_wait, &s->timer);
+		engine_close_wait_start(s);
 }
 
 void engine_close_all(const char *reason)
@@ -782,20 +810,34 @@ static bool engine_is_eio4(const struct http_request *req);
 
 void engine_handle_head(struct http_conn *hc, struct http_request *req)
 {
-	/* Only a POST that engine_handle_request() will take as polling data
-	 * is tracked; anything else is answered with an error there. */
-	if (req->method != HTTP_POST || req->is_upgrade || !engine_is_eio4(req) ||
-	    engine_transport_of(req) != CONFIG_TRANSPORT_POLLING)
-		return;
 	struct engine_session *s = engine_find(req);
-	if (!s || s->is_websocket || s->state == ENGINE_CLOSED)
-		return;
-	if (s->post) {
-		engine_refuse(s, hc, "data request overlap from client");
+	bool live = s && s->state != ENGINE_CLOSED;
+
+	if (req->method == HTTP_POST && !req->is_upgrade && live && !s->is_websocket &&
+	    engine_is_eio4(req) && engine_transport_of(req) == CONFIG_TRANSPORT_POLLING) {
+		if (s->post) {
+			engine_refuse(s, hc, "data request overlap from client");
+			return;
+		}
+		if (req->body_too_big) {
+			/* Content-Length says it already: refused unread. */
+			metrics_inc(engine_payload_too_large_total);
+			http_respond(hc, 413, NULL, NULL, NULL, 0);
+			return;
+		}
+		s->post = hc;
+		http_set_abort(hc, engine_post_aborted, s);
 		return;
 	}
-	s->post = hc;
-	http_set_abort(hc, engine_post_aborted, s);
+	/* Every other request with a body is refused, so it is answered from
+	 * its head rather than after reading a body it would discard, with the
+	 * reference's error for its sid, transport or method.  The two that
+	 * engine_handle_request() would not answer at once, a long-poll GET
+	 * and an upgrade, carry no body from any client: "Bad request". */
+	if (req->is_upgrade || (req->method == HTTP_GET && live))
+		http_respond_error_code(hc, 400, 3, "Bad request");
+	else
+		engine_handle_request(hc, req);
 }
 
 /* Forgets <hc> as <s>'s POST in flight: its body is complete. */

@@ -1,11 +1,23 @@
 /* http.c - HTTP/1.1 on a connection, with http-parser (see http.h).
  *
- * Owns the per-connection parser, the request being read, the keep-alive
- * timer, response formatting and CORS headers.  Does not own sessions
+ * Owns the per-connection parser, the request being read, the request's
+ * deadline, response formatting and CORS headers.  Does not own sessions
  * (engine.c) or the socket (server.c).  Flow: bytes -> http_parser_execute
  * -> headers of interest kept in fixed fields, body appended up to
  * max_payload -> the parser pauses at the end of a message -> the router
  * answers now or later -> the parser resumes with any pipelined bytes.
+ *
+ * Deadlines, as nginx's client_header_timeout and client_body_timeout and
+ * HAProxy's timeout http-request: each phase of a request has one fixed
+ * deadline, started when the phase begins and never restarted by reads, so
+ * a peer trickling bytes cannot hold its slot longer than the phase allows.
+ *   idle (between keep-alive requests)  keepalive_timeout, then a silent close
+ *   head (from accept, or the first byte after idle)  header_timeout, 408
+ *   body (from the end of the head)  body_timeout for the whole body, 408
+ *   held (routed, no answer yet)  none here: the engine's heartbeat ends it
+ * A request with a body that the router answers from its head (an unknown
+ * sid, a bad path, too big) is answered with Connection: close and its body
+ * is never read.
  */
 #include <limits.h>
 #include <stdio.h>
@@ -18,6 +30,7 @@
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
+#include "timeq.h"
 
 enum http_header_id {
 	HTTP_HDR_OTHER,
@@ -30,11 +43,20 @@ enum http_header_id {
 	HTTP_HDR_HOST,
 };
 
+/* What the connection waits for, and so which deadline runs. */
+enum http_phase {
+	HTTP_PHASE_IDLE,               /* keepalive_timeout */
+	HTTP_PHASE_HEAD,               /* header_timeout */
+	HTTP_PHASE_BODY,               /* body_timeout */
+	HTTP_PHASE_HELD,               /* no deadline: the router answers */
+};
+
 struct http_conn {
 	struct conn *c;                /* not owned; the server frees it */
 	http_parser parser;
 	struct http_request req;
-	struct event timer;            /* keepalive_timeout while not held */
+	struct timeq_entry deadline;   /* on the queue of <phase>, stopped while held */
+	enum http_phase phase;
 	char name[40];                 /* header name being read */
 	size_t name_len;
 	enum http_header_id header;    /* of the value being read */
@@ -47,7 +69,7 @@ struct http_conn {
 	bool in_request;               /* bytes of a request have arrived */
 	bool complete;                 /* message complete, parser paused */
 	bool held;                     /* routed, no response yet */
-	bool answered;                 /* responded before the body ended */
+	bool answered;                 /* responded from the head: the body is never read */
 	bool in_on_data;
 	void (*abort_cb)(struct http_conn *, void *);
 	void *abort_arg;
@@ -58,7 +80,7 @@ static struct {
 	const struct config *cfg;
 	const struct http_router *router;
 	http_parser_settings settings;
-	struct timeval keepalive_tv;
+	struct timeq deadlines[HTTP_PHASE_HELD]; /* one fixed-duration queue per timed phase */
 } http;
 
 static const char *http_status_text(int status)
@@ -71,6 +93,7 @@ static const char *http_status_text(int status)
 	case 403: return "Forbidden";
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
+	case 408: return "Request Timeout";
 	case 413: return "Payload Too Large";
 	case 431: return "Request Header Fields Too Large";
 	case 500: return "Internal Server Error";
@@ -79,9 +102,14 @@ static const char *http_status_text(int status)
 	}
 }
 
-static void http_timer_start(struct http_conn *hc)
+/* Enters <phase> and starts its deadline from now (none for HELD). */
+static void http_phase_start(struct http_conn *hc, enum http_phase phase)
 {
-	event_add(&hc->timer, &http.keepalive_tv);
+	hc->phase = phase;
+	if (phase == HTTP_PHASE_HELD)
+		timeq_stop(&hc->deadline);
+	else
+		timeq_start(&http.deadlines[phase], &hc->deadline);
 }
 
 static void http_request_reset(struct http_conn *hc)
@@ -112,7 +140,13 @@ static struct http_conn *http_of(http_parser *p)
 
 static int http_on_message_begin(http_parser *p)
 {
-	http_of(p)->in_request = true;
+	struct http_conn *hc = http_of(p);
+
+	hc->in_request = true;
+	/* The head's deadline counts from its first byte after an idle wait;
+	 * on a new connection it has counted since accept. */
+	if (hc->phase == HTTP_PHASE_IDLE)
+		http_phase_start(hc, HTTP_PHASE_HEAD);
 	return 0;
 }
 
@@ -243,8 +277,14 @@ static int http_on_headers_complete(http_parser *p)
 			(p->content_length > 0 && p->content_length != ULLONG_MAX);
 	if (has_body && p->content_length != ULLONG_MAX && p->content_length > http.cfg->max_payload)
 		req->body_too_big = true;
-	if (has_body && http.router->on_head)
+	if (!has_body)
+		return 0;
+	http_phase_start(hc, HTTP_PHASE_BODY);
+	if (http.router->on_head)
 		http.router->on_head(hc, req);
+	/* Answered from the head: stop here, the body is not read. */
+	if (hc->answered)
+		http_parser_pause(p, 1);
 	return 0;
 }
 
@@ -342,20 +382,23 @@ static void http_request_done(struct http_conn *hc, bool close)
 	struct conn *c = hc->c;
 
 	if (!hc->complete) {
-		/* Answered from on_head: the body still arrives and is
-		 * dropped; the request ends when the parser says so. */
+		/* Answered before the request was complete (from its head,
+		 * or on a deadline): nothing more is read, the connection
+		 * ends once the answer is written (the server bounds that
+		 * wait by linger_timeout). */
 		hc->answered = true;
 		hc->held = false;
-		if (close)
-			server_conn_close_when_flushed(c);
+		timeq_stop(&hc->deadline);
+		server_conn_close_when_flushed(c);
 		return;
 	}
 	http_request_reset(hc);
 	if (close) {
+		timeq_stop(&hc->deadline);
 		server_conn_close_when_flushed(c);
 		return;
 	}
-	http_timer_start(hc);
+	http_phase_start(hc, HTTP_PHASE_IDLE);
 	if (!hc->in_on_data)
 		server_conn_resume_read(c);
 }
@@ -367,7 +410,9 @@ static void http_respond_cors(struct http_conn *hc, int status, bool preflight,
 	struct http_request *req = &hc->req;
 	char head[2048];
 	char cors[512];
-	bool close = !req->keep_alive || req->is_upgrade;
+	/* An answer before the request is complete leaves its body unread,
+	 * so the connection cannot carry another request. */
+	bool close = !req->keep_alive || req->is_upgrade || !hc->complete;
 	size_t cors_len = http_cors_format(req, preflight, cors, sizeof cors);
 	int n;
 
@@ -465,7 +510,7 @@ struct conn *http_conn_peek(struct http_conn *hc)
 
 static void http_conn_free(struct http_conn *hc)
 {
-	event_del(&hc->timer);
+	timeq_stop(&hc->deadline);
 	http_request_reset(hc);
 	free(hc);
 }
@@ -482,15 +527,34 @@ struct conn *http_take_conn(struct http_conn *hc, const struct conn_handler *han
 
 /* --- the connection handler ---------------------------------------------- */
 
-static void http_timeout_cb(evutil_socket_t fd, short what, void *arg)
+/* A phase's deadline passed: an idle keep-alive connection is closed
+ * quietly, as Node and nginx do; a request too slow to arrive is told 408
+ * (HAProxy's answer) and the connection closed after it. */
+static void http_deadline_fire(struct timeq_entry *e)
 {
-	struct http_conn *hc = arg;
+	struct http_conn *hc = timeq_owner(e, struct http_conn, deadline);
+	const char *what;
 
-	if (hc->held)
+	switch (hc->phase) {
+	case HTTP_PHASE_IDLE:
+		metrics_inc(http_timeouts_total);
+		log_debug("conn %llu: keepalive_timeout", (unsigned long long)hc->c->id);
+		server_conn_close(hc->c);
 		return;
-	metrics_inc(http_timeouts_total);
-	log_debug("conn %llu: keepalive_timeout", (unsigned long long)hc->c->id);
-	server_conn_close(hc->c);
+	case HTTP_PHASE_HEAD:
+		metrics_inc(http_header_timeouts_total);
+		what = "header_timeout";
+		break;
+	case HTTP_PHASE_BODY:
+		metrics_inc(http_body_timeouts_total);
+		what = "body_timeout";
+		break;
+	default:
+		return; /* held requests have no deadline: never started */
+	}
+	log_debug("conn %llu %s: %s", (unsigned long long)hc->c->id, server_conn_peer(hc->c), what);
+	hc->req.keep_alive = false;
+	http_respond(hc, 408, NULL, NULL, NULL, 0);
 }
 
 static int http_conn_open(struct conn *c)
@@ -503,8 +567,9 @@ static int http_conn_open(struct conn *c)
 	c->ctx = hc;
 	http_parser_init(&hc->parser, HTTP_REQUEST);
 	hc->parser.data = hc;
-	evtimer_assign(&hc->timer, http.base, http_timeout_cb, hc);
-	http_timer_start(hc);
+	/* From accept, as nginx's client_header_timeout: a connection that
+	 * sends nothing holds its slot no longer than one that trickles. */
+	http_phase_start(hc, HTTP_PHASE_HEAD);
 	return 0;
 }
 
@@ -525,14 +590,10 @@ static void http_dispatch(struct http_conn *hc)
 	struct http_request *req = &hc->req;
 
 	metrics_inc(http_requests_total);
-	if (hc->answered) {
-		http_request_done(hc, false);
-		return;
-	}
 	if (!req->url)
 		http_split_url(req);
 	hc->held = true;
-	event_del(&hc->timer);
+	http_phase_start(hc, HTTP_PHASE_HELD);
 	http.router->on_request(hc, req);
 }
 
@@ -543,11 +604,16 @@ static ssize_t http_conn_data(struct conn *c, uint8_t *data, size_t len)
 
 	if (hc->complete)
 		return 0; /* a request is held: pipelined bytes wait */
-	http_timer_start(hc);
+	if (hc->answered)
+		return (ssize_t)len; /* an unread body: dropped, reading has stopped */
 	hc->in_on_data = true;
 	while (off < len && !c->closing) {
 		off += http_parser_execute(&hc->parser, &http.settings, (const char *)data + off, len - off);
 		enum http_errno err = HTTP_PARSER_ERRNO(&hc->parser);
+		if (err == HPE_PAUSED && hc->answered) {
+			off = len; /* paused at an answered head: see above */
+			break;
+		}
 		if (err == HPE_PAUSED) {
 			http_parser_pause(&hc->parser, 0);
 			http_dispatch(hc);
@@ -590,8 +656,12 @@ void http_init(struct event_base *base, const struct config *cfg,
 	http.base = base;
 	http.cfg = cfg;
 	http.router = router;
-	http.keepalive_tv.tv_sec = cfg->keepalive_timeout_ms / 1000;
-	http.keepalive_tv.tv_usec = (cfg->keepalive_timeout_ms % 1000) * 1000;
+	timeq_init(&http.deadlines[HTTP_PHASE_IDLE], base, cfg->keepalive_timeout_ms,
+		   http_deadline_fire);
+	timeq_init(&http.deadlines[HTTP_PHASE_HEAD], base, cfg->header_timeout_ms,
+		   http_deadline_fire);
+	timeq_init(&http.deadlines[HTTP_PHASE_BODY], base, cfg->body_timeout_ms,
+		   http_deadline_fire);
 	http_parser_set_max_header_size((uint32_t)cfg->max_header_size);
 	memset(&http.settings, 0, sizeof http.settings);
 	http.settings.on_message_begin = http_on_message_begin;
@@ -601,4 +671,10 @@ void http_init(struct event_base *base, const struct config *cfg,
 	http.settings.on_headers_complete = http_on_headers_complete;
 	http.settings.on_body = http_on_body;
 	http.settings.on_message_complete = http_on_message_complete;
+}
+
+void http_cleanup(void)
+{
+	for (size_t i = 0; i < sizeof http.deadlines / sizeof http.deadlines[0]; i++)
+		timeq_cleanup(&http.deadlines[i]);
 }

@@ -6,7 +6,10 @@
  * The router answers with http_respond(), hands the connection over
  * (WebSocket upgrade), or holds the request and is told through its abort
  * callback if the connection dies first.  Limits: max_header_size (431),
- * max_payload for bodies (413, body discarded), keepalive_timeout.
+ * max_payload for bodies (413 from the head when Content-Length says so),
+ * header_timeout and body_timeout (408 and close), keepalive_timeout
+ * between requests.  A request answered before its body is read is closed
+ * after the answer.
  */
 #ifndef ROOMCAST_HTTP_H
 #define ROOMCAST_HTTP_H
@@ -49,8 +52,9 @@ struct http_request {
 };
 
 /* The router: on_head runs once the head of a request with a body is
- * parsed (it may answer at once, the body is then discarded); on_request
- * runs for every complete request (for an upgrade, after the head). */
+ * parsed (it may answer at once: the body is then never read and the
+ * connection closes after the answer); on_request runs for every complete
+ * request (for an upgrade, after the head). */
 struct http_router {
 	void (*on_head)(struct http_conn *hc, struct http_request *req);
 	void (*on_request)(struct http_conn *hc, struct http_request *req);
@@ -62,6 +66,8 @@ extern const struct conn_handler http_conn_handler;
 /* Must be called before server_start(). */
 void http_init(struct event_base *base, const struct config *cfg,
 	       const struct http_router *router);
+/* Stops the deadline timers; every connection must have been freed. */
+void http_cleanup(void);
 
 /* Sends a complete response to the current request: status line, CORS
  * headers, Content-Type (if not NULL), <extra_headers> ("Name: v\r\n"

@@ -14,11 +14,15 @@
 #define METRICS_COUNTERS(X)                                                              \
 	X(connections_accepted_total, "TCP connections accepted")                          \
 	X(connections_rejected_total, "connections refused past max_connections (503)")    \
+	X(connections_rejected_per_ip_total, "connections refused past max_connections_per_ip (503)") \
 	X(connections_accept_errors_total, "accept() failures (e.g. out of descriptors)") \
 	X(output_overflow_total, "connections closed past max_output_buffer")             \
+	X(connections_linger_expired_total, "closing connections reset at linger_timeout, output unsent") \
 	X(http_requests_total, "HTTP requests parsed")                                     \
 	X(http_bad_requests_total, "HTTP requests refused as malformed or too large")      \
-	X(http_timeouts_total, "idle or slow HTTP connections closed by keepalive_timeout") \
+	X(http_timeouts_total, "idle keep-alive HTTP connections closed by keepalive_timeout") \
+	X(http_header_timeouts_total, "request heads not complete within header_timeout (408)") \
+	X(http_body_timeouts_total, "request bodies not complete within body_timeout (408)") \
 	X(engine_errors_total, "Engine.IO requests answered with an error code")          \
 	X(engine_sessions_opened_total, "Engine.IO sessions opened")                       \
 	X(engine_sessions_closed_total, "Engine.IO sessions closed")                       \

@@ -15,7 +15,16 @@
  * which keeps the order; what the kernel does not take goes there too.
  * Closing marks the connection and queues it; the reap at the end of the
  * turn calls the handler's on_close and frees it, so no handler ever sees a
- * connection freed under its feet.
+ * connection freed under its feet.  A connection closed once its output is
+ * flushed waits at most linger_timeout for its peer to read it (one timeq
+ * for all of them), then is reset with the rest dropped: a peer that stops
+ * reading cannot keep a descriptor, a slot and its output forever.
+ *
+ * With max_connections_per_ip set, the open connections of each peer
+ * address are counted in a hash (an entry per address with at least one,
+ * freed at zero); IPv4 is kept in its IPv4-mapped IPv6 form, so both
+ * spellings of an address share one count.  A connection past the limit
+ * is refused at accept as past max_connections (503 and close).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -30,6 +39,7 @@
 #include <unistd.h>
 
 #include <event2/buffer.h>
+#include <uthash.h>
 
 #include "config.h"
 #include "log.h"
@@ -74,6 +84,20 @@ struct server_held {
 	struct conn *c;
 };
 
+/* A closing connection's wait for its peer to take its last bytes:
+ * allocated only while it lingers, as struct server_held. */
+struct server_linger {
+	struct timeq_entry entry;
+	struct conn *c;
+};
+
+/* The open connections of one peer address (max_connections_per_ip). */
+struct server_ip {
+	uint8_t addr[16];             /* IPv6, or IPv4-mapped IPv6: the hash key */
+	uint32_t n_conns;
+	UT_hash_handle hh;
+};
+
 struct server_listener {
 	int fd;
 	struct event ev;
@@ -93,6 +117,8 @@ static struct {
 	struct conn *input;           /* resumed with input held */
 	struct conn *closing;         /* to free this turn */
 	struct server_delay *hold;    /* the delay writes may wait for, NULL = none */
+	struct timeq linger;          /* of struct server_linger, linger_timeout */
+	struct server_ip *ips;        /* uthash head: addresses with open connections */
 	struct server_direct *direct; /* this turn's direct writes; kept for the next */
 	size_t n_direct, direct_cap;
 	uint8_t read_buf[SERVER_READ_CHUNK];
@@ -449,15 +475,59 @@ void server_conn_close(struct conn *c)
 	server.closing = c;
 }
 
+static void server_linger_stop(struct conn *c)
+{
+	if (!c->linger)
+		return;
+	timeq_stop(&c->linger->entry);
+	free(c->linger);
+	c->linger = NULL;
+}
+
+/* linger_timeout passed with output still unsent: the peer is not reading.
+ * A reset (SO_LINGER 0) drops what the kernel holds for it too. */
+static void server_linger_fire(struct timeq_entry *e)
+{
+	struct server_linger *l = timeq_owner(e, struct server_linger, entry);
+	struct conn *c = l->c;
+	struct linger reset = { .l_onoff = 1, .l_linger = 0 };
+
+	c->linger = NULL;
+	free(l);
+	metrics_inc(connections_linger_expired_total);
+	log_debug("conn %llu %s: linger_timeout, %zu bytes unsent, reset", (unsigned long long)c->id,
+		  server_conn_peer(c), server_output_len(c));
+	(void)setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
+	c->reset_on_free = true;
+	server_conn_close(c);
+}
+
+/* Starts <c>'s linger_timeout.  Without memory for it, <c> is closed now:
+ * its last bytes are lost, but no wait goes unbounded. */
+static void server_linger_start(struct conn *c)
+{
+	if (c->linger)
+		return;
+	if (!(c->linger = malloc(sizeof *c->linger))) {
+		server_conn_close(c);
+		return;
+	}
+	c->linger->c = c;
+	c->linger->entry.next = NULL;
+	timeq_start(&server.linger, &c->linger->entry);
+}
+
 void server_conn_close_when_flushed(struct conn *c)
 {
-	if (c->closing)
+	if (c->closing || c->close_when_flushed)
 		return;
 	c->close_when_flushed = true;
-	if (server_output_len(c) == 0)
+	if (server_output_len(c) == 0) {
 		server_conn_close(c);
-	else
-		server_conn_arm(c);
+		return;
+	}
+	server_conn_arm(c);
+	server_linger_start(c);
 }
 
 void server_conn_pause_read(struct conn *c)
@@ -528,6 +598,59 @@ bool server_output_pending(void)
 	return false;
 }
 
+/* The hash key of <sa>'s address into <key>; false for other families. */
+static bool server_ip_key(const struct sockaddr_storage *sa, uint8_t key[16])
+{
+	if (sa->ss_family == AF_INET6) {
+		memcpy(key, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+		return true;
+	}
+	if (sa->ss_family == AF_INET) {
+		static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
+		memcpy(key, mapped, sizeof mapped);
+		memcpy(key + 12, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+		return true;
+	}
+	return false;
+}
+
+/* Counts one more connection from <sa>.  Returns its entry, or NULL with
+ * *<refused> set if the address already has max_connections_per_ip (or
+ * memory ran out); NULL without it when addresses are not counted. */
+static struct server_ip *server_ip_take(const struct sockaddr_storage *sa, bool *refused)
+{
+	struct server_ip *ip = NULL;
+	uint8_t key[16];
+
+	*refused = false;
+	if (!server.cfg->max_connections_per_ip || !server_ip_key(sa, key))
+		return NULL;
+	HASH_FIND(hh, server.ips, key, sizeof key, ip);
+	if (ip && ip->n_conns >= server.cfg->max_connections_per_ip) {
+		*refused = true;
+		return NULL;
+	}
+	if (!ip) {
+		if (!(ip = calloc(1, sizeof *ip))) {
+			*refused = true;
+			return NULL;
+		}
+		memcpy(ip->addr, key, sizeof key);
+		HASH_ADD(hh, server.ips, addr, sizeof ip->addr, ip);
+	}
+	ip->n_conns++;
+	return ip;
+}
+
+/* Counts one connection less from <ip> (NULL: not counted). */
+static void server_ip_release(struct server_ip *ip)
+{
+	if (!ip || --ip->n_conns > 0)
+		return;
+	HASH_DEL(server.ips, ip);
+	free(ip);
+}
+
 static void server_conn_free(struct conn *c)
 {
 	if (c->handler && c->handler->on_close)
@@ -535,12 +658,14 @@ static void server_conn_free(struct conn *c)
 	/* Best effort: whatever the kernel takes now is sent, the rest of a
 	 * closing connection's output is dropped. */
 	if (c->out) {
-		(void)evbuffer_write_atmost(c->out, c->fd, -1);
+		if (!c->reset_on_free)
+			(void)evbuffer_write_atmost(c->out, c->fd, -1);
 		evbuffer_free(c->out);
 	}
 	event_del(&c->ev);
 	close(c->fd);
 	server_release_held(c);
+	server_linger_stop(c);
 	if (c->direct_slot) {
 		struct server_direct d = server_direct_take(c);
 		d.release(d.data, d.len, d.arg);
@@ -552,6 +677,7 @@ static void server_conn_free(struct conn *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	server.n_conns--;
+	server_ip_release(c->ip);
 	metrics_gauge_add(connections_current, -1);
 	free(c->in);
 	free(c);
@@ -628,34 +754,58 @@ void server_after_turn(void)
 }
 
 /* Best-effort refusal of a connection we cannot take: the write is not
- * checked because the socket is closed right after either way. */
+ * checked because the socket is closed right after either way.  The
+ * caller counts it. */
 static void server_refuse(int fd)
 {
 	static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\n"
 				   "Connection: close\r\nContent-Length: 0\r\n\r\n";
 	(void)!write(fd, busy, sizeof busy - 1);
 	close(fd);
-	metrics_inc(connections_rejected_total);
 }
 
-static void server_accept_one(int fd)
+/* Whether a limit's warning may be logged now: at most once a second per
+ * limit (<last> is the limit's own), the counter keeps the exact count. */
+static bool server_warn_due(time_t *last)
 {
+	time_t now = time(NULL);
+
+	if (now == *last)
+		return false;
+	*last = now;
+	return true;
+}
+
+static void server_accept_one(int fd, const struct sockaddr_storage *sa)
+{
+	static time_t last_warn_total, last_warn_ip;
+	bool refused;
+
 	if (server.n_conns >= server.cfg->max_connections) {
-		static time_t last_warn;
-		time_t now = time(NULL);
-		if (now != last_warn) {
-			last_warn = now;
+		if (server_warn_due(&last_warn_total))
 			log_warn("max_connections (%u) reached, refusing connections",
 				 server.cfg->max_connections);
-		}
 		server_refuse(fd);
+		metrics_inc(connections_rejected_total);
+		return;
+	}
+	struct server_ip *ip = server_ip_take(sa, &refused);
+	if (refused) {
+		if (server_warn_due(&last_warn_ip))
+			log_warn("max_connections_per_ip (%u) reached by an address, refusing its connections",
+				 server.cfg->max_connections_per_ip);
+		server_refuse(fd);
+		metrics_inc(connections_rejected_per_ip_total);
 		return;
 	}
 	struct conn *c = calloc(1, sizeof *c);
 	if (!c) {
+		server_ip_release(ip);
 		server_refuse(fd);
+		metrics_inc(connections_rejected_total);
 		return;
 	}
+	c->ip = ip;
 	int one = 1;
 	/* Engine.IO packets are small and latency matters more than
 	 * segment count; the flush already batches a turn's output. */
@@ -678,9 +828,11 @@ static void server_accept_one(int fd)
 static void server_accept_cb(evutil_socket_t lfd, short what, void *arg)
 {
 	for (int i = 0; i < SERVER_ACCEPTS_PER_EVENT; i++) {
-		int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		struct sockaddr_storage sa;
+		socklen_t sa_len = sizeof sa;
+		int fd = accept4(lfd, (struct sockaddr *)&sa, &sa_len, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd >= 0) {
-			server_accept_one(fd);
+			server_accept_one(fd, &sa);
 			continue;
 		}
 		if (errno == EINTR || errno == ECONNABORTED)
@@ -693,8 +845,10 @@ static void server_accept_cb(evutil_socket_t lfd, short what, void *arg)
 			if (server.spare_fd >= 0) {
 				close(server.spare_fd);
 				fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-				if (fd >= 0)
+				if (fd >= 0) {
 					server_refuse(fd);
+					metrics_inc(connections_rejected_total);
+				}
 				server.spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 			}
 			log_warn("accept: %s", strerror(errno));
@@ -739,6 +893,7 @@ int server_start(struct event_base *base, const struct config *cfg,
 	server.first_handler = handler;
 	server.cfg = cfg;
 	server.spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	timeq_init(&server.linger, base, cfg->linger_timeout_ms, server_linger_fire);
 	for (size_t i = 0; i < cfg->n_listen; i++) {
 		if (server_listen_one(&cfg->listen[i]) < 0)
 			return -1;
@@ -767,4 +922,5 @@ void server_cleanup(void)
 	free(server.direct);
 	server.direct = NULL;
 	server.n_direct = server.direct_cap = 0;
+	timeq_cleanup(&server.linger);
 }

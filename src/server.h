@@ -5,8 +5,10 @@
  * only appended to its output.  After each loop pass server_after_turn()
  * writes every connection with pending output in one writev, and frees the
  * connections closed during the pass (Redis's pending-write list and async
- * free).  Limits: max_connections (503 and close), max_output_buffer (the
- * connection is closed), input held while a handler is paused.
+ * free).  Limits: max_connections and max_connections_per_ip (503 and
+ * close, at accept), max_output_buffer (the
+ * connection is closed), linger_timeout (a connection closing once flushed
+ * is reset when it passes), input held while a handler is paused.
  */
 #ifndef ROOMCAST_SERVER_H
 #define ROOMCAST_SERVER_H
@@ -24,6 +26,8 @@ struct config;
 struct conn;
 struct server_held;
 struct server_input;
+struct server_linger;
+struct server_ip;
 
 /* What a connection's owner does with it.  on_data gets the bytes read (the
  * buffer may be modified) and returns how many it consumed, or -1 if it
@@ -51,12 +55,15 @@ struct conn {
 	struct conn *next_input;         /* resumed with input held */
 	struct conn *next_closing;       /* to free this turn */
 	struct server_held *held;        /* output waiting for a flush delay, owned */
+	struct server_linger *linger;    /* linger_timeout while closing once flushed, owned */
+	struct server_ip *ip;            /* its address's count, NULL if not counted; shared */
 	bool on_pending_list;
 	bool on_input_list;
 	bool want_write;                 /* EV_WRITE armed */
 	bool read_paused;
 	bool closing;                    /* freed at the end of the turn */
 	bool close_when_flushed;
+	bool reset_on_free;              /* linger_timeout passed: drop the output */
 };
 
 /* Binds every listener of <cfg>; accepted connections start with
@@ -108,7 +115,8 @@ bool server_conn_blocked(const struct conn *c);
  * write, and the connection is freed (on_close called) at the end of the
  * turn.  Safe to call twice. */
 void server_conn_close(struct conn *c);
-/* Stops reading and closes <c> once its output has been written. */
+/* Stops reading and closes <c> once its output has been written, or resets
+ * it when linger_timeout has passed first (the peer does not read). */
 void server_conn_close_when_flushed(struct conn *c);
 
 /* Stop / resume reading <c> (back-pressure while a request is pending).

@@ -10,7 +10,7 @@
 
 #include "timeq.h"
 
-static int64_t timeq_now_ms(void)
+int64_t timeq_now_ms(void)
 {
 	struct timespec ts;
 

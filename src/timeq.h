@@ -44,5 +44,7 @@ void timeq_start(struct timeq *q, struct timeq_entry *e);
 /* Stops <e>; harmless if it is not running. */
 void timeq_stop(struct timeq_entry *e);
 bool timeq_running(const struct timeq_entry *e);
+/* The clock due_ms counts in (CLOCK_MONOTONIC, ms). */
+int64_t timeq_now_ms(void);
 
 #endif

@@ -98,6 +98,8 @@ function engineKey(cfg, key, vals) {
     case 'cors_origin': cfg.cors = vals.length === 1 ? v : vals; break;
     case 'log_file': cfg.logFile = v; break;
     case 'max_output_buffer': case 'log_level': break;
+    // roomcastd's hardening keys (#11): Node has no exact equivalent
+    case 'header_timeout': case 'body_timeout': case 'linger_timeout': case 'max_connections_per_ip': break;
     default: return false;
   }
   return true;

@@ -29,8 +29,10 @@
 /* Every key, for the documentation checks; a new key goes here too. */
 static const char *const config_test_keys[] = {
 	"listen", "path", "transports", "allow_upgrades", "ping_interval", "ping_timeout",
-	"upgrade_timeout", "max_payload", "max_connections", "max_header_size",
-	"max_output_buffer", "keepalive_timeout", "cors_origin", "log_level", "log_file",
+	"upgrade_timeout", "max_payload", "max_connections", "max_connections_per_ip",
+	"max_header_size",
+	"max_output_buffer", "linger_timeout", "keepalive_timeout", "header_timeout", "body_timeout",
+	"cors_origin", "log_level", "log_file",
 	"connect_timeout", "max_namespaces_per_session", "max_room_name", "max_json_expansion",
 	"max_auth_size", "max_acks_per_socket",
 	"redis", "redis_password", "redis_db", "redis_key", "redis_request_timeout",
@@ -139,6 +141,10 @@ static void defaults_match_the_reference_server(void **state)
 	assert_int_equal(cfg.max_header_size, 16384);
 	assert_int_equal(cfg.max_output_buffer, 8 * 1024 * 1024);
 	assert_int_equal(cfg.keepalive_timeout_ms, 5000);
+	assert_int_equal(cfg.header_timeout_ms, 10000);
+	assert_int_equal(cfg.body_timeout_ms, 10000);
+	assert_int_equal(cfg.linger_timeout_ms, 10000);
+	assert_int_equal(cfg.max_connections_per_ip, 0);
 	assert_false(cfg.cors_any);
 	assert_int_equal(cfg.n_cors_origins, 0);
 	assert_int_equal(cfg.log_level, LOG_LEVEL_INFO);
@@ -526,6 +532,54 @@ static void durations_up_to_one_hour_are_accepted_and_beyond_rejected(void **sta
 	config_test_expect_value_error("ping_interval", "61m", "ping_interval: '61m' out of range (1ms..1h)");
 	config_test_expect_value_error("keepalive_timeout", "2h",
 				       "keepalive_timeout: '2h' out of range (1ms..1h)");
+}
+
+static void header_and_body_timeouts_take_1ms_to_1h(void **state)
+{
+	struct config cfg;
+
+	config_test_parse_ok(&cfg, "header_timeout 1ms\nbody_timeout 1ms\n");
+	assert_int_equal(cfg.header_timeout_ms, 1);
+	assert_int_equal(cfg.body_timeout_ms, 1);
+	config_test_parse_ok(&cfg, "header_timeout 1h\nbody_timeout 3600000ms\n");
+	assert_int_equal(cfg.header_timeout_ms, 3600000);
+	assert_int_equal(cfg.body_timeout_ms, 3600000);
+	config_test_expect_value_error("header_timeout", "0ms",
+				       "header_timeout: '0ms' out of range (1ms..1h)");
+	config_test_expect_value_error("header_timeout", "3600001ms",
+				       "header_timeout: '3600001ms' out of range (1ms..1h)");
+	config_test_expect_value_error("body_timeout", "0ms",
+				       "body_timeout: '0ms' out of range (1ms..1h)");
+	config_test_expect_value_error("body_timeout", "3600001ms",
+				       "body_timeout: '3600001ms' out of range (1ms..1h)");
+}
+
+static void max_connections_per_ip_takes_0_to_a_million(void **state)
+{
+	struct config cfg;
+
+	config_test_parse_ok(&cfg, "max_connections_per_ip 0\n");
+	assert_int_equal(cfg.max_connections_per_ip, 0);
+	config_test_parse_ok(&cfg, "max_connections_per_ip 1000000\n");
+	assert_int_equal(cfg.max_connections_per_ip, 1000000);
+	config_test_expect_value_error("max_connections_per_ip", "1000001",
+				       "max_connections_per_ip: '1000001' out of range (0..1000000)");
+	config_test_expect_value_error("max_connections_per_ip", "-1",
+				       "max_connections_per_ip: bad number '-1'");
+}
+
+static void linger_timeout_takes_1ms_to_1h(void **state)
+{
+	struct config cfg;
+
+	config_test_parse_ok(&cfg, "linger_timeout 1ms\n");
+	assert_int_equal(cfg.linger_timeout_ms, 1);
+	config_test_parse_ok(&cfg, "linger_timeout 1h\n");
+	assert_int_equal(cfg.linger_timeout_ms, 3600000);
+	config_test_expect_value_error("linger_timeout", "0ms",
+				       "linger_timeout: '0ms' out of range (1ms..1h)");
+	config_test_expect_value_error("linger_timeout", "3600001ms",
+				       "linger_timeout: '3600001ms' out of range (1ms..1h)");
 }
 
 static void flush_delay_takes_0_to_1s(void **state)
@@ -2400,6 +2454,9 @@ int main(void)
 		cmocka_unit_test(size_with_an_unknown_unit_is_rejected),
 		cmocka_unit_test(malformed_numbers_are_rejected),
 		cmocka_unit_test(zero_duration_is_out_of_range),
+		cmocka_unit_test(header_and_body_timeouts_take_1ms_to_1h),
+		cmocka_unit_test(max_connections_per_ip_takes_0_to_a_million),
+		cmocka_unit_test(linger_timeout_takes_1ms_to_1h),
 		cmocka_unit_test(flush_delay_takes_0_to_1s),
 		cmocka_unit_test(durations_up_to_one_hour_are_accepted_and_beyond_rejected),
 		cmocka_unit_test(numbers_too_large_for_64_bits_are_out_of_range),
