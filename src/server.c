@@ -74,21 +74,16 @@ struct server_direct {
 };
 
 struct server_delay {
-	struct timeq queue;           /* of struct server_held */
+	struct timeq queue;           /* of struct server_wait */
 };
 
-/* A connection's wait for a flush delay: allocated only while it waits, so
- * that a connection pays one pointer for the feature. */
-struct server_held {
+/* A connection's wait on a timeq: for a flush delay, or for its peer to
+ * take its last bytes (linger_timeout).  Allocated only while it waits,
+ * so that a connection pays one pointer per kind of wait. */
+struct server_wait {
 	struct timeq_entry entry;
 	struct conn *c;
-};
-
-/* A closing connection's wait for its peer to take its last bytes:
- * allocated only while it lingers, as struct server_held. */
-struct server_linger {
-	struct timeq_entry entry;
-	struct conn *c;
+	struct server_wait **slot;    /* the connection's pointer to it */
 };
 
 /* The open connections of one peer address (max_connections_per_ip). */
@@ -117,7 +112,7 @@ static struct {
 	struct conn *input;           /* resumed with input held */
 	struct conn *closing;         /* to free this turn */
 	struct server_delay *hold;    /* the delay writes may wait for, NULL = none */
-	struct timeq linger;          /* of struct server_linger, linger_timeout */
+	struct timeq linger;          /* of struct server_wait, linger_timeout */
 	struct server_ip *ips;        /* uthash head: addresses with open connections */
 	struct server_direct *direct; /* this turn's direct writes; kept for the next */
 	size_t n_direct, direct_cap;
@@ -152,23 +147,47 @@ static void server_mark_pending(struct conn *c)
 	server.pending = c;
 }
 
-static void server_release_held(struct conn *c)
+/* Starts <c>'s wait in *<slot> on <q>, unless one is running there.
+ * Returns 0, or -1 if memory ran out (no wait). */
+static int server_wait_start(struct server_wait **slot, struct conn *c, struct timeq *q)
 {
-	if (!c->held)
+	struct server_wait *w;
+
+	if (*slot)
+		return 0;
+	if (!(w = calloc(1, sizeof *w)))
+		return -1;
+	w->c = c;
+	w->slot = slot;
+	*slot = w;
+	timeq_start(q, &w->entry);
+	return 0;
+}
+
+/* Ends the wait in *<slot>, if any, before its time. */
+static void server_wait_stop(struct server_wait **slot)
+{
+	if (!*slot)
 		return;
-	timeq_stop(&c->held->entry);
-	free(c->held);
-	c->held = NULL;
+	timeq_stop(&(*slot)->entry);
+	free(*slot);
+	*slot = NULL;
+}
+
+/* The connection whose wait <e> has just ended; the wait is freed. */
+static struct conn *server_wait_fired(struct timeq_entry *e)
+{
+	struct server_wait *w = timeq_owner(e, struct server_wait, entry);
+	struct conn *c = w->c;
+
+	*w->slot = NULL;
+	free(w);
+	return c;
 }
 
 static void server_held_fire(struct timeq_entry *e)
 {
-	struct server_held *h = timeq_owner(e, struct server_held, entry);
-	struct conn *c = h->c;
-
-	c->held = NULL;
-	free(h);
-	server_mark_pending(c);
+	server_mark_pending(server_wait_fired(e));
 }
 
 /* Output was added to <c>: flush it at the end of this turn, or when the
@@ -179,15 +198,8 @@ static void server_output_added(struct conn *c)
 		server_mark_pending(c);
 		return;
 	}
-	if (c->held)
-		return;
-	if (!(c->held = malloc(sizeof *c->held))) {
+	if (server_wait_start(&c->held, c, &server.hold->queue) < 0)
 		server_mark_pending(c);
-		return;
-	}
-	c->held->c = c;
-	c->held->entry.next = NULL;
-	timeq_start(&server.hold->queue, &c->held->entry);
 }
 
 struct server_delay *server_delay_new(struct event_base *base, uint32_t ms)
@@ -347,7 +359,7 @@ static int server_conn_write(struct conn *c)
 	}
 	bool remains = c->out && evbuffer_get_length(c->out) > 0;
 	if (!remains)
-		server_release_held(c);   /* what it waited for has gone */
+		server_wait_stop(&c->held);   /* what it waited for has gone */
 	if (!remains && c->out) {
 		/* Drained buffers go back to the allocator: idle connections
 		 * should cost as little as possible (STYLE.md section 6). */
@@ -475,25 +487,13 @@ void server_conn_close(struct conn *c)
 	server.closing = c;
 }
 
-static void server_linger_stop(struct conn *c)
-{
-	if (!c->linger)
-		return;
-	timeq_stop(&c->linger->entry);
-	free(c->linger);
-	c->linger = NULL;
-}
-
 /* linger_timeout passed with output still unsent: the peer is not reading.
  * A reset (SO_LINGER 0) drops what the kernel holds for it too. */
 static void server_linger_fire(struct timeq_entry *e)
 {
-	struct server_linger *l = timeq_owner(e, struct server_linger, entry);
-	struct conn *c = l->c;
+	struct conn *c = server_wait_fired(e);
 	struct linger reset = { .l_onoff = 1, .l_linger = 0 };
 
-	c->linger = NULL;
-	free(l);
 	metrics_inc(connections_linger_expired_total);
 	log_debug("conn %llu %s: linger_timeout, %zu bytes unsent, reset", (unsigned long long)c->id,
 		  server_conn_peer(c), server_output_len(c));
@@ -506,15 +506,8 @@ static void server_linger_fire(struct timeq_entry *e)
  * its last bytes are lost, but no wait goes unbounded. */
 static void server_linger_start(struct conn *c)
 {
-	if (c->linger)
-		return;
-	if (!(c->linger = malloc(sizeof *c->linger))) {
+	if (server_wait_start(&c->linger, c, &server.linger) < 0)
 		server_conn_close(c);
-		return;
-	}
-	c->linger->c = c;
-	c->linger->entry.next = NULL;
-	timeq_start(&server.linger, &c->linger->entry);
 }
 
 void server_conn_close_when_flushed(struct conn *c)
@@ -664,8 +657,8 @@ static void server_conn_free(struct conn *c)
 	}
 	event_del(&c->ev);
 	close(c->fd);
-	server_release_held(c);
-	server_linger_stop(c);
+	server_wait_stop(&c->held);
+	server_wait_stop(&c->linger);
 	if (c->direct_slot) {
 		struct server_direct d = server_direct_take(c);
 		d.release(d.data, d.len, d.arg);

@@ -24,9 +24,8 @@
 
 struct config;
 struct conn;
-struct server_held;
 struct server_input;
-struct server_linger;
+struct server_wait;
 struct server_ip;
 
 /* What a connection's owner does with it.  on_data gets the bytes read (the
@@ -54,8 +53,8 @@ struct conn {
 	struct conn *next_pending;       /* output to flush this turn */
 	struct conn *next_input;         /* resumed with input held */
 	struct conn *next_closing;       /* to free this turn */
-	struct server_held *held;        /* output waiting for a flush delay, owned */
-	struct server_linger *linger;    /* linger_timeout while closing once flushed, owned */
+	struct server_wait *held;        /* output waiting for a flush delay, owned */
+	struct server_wait *linger;      /* linger_timeout while closing once flushed, owned */
 	struct server_ip *ip;            /* its address's count, NULL if not counted; shared */
 	bool on_pending_list;
 	bool on_input_list;
