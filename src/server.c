@@ -16,9 +16,12 @@
  * Closing marks the connection and queues it; the reap at the end of the
  * turn calls the handler's on_close and frees it, so no handler ever sees a
  * connection freed under its feet.  A connection closed once its output is
- * flushed waits at most linger_timeout for its peer to read it (one timeq
- * for all of them), then is reset with the rest dropped: a peer that stops
- * reading cannot keep a descriptor, a slot and its output forever.
+ * flushed is then shut for writing (FIN) and drained, its input dropped,
+ * until the peer closes too: closing with unread input would send a reset
+ * that can destroy the last answer before the peer reads it.  The whole
+ * wait is at most linger_timeout (one timeq for all of them), then the
+ * connection is reset with the rest dropped: a peer that stops reading, or
+ * never closes, cannot keep a descriptor, a slot and its output forever.
  *
  * With max_connections_per_ip set, the open connections of each peer
  * address are counted in a hash (an entry per address with at least one,
@@ -120,12 +123,13 @@ static struct {
 } server;
 
 static void server_conn_event_cb(evutil_socket_t fd, short what, void *arg);
+static void server_conn_finish(struct conn *c);
 
 static void server_conn_arm(struct conn *c)
 {
 	short what = EV_PERSIST;
 
-	if (!c->read_paused && !c->closing && !c->close_when_flushed)
+	if (!c->read_paused && !c->closing && (!c->close_when_flushed || c->draining))
 		what |= EV_READ;
 	if (c->want_write)
 		what |= EV_WRITE;
@@ -371,7 +375,7 @@ static int server_conn_write(struct conn *c)
 		server_conn_arm(c);
 	}
 	if (!remains && c->close_when_flushed)
-		server_conn_close(c);
+		server_conn_finish(c);
 	return 0;
 }
 
@@ -427,11 +431,27 @@ static int server_conn_deliver(struct conn *c, uint8_t *data, size_t len)
 	return 0;
 }
 
+/* A draining connection's input is read and dropped until the peer closes
+ * (server_conn_finish()). */
+static void server_conn_drain(struct conn *c)
+{
+	ssize_t n = read(c->fd, server.read_buf, sizeof server.read_buf);
+
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		return;
+	if (n <= 0)
+		server_conn_close(c);
+}
+
 static void server_conn_read(struct conn *c)
 {
 	uint8_t *buf;
 	size_t room;
 
+	if (c->draining) {
+		server_conn_drain(c);
+		return;
+	}
 	if (!c->in) {
 		buf = server.read_buf;
 		room = sizeof server.read_buf;
@@ -502,12 +522,37 @@ static void server_linger_fire(struct timeq_entry *e)
 	server_conn_close(c);
 }
 
-/* Starts <c>'s linger_timeout.  Without memory for it, <c> is closed now:
- * its last bytes are lost, but no wait goes unbounded. */
-static void server_linger_start(struct conn *c)
+/* Starts <c>'s linger_timeout, unless it runs already.  Without memory
+ * for it, <c> is closed now: its last bytes are lost, but no wait goes
+ * unbounded.  Returns 0, or -1 if <c> was closed. */
+static int server_linger_start(struct conn *c)
 {
-	if (server_wait_start(&c->linger, c, &server.linger) < 0)
+	if (server_wait_start(&c->linger, c, &server.linger) == 0)
+		return 0;
+	server_conn_close(c);
+	return -1;
+}
+
+/* <c>'s last bytes are written: its side is shut (FIN), and what the peer
+ * still sends is read and dropped until it closes too, or linger_timeout
+ * passes.  Closing at once with unread input would send a reset, which
+ * may destroy the answer (a 413, a 400 given from a request's head, a
+ * WebSocket close) before the peer has read it: nginx's lingering close. */
+static void server_conn_finish(struct conn *c)
+{
+	if (c->draining || c->closing)
+		return;
+	if (shutdown(c->fd, SHUT_WR) < 0) {
 		server_conn_close(c);
+		return;
+	}
+	if (server_linger_start(c) < 0)
+		return;
+	c->draining = true;
+	c->read_paused = false;
+	free(c->in);
+	c->in = NULL;
+	server_conn_arm(c);
 }
 
 void server_conn_close_when_flushed(struct conn *c)
@@ -516,11 +561,11 @@ void server_conn_close_when_flushed(struct conn *c)
 		return;
 	c->close_when_flushed = true;
 	if (server_output_len(c) == 0) {
-		server_conn_close(c);
+		server_conn_finish(c);
 		return;
 	}
-	server_conn_arm(c);
-	server_linger_start(c);
+	if (server_linger_start(c) == 0)
+		server_conn_arm(c);
 }
 
 void server_conn_pause_read(struct conn *c)
@@ -694,7 +739,7 @@ static void server_direct_write(struct conn *c, const struct server_direct *d)
 	if (n == (ssize_t)d->len) {
 		d->release(d->data, d->len, d->arg);
 		if (c->close_when_flushed && server_output_len(c) == 0)
-			server_conn_close(c);
+			server_conn_finish(c);
 		return;
 	}
 	if (server_direct_to_buffer(c, d, n > 0 ? (size_t)n : 0) == 0)

@@ -62,6 +62,7 @@ struct conn {
 	bool read_paused;
 	bool closing;                    /* freed at the end of the turn */
 	bool close_when_flushed;
+	bool draining;                   /* flushed and shut (FIN): input dropped until the peer closes */
 	bool reset_on_free;              /* linger_timeout passed: drop the output */
 };
 
@@ -114,8 +115,10 @@ bool server_conn_blocked(const struct conn *c);
  * write, and the connection is freed (on_close called) at the end of the
  * turn.  Safe to call twice. */
 void server_conn_close(struct conn *c);
-/* Stops reading and closes <c> once its output has been written, or resets
- * it when linger_timeout has passed first (the peer does not read). */
+/* Stops reading and closes <c> once its output has been written and the
+ * peer has closed its side (what it sends meanwhile is dropped), or resets
+ * it when linger_timeout has passed first (the peer does not read or does
+ * not close). */
 void server_conn_close_when_flushed(struct conn *c);
 
 /* Stop / resume reading <c> (back-pressure while a request is pending).
