@@ -128,7 +128,8 @@ static config_set_cb config_set_listen, config_set_path, config_set_transports,
 	config_set_bool, config_set_duration, config_set_size, config_set_count,
 	config_set_cors_origin, config_set_log_level, config_set_log_file,
 	config_set_client_join, config_set_event_name, config_set_redis, config_set_redis_password,
-	config_set_redis_key, config_set_redis_emit_channel;
+	config_set_redis_key, config_set_redis_emit_channel, config_set_auth, config_set_jwt_key_file,
+	config_set_jwt_string, config_set_user_room, config_set_claim_name;
 
 /* Every key, its default and why.  The reference server is Node socket.io
  * 4.8 (engine.io 6.6) on Node's http module; protocol-notes.md 1.13.
@@ -278,6 +279,39 @@ static const struct config_key config_keys[] = {
 	  .max_values = 1, .field = CONFIG_NS_FIELD(flush_delay_ms, uint32_t),
 	  .min = 0, .max = CONFIG_FLUSH_DELAY_MAX_MS, .default_value = "0ms",
 	  .why = "socket.io writes at once; a few ms let a burst to one client leave in one write" },
+	{ .name = "auth", .set = config_set_auth, .scope = CONFIG_SCOPE_NAMESPACE, .max_values = 1,
+	  .default_value = "none",
+	  .why = "socket.io lets any client connect until the app adds a middleware" },
+	{ .name = "jwt_secret_file", .set = config_set_jwt_key_file, .scope = CONFIG_SCOPE_NAMESPACE,
+	  .max_values = 1, .why = "none: the operator names the key tokens are signed with" },
+	{ .name = "jwt_public_key_file", .set = config_set_jwt_key_file,
+	  .scope = CONFIG_SCOPE_NAMESPACE, .max_values = 1,
+	  .why = "none: the operator names the key tokens are signed with" },
+	{ .name = "jwt_jwks_file", .set = config_set_jwt_key_file, .scope = CONFIG_SCOPE_NAMESPACE,
+	  .max_values = 1, .why = "none: the operator names the key tokens are signed with" },
+	{ .name = "jwt_issuer", .set = config_set_jwt_string, .scope = CONFIG_SCOPE_NAMESPACE,
+	  .max_values = 1, .field = CONFIG_NS_FIELD(jwt_issuer, char *),
+	  .max = CONFIG_MAX_JWT_STRING,
+	  .why = "not checked unless named: one issuer per deployment is the common case" },
+	{ .name = "jwt_audience", .set = config_set_jwt_string, .scope = CONFIG_SCOPE_NAMESPACE,
+	  .max_values = 1, .field = CONFIG_NS_FIELD(jwt_audience, char *),
+	  .max = CONFIG_MAX_JWT_STRING,
+	  .why = "not checked unless named, as jsonwebtoken's verify() without an audience" },
+	{ .name = "jwt_leeway", .set = config_set_duration, .scope = CONFIG_SCOPE_NAMESPACE,
+	  .max_values = 1, .field = CONFIG_NS_FIELD(jwt_leeway_ms, uint32_t),
+	  .min = 0, .max = CONFIG_HOUR_MS, .default_value = "30s",
+	  .why = "forgives the clock of an issuer or of this host drifting from NTP" },
+	{ .name = "user_room", .set = config_set_user_room, .scope = CONFIG_SCOPE_NAMESPACE,
+	  .max_values = 1, .default_value = "user:{sub}",
+	  .why = "one room per user, so a backend reaches every device of that user" },
+	{ .name = "rooms_claim", .set = config_set_claim_name, .scope = CONFIG_SCOPE_NAMESPACE,
+	  .max_values = 1, .field = CONFIG_NS_FIELD(rooms_claim, char *),
+	  .default_value = "rooms",
+	  .why = "the issuer decides the rooms a client is in from the start" },
+	{ .name = "allow_join_claim", .set = config_set_claim_name, .scope = CONFIG_SCOPE_NAMESPACE,
+	  .max_values = 1, .field = CONFIG_NS_FIELD(allow_join_claim, char *),
+	  .default_value = "allow_join",
+	  .why = "the issuer widens client_join for one client" },
 };
 
 #define CONFIG_N_KEYS (sizeof config_keys / sizeof config_keys[0])
@@ -933,6 +967,22 @@ static bool config_is_field_char(char c)
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
 }
 
+/* Whether the <len> bytes inside a `{...}` are `sub` or `claims.FIELD`. */
+static bool config_claim_placeholder(const char *s, size_t len)
+{
+	size_t prefix = strlen("claims.");
+
+	if (len == 3 && memcmp(s, "sub", 3) == 0)
+		return true;
+	if (len <= prefix || len - prefix > CONFIG_MAX_CLAIM_NAME || memcmp(s, "claims.", prefix) != 0)
+		return false;
+	for (size_t i = prefix; i < len; i++) {
+		if (!config_is_field_char(s[i]))
+			return false;
+	}
+	return true;
+}
+
 /* Why <t> is not a room pattern, written into <why>, or NULL if it is.
  * '{' always opens a placeholder, so a malformed one is an error here
  * rather than a pattern that silently never matches. */
@@ -1021,6 +1071,102 @@ static int config_set_event_name(struct config_parser *ps, const struct config_k
 					   config_quote(q, &v[0]));
 	}
 	config_copy_filled(config_field(ps, key), CONFIG_MAX_EVENT_NAME + 1, v[0].s, v[0].len);
+	return 0;
+}
+
+/* ---- who may connect ---- */
+
+static int config_set_auth(struct config_parser *ps, const struct config_key *key,
+			   const struct config_tok *v, size_t n)
+{
+	CONFIG_QUOTE_BUF(q);
+
+	if (config_tok_is(&v[0], "none"))
+		ps->ns->auth = CONFIG_AUTH_NONE;
+	else if (config_tok_is(&v[0], "jwt"))
+		ps->ns->auth = CONFIG_AUTH_JWT;
+	else
+		return config_fail(ps, "auth: unknown mode '%s' (none, jwt)", config_quote(q, &v[0]));
+	return 0;
+}
+
+/* jwt_secret_file, jwt_public_key_file, jwt_jwks_file: the parser only
+ * stores the path; auth.c reads the key at start-up.  One per block. */
+static int config_set_jwt_key_file(struct config_parser *ps, const struct config_key *key,
+				   const struct config_tok *v, size_t n)
+{
+	struct config_namespace *ns = ps->ns;
+	enum config_jwt_key kind = strcmp(key->name, "jwt_secret_file") == 0   ? CONFIG_JWT_KEY_SECRET
+				   : strcmp(key->name, "jwt_public_key_file") == 0 ? CONFIG_JWT_KEY_PEM
+										   : CONFIG_JWT_KEY_JWKS;
+
+	if (ns->jwt_key != CONFIG_JWT_KEY_NONE && ns->jwt_key != kind)
+		return config_fail(ps, "%s: only one of jwt_secret_file, jwt_public_key_file and "
+				   "jwt_jwks_file may be set", key->name);
+	if (v[0].len > CONFIG_MAX_FILE_PATH)
+		return config_fail(ps, "%s: path longer than %d bytes", key->name, CONFIG_MAX_FILE_PATH);
+	config_copy_filled(ns->jwt_key_file, sizeof ns->jwt_key_file, v[0].s, v[0].len);
+	ns->jwt_key = kind;
+	return 0;
+}
+
+/* jwt_issuer, jwt_audience: compared byte for byte with the token's. */
+static int config_set_jwt_string(struct config_parser *ps, const struct config_key *key,
+				 const struct config_tok *v, size_t n)
+{
+	if (v[0].len > key->max)
+		return config_fail(ps, "%s: longer than %" PRIu64 " bytes", key->name, key->max);
+	config_copy_filled(config_field(ps, key), (size_t)key->max + 1, v[0].s, v[0].len);
+	return 0;
+}
+
+/* `user_room TEMPLATE` or `none`: a room name with {sub} or
+ * {claims.FIELD} placeholders, filled from the token's claims.  It names
+ * one room, so the glob characters of client_join are refused. */
+static int config_set_user_room(struct config_parser *ps, const struct config_key *key,
+				const struct config_tok *v, size_t n)
+{
+	struct config_namespace *ns = ps->ns;
+	CONFIG_QUOTE_BUF(q);
+
+	if (config_tok_is(&v[0], "none")) {
+		config_copy_filled(ns->user_room, sizeof ns->user_room, "", 0);
+		return 0;
+	}
+	if (v[0].len > CONFIG_MAX_ROOM_PATTERN)
+		return config_fail(ps, "user_room: longer than %d bytes", CONFIG_MAX_ROOM_PATTERN);
+	for (size_t i = 0; i < v[0].len; i++) {
+		if (v[0].s[i] == '*' || v[0].s[i] == '?')
+			return config_fail(ps, "user_room: bad template '%s' (it names one room: no '*' or '?')",
+					   config_quote(q, &v[0]));
+		if (v[0].s[i] != '{')
+			continue;
+		const char *close = memchr(v[0].s + i, '}', v[0].len - i);
+		size_t inner = close ? (size_t)(close - v[0].s) - i - 1 : 0;
+		if (!close || !config_claim_placeholder(v[0].s + i + 1, inner))
+			return config_fail(ps, "user_room: bad template '%s' (placeholders are {sub} and "
+					   "{claims.FIELD})", config_quote(q, &v[0]));
+		i = (size_t)(close - v[0].s);
+	}
+	config_copy_filled(ns->user_room, sizeof ns->user_room, v[0].s, v[0].len);
+	return 0;
+}
+
+/* rooms_claim, allow_join_claim: a claim name, or `none`. */
+static int config_set_claim_name(struct config_parser *ps, const struct config_key *key,
+				 const struct config_tok *v, size_t n)
+{
+	CONFIG_QUOTE_BUF(q);
+	size_t len = config_tok_is(&v[0], "none") ? 0 : v[0].len;
+
+	if (len > CONFIG_MAX_CLAIM_NAME)
+		return config_fail(ps, "%s: longer than %d bytes", key->name, CONFIG_MAX_CLAIM_NAME);
+	for (size_t i = 0; i < len; i++) {
+		if (!config_is_field_char(v[0].s[i]))
+			return config_fail(ps, "%s: bad claim name '%s' (letters, digits and '_')",
+					   key->name, config_quote(q, &v[0]));
+	}
+	config_copy_filled(config_field(ps, key), CONFIG_MAX_CLAIM_NAME + 1, v[0].s, len);
 	return 0;
 }
 
@@ -1404,6 +1550,30 @@ static int config_block_open(struct config_parser *ps, struct config_lexer *lx,
 	return 0;
 }
 
+/* `auth jwt` needs a key, and the jwt_* keys mean nothing without it: a
+ * block that sets them without it was meant to check tokens. */
+static int config_auth_problem(struct config_parser *ps, const struct config_namespace *ns)
+{
+	static const char *const jwt_keys[] = { "jwt_secret_file", "jwt_public_key_file",
+						"jwt_jwks_file", "jwt_issuer", "jwt_audience" };
+
+	if (ns->auth == CONFIG_AUTH_JWT && ns->jwt_key == CONFIG_JWT_KEY_NONE) {
+		ps->line = config_first_line(ps, "auth");
+		return config_fail(ps, "auth jwt needs one of jwt_secret_file, jwt_public_key_file "
+				   "or jwt_jwks_file");
+	}
+	if (ns->auth == CONFIG_AUTH_JWT)
+		return 0;
+	for (size_t i = 0; i < sizeof jwt_keys / sizeof jwt_keys[0]; i++) {
+		int line = config_first_line(ps, jwt_keys[i]);
+		if (line) {
+			ps->line = line;
+			return config_fail(ps, "%s needs auth jwt in the same block", jwt_keys[i]);
+		}
+	}
+	return 0;
+}
+
 /* A `}`: alone on its line, it closes the open block after the checks that
  * span the block's keys. */
 static int config_block_close(struct config_parser *ps, struct config_lexer *lx,
@@ -1427,6 +1597,8 @@ static int config_block_close(struct config_parser *ps, struct config_lexer *lx,
 		return config_fail(ps, "join_event and leave_event must differ (both are '%s')",
 				   ns->join_event);
 	}
+	if (config_auth_problem(ps, ns) < 0)
+		return -1;
 	ps->ns = NULL;
 	return 0;
 }
@@ -1680,6 +1852,28 @@ static bool config_glob_match(const struct config_glob_item *items, size_t n,
 	while (i < n && items[i].kind == CONFIG_GLOB_STAR)
 		i++;
 	return i == n;
+}
+
+bool config_glob_allows(const char *glob, size_t glob_len, const char *room, size_t room_len)
+{
+	struct config_glob_item items[CONFIG_GLOB_MAX_ITEMS];
+	size_t n = 0;
+
+	if (glob_len > CONFIG_MAX_ROOM_PATTERN || room_len > CONFIG_MAX_ROOM_NAME)
+		return false;
+	for (size_t i = 0; i < glob_len; n++) {
+		struct config_glob_item *it = &items[n];
+		if (glob[i] == '*' || glob[i] == '?') {
+			it->kind = glob[i++] == '*' ? CONFIG_GLOB_STAR : CONFIG_GLOB_ONE;
+			continue;
+		}
+		size_t j = i;
+		while (j < glob_len && glob[j] != '*' && glob[j] != '?')
+			j++;
+		*it = (struct config_glob_item){ CONFIG_GLOB_BYTES, glob + i, j - i };
+		i = j;
+	}
+	return config_glob_match(items, n, room, room_len);
 }
 
 void config_each_auth_field(const struct config_namespace *ns,

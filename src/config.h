@@ -38,12 +38,29 @@
 #define CONFIG_MAX_AUTH_FIELD (CONFIG_MAX_ROOM_PATTERN - 7) /* FIELD of a lone {auth.FIELD} */
 #define CONFIG_MAX_EVENT_NAME 64    /* bytes of join_event, leave_event */
 #define CONFIG_MAX_ROOM_NAME 4096   /* the most max_room_name may be set to */
+#define CONFIG_MAX_FILE_PATH 255    /* a key or secret file's path */
+#define CONFIG_MAX_JWT_STRING 255   /* jwt_issuer, jwt_audience */
+#define CONFIG_MAX_CLAIM_NAME 64    /* rooms_claim, allow_join_claim */
 
 /* Redis keys. */
 #define CONFIG_MAX_REDIS_HOST 255
 #define CONFIG_MAX_REDIS_UNIX 107      /* sun_path less its NUL */
 #define CONFIG_MAX_REDIS_PASSWORD 255
 #define CONFIG_MAX_REDIS_KEY 127
+
+/* Who may connect to a namespace (`auth`). */
+enum config_auth {
+	CONFIG_AUTH_NONE,              /* anyone */
+	CONFIG_AUTH_JWT,               /* a client with a valid token */
+};
+
+/* Where a namespace's token keys come from (jwt_*_file). */
+enum config_jwt_key {
+	CONFIG_JWT_KEY_NONE,
+	CONFIG_JWT_KEY_SECRET,         /* jwt_secret_file: HMAC (HS256/384/512) */
+	CONFIG_JWT_KEY_PEM,            /* jwt_public_key_file: RSA, EC or Ed25519 */
+	CONFIG_JWT_KEY_JWKS,           /* jwt_jwks_file: keys chosen by kid */
+};
 
 /* Engine.IO transports, as a bit set in config.transports. */
 #define CONFIG_TRANSPORT_POLLING 0x1u
@@ -70,6 +87,15 @@ struct config_namespace {
 	uint32_t max_rooms_per_socket;            /* rooms besides the socket's own id room */
 	bool relay;                               /* other client events go to the socket's rooms */
 	uint32_t flush_delay_ms;                  /* WebSocket output may wait this long, 0 = none */
+	enum config_auth auth;                    /* who may connect */
+	enum config_jwt_key jwt_key;              /* which jwt_*_file was set */
+	char jwt_key_file[CONFIG_MAX_FILE_PATH + 1];  /* read at start-up (auth.c) */
+	char jwt_issuer[CONFIG_MAX_JWT_STRING + 1];   /* "" = iss not checked */
+	char jwt_audience[CONFIG_MAX_JWT_STRING + 1]; /* "" = aud not checked */
+	uint32_t jwt_leeway_ms;                   /* clock skew allowed on exp and nbf */
+	char user_room[CONFIG_MAX_ROOM_PATTERN + 1];  /* room joined at connect, from claims; "" = none */
+	char rooms_claim[CONFIG_MAX_CLAIM_NAME + 1];  /* claim listing rooms joined at connect; "" = none */
+	char allow_join_claim[CONFIG_MAX_CLAIM_NAME + 1]; /* claim listing globs the client may join; "" = none */
 };
 
 struct config {
@@ -158,6 +184,12 @@ bool config_room_allowed(const struct config_namespace *ns, const char *room, si
 			 const char *(*auth_field)(void *ctx, const char *field, size_t field_len,
 						   size_t *value_len),
 			 void *ctx);
+
+/* Whether <room> matches the plain glob <glob>: `*` any run of bytes, `?`
+ * one byte, every other byte itself (a `{` too): the globs a token's
+ * allow_join claim lists.  A glob longer than CONFIG_MAX_ROOM_PATTERN, or
+ * a room longer than CONFIG_MAX_ROOM_NAME, never matches.  Pure. */
+bool config_glob_allows(const char *glob, size_t glob_len, const char *room, size_t room_len);
 
 /* Calls <fn>(<ctx>, FIELD, length) for each `{auth.FIELD}` placeholder of
  * <ns>'s client_join patterns, in order, repeats included: the auth fields

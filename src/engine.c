@@ -94,7 +94,7 @@ struct engine_session {
 	struct timeq_entry timer;      /* ping interval, pong deadline, close wait */
 	struct engine_session *next_flush;
 	struct engine_session *next_dead;
-	char handshake[];              /* "address\0host\0url\0" of the handshake request */
+	char handshake[];              /* "address\0host\0url\0bearer\0" of the handshake request */
 };
 
 static struct {
@@ -110,6 +110,7 @@ static struct {
 	struct timeq ping_timeout;
 	struct timeq close_wait;
 	const struct timeval *upgrade_timeout_tv;
+	bool keep_bearer;                 /* some namespace verifies tokens (auth jwt) */
 } engine;
 
 static const struct websocket_callbacks engine_ws_cb;
@@ -466,22 +467,28 @@ static struct engine_session *engine_find(const struct http_request *req)
 
 /* A new session for the handshake <req> on <hc>.  It keeps what the
  * request carried, for the cluster's fetchSockets: the peer's address,
- * Host and the URL. */
+ * Host and the URL; and its bearer token, for namespaces with auth jwt. */
 static struct engine_session *engine_session_new(struct http_conn *hc,
 						 const struct http_request *req,
 						 bool is_websocket)
 {
 	char address[INET6_ADDRSTRLEN];
-	size_t a, h = strlen(req->host);
+	size_t a, h = strlen(req->host), b = 0;
+	const char *bearer = "";
 
 	(void)server_conn_peer_address(http_conn_peek(hc), address);
 	a = strlen(address);
-	struct engine_session *s = calloc(1, sizeof *s + a + 1 + h + 1 + req->url_len + 1);
+	/* Kept for the session's life only where a namespace may ask for it. */
+	if (engine.keep_bearer)
+		(void)http_bearer_token(req, &bearer, &b);
+	struct engine_session *s = calloc(1, sizeof *s + a + 1 + h + 1 + req->url_len + 1 + b + 1);
 	if (!s)
 		return NULL;
-	memcpy(s->handshake, address, a + 1);
-	memcpy(s->handshake + a + 1, req->host, h + 1);
-	memcpy(s->handshake + a + 1 + h + 1, req->url, req->url_len);
+	char *o = s->handshake;
+	memcpy(o, address, a + 1);
+	memcpy(o += a + 1, req->host, h + 1);
+	memcpy(o += h + 1, req->url, req->url_len);
+	memcpy(o += req->url_len + 1, bearer, b);
 	s->began_websocket = is_websocket;
 	if (id_generate(s->sid) < 0) {
 		log_error("getrandom failed: no session id");
@@ -908,6 +915,7 @@ void engine_session_handshake(const struct engine_session *s, struct engine_hand
 	out->address = s->handshake;
 	out->host = out->address + strlen(out->address) + 1;
 	out->url = out->host + strlen(out->host) + 1;
+	out->bearer = out->url + strlen(out->url) + 1;
 	out->websocket = s->began_websocket;
 }
 
@@ -1083,6 +1091,8 @@ void engine_init(struct event_base *base, const struct config *cfg,
 
 	engine.base = base;
 	engine.cfg = cfg;
+	for (size_t i = 0; i < cfg->n_namespaces; i++)
+		engine.keep_bearer |= cfg->namespaces[i].auth == CONFIG_AUTH_JWT;
 	engine.cb = cb ? cb : &none;
 	engine.app_ctx = app_ctx;
 	/* Every session waits the same few durations: one FIFO queue per

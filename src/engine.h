@@ -81,6 +81,7 @@ struct engine_handshake {
 	const char *address;           /* the peer's IP address */
 	const char *host;              /* the Host header, "" if none */
 	const char *url;               /* the request target, query included */
+	const char *bearer;            /* its Authorization: Bearer token, "" if none */
 	bool websocket;                /* the handshake came over WebSocket */
 };
 void engine_session_handshake(const struct engine_session *s, struct engine_handshake *out);

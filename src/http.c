@@ -41,6 +41,7 @@ enum http_header_id {
 	HTTP_HDR_WS_VERSION,
 	HTTP_HDR_ACR_HEADERS,
 	HTTP_HDR_HOST,
+	HTTP_HDR_AUTHORIZATION,
 };
 
 /* What the connection waits for, and so which deadline runs. */
@@ -116,6 +117,7 @@ static void http_request_reset(struct http_conn *hc)
 {
 	free(hc->req.url);
 	free(hc->req.body);
+	free(hc->req.authorization);
 	memset(&hc->req, 0, sizeof hc->req);
 	hc->body_cap = 0;
 	hc->name_len = 0;
@@ -192,6 +194,7 @@ static enum http_header_id http_header_lookup(const char *name)
 		{ "sec-websocket-version", HTTP_HDR_WS_VERSION },
 		{ "access-control-request-headers", HTTP_HDR_ACR_HEADERS },
 		{ "host", HTTP_HDR_HOST },
+		{ "authorization", HTTP_HDR_AUTHORIZATION },
 	};
 	for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) {
 		if (strcasecmp(name, known[i].name) == 0)
@@ -214,6 +217,21 @@ static char *http_header_target(struct http_conn *hc, size_t *cap)
 	}
 }
 
+/* Authorization is kept on the heap, only by the requests that carry one
+ * (a bearer token may be a few kilobytes; max_header_size bounds it). */
+static int http_append_authorization(struct http_request *req, const char *at, size_t len)
+{
+	char *v = realloc(req->authorization, req->authorization_len + len + 1);
+
+	if (!v)
+		return -1;
+	memcpy(v + req->authorization_len, at, len);
+	req->authorization = v;
+	req->authorization_len += len;
+	v[req->authorization_len] = '\0';
+	return 0;
+}
+
 static int http_on_header_value(http_parser *p, const char *at, size_t len)
 {
 	struct http_conn *hc = http_of(p);
@@ -227,6 +245,8 @@ static int http_on_header_value(http_parser *p, const char *at, size_t len)
 		if (hc->header == HTTP_HDR_ORIGIN)
 			hc->req.has_origin = true;
 	}
+	if (hc->header == HTTP_HDR_AUTHORIZATION)
+		return http_append_authorization(&hc->req, at, len);
 	char *dst = http_header_target(hc, &cap);
 	if (!dst)
 		return 0;
@@ -480,6 +500,23 @@ void http_set_abort(struct http_conn *hc, void (*cb)(struct http_conn *, void *)
 {
 	hc->abort_cb = cb;
 	hc->abort_arg = arg;
+}
+
+int http_bearer_token(const struct http_request *req, const char **token, size_t *len)
+{
+	const char *p = req->authorization, *end = p + req->authorization_len;
+
+	if (!p || req->authorization_len < 7 || strncasecmp(p, "bearer ", 7) != 0)
+		return 0;
+	for (p += 7; p < end && *p == ' '; p++)
+		;
+	while (end > p && end[-1] == ' ')
+		end--;
+	if (p == end)
+		return 0;
+	*token = p;
+	*len = (size_t)(end - p);
+	return 1;
 }
 
 int http_query_param(const struct http_request *req, const char *name,

@@ -46,6 +46,8 @@ struct http_request {
 	char ws_version[8];           /* Sec-WebSocket-Version */
 	char acr_headers[256];        /* Access-Control-Request-Headers */
 	char host[256];               /* Host, "" if absent or too long */
+	char *authorization;          /* Authorization, heap (NUL-terminated), NULL if absent */
+	size_t authorization_len;
 	uint8_t *body;                /* heap, body_len bytes; the router may modify it
 	                                 or replace it with another malloc'd buffer */
 	size_t body_len;
@@ -92,6 +94,11 @@ void http_set_abort(struct http_conn *hc, void (*cb)(struct http_conn *, void *)
 /* Writes the CORS response headers for <req> under the configured
  * cors_origin into <out>; returns their length (0 when CORS is off). */
 size_t http_cors_headers(const struct http_request *req, char *out, size_t out_len);
+
+/* The token of an `Authorization: Bearer <token>` header (the scheme in
+ * any case, spaces around the token dropped): 1 with *<token> and *<len>
+ * pointing into the request, or 0 if there is none. */
+int http_bearer_token(const struct http_request *req, const char **token, size_t *len);
 
 /* Finds query parameter <name>; returns 1 with *<val> and *<len> pointing into
  * the URL (not decoded), or 0 if absent. */

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth.h"
 #include "cluster.h"
 #include "config.h"
 #include "daemon.h"
@@ -36,6 +37,7 @@ static void main_app_cleanup(void)
 {
 	cluster_cleanup();
 	nsp_cleanup();
+	auth_cleanup();
 }
 
 int main(int argc, char **argv)
@@ -70,7 +72,13 @@ int main(int argc, char **argv)
 		fprintf(stderr, "%s\n", err);
 		return 1;
 	}
+	/* Key files are read here, so that -t checks them too. */
+	if (auth_init(&cfg, err, sizeof err) < 0) {
+		fprintf(stderr, "%s: %s\n", path, err);
+		return 1;
+	}
 	if (check_only) {
+		auth_cleanup();
 		printf("%s: ok\n", path);
 		return 0;
 	}

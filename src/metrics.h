@@ -67,7 +67,8 @@
 	X(cluster_joins_refused_total, "server-side joins (socket, room) refused past max_rooms_per_socket or max_room_name") \
 	X(redis_reconnects_total, "Redis connection attempts after a failure or a loss")  \
 	X(redis_publish_failed_total, "PUBLISH refused (Redis away or behind) or failed") \
-	X(memory_trims_total, "times free heap was given back to the system (malloc_trim)")
+	X(memory_trims_total, "times free heap was given back to the system (malloc_trim)") \
+	X(auth_expired_total, "sessions closed because a socket's token expired")
 
 /* X(name, help) */
 #define METRICS_GAUGES(X)                                               \
@@ -96,6 +97,24 @@ extern int64_t metrics_gauges[METRICS_N_GAUGES];
 #define metrics_inc(name) (metrics_counters[METRIC_##name]++)
 #define metrics_add(name, n) (metrics_counters[METRIC_##name] += (n))
 #define metrics_gauge_add(name, delta) (metrics_gauges[GAUGE_##name] += (delta))
+
+/* A counter with one label, registered by the module that owns its
+ * values (auth.c's refusals by reason): counts[i] is rendered as
+ * roomcast_<name>{<label>="<values[i]>"}.  The struct and its arrays must
+ * outlive the process's rendering (static storage). */
+struct metrics_family {
+	const char *name;              /* without the roomcast_ prefix */
+	const char *help;
+	const char *label;
+	const char *const *values;     /* label values: no '"', '\\' or newline */
+	uint64_t *counts;
+	size_t n;
+};
+
+#define METRICS_MAX_FAMILIES 4
+
+/* Adds <f> to what metrics_render() writes; at most METRICS_MAX_FAMILIES. */
+void metrics_family_register(const struct metrics_family *f);
 
 /* Writes the Prometheus text exposition of every metric into <out>
  * (<out_len> bytes).  Returns the length, or 0 if it does not fit. */

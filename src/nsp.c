@@ -25,6 +25,7 @@
 #include <jansson.h>
 
 #include "cluster.h"
+#include "auth.h"
 #include "id.h"
 #include "jsonmem.h"
 #include "log.h"
@@ -57,18 +58,23 @@ struct nsp_client {
 	bool failed;                   /* closing after bad input: ignore the rest */
 };
 
-/* What a socket keeps of its CONNECT auth for its whole life, one block of
- * at most about twice max_auth_size, never a parsed tree (jansson's is
- * many times the text): the text as the client sent it, for fetchSockets,
- * then the value of every field the namespace's room patterns name, looked
- * up once at CONNECT so that a join never parses the auth again.  A field
+/* What a socket keeps of its CONNECT auth and its token for its whole
+ * life, one block of at most about twice max_auth_size, never a parsed
+ * tree (jansson's is many times the text): the text as the client sent
+ * it, for fetchSockets; the value of every field the namespace's room
+ * patterns name, looked up once at CONNECT so that a join never parses the
+ * auth again; and the globs of the token's allow_join claim.  A field
  * entry is its name, a NUL, a 2-byte length and the value (a string as it
  * is, an integer in decimal); a field that is absent, of another type or
- * longer than any room name can be is left out: it could never match. */
+ * longer than any room name can be is left out: it could never match.  A
+ * glob entry is a 2-byte length and the glob; a glob longer than a
+ * pattern may be is left out. */
 struct nsp_auth {
+	struct event *expiry;          /* closes the session when the token expires, owned */
 	size_t json_len;
 	size_t fields_len;
-	char data[];                   /* json_len bytes of text, then the fields */
+	size_t globs_len;
+	char data[];                   /* json_len bytes of text, the fields, then the globs */
 };
 
 struct nsp_socket {
@@ -182,13 +188,15 @@ static struct nsp_socket *nsp_find_socket(struct nsp_client *cl, const char *nam
 }
 
 static void nsp_ack_settle(struct nsp_ack *a);
+static void nsp_auth_free(struct nsp_auth *a);
+static void nsp_socket_grant(struct nsp_socket *sock, const json_t *claims);
 
 static void nsp_socket_free(struct nsp_socket *sock)
 {
 	while (sock->acks)
 		nsp_ack_settle(sock->acks);
 	room_member_cleanup(sock->ns->rooms, &sock->member);
-	free(sock->auth);
+	nsp_auth_free(sock->auth);
 	free(sock);
 }
 
@@ -274,23 +282,71 @@ static void nsp_auth_add_field(void *ctx, const char *field, size_t field_len)
 	b->len += field_len + 3 + len;
 }
 
-/* The block <sock> keeps of CONNECT payload <p> (an object), or NULL if
- * memory ran out. */
-static struct nsp_auth *nsp_auth_new(const struct config_namespace *ns, const struct packet *p)
+/* Writes the globs of <list> (an array, may be NULL) at <out>, or only
+ * measures them with <out> NULL; returns their bytes. */
+static size_t nsp_auth_put_globs(const json_t *list, char *out)
+{
+	size_t n = 0, i;
+	const json_t *v;
+
+	json_array_foreach(list, i, v) {
+		size_t len = json_string_length(v);
+		if (!json_is_string(v) || len > CONFIG_MAX_ROOM_PATTERN)
+			continue;
+		if (out) {
+			out[n] = (char)(len >> 8);
+			out[n + 1] = (char)(len & 0xff);
+			memcpy(out + n + 2, json_string_value(v), len);
+		}
+		n += 2 + len;
+	}
+	return n;
+}
+
+/* The block a socket keeps of CONNECT payload <p> (an object, or none)
+ * and of its token's <claims> (NULL if none), or NULL if memory ran out. */
+static struct nsp_auth *nsp_auth_new(const struct config_namespace *ns, const struct packet *p,
+				     const json_t *claims)
 {
 	struct nsp_auth_build b = { p->data, nsp.cfg->max_room_name, NULL, 0 };
+	const json_t *globs = auth_claim_list(claims, ns->allow_join_claim);
+	size_t globs_len = nsp_auth_put_globs(globs, NULL);
 
 	config_each_auth_field(ns, nsp_auth_add_field, &b);
-	struct nsp_auth *a = malloc(sizeof *a + p->json_len + b.len);
+	struct nsp_auth *a = malloc(sizeof *a + p->json_len + b.len + globs_len);
 	if (!a)
 		return NULL;
+	a->expiry = NULL;
 	a->json_len = p->json_len;
 	memcpy(a->data, p->json, p->json_len);
 	b.out = a;
 	b.len = 0;
 	config_each_auth_field(ns, nsp_auth_add_field, &b);
 	a->fields_len = b.len;
+	a->globs_len = nsp_auth_put_globs(globs, a->data + a->json_len + a->fields_len);
 	return a;
+}
+
+static void nsp_auth_free(struct nsp_auth *a)
+{
+	if (a && a->expiry)
+		event_free(a->expiry);
+	free(a);
+}
+
+/* Whether one of the globs <a> keeps lets its socket join <room>. */
+static bool nsp_auth_may_join(const struct nsp_auth *a, const char *room, size_t room_len)
+{
+	const char *p = a ? a->data + a->json_len + a->fields_len : NULL;
+	const char *end = a ? p + a->globs_len : NULL;
+
+	while (p < end) {
+		size_t len = (size_t)(uint8_t)p[0] << 8 | (uint8_t)p[1];
+		if (config_glob_allows(p + 2, len, room, room_len))
+			return true;
+		p += 2 + len;
+	}
+	return false;
 }
 
 /* config_room_allowed()'s view of the CONNECT auth object. */
@@ -308,6 +364,30 @@ static void nsp_connect_error(struct nsp_client *cl, const struct packet *p, con
 
 	metrics_inc(sio_connect_errors_total);
 	nsp_send(cl, PACKET_CONNECT_ERROR, p->nsp, p->nsp_len, PACKET_NO_ACK, json, (size_t)n);
+}
+
+/* A socket of <cl> in <ns>, in its own id room and no other: every
+ * socket is, since to(<socket id>) from any server or emitter relies on
+ * it.  NULL if memory ran out. */
+static struct nsp_socket *nsp_socket_new(struct nsp_client *cl, struct nsp_namespace *ns,
+					 const struct packet *p, const json_t *claims)
+{
+	struct nsp_socket *sock = calloc(1, sizeof *sock);
+
+	if (!sock || id_generate(sock->id) < 0 ||
+	    ((p->data || claims) && !(sock->auth = nsp_auth_new(ns->cfg, p, claims)))) {
+		free(sock);
+		return NULL;
+	}
+	sock->client = cl;
+	sock->ns = ns;
+	sock->issued_ms = nsp_now_ms();
+	if (room_member_init(ns->rooms, &sock->member, sock, sock->id, ID_LEN) < 0) {
+		nsp_auth_free(sock->auth);
+		free(sock);
+		return NULL;
+	}
+	return sock;
 }
 
 static void nsp_on_connect(struct nsp_client *cl, const struct packet *p)
@@ -335,22 +415,19 @@ static void nsp_on_connect(struct nsp_client *cl, const struct packet *p)
 		nsp_connect_error(cl, p, "auth too large");
 		return;
 	}
-	struct nsp_socket *sock = calloc(1, sizeof *sock);
-	if (!sock || id_generate(sock->id) < 0 ||
-	    (p->data && !(sock->auth = nsp_auth_new(ns->cfg, p)))) {
-		if (sock)
-			free(sock->auth);
-		free(sock);
-		nsp_client_fail(cl, "out of memory");
+	struct engine_handshake hs;
+	json_t *claims;
+	engine_session_handshake(cl->s, &hs);
+	const char *refusal = auth_connect(ns->cfg, p->data, hs.bearer, nsp_now_ms() / 1000, &claims);
+	if (refusal) {
+		nsp_connect_error(cl, p, refusal);
 		return;
 	}
-	sock->client = cl;
-	sock->ns = ns;
-	sock->issued_ms = nsp_now_ms();
-	/* Every socket is in the room named by its id: to(<socket id>) from
-	 * any server or emitter relies on it. */
-	if (room_member_init(ns->rooms, &sock->member, sock, sock->id, ID_LEN) < 0) {
-		nsp_socket_free(sock);
+	struct nsp_socket *sock = nsp_socket_new(cl, ns, p, claims);
+	if (sock)
+		nsp_socket_grant(sock, claims);
+	json_decref(claims);
+	if (!sock) {
 		nsp_client_fail(cl, "out of memory");
 		return;
 	}
@@ -376,6 +453,61 @@ static bool nsp_socket_is_full(const struct nsp_socket *sock)
 	return room_member_room_count(&sock->member) - 1 >= sock->ns->cfg->max_rooms_per_socket;
 }
 
+/* A room a token gives (user_room, rooms_claim): joined within the
+ * socket's limits, as any join. */
+static void nsp_grant_join(struct nsp_socket *sock, const char *name, size_t len)
+{
+	if (len == 0 || len > nsp.cfg->max_room_name || nsp_socket_is_full(sock)) {
+		metrics_inc(sio_joins_refused_total);
+		return;
+	}
+	if (room_join(sock->ns->rooms, &sock->member, name, len) < 0) {
+		log_warn("socket %s: out of memory joining a room", sock->id);
+		return;
+	}
+	metrics_inc(sio_joins_total);
+}
+
+/* The session of a socket whose token expired is closed as a transport
+ * close, not with a DISCONNECT: the official client then reconnects and
+ * asks its auth function for a fresh token. */
+static void nsp_expiry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct nsp_socket *sock = arg;
+
+	metrics_inc(auth_expired_total);
+	log_debug("socket %s: token expired, closing its session", sock->id);
+	engine_close(sock->client->s, "transport close");
+}
+
+/* Applies what a verified token grants <sock>: its user room, the rooms of
+ * rooms_claim, and the close of its session when the token expires. */
+static void nsp_socket_grant(struct nsp_socket *sock, const json_t *claims)
+{
+	const struct config_namespace *cfg = sock->ns->cfg;
+	char room[CONFIG_MAX_ROOM_NAME];
+	size_t len = auth_user_room(cfg, claims, room, nsp.cfg->max_room_name);
+	size_t i;
+	const json_t *v;
+
+	if (!claims)
+		return;
+	if (len > 0)
+		nsp_grant_join(sock, room, len);
+	json_array_foreach(auth_claim_list(claims, cfg->rooms_claim), i, v) {
+		if (json_is_string(v))
+			nsp_grant_join(sock, json_string_value(v), json_string_length(v));
+	}
+	int64_t expiry = auth_expiry(cfg, claims);
+	if (!expiry)
+		return;
+	int64_t wait_ms = expiry * 1000 - nsp_now_ms();
+	struct timeval tv = { wait_ms > 0 ? wait_ms / 1000 : 0, wait_ms > 0 ? (wait_ms % 1000) * 1000 : 0 };
+	sock->auth->expiry = evtimer_new(nsp.base, nsp_expiry_cb, sock);
+	if (!sock->auth->expiry || evtimer_add(sock->auth->expiry, &tv) < 0)
+		log_warn("socket %s: cannot time its token's expiry", sock->id);
+}
+
 /* Checks the room argument of a join or leave against the policy: returns
  * the refusal, or NULL with *<name> and *<len> set. */
 static const char *nsp_room_check(struct nsp_socket *sock, const struct packet *p,
@@ -387,7 +519,8 @@ static const char *nsp_room_check(struct nsp_socket *sock, const struct packet *
 	if (!json_is_string(room) || *len == 0 || *len > nsp.cfg->max_room_name)
 		return "invalid room name";
 	*name = json_string_value(room);
-	if (!config_room_allowed(sock->ns->cfg, *name, *len, nsp_auth_field, sock))
+	if (!config_room_allowed(sock->ns->cfg, *name, *len, nsp_auth_field, sock) &&
+	    !nsp_auth_may_join(sock->auth, *name, *len))
 		return "not allowed";
 	return NULL;
 }

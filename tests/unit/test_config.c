@@ -39,7 +39,8 @@ static const char *const config_test_keys[] = {
 	"redis_emit_channel", "redis_max_message",
 	/* namespace blocks */
 	"namespace", "client_join", "join_event", "leave_event", "max_rooms_per_socket", "relay",
-	"flush_delay",
+	"flush_delay", "auth", "jwt_secret_file", "jwt_public_key_file", "jwt_jwks_file", "jwt_issuer",
+	"jwt_audience", "jwt_leeway", "user_room", "rooms_claim", "allow_join_claim",
 };
 
 /* Parses <len> bytes of <text> on top of <cfg>, from a heap copy of exactly
@@ -2422,6 +2423,79 @@ static void load_errors_name_the_file_and_line(void **state)
 	assert_int_equal(unlink(path), 0);
 }
 
+/* ---- who may connect ---- */
+
+static void auth_defaults_to_none_with_the_user_room_and_claims_named(void **state)
+{
+	struct config cfg;
+
+	config_defaults(&cfg);
+	assert_int_equal(cfg.namespaces[0].auth, CONFIG_AUTH_NONE);
+	assert_int_equal(cfg.namespaces[0].jwt_key, CONFIG_JWT_KEY_NONE);
+	assert_int_equal(cfg.namespaces[0].jwt_leeway_ms, 30000);
+	assert_string_equal(cfg.namespaces[0].user_room, "user:{sub}");
+	assert_string_equal(cfg.namespaces[0].rooms_claim, "rooms");
+	assert_string_equal(cfg.namespaces[0].allow_join_claim, "allow_join");
+}
+
+static void auth_jwt_takes_one_key_file_and_its_checks(void **state)
+{
+	struct config cfg;
+	const struct config_namespace *ns = &cfg.namespaces[0];
+
+	config_test_parse_ok(&cfg, "namespace / {\n auth jwt\n jwt_jwks_file /k/jwks.json\n"
+				   " jwt_issuer https://id.example/\n jwt_audience chat\n jwt_leeway 0ms\n"
+				   " user_room u:{claims.tenant}:{sub}\n rooms_claim none\n"
+				   " allow_join_claim may\n}\n");
+	assert_int_equal(ns->auth, CONFIG_AUTH_JWT);
+	assert_int_equal(ns->jwt_key, CONFIG_JWT_KEY_JWKS);
+	assert_string_equal(ns->jwt_key_file, "/k/jwks.json");
+	assert_string_equal(ns->jwt_issuer, "https://id.example/");
+	assert_string_equal(ns->jwt_audience, "chat");
+	assert_int_equal(ns->jwt_leeway_ms, 0);
+	assert_string_equal(ns->user_room, "u:{claims.tenant}:{sub}");
+	assert_string_equal(ns->rooms_claim, "");
+	assert_string_equal(ns->allow_join_claim, "may");
+	config_test_parse_ok(&cfg, "namespace / {\n auth jwt\n jwt_secret_file s\n user_room none\n}\n");
+	assert_int_equal(ns->jwt_key, CONFIG_JWT_KEY_SECRET);
+	assert_string_equal(ns->user_room, "");
+	config_test_parse_ok(&cfg, "namespace / {\n auth jwt\n jwt_public_key_file k.pem\n}\n");
+	assert_int_equal(ns->jwt_key, CONFIG_JWT_KEY_PEM);
+}
+
+static void auth_keys_are_refused_where_they_cannot_work(void **state)
+{
+	char path[300];
+
+	config_test_expect_block_value_error("auth", "oauth", "auth: unknown mode 'oauth' (none, jwt)");
+	config_test_expect_error("namespace / {\n auth jwt\n}\n",
+				 CONFIG_TEST_FILE ":2: auth jwt needs one of jwt_secret_file, "
+				 "jwt_public_key_file or jwt_jwks_file");
+	config_test_expect_error("namespace / {\n jwt_audience chat\n}\n",
+				 CONFIG_TEST_FILE ":2: jwt_audience needs auth jwt in the same block");
+	config_test_expect_error("namespace / {\n auth jwt\n jwt_secret_file s\n jwt_jwks_file j\n}\n",
+				 CONFIG_TEST_FILE ":4: jwt_jwks_file: only one of jwt_secret_file, "
+				 "jwt_public_key_file and jwt_jwks_file may be set");
+	memset(path, 'p', 256);
+	path[256] = '\0';
+	config_test_expect_block_value_error("jwt_secret_file", path,
+					     "jwt_secret_file: path longer than 255 bytes");
+	path[255] = '\0';
+	config_test_expect_error("namespace / {\n jwt_issuer x\n}\n",
+				 CONFIG_TEST_FILE ":2: jwt_issuer needs auth jwt in the same block");
+	config_test_expect_block_value_error("user_room", "user:*",
+					     "user_room: bad template 'user:*' (it names one room: no '*' or '?')");
+	config_test_expect_block_value_error("user_room", "user:{auth.x}",
+					     "user_room: bad template 'user:{auth.x}' (placeholders are {sub} "
+					     "and {claims.FIELD})");
+	config_test_expect_block_value_error("user_room", "user:{sub",
+					     "user_room: bad template 'user:{sub' (placeholders are {sub} "
+					     "and {claims.FIELD})");
+	config_test_expect_block_value_error("rooms_claim", "a-b",
+					     "rooms_claim: bad claim name 'a-b' (letters, digits and '_')");
+	config_test_expect_block_value_error("jwt_leeway", "61m", "jwt_leeway: '61m' out of range (0ms..1h)");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2499,6 +2573,9 @@ int main(void)
 		cmocka_unit_test(max_json_expansion_accepts_2_to_1000),
 		cmocka_unit_test(max_auth_size_accepts_64_bytes_to_1M),
 		cmocka_unit_test(max_acks_per_socket_accepts_1_to_100000),
+		cmocka_unit_test(auth_defaults_to_none_with_the_user_room_and_claims_named),
+		cmocka_unit_test(auth_jwt_takes_one_key_file_and_its_checks),
+		cmocka_unit_test(auth_keys_are_refused_where_they_cannot_work),
 		cmocka_unit_test(root_namespace_exists_with_the_defaults_when_the_file_has_no_block),
 		cmocka_unit_test(namespace_blocks_are_parsed_with_their_keys),
 		cmocka_unit_test(root_namespace_declared_after_others_stays_first),

@@ -1,0 +1,206 @@
+/* auth.c - who may connect to a namespace, and what a token grants (see
+ * auth.h).
+ *
+ * Owns the jwt_keys of each namespace with auth jwt, indexed like the
+ * config's namespaces, and the counts of refusals by reason, rendered as
+ * roomcast_auth_refused_total{reason}.  Does not own the verification
+ * (jwt.c), nor sockets and rooms (nsp.c).  Reads files at start-up only.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "auth.h"
+#include "jwt.h"
+#include "metrics.h"
+
+/* Refusal reasons: [0] a CONNECT without a token, [i] jwt_verify()'s
+ * result -i. */
+#define AUTH_COUNT_RESULT(name, value, reason) +1
+#define AUTH_N_REASONS (0 JWT_RESULT_MAP(AUTH_COUNT_RESULT))
+#define AUTH_MISSING 0
+#define AUTH_LABEL_MAX 48
+
+static struct {
+	const struct config *cfg;
+	struct jwt_keys *keys[CONFIG_MAX_NAMESPACES];
+	uint64_t refused[AUTH_N_REASONS];
+	const char *reasons[AUTH_N_REASONS];       /* what the client reads */
+	char labels[AUTH_N_REASONS][AUTH_LABEL_MAX]; /* the same, '_' for ' ' */
+	const char *label_ptrs[AUTH_N_REASONS];
+	struct metrics_family family;
+} auth;
+
+static enum jwt_key_source auth_key_source(enum config_jwt_key k)
+{
+	switch (k) {
+	case CONFIG_JWT_KEY_SECRET: return JWT_KEY_SECRET;
+	case CONFIG_JWT_KEY_PEM: return JWT_KEY_PEM;
+	default: return JWT_KEY_JWKS;
+	}
+}
+
+/* The reasons and their metrics labels, from jwt.c's table. */
+static void auth_reasons_init(void)
+{
+	auth.reasons[AUTH_MISSING] = "missing token";
+	for (int i = 1; i < AUTH_N_REASONS; i++)
+		auth.reasons[i] = jwt_result_text((enum jwt_result)-i);
+	for (int i = 0; i < AUTH_N_REASONS; i++) {
+		snprintf(auth.labels[i], AUTH_LABEL_MAX, "%s", auth.reasons[i]);
+		for (char *c = auth.labels[i]; *c; c++)
+			*c = *c == ' ' ? '_' : *c;
+		auth.label_ptrs[i] = auth.labels[i];
+	}
+	auth.family = (struct metrics_family){
+		.name = "auth_refused_total",
+		.help = "CONNECTs refused by a namespace's auth, by reason",
+		.label = "reason",
+		.values = auth.label_ptrs,
+		.counts = auth.refused,
+		.n = AUTH_N_REASONS,
+	};
+	metrics_family_register(&auth.family);
+}
+
+int auth_init(const struct config *cfg, char *err, size_t err_len)
+{
+	bool any = false;
+
+	auth.cfg = cfg;
+	for (size_t i = 0; i < cfg->n_namespaces; i++) {
+		const struct config_namespace *ns = &cfg->namespaces[i];
+		char why[256];
+
+		if (ns->auth != CONFIG_AUTH_JWT)
+			continue;
+		if (jwt_keys_load(&auth.keys[i], auth_key_source(ns->jwt_key), ns->jwt_key_file, why,
+				  sizeof why) < 0) {
+			snprintf(err, err_len, "namespace %s: %s", ns->name, why);
+			auth_cleanup();
+			return -1;
+		}
+		any = true;
+	}
+	if (any)
+		auth_reasons_init();
+	return 0;
+}
+
+void auth_cleanup(void)
+{
+	for (size_t i = 0; i < CONFIG_MAX_NAMESPACES; i++) {
+		jwt_keys_free(auth.keys[i]);
+		auth.keys[i] = NULL;
+	}
+}
+
+static const char *auth_refuse(int reason)
+{
+	auth.refused[reason]++;
+	return auth.reasons[reason];
+}
+
+const char *auth_connect(const struct config_namespace *ns, const json_t *payload,
+			 const char *bearer, int64_t now_s, json_t **claims)
+{
+	const json_t *field = json_object_get(payload, "token");
+	struct jwt_policy policy = {
+		.issuer = ns->jwt_issuer[0] ? ns->jwt_issuer : NULL,
+		.audience = ns->jwt_audience[0] ? ns->jwt_audience : NULL,
+		.leeway_s = ns->jwt_leeway_ms / 1000,
+		.max_len = auth.cfg->max_auth_size,
+	};
+	const char *token = bearer;
+	size_t len = strlen(bearer);
+
+	*claims = NULL;
+	if (ns->auth != CONFIG_AUTH_JWT)
+		return NULL;
+	if (field && !json_is_string(field))
+		return auth_refuse(-JWT_ERR_MALFORMED);
+	if (field) {
+		token = json_string_value(field);
+		len = json_string_length(field);
+	}
+	if (len == 0)
+		return auth_refuse(AUTH_MISSING);
+	enum jwt_result r = jwt_verify(auth.keys[ns - auth.cfg->namespaces], &policy, token, len,
+				       now_s, claims);
+	return r == JWT_OK ? NULL : auth_refuse(-r);
+}
+
+int64_t auth_expiry(const struct config_namespace *ns, const json_t *claims)
+{
+	int64_t exp = jwt_claims_exp(claims);
+
+	return exp ? exp + ns->jwt_leeway_ms / 1000 : 0;
+}
+
+/* The value a placeholder of user_room takes: {sub}, or {claims.FIELD} a
+ * string as it is or an integer in decimal (into <number>). */
+static const char *auth_placeholder(const json_t *claims, const char *name, size_t name_len,
+				    char number[static 24], size_t *len)
+{
+	char key[CONFIG_MAX_CLAIM_NAME + 1];
+	size_t prefix = strlen("claims.");
+	const json_t *v;
+
+	if (name_len == 3 && memcmp(name, "sub", 3) == 0) {
+		v = json_object_get(claims, "sub");
+	} else {
+		if (name_len <= prefix || name_len - prefix > CONFIG_MAX_CLAIM_NAME)
+			return NULL;
+		memcpy(key, name + prefix, name_len - prefix);
+		key[name_len - prefix] = '\0';
+		v = json_object_get(claims, key);
+	}
+	if (json_is_string(v)) {
+		*len = json_string_length(v);
+		return json_string_value(v);
+	}
+	if (json_is_integer(v)) {
+		*len = (size_t)snprintf(number, 24, "%lld", (long long)json_integer_value(v));
+		return number;
+	}
+	return NULL;
+}
+
+size_t auth_user_room(const struct config_namespace *ns, const json_t *claims, char *out,
+		      size_t out_len)
+{
+	const char *p = ns->user_room, *end = p + strlen(p);
+	size_t n = 0;
+
+	if (!claims || p == end)
+		return 0;
+	while (p < end) {
+		const char *open = memchr(p, '{', (size_t)(end - p));
+		size_t lit = open ? (size_t)(open - p) : (size_t)(end - p);
+		char number[24];
+		const char *value = NULL;
+		size_t len = 0;
+
+		if (lit > out_len - n)
+			return 0;
+		memcpy(out + n, p, lit);
+		n += lit;
+		if (!open)
+			break;
+		/* config.c checked the template: every '{' has its '}'. */
+		const char *close = memchr(open, '}', (size_t)(end - open));
+		value = auth_placeholder(claims, open + 1, (size_t)(close - open - 1), number, &len);
+		if (!value || len > out_len - n)
+			return 0;
+		memcpy(out + n, value, len);
+		n += len;
+		p = close + 1;
+	}
+	return n;
+}
+
+const json_t *auth_claim_list(const json_t *claims, const char *name)
+{
+	const json_t *v = name[0] ? json_object_get(claims, name) : NULL;
+
+	return json_is_array(v) ? v : NULL;
+}

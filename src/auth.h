@@ -1,0 +1,54 @@
+/* auth.h - who may connect to a namespace, and what a token grants.
+ *
+ * For every namespace with `auth jwt` the keys are read at start-up
+ * (jwt.c).  A CONNECT to such a namespace must carry a token: the `token`
+ * field of its auth object, else the Authorization: Bearer header of the
+ * request that opened its session.  The token is verified against the
+ * keys and the namespace's policy (jwt_issuer, jwt_audience, jwt_leeway,
+ * at most max_auth_size bytes).  A refusal is the reason the client reads
+ * in its connect_error, counted by reason in roomcast_auth_refused_total.
+ * A verified token's claims grant the socket its user room (user_room),
+ * the rooms of rooms_claim and the globs of allow_join_claim; nsp.c
+ * applies them, and closes the session when the token expires.
+ */
+#ifndef ROOMCAST_AUTH_H
+#define ROOMCAST_AUTH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "config.h"
+
+/* Reads the keys of every namespace of <cfg> with auth jwt.  Returns 0, or
+ * -1 with "namespace NAME: PATH: reason" in <err>. */
+int auth_init(const struct config *cfg, char *err, size_t err_len)
+	__attribute__((warn_unused_result));
+void auth_cleanup(void);
+
+/* Decides a CONNECT to namespace <ns> (one of the config's), whose auth
+ * object is <payload> (NULL if none) on a session opened with bearer
+ * token <bearer> ("" if none), at <now_s>.  Returns NULL when the socket
+ * may connect, with *<claims> the token's claims (a new reference the
+ * caller owns; NULL under auth none); else the reason for its
+ * connect_error, counted. */
+const char *auth_connect(const struct config_namespace *ns, const json_t *payload,
+			 const char *bearer, int64_t now_s, json_t **claims);
+
+/* When a socket connected with <claims> must be closed: the token's exp
+ * plus the leeway it was checked with, in seconds since the epoch; 0 if
+ * it does not expire. */
+int64_t auth_expiry(const struct config_namespace *ns, const json_t *claims);
+
+/* The user room <claims> give under ns->user_room, written into <out>
+ * (<out_len> bytes): its length, or 0 if there is none (no template, a
+ * claim missing or of another type, or a name longer than <out_len>). */
+size_t auth_user_room(const struct config_namespace *ns, const json_t *claims, char *out,
+		      size_t out_len);
+
+/* The claim <name> of <claims> if it is an array ("" or no such claim:
+ * NULL): rooms_claim's rooms, allow_join_claim's globs.  Borrowed. */
+const json_t *auth_claim_list(const json_t *claims, const char *name);
+
+#endif
