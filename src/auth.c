@@ -136,31 +136,35 @@ int64_t auth_expiry(const struct config_namespace *ns, const json_t *claims)
 	return exp ? exp + ns->jwt_leeway_ms / 1000 : 0;
 }
 
-/* The value a placeholder of user_room takes: {sub}, or {claims.FIELD} a
- * string as it is or an integer in decimal (into <number>). */
-static const char *auth_placeholder(const json_t *claims, const char *name, size_t name_len,
-				    char number[static 24], size_t *len)
+const char *auth_placeholder_value(const json_t *payload, const json_t *claims, const char *name,
+				   size_t name_len, char number[static 24], size_t *len)
 {
-	char key[CONFIG_MAX_CLAIM_NAME + 1];
-	size_t prefix = strlen("claims.");
-	const json_t *v;
+	static const struct {
+		const char *prefix;
+		bool is_claim;
+	} kinds[] = { { "auth.", false }, { "claims.", true }, { "", true } };
+	char key[CONFIG_MAX_ROOM_PATTERN + 1];
 
-	if (name_len == 3 && memcmp(name, "sub", 3) == 0) {
-		v = json_object_get(claims, "sub");
-	} else {
-		if (name_len <= prefix || name_len - prefix > CONFIG_MAX_CLAIM_NAME)
+	for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+		size_t skip = strlen(kinds[i].prefix);
+		if (name_len <= skip || name_len > CONFIG_MAX_ROOM_PATTERN ||
+		    memcmp(name, kinds[i].prefix, skip) != 0)
+			continue;
+		/* Without a prefix only {sub} is a placeholder. */
+		if (skip == 0 && (name_len != 3 || memcmp(name, "sub", 3) != 0))
 			return NULL;
-		memcpy(key, name + prefix, name_len - prefix);
-		key[name_len - prefix] = '\0';
-		v = json_object_get(claims, key);
-	}
-	if (json_is_string(v)) {
-		*len = json_string_length(v);
-		return json_string_value(v);
-	}
-	if (json_is_integer(v)) {
-		*len = (size_t)snprintf(number, 24, "%lld", (long long)json_integer_value(v));
-		return number;
+		memcpy(key, name + skip, name_len - skip);
+		key[name_len - skip] = '\0';
+		const json_t *v = json_object_get(kinds[i].is_claim ? claims : payload, key);
+		if (json_is_string(v)) {
+			*len = json_string_length(v);
+			return json_string_value(v);
+		}
+		if (json_is_integer(v)) {
+			*len = (size_t)snprintf(number, 24, "%lld", (long long)json_integer_value(v));
+			return number;
+		}
+		return NULL;
 	}
 	return NULL;
 }
@@ -188,7 +192,8 @@ size_t auth_user_room(const struct config_namespace *ns, const json_t *claims, c
 			break;
 		/* config.c checked the template: every '{' has its '}'. */
 		const char *close = memchr(open, '}', (size_t)(end - open));
-		value = auth_placeholder(claims, open + 1, (size_t)(close - open - 1), number, &len);
+		value = auth_placeholder_value(NULL, claims, open + 1, (size_t)(close - open - 1), number,
+					       &len);
 		if (!value || len > out_len - n)
 			return 0;
 		memcpy(out + n, value, len);

@@ -47,6 +47,15 @@ int64_t auth_expiry(const struct config_namespace *ns, const json_t *claims);
 size_t auth_user_room(const struct config_namespace *ns, const json_t *claims, char *out,
 		      size_t out_len);
 
+/* The value of the placeholder whose braces hold <name> (<name_len>
+ * bytes): `auth.FIELD` from the CONNECT auth object <payload>, `sub` and
+ * `claims.FIELD` from <claims> (either may be NULL).  A string is as it is,
+ * an integer in decimal (written into <number>); anything else, or a
+ * missing field, is NULL.  The bytes live as long as their object, or
+ * until the next call with the same <number>. */
+const char *auth_placeholder_value(const json_t *payload, const json_t *claims, const char *name,
+				   size_t name_len, char number[static 24], size_t *len);
+
 /* The claim <name> of <claims> if it is an array ("" or no such claim:
  * NULL): rooms_claim's rooms, allow_join_claim's globs.  Borrowed. */
 const json_t *auth_claim_list(const json_t *claims, const char *name);

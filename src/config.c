@@ -1002,8 +1002,12 @@ static const char *config_pattern_problem(char *why, size_t why_len, const struc
 		if (!close)
 			return "'{' without a closing '}'";
 		struct config_tok ph = { CONFIG_TOK_WORD, open, (size_t)(close + 1 - open), t->line };
+		i = (size_t)(close - t->s);
+		if (config_claim_placeholder(open + 1, ph.len - 2))
+			continue;
 		if (ph.len < 2 + strlen("auth.") || memcmp(open + 1, "auth.", strlen("auth.")) != 0) {
-			snprintf(why, why_len, "placeholder '%s' is not {auth.FIELD}", config_quote(q, &ph));
+			snprintf(why, why_len, "placeholder '%s' is not {auth.FIELD}, {sub} or {claims.FIELD}",
+				 config_quote(q, &ph));
 			return why;
 		}
 		const char *field = open + 1 + strlen("auth.");
@@ -1019,7 +1023,6 @@ static const char *config_pattern_problem(char *why, size_t why_len, const struc
 				return why;
 			}
 		}
-		i = (size_t)(close - t->s);
 	}
 	return NULL;
 }
@@ -1550,8 +1553,14 @@ static int config_block_open(struct config_parser *ps, struct config_lexer *lx,
 	return 0;
 }
 
-/* `auth jwt` needs a key, and the jwt_* keys mean nothing without it: a
- * block that sets them without it was meant to check tokens. */
+static void config_note_claim(void *ctx, const char *name, size_t len)
+{
+	*(bool *)ctx |= config_claim_placeholder(name, len);
+}
+
+/* `auth jwt` needs a key, and the jwt_* keys (and claims in patterns) mean
+ * nothing without it: a block that sets them without it was meant to
+ * check tokens. */
 static int config_auth_problem(struct config_parser *ps, const struct config_namespace *ns)
 {
 	static const char *const jwt_keys[] = { "jwt_secret_file", "jwt_public_key_file",
@@ -1564,6 +1573,12 @@ static int config_auth_problem(struct config_parser *ps, const struct config_nam
 	}
 	if (ns->auth == CONFIG_AUTH_JWT)
 		return 0;
+	bool claims = false;
+	config_each_placeholder(ns, config_note_claim, &claims);
+	if (claims) {
+		ps->line = config_first_line(ps, "client_join");
+		return config_fail(ps, "client_join: {sub} and {claims.FIELD} need auth jwt in the same block");
+	}
 	for (size_t i = 0; i < sizeof jwt_keys / sizeof jwt_keys[0]; i++) {
 		int line = config_first_line(ps, jwt_keys[i]);
 		if (line) {
@@ -1762,7 +1777,7 @@ struct config_glob_item {
 static int config_glob_compile(struct config_glob_item items[static CONFIG_GLOB_MAX_ITEMS],
 			       char values[static CONFIG_MAX_ROOM_NAME], size_t room_len,
 			       const char *pattern,
-			       const char *(*auth_field)(void *ctx, const char *field,
+			       const char *(*placeholder)(void *ctx, const char *field,
 							 size_t field_len, size_t *value_len),
 			       void *ctx)
 {
@@ -1778,12 +1793,10 @@ static int config_glob_compile(struct config_glob_item items[static CONFIG_GLOB_
 			p++;
 		} else if (*p == '{') {
 			const char *close = memchr(p, '}', (size_t)(end - p));
-			size_t prefix = strlen("{auth."), value_len = 0;
-			if (!close || (size_t)(close - p) <= prefix || memcmp(p, "{auth.", prefix) != 0 ||
-			    !auth_field)
+			size_t value_len = 0;
+			if (!close || !placeholder)
 				return -1;
-			const char *value = auth_field(ctx, p + prefix, (size_t)(close - p) - prefix,
-						       &value_len);
+			const char *value = placeholder(ctx, p + 1, (size_t)(close - p) - 1, &value_len);
 			if (!value || value_len > room_len - used)
 				return -1;
 			memcpy(values + used, value, value_len);
@@ -1876,11 +1889,9 @@ bool config_glob_allows(const char *glob, size_t glob_len, const char *room, siz
 	return config_glob_match(items, n, room, room_len);
 }
 
-void config_each_auth_field(const struct config_namespace *ns,
-			    void (*fn)(void *ctx, const char *field, size_t field_len), void *ctx)
+void config_each_placeholder(const struct config_namespace *ns,
+			     void (*fn)(void *ctx, const char *name, size_t name_len), void *ctx)
 {
-	const size_t prefix = strlen("{auth.");
-
 	for (size_t i = 0; i < ns->n_client_join && i < CONFIG_MAX_CLIENT_JOIN; i++) {
 		const char *p = ns->client_join[i];
 		const char *end = p + strnlen(p, CONFIG_MAX_ROOM_PATTERN);
@@ -1888,15 +1899,14 @@ void config_each_auth_field(const struct config_namespace *ns,
 			const char *close = memchr(p, '}', (size_t)(end - p));
 			if (!close)
 				break;
-			if ((size_t)(close - p) > prefix && memcmp(p, "{auth.", prefix) == 0)
-				fn(ctx, p + prefix, (size_t)(close - p) - prefix);
+			fn(ctx, p + 1, (size_t)(close - p) - 1);
 			p = close + 1;
 		}
 	}
 }
 
 bool config_room_allowed(const struct config_namespace *ns, const char *room, size_t room_len,
-			 const char *(*auth_field)(void *ctx, const char *field, size_t field_len,
+			 const char *(*value)(void *ctx, const char *name, size_t name_len,
 						   size_t *value_len),
 			 void *ctx)
 {
@@ -1906,7 +1916,7 @@ bool config_room_allowed(const struct config_namespace *ns, const char *room, si
 	if (room_len > CONFIG_MAX_ROOM_NAME)
 		return false;
 	for (size_t i = 0; i < ns->n_client_join && i < CONFIG_MAX_CLIENT_JOIN; i++) {
-		int n = config_glob_compile(items, values, room_len, ns->client_join[i], auth_field, ctx);
+		int n = config_glob_compile(items, values, room_len, ns->client_join[i], value, ctx);
 		if (n >= 0 && config_glob_match(items, (size_t)n, room, room_len))
 			return true;
 	}

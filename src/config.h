@@ -35,7 +35,6 @@
 #define CONFIG_MAX_ROOM_PATTERN 256 /* bytes of one pattern, without the NUL */
 /* Longest flush_delay: output held longer than this is latency nobody wants. */
 #define CONFIG_FLUSH_DELAY_MAX_MS 1000
-#define CONFIG_MAX_AUTH_FIELD (CONFIG_MAX_ROOM_PATTERN - 7) /* FIELD of a lone {auth.FIELD} */
 #define CONFIG_MAX_EVENT_NAME 64    /* bytes of join_event, leave_event */
 #define CONFIG_MAX_ROOM_NAME 4096   /* the most max_room_name may be set to */
 #define CONFIG_MAX_FILE_PATH 255    /* a key or secret file's path */
@@ -167,22 +166,24 @@ int config_load(struct config *cfg, const char *path, char *err, size_t err_len)
 /* Whether a client may join or leave room <room> (<room_len> bytes, not
  * NUL-terminated, may be empty) of namespace <ns> by itself: true if any of
  * ns->client_join matches the whole name.  In a pattern `*` matches any run
- * of bytes (also none), `?` exactly one byte, and `{auth.FIELD}` the value
- * of FIELD in the client's CONNECT auth object, byte for byte (a `*` in the
- * value is a plain '*'); every other byte matches itself.  No patterns, or
- * a room longer than CONFIG_MAX_ROOM_NAME: false.  Pure, no allocation;
- * O(room_len x pattern length) per pattern.  The caller checks
- * max_room_name first.
- * <auth_field>(<ctx>, field, field_len, &value_len) returns FIELD's value
- * (<field> is not NUL-terminated, at most CONFIG_MAX_AUTH_FIELD bytes) and
- * its length, or NULL if the object has no such field; it decides how a
- * non-string value reads (a number's JSON text, say) or refuses it with
- * NULL.  Its bytes need only last until its next call (a static buffer will
- * do).  A pattern whose field is missing does not match, nor does any
- * placeholder pattern when <auth_field> is NULL. */
+ * of bytes (also none), `?` exactly one byte, and a placeholder the value
+ * it names, byte for byte (a `*` in the value is a plain '*'):
+ * `{auth.FIELD}` FIELD of the client's CONNECT auth object, `{sub}` and
+ * `{claims.FIELD}` its token's subject and claim FIELD; every other byte
+ * matches itself.  No patterns, or a room longer than
+ * CONFIG_MAX_ROOM_NAME: false.  Pure, no allocation; O(room_len x pattern
+ * length) per pattern.  The caller checks max_room_name first.
+ * <value>(<ctx>, name, name_len, &value_len) returns the value of the
+ * placeholder whose braces hold <name> (auth.FIELD, sub or claims.FIELD;
+ * not NUL-terminated, at most CONFIG_MAX_ROOM_PATTERN bytes) and its
+ * length, or NULL if there is none; it decides how a non-string value
+ * reads (a number's JSON text, say) or refuses it with NULL.  Its bytes
+ * need only last until its next call (a static buffer will do).  A pattern
+ * whose placeholder has no value does not match, nor does any placeholder
+ * pattern when <value> is NULL. */
 bool config_room_allowed(const struct config_namespace *ns, const char *room, size_t room_len,
-			 const char *(*auth_field)(void *ctx, const char *field, size_t field_len,
-						   size_t *value_len),
+			 const char *(*value)(void *ctx, const char *name, size_t name_len,
+					      size_t *value_len),
 			 void *ctx);
 
 /* Whether <room> matches the plain glob <glob>: `*` any run of bytes, `?`
@@ -191,10 +192,11 @@ bool config_room_allowed(const struct config_namespace *ns, const char *room, si
  * a room longer than CONFIG_MAX_ROOM_NAME, never matches.  Pure. */
 bool config_glob_allows(const char *glob, size_t glob_len, const char *room, size_t room_len);
 
-/* Calls <fn>(<ctx>, FIELD, length) for each `{auth.FIELD}` placeholder of
- * <ns>'s client_join patterns, in order, repeats included: the auth fields
- * config_room_allowed() may ask for.  <field> is not NUL-terminated. */
-void config_each_auth_field(const struct config_namespace *ns,
-			    void (*fn)(void *ctx, const char *field, size_t field_len), void *ctx);
+/* Calls <fn>(<ctx>, NAME, length) for each placeholder of <ns>'s
+ * client_join patterns, in order, repeats included: NAME is what the
+ * braces hold (auth.FIELD, sub or claims.FIELD), what config_room_allowed()
+ * may ask for.  <name> is not NUL-terminated. */
+void config_each_placeholder(const struct config_namespace *ns,
+			     void (*fn)(void *ctx, const char *name, size_t name_len), void *ctx);
 
 #endif

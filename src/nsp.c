@@ -61,12 +61,14 @@ struct nsp_client {
 /* What a socket keeps of its CONNECT auth and its token for its whole
  * life, one block of at most about twice max_auth_size, never a parsed
  * tree (jansson's is many times the text): the text as the client sent
- * it, for fetchSockets; the value of every field the namespace's room
- * patterns name, looked up once at CONNECT so that a join never parses the
- * auth again; and the globs of the token's allow_join claim.  A field
- * entry is its name, a NUL, a 2-byte length and the value (a string as it
- * is, an integer in decimal); a field that is absent, of another type or
- * longer than any room name can be is left out: it could never match.  A
+ * it, for fetchSockets; the value of every placeholder the namespace's
+ * room patterns hold ({auth.FIELD}, {sub}, {claims.FIELD}), looked up once
+ * at CONNECT so that a join never parses the auth or the token again; and
+ * the globs of the token's allow_join claim.  A field entry is what the
+ * placeholder's braces hold, a NUL, a 2-byte length and the value (a
+ * string as it is, an integer in decimal); a value that is absent, of
+ * another type or longer than any room name can be is left out: it could
+ * never match.  A
  * glob entry is a 2-byte length and the glob; a glob longer than a
  * pattern may be is left out. */
 struct nsp_auth {
@@ -217,7 +219,8 @@ static void nsp_socket_remove(struct nsp_client *cl, struct nsp_socket *sock)
 
 /* Building an nsp_auth's fields: measured first (<out> NULL), then written. */
 struct nsp_auth_build {
-	const json_t *auth;
+	const json_t *payload;         /* the CONNECT auth object, or NULL */
+	const json_t *claims;          /* the token's claims, or NULL */
 	size_t max_value;              /* longer values can match no room */
 	struct nsp_auth *out;
 	size_t len;                    /* bytes of fields measured or written */
@@ -241,45 +244,27 @@ static const char *nsp_auth_find(const struct nsp_auth *a, const char *field, si
 	return NULL;
 }
 
-/* The value config_room_allowed() sees for <v>: a string as it is, an
- * integer in decimal (into <number>), anything else none. */
-static const char *nsp_auth_value(const json_t *v, char number[static 24], size_t *len)
-{
-	if (json_is_string(v)) {
-		*len = json_string_length(v);
-		return json_string_value(v);
-	}
-	if (json_is_integer(v)) {
-		*len = (size_t)snprintf(number, 24, "%lld", (long long)json_integer_value(v));
-		return number;
-	}
-	return NULL;
-}
-
-static void nsp_auth_add_field(void *ctx, const char *field, size_t field_len)
+static void nsp_auth_add_field(void *ctx, const char *name, size_t name_len)
 {
 	struct nsp_auth_build *b = ctx;
-	char key[CONFIG_MAX_AUTH_FIELD + 1], number[24];
+	char number[24];
 	size_t len, ignored;
+	const char *value = auth_placeholder_value(b->payload, b->claims, name, name_len, number, &len);
 
-	if (field_len > CONFIG_MAX_AUTH_FIELD)
-		return;
-	memcpy(key, field, field_len);
-	key[field_len] = '\0';
-	const char *value = nsp_auth_value(json_object_get(b->auth, key), number, &len);
 	if (!value || len > b->max_value)
 		return;
 	if (b->out) {
 		b->out->fields_len = b->len;
-		if (nsp_auth_find(b->out, field, field_len, &ignored))
+		if (nsp_auth_find(b->out, name, name_len, &ignored))
 			return; /* named by two patterns: kept once */
 		char *p = b->out->data + b->out->json_len + b->len;
-		memcpy(p, key, field_len + 1);
-		p[field_len + 1] = (char)(len >> 8);
-		p[field_len + 2] = (char)(len & 0xff);
-		memcpy(p + field_len + 3, value, len);
+		memcpy(p, name, name_len);
+		p[name_len] = '\0';
+		p[name_len + 1] = (char)(len >> 8);
+		p[name_len + 2] = (char)(len & 0xff);
+		memcpy(p + name_len + 3, value, len);
 	}
-	b->len += field_len + 3 + len;
+	b->len += name_len + 3 + len;
 }
 
 /* Writes the globs of <list> (an array, may be NULL) at <out>, or only
@@ -308,11 +293,11 @@ static size_t nsp_auth_put_globs(const json_t *list, char *out)
 static struct nsp_auth *nsp_auth_new(const struct config_namespace *ns, const struct packet *p,
 				     const json_t *claims)
 {
-	struct nsp_auth_build b = { p->data, nsp.cfg->max_room_name, NULL, 0 };
+	struct nsp_auth_build b = { p->data, claims, nsp.cfg->max_room_name, NULL, 0 };
 	const json_t *globs = auth_claim_list(claims, ns->allow_join_claim);
 	size_t globs_len = nsp_auth_put_globs(globs, NULL);
 
-	config_each_auth_field(ns, nsp_auth_add_field, &b);
+	config_each_placeholder(ns, nsp_auth_add_field, &b);
 	struct nsp_auth *a = malloc(sizeof *a + p->json_len + b.len + globs_len);
 	if (!a)
 		return NULL;
@@ -321,7 +306,7 @@ static struct nsp_auth *nsp_auth_new(const struct config_namespace *ns, const st
 	memcpy(a->data, p->json, p->json_len);
 	b.out = a;
 	b.len = 0;
-	config_each_auth_field(ns, nsp_auth_add_field, &b);
+	config_each_placeholder(ns, nsp_auth_add_field, &b);
 	a->fields_len = b.len;
 	a->globs_len = nsp_auth_put_globs(globs, a->data + a->json_len + a->fields_len);
 	return a;

@@ -13,7 +13,8 @@
 //    affected and its session stays usable;
 //  - claims grant rooms: the user room (user:{sub}) reaches both devices of
 //    a user, the rooms claim joins at connect, the allow_join claim widens
-//    client_join;
+//    client_join, and {sub} and {claims.FIELD} in client_join patterns
+//    take the token's values;
 //  - a token that expires while connected closes the session, and the
 //    official client reconnects with a fresh token from its auth function
 //    (roomcast_auth_expired_total);
@@ -64,7 +65,7 @@ namespace /hs {
     jwt_issuer            ${ISS}
     jwt_audience          ${AUD}
     jwt_leeway            0ms
-    client_join           open:*
+    client_join           open:* own:{sub}:* team:{claims.team}
     relay                 yes
 }
 namespace /rs {
@@ -184,7 +185,7 @@ test('every refusal is a connect_error with its reason, counted; other clients a
   assert.deepEqual(await h.sioAck(bystander, 'join', 'chat:2'), ['ok'], 'the bystander is served');
 });
 
-test('claims grant rooms: the user room reaches every device, rooms and allow_join claims', { skip }, async () => {
+test('claims grant rooms: the user room reaches every device, rooms and allow_join claims, {sub} and {claims.FIELD} in patterns', { skip }, async () => {
   const phone = await connect('/hs', hs({ sub: 'carol', rooms: ['team:blue'] }));
   const laptop = await connect('/hs', hs({ sub: 'carol', allow_join: ['vip:*'] }));
   const other = await connect('/hs', hs({ sub: 'dave', rooms: ['team:blue'] }));
@@ -201,6 +202,13 @@ test('claims grant rooms: the user room reaches every device, rooms and allow_jo
   assert.deepEqual(await h.sioAck(laptop, 'join', 'team:red'), ['not allowed']);
   assert.deepEqual(await h.sioAck(other, 'join', 'vip:1'), ['not allowed'], 'another token has no such claim');
   assert.deepEqual(phone.got, [['to-team', 1]], 'the phone got the team event only');
+  // {sub} and {claims.FIELD} in client_join
+  const member = await connect('/hs', hs({ sub: 'erin', team: 'green' }));
+  assert.deepEqual(await h.sioAck(member, 'join', 'own:erin:notes'), ['ok']);
+  assert.deepEqual(await h.sioAck(member, 'join', 'own:frank:notes'), ['not allowed']);
+  assert.deepEqual(await h.sioAck(member, 'join', 'team:green'), ['ok']);
+  assert.deepEqual(await h.sioAck(member, 'join', 'team:blue'), ['not allowed']);
+  assert.deepEqual(await h.sioAck(laptop, 'join', 'team:green'), ['not allowed'], 'no team claim');
 });
 
 test('a token that expires closes the session; the client reconnects with a fresh one', { skip }, async () => {

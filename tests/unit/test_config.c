@@ -1514,10 +1514,10 @@ static void client_join_placeholder_syntax_is_checked(void **state)
 {
 	static const struct { const char *pattern, *why; } bad[] = {
 		{ "chat:{auth.}", "placeholder '{auth.}' has no field name" },
-		{ "{foo}", "placeholder '{foo}' is not {auth.FIELD}" },
-		{ "{auth}", "placeholder '{auth}' is not {auth.FIELD}" },
-		{ "{}", "placeholder '{}' is not {auth.FIELD}" },
-		{ "{Auth.user}", "placeholder '{Auth.user}' is not {auth.FIELD}" },
+		{ "{foo}", "placeholder '{foo}' is not {auth.FIELD}, {sub} or {claims.FIELD}" },
+		{ "{auth}", "placeholder '{auth}' is not {auth.FIELD}, {sub} or {claims.FIELD}" },
+		{ "{}", "placeholder '{}' is not {auth.FIELD}, {sub} or {claims.FIELD}" },
+		{ "{Auth.user}", "placeholder '{Auth.user}' is not {auth.FIELD}, {sub} or {claims.FIELD}" },
 		{ "user:{auth.user", "'{' without a closing '}'" },
 		{ "a{", "'{' without a closing '}'" },
 		{ "{auth.a}{", "'{' without a closing '}'" },
@@ -1535,7 +1535,7 @@ static void client_join_placeholder_syntax_is_checked(void **state)
 	config_test_expect_block_value_error("client_join", "{ auth.user}", "client_join: unexpected '{' (no block here)");
 	/* The first bad pattern of a line is the one reported. */
 	config_test_expect_block_value_error("client_join", "ok:* {x} {y}",
-					     "client_join: bad pattern '{x}' (placeholder '{x}' is not {auth.FIELD})");
+					     "client_join: bad pattern '{x}' (placeholder '{x}' is not {auth.FIELD}, {sub} or {claims.FIELD})");
 }
 
 static void client_join_pattern_listed_twice_is_rejected(void **state)
@@ -1643,12 +1643,18 @@ struct config_test_auth {
 	int calls;
 };
 
+/* The placeholder's value: the callback gets what its braces hold, so
+ * `auth.` is taken off before the table's field names are compared. */
 static const char *config_test_auth_field(void *ctx, const char *field, size_t field_len,
 					  size_t *value_len)
 {
 	struct config_test_auth *auth = ctx;
 
 	auth->calls++;
+	if (field_len < 5 || memcmp(field, "auth.", 5) != 0)
+		return NULL;
+	field += 5;
+	field_len -= 5;
 	for (size_t i = 0; i + 1 < auth->n_fields * 2; i += 2) {
 		if (strlen(auth->fields[i]) == field_len && memcmp(auth->fields[i], field, field_len) == 0) {
 			*value_len = strlen(auth->fields[i + 1]);
@@ -1837,7 +1843,7 @@ static const char *config_test_auth_number(void *ctx, const char *field, size_t 
 	static char number[8];
 
 	(*(int *)ctx)++;
-	snprintf(number, sizeof number, "%d", field[0] == 'a' ? 1 : 2);
+	snprintf(number, sizeof number, "%d", field[field_len - 1] == 'a' ? 1 : 2);
 	*value_len = strlen(number);
 	return number;
 }
@@ -2463,6 +2469,28 @@ static void auth_jwt_takes_one_key_file_and_its_checks(void **state)
 	assert_int_equal(ns->jwt_key, CONFIG_JWT_KEY_PEM);
 }
 
+static void claims_in_client_join_need_auth_jwt_and_reach_the_callback_whole(void **state)
+{
+	struct config cfg;
+	struct config_test_auth auth = { 0 };
+
+	config_test_expect_error("namespace / {\n client_join u:{sub}\n}\n",
+				 CONFIG_TEST_FILE ":2: client_join: {sub} and {claims.FIELD} need auth jwt "
+				 "in the same block");
+	config_test_expect_error("namespace / {\n client_join t:{claims.team}:*\n}\n",
+				 CONFIG_TEST_FILE ":2: client_join: {sub} and {claims.FIELD} need auth jwt "
+				 "in the same block");
+	config_test_parse_ok(&cfg, "namespace / {\n auth jwt\n jwt_secret_file s\n"
+				   " client_join u:{sub} t:{claims.team}:*\n}\n");
+	/* config_test_auth_field() only answers auth.FIELD: the claims are
+	 * asked for by their own names and, here, have no value. */
+	assert_false(config_room_allowed(&cfg.namespaces[0], "u:ana", 5, config_test_auth_field, &auth));
+	assert_int_equal(auth.calls, 2);
+	config_test_expect_block_value_error("client_join", "{claims.}",
+					     "client_join: bad pattern '{claims.}' (placeholder '{claims.}' is "
+					     "not {auth.FIELD}, {sub} or {claims.FIELD})");
+}
+
 static void auth_keys_are_refused_where_they_cannot_work(void **state)
 {
 	char path[300];
@@ -2576,6 +2604,7 @@ int main(void)
 		cmocka_unit_test(auth_defaults_to_none_with_the_user_room_and_claims_named),
 		cmocka_unit_test(auth_jwt_takes_one_key_file_and_its_checks),
 		cmocka_unit_test(auth_keys_are_refused_where_they_cannot_work),
+		cmocka_unit_test(claims_in_client_join_need_auth_jwt_and_reach_the_callback_whole),
 		cmocka_unit_test(root_namespace_exists_with_the_defaults_when_the_file_has_no_block),
 		cmocka_unit_test(namespace_blocks_are_parsed_with_their_keys),
 		cmocka_unit_test(root_namespace_declared_after_others_stays_first),
