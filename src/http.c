@@ -504,10 +504,11 @@ void http_set_abort(struct http_conn *hc, void (*cb)(struct http_conn *, void *)
 
 int http_bearer_token(const struct http_request *req, const char **token, size_t *len)
 {
-	const char *p = req->authorization, *end = p + req->authorization_len;
+	const char *p = req->authorization, *end;
 
 	if (!p || req->authorization_len < 7 || strncasecmp(p, "bearer ", 7) != 0)
 		return 0;
+	end = p + req->authorization_len;
 	for (p += 7; p < end && *p == ' '; p++)
 		;
 	while (end > p && end[-1] == ' ')
