@@ -20,25 +20,29 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* Fields named "empty" and "missing" are "" and absent; any other field's
- * value is the field name doubled, handed out of one static buffer as
+/* A placeholder's value: for <name> (what its braces hold: auth.FIELD,
+ * sub or claims.FIELD), FIELD "empty" is "" and "missing" absent; any
+ * other value is the name doubled, handed out of one static buffer as
  * nsp.c's numbers are. */
-static const char *fuzz_auth_field(void *ctx, const char *field, size_t field_len,
+static const char *fuzz_auth_field(void *ctx, const char *name, size_t name_len,
 				   size_t *value_len)
 {
-	static char value[2 * CONFIG_MAX_AUTH_FIELD];
+	static char value[2 * CONFIG_MAX_ROOM_PATTERN];
+	const char *dot = memchr(name, '.', name_len);
+	const char *field = dot ? dot + 1 : name;
+	size_t field_len = name_len - (size_t)(field - name);
 
 	(void)ctx;
-	assert(field_len > 0 && field_len <= CONFIG_MAX_AUTH_FIELD);
+	assert(name_len > 0 && name_len <= CONFIG_MAX_ROOM_PATTERN);
 	if (field_len == 7 && memcmp(field, "missing", 7) == 0)
 		return NULL;
 	if (field_len == 5 && memcmp(field, "empty", 5) == 0) {
 		*value_len = 0;
 		return value;
 	}
-	memcpy(value, field, field_len);
-	memcpy(value + field_len, field, field_len);
-	*value_len = 2 * field_len;
+	memcpy(value, name, name_len);
+	memcpy(value + name_len, name, name_len);
+	*value_len = 2 * name_len;
 	return value;
 }
 
