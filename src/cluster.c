@@ -12,8 +12,8 @@
  * `<key>-request#<nsp>#` for requests; answers go to
  * `<key>-response#<nsp>#`.  roomcastd never sends requests of its own, so
  * it listens to no response channel.  Plus redis_emit_channel for plain
- * JSON emits, which is never under `<key>#`: a Node server dies on a
- * message there that is not msgpack.
+ * JSON messages (emit, join, leave, disconnect), which is never under
+ * `<key>#`: a Node server dies on a message there that is not msgpack.
  *
  * Flow: a client relay (nsp.c) is delivered locally there and published
  * here; a broadcast from Redis is delivered to local sockets only, never
@@ -343,6 +343,16 @@ static void cluster_answer_list(struct cluster_ns *cns, const struct adapter_req
 	cluster_answer(cns, answer);
 }
 
+/* The adapter side of namespace <ns>: every configured namespace has one. */
+static struct cluster_ns *cluster_ns_of(const struct nsp_namespace *ns)
+{
+	for (size_t i = 0; i < cluster.n_namespaces; i++) {
+		if (cluster.namespaces[i].ns == ns)
+			return &cluster.namespaces[i];
+	}
+	return &cluster.namespaces[0];
+}
+
 /* A server-side join, within the namespace's room limits (nsp.h says why
  * and how); each refused (socket, room) pair is counted, and a request
  * with refusals is logged at most once per CLUSTER_LOG_INTERVAL_S. */
@@ -508,7 +518,7 @@ static void cluster_on_request(struct cluster_ns *cns, const char *channel,
 	adapter_request_free(&r);
 }
 
-/* --- plain JSON emits ----------------------------------------------------- */
+/* --- plain JSON messages --------------------------------------------------- */
 
 /* Reads a JSON array of strings into a heap array of names borrowed from
  * it.  Returns 0 (a missing array is empty), or -1 if it is not one. */
@@ -538,14 +548,23 @@ static int cluster_json_rooms(json_t *v, struct room_name **out, size_t *n)
 	return 0;
 }
 
-/* Checks {"nsp", "rooms", "except", "data", "volatile"}; returns the
- * refusal or NULL. */
-static const char *cluster_json_check(json_t *root, struct nsp_namespace **ns)
+/* What a plain JSON message does: the one of these keys it has. */
+enum cluster_json_op {
+	CLUSTER_JSON_EMIT,             /* "data": ["event", args...] */
+	CLUSTER_JSON_JOIN,             /* "join": ["room", ...] (socketsJoin) */
+	CLUSTER_JSON_LEAVE,            /* "leave": ["room", ...] (socketsLeave) */
+	CLUSTER_JSON_DISCONNECT,       /* "disconnect": close (disconnectSockets) */
+};
+
+static const char *const cluster_json_op_keys[] = { "data", "join", "leave", "disconnect" };
+
+/* Checks {"nsp", ...} and that exactly one operation is named; returns the
+ * refusal, or NULL with *<ns> and *<op> set. */
+static const char *cluster_json_check(json_t *root, struct nsp_namespace **ns,
+				      enum cluster_json_op *op)
 {
 	json_t *nsp = json_object_get(root, "nsp");
-	json_t *data = json_object_get(root, "data");
-	json_t *event = json_array_get(data, 0);
-	json_t *vol = json_object_get(root, "volatile");
+	size_t n_ops = 0;
 
 	if (!json_is_object(root))
 		return "not a JSON object";
@@ -555,40 +574,91 @@ static const char *cluster_json_check(json_t *root, struct nsp_namespace **ns)
 		  : nsp_namespace_find("/", 1);
 	if (!*ns)
 		return "no such namespace";
+	for (size_t i = 0; i < sizeof cluster_json_op_keys / sizeof cluster_json_op_keys[0]; i++) {
+		if (json_object_get(root, cluster_json_op_keys[i])) {
+			*op = (enum cluster_json_op)i;
+			n_ops++;
+		}
+	}
+	return n_ops == 1 ? NULL : "needs exactly one of data, join, leave and disconnect";
+}
+
+/* {"data": ["event", args...], "volatile": bool}: an emit to the targets. */
+static const char *cluster_json_emit(json_t *root, struct nsp_namespace *ns,
+				     const struct nsp_target *t)
+{
+	json_t *data = json_object_get(root, "data");
+	json_t *event = json_array_get(data, 0);
+	json_t *vol = json_object_get(root, "volatile");
+	struct adapter_payload pl = { 0 };
+
 	if (!json_is_array(data) || !json_is_string(event))
 		return "data is not an array starting with the event name";
 	if (packet_event_is_reserved(json_string_value(event), json_string_length(event)))
 		return "reserved event name";
 	if (vol && !json_is_boolean(vol))
 		return "volatile is not a boolean";
+	if (adapter_payload_from_json(data, &pl) != ADAPTER_OK) {
+		adapter_payload_free(&pl);
+		return "data cannot be sent";
+	}
+	struct nsp_event ev = { pl.json, pl.json_len, NULL, NULL, 0 };
+	nsp_emit(ns, t, &ev, json_is_true(vol));
+	adapter_payload_free(&pl);
+	metrics_inc(cluster_json_emits_total);
 	return NULL;
 }
 
-static void cluster_on_json_emit(const char *channel, const uint8_t *msg, size_t len)
+/* {"join": [...]}, {"leave": [...]}, {"disconnect": close}: what the
+ * emitter's socketsJoin, socketsLeave and disconnectSockets do, to this
+ * instance's sockets, with the same limits. */
+static const char *cluster_json_apply(json_t *root, struct nsp_namespace *ns,
+				      const struct nsp_target *t, enum cluster_json_op op)
+{
+	json_t *close = json_object_get(root, "disconnect");
+	struct room_name *rooms = NULL;
+	size_t n_rooms = 0;
+
+	if (op == CLUSTER_JSON_DISCONNECT) {
+		if (!json_is_boolean(close))
+			return "disconnect is not a boolean";
+		nsp_disconnect(ns, t, json_is_true(close));
+		metrics_inc(cluster_json_ops_total);
+		return NULL;
+	}
+	if (cluster_json_rooms(json_object_get(root, cluster_json_op_keys[op]), &rooms, &n_rooms) < 0) {
+		free(rooms);
+		return "join and leave must be arrays of strings";
+	}
+	if (op == CLUSTER_JSON_JOIN)
+		cluster_join(cluster_ns_of(ns), t, rooms, n_rooms);
+	else
+		nsp_leave_rooms(ns, t, rooms, n_rooms);
+	free(rooms);
+	metrics_inc(cluster_json_ops_total);
+	return NULL;
+}
+
+static void cluster_on_json(const char *channel, const uint8_t *msg, size_t len)
 {
 	json_t *root;
 	enum jsonmem_result loaded = jsonmem_load(msg, len, 0, &root);
 	struct nsp_namespace *ns = NULL;
+	enum cluster_json_op op = CLUSTER_JSON_EMIT;
 	struct nsp_target t = { 0 };
 	struct room_name *rooms = NULL, *except = NULL;
-	struct adapter_payload pl = { 0 };
-	const char *why = root ? cluster_json_check(root, &ns) : jsonmem_result_text(loaded);
+	const char *why = root ? cluster_json_check(root, &ns, &op) : jsonmem_result_text(loaded);
 
 	if (!why && (cluster_json_rooms(json_object_get(root, "rooms"), &rooms, &t.n_rooms) < 0 ||
 		     cluster_json_rooms(json_object_get(root, "except"), &except, &t.n_except) < 0))
 		why = "rooms and except must be arrays of strings";
-	if (!why && adapter_payload_from_json(json_object_get(root, "data"), &pl) != ADAPTER_OK)
-		why = "data cannot be sent";
-	if (why) {
+	t.rooms = rooms;
+	t.except = except;
+	if (!why)
+		why = op == CLUSTER_JSON_EMIT ? cluster_json_emit(root, ns, &t)
+					      : cluster_json_apply(root, ns, &t, op);
+	if (why)
 		cluster_bad(channel, why);
-	} else {
-		struct nsp_event ev = { pl.json, pl.json_len, NULL, NULL, 0 };
-		t.rooms = rooms;
-		t.except = except;
-		nsp_emit(ns, &t, &ev, json_is_true(json_object_get(root, "volatile")));
-		metrics_inc(cluster_json_emits_total);
-	}
-	adapter_payload_free(&pl);
 	free(rooms);
 	free(except);
 	json_decref(root);
@@ -609,7 +679,7 @@ static void cluster_on_message(void *arg, const char *channel, size_t channel_le
 	memcpy(name, channel, channel_len);
 	name[channel_len] = '\0';
 	if (strcmp(name, cluster.cfg->redis_emit_channel) == 0) {
-		cluster_on_json_emit(name, payload, len);
+		cluster_on_json(name, payload, len);
 		return;
 	}
 	for (size_t i = 0; i < cluster.n_namespaces; i++) {

@@ -6,7 +6,8 @@
  * backends reach each other's clients: client relays are published,
  * broadcasts from the others are delivered to local sockets, and every
  * request is answered (or applied) as a Node server would.  A plain JSON
- * emit on redis_emit_channel reaches this instance's clients.  Without a
+ * message on redis_emit_channel (an emit, or a join, leave or disconnect)
+ * reaches this instance's clients.  Without a
  * `redis` key none of this runs: the daemon is a single instance.
  */
 #ifndef ROOMCAST_CLUSTER_H

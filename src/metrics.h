@@ -63,6 +63,7 @@
 	X(cluster_requests_total, "cluster requests handled")                             \
 	X(cluster_responses_published_total, "answers published to cluster requests")     \
 	X(cluster_json_emits_total, "plain JSON emits delivered from redis_emit_channel") \
+	X(cluster_json_ops_total, "plain JSON joins, leaves and disconnects applied from redis_emit_channel") \
 	X(cluster_oversized_total, "Redis messages dropped as longer than redis_max_message") \
 	X(cluster_joins_refused_total, "server-side joins (socket, room) refused past max_rooms_per_socket or max_room_name") \
 	X(redis_reconnects_total, "Redis connection attempts after a failure or a loss")  \

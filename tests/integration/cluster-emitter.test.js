@@ -24,7 +24,10 @@
 // (no data, data not a non-empty array, undeclared namespace, reserved
 // event name) reach nobody and break nothing, and (roomcastd only) a
 // malformed text counts in roomcast_cluster_bad_messages_total while valid
-// ones count in roomcast_cluster_json_emits_total. Fences: an emit to
+// ones count in roomcast_cluster_json_emits_total; (roomcastd only) join,
+// leave and disconnect on the JSON channel, as the emitter's socketsJoin,
+// socketsLeave and disconnectSockets, applied on both instances and
+// counted in roomcast_cluster_json_ops_total, and malformed ones refused. Fences: an emit to
 // everyone from the same emitter, which every client must see before "did
 // not receive" is asserted. Ends with roomcast_sessions_current 0 and
 // SIGTERM exits 0.
@@ -378,6 +381,35 @@ test('JSON emit channel: malformed JSON and JSON that is no emit reach nobody an
       assert.equal(m1.roomcast_cluster_bad_messages_total - m0.roomcast_cluster_bad_messages_total, malformed.length, `bad messages on ${'AB'[i]}`);
       assert.equal(m1.roomcast_cluster_json_emits_total - m0.roomcast_cluster_json_emits_total, 1, `JSON emits on ${'AB'[i]} (the mark)`);
     }
+  }
+});
+
+test('JSON channel: join, leave and disconnect do what socketsJoin, socketsLeave and disconnectSockets do', { skip: h.REFERENCE && 'roomcastd\'s JSON channel only' }, async () => {
+  const a1 = await client(A, { rooms: ['chat:1'] });
+  const b1 = await client(B, { rooms: ['chat:1'] });
+  const b2 = await client(B);
+  const before = [await A.metrics(), await B.metrics()];
+  await publishJson({ rooms: ['chat:1'], join: ['team:x', 'team:y'] });
+  await publishJson({ rooms: ['team:x'], data: ['t', 1] });
+  await publishJson({ rooms: [a1.id], leave: ['team:x'] });
+  await publishJson({ rooms: ['team:x'], except: ['team:z'], data: ['t', 2] });
+  await publishJson({ rooms: ['team:y'], data: ['t', 3] });
+  // refused: two operations, wrong types; nothing changes
+  for (const m of [{ join: ['team:x'], data: ['x'] }, { join: 'team:x' }, { leave: [1] }, { disconnect: 'yes' }]) {
+    await publishJson(m);
+  }
+  await publishJson({ rooms: [b1.id], disconnect: false });
+  await fence([a1, b2]);
+  await h.sioWaitDisconnect(b1);
+  assert.deepEqual(a1.got, [['t', 1], ['t', 3]]);
+  assert.deepEqual(b1.got, [['t', 1], ['t', 2], ['t', 3]]);
+  assert.deepEqual(b1.disconnects, ['io server disconnect']);
+  assert.deepEqual(b2.got, []);
+  assert.deepEqual(a1.disconnects, []);
+  const after = [await A.metrics(), await B.metrics()];
+  for (const i of [0, 1]) {
+    assert.equal(after[i].roomcast_cluster_json_ops_total - (before[i].roomcast_cluster_json_ops_total || 0), 3, `ops on ${'AB'[i]}`);
+    assert.equal(after[i].roomcast_cluster_bad_messages_total - before[i].roomcast_cluster_bad_messages_total, 4, `refused on ${'AB'[i]}`);
   }
 });
 
