@@ -718,6 +718,11 @@ void cluster_cleanup(void)
 	cluster.active = false;
 }
 
+const char *cluster_uid(void)
+{
+	return cluster.uid;
+}
+
 const char *cluster_health(void)
 {
 	if (!cluster.active)

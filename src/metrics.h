@@ -68,7 +68,8 @@
 	X(redis_reconnects_total, "Redis connection attempts after a failure or a loss")  \
 	X(redis_publish_failed_total, "PUBLISH refused (Redis away or behind) or failed") \
 	X(memory_trims_total, "times free heap was given back to the system (malloc_trim)") \
-	X(auth_expired_total, "sessions closed because a socket's token expired")
+	X(auth_expired_total, "sessions closed because a socket's token expired") \
+	X(backend_records_total, "client records Redis added to the backend stream")
 
 /* X(name, help) */
 #define METRICS_GAUGES(X)                                               \

@@ -24,8 +24,9 @@
 
 #include <jansson.h>
 
-#include "cluster.h"
 #include "auth.h"
+#include "backend.h"
+#include "cluster.h"
 #include "id.h"
 #include "jsonmem.h"
 #include "log.h"
@@ -288,6 +289,16 @@ static size_t nsp_auth_put_globs(const json_t *list, char *out)
 	return n;
 }
 
+/* The fields an nsp_auth keeps: its room patterns' placeholders, and with
+ * auth jwt the token's sub, the `user` of its backend records (measured
+ * twice when a pattern names it too: a few bytes spare, never short). */
+static void nsp_auth_add_fields(const struct config_namespace *ns, struct nsp_auth_build *b)
+{
+	config_each_placeholder(ns, nsp_auth_add_field, b);
+	if (ns->auth == CONFIG_AUTH_JWT)
+		nsp_auth_add_field(b, "sub", 3);
+}
+
 /* The block a socket keeps of CONNECT payload <p> (an object, or none)
  * and of its token's <claims> (NULL if none), or NULL if memory ran out. */
 static struct nsp_auth *nsp_auth_new(const struct config_namespace *ns, const struct packet *p,
@@ -297,7 +308,7 @@ static struct nsp_auth *nsp_auth_new(const struct config_namespace *ns, const st
 	const json_t *globs = auth_claim_list(claims, ns->allow_join_claim);
 	size_t globs_len = nsp_auth_put_globs(globs, NULL);
 
-	config_each_placeholder(ns, nsp_auth_add_field, &b);
+	nsp_auth_add_fields(ns, &b);
 	struct nsp_auth *a = malloc(sizeof *a + p->json_len + b.len + globs_len);
 	if (!a)
 		return NULL;
@@ -306,7 +317,7 @@ static struct nsp_auth *nsp_auth_new(const struct config_namespace *ns, const st
 	memcpy(a->data, p->json, p->json_len);
 	b.out = a;
 	b.len = 0;
-	config_each_placeholder(ns, nsp_auth_add_field, &b);
+	nsp_auth_add_fields(ns, &b);
 	a->fields_len = b.len;
 	a->globs_len = nsp_auth_put_globs(globs, a->data + a->json_len + a->fields_len);
 	return a;
@@ -825,6 +836,23 @@ static void nsp_relay(struct nsp_socket *sock, const struct packet *p)
 	nsp_send_ack(sock, p->ack_id, "[]");
 }
 
+/* --- forward -------------------------------------------------------------- */
+
+/* Writes <p> to the backend stream as <sock>'s. */
+static void nsp_forward(struct nsp_socket *sock, const struct packet *p)
+{
+	struct backend_socket bs = { sock->ns->cfg->name, sock->ns->cfg->name_len, sock->id, "", 0 };
+	const char *user = sock->auth ? nsp_auth_find(sock->auth, "sub", 3, &bs.user_len) : NULL;
+
+	/* A namespace without auth jwt keeps no sub: "" then, whatever a
+	 * room pattern named {sub}. */
+	if (user && sock->ns->cfg->auth == CONFIG_AUTH_JWT)
+		bs.user = user;
+	else
+		bs.user_len = 0;
+	backend_forward_event(&bs, p);
+}
+
 /* --- packets from the client --------------------------------------------- */
 
 static bool nsp_event_is(const struct packet *p, const char *name)
@@ -843,12 +871,15 @@ static void nsp_on_event(struct nsp_socket *sock, const struct packet *p)
 		nsp_room_answer(sock, p, nsp_join(sock, p));
 	} else if (nsp_event_is(p, ns->leave_event)) {
 		nsp_room_answer(sock, p, nsp_leave(sock, p));
-	} else if (ns->relay) {
-		nsp_relay(sock, p);
 	} else {
-		/* Kept for the backend step (#5): until then counted. */
-		metrics_inc(sio_events_dropped_total);
-		log_debug("socket %s: event dropped (relay off, no backend)", sock->id);
+		if (ns->relay)
+			nsp_relay(sock, p);
+		if (backend_wants_event(ns, p, ns->relay)) {
+			nsp_forward(sock, p);
+		} else if (!ns->relay) {
+			metrics_inc(sio_events_dropped_total);
+			log_debug("socket %s: event dropped (relay off, not forwarded)", sock->id);
+		}
 	}
 }
 
