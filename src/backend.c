@@ -6,6 +6,14 @@
  * not own the Redis link or its in-flight cap (redis.c: redis_write()), the
  * sockets (nsp.c) or the adapter uid (cluster.c).
  *
+ * Replies: each instance subscribes to its own channel,
+ * `<backend_stream>:reply:<adapter uid>` (never under redis_key#, where a
+ * Node server dies on a message that is not msgpack), named in each record
+ * with an ack.  A reply is JSON `{"sid","ack","args"}` of at most
+ * redis_max_message bytes, parsed with jsonmem_load(); nsp.c delivers it
+ * as the socket's ACK if the socket awaits that id, else it is dropped
+ * and counted.
+ *
  * Flow: nsp.c decides an event is not a join or leave, relays it if the
  * policy says so, then asks backend_wants_event(); the record is encoded
  * and handed to redis_write(), which queues it on the publisher: hiredis
@@ -23,13 +31,24 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <time.h>
+
 #include <jansson.h>
 
+#include "adapter.h"
 #include "backend.h"
 #include "cluster.h"
+#include "id.h"
+#include "jsonmem.h"
 #include "log.h"
 #include "metrics.h"
+#include "nsp.h"
 #include "redis.h"
+
+/* Bad replies are logged at most once per this many seconds. */
+#define BACKEND_LOG_INTERVAL_S 10
+/* "<backend_stream>:reply:<uid>" */
+#define BACKEND_REPLY_MAX (CONFIG_MAX_REDIS_KEY + 16)
 
 /* XADD key MAXLEN ~ n * = 7 words, then a name and a value per field:
  * type nsp sid instance user event args, and up to PACKET_MAX_ATTACHMENTS
@@ -65,6 +84,8 @@ static struct {
 	struct metrics_family dropped_family;
 	bool is_refusal_logged;        /* since the last time Redis took a record */
 	bool is_registered;            /* dropped_family is in /metrics (once per process) */
+	char reply[BACKEND_REPLY_MAX]; /* this instance's reply channel */
+	time_t reply_logged;           /* when a dropped reply was last logged */
 } backend;
 
 /* --- the codec ----------------------------------------------------------- */
@@ -231,6 +252,14 @@ char *backend_encode_event(const struct backend_target *t, const struct backend_
 		backend_str(&c, bin_names[i]);
 		backend_word(&c, p->attachments[i], p->attachment_lens[i]);
 	}
+	char ack[24];
+	if (sock->ack_id != PACKET_NO_ACK) {
+		backend_str(&c, "ack");
+		backend_word(&c, ack, (size_t)snprintf(ack, sizeof ack, "%lld",
+						       (long long)sock->ack_id));
+		backend_str(&c, "reply");
+		backend_str(&c, t->reply);
+	}
 	return backend_cmd_encode(&c, len);
 }
 
@@ -308,6 +337,7 @@ static void backend_target(struct backend_target *t)
 	t->stream_len = strlen(backend.cfg->backend_stream);
 	t->maxlen = backend.cfg->backend_stream_maxlen;
 	t->instance = cluster_uid();
+	t->reply = backend.reply;
 }
 
 void backend_forward_event(const struct backend_socket *sock, const struct packet *p)
@@ -323,6 +353,73 @@ void backend_forward_event(const struct backend_socket *sock, const struct packe
 	}
 	backend_write(cmd, len);
 	free(cmd);
+}
+
+/* --- replies ----------------------------------------------------------------- */
+
+bool backend_is_reply_channel(const char *channel)
+{
+	return backend.active && strcmp(channel, backend.reply) == 0;
+}
+
+/* Counts a dropped reply; logs the first of every BACKEND_LOG_INTERVAL_S
+ * (a late or duplicate answer is a backend's normal hazard, so info). */
+static void backend_reply_dropped(const char *why)
+{
+	time_t now = time(NULL);
+
+	metrics_inc(backend_replies_dropped_total);
+	if (now - backend.reply_logged < BACKEND_LOG_INTERVAL_S)
+		return;
+	backend.reply_logged = now;
+	log_info("backend: reply on %s dropped: %s (further drops within %ds only counted)",
+		 backend.reply, why, BACKEND_LOG_INTERVAL_S);
+}
+
+/* Checks {"sid", "ack", "args"}; returns the refusal or NULL. */
+static const char *backend_reply_check(const json_t *root)
+{
+	const json_t *sid = json_object_get(root, "sid");
+	const json_t *ack = json_object_get(root, "ack");
+	const json_t *args = json_object_get(root, "args");
+
+	if (!json_is_object(root))
+		return "not a JSON object";
+	if (!json_is_string(sid) || json_string_length(sid) != ID_LEN)
+		return "sid is not a socket id";
+	if (!json_is_integer(ack) || json_integer_value(ack) < 0)
+		return "ack is not an ack id";
+	if (args && !json_is_array(args))
+		return "args is not an array";
+	return NULL;
+}
+
+void backend_on_reply(const uint8_t *msg, size_t len)
+{
+	json_t *root = NULL;
+	enum jsonmem_result loaded = jsonmem_load(msg, len, 0, &root);
+	const char *why = root ? backend_reply_check(root) : jsonmem_result_text(loaded);
+	json_t *args = root ? json_object_get(root, "args") : NULL;
+	json_t *none = NULL;
+	struct adapter_payload pl = { 0 };
+
+	if (!why && !args)
+		args = none = json_array();
+	if (!why && (!args || adapter_payload_from_json(args, &pl) != ADAPTER_OK))
+		why = "args cannot be sent";
+	if (!why) {
+		const json_t *sid = json_object_get(root, "sid");
+		why = nsp_backend_answer(json_string_value(sid),
+					 json_integer_value(json_object_get(root, "ack")), pl.json,
+					 pl.json_len);
+	}
+	if (why)
+		backend_reply_dropped(why);
+	else
+		metrics_inc(backend_replies_total);
+	adapter_payload_free(&pl);
+	json_decref(none);
+	json_decref(root);
 }
 
 int backend_init(struct event_base *base, const struct config *cfg)
@@ -341,9 +438,14 @@ int backend_init(struct event_base *base, const struct config *cfg)
 		metrics_family_register(&backend.dropped_family);
 	}
 	backend.active = cfg->redis_host[0] || cfg->redis_unix[0];
-	if (backend.active)
-		log_info("backend: client events to stream %s (MAXLEN ~ %u)", cfg->backend_stream,
-			 (unsigned)cfg->backend_stream_maxlen);
+	if (!backend.active)
+		return 0;
+	snprintf(backend.reply, sizeof backend.reply, "%s:reply:%s", cfg->backend_stream,
+		 cluster_uid());
+	if (redis_subscribe(backend.reply) < 0)
+		return -1;
+	log_info("backend: client events to stream %s (MAXLEN ~ %u), replies on %s",
+		 cfg->backend_stream, (unsigned)cfg->backend_stream_maxlen, backend.reply);
 	return 0;
 }
 

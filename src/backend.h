@@ -39,6 +39,7 @@ struct backend_socket {
 	const char *sid;               /* the socket id, ID_LEN bytes */
 	const char *user;              /* the token's sub, "" without auth jwt */
 	size_t user_len;
+	int64_t ack_id;                /* the ack id a backend answers, or PACKET_NO_ACK */
 };
 
 /* Whether namespace <ns> writes client event <p> (an EVENT or
@@ -49,6 +50,14 @@ bool backend_wants_event(const struct config_namespace *ns, const struct packet 
 /* Writes <p> from <sock> as a record (see backend_encode_event()).  A
  * record that cannot be written is counted by reason here. */
 void backend_forward_event(const struct backend_socket *sock, const struct packet *p);
+
+/* Whether <channel> (NUL-terminated) is this instance's reply channel,
+ * `<backend_stream>:reply:<instance>`, where backends answer acks. */
+bool backend_is_reply_channel(const char *channel);
+/* A message on the reply channel, `{"sid":S,"ack":N,"args":[...]}`: the
+ * socket S gets ACK N with args, if it awaits N from a backend; anything
+ * else is dropped and counted (backend_replies_dropped_total). */
+void backend_on_reply(const uint8_t *msg, size_t len);
 
 /* --- the codec (pure) ------------------------------------------------------ */
 
@@ -70,12 +79,14 @@ struct backend_target {
 	size_t stream_len;
 	uint32_t maxlen;               /* XADD MAXLEN ~ */
 	const char *instance;          /* the adapter uid */
+	const char *reply;             /* the reply channel, for records with an ack */
 };
 
 /* The XADD command (RESP, ready for redis_write()) of event <p> from
  * <sock>: fields type ("event"), nsp, sid, instance, user, event, args (the
  * JSON text of the arguments after the name, placeholders included) and,
- * per attachment N, binN with its raw bytes.  Returns the heap text (free()
+ * per attachment N, binN with its raw bytes; with an ack id, ack (in
+ * decimal) and reply (t->reply).  Returns the heap text (free()
  * it) with *<len>, or NULL if memory ran out. */
 char *backend_encode_event(const struct backend_target *t, const struct backend_socket *sock,
 			   const struct packet *p, size_t *len)

@@ -35,6 +35,7 @@
 #include <jansson.h>
 
 #include "adapter.h"
+#include "backend.h"
 #include "cluster.h"
 #include "id.h"
 #include "jsonmem.h"
@@ -610,6 +611,10 @@ static void cluster_on_message(void *arg, const char *channel, size_t channel_le
 	name[channel_len] = '\0';
 	if (strcmp(name, cluster.cfg->redis_emit_channel) == 0) {
 		cluster_on_json_emit(name, payload, len);
+		return;
+	}
+	if (backend_is_reply_channel(name)) {
+		backend_on_reply(payload, len);
 		return;
 	}
 	for (size_t i = 0; i < cluster.n_namespaces; i++) {

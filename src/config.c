@@ -265,6 +265,14 @@ static const struct config_key config_keys[] = {
 	  .field = CONFIG_FIELD(backend_stream_maxlen, uint32_t), .min = 1, .max = 1000000000,
 	  .default_value = "100000",
 	  .why = "XADD MAXLEN ~: minutes of events for workers that fall behind, not Redis's memory" },
+	{ .name = "max_backend_acks", .set = config_set_count, .max_values = 1,
+	  .field = CONFIG_FIELD(max_backend_acks, uint32_t), .min = 1, .max = 100000,
+	  .default_value = "64",
+	  .why = "a client rarely has more requests in flight; each costs a record until answered" },
+	{ .name = "backend_ack_timeout", .set = config_set_duration, .max_values = 1,
+	  .field = CONFIG_FIELD(backend_ack_timeout_ms, uint32_t), .min = 1, .max = CONFIG_HOUR_MS,
+	  .default_value = "30s",
+	  .why = "a worker that has not answered in 30s will not; the client has timed out by then" },
 
 	/* Namespace blocks: each block starts from these defaults. */
 	{ .name = "client_join", .set = config_set_client_join, .scope = CONFIG_SCOPE_NAMESPACE,

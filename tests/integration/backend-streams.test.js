@@ -10,6 +10,13 @@
 // them and in order per socket; entries a worker read and never XACKed are
 // re-claimed by another with XAUTOCLAIM; MAXLEN ~ trims the stream; the
 // counters (roomcast_backend_records_total, sio_events_dropped_total).
+// Acks: an event sent with an ack carries `ack` and `reply`; a backend's
+// JSON reply on that channel reaches the client as its ack, over WebSocket
+// and polling, for text and binary events; a duplicate, forged, late or
+// malformed reply, or one for a socket that left, is dropped and counted
+// (roomcast_backend_replies_dropped_total); awaited ids expire at
+// backend_ack_timeout and past max_backend_acks the oldest is given up,
+// both counted.
 // roomcastd only: the reference server has no backend stream.
 'use strict';
 
@@ -258,6 +265,97 @@ test('MAXLEN ~ keeps the stream near backend_stream_maxlen', { skip }, async () 
   }, { what: 'the last bulk record' });
   const len = Number(await redis.sendCommand(['XLEN', STREAM]));
   assert.ok(len >= 1000 && len < 1500, `XLEN ${len} near 1000`);
+});
+
+/** Reads the one new record after `from` and answers it as a backend would. */
+async function answer(from, args) {
+  const [e] = await waitEntries(from, 1);
+  const f = text(e);
+  assert.match(f.ack, /^\d+$/);
+  assert.equal(f.reply, `${STREAM}:reply:${f.instance}`);
+  const n = await redis.publish(f.reply, JSON.stringify({ sid: f.sid, ack: Number(f.ack), args }));
+  assert.equal(n, 1, 'the instance subscribes to its reply channel');
+  return { e, f };
+}
+
+for (const transport of ['websocket', 'polling']) {
+  test(`acks round-trip through a backend over ${transport}, text and binary events`, { skip }, async () => {
+    const s = await client('/', transport);
+    let from = await lastId();
+    const before = await d.metrics();
+    const p1 = h.sioAck(s, 'ask', 'q1');
+    const { f } = await answer(from, ['ok', { n: 1, s: 'é\u0000' }, null]);
+    assert.deepEqual(await p1, ['ok', { n: 1, s: 'é\u0000' }, null]);
+    assert.equal(f.args, '["q1"]');
+    from = await lastId();
+    const p2 = h.sioAck(s, 'upload', Buffer.from([9, 8, 7]));
+    const { e } = await answer(from, []);
+    assert.equal(e.f.bin0.toString('hex'), '090807');
+    assert.deepEqual(await p2, []);
+    const m = await d.metrics();
+    assert.equal(m.roomcast_backend_replies_total, before.roomcast_backend_replies_total + 2);
+    assert.equal(m.roomcast_backend_replies_dropped_total, before.roomcast_backend_replies_dropped_total);
+  });
+}
+
+test('duplicate, forged, malformed and left-socket replies are dropped and counted', { skip }, async () => {
+  const s = await client('/');
+  const from = await lastId();
+  const before = await d.metrics();
+  const p = h.sioAck(s, 'ask', 1);
+  const { f } = await answer(from, ['first']);
+  assert.deepEqual(await p, ['first']);
+  const pub = (x) => redis.publish(f.reply, typeof x === 'string' ? x : JSON.stringify(x));
+  await pub({ sid: f.sid, ack: Number(f.ack), args: ['again'] }); // duplicate (late)
+  await pub({ sid: f.sid, ack: Number(f.ack) + 1000, args: ['forged'] }); // never asked
+  await pub({ sid: 'x'.repeat(20), ack: 0, args: [] }); // no such socket
+  await pub('{"sid":'); // not JSON
+  await pub({ sid: f.sid, ack: 'one' }); // wrong type
+  await pub({ sid: f.sid, ack: 1, args: {} }); // args not an array
+  await pub('['.repeat(5000) + ']'.repeat(5000)); // deep, costly JSON
+  const left = await client('/');
+  const from2 = await lastId();
+  const p2 = h.sioAck(left, 'ask', 2).catch(() => 'gone');
+  const [e2] = await waitEntries(from2, 1);
+  left.disconnect();
+  await h.waitFor(async () => (await d.metrics()).roomcast_sockets_current <= 1, { what: 'the socket left' });
+  await pub({ sid: text(e2).sid, ack: Number(text(e2).ack), args: ['too late'] });
+  assert.equal(await p2, 'gone');
+  const m = await h.waitFor(async () => {
+    const x = await d.metrics();
+    return x.roomcast_backend_replies_dropped_total >= before.roomcast_backend_replies_dropped_total + 8 && x;
+  }, { what: '8 dropped replies' });
+  assert.equal(m.roomcast_backend_replies_dropped_total, before.roomcast_backend_replies_dropped_total + 8);
+  assert.equal(m.roomcast_backend_replies_total, before.roomcast_backend_replies_total + 1);
+  assert.equal(s.got.length, 0, 'the client heard nothing but its one ack');
+  await h.sioFence(s);
+});
+
+test('awaited acks expire at backend_ack_timeout; past max_backend_acks the oldest is given up', { skip }, async () => {
+  const d2 = await h.startClusterDaemon(r, {
+    raw: RAW, config: { backend_stream: 'rc:short', backend_ack_timeout: '300ms', max_backend_acks: 2 },
+  });
+  try {
+    const s = h.sioClient(d2.port, '/', { transports: ['websocket'] });
+    open.add(s);
+    await h.sioConnected(s);
+    const from = await lastId('rc:short');
+    for (let i = 0; i < 3; i++) s.emit('slow', i, () => {});
+    const got = await waitEntries(from, 3, 'rc:short');
+    const m = await h.waitFor(async () => {
+      const x = await d2.metrics();
+      return x.roomcast_backend_acks_expired_total === 2 && x;
+    }, { what: 'two expiries' });
+    assert.equal(m.roomcast_backend_acks_overflow_total, 1);
+    const f = text(got[2]);
+    await redis.publish(f.reply, JSON.stringify({ sid: f.sid, ack: Number(f.ack), args: [] }));
+    await h.waitFor(async () => (await d2.metrics()).roomcast_backend_replies_dropped_total === 1, { what: 'the late reply dropped' });
+    s.disconnect();
+    await d2.waitIdle();
+    await d2.stop('SIGTERM');
+  } finally {
+    d2.kill();
+  }
 });
 
 if (!skip) h.endTests(() => d, { clients: () => open });

@@ -5,8 +5,9 @@
  * compared with the whole expected argv: XADD, the stream, MAXLEN ~ N, *,
  * then the fields in their documented order.  Covers text and binary
  * events (placeholders stay in args, attachments are binN with their raw
- * bytes), events without arguments, number event names, whitespace and
- * escaped quotes around the name, and backend_args_offset() on what is not
+ * bytes), the ack and reply fields of an event sent with an ack id,
+ * events without arguments, number event names, whitespace and escaped
+ * quotes around the name, and backend_args_offset() on what is not
  * an event's array.  Not covered here: writing to Redis and the policy
  * (tests/integration/backend-streams.test.js).
  */
@@ -66,8 +67,8 @@ static void backend_test_event(const char *text, const char *const *bins, const 
 {
 	struct packet_reader r;
 	struct packet p;
-	struct backend_target t = { "rc:events", 9, 100000, "abcdef" };
-	struct backend_socket sock = { "/chat", 5, "AAAAAAAAAAAAAAAAAAAA", "u1", 2 };
+	struct backend_target t = { "rc:events", 9, 100000, "abcdef", "rc:events:reply:abcdef" };
+	struct backend_socket sock = { "/chat", 5, "AAAAAAAAAAAAAAAAAAAA", "u1", 2, PACKET_NO_ACK };
 	struct backend_test_words w;
 	size_t len;
 
@@ -78,6 +79,7 @@ static void backend_test_event(const char *text, const char *const *bins, const 
 		res = packet_reader_feed(&r, true, (const uint8_t *)bins[i], bin_lens[i], &p);
 	}
 	assert_int_equal(res, PACKET_OK);
+	sock.ack_id = p.ack_id;
 	char *cmd = backend_encode_event(&t, &sock, &p, &len);
 	assert_non_null(cmd);
 	backend_test_parse(cmd, len, &w);
@@ -114,10 +116,13 @@ static void event_without_arguments_has_empty_args(void **state)
 	backend_test_event("2/chat,[\"ping\"]", NULL, NULL, 0, f);
 }
 
-static void event_with_an_ack_id_carries_only_its_arguments(void **state)
+static void event_with_an_ack_id_has_ack_and_reply_after_its_arguments(void **state)
 {
-	static const char *const f[] = { "event", "q", "args", "[1]", NULL };
-	backend_test_event("2/chat,17[\"q\",1]", NULL, NULL, 0, f);
+	static const char *const f[] = {
+		"event", "q", "args", "[1]", "ack", "9007199254740991", "reply", "rc:events:reply:abcdef",
+		NULL,
+	};
+	backend_test_event("2/chat,9007199254740991[\"q\",1]", NULL, NULL, 0, f);
 }
 
 static void escaped_name_is_unescaped_and_whitespace_is_kept_in_args(void **state)
@@ -145,8 +150,8 @@ static void binary_event_keeps_placeholders_and_adds_raw_attachments(void **stat
 	 * at its name; the helper would stop at the NUL. */
 	struct packet_reader r;
 	struct packet p;
-	struct backend_target t = { "rc:events", 9, 7, "abcdef" };
-	struct backend_socket sock = { "/", 1, "BBBBBBBBBBBBBBBBBBBB", "", 0 };
+	struct backend_target t = { "rc:events", 9, 7, "abcdef", "r" };
+	struct backend_socket sock = { "/", 1, "BBBBBBBBBBBBBBBBBBBB", "", 0, PACKET_NO_ACK };
 	struct backend_test_words w;
 	size_t len;
 	const char *text = "52-[\"file\",{\"_placeholder\":true,\"num\":0},"
@@ -191,7 +196,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(text_event_has_its_arguments_after_the_name_as_sent),
 		cmocka_unit_test(event_without_arguments_has_empty_args),
-		cmocka_unit_test(event_with_an_ack_id_carries_only_its_arguments),
+		cmocka_unit_test(event_with_an_ack_id_has_ack_and_reply_after_its_arguments),
 		cmocka_unit_test(escaped_name_is_unescaped_and_whitespace_is_kept_in_args),
 		cmocka_unit_test(number_event_name_is_its_text),
 		cmocka_unit_test(binary_event_keeps_placeholders_and_adds_raw_attachments),

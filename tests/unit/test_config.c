@@ -37,6 +37,7 @@ static const char *const config_test_keys[] = {
 	"max_auth_size", "max_acks_per_socket",
 	"redis", "redis_password", "redis_db", "redis_key", "redis_request_timeout",
 	"redis_emit_channel", "redis_max_message", "backend_stream", "backend_stream_maxlen",
+	"max_backend_acks", "backend_ack_timeout",
 	/* namespace blocks */
 	"namespace", "client_join", "join_event", "leave_event", "max_rooms_per_socket", "relay",
 	"flush_delay", "auth", "jwt_secret_file", "jwt_public_key_file", "jwt_jwks_file", "jwt_issuer",
@@ -1709,6 +1710,29 @@ static void backend_stream_keys_take_a_key_and_a_length(void **state)
 	free(name);
 }
 
+static void backend_ack_keys_take_a_count_and_a_duration(void **state)
+{
+	struct config cfg;
+
+	config_defaults(&cfg);
+	assert_int_equal(cfg.max_backend_acks, 64);
+	assert_int_equal(cfg.backend_ack_timeout_ms, 30000);
+	config_test_parse_ok(&cfg, "max_backend_acks 1\nbackend_ack_timeout 1ms\n");
+	assert_int_equal(cfg.max_backend_acks, 1);
+	assert_int_equal(cfg.backend_ack_timeout_ms, 1);
+	config_test_parse_ok(&cfg, "max_backend_acks 100000\nbackend_ack_timeout 1h\n");
+	assert_int_equal(cfg.max_backend_acks, 100000);
+	assert_int_equal(cfg.backend_ack_timeout_ms, 3600000);
+	config_test_expect_value_error("max_backend_acks", "0",
+				       "max_backend_acks: '0' out of range (1..100000)");
+	config_test_expect_value_error("max_backend_acks", "100001",
+				       "max_backend_acks: '100001' out of range (1..100000)");
+	config_test_expect_value_error("backend_ack_timeout", "0ms",
+				       "backend_ack_timeout: '0ms' out of range (1ms..1h)");
+	config_test_expect_value_error("backend_ack_timeout", "3600001ms",
+				       "backend_ack_timeout: '3600001ms' out of range (1ms..1h)");
+}
+
 /* ---- room matcher ---- */
 
 /* Auth fields for the matcher: <fields> holds name, value pairs. */
@@ -2714,6 +2738,7 @@ int main(void)
 		cmocka_unit_test(forward_takes_unrelayed_all_or_none),
 		cmocka_unit_test(forward_events_takes_1_to_16_globs_of_up_to_64_bytes),
 		cmocka_unit_test(backend_stream_keys_take_a_key_and_a_length),
+		cmocka_unit_test(backend_ack_keys_take_a_count_and_a_duration),
 		cmocka_unit_test(room_matcher_with_no_patterns_allows_nothing),
 		cmocka_unit_test(room_matcher_star_matches_any_run_of_bytes_even_an_empty_one),
 		cmocka_unit_test(room_matcher_question_mark_matches_exactly_one_byte),
