@@ -35,6 +35,7 @@
 #include <jansson.h>
 
 #include "adapter.h"
+#include "backend.h"
 #include "cluster.h"
 #include "id.h"
 #include "jsonmem.h"
@@ -682,6 +683,10 @@ static void cluster_on_message(void *arg, const char *channel, size_t channel_le
 		cluster_on_json(name, payload, len);
 		return;
 	}
+	if (backend_is_reply_channel(name)) {
+		backend_on_reply(payload, len);
+		return;
+	}
 	for (size_t i = 0; i < cluster.n_namespaces; i++) {
 		struct cluster_ns *cns = &cluster.namespaces[i];
 		if (strcmp(name, cns->request) == 0) {
@@ -786,6 +791,11 @@ void cluster_cleanup(void)
 	cluster.namespaces = NULL;
 	cluster.n_namespaces = 0;
 	cluster.active = false;
+}
+
+const char *cluster_uid(void)
+{
+	return cluster.uid;
 }
 
 const char *cluster_health(void)

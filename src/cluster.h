@@ -35,6 +35,10 @@ void cluster_cleanup(void);
 void cluster_publish_event(const char *nsp, size_t nsp_len, const struct packet *p,
 			   const struct room_name *rooms, size_t n_rooms, const char *sender_id);
 
+/* This process's adapter uid (6 characters), "" when single instance:
+ * the `instance` of its backend records. */
+const char *cluster_uid(void);
+
 /* "redis up" or "redis down" for /healthz, NULL when single instance. */
 const char *cluster_health(void);
 

@@ -129,7 +129,8 @@ static config_set_cb config_set_listen, config_set_path, config_set_transports,
 	config_set_cors_origin, config_set_log_level, config_set_log_file,
 	config_set_client_join, config_set_event_name, config_set_redis, config_set_redis_password,
 	config_set_redis_key, config_set_redis_emit_channel, config_set_auth, config_set_jwt_key_file,
-	config_set_jwt_string, config_set_user_room, config_set_claim_name;
+	config_set_jwt_string, config_set_user_room, config_set_claim_name, config_set_forward,
+	config_set_forward_events, config_set_backend_stream;
 
 /* Every key, its default and why.  The reference server is Node socket.io
  * 4.8 (engine.io 6.6) on Node's http module; protocol-notes.md 1.13.
@@ -255,6 +256,24 @@ static const struct config_key config_keys[] = {
 	  .max = 512 * CONFIG_MIB, .default_value = "1M",
 	  .why = "max_payload's order: one message is decoded and queued for many clients" },
 
+	/* Backends: client events written to a Redis Stream (backend.c). */
+	{ .name = "backend_stream", .set = config_set_backend_stream, .max_values = 1,
+	  .field = CONFIG_FIELD(backend_stream, char *), .max = CONFIG_MAX_REDIS_KEY,
+	  .default_value = "roomcast:events",
+	  .why = "a key of its own, apart from the adapter's channels" },
+	{ .name = "backend_stream_maxlen", .set = config_set_count, .max_values = 1,
+	  .field = CONFIG_FIELD(backend_stream_maxlen, uint32_t), .min = 1, .max = 1000000000,
+	  .default_value = "100000",
+	  .why = "XADD MAXLEN ~: minutes of events for workers that fall behind, not Redis's memory" },
+	{ .name = "max_backend_acks", .set = config_set_count, .max_values = 1,
+	  .field = CONFIG_FIELD(max_backend_acks, uint32_t), .min = 1, .max = 100000,
+	  .default_value = "64",
+	  .why = "a client rarely has more requests in flight; each costs a record until answered" },
+	{ .name = "backend_ack_timeout", .set = config_set_duration, .max_values = 1,
+	  .field = CONFIG_FIELD(backend_ack_timeout_ms, uint32_t), .min = 1, .max = CONFIG_HOUR_MS,
+	  .default_value = "30s",
+	  .why = "a worker that has not answered in 30s will not; the client has timed out by then" },
+
 	/* Namespace blocks: each block starts from these defaults. */
 	{ .name = "client_join", .set = config_set_client_join, .scope = CONFIG_SCOPE_NAMESPACE,
 	  .max_values = CONFIG_MAX_CLIENT_JOIN,
@@ -312,6 +331,12 @@ static const struct config_key config_keys[] = {
 	  .max_values = 1, .field = CONFIG_NS_FIELD(allow_join_claim, char *),
 	  .default_value = "allow_join",
 	  .why = "the issuer widens client_join for one client" },
+	{ .name = "forward", .set = config_set_forward, .scope = CONFIG_SCOPE_NAMESPACE,
+	  .max_values = 1, .default_value = "unrelayed",
+	  .why = "an event no client hears is meant for a backend" },
+	{ .name = "forward_events", .set = config_set_forward_events,
+	  .scope = CONFIG_SCOPE_NAMESPACE, .max_values = CONFIG_MAX_FORWARD_EVENTS,
+	  .why = "every event: the namespace's policy says which ones, not a list" },
 };
 
 #define CONFIG_N_KEYS (sizeof config_keys / sizeof config_keys[0])
@@ -1173,6 +1198,48 @@ static int config_set_claim_name(struct config_parser *ps, const struct config_k
 	return 0;
 }
 
+/* ---- backends ---- */
+
+static int config_set_forward(struct config_parser *ps, const struct config_key *key,
+			      const struct config_tok *v, size_t n)
+{
+	static const char *const modes[] = {
+		[CONFIG_FORWARD_UNRELAYED] = "unrelayed",
+		[CONFIG_FORWARD_ALL] = "all",
+		[CONFIG_FORWARD_NONE] = "none",
+	};
+	CONFIG_QUOTE_BUF(q);
+
+	for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
+		if (config_tok_is(&v[0], modes[i])) {
+			ps->ns->forward = (enum config_forward)i;
+			return 0;
+		}
+	}
+	return config_fail(ps, "forward: unknown mode '%s' (unrelayed, all, none)",
+			   config_quote(q, &v[0]));
+}
+
+/* `forward_events GLOB...`: plain globs (config_glob_allows()) on event
+ * names, so no longer than an event name may be. */
+static int config_set_forward_events(struct config_parser *ps, const struct config_key *key,
+				     const struct config_tok *v, size_t n)
+{
+	struct config_namespace *ns = ps->ns;
+	CONFIG_QUOTE_BUF(q);
+
+	ns->n_forward_events = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (v[i].len > CONFIG_MAX_EVENT_GLOB)
+			return config_fail(ps, "forward_events: '%s' longer than %d bytes",
+					   config_quote(q, &v[i]), CONFIG_MAX_EVENT_GLOB);
+		config_copy_filled(ns->forward_events[i], sizeof ns->forward_events[i], v[i].s,
+				   v[i].len);
+		ns->n_forward_events = i + 1;
+	}
+	return 0;
+}
+
 /* ---- redis ---- */
 
 /* Letters, digits, '-', '.' and '_': a DNS name or an IPv4 literal. */
@@ -1316,6 +1383,21 @@ static int config_set_redis_key(struct config_parser *ps, const struct config_ke
 	if (memchr(v[0].s, '#', v[0].len))
 		return config_fail(ps, "redis_key: bad prefix '%s' (character '#' not allowed: "
 				   "it separates the parts of the adapter's channel names)",
+				   config_quote(q, &v[0]));
+	return config_set_redis_name(ps, key, v);
+}
+
+/* The stream's key also names the reply channel (backend.c); without a
+ * '#' that channel can never fall among the adapter's, where a message
+ * that is not msgpack makes Node servers exit (protocol-notes.md 3.3). */
+static int config_set_backend_stream(struct config_parser *ps, const struct config_key *key,
+				     const struct config_tok *v, size_t n)
+{
+	CONFIG_QUOTE_BUF(q);
+
+	if (v[0].len == 0 || memchr(v[0].s, '#', v[0].len))
+		return config_fail(ps, "backend_stream: bad key '%s' (character '#' not allowed: "
+				   "its reply channel must stay outside the adapter's)",
 				   config_quote(q, &v[0]));
 	return config_set_redis_name(ps, key, v);
 }

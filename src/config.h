@@ -46,6 +46,16 @@
 #define CONFIG_MAX_REDIS_UNIX 107      /* sun_path less its NUL */
 #define CONFIG_MAX_REDIS_PASSWORD 255
 #define CONFIG_MAX_REDIS_KEY 127
+/* forward_events globs on one line, and bytes of one glob. */
+#define CONFIG_MAX_FORWARD_EVENTS 16
+#define CONFIG_MAX_EVENT_GLOB CONFIG_MAX_EVENT_NAME
+
+/* Which client events a namespace writes to the backend stream (`forward`). */
+enum config_forward {
+	CONFIG_FORWARD_UNRELAYED,      /* those not relayed to rooms (and not join/leave) */
+	CONFIG_FORWARD_ALL,            /* relayed ones too */
+	CONFIG_FORWARD_NONE,           /* none: counted as dropped when not relayed */
+};
 
 /* Who may connect to a namespace (`auth`). */
 enum config_auth {
@@ -95,6 +105,9 @@ struct config_namespace {
 	char user_room[CONFIG_MAX_ROOM_PATTERN + 1];  /* room joined at connect, from claims; "" = none */
 	char rooms_claim[CONFIG_MAX_CLAIM_NAME + 1];  /* claim listing rooms joined at connect; "" = none */
 	char allow_join_claim[CONFIG_MAX_CLAIM_NAME + 1]; /* claim listing globs the client may join; "" = none */
+	enum config_forward forward;              /* which events go to the backend stream */
+	size_t n_forward_events;                  /* 0 = every event `forward` lets through */
+	char forward_events[CONFIG_MAX_FORWARD_EVENTS][CONFIG_MAX_EVENT_GLOB + 1]; /* plain globs */
 };
 
 struct config {
@@ -137,6 +150,10 @@ struct config {
 	uint32_t redis_request_timeout_ms;       /* waiting for cluster answers and client acks */
 	char redis_emit_channel[CONFIG_MAX_REDIS_KEY + 1]; /* plain JSON emits; never under redis_key# */
 	size_t redis_max_message;                /* bytes: longer Redis messages are dropped */
+	char backend_stream[CONFIG_MAX_REDIS_KEY + 1]; /* XADD key of client events for backends */
+	uint32_t backend_stream_maxlen;          /* XADD MAXLEN ~: entries Redis keeps per stream */
+	uint32_t max_backend_acks;               /* ack ids one socket awaits from backends */
+	uint32_t backend_ack_timeout_ms;         /* how long a backend may take to answer one */
 	struct config_namespace namespaces[CONFIG_MAX_NAMESPACES]; /* [0] is always "/" */
 	size_t n_namespaces;             /* 1..CONFIG_MAX_NAMESPACES */
 };

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "auth.h"
+#include "backend.h"
 #include "cluster.h"
 #include "config.h"
 #include "daemon.h"
@@ -30,12 +31,14 @@ static void main_usage(FILE *out)
 /* Socket.IO first: the cluster delivers to its namespaces. */
 static int main_app_init(struct event_base *base, const struct config *cfg)
 {
-	return nsp_init(base, cfg) < 0 || cluster_init(base, cfg) < 0 ? -1 : 0;
+	return nsp_init(base, cfg) < 0 || cluster_init(base, cfg) < 0 ||
+	       backend_init(base, cfg) < 0 ? -1 : 0;
 }
 
 static void main_app_cleanup(void)
 {
 	cluster_cleanup();
+	backend_cleanup();
 	nsp_cleanup();
 	auth_cleanup();
 }

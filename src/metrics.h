@@ -69,7 +69,12 @@
 	X(redis_reconnects_total, "Redis connection attempts after a failure or a loss")  \
 	X(redis_publish_failed_total, "PUBLISH refused (Redis away or behind) or failed") \
 	X(memory_trims_total, "times free heap was given back to the system (malloc_trim)") \
-	X(auth_expired_total, "sessions closed because a socket's token expired")
+	X(auth_expired_total, "sessions closed because a socket's token expired") \
+	X(backend_records_total, "client records Redis added to the backend stream") \
+	X(backend_replies_total, "backend replies delivered to clients as acks")       \
+	X(backend_replies_dropped_total, "backend replies dropped: malformed, socket gone, ack id not awaited") \
+	X(backend_acks_expired_total, "ack ids given up on at backend_ack_timeout")      \
+	X(backend_acks_overflow_total, "ack ids given up on past max_backend_acks")
 
 /* X(name, help) */
 #define METRICS_GAUGES(X)                                               \

@@ -8,9 +8,12 @@
  * Flow: engine message -> packet_reader -> CONNECT (policy: declared
  * namespaces, max_namespaces_per_session), DISCONNECT, EVENT (join/leave
  * events under client_join and max_rooms_per_socket; other events relayed
- * when the namespace says relay, else counted and dropped until the backend
- * step), ACK (to the server's ack ids, from cluster.c's broadcasts with
- * acks).  Anything the reference
+ * when the namespace says relay, and written to the backend stream as its
+ * forward policy says (backend.c), else counted and dropped), ACK (to the
+ * server's ack ids, from cluster.c's broadcasts with acks).  An event
+ * forwarded with an ack id leaves the id awaiting a backend's reply
+ * (nsp_backend_answer()), at most max_backend_acks per socket, each for
+ * backend_ack_timeout (one timeq).  Anything the reference
  * server refuses closes the whole engine session as it does ("forced
  * close"), counted and logged once at debug level; nobody else notices.
  * A relayed packet is encoded once and the same bytes go to every
@@ -24,8 +27,9 @@
 
 #include <jansson.h>
 
-#include "cluster.h"
 #include "auth.h"
+#include "backend.h"
+#include "cluster.h"
 #include "id.h"
 #include "jsonmem.h"
 #include "log.h"
@@ -87,7 +91,18 @@ struct nsp_socket {
 	int64_t issued_ms;             /* when it connected (handshake.issued) */
 	struct room_member member;     /* in ns->rooms */
 	struct nsp_ack *acks;          /* answers it owes the server, owned */
+	struct nsp_backend_ack *backend_acks; /* ack ids it awaits from backends, oldest first, owned */
+	uint32_t n_backend_acks;
 	struct nsp_socket *next;
+};
+
+/* An ack id a socket's client waits for a backend to answer.  All share
+ * one timeout, so the socket's list, oldest first, is also expiry order. */
+struct nsp_backend_ack {
+	int64_t id;
+	struct nsp_socket *sock;       /* not owned */
+	struct timeq_entry timer;      /* on nsp.backend_ack_timeout */
+	struct nsp_backend_ack *next, **pprev;
 };
 
 /* An event sent with an ack id, shared by its targets until each answered,
@@ -113,6 +128,7 @@ static struct {
 	struct nsp_namespace *namespaces;
 	size_t n_namespaces;
 	struct timeq connect_timeout;  /* every client's connect_timer */
+	struct timeq backend_ack_timeout; /* every nsp_backend_ack's timer */
 } nsp;
 
 /* --- sending ------------------------------------------------------------- */
@@ -193,10 +209,14 @@ static void nsp_ack_settle(struct nsp_ack *a);
 static void nsp_auth_free(struct nsp_auth *a);
 static void nsp_socket_grant(struct nsp_socket *sock, const json_t *claims);
 
+static void nsp_backend_ack_end(struct nsp_backend_ack *a);
+
 static void nsp_socket_free(struct nsp_socket *sock)
 {
 	while (sock->acks)
 		nsp_ack_settle(sock->acks);
+	while (sock->backend_acks)
+		nsp_backend_ack_end(sock->backend_acks);
 	room_member_cleanup(sock->ns->rooms, &sock->member);
 	nsp_auth_free(sock->auth);
 	free(sock);
@@ -288,6 +308,16 @@ static size_t nsp_auth_put_globs(const json_t *list, char *out)
 	return n;
 }
 
+/* The fields an nsp_auth keeps: its room patterns' placeholders, and with
+ * auth jwt the token's sub, the `user` of its backend records (measured
+ * twice when a pattern names it too: a few bytes spare, never short). */
+static void nsp_auth_add_fields(const struct config_namespace *ns, struct nsp_auth_build *b)
+{
+	config_each_placeholder(ns, nsp_auth_add_field, b);
+	if (ns->auth == CONFIG_AUTH_JWT)
+		nsp_auth_add_field(b, "sub", 3);
+}
+
 /* The block a socket keeps of CONNECT payload <p> (an object, or none)
  * and of its token's <claims> (NULL if none), or NULL if memory ran out. */
 static struct nsp_auth *nsp_auth_new(const struct config_namespace *ns, const struct packet *p,
@@ -297,7 +327,7 @@ static struct nsp_auth *nsp_auth_new(const struct config_namespace *ns, const st
 	const json_t *globs = auth_claim_list(claims, ns->allow_join_claim);
 	size_t globs_len = nsp_auth_put_globs(globs, NULL);
 
-	config_each_placeholder(ns, nsp_auth_add_field, &b);
+	nsp_auth_add_fields(ns, &b);
 	struct nsp_auth *a = malloc(sizeof *a + p->json_len + b.len + globs_len);
 	if (!a)
 		return NULL;
@@ -306,7 +336,7 @@ static struct nsp_auth *nsp_auth_new(const struct config_namespace *ns, const st
 	memcpy(a->data, p->json, p->json_len);
 	b.out = a;
 	b.len = 0;
-	config_each_placeholder(ns, nsp_auth_add_field, &b);
+	nsp_auth_add_fields(ns, &b);
 	a->fields_len = b.len;
 	a->globs_len = nsp_auth_put_globs(globs, a->data + a->json_len + a->fields_len);
 	return a;
@@ -825,6 +855,100 @@ static void nsp_relay(struct nsp_socket *sock, const struct packet *p)
 	nsp_send_ack(sock, p->ack_id, "[]");
 }
 
+/* --- forward -------------------------------------------------------------- */
+
+static void nsp_backend_ack_end(struct nsp_backend_ack *a)
+{
+	*a->pprev = a->next;
+	if (a->next)
+		a->next->pprev = a->pprev;
+	a->sock->n_backend_acks--;
+	timeq_stop(&a->timer);
+	free(a);
+}
+
+/* The backend did not answer within backend_ack_timeout; the client's own
+ * timeout (if it set one) tells it, as with a Node server that never
+ * calls back. */
+static void nsp_backend_ack_fire(struct timeq_entry *e)
+{
+	metrics_inc(backend_acks_expired_total);
+	nsp_backend_ack_end(timeq_owner(e, struct nsp_backend_ack, timer));
+}
+
+/* Records that <sock> awaits ack <id> from a backend: at max_backend_acks
+ * the oldest is given up first, so a client that floods events with acks
+ * costs at most that many records.  Returns 0, or -1 if memory ran out. */
+static int nsp_backend_ack_await(struct nsp_socket *sock, int64_t id)
+{
+	struct nsp_backend_ack *a, **tail = &sock->backend_acks;
+
+	if (sock->n_backend_acks >= nsp.cfg->max_backend_acks) {
+		metrics_inc(backend_acks_overflow_total);
+		nsp_backend_ack_end(sock->backend_acks);
+	}
+	if (!(a = calloc(1, sizeof *a)))
+		return -1;
+	while (*tail)
+		tail = &(*tail)->next;
+	a->id = id;
+	a->sock = sock;
+	a->pprev = tail;
+	*tail = a;
+	sock->n_backend_acks++;
+	timeq_start(&nsp.backend_ack_timeout, &a->timer);
+	return 0;
+}
+
+struct nsp_find_one {
+	struct nsp_socket *sock;
+};
+
+static void nsp_find_one_visit(void *owner, void *arg)
+{
+	((struct nsp_find_one *)arg)->sock = owner;
+}
+
+const char *nsp_backend_answer(const char *sid, int64_t ack_id, const char *json, size_t json_len)
+{
+	struct room_name id = { sid, ID_LEN };
+	struct nsp_find_one f = { NULL };
+
+	/* Socket ids are unique across namespaces; each has its id room. */
+	for (size_t i = 0; i < nsp.n_namespaces && !f.sock; i++)
+		room_broadcast(nsp.namespaces[i].rooms, &id, 1, NULL, 0, NULL, nsp_find_one_visit, &f);
+	if (!f.sock)
+		return "no such socket";
+	for (struct nsp_backend_ack *a = f.sock->backend_acks; a; a = a->next) {
+		if (a->id == ack_id) {
+			nsp_backend_ack_end(a);
+			nsp_send(f.sock->client, PACKET_ACK, f.sock->ns->cfg->name,
+				 f.sock->ns->cfg->name_len, ack_id, json, json_len);
+			return NULL;
+		}
+	}
+	return "ack id not awaited (forged, late or answered)";
+}
+
+/* Writes <p> to the backend stream as <sock>'s; an ack it asks for is the
+ * backend's to answer unless the event was relayed (the relay did). */
+static void nsp_forward(struct nsp_socket *sock, const struct packet *p, bool relayed)
+{
+	struct backend_socket bs = { sock->ns->cfg->name, sock->ns->cfg->name_len, sock->id, "", 0,
+				     PACKET_NO_ACK };
+	const char *user = sock->auth ? nsp_auth_find(sock->auth, "sub", 3, &bs.user_len) : NULL;
+
+	/* A namespace without auth jwt keeps no sub: "" then, whatever a
+	 * room pattern named {sub}. */
+	if (user && sock->ns->cfg->auth == CONFIG_AUTH_JWT)
+		bs.user = user;
+	else
+		bs.user_len = 0;
+	if (p->ack_id != PACKET_NO_ACK && !relayed && nsp_backend_ack_await(sock, p->ack_id) == 0)
+		bs.ack_id = p->ack_id;
+	backend_forward_event(&bs, p);
+}
+
 /* --- packets from the client --------------------------------------------- */
 
 static bool nsp_event_is(const struct packet *p, const char *name)
@@ -843,12 +967,15 @@ static void nsp_on_event(struct nsp_socket *sock, const struct packet *p)
 		nsp_room_answer(sock, p, nsp_join(sock, p));
 	} else if (nsp_event_is(p, ns->leave_event)) {
 		nsp_room_answer(sock, p, nsp_leave(sock, p));
-	} else if (ns->relay) {
-		nsp_relay(sock, p);
 	} else {
-		/* Kept for the backend step (#5): until then counted. */
-		metrics_inc(sio_events_dropped_total);
-		log_debug("socket %s: event dropped (relay off, no backend)", sock->id);
+		if (ns->relay)
+			nsp_relay(sock, p);
+		if (backend_wants_event(ns, p, ns->relay)) {
+			nsp_forward(sock, p, ns->relay);
+		} else if (!ns->relay) {
+			metrics_inc(sio_events_dropped_total);
+			log_debug("socket %s: event dropped (relay off, not forwarded)", sock->id);
+		}
 	}
 }
 
@@ -1207,6 +1334,8 @@ int nsp_init(struct event_base *base, const struct config *cfg)
 	nsp.base = base;
 	nsp.cfg = cfg;
 	timeq_init(&nsp.connect_timeout, base, cfg->connect_timeout_ms, nsp_connect_timeout_fire);
+	timeq_init(&nsp.backend_ack_timeout, base, cfg->backend_ack_timeout_ms,
+		   nsp_backend_ack_fire);
 	nsp.namespaces = calloc(cfg->n_namespaces, sizeof *nsp.namespaces);
 	if (!nsp.namespaces)
 		return -1;
@@ -1236,4 +1365,5 @@ void nsp_cleanup(void)
 	nsp.namespaces = NULL;
 	nsp.n_namespaces = 0;
 	timeq_cleanup(&nsp.connect_timeout);
+	timeq_cleanup(&nsp.backend_ack_timeout);
 }

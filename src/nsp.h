@@ -115,6 +115,13 @@ bool nsp_has_room(const struct nsp_namespace *ns, const char *name, size_t len);
 void nsp_each_room(struct nsp_namespace *ns,
 		   void (*fn)(void *arg, const char *name, size_t len), void *arg);
 
+/* A backend's answer to the event socket <sid> (ID_LEN bytes) sent with
+ * ack id <ack_id>: the socket gets ACK <ack_id> with <json> (the text of
+ * the arguments array), once.  Returns NULL when delivered, else why not
+ * (no such socket, or an id it does not await from a backend: forged,
+ * late or answered already), for the caller to count. */
+const char *nsp_backend_answer(const char *sid, int64_t ack_id, const char *json, size_t json_len);
+
 /* What a socket shows to the cluster (fetchSockets). */
 const char *nsp_socket_id(const struct nsp_socket *sock);
 /* The CONNECT auth object, parsed again from the text the socket keeps:

@@ -36,6 +36,10 @@
  * (P)SUBSCRIBE gets the confirmation, then every message on that channel
  * or pattern.
  *
+ * PUBLISH and redis_write() share one budget of REDIS_MAX_PENDING_BYTES
+ * unanswered bytes on the publisher: hiredis's output buffer has no cap of
+ * its own.
+ *
  * Logging: the first failure of an outage is one warning (or one error if
  * Redis refused AUTH or SELECT), the return is one info line, and retries
  * in between are debug lines.  Oversized messages and refused publishes
@@ -646,17 +650,39 @@ int redis_psubscribe(const char *pattern)
 	return redis_sub_add(pattern, true);
 }
 
-/* Gives a PUBLISH's bytes back, also when the context is going away
- * (NULL reply): they are no longer in flight either way. */
-static void redis_publish_cb(redisAsyncContext *ac, void *reply, void *privdata)
+/* Gives back <cost> bytes of the publisher's in-flight budget. */
+static void redis_pub_release(size_t cost)
 {
-	size_t cost = (size_t)(uintptr_t)privdata;
-	const redisReply *r = reply;
-
 	redis.pending_bytes = redis.pending_bytes > cost ? redis.pending_bytes - cost : 0;
 	/* Half the cap: hovering at the cap would warn at every crossing. */
 	if (redis.pending_bytes < REDIS_MAX_PENDING_BYTES / 2)
 		redis.is_behind_logged = false;
+}
+
+/* Whether the publisher may take <cost> more bytes now: REDIS_WRITE_OK,
+ * or why not (the first refusal past the cap is logged, until Redis has
+ * caught up; an outage is logged where it was seen). */
+static enum redis_write_result redis_pub_admit(const char *what)
+{
+	if (redis.pub.phase != REDIS_READY)
+		return REDIS_WRITE_DOWN;
+	if (redis.pending_bytes >= REDIS_MAX_PENDING_BYTES) {
+		if (!redis.is_behind_logged)
+			log_warn("redis %s: %zu written bytes unanswered; dropping %s until Redis "
+				 "catches up", redis.where, redis.pending_bytes, what);
+		redis.is_behind_logged = true;
+		return REDIS_WRITE_BEHIND;
+	}
+	return REDIS_WRITE_OK;
+}
+
+/* Gives a PUBLISH's bytes back, also when the context is going away
+ * (NULL reply): they are no longer in flight either way. */
+static void redis_publish_cb(redisAsyncContext *ac, void *reply, void *privdata)
+{
+	const redisReply *r = reply;
+
+	redis_pub_release((size_t)(uintptr_t)privdata);
 	if (r && r->type == REDIS_REPLY_ERROR) {
 		metrics_inc(redis_publish_failed_total);
 		if (!redis.is_publish_error_logged)
@@ -672,25 +698,54 @@ int redis_publish(const char *channel, size_t channel_len, const void *payload, 
 	size_t lens[3] = { 7, channel_len, len };
 	size_t cost = channel_len + len;
 
-	if (redis.pub.phase != REDIS_READY) {
-		metrics_inc(redis_publish_failed_total);
-		return -1; /* the outage is logged once, where it was seen */
-	}
-	if (redis.pending_bytes >= REDIS_MAX_PENDING_BYTES) {
-		metrics_inc(redis_publish_failed_total);
-		if (!redis.is_behind_logged)
-			log_warn("redis %s: %zu published bytes unanswered; dropping publishes "
-				 "until Redis catches up", redis.where, redis.pending_bytes);
-		redis.is_behind_logged = true;
-		return -1;
-	}
-	if (redisAsyncCommandArgv(redis.pub.ac, redis_publish_cb, (void *)(uintptr_t)cost, 3, argv,
+	if (redis_pub_admit("publishes") != REDIS_WRITE_OK ||
+	    redisAsyncCommandArgv(redis.pub.ac, redis_publish_cb, (void *)(uintptr_t)cost, 3, argv,
 				  lens) != REDIS_OK) {
 		metrics_inc(redis_publish_failed_total);
 		return -1;
 	}
 	redis.pending_bytes += cost;
 	return 0;
+}
+
+/* A command of redis_write() waiting for its answer. */
+struct redis_write {
+	size_t cost;
+	redis_write_cb *cb;
+	void *arg;
+};
+
+static void redis_write_reply_cb(redisAsyncContext *ac, void *reply, void *privdata)
+{
+	struct redis_write *w = privdata;
+	const redisReply *r = reply;
+
+	redis_pub_release(w->cost);
+	if (!r)
+		w->cb(w->arg, REDIS_WRITE_LOST, "connection lost");
+	else if (r->type == REDIS_REPLY_ERROR)
+		w->cb(w->arg, REDIS_WRITE_REFUSED, r->str);
+	else
+		w->cb(w->arg, REDIS_WRITE_OK, NULL);
+	free(w);
+}
+
+enum redis_write_result redis_write(const char *cmd, size_t len, redis_write_cb *cb, void *arg)
+{
+	enum redis_write_result res = redis_pub_admit("backend records");
+	struct redis_write *w;
+
+	if (res != REDIS_WRITE_OK)
+		return res;
+	if (!(w = malloc(sizeof *w)))
+		return REDIS_WRITE_NOMEM;
+	*w = (struct redis_write){ len, cb, arg };
+	if (redisAsyncFormattedCommand(redis.pub.ac, redis_write_reply_cb, w, cmd, len) != REDIS_OK) {
+		free(w);
+		return REDIS_WRITE_NOMEM;
+	}
+	redis.pending_bytes += len;
+	return REDIS_WRITE_OK;
 }
 
 bool redis_is_up(void)

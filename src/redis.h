@@ -68,6 +68,28 @@ int redis_psubscribe(const char *pattern) __attribute__((warn_unused_result));
  * the caller need not). */
 int redis_publish(const char *channel, size_t channel_len, const void *payload, size_t len);
 
+/* Results of redis_write(), and what its callback hears. */
+enum redis_write_result {
+	REDIS_WRITE_OK = 0,            /* queued; to the callback: Redis answered, not an error */
+	REDIS_WRITE_DOWN = -1,         /* the publisher is not connected */
+	REDIS_WRITE_BEHIND = -2,       /* REDIS_MAX_PENDING_BYTES are in flight already */
+	REDIS_WRITE_NOMEM = -3,        /* out of memory */
+	REDIS_WRITE_REFUSED = -4,      /* to the callback: Redis answered with an error */
+	REDIS_WRITE_LOST = -5,         /* to the callback: the link went before the answer */
+};
+
+/* Called exactly once per queued command, with <err> Redis's error text
+ * for REDIS_WRITE_REFUSED (valid during the call), else NULL or a reason. */
+typedef void redis_write_cb(void *arg, enum redis_write_result res, const char *err);
+
+/* Sends <cmd> (<len> bytes of a command already in the RESP protocol) on
+ * the publisher, under the same in-flight byte cap as redis_publish(), and
+ * returns without waiting: commands queued in one loop turn leave in one
+ * write.  Returns REDIS_WRITE_OK when queued (then <cb> runs once, later,
+ * also at shutdown), or why not (then <cb> never runs; nothing counted). */
+enum redis_write_result redis_write(const char *cmd, size_t len, redis_write_cb *cb, void *arg)
+	__attribute__((warn_unused_result));
+
 /* Whether both connections are up and subscribed. */
 bool redis_is_up(void);
 

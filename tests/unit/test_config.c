@@ -36,11 +36,13 @@ static const char *const config_test_keys[] = {
 	"connect_timeout", "max_namespaces_per_session", "max_room_name", "max_json_expansion",
 	"max_auth_size", "max_acks_per_socket",
 	"redis", "redis_password", "redis_db", "redis_key", "redis_request_timeout",
-	"redis_emit_channel", "redis_max_message",
+	"redis_emit_channel", "redis_max_message", "backend_stream", "backend_stream_maxlen",
+	"max_backend_acks", "backend_ack_timeout",
 	/* namespace blocks */
 	"namespace", "client_join", "join_event", "leave_event", "max_rooms_per_socket", "relay",
 	"flush_delay", "auth", "jwt_secret_file", "jwt_public_key_file", "jwt_jwks_file", "jwt_issuer",
-	"jwt_audience", "jwt_leeway", "user_room", "rooms_claim", "allow_join_claim",
+	"jwt_audience", "jwt_leeway", "user_room", "rooms_claim", "allow_join_claim", "forward",
+	"forward_events",
 };
 
 /* Parses <len> bytes of <text> on top of <cfg>, from a heap copy of exactly
@@ -1138,6 +1140,8 @@ static void config_test_assert_namespace_defaults(const struct config_namespace 
 	assert_int_equal(ns->max_rooms_per_socket, 64);
 	assert_false(ns->relay);
 	assert_int_equal(ns->flush_delay_ms, 0);
+	assert_int_equal(ns->forward, CONFIG_FORWARD_UNRELAYED);
+	assert_int_equal(ns->n_forward_events, 0);
 }
 
 static void root_namespace_exists_with_the_defaults_when_the_file_has_no_block(void **state)
@@ -1632,6 +1636,101 @@ static void relay_takes_a_boolean(void **state)
 	config_test_expect_block_value_error("relay", "maybe",
 					     "relay: bad boolean 'maybe' (yes/no, on/off, true/false)");
 	config_test_expect_block_value_error("relay", "yes no", "relay: too many values (takes one)");
+}
+
+static void forward_takes_unrelayed_all_or_none(void **state)
+{
+	struct config cfg;
+
+	config_test_parse_ok(&cfg, "namespace / {\n  forward all\n}\n");
+	assert_int_equal(cfg.namespaces[0].forward, CONFIG_FORWARD_ALL);
+	config_test_parse_ok(&cfg, "namespace / {\n  forward none\n}\n");
+	assert_int_equal(cfg.namespaces[0].forward, CONFIG_FORWARD_NONE);
+	config_test_parse_ok(&cfg, "namespace / {\n  forward unrelayed\n}\n");
+	assert_int_equal(cfg.namespaces[0].forward, CONFIG_FORWARD_UNRELAYED);
+	config_test_expect_block_value_error("forward", "some",
+					     "forward: unknown mode 'some' (unrelayed, all, none)");
+	config_test_expect_block_value_error("forward", "all none",
+					     "forward: too many values (takes one)");
+}
+
+static void forward_events_takes_1_to_16_globs_of_up_to_64_bytes(void **state)
+{
+	struct config cfg;
+	char text[2048], glob[CONFIG_MAX_EVENT_GLOB + 2];
+	size_t n = 0;
+
+	config_test_parse_ok(&cfg, "namespace / {\n  forward_events chat.* ping\n}\n");
+	assert_int_equal(cfg.namespaces[0].n_forward_events, 2);
+	assert_string_equal(cfg.namespaces[0].forward_events[0], "chat.*");
+	assert_string_equal(cfg.namespaces[0].forward_events[1], "ping");
+	n = (size_t)snprintf(text, sizeof text, "namespace / {\n  forward_events");
+	for (int i = 0; i < CONFIG_MAX_FORWARD_EVENTS; i++)
+		n += (size_t)snprintf(text + n, sizeof text - n, " e%d", i);
+	snprintf(text + n, sizeof text - n, "\n}\n");
+	config_test_parse_ok(&cfg, text);
+	assert_int_equal(cfg.namespaces[0].n_forward_events, CONFIG_MAX_FORWARD_EVENTS);
+	snprintf(text + n, sizeof text - n, " e16\n}\n");
+	config_test_expect_error(text, "t.conf:2: forward_events: too many values (takes at most 16)");
+	memset(glob, 'g', CONFIG_MAX_EVENT_GLOB);
+	glob[CONFIG_MAX_EVENT_GLOB] = '\0';
+	snprintf(text, sizeof text, "namespace / {\n  forward_events %s\n}\n", glob);
+	config_test_parse_ok(&cfg, text);
+	assert_string_equal(cfg.namespaces[0].forward_events[0], glob);
+	snprintf(text, sizeof text, "namespace / {\n  forward_events %sg\n}\n", glob);
+	config_test_expect_error(text, "t.conf:2: forward_events: "
+			       "'gggggggggggggggggggggggggggggggggggggggggggggggggggggggggggggggg...' "
+			       "longer than 64 bytes");
+}
+
+static void backend_stream_keys_take_a_key_and_a_length(void **state)
+{
+	struct config cfg;
+	char text[512], *name = config_test_repeat('k', CONFIG_MAX_REDIS_KEY);
+
+	config_defaults(&cfg);
+	assert_string_equal(cfg.backend_stream, "roomcast:events");
+	assert_int_equal(cfg.backend_stream_maxlen, 100000);
+	snprintf(text, sizeof text, "backend_stream %s\n", name);
+	config_test_parse_ok(&cfg, text);
+	assert_string_equal(cfg.backend_stream, name);
+	snprintf(text, sizeof text, "backend_stream %sk\n", name);
+	config_test_expect_error(text, "t.conf:1: backend_stream: longer than 127 bytes");
+	config_test_expect_value_error("backend_stream", "socket.io#/#",
+				       "backend_stream: bad key 'socket.io#/#' (character '#' not "
+				       "allowed: its reply channel must stay outside the adapter's)");
+	config_test_parse_ok(&cfg, "backend_stream_maxlen 1\n");
+	assert_int_equal(cfg.backend_stream_maxlen, 1);
+	config_test_parse_ok(&cfg, "backend_stream_maxlen 1000000000\n");
+	assert_int_equal(cfg.backend_stream_maxlen, 1000000000);
+	config_test_expect_value_error("backend_stream_maxlen", "0",
+				       "backend_stream_maxlen: '0' out of range (1..1000000000)");
+	config_test_expect_value_error("backend_stream_maxlen", "1000000001",
+				       "backend_stream_maxlen: '1000000001' out of range (1..1000000000)");
+	free(name);
+}
+
+static void backend_ack_keys_take_a_count_and_a_duration(void **state)
+{
+	struct config cfg;
+
+	config_defaults(&cfg);
+	assert_int_equal(cfg.max_backend_acks, 64);
+	assert_int_equal(cfg.backend_ack_timeout_ms, 30000);
+	config_test_parse_ok(&cfg, "max_backend_acks 1\nbackend_ack_timeout 1ms\n");
+	assert_int_equal(cfg.max_backend_acks, 1);
+	assert_int_equal(cfg.backend_ack_timeout_ms, 1);
+	config_test_parse_ok(&cfg, "max_backend_acks 100000\nbackend_ack_timeout 1h\n");
+	assert_int_equal(cfg.max_backend_acks, 100000);
+	assert_int_equal(cfg.backend_ack_timeout_ms, 3600000);
+	config_test_expect_value_error("max_backend_acks", "0",
+				       "max_backend_acks: '0' out of range (1..100000)");
+	config_test_expect_value_error("max_backend_acks", "100001",
+				       "max_backend_acks: '100001' out of range (1..100000)");
+	config_test_expect_value_error("backend_ack_timeout", "0ms",
+				       "backend_ack_timeout: '0ms' out of range (1ms..1h)");
+	config_test_expect_value_error("backend_ack_timeout", "3600001ms",
+				       "backend_ack_timeout: '3600001ms' out of range (1ms..1h)");
 }
 
 /* ---- room matcher ---- */
@@ -2636,6 +2735,10 @@ int main(void)
 		cmocka_unit_test(join_and_leave_events_must_differ),
 		cmocka_unit_test(max_rooms_per_socket_accepts_0_to_100000),
 		cmocka_unit_test(relay_takes_a_boolean),
+		cmocka_unit_test(forward_takes_unrelayed_all_or_none),
+		cmocka_unit_test(forward_events_takes_1_to_16_globs_of_up_to_64_bytes),
+		cmocka_unit_test(backend_stream_keys_take_a_key_and_a_length),
+		cmocka_unit_test(backend_ack_keys_take_a_count_and_a_duration),
 		cmocka_unit_test(room_matcher_with_no_patterns_allows_nothing),
 		cmocka_unit_test(room_matcher_star_matches_any_run_of_bytes_even_an_empty_one),
 		cmocka_unit_test(room_matcher_question_mark_matches_exactly_one_byte),

@@ -1,0 +1,455 @@
+/* backend.c - client events to backends (see backend.h).
+ *
+ * Owns the record codec (a packet to an XADD command in RESP, built in one
+ * allocation sized first), the forwarding policy (`forward`,
+ * `forward_events`) and the counters of records written and dropped.  Does
+ * not own the Redis link or its in-flight cap (redis.c: redis_write()), the
+ * sockets (nsp.c) or the adapter uid (cluster.c).
+ *
+ * Replies: each instance subscribes to its own channel,
+ * `<backend_stream>:reply:<adapter uid>` (never under redis_key#, where a
+ * Node server dies on a message that is not msgpack), named in each record
+ * with an ack.  A reply is JSON `{"sid","ack","args"}` of at most
+ * redis_max_message bytes, parsed with jsonmem_load(); nsp.c delivers it
+ * as the socket's ACK if the socket awaits that id, else it is dropped
+ * and counted.
+ *
+ * Flow: nsp.c decides an event is not a join or leave, relays it if the
+ * policy says so, then asks backend_wants_event(); the record is encoded
+ * and handed to redis_write(), which queues it on the publisher: hiredis
+ * writes everything queued in a loop turn at once, and the answer (the
+ * entry id) comes later to backend_written_cb(), which counts it.  Nothing
+ * waits for it.
+ *
+ * Limits: a record is at most about max_payload plus its fields' names and
+ * the socket's short fields; records in flight share redis.c's
+ * REDIS_MAX_PENDING_BYTES with publishes, past which they are dropped
+ * (reason "redis_behind").  Redis keeps about backend_stream_maxlen
+ * entries per stream (MAXLEN ~ trims whole macro nodes).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <time.h>
+
+#include <jansson.h>
+
+#include "adapter.h"
+#include "backend.h"
+#include "cluster.h"
+#include "id.h"
+#include "jsonmem.h"
+#include "log.h"
+#include "metrics.h"
+#include "nsp.h"
+#include "redis.h"
+
+/* Bad replies are logged at most once per this many seconds. */
+#define BACKEND_LOG_INTERVAL_S 10
+/* "<backend_stream>:reply:<uid>" */
+#define BACKEND_REPLY_MAX (CONFIG_MAX_REDIS_KEY + 16)
+
+/* XADD key MAXLEN ~ n * = 7 words, then a name and a value per field:
+ * type nsp sid instance user event args, and up to PACKET_MAX_ATTACHMENTS
+ * binN, with room for the lifecycle and ack fields. */
+#define BACKEND_MAX_FIELDS (16 + PACKET_MAX_ATTACHMENTS)
+#define BACKEND_MAX_WORDS (7 + 2 * BACKEND_MAX_FIELDS)
+
+/* Why a record did not reach Redis: X(name, label). */
+#define BACKEND_DROP_MAP(X)                        \
+	X(BACKEND_DROP_REDIS_DOWN, "redis_down")   \
+	X(BACKEND_DROP_REDIS_BEHIND, "redis_behind") \
+	X(BACKEND_DROP_REFUSED, "refused")         \
+	X(BACKEND_DROP_LOST, "lost")               \
+	X(BACKEND_DROP_NO_MEMORY, "no_memory")
+
+enum backend_drop {
+#define BACKEND_DROP_ENUM(name, label) name,
+	BACKEND_DROP_MAP(BACKEND_DROP_ENUM)
+#undef BACKEND_DROP_ENUM
+	BACKEND_N_DROPS
+};
+
+static const char *const backend_drop_labels[] = {
+#define BACKEND_DROP_LABEL(name, label) label,
+	BACKEND_DROP_MAP(BACKEND_DROP_LABEL)
+#undef BACKEND_DROP_LABEL
+};
+
+static struct {
+	const struct config *cfg;
+	bool active;                   /* a redis address is configured */
+	uint64_t dropped[BACKEND_N_DROPS];
+	struct metrics_family dropped_family;
+	bool is_refusal_logged;        /* since the last time Redis took a record */
+	bool is_registered;            /* dropped_family is in /metrics (once per process) */
+	char reply[BACKEND_REPLY_MAX]; /* this instance's reply channel */
+	time_t reply_logged;           /* when a dropped reply was last logged */
+} backend;
+
+/* --- the codec ----------------------------------------------------------- */
+
+/* One word of the command: up to two pieces, so that "[" and the rest of
+ * an event's text make its args without a copy. */
+struct backend_word {
+	const void *p[2];
+	size_t len[2];
+};
+
+struct backend_cmd {
+	struct backend_word w[BACKEND_MAX_WORDS];
+	size_t n;
+};
+
+static void backend_word2(struct backend_cmd *c, const void *a, size_t a_len, const void *b,
+			  size_t b_len)
+{
+	c->w[c->n++] = (struct backend_word){ { a, b }, { a_len, b_len } };
+}
+
+static void backend_word(struct backend_cmd *c, const void *p, size_t len)
+{
+	backend_word2(c, p, len, NULL, 0);
+}
+
+static void backend_str(struct backend_cmd *c, const char *s)
+{
+	backend_word(c, s, strlen(s));
+}
+
+/* Writes <c> as a RESP array of bulk strings into one heap block. */
+static char *backend_cmd_encode(const struct backend_cmd *c, size_t *out_len)
+{
+	size_t len = 24;               /* "*N\r\n" */
+	char *out, *p;
+
+	for (size_t i = 0; i < c->n; i++)
+		len += 1 + 20 + 2 + c->w[i].len[0] + c->w[i].len[1] + 2;
+	if (!(out = malloc(len)))
+		return NULL;
+	p = out + sprintf(out, "*%zu\r\n", c->n);
+	for (size_t i = 0; i < c->n; i++) {
+		const struct backend_word *w = &c->w[i];
+		p += sprintf(p, "$%zu\r\n", w->len[0] + w->len[1]);
+		for (int k = 0; k < 2; k++) {
+			if (w->len[k])
+				memcpy(p, w->p[k], w->len[k]);
+			p += w->len[k];
+		}
+		memcpy(p, "\r\n", 2);
+		p += 2;
+	}
+	*out_len = (size_t)(p - out);
+	return out;
+}
+
+static size_t backend_skip_ws(const uint8_t *s, size_t i, size_t len)
+{
+	while (i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r'))
+		i++;
+	return i;
+}
+
+/* The end of the first element of the array text <s> that starts at <i>:
+ * a string (escapes skipped) or a number.  <len> if it does not end. */
+static size_t backend_skip_name(const uint8_t *s, size_t i, size_t len)
+{
+	if (i < len && s[i] == '"') {
+		for (i++; i < len && s[i] != '"'; i++) {
+			if (s[i] == '\\')
+				i++;
+		}
+		return i < len ? i + 1 : len;
+	}
+	while (i < len && strchr("+-.0123456789eE", s[i]) && s[i])
+		i++;
+	return i;
+}
+
+long backend_args_offset(const uint8_t *json, size_t len)
+{
+	size_t i = backend_skip_ws(json, 0, len);
+
+	if (i == len || json[i] != '[')
+		return -1;
+	i = backend_skip_ws(json, i + 1, len);
+	size_t end = backend_skip_name(json, i, len);
+	if (end == i || end == len)
+		return -1;
+	i = backend_skip_ws(json, end, len);
+	if (i < len && json[i] == ',')
+		return (long)i + 1;
+	if (i < len && json[i] == ']')
+		return (long)i;
+	return -1;
+}
+
+int backend_event_name(const struct packet *p, const char **name, size_t *len)
+{
+	const json_t *first = json_array_get(p->data, 0);
+
+	if (json_is_string(first)) {
+		*name = json_string_value(first);
+		*len = json_string_length(first);
+		return 0;
+	}
+	/* A number: its text as the client wrote it, which is what a Node
+	 * handler's event name would print as. */
+	size_t i = backend_skip_ws(p->json, 0, p->json_len);
+	if (!json_is_number(first) || i == p->json_len)
+		return -1;
+	i = backend_skip_ws(p->json, i + 1, p->json_len);
+	*name = (const char *)p->json + i;
+	*len = backend_skip_name(p->json, i, p->json_len) - i;
+	return 0;
+}
+
+/* XADD <stream> MAXLEN ~ <maxlen> * and the fields every record has. */
+static void backend_cmd_start(struct backend_cmd *c, const struct backend_target *t,
+			      char maxlen[static 12], const char *type,
+			      const struct backend_socket *sock)
+{
+	c->n = 0;
+	backend_str(c, "XADD");
+	backend_word(c, t->stream, t->stream_len);
+	backend_str(c, "MAXLEN");
+	backend_str(c, "~");
+	backend_word(c, maxlen, (size_t)snprintf(maxlen, 12, "%u", (unsigned)t->maxlen));
+	backend_str(c, "*");
+	backend_str(c, "type");
+	backend_str(c, type);
+	backend_str(c, "nsp");
+	backend_word(c, sock->nsp, sock->nsp_len);
+	backend_str(c, "sid");
+	backend_str(c, sock->sid);
+	backend_str(c, "instance");
+	backend_str(c, t->instance);
+	backend_str(c, "user");
+	backend_word(c, sock->user, sock->user_len);
+}
+
+char *backend_encode_event(const struct backend_target *t, const struct backend_socket *sock,
+			   const struct packet *p, size_t *len)
+{
+	static const char *const bin_names[PACKET_MAX_ATTACHMENTS] = {
+		"bin0", "bin1", "bin2", "bin3", "bin4", "bin5", "bin6", "bin7", "bin8", "bin9",
+	};
+	struct backend_cmd c;
+	char maxlen[12];
+	const char *name;
+	size_t name_len;
+	long args = backend_args_offset(p->json, p->json_len);
+
+	if (args < 0 || backend_event_name(p, &name, &name_len) < 0)
+		return NULL;
+	backend_cmd_start(&c, t, maxlen, "event", sock);
+	backend_str(&c, "event");
+	backend_word(&c, name, name_len);
+	backend_str(&c, "args");
+	backend_word2(&c, "[", 1, p->json + args, p->json_len - (size_t)args);
+	for (unsigned i = 0; i < p->n_attachments && i < PACKET_MAX_ATTACHMENTS; i++) {
+		backend_str(&c, bin_names[i]);
+		backend_word(&c, p->attachments[i], p->attachment_lens[i]);
+	}
+	char ack[24];
+	if (sock->ack_id != PACKET_NO_ACK) {
+		backend_str(&c, "ack");
+		backend_word(&c, ack, (size_t)snprintf(ack, sizeof ack, "%lld",
+						       (long long)sock->ack_id));
+		backend_str(&c, "reply");
+		backend_str(&c, t->reply);
+	}
+	return backend_cmd_encode(&c, len);
+}
+
+/* --- policy ---------------------------------------------------------------- */
+
+bool backend_wants_event(const struct config_namespace *ns, const struct packet *p, bool relayed)
+{
+	const char *name;
+	size_t len;
+
+	if (!backend.active || ns->forward == CONFIG_FORWARD_NONE ||
+	    (relayed && ns->forward != CONFIG_FORWARD_ALL))
+		return false;
+	if (ns->n_forward_events == 0)
+		return true;
+	if (backend_event_name(p, &name, &len) < 0)
+		return false;
+	for (size_t i = 0; i < ns->n_forward_events; i++) {
+		if (config_glob_allows(ns->forward_events[i], strlen(ns->forward_events[i]), name,
+				       len))
+			return true;
+	}
+	return false;
+}
+
+/* --- writing --------------------------------------------------------------- */
+
+static void backend_drop(enum backend_drop why)
+{
+	backend.dropped[why]++;
+}
+
+/* Redis's answer to one XADD.  A refusal (a key of another type, an OOM
+ * Redis) is an operator's problem: one warning until Redis takes a record
+ * again, the counter keeps the count.  A loss is the outage redis.c logs. */
+static void backend_written_cb(void *arg, enum redis_write_result res, const char *err)
+{
+	if (res == REDIS_WRITE_OK) {
+		metrics_inc(backend_records_total);
+		backend.is_refusal_logged = false;
+		return;
+	}
+	if (res == REDIS_WRITE_LOST) {
+		backend_drop(BACKEND_DROP_LOST);
+		return;
+	}
+	backend_drop(BACKEND_DROP_REFUSED);
+	if (!backend.is_refusal_logged)
+		log_warn("backend: XADD to %s refused: %s; more refusals are only counted",
+			 backend.cfg->backend_stream, err ? err : "?");
+	backend.is_refusal_logged = true;
+}
+
+/* Hands one encoded record to Redis; <cmd> stays the caller's. */
+static void backend_write(const char *cmd, size_t len)
+{
+	switch (redis_write(cmd, len, backend_written_cb, NULL)) {
+	case REDIS_WRITE_OK:
+		break;
+	case REDIS_WRITE_DOWN:
+		backend_drop(BACKEND_DROP_REDIS_DOWN);
+		break;
+	case REDIS_WRITE_BEHIND:
+		backend_drop(BACKEND_DROP_REDIS_BEHIND);
+		break;
+	default:
+		backend_drop(BACKEND_DROP_NO_MEMORY);
+		break;
+	}
+}
+
+static void backend_target(struct backend_target *t)
+{
+	t->stream = backend.cfg->backend_stream;
+	t->stream_len = strlen(backend.cfg->backend_stream);
+	t->maxlen = backend.cfg->backend_stream_maxlen;
+	t->instance = cluster_uid();
+	t->reply = backend.reply;
+}
+
+void backend_forward_event(const struct backend_socket *sock, const struct packet *p)
+{
+	struct backend_target t;
+	size_t len;
+	char *cmd;
+
+	backend_target(&t);
+	if (!(cmd = backend_encode_event(&t, sock, p, &len))) {
+		backend_drop(BACKEND_DROP_NO_MEMORY);
+		return;
+	}
+	backend_write(cmd, len);
+	free(cmd);
+}
+
+/* --- replies ----------------------------------------------------------------- */
+
+bool backend_is_reply_channel(const char *channel)
+{
+	return backend.active && strcmp(channel, backend.reply) == 0;
+}
+
+/* Counts a dropped reply; logs the first of every BACKEND_LOG_INTERVAL_S
+ * (a late or duplicate answer is a backend's normal hazard, so info). */
+static void backend_reply_dropped(const char *why)
+{
+	time_t now = time(NULL);
+
+	metrics_inc(backend_replies_dropped_total);
+	if (now - backend.reply_logged < BACKEND_LOG_INTERVAL_S)
+		return;
+	backend.reply_logged = now;
+	log_info("backend: reply on %s dropped: %s (further drops within %ds only counted)",
+		 backend.reply, why, BACKEND_LOG_INTERVAL_S);
+}
+
+/* Checks {"sid", "ack", "args"}; returns the refusal or NULL. */
+static const char *backend_reply_check(const json_t *root)
+{
+	const json_t *sid = json_object_get(root, "sid");
+	const json_t *ack = json_object_get(root, "ack");
+	const json_t *args = json_object_get(root, "args");
+
+	if (!json_is_object(root))
+		return "not a JSON object";
+	if (!json_is_string(sid) || json_string_length(sid) != ID_LEN)
+		return "sid is not a socket id";
+	if (!json_is_integer(ack) || json_integer_value(ack) < 0)
+		return "ack is not an ack id";
+	if (args && !json_is_array(args))
+		return "args is not an array";
+	return NULL;
+}
+
+void backend_on_reply(const uint8_t *msg, size_t len)
+{
+	json_t *root = NULL;
+	enum jsonmem_result loaded = jsonmem_load(msg, len, 0, &root);
+	const char *why = root ? backend_reply_check(root) : jsonmem_result_text(loaded);
+	json_t *args = root ? json_object_get(root, "args") : NULL;
+	json_t *none = NULL;
+	struct adapter_payload pl = { 0 };
+
+	if (!why && !args)
+		args = none = json_array();
+	if (!why && (!args || adapter_payload_from_json(args, &pl) != ADAPTER_OK))
+		why = "args cannot be sent";
+	if (!why) {
+		const json_t *sid = json_object_get(root, "sid");
+		why = nsp_backend_answer(json_string_value(sid),
+					 json_integer_value(json_object_get(root, "ack")), pl.json,
+					 pl.json_len);
+	}
+	if (why)
+		backend_reply_dropped(why);
+	else
+		metrics_inc(backend_replies_total);
+	adapter_payload_free(&pl);
+	json_decref(none);
+	json_decref(root);
+}
+
+int backend_init(struct event_base *base, const struct config *cfg)
+{
+	backend.cfg = cfg;
+	if (!backend.is_registered) {
+		backend.is_registered = true;
+		backend.dropped_family = (struct metrics_family){
+			.name = "backend_dropped_total",
+			.help = "client records not written to the backend stream, by reason",
+			.label = "reason",
+			.values = backend_drop_labels,
+			.counts = backend.dropped,
+			.n = BACKEND_N_DROPS,
+		};
+		metrics_family_register(&backend.dropped_family);
+	}
+	backend.active = cfg->redis_host[0] || cfg->redis_unix[0];
+	if (!backend.active)
+		return 0;
+	snprintf(backend.reply, sizeof backend.reply, "%s:reply:%s", cfg->backend_stream,
+		 cluster_uid());
+	if (redis_subscribe(backend.reply) < 0)
+		return -1;
+	log_info("backend: client events to stream %s (MAXLEN ~ %u), replies on %s",
+		 cfg->backend_stream, (unsigned)cfg->backend_stream_maxlen, backend.reply);
+	return 0;
+}
+
+void backend_cleanup(void)
+{
+	backend.active = false;
+}

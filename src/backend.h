@@ -1,0 +1,95 @@
+/* backend.h - client events to backends: records in a Redis Stream.
+ *
+ * With a `redis` key, each namespace's `forward` policy picks the client
+ * events no client hears (or all of them) and this module writes each one
+ * as a stream entry, XADD <backend_stream> MAXLEN ~ <backend_stream_maxlen>
+ * * field value..., through the publisher link without waiting for the
+ * answer, so that a loop turn's records leave in one write.  Backends read
+ * the stream with consumer groups (README, "Backends").  Without a `redis`
+ * key nothing is forwarded.  Every record that does not reach Redis is
+ * counted in backend_dropped_total by reason; those Redis took in
+ * backend_records_total.
+ *
+ * The record codec (backend_encode_event()) is pure, for the unit tests:
+ * packet in, the XADD command in RESP out.
+ */
+#ifndef ROOMCAST_BACKEND_H
+#define ROOMCAST_BACKEND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <event2/event.h>
+
+#include "config.h"
+#include "packet.h"
+
+/* Starts forwarding when cfg has a Redis address (cluster_init() has run:
+ * the instance is the adapter uid); nothing otherwise.  Returns 0, or -1
+ * if memory ran out. */
+int backend_init(struct event_base *base, const struct config *cfg)
+	__attribute__((warn_unused_result));
+void backend_cleanup(void);
+
+/* What a record says about the socket that sent it; borrowed. */
+struct backend_socket {
+	const char *nsp;
+	size_t nsp_len;
+	const char *sid;               /* the socket id, ID_LEN bytes */
+	const char *user;              /* the token's sub, "" without auth jwt */
+	size_t user_len;
+	int64_t ack_id;                /* the ack id a backend answers, or PACKET_NO_ACK */
+};
+
+/* Whether namespace <ns> writes client event <p> (an EVENT or
+ * BINARY_EVENT that is no join or leave event) to the stream, given
+ * whether the policy relayed it.  False when no Redis is configured. */
+bool backend_wants_event(const struct config_namespace *ns, const struct packet *p, bool relayed);
+
+/* Writes <p> from <sock> as a record (see backend_encode_event()).  A
+ * record that cannot be written is counted by reason here. */
+void backend_forward_event(const struct backend_socket *sock, const struct packet *p);
+
+/* Whether <channel> (NUL-terminated) is this instance's reply channel,
+ * `<backend_stream>:reply:<instance>`, where backends answer acks. */
+bool backend_is_reply_channel(const char *channel);
+/* A message on the reply channel, `{"sid":S,"ack":N,"args":[...]}`: the
+ * socket S gets ACK N with args, if it awaits N from a backend; anything
+ * else is dropped and counted (backend_replies_dropped_total). */
+void backend_on_reply(const uint8_t *msg, size_t len);
+
+/* --- the codec (pure) ------------------------------------------------------ */
+
+/* The event name of <p> (its data's first element: a string as it is, a
+ * number as its text) into *<name>, *<len>: borrowed from <p>.  Returns 0,
+ * or -1 if <p> has no name (never for a packet the reader accepted). */
+int backend_event_name(const struct packet *p, const char **name, size_t *len);
+
+/* Where the arguments after the event name start in the JSON text <json>
+ * of an event's data array: the offset just past the comma after the name,
+ * or of the closing `]` when there are none.  "[" followed by the text from
+ * there is the arguments array, byte for byte as sent.  -1 if <json> is no
+ * array starting with a string or a number. */
+long backend_args_offset(const uint8_t *json, size_t len);
+
+/* The stream and the instance a record goes to and comes from. */
+struct backend_target {
+	const char *stream;
+	size_t stream_len;
+	uint32_t maxlen;               /* XADD MAXLEN ~ */
+	const char *instance;          /* the adapter uid */
+	const char *reply;             /* the reply channel, for records with an ack */
+};
+
+/* The XADD command (RESP, ready for redis_write()) of event <p> from
+ * <sock>: fields type ("event"), nsp, sid, instance, user, event, args (the
+ * JSON text of the arguments after the name, placeholders included) and,
+ * per attachment N, binN with its raw bytes; with an ack id, ack (in
+ * decimal) and reply (t->reply).  Returns the heap text (free()
+ * it) with *<len>, or NULL if memory ran out. */
+char *backend_encode_event(const struct backend_target *t, const struct backend_socket *sock,
+			   const struct packet *p, size_t *len)
+	__attribute__((warn_unused_result));
+
+#endif

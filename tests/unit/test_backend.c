@@ -1,0 +1,207 @@
+/* test_backend.c - unit tests for backend.c's record codec.
+ *
+ * A packet is decoded by packet.c from the text a client sends, encoded as
+ * an XADD command, and the RESP bytes are parsed back here into words and
+ * compared with the whole expected argv: XADD, the stream, MAXLEN ~ N, *,
+ * then the fields in their documented order.  Covers text and binary
+ * events (placeholders stay in args, attachments are binN with their raw
+ * bytes), the ack and reply fields of an event sent with an ack id,
+ * events without arguments, number event names, whitespace and escaped
+ * quotes around the name, and backend_args_offset() on what is not
+ * an event's array.  Not covered here: writing to Redis and the policy
+ * (tests/integration/backend-streams.test.js).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "backend.h"
+#include "packet.h"
+
+#define BACKEND_TEST_MAX_WORDS 64
+
+struct backend_test_words {
+	size_t n;
+	const char *w[BACKEND_TEST_MAX_WORDS];
+	size_t len[BACKEND_TEST_MAX_WORDS];
+};
+
+/* Parses the RESP array of bulk strings <cmd> into words pointing into it;
+ * fails the test on anything else or on bytes left over. */
+static void backend_test_parse(const char *cmd, size_t len, struct backend_test_words *out)
+{
+	const char *p = cmd, *end = cmd + len;
+	char *e;
+
+	assert_true(len > 4 && *p == '*');
+	out->n = strtoul(p + 1, &e, 10);
+	assert_true(out->n <= BACKEND_TEST_MAX_WORDS);
+	assert_memory_equal(e, "\r\n", 2);
+	p = e + 2;
+	for (size_t i = 0; i < out->n; i++) {
+		assert_true(p < end && *p == '$');
+		size_t n = strtoul(p + 1, &e, 10);
+		assert_memory_equal(e, "\r\n", 2);
+		p = e + 2;
+		assert_true((size_t)(end - p) >= n + 2);
+		out->w[i] = p;
+		out->len[i] = n;
+		assert_memory_equal(p + n, "\r\n", 2);
+		p += n + 2;
+	}
+	assert_ptr_equal(p, end);
+}
+
+/* Decodes the text packet <text> (and its binary <bins>), encodes it and
+ * checks the words after XADD's head against <fields> (NULL-terminated
+ * pairs; a value "\x01" + hex stands for raw bytes). */
+static void backend_test_event(const char *text, const char *const *bins, const size_t *bin_lens,
+			       unsigned n_bins, const char *const *fields)
+{
+	struct packet_reader r;
+	struct packet p;
+	struct backend_target t = { "rc:events", 9, 100000, "abcdef", "rc:events:reply:abcdef" };
+	struct backend_socket sock = { "/chat", 5, "AAAAAAAAAAAAAAAAAAAA", "u1", 2, PACKET_NO_ACK };
+	struct backend_test_words w;
+	size_t len;
+
+	packet_reader_init(&r, 1 << 20);
+	enum packet_result res = packet_reader_feed(&r, false, (const uint8_t *)text, strlen(text), &p);
+	for (unsigned i = 0; i < n_bins; i++) {
+		assert_int_equal(res, PACKET_MORE);
+		res = packet_reader_feed(&r, true, (const uint8_t *)bins[i], bin_lens[i], &p);
+	}
+	assert_int_equal(res, PACKET_OK);
+	sock.ack_id = p.ack_id;
+	char *cmd = backend_encode_event(&t, &sock, &p, &len);
+	assert_non_null(cmd);
+	backend_test_parse(cmd, len, &w);
+	static const char *const head[] = {
+		"XADD", "rc:events", "MAXLEN", "~", "100000", "*", "type", "event", "nsp", "/chat",
+		"sid", "AAAAAAAAAAAAAAAAAAAA", "instance", "abcdef", "user", "u1",
+	};
+	size_t n_head = sizeof head / sizeof head[0], i = 0;
+	for (; i < n_head; i++) {
+		assert_int_equal(w.len[i], strlen(head[i]));
+		assert_memory_equal(w.w[i], head[i], w.len[i]);
+	}
+	for (size_t f = 0; fields[f]; f++, i++) {
+		assert_true(i < w.n);
+		assert_int_equal(w.len[i], strlen(fields[f]));
+		assert_memory_equal(w.w[i], fields[f], w.len[i]);
+	}
+	assert_int_equal(i, w.n);
+	free(cmd);
+	packet_reader_cleanup(&r);
+}
+
+static void text_event_has_its_arguments_after_the_name_as_sent(void **state)
+{
+	static const char *const f[] = {
+		"event", "hello", "args", "[{\"a\":1,\"b\":[true,null]},\"x\",3.5]", NULL,
+	};
+	backend_test_event("2/chat,[\"hello\",{\"a\":1,\"b\":[true,null]},\"x\",3.5]", NULL, NULL, 0, f);
+}
+
+static void event_without_arguments_has_empty_args(void **state)
+{
+	static const char *const f[] = { "event", "ping", "args", "[]", NULL };
+	backend_test_event("2/chat,[\"ping\"]", NULL, NULL, 0, f);
+}
+
+static void event_with_an_ack_id_has_ack_and_reply_after_its_arguments(void **state)
+{
+	static const char *const f[] = {
+		"event", "q", "args", "[1]", "ack", "9007199254740991", "reply", "rc:events:reply:abcdef",
+		NULL,
+	};
+	backend_test_event("2/chat,9007199254740991[\"q\",1]", NULL, NULL, 0, f);
+}
+
+static void escaped_name_is_unescaped_and_whitespace_is_kept_in_args(void **state)
+{
+	static const char *const f[] = { "event", "a\"b,]", "args", "[ 1 , \"]\" ]", NULL };
+	backend_test_event("2/chat,[ \"a\\\"b,]\" , 1 , \"]\" ]", NULL, NULL, 0, f);
+}
+
+static void number_event_name_is_its_text(void **state)
+{
+	static const char *const f[] = { "event", "42", "args", "[\"x\"]", NULL };
+	backend_test_event("2/chat,[42,\"x\"]", NULL, NULL, 0, f);
+}
+
+static void binary_event_keeps_placeholders_and_adds_raw_attachments(void **state)
+{
+	static const char *const bins[] = { "\x01\x02\x03", "\x00\xff\r\n" };
+	static const size_t lens[] = { 3, 4 };
+	static const char *const f[] = {
+		"event", "file",
+		"args", "[{\"_placeholder\":true,\"num\":0},{\"d\":{\"_placeholder\":true,\"num\":1}}]",
+		"bin0", "\x01\x02\x03", "bin1", NULL,
+	};
+	/* bin1's value holds a NUL: checked by hand below, so the table ends
+	 * at its name; the helper would stop at the NUL. */
+	struct packet_reader r;
+	struct packet p;
+	struct backend_target t = { "rc:events", 9, 7, "abcdef", "r" };
+	struct backend_socket sock = { "/", 1, "BBBBBBBBBBBBBBBBBBBB", "", 0, PACKET_NO_ACK };
+	struct backend_test_words w;
+	size_t len;
+	const char *text = "52-[\"file\",{\"_placeholder\":true,\"num\":0},"
+			   "{\"d\":{\"_placeholder\":true,\"num\":1}}]";
+
+	packet_reader_init(&r, 1 << 20);
+	assert_int_equal(packet_reader_feed(&r, false, (const uint8_t *)text, strlen(text), &p),
+			 PACKET_MORE);
+	assert_int_equal(packet_reader_feed(&r, true, (const uint8_t *)bins[0], lens[0], &p),
+			 PACKET_MORE);
+	assert_int_equal(packet_reader_feed(&r, true, (const uint8_t *)bins[1], lens[1], &p),
+			 PACKET_OK);
+	char *cmd = backend_encode_event(&t, &sock, &p, &len);
+	assert_non_null(cmd);
+	backend_test_parse(cmd, len, &w);
+	assert_int_equal(w.n, 16 + 8);
+	assert_memory_equal(w.w[4], "7", 1);
+	assert_int_equal(w.len[15], 0); /* user: empty */
+	for (size_t i = 0; f[i]; i++) {
+		assert_int_equal(w.len[16 + i], strlen(f[i]));
+		assert_memory_equal(w.w[16 + i], f[i], w.len[16 + i]);
+	}
+	assert_int_equal(w.len[23], 4);
+	assert_memory_equal(w.w[23], "\x00\xff\r\n", 4);
+	free(cmd);
+	packet_reader_cleanup(&r);
+}
+
+static void args_offset_refuses_what_is_not_an_event_array(void **state)
+{
+	static const char *const bad[] = { "", "{}", "[", "[]", "[\"a\"", "[\"a\" 1]", "[true]", "[\"a" };
+
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		assert_int_equal(backend_args_offset((const uint8_t *)bad[i], strlen(bad[i])), -1);
+	assert_int_equal(backend_args_offset((const uint8_t *)"[\"a\"]", 5), 4);
+	assert_int_equal(backend_args_offset((const uint8_t *)"[\"a\",1]", 7), 5);
+	assert_int_equal(backend_args_offset((const uint8_t *)"[-1.5e3,1]", 10), 8);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(text_event_has_its_arguments_after_the_name_as_sent),
+		cmocka_unit_test(event_without_arguments_has_empty_args),
+		cmocka_unit_test(event_with_an_ack_id_has_ack_and_reply_after_its_arguments),
+		cmocka_unit_test(escaped_name_is_unescaped_and_whitespace_is_kept_in_args),
+		cmocka_unit_test(number_event_name_is_its_text),
+		cmocka_unit_test(binary_event_keeps_placeholders_and_adds_raw_attachments),
+		cmocka_unit_test(args_offset_refuses_what_is_not_an_event_array),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
