@@ -1,0 +1,109 @@
+#!/usr/bin/env node
+// backend.js - a roomcastd backend worker in Node, with node-redis (npm install redis).
+//
+// It reads the client events roomcastd adds to its Redis Stream, as one worker of a
+// consumer group, and acts on them with nothing but Redis commands:
+//   echo(...args, ack)       answers the ack with the same arguments
+//   subscribe(room, ack)     joins the sender's socket to <room>, answers "ok"
+//   say(room, text)          emits said({from, text}) to everyone in <room>
+//   whisper(user, text)      emits whisper({from, text}) to every device of <user>
+// Acks are answered on the record's reply channel; joins and emits go through
+// roomcastd's JSON channel (redis_emit_channel). Each entry is acknowledged (XACK) once
+// handled; entries another worker left pending for CLAIM_IDLE_MS are claimed
+// (XAUTOCLAIM) at start and then every few seconds, so a worker that dies mid-way loses
+// nothing. Run several to share the load:
+//
+//   REDIS_URL=redis://127.0.0.1:6379 CONSUMER=w1 node examples/backend.js
+//
+// Environment: REDIS_URL (redis://127.0.0.1:6379), STREAM (roomcast:events), GROUP
+// (workers), CONSUMER (worker-<pid>), EMIT_CHANNEL (roomcast-emit), CLAIM_IDLE_MS (60000),
+// CRASH_ON (an event name: exit without handling it, to see another worker claim it).
+'use strict';
+
+const { createClient } = require('redis');
+
+const env = (name, fallback) => process.env[name] || fallback;
+const REDIS_URL = env('REDIS_URL', 'redis://127.0.0.1:6379');
+const STREAM = env('STREAM', 'roomcast:events');
+const GROUP = env('GROUP', 'workers');
+const CONSUMER = env('CONSUMER', `worker-${process.pid}`);
+const EMIT_CHANNEL = env('EMIT_CHANNEL', 'roomcast-emit');
+const CLAIM_IDLE_MS = Number(env('CLAIM_IDLE_MS', '60000'));
+const CRASH_ON = env('CRASH_ON', '');
+
+const reader = createClient({ url: REDIS_URL }); // blocks in XREADGROUP
+const writer = createClient({ url: REDIS_URL }); // publishes and acknowledges meanwhile
+
+/** Emits, joins, leaves or disconnects through roomcastd's JSON channel. */
+const act = (message) => writer.publish(EMIT_CHANNEL, JSON.stringify(message));
+
+/** Answers the client's ack, when the record asked for one. */
+async function answer(record, args) {
+  if (!record.reply) return;
+  await writer.publish(record.reply, JSON.stringify({ sid: record.sid, ack: Number(record.ack), args }));
+}
+
+async function handleEvent(record) {
+  const args = JSON.parse(record.args);
+  const from = record.user || record.sid;
+  switch (record.event) {
+    case 'echo':
+      return answer(record, args);
+    case 'subscribe':
+      await act({ nsp: record.nsp, rooms: [record.sid], join: [String(args[0])] });
+      return answer(record, ['ok']);
+    case 'say':
+      return act({ nsp: record.nsp, rooms: [String(args[0])], data: ['said', { from, text: args[1] }] });
+    case 'whisper':
+      return act({ nsp: record.nsp, rooms: [`user:${args[0]}`], data: ['whisper', { from, text: args[1] }] });
+    default:
+      return answer(record, [{ error: `unknown event ${record.event}` }]);
+  }
+}
+
+async function handle(id, record) {
+  if (record.type === 'event' && record.event === CRASH_ON) {
+    console.log(`${CONSUMER}: crashing on ${id} (${record.event}), not acknowledged`);
+    process.exit(1);
+  }
+  if (record.type === 'event') await handleEvent(record);
+  else console.log(`${CONSUMER}: ${record.type} ${record.nsp} ${record.sid}`);
+  await writer.xAck(STREAM, GROUP, id);
+  console.log(`${CONSUMER}: handled ${id} ${record.type} ${record.event || ''}`);
+}
+
+/** Takes over what workers that died left pending for CLAIM_IDLE_MS. */
+async function claim() {
+  let cursor = '0-0';
+  do {
+    const r = await writer.xAutoClaim(STREAM, GROUP, CONSUMER, CLAIM_IDLE_MS, cursor, { COUNT: 100 });
+    for (const m of r.messages) if (m) await handle(m.id, m.message);
+    cursor = r.nextId;
+  } while (cursor !== '0-0');
+}
+
+async function main() {
+  await Promise.all([reader.connect(), writer.connect()]);
+  try {
+    await writer.xGroupCreate(STREAM, GROUP, '$', { MKSTREAM: true });
+  } catch (e) {
+    if (!String(e.message).startsWith('BUSYGROUP')) throw e;
+  }
+  await claim();
+  setInterval(() => claim().catch((e) => console.error(e)), Math.min(CLAIM_IDLE_MS, 5000));
+  console.log(`${CONSUMER}: reading ${STREAM} as ${GROUP}`);
+  for (;;) {
+    const res = await reader.xReadGroup(GROUP, CONSUMER, { key: STREAM, id: '>' }, { COUNT: 100, BLOCK: 5000 });
+    for (const stream of res || []) {
+      for (const m of stream.messages) await handle(m.id, m.message);
+    }
+  }
+}
+
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.on(sig, () => process.exit(0));
+}
+main().catch((e) => {
+  console.error(`${CONSUMER}: ${e.message}`);
+  process.exit(1);
+});
