@@ -376,11 +376,41 @@ let redis = null;
 
 // ----------------------------------------------------------------- servers
 
-/** roomcast-bench.conf with this run's ports, and flush_delay if given. */
+// The churn scenario's token namespaces: the keys both servers verify with,
+// written once, and one token of each kind (every connect verifies it anew:
+// neither server caches a verdict).
+const JWT = (() => {
+  const crypto = require('node:crypto');
+  const jwt = require(path.join(__dirname, '..', 'node_modules', 'jsonwebtoken'));
+  const secret = crypto.randomBytes(32).toString('hex');
+  const ec = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  fs.writeFileSync(path.join(tmpDir, 'jwt.secret'), secret);
+  fs.writeFileSync(path.join(tmpDir, 'jwt-es.pem'), ec.publicKey.export({ type: 'spki', format: 'pem' }));
+  const claims = { sub: 'bench' };
+  return {
+    dir: tmpDir,
+    hs256: jwt.sign(claims, secret, { algorithm: 'HS256', expiresIn: '1h' }),
+    es256: jwt.sign(claims, ec.privateKey, { algorithm: 'ES256', expiresIn: '1h' }),
+  };
+})();
+const JWT_CONF = `
+namespace /jwt-hs {
+    auth                  jwt
+    jwt_secret_file       ${path.join(tmpDir, 'jwt.secret')}
+    user_room             none
+}
+namespace /jwt-es {
+    auth                  jwt
+    jwt_public_key_file   ${path.join(tmpDir, 'jwt-es.pem')}
+    user_room             none
+}
+`;
+
+/** roomcast-bench.conf with this run's ports, flush_delay if given, and the token namespaces. */
 function writeConf(port, flushDelay) {
   let text = fs.readFileSync(CONF_TEMPLATE, 'utf8')
     .replace(/^listen\s+\S+/m, `listen              127.0.0.1:${port}`)
-    .replace(/^redis\s+\S+/m, `redis               127.0.0.1:${redis.port}`);
+    .replace(/^redis\s+\S+/m, `redis               127.0.0.1:${redis.port}`) + JWT_CONF;
   if (flushDelay) text = text.replace(/^(namespace \/ \{\n)/m, `$1    flush_delay           ${flushDelay}\n`);
   const file = path.join(tmpDir, `roomcast-${port}.conf`);
   fs.writeFileSync(file, text);
@@ -403,7 +433,8 @@ async function startServer(kind, { flushDelay } = {}) {
       return res && res.status === 200 && /redis up/.test(res.body);
     }, { timeoutMs: 10000, what: 'roomcastd /healthz "redis up"' }).catch((e) => { p.child.kill('SIGKILL'); throw e; });
   } else {
-    p = new Proc('node-server', [process.execPath, NODE_SERVER, '--port', port, '--redis', `127.0.0.1:${redis.port}`], { cpu: SERVER_CPU });
+    p = new Proc('node-server', [process.execPath, NODE_SERVER, '--port', port, '--redis', `127.0.0.1:${redis.port}`,
+      '--jwt-dir', JWT.dir], { cpu: SERVER_CPU });
     await p.waitLine((x) => x.text === 'listening', 15000, '"listening"').catch((e) => { p.child.kill('SIGKILL'); throw e; });
   }
   p.port = port;
@@ -822,17 +853,27 @@ async function scenarioRelay() {
   return out;
 }
 
+/** The churn modes: loadgen's --churn, and the CONNECT packet (a token for the jwt ones). */
+const CHURN_MODES = {
+  websocket: { churn: 'websocket', label: 'WebSocket + Socket.IO connect' },
+  upgrade: { churn: 'upgrade', label: 'polling, then upgrade' },
+  'jwt-hs256': { churn: 'websocket', connect: `40/jwt-hs,${JSON.stringify({ token: JWT.hs256 })}`, label: 'WebSocket + connect with an HS256 token' },
+  'jwt-es256': { churn: 'websocket', connect: `40/jwt-es,${JSON.stringify({ token: JWT.es256 })}`, label: 'WebSocket + connect with an ES256 token' },
+};
+
 async function scenarioChurn() {
   const out = {};
   for (const kind of SERVERS) {
     out[kind] = await attempt(() => withServer(kind, {}, async (server) => {
       const r = {};
-      for (const mode of ['websocket', 'upgrade']) {
+      for (const [mode, how] of Object.entries(CHURN_MODES)) {
         r[mode] = await attempt(async () => {
           let c;
+          const argv = [BIN.loadgen, '--host', '127.0.0.1', '--port', server.port,
+            '--churn', how.churn, '--seconds', PLAN.churnSeconds];
+          if (how.connect) argv.push('--connect', how.connect);
           const m = await measured(server, async () => {
-            c = await runJson('loadgen churn', [BIN.loadgen, '--host', '127.0.0.1', '--port', server.port,
-              '--churn', mode, '--seconds', PLAN.churnSeconds], { cpu: CLIENT_CPU, timeoutMs: PLAN.churnSeconds * 1000 + 60000 });
+            c = await runJson('loadgen churn', argv, { cpu: CLIENT_CPU, timeoutMs: PLAN.churnSeconds * 1000 + 60000 });
             return {};
           });
           if (!c.completed) {
@@ -1063,7 +1104,7 @@ function summaryRows(res) {
   } else if (res.relay) rows.push(row('relay', 'all', { error: res.relay.error }, { error: res.relay.error }));
 
   if (res.churn && !res.churn.error) {
-    for (const [mode, label] of [['websocket', 'WebSocket + Socket.IO connect'], ['upgrade', 'polling, then upgrade']]) {
+    for (const [mode, { label }] of Object.entries(CHURN_MODES)) {
       const get = (kind, f) => cellOf(res.churn[kind], (x) => cellOf(x[mode], f));
       const note = (x) => (x.saturated ? 'loadgen-bound' : x.failed ? `${fmtInt(x.failed)} failed` : undefined);
       const rc = get('roomcastd', (x) => ({ value: x.perCpuS, text: fmtInt(x.perCpuS), note: note(x) }));

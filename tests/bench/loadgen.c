@@ -144,6 +144,7 @@ struct lg_opts {
 	unsigned concurrency;
 	int churn;              /* enum lg_churn */
 	double seconds;
+	const char *connect;    /* the Socket.IO CONNECT packet (WebSocket only) */
 };
 
 static struct {
@@ -672,7 +673,9 @@ static size_t lg_join_packet(const struct lg_client *c, char *out, size_t size)
 }
 
 /* Open packet: keep the sid (polling needs it in every URL), then CONNECT
- * to "/".  Returns 0, or -1 when the connection is gone. */
+ * (to "/", or --connect's packet: a namespace, an auth object with a
+ * token).  Any `40...` back is the namespace's answer, any `44...` a
+ * refusal.  Returns 0, or -1 when the connection is gone. */
 static int lg_eio_open(struct lg_client *c, const char *p, size_t len)
 {
 	const char *sid = memmem(p, len, "\"sid\":\"", 7);
@@ -694,7 +697,7 @@ static int lg_eio_open(struct lg_client *c, const char *p, size_t len)
 		c->post_flags |= LG_POST_CONNECT;
 		return 0;
 	}
-	return lg_ws_text(c, "40");
+	return lg_ws_text(c, lg.opt.connect);
 }
 
 static int lg_eio_ping(struct lg_client *c, size_t len)
@@ -1573,7 +1576,9 @@ static void lg_usage(void)
 		"usage: loadgen [--host 127.0.0.1] [--port 3000] [--clients N]\n"
 		"               [--transport websocket|polling] [--rooms K] [--room-prefix NAME]\n"
 		"               [--frame-bytes B] [--connect-concurrency C]\n"
-		"               [--churn websocket|upgrade --seconds S]\n");
+		"               [--churn websocket|upgrade --seconds S] [--connect PACKET]\n"
+		"--connect replaces the CONNECT packet `40` (e.g. `40/app,{\"token\":\"...\"}`),\n"
+		"for WebSocket clients only.\n");
 	exit(2);
 }
 
@@ -1600,13 +1605,15 @@ static void lg_parse_opts(int argc, char **argv)
 		{ "connect-concurrency", required_argument, NULL, 'c' },
 		{ "churn", required_argument, NULL, 'C' },
 		{ "seconds", required_argument, NULL, 's' },
+		{ "connect", required_argument, NULL, 'o' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct lg_opts *o = &lg.opt;
 	int ch;
 
 	*o = (struct lg_opts){ .host = "127.0.0.1", .port = 3000, .clients = 1, .rooms = 1,
-			       .room_prefix = "bench", .frame_bytes = 100, .concurrency = 200 };
+			       .room_prefix = "bench", .frame_bytes = 100, .concurrency = 200,
+			       .connect = "40" };
 	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'h': o->host = optarg; break;
@@ -1617,6 +1624,7 @@ static void lg_parse_opts(int argc, char **argv)
 		case 'b': o->frame_bytes = lg_opt_uint(optarg, 64, LG_FRAME_MAX); break;
 		case 'c': o->concurrency = lg_opt_uint(optarg, 1, 100000); break;
 		case 's': o->seconds = strtod(optarg, NULL); break;
+		case 'o': o->connect = optarg; break;
 		case 't':
 			if (strcmp(optarg, "websocket") && strcmp(optarg, "polling"))
 				lg_usage();
@@ -1632,6 +1640,9 @@ static void lg_parse_opts(int argc, char **argv)
 	}
 	if (optind != argc || (o->churn != LG_CHURN_NONE && !(o->seconds > 0)))
 		lg_usage();
+	if (strcmp(o->connect, "40") != 0 &&
+	    (o->churn == LG_CHURN_UPGRADE || (o->churn == LG_CHURN_NONE && o->transport == LG_POLLING)))
+		lg_die("--connect: WebSocket clients only");
 	/* the room name goes into JSON and URLs unescaped */
 	if (!*o->room_prefix || strlen(o->room_prefix) > LG_ROOM_MAX ||
 	    strspn(o->room_prefix, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_:.") !=

@@ -11,7 +11,13 @@
 // Broadcasts from the bench publisher arrive through the adapter like those
 // of @socket.io/redis-emitter.
 //
-// Args: --port P --redis HOST:PORT. Prints "listening" on stdout once the
+// With --jwt-dir DIR, two more namespaces admit a client only with a valid
+// token in its auth object, verified by the jsonwebtoken middleware most
+// Node apps use: /jwt-hs with the HMAC secret in DIR/jwt.secret (HS256),
+// /jwt-es with the P-256 public key in DIR/jwt-es.pem (ES256), as
+// roomcastd's `auth jwt` namespaces of the same names.
+//
+// Args: --port P --redis HOST:PORT [--jwt-dir DIR]. Prints "listening" on stdout once the
 // port is open and the adapter's subscriptions are confirmed, so the first
 // publish of a run cannot be missed. Exits 0 on SIGTERM or SIGINT.
 'use strict';
@@ -23,13 +29,16 @@ const MODULES = path.join(__dirname, '..', 'node_modules');
 const { Server } = require(path.join(MODULES, 'socket.io'));
 const { createAdapter } = require(path.join(MODULES, '@socket.io', 'redis-adapter'));
 const { createClient } = require(path.join(MODULES, 'redis'));
+const jwt = require(path.join(MODULES, 'jsonwebtoken'));
+const fs = require('node:fs');
 
 function parseArgs(argv) {
-  const args = { port: 0, redis: '' };
+  const args = { port: 0, redis: '', jwtDir: '' };
   for (let i = 0; i < argv.length; i += 2) {
     const [k, v] = [argv[i], argv[i + 1]];
     if (k === '--port') args.port = Number(v);
     else if (k === '--redis') args.redis = v;
+    else if (k === '--jwt-dir') args.jwtDir = v;
     else throw new Error(`unknown argument ${k}`);
   }
   if (!(args.port > 0) || !/^[^:]+:\d+$/.test(args.redis)) {
@@ -61,6 +70,16 @@ async function main() {
   const httpServer = http.createServer();
   const io = new Server(httpServer, { adapter: createAdapter(pub, sub) });
   io.on('connection', onConnection);
+  if (args.jwtDir) {
+    const keys = [['/jwt-hs', fs.readFileSync(path.join(args.jwtDir, 'jwt.secret')), 'HS256'],
+      ['/jwt-es', fs.readFileSync(path.join(args.jwtDir, 'jwt-es.pem')), 'ES256']];
+    for (const [name, key, alg] of keys) {
+      io.of(name).use((socket, next) => {
+        jwt.verify(socket.handshake.auth && socket.handshake.auth.token, key, { algorithms: [alg] },
+          (err) => next(err || undefined));
+      }).on('connection', onConnection);
+    }
+  }
 
   // the adapter subscribed when "/" was created; a subscription issued
   // after it on the same connection is confirmed after it
