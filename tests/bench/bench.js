@@ -17,7 +17,7 @@
 // syscw from /proc/PID/io.
 //
 // Scenarios (README.md says what each measures): ceiling, idle, fanout,
-// relay, churn. Every step has a timeout; a scenario that fails records
+// relay, forward, churn. Every step has a timeout; a scenario that fails records
 // "error: ..." in its cells and the run goes on. Every child is killed on
 // exit, error, SIGINT and SIGTERM.
 //
@@ -54,7 +54,7 @@ const CLIENT_CPU = 1;
 const FRAME_BYTES = 100;
 const REDIS_PORT = 6390;
 const SERVERS = ['node', 'roomcastd']; // run order: see the header comment
-const SCENARIOS = ['ceiling', 'idle', 'fanout', 'relay', 'churn'];
+const SCENARIOS = ['ceiling', 'idle', 'fanout', 'relay', 'forward', 'churn'];
 const QUICK = process.env.BENCH_QUICK === '1';
 
 // A step is sustained when this much of what was sent arrived, this fast.
@@ -78,6 +78,7 @@ const PLAN = QUICK ? {
   fanout: [{ clients: 1000, ladder: [10, 50, 200, 1000, 4000], single: 1 }],
   flush: { clients: 1000, rate: 1000, delay: '5ms' },
   relay: { clients: 1000, rooms: 10, ladder: [200, 1000, 5000] },
+  forward: { clients: 1000, rooms: 10, ladder: [1000, 5000] },
   churnSeconds: 2,
   ceiling: { clients: [1000], batches: [1, 4, 16], seconds: 1 },
 } : {
@@ -92,6 +93,8 @@ const PLAN = QUICK ? {
   flush: { clients: 1000, rate: 1000, delay: '5ms' },
   // events/s emitted by all clients together; each reaches 99 others
   relay: { clients: 1000, rooms: 10, ladder: [100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000, 100000] },
+  // events/s emitted by all clients together, each added to the stream
+  forward: { clients: 1000, rooms: 10, ladder: [1000, 2000, 5000, 10000, 20000, 50000, 100000] },
   churnSeconds: 5,
   ceiling: { clients: [1000, 10000], batches: [1, 4, 16], seconds: 3 },
 };
@@ -406,12 +409,17 @@ namespace /jwt-es {
 }
 `;
 
-/** roomcast-bench.conf with this run's ports, flush_delay if given, and the token namespaces. */
-function writeConf(port, flushDelay) {
+/**
+ * roomcast-bench.conf with this run's ports, flush_delay if given, the token
+ * namespaces, and with forward "/" relaying nothing: its events go to the
+ * backend stream instead (forward unrelayed, the default).
+ */
+function writeConf(port, flushDelay, forward) {
   let text = fs.readFileSync(CONF_TEMPLATE, 'utf8')
     .replace(/^listen\s+\S+/m, `listen              127.0.0.1:${port}`)
     .replace(/^redis\s+\S+/m, `redis               127.0.0.1:${redis.port}`) + JWT_CONF;
   if (flushDelay) text = text.replace(/^(namespace \/ \{\n)/m, `$1    flush_delay           ${flushDelay}\n`);
+  if (forward) text = text.replace(/^(\s+relay\s+)yes$/m, '$1no');
   const file = path.join(tmpDir, `roomcast-${port}.conf`);
   fs.writeFileSync(file, text);
   return file;
@@ -422,19 +430,20 @@ function writeConf(port, flushDelay) {
  * clients with its Redis subscriptions in place: roomcastd's /healthz says
  * "redis up", node-server.js prints "listening".
  */
-async function startServer(kind, { flushDelay } = {}) {
+async function startServer(kind, { flushDelay, forward } = {}) {
   const port = await freePort();
   let p;
   if (kind === 'roomcastd') {
-    p = new Proc('roomcastd', [BIN.roomcastd, '-c', writeConf(port, flushDelay)], { cpu: SERVER_CPU });
+    p = new Proc('roomcastd', [BIN.roomcastd, '-c', writeConf(port, flushDelay, forward)], { cpu: SERVER_CPU });
     await poll(async () => {
       p.alive();
       const res = await httpGet(port, '/healthz');
       return res && res.status === 200 && /redis up/.test(res.body);
     }, { timeoutMs: 10000, what: 'roomcastd /healthz "redis up"' }).catch((e) => { p.child.kill('SIGKILL'); throw e; });
   } else {
-    p = new Proc('node-server', [process.execPath, NODE_SERVER, '--port', port, '--redis', `127.0.0.1:${redis.port}`,
-      '--jwt-dir', JWT.dir], { cpu: SERVER_CPU });
+    const argv = [process.execPath, NODE_SERVER, '--port', port, '--redis', `127.0.0.1:${redis.port}`, '--jwt-dir', JWT.dir];
+    if (forward) argv.push('--forward', FORWARD_STREAM);
+    p = new Proc('node-server', argv, { cpu: SERVER_CPU });
     await p.waitLine((x) => x.text === 'listening', 15000, '"listening"').catch((e) => { p.child.kill('SIGKILL'); throw e; });
   }
   p.port = port;
@@ -853,6 +862,92 @@ async function scenarioRelay() {
   return out;
 }
 
+// The stream both servers add forwarded events to: roomcastd's default
+// backend_stream, and node-server.js --forward's XADD key.
+const FORWARD_STREAM = 'roomcast:events';
+
+/**
+ * Reads FORWARD_STREAM from now on, in this process: the records of each
+ * step, and the latency from the loadgen's timestamp in the event ("t",
+ * CLOCK_MONOTONIC µs) to this read (process.hrtime, the same clock).
+ */
+async function streamReader() {
+  const { createClient } = require(path.join(__dirname, '..', 'node_modules', 'redis'));
+  const c = createClient({ url: `redis://127.0.0.1:${redis.port}` });
+  await c.connect();
+  const steps = new Map(); // step -> latencies in µs
+  let stopped = false;
+  let last = '$';
+  const loop = (async () => {
+    while (!stopped) {
+      const res = await c.xRead({ key: FORWARD_STREAM, id: last }, { BLOCK: 100, COUNT: 5000 });
+      const now = Number(process.hrtime.bigint() / 1000n);
+      for (const m of (res && res[0] && res[0].messages) || []) {
+        last = m.id;
+        const st = /"s":(\d+),"t":(\d+)/.exec(m.message.args || '');
+        if (!st) continue;
+        if (!steps.has(+st[1])) steps.set(+st[1], []);
+        steps.get(+st[1]).push(now - Number(st[2]));
+      }
+    }
+  })();
+  return {
+    latencies: (step) => steps.get(step) || [],
+    async stop() {
+      stopped = true;
+      await loop;
+      await c.disconnect();
+    },
+  };
+}
+
+/** One forward step: the clients emit rate events/s; each must reach the stream. */
+async function forwardStep(server, lg, reader, rate, seconds) {
+  const step = ++stepId;
+  let sent;
+  const m = await measured(server, async (jiffies) => {
+    sent = (await lg.cmd(`emit ${step} ${rate} ${seconds}`, 'emitted', seconds * 1000 + 20000)).sent;
+    const j1 = jiffies();
+    await poll(() => reader.latencies(step).length >= sent, { timeoutMs: 3000, what: 'the stream' }).catch(() => {});
+    return { j1 };
+  });
+  const lat = reader.latencies(step).slice().sort((a, b) => a - b);
+  const pct = (q) => (lat.length ? lat[Math.min(lat.length - 1, Math.floor(q * lat.length))] / 1000 : NaN);
+  const st = {
+    rate, seconds, sent, stored: lat.length, storedFrac: sent ? lat.length / sent : NaN,
+    cpuS: m.cpuS, perCpuS: m.cpuS > 0 ? lat.length / m.cpuS : NaN,
+    writesPerEvent: lat.length ? m.writes / lat.length : NaN,
+    serverBusy: m.serverBusy, cpu1Busy: m.cpu1Busy, p50Ms: pct(0.5), p99Ms: pct(0.99),
+  };
+  st.sustained = st.storedFrac >= SUSTAIN_DELIVERED && st.p99Ms * 1000 <= SUSTAIN_P99_US;
+  return st;
+}
+
+async function scenarioForward() {
+  const F = PLAN.forward;
+  const out = {};
+  for (const kind of SERVERS) {
+    out[kind] = await attempt(() => withServer(kind, { forward: true }, (server) => withLoadgen(server, { clients: F.clients, rooms: F.rooms }, async (lg) => {
+      const reader = await streamReader();
+      const steps = [];
+      try {
+        for (const rate of F.ladder) {
+          const st = await forwardStep(server, lg, reader, rate, PLAN.stepSeconds);
+          steps.push(st);
+          log(`  forward ${kind} ${rate}/s: stored ${(st.storedFrac * 100).toFixed(1)}%, ${fmtInt(st.perCpuS)} events per server CPU-s, ` +
+            `${st.writesPerEvent.toFixed(3)} writes/event, stream latency p50 ${fmt(st.p50Ms)} ms p99 ${fmt(st.p99Ms)} ms, ` +
+            `server CPU ${(st.serverBusy * 100).toFixed(0)}%${st.sustained ? '' : ' -> NOT SUSTAINED'}`);
+          if (!st.sustained) break;
+        }
+      } finally {
+        await reader.stop();
+      }
+      return { steps, max: steps.filter((x) => x.sustained).pop() || null };
+    })));
+  }
+  return out;
+}
+
 /** The churn modes: loadgen's --churn, and the CONNECT packet (a token for the jwt ones). */
 const CHURN_MODES = {
   websocket: { churn: 'websocket', label: 'WebSocket + Socket.IO connect' },
@@ -1103,6 +1198,9 @@ function summaryRows(res) {
     rows.push(row(name, 'max sustained deliveries/s (events/s)', maxCell(rcL), maxCell(ndL)));
   } else if (res.relay) rows.push(row('relay', 'all', { error: res.relay.error }, { error: res.relay.error }));
 
+  if (res.forward && !res.forward.error) rows.push(...forwardRows(res.forward));
+  else if (res.forward) rows.push(row('forward', 'all', { error: res.forward.error }, { error: res.forward.error }));
+
   if (res.churn && !res.churn.error) {
     for (const [mode, { label }] of Object.entries(CHURN_MODES)) {
       const get = (kind, f) => cellOf(res.churn[kind], (x) => cellOf(x[mode], f));
@@ -1116,6 +1214,32 @@ function summaryRows(res) {
         get('node', (x) => ({ value: x.per_s, text: `${fmtInt(x.per_s)} (${fmt(x.p99_ms)})` }))));
     }
   } else if (res.churn) rows.push(row('churn', 'all', { error: res.churn.error }, { error: res.churn.error }));
+  return rows;
+}
+
+/** The forward rows: at the highest rate both sustained, and each one's maximum. */
+function forwardRows(f) {
+  const name = 'forward: client events to a Redis Stream';
+  const ok = (x) => x && !x.error;
+  const rows = [];
+  const both = ok(f.roomcastd) && ok(f.node)
+    ? f.roomcastd.steps.filter((a) => a.sustained && f.node.steps.some((b) => b.sustained && b.rate === a.rate)).pop()
+    : null;
+  if (both) {
+    const nd = f.node.steps.find((b) => b.rate === both.rate);
+    rows.push(row(name, `events per server CPU-s at ${both.rate} events/s (both sustain)`,
+      { value: both.perCpuS, text: fmtInt(both.perCpuS) }, { value: nd.perCpuS, text: fmtInt(nd.perCpuS) },
+      '≥ 5x Node', both.perCpuS >= 5 * nd.perCpuS));
+    rows.push(row(name, `stream latency p50 / p99 ms at ${both.rate} events/s`,
+      { value: both.p99Ms, text: `${fmt(both.p50Ms)} / ${fmt(both.p99Ms)}` }, { value: nd.p99Ms, text: `${fmt(nd.p50Ms)} / ${fmt(nd.p99Ms)}` }));
+    rows.push(row(name, `write syscalls per event at ${both.rate} events/s`,
+      { value: both.writesPerEvent, text: both.writesPerEvent.toFixed(3) }, { value: nd.writesPerEvent, text: nd.writesPerEvent.toFixed(3) },
+      '≪ 1 (roomcastd)', both.writesPerEvent < 0.1));
+  } else {
+    rows.push(row(name, 'events per server CPU-s at a rate both sustain', { text: 'no common rate' }, { text: 'no common rate' }));
+  }
+  const maxCell = (x) => cellOf(x, (y) => (y.max ? { value: y.max.rate, text: `${fmtInt(y.max.rate)} events/s` } : { value: NaN, text: 'none sustained' }));
+  rows.push(row(name, 'max sustained (all stored, p99 ≤ 1 s)', maxCell(f.roomcastd), maxCell(f.node)));
   return rows;
 }
 
@@ -1322,7 +1446,8 @@ async function main() {
   redis = await startRedis();
   log(`redis-server on 127.0.0.1:${redis.port} (CPU ${CLIENT_CPU})`);
 
-  const runners = { ceiling: scenarioCeiling, idle: scenarioIdle, fanout: scenarioFanout, relay: scenarioRelay, churn: scenarioChurn };
+  const runners = { ceiling: scenarioCeiling, idle: scenarioIdle, fanout: scenarioFanout, relay: scenarioRelay,
+    forward: scenarioForward, churn: scenarioChurn };
   const res = {};
   const elapsed = { scenarios: {} };
   for (const s of SCENARIOS) {

@@ -17,7 +17,11 @@
 // /jwt-es with the P-256 public key in DIR/jwt-es.pem (ES256), as
 // roomcastd's `auth jwt` namespaces of the same names.
 //
-// Args: --port P --redis HOST:PORT [--jwt-dir DIR]. Prints "listening" on stdout once the
+// With --forward KEY, "/" relays nothing: every event but join is added to
+// the Redis Stream KEY with XADD (MAXLEN ~ 100000), as a Node app forwards
+// events to backends, in the fields roomcastd's backend stream uses.
+//
+// Args: --port P --redis HOST:PORT [--jwt-dir DIR] [--forward KEY]. Prints "listening" on stdout once the
 // port is open and the adapter's subscriptions are confirmed, so the first
 // publish of a run cannot be missed. Exits 0 on SIGTERM or SIGINT.
 'use strict';
@@ -33,12 +37,13 @@ const jwt = require(path.join(MODULES, 'jsonwebtoken'));
 const fs = require('node:fs');
 
 function parseArgs(argv) {
-  const args = { port: 0, redis: '', jwtDir: '' };
+  const args = { port: 0, redis: '', jwtDir: '', forward: '' };
   for (let i = 0; i < argv.length; i += 2) {
     const [k, v] = [argv[i], argv[i + 1]];
     if (k === '--port') args.port = Number(v);
     else if (k === '--redis') args.redis = v;
     else if (k === '--jwt-dir') args.jwtDir = v;
+    else if (k === '--forward') args.forward = v;
     else throw new Error(`unknown argument ${k}`);
   }
   if (!(args.port > 0) || !/^[^:]+:\d+$/.test(args.redis)) {
@@ -61,6 +66,22 @@ function onConnection(socket) {
   });
 }
 
+/** The connection handler of --forward: joins as usual, every other event to the stream. */
+function forwarding(redis, key) {
+  const trim = { TRIM: { strategy: 'MAXLEN', strategyModifier: '~', threshold: 100000 } };
+  return (socket) => {
+    socket.on('join', (room, ack) => {
+      socket.join(room);
+      if (typeof ack === 'function') ack('ok');
+    });
+    socket.onAny((event, ...args) => {
+      if (event === 'join') return;
+      redis.xAdd(key, '*', { type: 'event', nsp: socket.nsp.name, sid: socket.id, event, args: JSON.stringify(args) }, trim)
+        .catch(() => {});
+    });
+  };
+}
+
 async function main() {
   const args = parseArgs(process.argv.slice(2));
   const pub = createClient({ url: `redis://${args.redis}` });
@@ -69,7 +90,7 @@ async function main() {
 
   const httpServer = http.createServer();
   const io = new Server(httpServer, { adapter: createAdapter(pub, sub) });
-  io.on('connection', onConnection);
+  io.of('/').on('connection', args.forward ? forwarding(pub, args.forward) : onConnection);
   if (args.jwtDir) {
     const keys = [['/jwt-hs', fs.readFileSync(path.join(args.jwtDir, 'jwt.secret')), 'HS256'],
       ['/jwt-es', fs.readFileSync(path.join(args.jwtDir, 'jwt-es.pem')), 'ES256']];
