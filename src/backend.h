@@ -4,11 +4,12 @@
  * events no client hears (or all of them) and this module writes each one
  * as a stream entry, XADD <backend_stream> MAXLEN ~ <backend_stream_maxlen>
  * * field value..., through the publisher link without waiting for the
- * answer, so that a loop turn's records leave in one write.  Backends read
- * the stream with consumer groups (README, "Backends").  Without a `redis`
- * key nothing is forwarded.  Every record that does not reach Redis is
- * counted in backend_dropped_total by reason; those Redis took in
- * backend_records_total.
+ * answer, so that a loop turn's records leave in one write; while Redis
+ * cannot take them they wait, in order, in a buffer of backend_buffer
+ * bytes.  Backends read the stream with consumer groups (README,
+ * "Backends").  Without a `redis` key nothing is forwarded.  Every record
+ * that does not reach Redis is counted in backend_dropped_total by reason;
+ * those Redis took in backend_records_total.
  *
  * The record codec (backend_encode_event()) is pure, for the unit tests:
  * packet in, the XADD command in RESP out.
@@ -47,9 +48,16 @@ struct backend_socket {
  * whether the policy relayed it.  False when no Redis is configured. */
 bool backend_wants_event(const struct config_namespace *ns, const struct packet *p, bool relayed);
 
-/* Writes <p> from <sock> as a record (see backend_encode_event()).  A
- * record that cannot be written is counted by reason here. */
-void backend_forward_event(const struct backend_socket *sock, const struct packet *p);
+/* Writes <p> from <sock> as a record (see backend_encode_event()), now or
+ * once Redis can take it.  Returns 0, or -1 if the record was dropped
+ * (backend_buffer full, out of memory; counted here): an ack it asked for
+ * is the caller's to answer. */
+int backend_forward_event(const struct backend_socket *sock, const struct packet *p)
+	__attribute__((warn_unused_result));
+
+/* Redis came up (<up>) or went: the buffer is written out once it is up.
+ * cluster.c, which owns the link's callbacks, passes its on_state on. */
+void backend_on_redis_state(bool up);
 
 /* Whether <channel> (NUL-terminated) is this instance's reply channel,
  * `<backend_stream>:reply:<instance>`, where backends answer acks. */

@@ -930,6 +930,27 @@ const char *nsp_backend_answer(const char *sid, int64_t ack_id, const char *json
 	return "ack id not awaited (forged, late or answered)";
 }
 
+/* The record of <sock>'s event with ack <id> was dropped (backend.c says
+ * why): the client hears it at once, as from a Node server's callback
+ * called with an error, instead of waiting out its own timeout. */
+static void nsp_backend_unavailable(struct nsp_socket *sock, int64_t id)
+{
+	static const char answer[] = "[{\"error\":\"unavailable\"}]";
+	struct nsp_backend_ack *last = NULL;
+
+	/* The one just awaited is the last with that id (a client may
+	 * reuse ids). */
+	for (struct nsp_backend_ack *a = sock->backend_acks; a; a = a->next) {
+		if (a->id == id)
+			last = a;
+	}
+	if (last)
+		nsp_backend_ack_end(last);
+	metrics_inc(backend_acks_unavailable_total);
+	nsp_send(sock->client, PACKET_ACK, sock->ns->cfg->name, sock->ns->cfg->name_len, id,
+		 answer, sizeof answer - 1);
+}
+
 /* Writes <p> to the backend stream as <sock>'s; an ack it asks for is the
  * backend's to answer unless the event was relayed (the relay did). */
 static void nsp_forward(struct nsp_socket *sock, const struct packet *p, bool relayed)
@@ -946,7 +967,8 @@ static void nsp_forward(struct nsp_socket *sock, const struct packet *p, bool re
 		bs.user_len = 0;
 	if (p->ack_id != PACKET_NO_ACK && !relayed && nsp_backend_ack_await(sock, p->ack_id) == 0)
 		bs.ack_id = p->ack_id;
-	backend_forward_event(&bs, p);
+	if (backend_forward_event(&bs, p) < 0 && bs.ack_id != PACKET_NO_ACK)
+		nsp_backend_unavailable(sock, bs.ack_id);
 }
 
 /* --- packets from the client --------------------------------------------- */
