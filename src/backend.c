@@ -301,6 +301,23 @@ char *backend_encode_event(const struct backend_target *t, const struct backend_
 	return backend_cmd_encode(&c, len);
 }
 
+char *backend_encode_record(const struct backend_target *t, const struct backend_socket *sock,
+			    const char *type, const struct backend_field *fields, size_t n_fields,
+			    size_t *len)
+{
+	struct backend_cmd c;
+	char maxlen[12];
+
+	if (n_fields > BACKEND_MAX_RECORD_FIELDS)
+		return NULL;
+	backend_cmd_start(&c, t, maxlen, type, sock);
+	for (size_t i = 0; i < n_fields; i++) {
+		backend_str(&c, fields[i].name);
+		backend_word(&c, fields[i].value, fields[i].len);
+	}
+	return backend_cmd_encode(&c, len);
+}
+
 /* --- policy ---------------------------------------------------------------- */
 
 bool backend_wants_event(const struct config_namespace *ns, const struct packet *p, bool relayed)
@@ -321,6 +338,11 @@ bool backend_wants_event(const struct config_namespace *ns, const struct packet 
 			return true;
 	}
 	return false;
+}
+
+bool backend_wants_lifecycle(const struct config_namespace *ns)
+{
+	return backend.active && ns->forward != CONFIG_FORWARD_NONE;
 }
 
 /* --- writing --------------------------------------------------------------- */
@@ -492,6 +514,55 @@ int backend_forward_event(const struct backend_socket *sock, const struct packet
 		return -1;
 	}
 	return backend_take(cmd, len);
+}
+
+/* Encodes and writes one lifecycle record; a drop is counted. */
+static void backend_forward_record(const struct backend_socket *sock, const char *type,
+				   const struct backend_field *fields, size_t n_fields)
+{
+	struct backend_target t;
+	size_t len;
+	char *cmd;
+
+	backend_target(&t);
+	if (!(cmd = backend_encode_record(&t, sock, type, fields, n_fields, &len))) {
+		backend_drop(BACKEND_DROP_NO_MEMORY);
+		return;
+	}
+	/* Nobody to answer for a lifecycle record: a drop is counted there. */
+	(void)backend_take(cmd, len);
+}
+
+void backend_forward_connect(const struct backend_socket *sock, const char *auth,
+			     size_t auth_len, const char *claims, size_t claims_len,
+			     const char *address)
+{
+	const struct backend_field f[] = {
+		{ "auth", auth, auth_len },
+		{ "claims", claims, claims_len },
+		{ "address", address, strlen(address) },
+	};
+
+	if (!auth || !claims) {
+		backend_drop(BACKEND_DROP_NO_MEMORY);
+		return;
+	}
+	backend_forward_record(sock, "connect", f, 3);
+}
+
+void backend_forward_disconnect(const struct backend_socket *sock, const char *reason)
+{
+	const struct backend_field f = { "reason", reason, strlen(reason) };
+
+	backend_forward_record(sock, "disconnect", &f, 1);
+}
+
+void backend_forward_room(const struct backend_socket *sock, bool is_join, const char *room,
+			  size_t room_len)
+{
+	const struct backend_field f = { "room", room, room_len };
+
+	backend_forward_record(sock, is_join ? "join" : "leave", &f, 1);
 }
 
 void backend_on_redis_state(bool up)

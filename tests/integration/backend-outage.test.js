@@ -49,22 +49,38 @@ async function argsOf(name) {
   }).filter((f) => f.event === name).map((f) => JSON.parse(f.args));
 }
 
-/** Metrics once every record Redis was handed has been answered and none waits. */
-async function settled(m0, n) {
+/** Metrics once <n> records (<events> of them events) since <m0> are answered or dropped and none waits. */
+async function settled(m0, n, events = n) {
   return h.waitFor(async () => {
     const x = await d.metrics();
     const answered = delta(m0, x, 'backend_records_total') + delta(m0, x, LOST) +
       delta(m0, x, FULL) + delta(m0, x, REFUSED);
-    return delta(m0, x, 'sio_events_received_total') >= n && answered >= n &&
+    return delta(m0, x, 'sio_events_received_total') >= events && answered >= n &&
       x.roomcast_backend_buffer_bytes === 0 && x;
-  }, { what: `${n} events written or counted, the buffer empty`, timeout: 30000 });
+  }, { what: `${n} records written or counted, the buffer empty`, timeout: 30000 });
+}
+
+/** An official client on `/` once its connect record is in the stream. */
+async function connected() {
+  const m = await d.metrics();
+  const s = await h.sioConnect(d.port, '/', { transports: ['websocket'] });
+  await settled(m, 1, 0);
+  return s;
+}
+
+/** Disconnects <s> and waits for its disconnect record to be answered. */
+async function leave(s) {
+  const m = await d.metrics();
+  s.disconnect();
+  await d.waitIdle();
+  await settled(m, 1, 0);
 }
 
 test('a record Redis refuses (the key is not a stream) is counted once and not retried', { skip }, async () => {
   const redis = await r.client();
+  const s = await connected();
   await redis.set(STREAM, 'not a stream');
   const m0 = await d.metrics();
-  const s = await h.sioConnect(d.port, '/', { transports: ['websocket'] });
   s.emit('refused', 1);
   const m1 = await settled(m0, 1);
   assert.equal(delta(m0, m1, REFUSED), 1);
@@ -76,13 +92,13 @@ test('a record Redis refuses (the key is not a stream) is counted once and not r
   assert.equal(delta(m1, m2, 'backend_records_total'), 1);
   assert.equal(delta(m0, m2, REFUSED), 1, 'the refused record was not written again');
   assert.deepEqual(await argsOf('accepted'), [[2]]);
-  s.disconnect();
+  await leave(s);
   await redis.disconnect();
 });
 
 test('redis-server killed during traffic: events forwarded meanwhile reach the stream in order after the restart', { skip }, async (t) => {
+  const s = await connected();
   const m0 = await d.metrics();
-  const s = await h.sioConnect(d.port, '/', { transports: ['websocket'] });
   let sent = 0;
   const burst = async (n) => {
     for (let i = 0; i < n; i++) s.emit('seq', sent++);
@@ -117,15 +133,14 @@ test('redis-server killed during traffic: events forwarded meanwhile reach the s
   assert.deepEqual(got.filter((i) => i >= firstWhileDown), Array.from({ length: sent - firstWhileDown }, (_, i) => firstWhileDown + i),
     'every event sent once the daemon saw Redis down arrived');
   assert.ok(delta(mIn, m1, 'backend_buffered_total') >= 100, 'the 100 events sent while down were buffered');
-  s.disconnect();
-  await d.waitIdle();
+  await leave(s);
 });
 
 test('past backend_buffer: acked events are answered {"error":"unavailable"}, the rest dropped, counters exact', { skip }, async () => {
+  const s = await connected();
   await r.kill();
   await h.waitRedis(d, 'down');
   const m0 = await d.metrics();
-  const s = await h.sioConnect(d.port, '/', { transports: ['websocket'] });
   const N = 200;
   const pad = 'x'.repeat(1000);
   const answers = new Map();
@@ -154,8 +169,7 @@ test('past backend_buffer: acked events are answered {"error":"unavailable"}, th
   assert.equal(delta(m0, m2, 'backend_records_total'), kept);
   const got = (await argsOf('big')).map(([seq]) => Number(seq));
   assert.deepEqual(got, Array.from({ length: kept }, (_, i) => i));
-  s.disconnect();
-  await d.waitIdle();
+  await leave(s);
 });
 
 test('SIGTERM: daemon exits 0', { skip }, async () => {
