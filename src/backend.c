@@ -21,10 +21,27 @@
  * entry id) comes later to backend_written_cb(), which counts it.  Nothing
  * waits for it.
  *
+ * The outage buffer: a record the publisher cannot take now (Redis away,
+ * or REDIS_MAX_PENDING_BYTES already in flight) waits, encoded, in one
+ * FIFO per process, and so does every record after it while any waits, so
+ * that one socket's records reach the stream in the order it sent them.
+ * The FIFO is written out by backend_drain_cb(), at most
+ * BACKEND_DRAIN_RECORDS or BACKEND_DRAIN_BYTES per loop turn so that a
+ * full buffer does not hold the loop; it runs when Redis comes up
+ * (backend_on_redis_state()), when Redis answers one of our records (room
+ * in flight again), and after BACKEND_RETRY_MS when it stopped with no
+ * answer to wait for (the budget taken by publishes alone).  A record that
+ * Redis answers with an error is counted ("refused") and never retried:
+ * retrying a WRONGTYPE would loop forever.  One in flight when the link
+ * dropped is counted "lost" (Redis may or may not have added it).
+ *
  * Limits: a record is at most about max_payload plus its fields' names and
  * the socket's short fields; records in flight share redis.c's
- * REDIS_MAX_PENDING_BYTES with publishes, past which they are dropped
- * (reason "redis_behind").  Redis keeps about backend_stream_maxlen
+ * REDIS_MAX_PENDING_BYTES with publishes; records waiting hold at most
+ * backend_buffer bytes of commands (plus a 24-byte link each), past which a
+ * record is dropped ("buffer_full", logged once until the buffer has
+ * drained) and, if the client asked for an ack, nsp.c answers it at once
+ * with {"error":"unavailable"}.  Redis keeps about backend_stream_maxlen
  * entries per stream (MAXLEN ~ trims whole macro nodes).
  */
 #include <stdio.h>
@@ -50,6 +67,14 @@
 /* "<backend_stream>:reply:<uid>" */
 #define BACKEND_REPLY_MAX (CONFIG_MAX_REDIS_KEY + 16)
 
+/* Written out per loop turn from the buffer, at most: a few milliseconds
+ * of copying into hiredis's output, then the loop polls again. */
+#define BACKEND_DRAIN_RECORDS 512
+#define BACKEND_DRAIN_BYTES (1u << 20)
+/* When the buffer stopped on a full in-flight budget that none of our
+ * records will give back (publishes took it), look again this much later. */
+#define BACKEND_RETRY_MS 50
+
 /* XADD key MAXLEN ~ n * = 7 words, then a name and a value per field:
  * type nsp sid instance user event args, and up to PACKET_MAX_ATTACHMENTS
  * binN, with room for the lifecycle and ack fields. */
@@ -58,11 +83,11 @@
 
 /* Why a record did not reach Redis: X(name, label). */
 #define BACKEND_DROP_MAP(X)                        \
-	X(BACKEND_DROP_REDIS_DOWN, "redis_down")   \
-	X(BACKEND_DROP_REDIS_BEHIND, "redis_behind") \
+	X(BACKEND_DROP_BUFFER_FULL, "buffer_full") \
 	X(BACKEND_DROP_REFUSED, "refused")         \
 	X(BACKEND_DROP_LOST, "lost")               \
-	X(BACKEND_DROP_NO_MEMORY, "no_memory")
+	X(BACKEND_DROP_NO_MEMORY, "no_memory")     \
+	X(BACKEND_DROP_SHUTDOWN, "shutdown")
 
 enum backend_drop {
 #define BACKEND_DROP_ENUM(name, label) name,
@@ -77,6 +102,13 @@ static const char *const backend_drop_labels[] = {
 #undef BACKEND_DROP_LABEL
 };
 
+/* A record waiting in the buffer; owns <cmd>. */
+struct backend_record {
+	struct backend_record *next;
+	char *cmd;                     /* the XADD in RESP */
+	size_t len;
+};
+
 static struct {
 	const struct config *cfg;
 	bool active;                   /* a redis address is configured */
@@ -86,6 +118,12 @@ static struct {
 	bool is_registered;            /* dropped_family is in /metrics (once per process) */
 	char reply[BACKEND_REPLY_MAX]; /* this instance's reply channel */
 	time_t reply_logged;           /* when a dropped reply was last logged */
+	struct backend_record *head;   /* the buffer, oldest first, owned */
+	struct backend_record **tail;
+	size_t buffered_bytes;         /* of the commands in the buffer, <= backend_buffer */
+	size_t n_in_flight;            /* records handed to redis_write(), not answered yet */
+	struct event *drain;           /* backend_drain_cb(), owned */
+	bool is_full_logged;           /* since the buffer last drained */
 } backend;
 
 /* --- the codec ----------------------------------------------------------- */
@@ -263,6 +301,23 @@ char *backend_encode_event(const struct backend_target *t, const struct backend_
 	return backend_cmd_encode(&c, len);
 }
 
+char *backend_encode_record(const struct backend_target *t, const struct backend_socket *sock,
+			    const char *type, const struct backend_field *fields, size_t n_fields,
+			    size_t *len)
+{
+	struct backend_cmd c;
+	char maxlen[12];
+
+	if (n_fields > BACKEND_MAX_RECORD_FIELDS)
+		return NULL;
+	backend_cmd_start(&c, t, maxlen, type, sock);
+	for (size_t i = 0; i < n_fields; i++) {
+		backend_str(&c, fields[i].name);
+		backend_word(&c, fields[i].value, fields[i].len);
+	}
+	return backend_cmd_encode(&c, len);
+}
+
 /* --- policy ---------------------------------------------------------------- */
 
 bool backend_wants_event(const struct config_namespace *ns, const struct packet *p, bool relayed)
@@ -285,6 +340,11 @@ bool backend_wants_event(const struct config_namespace *ns, const struct packet 
 	return false;
 }
 
+bool backend_wants_lifecycle(const struct config_namespace *ns)
+{
+	return backend.active && ns->forward != CONFIG_FORWARD_NONE;
+}
+
 /* --- writing --------------------------------------------------------------- */
 
 static void backend_drop(enum backend_drop why)
@@ -292,11 +352,26 @@ static void backend_drop(enum backend_drop why)
 	backend.dropped[why]++;
 }
 
+static void backend_drain_arm(uint32_t ms)
+{
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	/* A pending retry must not put off a drain that may run now. */
+	if (ms && evtimer_pending(backend.drain, NULL))
+		return;
+	if (evtimer_add(backend.drain, &tv) < 0)
+		log_error("backend: evtimer_add failed; buffered records wait for the next one");
+}
+
 /* Redis's answer to one XADD.  A refusal (a key of another type, an OOM
  * Redis) is an operator's problem: one warning until Redis takes a record
- * again, the counter keeps the count.  A loss is the outage redis.c logs. */
+ * again, the counter keeps the count.  A loss is the outage redis.c logs.
+ * Any answer gives in-flight bytes back, so the buffer may move on. */
 static void backend_written_cb(void *arg, enum redis_write_result res, const char *err)
 {
+	backend.n_in_flight--;
+	if (backend.head && res != REDIS_WRITE_LOST)
+		backend_drain_arm(0);
 	if (res == REDIS_WRITE_OK) {
 		metrics_inc(backend_records_total);
 		backend.is_refusal_logged = false;
@@ -313,22 +388,109 @@ static void backend_written_cb(void *arg, enum redis_write_result res, const cha
 	backend.is_refusal_logged = true;
 }
 
-/* Hands one encoded record to Redis; <cmd> stays the caller's. */
-static void backend_write(const char *cmd, size_t len)
+/* Hands one encoded record to Redis (<cmd> stays the caller's): OK, or
+ * why the publisher cannot take it now. */
+static enum redis_write_result backend_write(const char *cmd, size_t len)
 {
-	switch (redis_write(cmd, len, backend_written_cb, NULL)) {
-	case REDIS_WRITE_OK:
-		break;
-	case REDIS_WRITE_DOWN:
-		backend_drop(BACKEND_DROP_REDIS_DOWN);
-		break;
-	case REDIS_WRITE_BEHIND:
-		backend_drop(BACKEND_DROP_REDIS_BEHIND);
-		break;
-	default:
-		backend_drop(BACKEND_DROP_NO_MEMORY);
-		break;
+	enum redis_write_result res = redis_write(cmd, len, backend_written_cb, NULL);
+
+	if (res == REDIS_WRITE_OK)
+		backend.n_in_flight++;
+	return res;
+}
+
+/* The buffer stopped on <res>.  Redis's return (backend_on_redis_state())
+ * or an answer to a record in flight restarts it; with neither to come
+ * (the in-flight budget is all publishes', or memory ran out), a retry. */
+static void backend_stalled(enum redis_write_result res)
+{
+	if (res != REDIS_WRITE_DOWN && backend.n_in_flight == 0)
+		backend_drain_arm(BACKEND_RETRY_MS);
+}
+
+static void backend_record_pop(void)
+{
+	struct backend_record *r = backend.head;
+
+	backend.head = r->next;
+	if (!backend.head) {
+		backend.tail = &backend.head;
+		backend.is_full_logged = false;
 	}
+	backend.buffered_bytes -= r->len;
+	metrics_gauge_add(backend_buffer_bytes, -(int64_t)r->len);
+	free(r->cmd);
+	free(r);
+}
+
+/* Writes the buffer out in order, one batch per loop turn. */
+static void backend_drain_cb(evutil_socket_t fd, short what, void *arg)
+{
+	size_t n = 0, bytes = 0;
+
+	while (backend.head && n < BACKEND_DRAIN_RECORDS && bytes < BACKEND_DRAIN_BYTES) {
+		enum redis_write_result res = backend_write(backend.head->cmd, backend.head->len);
+		if (res != REDIS_WRITE_OK) {
+			backend_stalled(res);
+			return;
+		}
+		n++;
+		bytes += backend.head->len;
+		backend_record_pop();
+	}
+	if (backend.head)
+		backend_drain_arm(0);
+}
+
+/* Counts and logs (once until the buffer drains) a record past
+ * backend_buffer. */
+static void backend_full(void)
+{
+	backend_drop(BACKEND_DROP_BUFFER_FULL);
+	if (backend.is_full_logged)
+		return;
+	backend.is_full_logged = true;
+	log_warn("backend: %zu bytes of records wait for Redis (backend_buffer); dropping new "
+		 "records, acked events answered \"unavailable\", until they are written",
+		 backend.buffered_bytes);
+}
+
+/* Puts <cmd> (heap, taken) at the end of the buffer.  Returns 0, or -1
+ * (dropped and counted) past backend_buffer or if memory ran out. */
+static int backend_buffer_take(char *cmd, size_t len)
+{
+	struct backend_record *r = NULL;
+
+	if (len > backend.cfg->backend_buffer - backend.buffered_bytes)
+		backend_full();
+	else if (!(r = malloc(sizeof *r)))
+		backend_drop(BACKEND_DROP_NO_MEMORY);
+	if (!r) {
+		free(cmd);
+		return -1;
+	}
+	*r = (struct backend_record){ NULL, cmd, len };
+	*backend.tail = r;
+	backend.tail = &r->next;
+	backend.buffered_bytes += len;
+	metrics_gauge_add(backend_buffer_bytes, (int64_t)len);
+	metrics_inc(backend_buffered_total);
+	return 0;
+}
+
+/* Writes <cmd> (heap, taken) now if nothing waits before it, else buffers
+ * it.  Returns 0, or -1 if it was dropped (counted). */
+static int backend_take(char *cmd, size_t len)
+{
+	if (!backend.head) {
+		enum redis_write_result res = backend_write(cmd, len);
+		if (res == REDIS_WRITE_OK) {
+			free(cmd);
+			return 0;
+		}
+		backend_stalled(res);
+	}
+	return backend_buffer_take(cmd, len);
 }
 
 static void backend_target(struct backend_target *t)
@@ -340,7 +502,7 @@ static void backend_target(struct backend_target *t)
 	t->reply = backend.reply;
 }
 
-void backend_forward_event(const struct backend_socket *sock, const struct packet *p)
+int backend_forward_event(const struct backend_socket *sock, const struct packet *p)
 {
 	struct backend_target t;
 	size_t len;
@@ -349,10 +511,64 @@ void backend_forward_event(const struct backend_socket *sock, const struct packe
 	backend_target(&t);
 	if (!(cmd = backend_encode_event(&t, sock, p, &len))) {
 		backend_drop(BACKEND_DROP_NO_MEMORY);
+		return -1;
+	}
+	return backend_take(cmd, len);
+}
+
+/* Encodes and writes one lifecycle record; a drop is counted. */
+static void backend_forward_record(const struct backend_socket *sock, const char *type,
+				   const struct backend_field *fields, size_t n_fields)
+{
+	struct backend_target t;
+	size_t len;
+	char *cmd;
+
+	backend_target(&t);
+	if (!(cmd = backend_encode_record(&t, sock, type, fields, n_fields, &len))) {
+		backend_drop(BACKEND_DROP_NO_MEMORY);
 		return;
 	}
-	backend_write(cmd, len);
-	free(cmd);
+	/* Nobody to answer for a lifecycle record: a drop is counted there. */
+	(void)backend_take(cmd, len);
+}
+
+void backend_forward_connect(const struct backend_socket *sock, const char *auth,
+			     size_t auth_len, const char *claims, size_t claims_len,
+			     const char *address)
+{
+	const struct backend_field f[] = {
+		{ "auth", auth, auth_len },
+		{ "claims", claims, claims_len },
+		{ "address", address, strlen(address) },
+	};
+
+	if (!auth || !claims) {
+		backend_drop(BACKEND_DROP_NO_MEMORY);
+		return;
+	}
+	backend_forward_record(sock, "connect", f, 3);
+}
+
+void backend_forward_disconnect(const struct backend_socket *sock, const char *reason)
+{
+	const struct backend_field f = { "reason", reason, strlen(reason) };
+
+	backend_forward_record(sock, "disconnect", &f, 1);
+}
+
+void backend_forward_room(const struct backend_socket *sock, bool is_join, const char *room,
+			  size_t room_len)
+{
+	const struct backend_field f = { "room", room, room_len };
+
+	backend_forward_record(sock, is_join ? "join" : "leave", &f, 1);
+}
+
+void backend_on_redis_state(bool up)
+{
+	if (up && backend.head)
+		backend_drain_arm(0);
 }
 
 /* --- replies ----------------------------------------------------------------- */
@@ -438,18 +654,31 @@ int backend_init(struct event_base *base, const struct config *cfg)
 		metrics_family_register(&backend.dropped_family);
 	}
 	backend.active = cfg->redis_host[0] || cfg->redis_unix[0];
+	backend.tail = &backend.head;
 	if (!backend.active)
 		return 0;
+	if (!(backend.drain = evtimer_new(base, backend_drain_cb, NULL)))
+		return -1;
 	snprintf(backend.reply, sizeof backend.reply, "%s:reply:%s", cfg->backend_stream,
 		 cluster_uid());
 	if (redis_subscribe(backend.reply) < 0)
 		return -1;
-	log_info("backend: client events to stream %s (MAXLEN ~ %u), replies on %s",
-		 cfg->backend_stream, (unsigned)cfg->backend_stream_maxlen, backend.reply);
+	log_info("backend: client events to stream %s (MAXLEN ~ %u, buffer %zu bytes), replies "
+		 "on %s", cfg->backend_stream, (unsigned)cfg->backend_stream_maxlen,
+		 cfg->backend_buffer, backend.reply);
 	return 0;
 }
 
+/* Records still waiting at exit are not written: Redis was away to the
+ * end, and a shutdown does not wait for it. */
 void backend_cleanup(void)
 {
+	while (backend.head) {
+		backend_drop(BACKEND_DROP_SHUTDOWN);
+		backend_record_pop();
+	}
+	if (backend.drain)
+		event_free(backend.drain);
+	backend.drain = NULL;
 	backend.active = false;
 }

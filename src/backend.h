@@ -4,14 +4,19 @@
  * events no client hears (or all of them) and this module writes each one
  * as a stream entry, XADD <backend_stream> MAXLEN ~ <backend_stream_maxlen>
  * * field value..., through the publisher link without waiting for the
- * answer, so that a loop turn's records leave in one write.  Backends read
- * the stream with consumer groups (README, "Backends").  Without a `redis`
- * key nothing is forwarded.  Every record that does not reach Redis is
- * counted in backend_dropped_total by reason; those Redis took in
- * backend_records_total.
+ * answer, so that a loop turn's records leave in one write; while Redis
+ * cannot take them they wait, in order, in a buffer of backend_buffer
+ * bytes.  Backends read the stream with consumer groups (README,
+ * "Backends").  Without a `redis` key nothing is forwarded.  Every record
+ * that does not reach Redis is counted in backend_dropped_total by reason;
+ * those Redis took in backend_records_total.
  *
- * The record codec (backend_encode_event()) is pure, for the unit tests:
- * packet in, the XADD command in RESP out.
+ * Besides events, a namespace that forwards writes lifecycle records:
+ * connect, disconnect, join and leave (README, "Backends").
+ *
+ * The record codec (backend_encode_event(), backend_encode_record()) is
+ * pure, for the unit tests: packet or fields in, the XADD command in RESP
+ * out.
  */
 #ifndef ROOMCAST_BACKEND_H
 #define ROOMCAST_BACKEND_H
@@ -47,9 +52,35 @@ struct backend_socket {
  * whether the policy relayed it.  False when no Redis is configured. */
 bool backend_wants_event(const struct config_namespace *ns, const struct packet *p, bool relayed);
 
-/* Writes <p> from <sock> as a record (see backend_encode_event()).  A
- * record that cannot be written is counted by reason here. */
-void backend_forward_event(const struct backend_socket *sock, const struct packet *p);
+/* Writes <p> from <sock> as a record (see backend_encode_event()), now or
+ * once Redis can take it.  Returns 0, or -1 if the record was dropped
+ * (backend_buffer full, out of memory; counted here): an ack it asked for
+ * is the caller's to answer. */
+int backend_forward_event(const struct backend_socket *sock, const struct packet *p)
+	__attribute__((warn_unused_result));
+
+/* Whether namespace <ns> writes lifecycle records (connect, disconnect,
+ * join, leave): whenever its forward policy is not none and a Redis is
+ * configured.  forward_events does not filter them: they are no events. */
+bool backend_wants_lifecycle(const struct config_namespace *ns);
+
+/* Lifecycle records of <sock> (its ack_id is not used), each counted by
+ * reason here if it is dropped.  connect: <auth> the JSON text of the
+ * CONNECT payload without its token, <claims> the verified token's claims
+ * as JSON text ("" without), <address> the client's; <auth> or <claims>
+ * NULL (memory ran out building them) counts the record as dropped
+ * (no_memory).  disconnect: the
+ * Socket.IO reason.  join, leave: the room. */
+void backend_forward_connect(const struct backend_socket *sock, const char *auth,
+			     size_t auth_len, const char *claims, size_t claims_len,
+			     const char *address);
+void backend_forward_disconnect(const struct backend_socket *sock, const char *reason);
+void backend_forward_room(const struct backend_socket *sock, bool is_join, const char *room,
+			  size_t room_len);
+
+/* Redis came up (<up>) or went: the buffer is written out once it is up.
+ * cluster.c, which owns the link's callbacks, passes its on_state on. */
+void backend_on_redis_state(bool up);
 
 /* Whether <channel> (NUL-terminated) is this instance's reply channel,
  * `<backend_stream>:reply:<instance>`, where backends answer acks. */
@@ -90,6 +121,24 @@ struct backend_target {
  * it) with *<len>, or NULL if memory ran out. */
 char *backend_encode_event(const struct backend_target *t, const struct backend_socket *sock,
 			   const struct packet *p, size_t *len)
+	__attribute__((warn_unused_result));
+
+/* A field of a lifecycle record, borrowed. */
+struct backend_field {
+	const char *name;
+	const void *value;
+	size_t len;
+};
+
+/* The XADD command of a lifecycle record of kind <type> ("connect",
+ * "disconnect", "join", "leave") from <sock>: fields type, nsp, sid,
+ * instance, user as in an event record, then <fields> in order (at most
+ * BACKEND_MAX_RECORD_FIELDS).  Returns the heap text (free() it) with
+ * *<len>, or NULL if memory ran out or there are too many fields. */
+#define BACKEND_MAX_RECORD_FIELDS 8
+char *backend_encode_record(const struct backend_target *t, const struct backend_socket *sock,
+			    const char *type, const struct backend_field *fields, size_t n_fields,
+			    size_t *len)
 	__attribute__((warn_unused_result));
 
 #endif

@@ -707,6 +707,7 @@ static void cluster_on_message(void *arg, const char *channel, size_t channel_le
 static void cluster_on_state(void *arg, bool up)
 {
 	cluster.up = up;
+	backend_on_redis_state(up);
 }
 
 static const struct redis_callbacks cluster_redis_callbacks = {

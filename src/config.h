@@ -152,6 +152,7 @@ struct config {
 	size_t redis_max_message;                /* bytes: longer Redis messages are dropped */
 	char backend_stream[CONFIG_MAX_REDIS_KEY + 1]; /* XADD key of client events for backends */
 	uint32_t backend_stream_maxlen;          /* XADD MAXLEN ~: entries Redis keeps per stream */
+	size_t backend_buffer;                   /* bytes of encoded records waiting for Redis */
 	uint32_t max_backend_acks;               /* ack ids one socket awaits from backends */
 	uint32_t backend_ack_timeout_ms;         /* how long a backend may take to answer one */
 	struct config_namespace namespaces[CONFIG_MAX_NAMESPACES]; /* [0] is always "/" */

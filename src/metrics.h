@@ -74,14 +74,17 @@
 	X(backend_replies_total, "backend replies delivered to clients as acks")       \
 	X(backend_replies_dropped_total, "backend replies dropped: malformed, socket gone, ack id not awaited") \
 	X(backend_acks_expired_total, "ack ids given up on at backend_ack_timeout")      \
-	X(backend_acks_overflow_total, "ack ids given up on past max_backend_acks")
+	X(backend_acks_overflow_total, "ack ids given up on past max_backend_acks")       \
+	X(backend_buffered_total, "client records that waited in backend_buffer for Redis") \
+	X(backend_acks_unavailable_total, "acked events answered at once with error unavailable: record not kept")
 
 /* X(name, help) */
 #define METRICS_GAUGES(X)                                               \
 	X(connections_current, "open TCP connections")                 \
 	X(sessions_current, "open Engine.IO sessions")                 \
 	X(sockets_current, "sockets connected to namespaces")         \
-	X(redis_up, "1 while both Redis connections are up and subscribed")
+	X(redis_up, "1 while both Redis connections are up and subscribed") \
+	X(backend_buffer_bytes, "bytes of client records waiting in backend_buffer")
 
 enum metrics_counter {
 #define METRICS_ENUM(name, help) METRIC_##name,

@@ -13,9 +13,13 @@
  * server's ack ids, from cluster.c's broadcasts with acks).  An event
  * forwarded with an ack id leaves the id awaiting a backend's reply
  * (nsp_backend_answer()), at most max_backend_acks per socket, each for
- * backend_ack_timeout (one timeq).  Anything the reference
- * server refuses closes the whole engine session as it does ("forced
- * close"), counted and logged once at debug level; nobody else notices.
+ * backend_ack_timeout (one timeq).  In a namespace that forwards, a
+ * socket's connect (auth without its token, claims, address), the joins
+ * and leaves that changed its rooms (by the client or its token) and its
+ * disconnect with Socket.IO's reason are lifecycle records too.  Anything
+ * the reference server refuses closes the whole engine session as it does
+ * ("forced close"), counted and logged once at debug level; nobody else
+ * notices.
  * A relayed packet is encoded once and the same bytes go to every
  * recipient.  Server-side joins (cluster.c) skip the policy but not the
  * limits: max_rooms_per_socket and max_room_name hold for them too.
@@ -222,8 +226,13 @@ static void nsp_socket_free(struct nsp_socket *sock)
 	free(sock);
 }
 
-static void nsp_socket_remove(struct nsp_client *cl, struct nsp_socket *sock)
+static void nsp_lifecycle_disconnect(struct nsp_socket *sock, const char *reason);
+
+/* Removes <sock>, which leaves for Socket.IO's <reason> (its backend
+ * record says so). */
+static void nsp_socket_remove(struct nsp_client *cl, struct nsp_socket *sock, const char *reason)
 {
+	nsp_lifecycle_disconnect(sock, reason);
 	for (struct nsp_socket **pp = &cl->sockets; *pp; pp = &(*pp)->next) {
 		if (*pp == sock) {
 			*pp = sock->next;
@@ -233,6 +242,74 @@ static void nsp_socket_remove(struct nsp_client *cl, struct nsp_socket *sock)
 	cl->n_sockets--;
 	nsp_socket_free(sock);
 	metrics_gauge_add(sockets_current, -1);
+}
+
+/* --- lifecycle records ------------------------------------------------------ */
+
+static const char *nsp_auth_find(const struct nsp_auth *a, const char *field, size_t field_len,
+				 size_t *value_len);
+
+/* What a backend record says about <sock>. */
+static void nsp_backend_socket(const struct nsp_socket *sock, struct backend_socket *bs)
+{
+	size_t user_len = 0;
+	/* A namespace without auth jwt keeps no sub: "" then, whatever a
+	 * room pattern named {sub}. */
+	const char *user = sock->auth && sock->ns->cfg->auth == CONFIG_AUTH_JWT
+				   ? nsp_auth_find(sock->auth, "sub", 3, &user_len)
+				   : NULL;
+
+	*bs = (struct backend_socket){ sock->ns->cfg->name, sock->ns->cfg->name_len, sock->id,
+				       user ? user : "", user ? user_len : 0, PACKET_NO_ACK };
+}
+
+/* <sock> joined or left <name> on the client's request or by its token. */
+static void nsp_lifecycle_room(const struct nsp_socket *sock, bool is_join, const char *name,
+			       size_t len)
+{
+	struct backend_socket bs;
+
+	if (!backend_wants_lifecycle(sock->ns->cfg))
+		return;
+	nsp_backend_socket(sock, &bs);
+	backend_forward_room(&bs, is_join, name, len);
+}
+
+static void nsp_lifecycle_disconnect(struct nsp_socket *sock, const char *reason)
+{
+	struct backend_socket bs;
+
+	if (!backend_wants_lifecycle(sock->ns->cfg))
+		return;
+	nsp_backend_socket(sock, &bs);
+	backend_forward_disconnect(&bs, reason);
+}
+
+/* The connect record of <sock>: its CONNECT payload <auth> (an object or
+ * NULL) without the token a backend must not see again, the verified
+ * <claims> (NULL without), and the address of the handshake <hs>. */
+static void nsp_lifecycle_connect(const struct nsp_socket *sock, const json_t *auth,
+				  const json_t *claims, const struct engine_handshake *hs)
+{
+	struct backend_socket bs;
+	json_t *safe;
+	char *auth_text = NULL, *claims_text = NULL;
+
+	if (!backend_wants_lifecycle(sock->ns->cfg))
+		return;
+	/* A shallow copy: only the top-level token goes. */
+	safe = json_is_object(auth) ? json_copy((json_t *)auth) : json_object();
+	if (safe && json_object_del(safe, "token") <= 0)
+		auth_text = json_dumps(safe, JSON_COMPACT);
+	if (claims)
+		claims_text = json_dumps(claims, JSON_COMPACT);
+	nsp_backend_socket(sock, &bs);
+	backend_forward_connect(&bs, auth_text, auth_text ? strlen(auth_text) : 0,
+				claims ? claims_text : "", claims_text ? strlen(claims_text) : 0,
+				hs->address);
+	free(claims_text);
+	free(auth_text);
+	json_decref(safe);
 }
 
 /* --- CONNECT auth ---------------------------------------------------------- */
@@ -439,8 +516,10 @@ static void nsp_on_connect(struct nsp_client *cl, const struct packet *p)
 		return;
 	}
 	struct nsp_socket *sock = nsp_socket_new(cl, ns, p, claims);
-	if (sock)
+	if (sock) {
+		nsp_lifecycle_connect(sock, p->data, claims, &hs);
 		nsp_socket_grant(sock, claims);
+	}
 	json_decref(claims);
 	if (!sock) {
 		nsp_client_fail(cl, "out of memory");
@@ -476,11 +555,14 @@ static void nsp_grant_join(struct nsp_socket *sock, const char *name, size_t len
 		metrics_inc(sio_joins_refused_total);
 		return;
 	}
-	if (room_join(sock->ns->rooms, &sock->member, name, len) < 0) {
+	int joined = room_join(sock->ns->rooms, &sock->member, name, len);
+	if (joined < 0) {
 		log_warn("socket %s: out of memory joining a room", sock->id);
 		return;
 	}
 	metrics_inc(sio_joins_total);
+	if (joined == 0)
+		nsp_lifecycle_room(sock, true, name, len);
 }
 
 /* The session of a socket whose token expired is closed as a transport
@@ -554,6 +636,7 @@ static const char *nsp_join(struct nsp_socket *sock, const struct packet *p)
 	if (room_join(sock->ns->rooms, &sock->member, name, len) < 0)
 		return "out of memory";
 	metrics_inc(sio_joins_total);
+	nsp_lifecycle_room(sock, true, name, len);
 	return NULL;
 }
 
@@ -568,7 +651,8 @@ static const char *nsp_leave(struct nsp_socket *sock, const struct packet *p)
 		return refusal;
 	if (len == ID_LEN && memcmp(name, sock->id, ID_LEN) == 0)
 		return "not allowed";
-	(void)room_leave(sock->ns->rooms, &sock->member, name, len);
+	if (room_leave(sock->ns->rooms, &sock->member, name, len) == 0)
+		nsp_lifecycle_room(sock, false, name, len);
 	return NULL;
 }
 
@@ -930,23 +1014,38 @@ const char *nsp_backend_answer(const char *sid, int64_t ack_id, const char *json
 	return "ack id not awaited (forged, late or answered)";
 }
 
+/* The record of <sock>'s event with ack <id> was dropped (backend.c says
+ * why): the client hears it at once, as from a Node server's callback
+ * called with an error, instead of waiting out its own timeout. */
+static void nsp_backend_unavailable(struct nsp_socket *sock, int64_t id)
+{
+	static const char answer[] = "[{\"error\":\"unavailable\"}]";
+	struct nsp_backend_ack *last = NULL;
+
+	/* The one just awaited is the last with that id (a client may
+	 * reuse ids). */
+	for (struct nsp_backend_ack *a = sock->backend_acks; a; a = a->next) {
+		if (a->id == id)
+			last = a;
+	}
+	if (last)
+		nsp_backend_ack_end(last);
+	metrics_inc(backend_acks_unavailable_total);
+	nsp_send(sock->client, PACKET_ACK, sock->ns->cfg->name, sock->ns->cfg->name_len, id,
+		 answer, sizeof answer - 1);
+}
+
 /* Writes <p> to the backend stream as <sock>'s; an ack it asks for is the
  * backend's to answer unless the event was relayed (the relay did). */
 static void nsp_forward(struct nsp_socket *sock, const struct packet *p, bool relayed)
 {
-	struct backend_socket bs = { sock->ns->cfg->name, sock->ns->cfg->name_len, sock->id, "", 0,
-				     PACKET_NO_ACK };
-	const char *user = sock->auth ? nsp_auth_find(sock->auth, "sub", 3, &bs.user_len) : NULL;
+	struct backend_socket bs;
 
-	/* A namespace without auth jwt keeps no sub: "" then, whatever a
-	 * room pattern named {sub}. */
-	if (user && sock->ns->cfg->auth == CONFIG_AUTH_JWT)
-		bs.user = user;
-	else
-		bs.user_len = 0;
+	nsp_backend_socket(sock, &bs);
 	if (p->ack_id != PACKET_NO_ACK && !relayed && nsp_backend_ack_await(sock, p->ack_id) == 0)
 		bs.ack_id = p->ack_id;
-	backend_forward_event(&bs, p);
+	if (backend_forward_event(&bs, p) < 0 && bs.ack_id != PACKET_NO_ACK)
+		nsp_backend_unavailable(sock, bs.ack_id);
 }
 
 /* --- packets from the client --------------------------------------------- */
@@ -994,7 +1093,7 @@ static void nsp_on_packet(struct nsp_client *cl, const struct packet *p)
 	}
 	switch (p->type) {
 	case PACKET_DISCONNECT:
-		nsp_socket_remove(cl, sock);
+		nsp_socket_remove(cl, sock, "client namespace disconnect");
 		break;
 	case PACKET_EVENT:
 	case PACKET_BINARY_EVENT:
@@ -1166,7 +1265,7 @@ static void nsp_socket_disconnect(struct nsp_socket *sock)
 
 	nsp_send(cl, PACKET_DISCONNECT, sock->ns->cfg->name, sock->ns->cfg->name_len,
 		 PACKET_NO_ACK, "", 0);
-	nsp_socket_remove(cl, sock);
+	nsp_socket_remove(cl, sock, "server namespace disconnect");
 	metrics_inc(sio_server_disconnects_total);
 }
 
@@ -1316,7 +1415,7 @@ static void nsp_session_close(struct engine_session *s, void *app_ctx, const cha
 	if (!cl)
 		return;
 	while (cl->sockets)
-		nsp_socket_remove(cl, cl->sockets);
+		nsp_socket_remove(cl, cl->sockets, reason);
 	timeq_stop(&cl->connect_timer);
 	packet_reader_cleanup(&cl->reader);
 	engine_session_set_data(s, NULL);

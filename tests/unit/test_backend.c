@@ -7,8 +7,10 @@
  * events (placeholders stay in args, attachments are binN with their raw
  * bytes), the ack and reply fields of an event sent with an ack id,
  * events without arguments, number event names, whitespace and escaped
- * quotes around the name, and backend_args_offset() on what is not
- * an event's array.  Not covered here: writing to Redis and the policy
+ * quotes around the name, backend_args_offset() on what is not
+ * an event's array, and lifecycle records (backend_encode_record()): each
+ * kind's fields after the common ones, binary-safe values, the field
+ * limit.  Not covered here: writing to Redis and the policy
  * (tests/integration/backend-streams.test.js).
  */
 #include <setjmp.h>
@@ -180,6 +182,89 @@ static void binary_event_keeps_placeholders_and_adds_raw_attachments(void **stat
 	packet_reader_cleanup(&r);
 }
 
+/* Checks the words of <cmd> against <want> (NULL-terminated), whole. */
+static void backend_test_words_are(const char *cmd, size_t len, const char *const *want)
+{
+	struct backend_test_words w;
+	size_t i = 0;
+
+	backend_test_parse(cmd, len, &w);
+	for (; want[i]; i++) {
+		assert_true(i < w.n);
+		assert_int_equal(w.len[i], strlen(want[i]));
+		assert_memory_equal(w.w[i], want[i], w.len[i]);
+	}
+	assert_int_equal(i, w.n);
+}
+
+static const struct backend_target backend_test_target = {
+	"rc:events", 9, 50, "abcdef", "rc:events:reply:abcdef",
+};
+static const struct backend_socket backend_test_socket = {
+	"/", 1, "BBBBBBBBBBBBBBBBBBBB", "", 0, PACKET_NO_ACK,
+};
+
+static void connect_record_has_auth_claims_and_address(void **state)
+{
+	const struct backend_field f[] = {
+		{ "auth", "{\"room\":1}", 10 },
+		{ "claims", "", 0 },
+		{ "address", "127.0.0.1", 9 },
+	};
+	static const char *const want[] = {
+		"XADD", "rc:events", "MAXLEN", "~", "50", "*", "type", "connect", "nsp", "/", "sid",
+		"BBBBBBBBBBBBBBBBBBBB", "instance", "abcdef", "user", "", "auth", "{\"room\":1}",
+		"claims", "", "address", "127.0.0.1", NULL,
+	};
+	size_t len;
+	char *cmd = backend_encode_record(&backend_test_target, &backend_test_socket, "connect", f,
+					  3, &len);
+
+	assert_non_null(cmd);
+	backend_test_words_are(cmd, len, want);
+	free(cmd);
+}
+
+static void disconnect_join_and_leave_records_have_their_one_field(void **state)
+{
+	static const char *const kinds[][3] = {
+		{ "disconnect", "reason", "ping timeout" },
+		{ "join", "room", "chat:1" },
+		{ "leave", "room", "chat:\r\n2" },
+	};
+
+	for (size_t k = 0; k < 3; k++) {
+		const struct backend_field f = { kinds[k][1], kinds[k][2], strlen(kinds[k][2]) };
+		const char *const want[] = {
+			"XADD", "rc:events", "MAXLEN", "~", "50", "*", "type", kinds[k][0], "nsp",
+			"/", "sid", "BBBBBBBBBBBBBBBBBBBB", "instance", "abcdef", "user", "",
+			kinds[k][1], kinds[k][2], NULL,
+		};
+		size_t len;
+		char *cmd = backend_encode_record(&backend_test_target, &backend_test_socket,
+						  kinds[k][0], &f, 1, &len);
+		assert_non_null(cmd);
+		backend_test_words_are(cmd, len, want);
+		free(cmd);
+	}
+}
+
+static void record_with_too_many_fields_is_refused(void **state)
+{
+	struct backend_field f[BACKEND_MAX_RECORD_FIELDS + 1];
+	size_t len;
+	char *cmd;
+
+	for (size_t i = 0; i <= BACKEND_MAX_RECORD_FIELDS; i++)
+		f[i] = (struct backend_field){ "f", "v", 1 };
+	cmd = backend_encode_record(&backend_test_target, &backend_test_socket, "join", f,
+				    BACKEND_MAX_RECORD_FIELDS, &len);
+	assert_non_null(cmd);
+	free(cmd);
+	assert_null(backend_encode_record(&backend_test_target, &backend_test_socket, "join", f,
+					  BACKEND_MAX_RECORD_FIELDS + 1, &len));
+}
+
 static void args_offset_refuses_what_is_not_an_event_array(void **state)
 {
 	static const char *const bad[] = { "", "{}", "[", "[]", "[\"a\"", "[\"a\" 1]", "[true]", "[\"a" };
@@ -201,6 +286,9 @@ int main(void)
 		cmocka_unit_test(number_event_name_is_its_text),
 		cmocka_unit_test(binary_event_keeps_placeholders_and_adds_raw_attachments),
 		cmocka_unit_test(args_offset_refuses_what_is_not_an_event_array),
+		cmocka_unit_test(connect_record_has_auth_claims_and_address),
+		cmocka_unit_test(disconnect_join_and_leave_records_have_their_one_field),
+		cmocka_unit_test(record_with_too_many_fields_is_refused),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -37,7 +37,7 @@ static const char *const config_test_keys[] = {
 	"max_auth_size", "max_acks_per_socket",
 	"redis", "redis_password", "redis_db", "redis_key", "redis_request_timeout",
 	"redis_emit_channel", "redis_max_message", "backend_stream", "backend_stream_maxlen",
-	"max_backend_acks", "backend_ack_timeout",
+	"max_backend_acks", "backend_ack_timeout", "backend_buffer",
 	/* namespace blocks */
 	"namespace", "client_join", "join_event", "leave_event", "max_rooms_per_socket", "relay",
 	"flush_delay", "auth", "jwt_secret_file", "jwt_public_key_file", "jwt_jwks_file", "jwt_issuer",
@@ -1733,6 +1733,22 @@ static void backend_ack_keys_take_a_count_and_a_duration(void **state)
 				       "backend_ack_timeout: '3600001ms' out of range (1ms..1h)");
 }
 
+static void backend_buffer_takes_a_size_from_0_to_1g(void **state)
+{
+	struct config cfg;
+
+	config_defaults(&cfg);
+	assert_int_equal(cfg.backend_buffer, 8 << 20);
+	config_test_parse_ok(&cfg, "backend_buffer 0\n");
+	assert_int_equal(cfg.backend_buffer, 0);
+	config_test_parse_ok(&cfg, "backend_buffer 1G\n");
+	assert_int_equal(cfg.backend_buffer, 1 << 30);
+	config_test_parse_ok(&cfg, "backend_buffer 64K\n");
+	assert_int_equal(cfg.backend_buffer, 64 << 10);
+	config_test_expect_value_error("backend_buffer", "1073741825",
+				       "backend_buffer: '1073741825' out of range (0..1G)");
+}
+
 /* ---- room matcher ---- */
 
 /* Auth fields for the matcher: <fields> holds name, value pairs. */
@@ -2739,6 +2755,7 @@ int main(void)
 		cmocka_unit_test(forward_events_takes_1_to_16_globs_of_up_to_64_bytes),
 		cmocka_unit_test(backend_stream_keys_take_a_key_and_a_length),
 		cmocka_unit_test(backend_ack_keys_take_a_count_and_a_duration),
+		cmocka_unit_test(backend_buffer_takes_a_size_from_0_to_1g),
 		cmocka_unit_test(room_matcher_with_no_patterns_allows_nothing),
 		cmocka_unit_test(room_matcher_star_matches_any_run_of_bytes_even_an_empty_one),
 		cmocka_unit_test(room_matcher_question_mark_matches_exactly_one_byte),

@@ -1,0 +1,162 @@
+// backend-lifecycle.test.js - lifecycle records in the backend stream
+// (issue #12), on one roomcastd with a real redis-server, official clients
+// and raw WebSocket sessions. Covers: a namespace that forwards writes a
+// connect record (auth: the CONNECT payload without its token, claims,
+// address), join and leave records for the joins and leaves the policy
+// accepted and changed something (not for refused ones, nor for a leave of
+// a room the socket is not in), join records for the rooms a token grants
+// at connect, after the connect record, and a disconnect record with the
+// Socket.IO reason for each one provoked here: client namespace
+// disconnect, server namespace disconnect (redis_emit_channel), transport
+// close, ping timeout, forced close; a namespace with forward none writes
+// none. Not provoked: transport error, server shutting down (the records
+// of a shutdown are counted, not awaited).
+// roomcastd only: the reference server has no backend stream.
+'use strict';
+
+const { test, before, after } = require('node:test');
+const assert = require('node:assert/strict');
+const crypto = require('node:crypto');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const h = require('./harness');
+
+const skip = h.REFERENCE && 'roomcastd\'s backend stream';
+const STREAM = 'rc:life';
+const keyDir = fs.mkdtempSync(path.join(os.tmpdir(), 'roomcast-life-'));
+const SECRET = crypto.randomBytes(32).toString('hex');
+const SECRET_FILE = path.join(keyDir, 'secret');
+fs.writeFileSync(SECRET_FILE, SECRET);
+
+const RAW = `
+namespace / {
+    client_join           chat:*
+}
+namespace /none {
+    client_join           chat:*
+    forward               none
+}
+namespace /jwt {
+    auth                  jwt
+    jwt_secret_file       ${SECRET_FILE}
+    user_room             user:{sub}
+    rooms_claim           rooms
+}
+`;
+
+const b64url = (x) => Buffer.from(x).toString('base64url');
+function token(claims) {
+  const head = b64url(JSON.stringify({ alg: 'HS256', typ: 'JWT' }));
+  const body = b64url(JSON.stringify(claims));
+  const sig = crypto.createHmac('sha256', SECRET).update(`${head}.${body}`).digest('base64url');
+  return `${head}.${body}.${sig}`;
+}
+
+let r;
+let d;
+let redis;
+before(async () => {
+  if (skip) return;
+  r = await h.startRedis();
+  d = await h.startClusterDaemon(r, { raw: RAW, config: { backend_stream: STREAM, ping_interval: '300ms', ping_timeout: '300ms' } });
+  redis = await r.client();
+});
+after(async () => {
+  if (d) d.kill();
+  if (r) await r.close();
+  fs.rmSync(keyDir, { recursive: true, force: true });
+});
+
+/** Every record of socket <sid> (fields as strings), once <n> have arrived. */
+async function recordsOf(sid, n) {
+  let got;
+  await h.waitFor(async () => {
+    const raw = await redis.sendCommand(['XRANGE', STREAM, '-', '+']);
+    got = raw.map(([, kv]) => {
+      const f = {};
+      for (let i = 0; i < kv.length; i += 2) f[kv[i]] = kv[i + 1];
+      return f;
+    }).filter((f) => f.sid === sid);
+    return got.length >= n;
+  }, { what: `${n} records of ${sid}` });
+  return got;
+}
+
+const common = (f, type, sid, nsp = '/', user = '') => ({ type, nsp, sid, instance: f.instance, user });
+
+test('connect, join, leave and client disconnect records, with the documented fields', { skip }, async () => {
+  const s = await h.sioConnect(d.port, '/', { transports: ['websocket'], auth: { token: 'secret', room: 'x', n: [1, 2] } });
+  const sid = s.id;
+  assert.deepEqual(await h.sioAck(s, 'join', 'chat:1'), ['ok']);
+  assert.deepEqual(await h.sioAck(s, 'join', 'chat:1'), ['ok'], 'already in: no record');
+  assert.deepEqual(await h.sioAck(s, 'join', 'secret:1'), ['not allowed'], 'refused: no record');
+  assert.deepEqual(await h.sioAck(s, 'leave', 'chat:2'), ['ok'], 'not in: no record');
+  assert.deepEqual(await h.sioAck(s, 'leave', 'chat:1'), ['ok']);
+  s.disconnect();
+  const got = await recordsOf(sid, 4);
+  assert.match(got[0].instance, /^[A-Za-z0-9_-]{6}$/);
+  assert.deepEqual(got, [
+    { ...common(got[0], 'connect', sid), auth: '{"room":"x","n":[1,2]}', claims: '', address: '127.0.0.1' },
+    { ...common(got[0], 'join', sid), room: 'chat:1' },
+    { ...common(got[0], 'leave', sid), room: 'chat:1' },
+    { ...common(got[0], 'disconnect', sid), reason: 'client namespace disconnect' },
+  ]);
+});
+
+test('a token: claims in the connect record, user is its sub, its rooms are join records after it', { skip }, async () => {
+  const claims = { sub: 'ann', rooms: ['team:7', 'team:8'], exp: Math.floor(Date.now() / 1000) + 3600 };
+  const s = await h.sioConnect(d.port, '/jwt', { transports: ['websocket'], auth: { token: token(claims) } });
+  const sid = s.id;
+  s.disconnect();
+  const got = await recordsOf(sid, 5);
+  const c = (type) => common(got[0], type, sid, '/jwt', 'ann');
+  assert.deepEqual(got, [
+    { ...c('connect'), auth: '{}', claims: JSON.stringify(claims), address: '127.0.0.1' },
+    { ...c('join'), room: 'user:ann' },
+    { ...c('join'), room: 'team:7' },
+    { ...c('join'), room: 'team:8' },
+    { ...c('disconnect'), reason: 'client namespace disconnect' },
+  ]);
+});
+
+test('disconnect reasons: server namespace disconnect, transport close, ping timeout, forced close', { skip }, async () => {
+  const reasonOf = async (sid) => (await recordsOf(sid, 2)).find((f) => f.type === 'disconnect').reason;
+
+  const byServer = await h.sioConnect(d.port, '/', { transports: ['websocket'] });
+  const sid1 = byServer.id;
+  await redis.publish('roomcast-emit', JSON.stringify({ rooms: [sid1], disconnect: false }));
+  assert.equal(await reasonOf(sid1), 'server namespace disconnect');
+  byServer.disconnect();
+
+  const closed = await h.sioWs(d.port);
+  closed.ws.destroy();
+  assert.equal(await reasonOf(closed.socketId), 'transport close');
+
+  const silent = await h.sioWs(d.port); // never answers the pings
+  assert.equal(await reasonOf(silent.socketId), 'ping timeout');
+  silent.ws.destroy();
+
+  const bad = await h.sioWs(d.port);
+  bad.ws.sendText('42[');
+  assert.equal(await reasonOf(bad.socketId), 'forced close');
+  bad.ws.destroy();
+});
+
+test('a namespace with forward none writes no lifecycle record', { skip }, async () => {
+  const s = await h.sioConnect(d.port, '/none', { transports: ['websocket'] });
+  const sid = s.id;
+  assert.deepEqual(await h.sioAck(s, 'join', 'chat:1'), ['ok']);
+  s.disconnect();
+  // A record written after these would follow them: one from "/" is the fence.
+  const fence = await h.sioConnect(d.port, '/', { transports: ['websocket'] });
+  const fenceId = fence.id;
+  fence.disconnect();
+  await recordsOf(fenceId, 2);
+  const raw = await redis.sendCommand(['XRANGE', STREAM, '-', '+']);
+  assert.equal(raw.filter(([, kv]) => kv.includes(sid)).length, 0);
+});
+
+test('SIGTERM: daemon exits 0', { skip }, async () => {
+  await d.stop('SIGTERM');
+});
