@@ -117,6 +117,7 @@ static struct {
 	bool is_refusal_logged;        /* since the last time Redis took a record */
 	bool is_registered;            /* dropped_family is in /metrics (once per process) */
 	char reply[BACKEND_REPLY_MAX]; /* this instance's reply channel */
+	char stream_key[BACKEND_REPLY_MAX]; /* "<backend_stream>:<i>" of the record being made */
 	time_t reply_logged;           /* when a dropped reply was last logged */
 	struct backend_record *head;   /* the buffer, oldest first, owned */
 	struct backend_record **tail;
@@ -493,11 +494,34 @@ static int backend_take(char *cmd, size_t len)
 	return backend_buffer_take(cmd, len);
 }
 
-static void backend_target(struct backend_target *t)
+uint32_t backend_stream_index(const char *sid, size_t len, uint32_t k)
 {
-	t->stream = backend.cfg->backend_stream;
-	t->stream_len = strlen(backend.cfg->backend_stream);
-	t->maxlen = backend.cfg->backend_stream_maxlen;
+	uint32_t h = 2166136261u;
+
+	for (size_t i = 0; i < len; i++) {
+		h ^= (uint8_t)sid[i];
+		h *= 16777619u;
+	}
+	return k > 1 ? h % k : 0;
+}
+
+/* Where <sock>'s records go: backend_stream, or with K streams
+ * "<backend_stream>:<i>" by backend_stream_index(), in a buffer that holds
+ * until the next record is made (they are encoded one at a time). */
+static void backend_target(struct backend_target *t, const struct backend_socket *sock)
+{
+	const struct config *cfg = backend.cfg;
+
+	t->stream = cfg->backend_stream;
+	t->stream_len = strlen(cfg->backend_stream);
+	if (cfg->backend_streams > 1) {
+		int n = snprintf(backend.stream_key, sizeof backend.stream_key, "%s:%u",
+				 cfg->backend_stream,
+				 (unsigned)backend_stream_index(sock->sid, ID_LEN, cfg->backend_streams));
+		t->stream = backend.stream_key;
+		t->stream_len = (size_t)n;
+	}
+	t->maxlen = cfg->backend_stream_maxlen;
 	t->instance = cluster_uid();
 	t->reply = backend.reply;
 }
@@ -508,7 +532,7 @@ int backend_forward_event(const struct backend_socket *sock, const struct packet
 	size_t len;
 	char *cmd;
 
-	backend_target(&t);
+	backend_target(&t, sock);
 	if (!(cmd = backend_encode_event(&t, sock, p, &len))) {
 		backend_drop(BACKEND_DROP_NO_MEMORY);
 		return -1;
@@ -524,7 +548,7 @@ static void backend_forward_record(const struct backend_socket *sock, const char
 	size_t len;
 	char *cmd;
 
-	backend_target(&t);
+	backend_target(&t, sock);
 	if (!(cmd = backend_encode_record(&t, sock, type, fields, n_fields, &len))) {
 		backend_drop(BACKEND_DROP_NO_MEMORY);
 		return;

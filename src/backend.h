@@ -104,6 +104,12 @@ int backend_event_name(const struct packet *p, const char **name, size_t *len);
  * array starting with a string or a number. */
 long backend_args_offset(const uint8_t *json, size_t len);
 
+/* Which of K streams a socket's records go to: FNV-1a 32-bit (offset basis
+ * 2166136261, prime 16777619) of the <len> bytes of its id <sid>, modulo
+ * <k>.  Documented in roomcast.conf(5) so that a backend can compute it;
+ * one socket's records stay in one stream, in order.  0 when <k> is 1. */
+uint32_t backend_stream_index(const char *sid, size_t len, uint32_t k);
+
 /* The stream and the instance a record goes to and comes from. */
 struct backend_target {
 	const char *stream;

@@ -40,6 +40,7 @@
 #define CONFIG_MAX_FILE_PATH 255    /* a key or secret file's path */
 #define CONFIG_MAX_JWT_STRING 255   /* jwt_issuer, jwt_audience */
 #define CONFIG_MAX_CLAIM_NAME 64    /* rooms_claim, allow_join_claim */
+#define CONFIG_MAX_BACKEND_STREAMS 1024 /* backend_streams */
 
 /* Redis keys. */
 #define CONFIG_MAX_REDIS_HOST 255
@@ -152,6 +153,7 @@ struct config {
 	size_t redis_max_message;                /* bytes: longer Redis messages are dropped */
 	char backend_stream[CONFIG_MAX_REDIS_KEY + 1]; /* XADD key of client events for backends */
 	uint32_t backend_stream_maxlen;          /* XADD MAXLEN ~: entries Redis keeps per stream */
+	uint32_t backend_streams;                /* K: records spread over <stream>:<i> by socket, 1 = one */
 	size_t backend_buffer;                   /* bytes of encoded records waiting for Redis */
 	uint32_t max_backend_acks;               /* ack ids one socket awaits from backends */
 	uint32_t backend_ack_timeout_ms;         /* how long a backend may take to answer one */

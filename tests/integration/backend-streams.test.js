@@ -16,7 +16,8 @@
 // malformed reply, or one for a socket that left, is dropped and counted
 // (roomcast_backend_replies_dropped_total); awaited ids expire at
 // backend_ack_timeout and past max_backend_acks the oldest is given up,
-// both counted.
+// both counted. With backend_streams 4, each socket's records go to
+// <stream>:<FNV-1a of its id mod 4>, in order.
 // roomcastd only: the reference server has no backend stream.
 'use strict';
 
@@ -231,6 +232,43 @@ test('two workers in one group get every event exactly once between them, in ord
   }
   const pending = await redis.sendCommand(['XPENDING', STREAM, 'g1']);
   assert.equal(Number(pending[0]), 0);
+});
+
+/** backend_stream_index(): FNV-1a 32-bit of the socket id, modulo k (roomcast.conf(5)). */
+function streamIndex(sid, k) {
+  let h = 2166136261;
+  for (const b of Buffer.from(sid)) h = Math.imul(h ^ b, 16777619) >>> 0;
+  return h % k;
+}
+
+test('backend_streams 4: each socket\'s records go to the stream its id hashes to, in order', { skip }, async () => {
+  assert.equal(streamIndex('AAAAAAAAAAAAAAAAAAAA', 4), 1, 'the man page\'s worked example');
+  const k4 = await h.startClusterDaemon(r, { raw: RAW, config: { backend_stream: 'k4', backend_streams: 4 } });
+  try {
+    const socks = [];
+    for (let i = 0; i < 12; i++) socks.push(await h.sioRecorded(open, k4.port));
+    const N = 10;
+    for (let i = 0; i < N; i++) for (const s of socks) s.emit('seq', i);
+    const byStream = [];
+    await h.waitFor(async () => {
+      byStream.length = 0;
+      for (let i = 0; i < 4; i++) byStream.push((await all(`k4:${i}`)).map(text));
+      return byStream.reduce((n, x) => n + x.length, 0) >= N * socks.length;
+    }, { what: 'every record in the four streams' });
+    assert.equal(await redis.exists('k4'), 0, 'nothing in the unsuffixed stream');
+    for (const s of socks) {
+      const i = streamIndex(s.id, 4);
+      for (let j = 0; j < 4; j++) {
+        const mine = byStream[j].filter((e) => e.sid === s.id).map((e) => JSON.parse(e.args)[0]);
+        assert.deepEqual(mine, j === i ? Array.from({ length: N }, (_, x) => x) : [], `${s.id} in k4:${j}`);
+      }
+    }
+    assert.ok(byStream.filter((x) => x.length).length > 1, '12 sockets spread over more than one stream');
+    for (const s of socks) s.disconnect();
+    await k4.stop();
+  } finally {
+    k4.kill();
+  }
 });
 
 function cmpId(a, b) {

@@ -276,6 +276,18 @@ static void args_offset_refuses_what_is_not_an_event_array(void **state)
 	assert_int_equal(backend_args_offset((const uint8_t *)"[-1.5e3,1]", 10), 8);
 }
 
+/* The hash roomcast.conf(5) documents, on its worked example and on the
+ * FNV-1a test vectors ("" and "a"), so a backend in any language can
+ * compute where a socket's records go. */
+static void stream_index_is_fnv1a_of_the_socket_id_modulo_k(void **state)
+{
+	assert_int_equal(backend_stream_index("AAAAAAAAAAAAAAAAAAAA", 20, 4), 1633785929u % 4);
+	assert_int_equal(backend_stream_index("AAAAAAAAAAAAAAAAAAAA", 20, 16), 9);
+	assert_int_equal(backend_stream_index("", 0, 1000), 2166136261u % 1000);
+	assert_int_equal(backend_stream_index("a", 1, 1u << 31), 0xe40c292cu % (1u << 31));
+	assert_int_equal(backend_stream_index("AAAAAAAAAAAAAAAAAAAA", 20, 1), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -289,6 +301,7 @@ int main(void)
 		cmocka_unit_test(connect_record_has_auth_claims_and_address),
 		cmocka_unit_test(disconnect_join_and_leave_records_have_their_one_field),
 		cmocka_unit_test(record_with_too_many_fields_is_refused),
+		cmocka_unit_test(stream_index_is_fnv1a_of_the_socket_id_modulo_k),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

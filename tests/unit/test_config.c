@@ -37,6 +37,7 @@ static const char *const config_test_keys[] = {
 	"max_auth_size", "max_acks_per_socket",
 	"redis", "redis_password", "redis_db", "redis_key", "redis_request_timeout",
 	"redis_emit_channel", "redis_max_message", "backend_stream", "backend_stream_maxlen",
+	"backend_streams",
 	"max_backend_acks", "backend_ack_timeout", "backend_buffer",
 	/* namespace blocks */
 	"namespace", "client_join", "join_event", "leave_event", "max_rooms_per_socket", "relay",
@@ -1707,6 +1708,13 @@ static void backend_stream_keys_take_a_key_and_a_length(void **state)
 				       "backend_stream_maxlen: '0' out of range (1..1000000000)");
 	config_test_expect_value_error("backend_stream_maxlen", "1000000001",
 				       "backend_stream_maxlen: '1000000001' out of range (1..1000000000)");
+	config_test_parse_ok(&cfg, "backend_streams 1\n");
+	assert_int_equal(cfg.backend_streams, 1);
+	config_test_parse_ok(&cfg, "backend_streams 1024\n");
+	assert_int_equal(cfg.backend_streams, 1024);
+	config_test_expect_value_error("backend_streams", "0", "backend_streams: '0' out of range (1..1024)");
+	config_test_expect_value_error("backend_streams", "1025",
+				       "backend_streams: '1025' out of range (1..1024)");
 	free(name);
 }
 
