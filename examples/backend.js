@@ -7,6 +7,9 @@
 //   subscribe(room, ack)     joins the sender's socket to <room>, answers "ok"
 //   say(room, text)          emits said({from, text}) to everyone in <room>
 //   whisper(user, text)      emits whisper({from, text}) to every device of <user>
+// A connect record with an ack comes from a namespace with `auth backend`: it is
+// accepted when its cookie header (backend_headers cookie) holds session=<name>, with
+// user <name>, else refused with "not signed in" (a real app looks the session up).
 // Acks are answered on the record's reply channel; joins and emits go through
 // roomcastd's JSON channel (redis_emit_channel). Each entry is acknowledged (XACK) once
 // handled; entries another worker left pending for CLAIM_IDLE_MS are claimed
@@ -61,12 +64,20 @@ async function handleEvent(record) {
   }
 }
 
+/** The decision on a CONNECT to an `auth backend` namespace. */
+function decideConnect(record) {
+  const headers = JSON.parse(record.headers || '{}');
+  const m = /(?:^|;\s*)session=([^;\s]+)/.exec(headers.cookie || '');
+  return m ? { accept: true, user: m[1] } : { accept: false, message: 'not signed in' };
+}
+
 async function handle(id, record) {
   if (record.type === 'event' && record.event === CRASH_ON) {
     console.log(`${CONSUMER}: crashing on ${id} (${record.event}), not acknowledged`);
     process.exit(1);
   }
   if (record.type === 'event') await handleEvent(record);
+  else if (record.type === 'connect' && record.ack) await answer(record, [decideConnect(record)]);
   else console.log(`${CONSUMER}: ${record.type} ${record.nsp} ${record.sid}`);
   await writer.xAck(STREAM, GROUP, id);
   console.log(`${CONSUMER}: handled ${id} ${record.type} ${record.event || ''}`);

@@ -8,6 +8,9 @@ Stream and acts on them with nothing but Redis commands:
   subscribe(room, ack)    joins the sender's socket to <room>, answers "ok"
   say(room, text)         emits said({from, text}) to everyone in <room>
   whisper(user, text)     emits whisper({from, text}) to every device of <user>
+A connect record with an ack comes from a namespace with `auth backend`: it is
+accepted when its cookie header (backend_headers cookie) holds session=<name>, with
+user <name>, else refused with "not signed in" (a real app looks the session up).
 Acks are answered on the record's reply channel; joins and emits go through
 roomcastd's JSON channel (redis_emit_channel).  Each entry is acknowledged (XACK)
 once handled; entries another worker left pending for CLAIM_IDLE_MS are claimed
@@ -20,6 +23,7 @@ CRASH_ON, with the same meanings and defaults as in backend.js.
 """
 import json
 import os
+import re
 import sys
 import time
 
@@ -64,12 +68,21 @@ def handle_event(record):
         answer(record, [{"error": f"unknown event {event}"}])
 
 
+def decide_connect(record):
+    """The decision on a CONNECT to an `auth backend` namespace."""
+    cookie = json.loads(record.get("headers") or "{}").get("cookie", "")
+    m = re.search(r"(?:^|;\s*)session=([^;\s]+)", cookie)
+    return {"accept": True, "user": m.group(1)} if m else {"accept": False, "message": "not signed in"}
+
+
 def handle(entry_id, record):
     if record.get("type") == "event" and record.get("event") == CRASH_ON:
         print(f"{CONSUMER}: crashing on {entry_id} ({CRASH_ON}), not acknowledged", flush=True)
         os._exit(1)
     if record.get("type") == "event":
         handle_event(record)
+    elif record.get("type") == "connect" and record.get("ack"):
+        answer(record, [decide_connect(record)])
     else:
         print(f"{CONSUMER}: {record.get('type')} {record.get('nsp')} {record.get('sid')}", flush=True)
     r.xack(STREAM, GROUP, entry_id)

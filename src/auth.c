@@ -2,8 +2,8 @@
  * auth.h).
  *
  * Owns the jwt_keys of each namespace with auth jwt, indexed like the
- * config's namespaces, and the counts of refusals by reason, rendered as
- * roomcast_auth_refused_total{reason}.  Does not own the verification
+ * config's namespaces, and the counts of refusals by reason (auth jwt's
+ * and auth backend's), rendered as roomcast_auth_refused_total{reason}.  Does not own the verification
  * (jwt.c), nor sockets and rooms (nsp.c).  Reads files at start-up only.
  */
 #include <stdio.h>
@@ -14,9 +14,10 @@
 #include "metrics.h"
 
 /* Refusal reasons: [0] a CONNECT without a token, [i] jwt_verify()'s
- * result -i. */
+ * result -i, then auth backend's from AUTH_FIRST_BACKEND. */
 #define AUTH_COUNT_RESULT(name, value, reason) +1
-#define AUTH_N_REASONS (0 JWT_RESULT_MAP(AUTH_COUNT_RESULT))
+#define AUTH_FIRST_BACKEND (0 JWT_RESULT_MAP(AUTH_COUNT_RESULT))
+#define AUTH_N_REASONS (AUTH_FIRST_BACKEND + AUTH_BACKEND_N_REASONS)
 #define AUTH_MISSING 0
 #define AUTH_LABEL_MAX 48
 
@@ -39,13 +40,29 @@ static enum jwt_key_source auth_key_source(enum config_jwt_key k)
 	}
 }
 
-/* The reasons and their metrics labels, from jwt.c's table. */
+/* The reasons and their metrics labels, from jwt.c's table and ours. */
 static void auth_reasons_init(void)
 {
+	static const char *const backend_texts[] = {
+#define AUTH_BACKEND_TEXT(name, text, label) text,
+		AUTH_BACKEND_MAP(AUTH_BACKEND_TEXT)
+#undef AUTH_BACKEND_TEXT
+	};
+	static const char *const backend_labels[] = {
+#define AUTH_BACKEND_LABEL(name, text, label) label,
+		AUTH_BACKEND_MAP(AUTH_BACKEND_LABEL)
+#undef AUTH_BACKEND_LABEL
+	};
+
 	auth.reasons[AUTH_MISSING] = "missing token";
-	for (int i = 1; i < AUTH_N_REASONS; i++)
+	for (int i = 1; i < AUTH_FIRST_BACKEND; i++)
 		auth.reasons[i] = jwt_result_text((enum jwt_result)-i);
-	for (int i = 0; i < AUTH_N_REASONS; i++) {
+	for (int i = 0; i < AUTH_BACKEND_N_REASONS; i++) {
+		auth.reasons[AUTH_FIRST_BACKEND + i] = backend_texts[i];
+		snprintf(auth.labels[AUTH_FIRST_BACKEND + i], AUTH_LABEL_MAX, "%s", backend_labels[i]);
+		auth.label_ptrs[AUTH_FIRST_BACKEND + i] = auth.labels[AUTH_FIRST_BACKEND + i];
+	}
+	for (int i = 0; i < AUTH_FIRST_BACKEND; i++) {
 		snprintf(auth.labels[i], AUTH_LABEL_MAX, "%s", auth.reasons[i]);
 		for (char *c = auth.labels[i]; *c; c++)
 			*c = *c == ' ' ? '_' : *c;
@@ -71,6 +88,7 @@ int auth_init(const struct config *cfg, char *err, size_t err_len)
 		const struct config_namespace *ns = &cfg->namespaces[i];
 		char why[256];
 
+		any |= ns->auth == CONFIG_AUTH_BACKEND;
 		if (ns->auth != CONFIG_AUTH_JWT)
 			continue;
 		if (jwt_keys_load(&auth.keys[i], auth_key_source(ns->jwt_key), ns->jwt_key_file, why,
@@ -98,6 +116,11 @@ static const char *auth_refuse(int reason)
 {
 	auth.refused[reason]++;
 	return auth.reasons[reason];
+}
+
+const char *auth_backend_refuse(enum auth_backend_reason why)
+{
+	return auth_refuse(AUTH_FIRST_BACKEND + (int)why);
 }
 
 const char *auth_connect(const struct config_namespace *ns, const json_t *payload,

@@ -10,6 +10,9 @@
  * A verified token's claims grant the socket its user room (user_room),
  * the rooms of rooms_claim and the globs of allow_join_claim; nsp.c
  * applies them, and closes the session when the token expires.
+ * With `auth backend` a backend decides instead (nsp.c holds the CONNECT
+ * and asks it through the stream); its refusals are counted here too, by
+ * the reasons of AUTH_BACKEND_MAP.
  */
 #ifndef ROOMCAST_AUTH_H
 #define ROOMCAST_AUTH_H
@@ -35,6 +38,27 @@ void auth_cleanup(void);
  * connect_error, counted. */
 const char *auth_connect(const struct config_namespace *ns, const json_t *payload,
 			 const char *bearer, int64_t now_s, json_t **claims);
+
+/* Why a CONNECT to an auth backend namespace was refused:
+ * X(name, what the client reads, metrics label).  The client reads a
+ * backend's own message when it refused. */
+#define AUTH_BACKEND_MAP(X)                                                              \
+	X(AUTH_BACKEND_REFUSED, "refused by the backend", "backend_refused")               \
+	X(AUTH_BACKEND_TIMEOUT, "backend did not answer", "backend_did_not_answer")        \
+	X(AUTH_BACKEND_BUSY, "too many connects waiting", "too_many_connects_waiting")     \
+	X(AUTH_BACKEND_UNAVAILABLE, "backend unavailable", "backend_unavailable")          \
+	X(AUTH_BACKEND_INVALID, "invalid backend answer", "invalid_backend_answer")
+
+enum auth_backend_reason {
+#define AUTH_BACKEND_ENUM(name, text, label) name,
+	AUTH_BACKEND_MAP(AUTH_BACKEND_ENUM)
+#undef AUTH_BACKEND_ENUM
+	AUTH_BACKEND_N_REASONS
+};
+
+/* Counts a refusal for <why>; returns what the client reads (for
+ * AUTH_BACKEND_REFUSED the caller sends the backend's message instead). */
+const char *auth_backend_refuse(enum auth_backend_reason why);
 
 /* When a socket connected with <claims> must be closed: the token's exp
  * plus the leeway it was checked with, in seconds since the epoch; 0 if

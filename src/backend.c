@@ -10,9 +10,10 @@
  * `<backend_stream>:reply:<adapter uid>` (never under redis_key#, where a
  * Node server dies on a message that is not msgpack), named in each record
  * with an ack.  A reply is JSON `{"sid","ack","args"}` of at most
- * redis_max_message bytes, parsed with jsonmem_load(); nsp.c delivers it
- * as the socket's ACK if the socket awaits that id, else it is dropped
- * and counted.
+ * redis_max_message bytes, parsed with jsonmem_load(); nsp.c applies it
+ * as the decision on a CONNECT waiting as that sid (auth backend, the
+ * connect record's ack), or delivers it as the socket's ACK if the socket
+ * awaits that id; else it is dropped and counted.
  *
  * Flow: nsp.c decides an event is not a join or leave, relays it if the
  * policy says so, then asks backend_wants_event(); the record is encoded
@@ -540,9 +541,10 @@ int backend_forward_event(const struct backend_socket *sock, const struct packet
 	return backend_take(cmd, len);
 }
 
-/* Encodes and writes one lifecycle record; a drop is counted. */
-static void backend_forward_record(const struct backend_socket *sock, const char *type,
-				   const struct backend_field *fields, size_t n_fields)
+/* Encodes and writes one lifecycle record.  Returns 0, or -1 if it was
+ * dropped (counted). */
+static int backend_forward_record(const struct backend_socket *sock, const char *type,
+				  const struct backend_field *fields, size_t n_fields)
 {
 	struct backend_target t;
 	size_t len;
@@ -551,34 +553,39 @@ static void backend_forward_record(const struct backend_socket *sock, const char
 	backend_target(&t, sock);
 	if (!(cmd = backend_encode_record(&t, sock, type, fields, n_fields, &len))) {
 		backend_drop(BACKEND_DROP_NO_MEMORY);
-		return;
+		return -1;
 	}
-	/* Nobody to answer for a lifecycle record: a drop is counted there. */
-	(void)backend_take(cmd, len);
+	return backend_take(cmd, len);
 }
 
-void backend_forward_connect(const struct backend_socket *sock, const char *auth,
-			     size_t auth_len, const char *claims, size_t claims_len,
-			     const char *address)
+int backend_forward_connect(const struct backend_socket *sock, const struct backend_connect *c)
 {
-	const struct backend_field f[] = {
-		{ "auth", auth, auth_len },
-		{ "claims", claims, claims_len },
-		{ "address", address, strlen(address) },
+	char ack[24];
+	struct backend_field f[] = {
+		{ "auth", c->auth, c->auth_len },
+		{ "claims", c->claims, c->claims_len },
+		{ "address", c->address, strlen(c->address) },
+		{ "headers", c->headers, c->headers_len },
+		{ "ack", ack, 0 },
+		{ "reply", backend.reply, strlen(backend.reply) },
 	};
 
-	if (!auth || !claims) {
+	if (!c->auth || !c->claims || !c->headers) {
 		backend_drop(BACKEND_DROP_NO_MEMORY);
-		return;
+		return -1;
 	}
-	backend_forward_record(sock, "connect", f, 3);
+	if (sock->ack_id == PACKET_NO_ACK)
+		return backend_forward_record(sock, "connect", f, 4);
+	f[4].len = (size_t)snprintf(ack, sizeof ack, "%lld", (long long)sock->ack_id);
+	return backend_forward_record(sock, "connect", f, 6);
 }
 
 void backend_forward_disconnect(const struct backend_socket *sock, const char *reason)
 {
 	const struct backend_field f = { "reason", reason, strlen(reason) };
 
-	backend_forward_record(sock, "disconnect", &f, 1);
+	/* Nobody to answer for it: a drop is counted there. */
+	(void)backend_forward_record(sock, "disconnect", &f, 1);
 }
 
 void backend_forward_room(const struct backend_socket *sock, bool is_join, const char *room,
@@ -586,7 +593,7 @@ void backend_forward_room(const struct backend_socket *sock, bool is_join, const
 {
 	const struct backend_field f = { "room", room, room_len };
 
-	backend_forward_record(sock, is_join ? "join" : "leave", &f, 1);
+	(void)backend_forward_record(sock, is_join ? "join" : "leave", &f, 1);
 }
 
 void backend_on_redis_state(bool up)
@@ -634,31 +641,42 @@ static const char *backend_reply_check(const json_t *root)
 	return NULL;
 }
 
+/* Hands a checked reply <root> to what waits for it: a CONNECT (auth
+ * backend) or an acked event.  Returns NULL when delivered, else why not. */
+static const char *backend_deliver(const json_t *root)
+{
+	const char *sid = json_string_value(json_object_get(root, "sid"));
+	int64_t ack = json_integer_value(json_object_get(root, "ack"));
+	json_t *args = json_object_get(root, "args");
+	const char *why = nsp_connect_answer(sid, ack, args);
+	struct adapter_payload pl = { 0 };
+	json_t *none = NULL;
+
+	if (why)
+		return why[0] ? why : NULL;
+	if (!args)
+		args = none = json_array();
+	if (!args || adapter_payload_from_json(args, &pl) != ADAPTER_OK)
+		why = "args cannot be sent";
+	else
+		why = nsp_backend_answer(sid, ack, pl.json, pl.json_len);
+	adapter_payload_free(&pl);
+	json_decref(none);
+	return why;
+}
+
 void backend_on_reply(const uint8_t *msg, size_t len)
 {
 	json_t *root = NULL;
 	enum jsonmem_result loaded = jsonmem_load(msg, len, 0, &root);
 	const char *why = root ? backend_reply_check(root) : jsonmem_result_text(loaded);
-	json_t *args = root ? json_object_get(root, "args") : NULL;
-	json_t *none = NULL;
-	struct adapter_payload pl = { 0 };
 
-	if (!why && !args)
-		args = none = json_array();
-	if (!why && (!args || adapter_payload_from_json(args, &pl) != ADAPTER_OK))
-		why = "args cannot be sent";
-	if (!why) {
-		const json_t *sid = json_object_get(root, "sid");
-		why = nsp_backend_answer(json_string_value(sid),
-					 json_integer_value(json_object_get(root, "ack")), pl.json,
-					 pl.json_len);
-	}
+	if (!why)
+		why = backend_deliver(root);
 	if (why)
 		backend_reply_dropped(why);
 	else
 		metrics_inc(backend_replies_total);
-	adapter_payload_free(&pl);
-	json_decref(none);
 	json_decref(root);
 }
 

@@ -64,16 +64,29 @@ int backend_forward_event(const struct backend_socket *sock, const struct packet
  * configured.  forward_events does not filter them: they are no events. */
 bool backend_wants_lifecycle(const struct config_namespace *ns);
 
-/* Lifecycle records of <sock> (its ack_id is not used), each counted by
- * reason here if it is dropped.  connect: <auth> the JSON text of the
- * CONNECT payload without its token, <claims> the verified token's claims
- * as JSON text ("" without), <address> the client's; <auth> or <claims>
- * NULL (memory ran out building them) counts the record as dropped
- * (no_memory).  disconnect: the
- * Socket.IO reason.  join, leave: the room. */
-void backend_forward_connect(const struct backend_socket *sock, const char *auth,
-			     size_t auth_len, const char *claims, size_t claims_len,
-			     const char *address);
+/* What a connect record says besides the socket: <auth> the JSON text of
+ * the CONNECT payload without its token, <claims> the verified token's
+ * claims as JSON text ("" without), <address> the client's, <headers> a
+ * JSON object of the handshake headers backend_headers names.  A NULL
+ * text means memory ran out building it. */
+struct backend_connect {
+	const char *auth;
+	size_t auth_len;
+	const char *claims;
+	size_t claims_len;
+	const char *address;
+	const char *headers;
+	size_t headers_len;
+};
+
+/* Lifecycle records of <sock>, each counted by reason here if it is
+ * dropped.  connect: <c>; with sock->ack_id, the record asks a backend
+ * for a decision (auth backend): fields ack and reply as in an event
+ * record.  Returns 0, or -1 if it was dropped (a NULL text in <c> counts
+ * as no_memory): a decision asked for will not come.  disconnect: the
+ * Socket.IO reason.  join, leave: the room; their ack_id is not used. */
+int backend_forward_connect(const struct backend_socket *sock, const struct backend_connect *c)
+	__attribute__((warn_unused_result));
 void backend_forward_disconnect(const struct backend_socket *sock, const char *reason);
 void backend_forward_room(const struct backend_socket *sock, bool is_join, const char *room,
 			  size_t room_len);

@@ -315,9 +315,9 @@ static void cluster_add_socket(void *arg, const struct nsp_socket *sock)
 	json_t *rooms = json_array();
 
 	nsp_socket_each_room(sock, cluster_add_room, rooms);
-	(void)json_array_append_new(arg, json_pack("{s:s,s:o,s:o,s:{}}", "id", nsp_socket_id(sock),
+	(void)json_array_append_new(arg, json_pack("{s:s,s:o,s:o,s:o}", "id", nsp_socket_id(sock),
 						   "handshake", cluster_handshake(sock),
-						   "rooms", rooms, "data"));
+						   "rooms", rooms, "data", nsp_socket_data_new(sock)));
 }
 
 /* SOCKETS, ALL_ROOMS and REMOTE_FETCH: one answer listing what is here. */

@@ -130,7 +130,7 @@ static config_set_cb config_set_listen, config_set_path, config_set_transports,
 	config_set_client_join, config_set_event_name, config_set_redis, config_set_redis_password,
 	config_set_redis_key, config_set_redis_emit_channel, config_set_auth, config_set_jwt_key_file,
 	config_set_jwt_string, config_set_user_room, config_set_claim_name, config_set_forward,
-	config_set_forward_events, config_set_backend_stream;
+	config_set_forward_events, config_set_backend_stream, config_set_backend_headers;
 
 /* Every key, its default and why.  The reference server is Node socket.io
  * 4.8 (engine.io 6.6) on Node's http module; protocol-notes.md 1.13.
@@ -281,6 +281,17 @@ static const struct config_key config_keys[] = {
 	  .field = CONFIG_FIELD(backend_ack_timeout_ms, uint32_t), .min = 1, .max = CONFIG_HOUR_MS,
 	  .default_value = "30s",
 	  .why = "a worker that has not answered in 30s will not; the client has timed out by then" },
+	{ .name = "backend_headers", .set = config_set_backend_headers,
+	  .max_values = CONFIG_MAX_BACKEND_HEADERS,
+	  .why = "none: a session keeps no header it does not need (the cookie is a secret)" },
+	{ .name = "auth_backend_timeout", .set = config_set_duration, .max_values = 1,
+	  .field = CONFIG_FIELD(auth_backend_timeout_ms, uint32_t), .min = 1,
+	  .max = CONFIG_HOUR_MS, .default_value = "10s",
+	  .why = "a session lookup takes milliseconds; a user waits no longer than a page load" },
+	{ .name = "max_pending_connects", .set = config_set_count, .max_values = 1,
+	  .field = CONFIG_FIELD(max_pending_connects, uint32_t), .min = 1, .max = 1000000,
+	  .default_value = "1000",
+	  .why = "a reconnect storm of a busy instance; each waiting CONNECT holds its auth text" },
 
 	/* Namespace blocks: each block starts from these defaults. */
 	{ .name = "client_join", .set = config_set_client_join, .scope = CONFIG_SCOPE_NAMESPACE,
@@ -339,6 +350,11 @@ static const struct config_key config_keys[] = {
 	  .max_values = 1, .field = CONFIG_NS_FIELD(allow_join_claim, char *),
 	  .default_value = "allow_join",
 	  .why = "the issuer widens client_join for one client" },
+	{ .name = "auth_backend_timeout", .set = config_set_duration,
+	  .scope = CONFIG_SCOPE_NAMESPACE, .max_values = 1,
+	  .field = CONFIG_NS_FIELD(auth_backend_timeout_ms, uint32_t), .min = 1,
+	  .max = CONFIG_HOUR_MS,
+	  .why = "the top-level auth_backend_timeout, unless one namespace's backend is slower" },
 	{ .name = "forward", .set = config_set_forward, .scope = CONFIG_SCOPE_NAMESPACE,
 	  .max_values = 1, .default_value = "unrelayed",
 	  .why = "an event no client hears is meant for a backend" },
@@ -1121,8 +1137,11 @@ static int config_set_auth(struct config_parser *ps, const struct config_key *ke
 		ps->ns->auth = CONFIG_AUTH_NONE;
 	else if (config_tok_is(&v[0], "jwt"))
 		ps->ns->auth = CONFIG_AUTH_JWT;
+	else if (config_tok_is(&v[0], "backend"))
+		ps->ns->auth = CONFIG_AUTH_BACKEND;
 	else
-		return config_fail(ps, "auth: unknown mode '%s' (none, jwt)", config_quote(q, &v[0]));
+		return config_fail(ps, "auth: unknown mode '%s' (none, jwt, backend)",
+				   config_quote(q, &v[0]));
 	return 0;
 }
 
@@ -1410,6 +1429,36 @@ static int config_set_backend_stream(struct config_parser *ps, const struct conf
 	return config_set_redis_name(ps, key, v);
 }
 
+/* `backend_headers NAME...`: HTTP header names (RFC 9110 tokens), kept in
+ * lower case, since http.c compares them without case.  A repeated name
+ * is refused: it would be kept twice. */
+static int config_set_backend_headers(struct config_parser *ps, const struct config_key *key,
+				      const struct config_tok *v, size_t n)
+{
+	struct config *cfg = ps->cfg;
+	CONFIG_QUOTE_BUF(q);
+
+	cfg->n_backend_headers = 0;
+	for (size_t i = 0; i < n; i++) {
+		char *name = cfg->backend_headers[i];
+		if (v[i].len == 0 || v[i].len > CONFIG_MAX_HEADER_NAME ||
+		    strspn(v[i].s, "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyz"
+				   "ABCDEFGHIJKLMNOPQRSTUVWXYZ") < v[i].len)
+			return config_fail(ps, "backend_headers: '%s' is no header name of at most "
+					   "%d bytes", config_quote(q, &v[i]), CONFIG_MAX_HEADER_NAME);
+		config_copy_filled(name, CONFIG_MAX_HEADER_NAME + 1, v[i].s, v[i].len);
+		for (char *c = name; *c; c++)
+			*c = (char)tolower((unsigned char)*c);
+		for (size_t k = 0; k < i; k++) {
+			if (strcmp(cfg->backend_headers[k], name) == 0)
+				return config_fail(ps, "backend_headers: '%s' named twice",
+						   config_quote(q, &v[i]));
+		}
+		cfg->n_backend_headers = i + 1;
+	}
+	return 0;
+}
+
 /* Whether it collides with redis_key is checked once both are known
  * (config_check), since either line may come first. */
 static int config_set_redis_emit_channel(struct config_parser *ps, const struct config_key *key,
@@ -1438,13 +1487,22 @@ static const char *config_emit_channel_clash(char *prefix, size_t prefix_len,
 
 /* ---- statements ---- */
 
-static const struct config_key *config_key_find(const struct config_tok *t)
+/* The row of key <t> for <scope>; a key with a row in each scope
+ * (auth_backend_timeout) is found by where it is written.  A row of the
+ * other scope if there is no such row, for the caller's message. */
+static const struct config_key *config_key_find(const struct config_tok *t,
+						enum config_scope scope)
 {
+	const struct config_key *other = NULL;
+
 	for (size_t i = 0; i < CONFIG_N_KEYS; i++) {
-		if (config_tok_is(t, config_keys[i].name))
+		if (!config_tok_is(t, config_keys[i].name))
+			continue;
+		if (config_keys[i].scope == scope)
 			return &config_keys[i];
+		other = &config_keys[i];
 	}
-	return NULL;
+	return other;
 }
 
 /* One `key value...` line, its key already read.  Counts the values,
@@ -1458,7 +1516,8 @@ static int config_statement(struct config_parser *ps, struct config_lexer *lx,
 	CONFIG_QUOTE_BUF(q);
 
 	ps->line = key_tok->line;
-	const struct config_key *key = config_key_find(key_tok);
+	const struct config_key *key =
+		config_key_find(key_tok, ps->ns ? CONFIG_SCOPE_NAMESPACE : CONFIG_SCOPE_TOP);
 	if (!key)
 		return config_fail(ps, "unknown key '%s'", config_quote(q, key_tok));
 	if (key->scope == CONFIG_SCOPE_NAMESPACE && !ps->ns)
@@ -1504,8 +1563,10 @@ static int config_statement(struct config_parser *ps, struct config_lexer *lx,
 
 static int config_first_line(const struct config_parser *ps, const char *name)
 {
+	enum config_scope scope = ps->ns ? CONFIG_SCOPE_NAMESPACE : CONFIG_SCOPE_TOP;
+
 	for (size_t i = 0; i < CONFIG_N_KEYS; i++) {
-		if (strcmp(config_keys[i].name, name) == 0)
+		if (strcmp(config_keys[i].name, name) == 0 && config_keys[i].scope == scope)
 			return ps->first_line[i];
 	}
 	return 0;
@@ -1661,6 +1722,11 @@ static int config_auth_problem(struct config_parser *ps, const struct config_nam
 		return config_fail(ps, "auth jwt needs one of jwt_secret_file, jwt_public_key_file "
 				   "or jwt_jwks_file");
 	}
+	int timeout_line = config_first_line(ps, "auth_backend_timeout");
+	if (ns->auth != CONFIG_AUTH_BACKEND && timeout_line) {
+		ps->line = timeout_line;
+		return config_fail(ps, "auth_backend_timeout needs auth backend in the same block");
+	}
 	if (ns->auth == CONFIG_AUTH_JWT)
 		return 0;
 	bool claims = false;
@@ -1727,6 +1793,14 @@ static int config_check(struct config_parser *ps)
 		return config_fail(ps, "max_output_buffer (%zu bytes) is smaller than max_payload "
 				   "(%zu bytes): one full-size message would cut a client off",
 				   cfg->max_output_buffer, cfg->max_payload);
+	}
+	for (size_t i = 0; i < cfg->n_namespaces; i++) {
+		const struct config_namespace *ns = &cfg->namespaces[i];
+		if (ns->auth != CONFIG_AUTH_BACKEND || cfg->redis_host[0] || cfg->redis_unix[0])
+			continue;
+		ps->line = ns->line;
+		return config_fail(ps, "namespace %s: auth backend needs a redis key: backends "
+				   "answer through Redis", ns->name);
 	}
 	char prefix[CONFIG_MAX_REDIS_KEY + 16];
 	if (config_emit_channel_clash(prefix, sizeof prefix, cfg)) {

@@ -50,6 +50,10 @@
 /* forward_events globs on one line, and bytes of one glob. */
 #define CONFIG_MAX_FORWARD_EVENTS 16
 #define CONFIG_MAX_EVENT_GLOB CONFIG_MAX_EVENT_NAME
+/* backend_headers: names on the line, and bytes of one (http.c reads a
+ * header name into 40 bytes; a longer one never matches). */
+#define CONFIG_MAX_BACKEND_HEADERS 16
+#define CONFIG_MAX_HEADER_NAME 32
 
 /* Which client events a namespace writes to the backend stream (`forward`). */
 enum config_forward {
@@ -62,6 +66,7 @@ enum config_forward {
 enum config_auth {
 	CONFIG_AUTH_NONE,              /* anyone */
 	CONFIG_AUTH_JWT,               /* a client with a valid token */
+	CONFIG_AUTH_BACKEND,           /* a client a backend accepts (nsp.c asks it) */
 };
 
 /* Where a namespace's token keys come from (jwt_*_file). */
@@ -106,6 +111,8 @@ struct config_namespace {
 	char user_room[CONFIG_MAX_ROOM_PATTERN + 1];  /* room joined at connect, from claims; "" = none */
 	char rooms_claim[CONFIG_MAX_CLAIM_NAME + 1];  /* claim listing rooms joined at connect; "" = none */
 	char allow_join_claim[CONFIG_MAX_CLAIM_NAME + 1]; /* claim listing globs the client may join; "" = none */
+	uint32_t auth_backend_timeout_ms;         /* auth backend: how long a CONNECT waits;
+	                                             0 = the top-level auth_backend_timeout */
 	enum config_forward forward;              /* which events go to the backend stream */
 	size_t n_forward_events;                  /* 0 = every event `forward` lets through */
 	char forward_events[CONFIG_MAX_FORWARD_EVENTS][CONFIG_MAX_EVENT_GLOB + 1]; /* plain globs */
@@ -157,6 +164,10 @@ struct config {
 	size_t backend_buffer;                   /* bytes of encoded records waiting for Redis */
 	uint32_t max_backend_acks;               /* ack ids one socket awaits from backends */
 	uint32_t backend_ack_timeout_ms;         /* how long a backend may take to answer one */
+	size_t n_backend_headers;                /* handshake headers kept for connect records */
+	char backend_headers[CONFIG_MAX_BACKEND_HEADERS][CONFIG_MAX_HEADER_NAME + 1]; /* lower case */
+	uint32_t auth_backend_timeout_ms;        /* auth backend namespaces without their own */
+	uint32_t max_pending_connects;           /* CONNECTs waiting for a backend, whole process */
 	struct config_namespace namespaces[CONFIG_MAX_NAMESPACES]; /* [0] is always "/" */
 	size_t n_namespaces;             /* 1..CONFIG_MAX_NAMESPACES */
 };

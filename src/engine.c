@@ -94,7 +94,8 @@ struct engine_session {
 	struct timeq_entry timer;      /* ping interval, pong deadline, close wait */
 	struct engine_session *next_flush;
 	struct engine_session *next_dead;
-	char handshake[];              /* "address\0host\0url\0bearer\0" of the handshake request */
+	char handshake[];              /* "address\0host\0url\0bearer\0" of the handshake
+	                                  request, its kept headers ("name\0value\0"...), "\0" */
 };
 
 static struct {
@@ -467,7 +468,9 @@ static struct engine_session *engine_find(const struct http_request *req)
 
 /* A new session for the handshake <req> on <hc>.  It keeps what the
  * request carried, for the cluster's fetchSockets: the peer's address,
- * Host and the URL; and its bearer token, for namespaces with auth jwt. */
+ * Host and the URL; its bearer token, for namespaces with auth jwt; and
+ * the headers backend_headers names (http.c kept only those, at most
+ * max_header_size), for connect records. */
 static struct engine_session *engine_session_new(struct http_conn *hc,
 						 const struct http_request *req,
 						 bool is_websocket)
@@ -481,7 +484,9 @@ static struct engine_session *engine_session_new(struct http_conn *hc,
 	/* Kept for the session's life only where a namespace may ask for it. */
 	if (engine.keep_bearer)
 		(void)http_bearer_token(req, &bearer, &b);
-	struct engine_session *s = calloc(1, sizeof *s + a + 1 + h + 1 + req->url_len + 1 + b + 1);
+	size_t k = req->kept_headers_len;
+	struct engine_session *s =
+		calloc(1, sizeof *s + a + 1 + h + 1 + req->url_len + 1 + b + 1 + k + 1);
 	if (!s)
 		return NULL;
 	char *o = s->handshake;
@@ -489,6 +494,8 @@ static struct engine_session *engine_session_new(struct http_conn *hc,
 	memcpy(o += a + 1, req->host, h + 1);
 	memcpy(o += h + 1, req->url, req->url_len);
 	memcpy(o += req->url_len + 1, bearer, b);
+	if (k)
+		memcpy(o + b + 1, req->kept_headers, k);
 	s->began_websocket = is_websocket;
 	if (id_generate(s->sid) < 0) {
 		log_error("getrandom failed: no session id");
@@ -916,6 +923,7 @@ void engine_session_handshake(const struct engine_session *s, struct engine_hand
 	out->host = out->address + strlen(out->address) + 1;
 	out->url = out->host + strlen(out->host) + 1;
 	out->bearer = out->url + strlen(out->url) + 1;
+	out->headers = out->bearer + strlen(out->bearer) + 1;
 	out->websocket = s->began_websocket;
 }
 

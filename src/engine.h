@@ -82,6 +82,8 @@ struct engine_handshake {
 	const char *host;              /* the Host header, "" if none */
 	const char *url;               /* the request target, query included */
 	const char *bearer;            /* its Authorization: Bearer token, "" if none */
+	const char *headers;           /* those backend_headers names: "name\0value\0"...,
+	                                  ended by an empty name; lower-case names */
 	bool websocket;                /* the handshake came over WebSocket */
 };
 void engine_session_handshake(const struct engine_session *s, struct engine_handshake *out);

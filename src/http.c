@@ -64,6 +64,7 @@ struct http_conn {
 	size_t value_len;
 	bool in_value;
 	bool value_overflow;
+	bool is_kept;                  /* the value being read is a backend header's */
 	char upgrade[16];              /* Upgrade header value */
 	char content_type[64];
 	size_t body_cap;
@@ -118,7 +119,9 @@ static void http_request_reset(struct http_conn *hc)
 	free(hc->req.url);
 	free(hc->req.body);
 	free(hc->req.authorization);
+	free(hc->req.kept_headers);
 	memset(&hc->req, 0, sizeof hc->req);
+	hc->is_kept = false;
 	hc->body_cap = 0;
 	hc->name_len = 0;
 	hc->value_len = 0;
@@ -166,12 +169,50 @@ static int http_on_url(http_parser *p, const char *at, size_t len)
 	return 0;
 }
 
+/* Appends <len> bytes to the kept headers.  Each entry is the configured
+ * name, a NUL, the value and a NUL: never longer than its line in the
+ * head ("Name: value\r\n"), so max_header_size bounds the whole. */
+static int http_kept_append(struct http_request *req, const char *at, size_t len)
+{
+	char *v = realloc(req->kept_headers, req->kept_headers_len + len);
+
+	if (!v)
+		return -1;
+	memcpy(v + req->kept_headers_len, at, len);
+	req->kept_headers = v;
+	req->kept_headers_len += len;
+	return 0;
+}
+
+/* The end of a header value: a kept one gets its NUL. */
+static int http_value_end(struct http_conn *hc)
+{
+	hc->in_value = false;
+	if (!hc->is_kept)
+		return 0;
+	hc->is_kept = false;
+	return http_kept_append(&hc->req, "", 1);
+}
+
+/* The backend_headers name equal to <name> without case, or NULL.  http.c
+ * reads names into 40 bytes; a configured name is at most 32, so a longer
+ * name cut short never matches one. */
+static const char *http_kept_name(const char *name)
+{
+	for (size_t i = 0; i < http.cfg->n_backend_headers; i++) {
+		if (strcasecmp(name, http.cfg->backend_headers[i]) == 0)
+			return http.cfg->backend_headers[i];
+	}
+	return NULL;
+}
+
 static int http_on_header_field(http_parser *p, const char *at, size_t len)
 {
 	struct http_conn *hc = http_of(p);
 
 	if (hc->in_value) {
-		hc->in_value = false;
+		if (http_value_end(hc) < 0)
+			return -1;
 		hc->name_len = 0;
 	}
 	size_t n = len < sizeof hc->name - 1 - hc->name_len ? len : sizeof hc->name - 1 - hc->name_len;
@@ -244,7 +285,13 @@ static int http_on_header_value(http_parser *p, const char *at, size_t len)
 		hc->value_overflow = false;
 		if (hc->header == HTTP_HDR_ORIGIN)
 			hc->req.has_origin = true;
+		const char *kept = http_kept_name(hc->name);
+		if (kept && http_kept_append(&hc->req, kept, strlen(kept) + 1) < 0)
+			return -1;
+		hc->is_kept = kept != NULL;
 	}
+	if (hc->is_kept && http_kept_append(&hc->req, at, len) < 0)
+		return -1;
 	if (hc->header == HTTP_HDR_AUTHORIZATION)
 		return http_append_authorization(&hc->req, at, len);
 	char *dst = http_header_target(hc, &cap);
@@ -287,6 +334,8 @@ static int http_on_headers_complete(http_parser *p)
 	struct http_conn *hc = http_of(p);
 	struct http_request *req = &hc->req;
 
+	if (hc->in_value && http_value_end(hc) < 0)
+		return -1;
 	req->method = (enum http_method)p->method;
 	req->method_name = http_method_str((enum http_method)p->method);
 	req->keep_alive = http_should_keep_alive(p);

@@ -48,6 +48,10 @@ struct http_request {
 	char host[256];               /* Host, "" if absent or too long */
 	char *authorization;          /* Authorization, heap (NUL-terminated), NULL if absent */
 	size_t authorization_len;
+	char *kept_headers;           /* the headers backend_headers names, heap, NULL if
+	                                 none: "name\0value\0"... (lower-case names, in
+	                                 the order sent); no longer than the head */
+	size_t kept_headers_len;
 	uint8_t *body;                /* heap, body_len bytes; the router may modify it
 	                                 or replace it with another malloc'd buffer */
 	size_t body_len;

@@ -83,6 +83,7 @@
 	X(connections_current, "open TCP connections")                 \
 	X(sessions_current, "open Engine.IO sessions")                 \
 	X(sockets_current, "sockets connected to namespaces")         \
+	X(connects_pending, "CONNECTs waiting for a backend's decision (auth backend)") \
 	X(redis_up, "1 while both Redis connections are up and subscribed") \
 	X(backend_buffer_bytes, "bytes of client records waiting in backend_buffer")
 

@@ -20,6 +20,14 @@
  * the reference server refuses closes the whole engine session as it does
  * ("forced close"), counted and logged once at debug level; nobody else
  * notices.
+ * A CONNECT to an `auth backend` namespace is held: no socket exists yet,
+ * a connect record with ack and reply asks the backends, and the reply
+ * (nsp_connect_answer()) accepts it, with a user, rooms and data, or
+ * refuses it with a message.  Each wait holds its CONNECT payload (at
+ * most max_auth_size) and a timer on its namespace's auth_backend_timeout;
+ * at most max_pending_connects wait in the whole process, one per
+ * namespace of a session (a second CONNECT while one waits is a protocol
+ * error, as a packet for a namespace not connected is).
  * A relayed packet is encoded once and the same bytes go to every
  * recipient.  Server-side joins (cluster.c) skip the policy but not the
  * limits: max_rooms_per_socket and max_room_name hold for them too.
@@ -30,6 +38,7 @@
 #include <time.h>
 
 #include <jansson.h>
+#include <uthash.h>
 
 #include "auth.h"
 #include "backend.h"
@@ -46,12 +55,16 @@
 
 /* Rooms of a sender gathered on the stack before the heap is needed. */
 #define NSP_RELAY_STACK_ROOMS 64
+/* Bytes of a backend's refusal message a client reads, at most: a reason
+ * for a person, not a document. */
+#define NSP_MAX_REFUSAL 256
 
 struct nsp_namespace {
 	const struct config_namespace *cfg;
 	struct room_index *rooms;
 	int64_t next_ack_id;           /* server-to-client ack ids, shared by its sockets */
 	struct server_delay *flush_delay; /* held broadcasts, NULL when flush_delay is 0 */
+	struct timeq auth_timeout;     /* auth backend: every nsp_pending's timer */
 };
 
 struct nsp_ack;
@@ -62,6 +75,8 @@ struct nsp_client {
 	struct packet_reader reader;
 	struct nsp_socket *sockets;    /* connected namespaces, owned */
 	unsigned n_sockets;
+	struct nsp_pending *pending;   /* CONNECTs waiting for a backend, owned */
+	unsigned n_pending;
 	struct timeq_entry connect_timer; /* connect_timeout, until the first CONNECT */
 	bool failed;                   /* closing after bad input: ignore the rest */
 };
@@ -97,7 +112,24 @@ struct nsp_socket {
 	struct nsp_ack *acks;          /* answers it owes the server, owned */
 	struct nsp_backend_ack *backend_acks; /* ack ids it awaits from backends, oldest first, owned */
 	uint32_t n_backend_acks;
+	char *data;                    /* auth backend: the data a backend gave, JSON text,
+	                                  heap, at most max_auth_size; NULL if none */
 	struct nsp_socket *next;
+};
+
+/* A CONNECT to an auth backend namespace waiting for a backend's decision.
+ * Its id is the socket's if accepted, and names it in the record and the
+ * reply. */
+struct nsp_pending {
+	char id[ID_LEN + 1];
+	UT_hash_handle hh;             /* nsp.pending, keyed by id */
+	struct nsp_client *client;     /* not owned */
+	struct nsp_namespace *ns;      /* not owned */
+	int64_t ack_id;                /* the record's ack: the reply must name it */
+	struct timeq_entry timer;      /* on ns->auth_timeout */
+	struct nsp_pending *next;      /* in client->pending */
+	size_t json_len;
+	char json[];                   /* the CONNECT payload's text, as sent */
 };
 
 /* An ack id a socket's client waits for a backend to answer.  All share
@@ -133,6 +165,9 @@ static struct {
 	size_t n_namespaces;
 	struct timeq connect_timeout;  /* every client's connect_timer */
 	struct timeq backend_ack_timeout; /* every nsp_backend_ack's timer */
+	struct nsp_pending *pending;   /* uthash of every client's pending CONNECTs */
+	size_t n_pending;              /* <= max_pending_connects */
+	int64_t next_connect_ack;      /* the ack of the next connect record */
 } nsp;
 
 /* --- sending ------------------------------------------------------------- */
@@ -223,6 +258,7 @@ static void nsp_socket_free(struct nsp_socket *sock)
 		nsp_backend_ack_end(sock->backend_acks);
 	room_member_cleanup(sock->ns->rooms, &sock->member);
 	nsp_auth_free(sock->auth);
+	free(sock->data);
 	free(sock);
 }
 
@@ -253,9 +289,9 @@ static const char *nsp_auth_find(const struct nsp_auth *a, const char *field, si
 static void nsp_backend_socket(const struct nsp_socket *sock, struct backend_socket *bs)
 {
 	size_t user_len = 0;
-	/* A namespace without auth jwt keeps no sub: "" then, whatever a
-	 * room pattern named {sub}. */
-	const char *user = sock->auth && sock->ns->cfg->auth == CONFIG_AUTH_JWT
+	/* A namespace without auth jwt or backend keeps no sub: "" then,
+	 * whatever a room pattern named {sub}. */
+	const char *user = sock->auth && sock->ns->cfg->auth != CONFIG_AUTH_NONE
 				   ? nsp_auth_find(sock->auth, "sub", 3, &user_len)
 				   : NULL;
 
@@ -285,31 +321,69 @@ static void nsp_lifecycle_disconnect(struct nsp_socket *sock, const char *reason
 	backend_forward_disconnect(&bs, reason);
 }
 
-/* The connect record of <sock>: its CONNECT payload <auth> (an object or
- * NULL) without the token a backend must not see again, the verified
- * <claims> (NULL without), and the address of the handshake <hs>. */
-static void nsp_lifecycle_connect(const struct nsp_socket *sock, const json_t *auth,
-				  const json_t *claims, const struct engine_handshake *hs)
+/* The handshake headers <hs> kept (backend_headers) as a JSON object's
+ * text, heap, or NULL if memory ran out.  A header sent twice is one
+ * field, its values joined as Node joins them ("; " for cookie, ", "
+ * otherwise); a value that is not UTF-8 is left out (JSON cannot say it). */
+static char *nsp_headers_json(const struct engine_handshake *hs)
 {
-	struct backend_socket bs;
-	json_t *safe;
-	char *auth_text = NULL, *claims_text = NULL;
+	json_t *o = json_object();
+	char *text;
 
-	if (!backend_wants_lifecycle(sock->ns->cfg))
-		return;
+	for (const char *name = hs->headers; o && *name;) {
+		const char *value = name + strlen(name) + 1;
+		const json_t *old = json_object_get(o, name);
+		json_t *v = old ? json_sprintf("%s%s%s", json_string_value(old),
+					       strcmp(name, "cookie") == 0 ? "; " : ", ", value)
+				: json_string(value);
+		if (v)
+			(void)json_object_set_new(o, name, v);
+		name = value + strlen(value) + 1;
+	}
+	text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	json_decref(o);
+	return text;
+}
+
+/* Writes the connect record of socket <bs>: its CONNECT payload <auth> (an
+ * object or NULL) without the token a backend must not see again, the
+ * verified <claims> (NULL without), the address and the kept headers of
+ * the handshake <hs>.  Returns 0, or -1 if it was dropped (counted). */
+static int nsp_connect_record(const struct backend_socket *bs, const json_t *auth,
+			      const json_t *claims, const struct engine_handshake *hs)
+{
 	/* A shallow copy: only the top-level token goes. */
-	safe = json_is_object(auth) ? json_copy((json_t *)auth) : json_object();
+	json_t *safe = json_is_object(auth) ? json_copy((json_t *)auth) : json_object();
+	char *auth_text = NULL, *claims_text = NULL, *headers = nsp_headers_json(hs);
+
 	if (safe && json_object_del(safe, "token") <= 0)
 		auth_text = json_dumps(safe, JSON_COMPACT);
 	if (claims)
 		claims_text = json_dumps(claims, JSON_COMPACT);
-	nsp_backend_socket(sock, &bs);
-	backend_forward_connect(&bs, auth_text, auth_text ? strlen(auth_text) : 0,
-				claims ? claims_text : "", claims_text ? strlen(claims_text) : 0,
-				hs->address);
+	struct backend_connect c = {
+		auth_text, auth_text ? strlen(auth_text) : 0,
+		claims ? claims_text : "", claims_text ? strlen(claims_text) : 0,
+		hs->address, headers, headers ? strlen(headers) : 0,
+	};
+	int rc = backend_forward_connect(bs, &c);
+	free(headers);
 	free(claims_text);
 	free(auth_text);
 	json_decref(safe);
+	return rc;
+}
+
+/* The connect record of <sock>, as nsp_connect_record() says. */
+static void nsp_lifecycle_connect(const struct nsp_socket *sock, const json_t *auth,
+				  const json_t *claims, const struct engine_handshake *hs)
+{
+	struct backend_socket bs;
+
+	if (!backend_wants_lifecycle(sock->ns->cfg))
+		return;
+	nsp_backend_socket(sock, &bs);
+	/* Nobody waits for it: a drop is counted there. */
+	(void)nsp_connect_record(&bs, auth, claims, hs);
 }
 
 /* --- CONNECT auth ---------------------------------------------------------- */
@@ -386,12 +460,12 @@ static size_t nsp_auth_put_globs(const json_t *list, char *out)
 }
 
 /* The fields an nsp_auth keeps: its room patterns' placeholders, and with
- * auth jwt the token's sub, the `user` of its backend records (measured
+ * auth jwt the token's sub (auth backend: the user a backend named), the `user` of its backend records (measured
  * twice when a pattern names it too: a few bytes spare, never short). */
 static void nsp_auth_add_fields(const struct config_namespace *ns, struct nsp_auth_build *b)
 {
 	config_each_placeholder(ns, nsp_auth_add_field, b);
-	if (ns->auth == CONFIG_AUTH_JWT)
+	if (ns->auth != CONFIG_AUTH_NONE)
 		nsp_auth_add_field(b, "sub", 3);
 }
 
@@ -449,24 +523,52 @@ static const char *nsp_auth_field(void *ctx, const char *field, size_t field_len
 	return sock->auth ? nsp_auth_find(sock->auth, field, field_len, value_len) : NULL;
 }
 
-static void nsp_connect_error(struct nsp_client *cl, const struct packet *p, const char *message)
+/* CONNECT_ERROR {"message": <message>} (<len> bytes of UTF-8) to
+ * namespace <nsp_name> of <cl>. */
+static void nsp_connect_error(struct nsp_client *cl, const char *nsp_name, size_t nsp_len,
+			      const char *message, size_t len)
 {
-	char json[128];
-	int n = snprintf(json, sizeof json, "{\"message\":\"%s\"}", message);
+	json_t *o = json_pack("{s:s%}", "message", message, len);
+	char *json = o ? json_dumps(o, JSON_COMPACT) : NULL;
 
 	metrics_inc(sio_connect_errors_total);
-	nsp_send(cl, PACKET_CONNECT_ERROR, p->nsp, p->nsp_len, PACKET_NO_ACK, json, (size_t)n);
+	if (json)
+		nsp_send(cl, PACKET_CONNECT_ERROR, nsp_name, nsp_len, PACKET_NO_ACK, json,
+			 strlen(json));
+	else
+		engine_close(cl->s, "forced close");
+	free(json);
+	json_decref(o);
+}
+
+/* A CONNECT to <ns> refused by auth backend for <why>: counted, logged at
+ * debug (a client's business), and the client reads <message> (<len>
+ * bytes) or, if NULL, the reason's text. */
+static void nsp_connect_refuse(struct nsp_client *cl, const struct nsp_namespace *ns,
+			       enum auth_backend_reason why, const char *message, size_t len)
+{
+	const char *text = auth_backend_refuse(why);
+
+	log_debug("session %s: CONNECT to %s refused: %s", engine_session_sid(cl->s),
+		  ns->cfg->name, text);
+	if (!message) {
+		message = text;
+		len = strlen(text);
+	}
+	nsp_connect_error(cl, ns->cfg->name, ns->cfg->name_len, message, len);
 }
 
 /* A socket of <cl> in <ns>, in its own id room and no other: every
  * socket is, since to(<socket id>) from any server or emitter relies on
  * it.  NULL if memory ran out. */
 static struct nsp_socket *nsp_socket_new(struct nsp_client *cl, struct nsp_namespace *ns,
-					 const struct packet *p, const json_t *claims)
+					 const struct packet *p, const json_t *claims, const char *id)
 {
 	struct nsp_socket *sock = calloc(1, sizeof *sock);
 
-	if (!sock || id_generate(sock->id) < 0 ||
+	if (sock && id)
+		memcpy(sock->id, id, ID_LEN);
+	if (!sock || (!id && id_generate(sock->id) < 0) ||
 	    ((p->data || claims) && !(sock->auth = nsp_auth_new(ns->cfg, p, claims)))) {
 		free(sock);
 		return NULL;
@@ -482,49 +584,11 @@ static struct nsp_socket *nsp_socket_new(struct nsp_client *cl, struct nsp_names
 	return sock;
 }
 
-static void nsp_on_connect(struct nsp_client *cl, const struct packet *p)
+/* <sock> is connected: the client gets its CONNECT. */
+static void nsp_socket_attach(struct nsp_client *cl, struct nsp_socket *sock)
 {
-	if (p->nsp_len > CONFIG_MAX_NSP_NAME) {
-		nsp_client_fail(cl, "namespace name too long");
-		return;
-	}
-	struct nsp_namespace *ns = nsp_namespace_find(p->nsp, p->nsp_len);
-	if (!ns) {
-		nsp_connect_error(cl, p, "Invalid namespace");
-		return;
-	}
-	if (nsp_find_socket(cl, p->nsp, p->nsp_len)) {
-		/* The reference server treats a second CONNECT as a violation. */
-		nsp_client_fail(cl, "CONNECT to a connected namespace");
-		return;
-	}
-	if (cl->n_sockets >= nsp.cfg->max_namespaces_per_session) {
-		nsp_connect_error(cl, p, "too many namespaces");
-		return;
-	}
-	if (p->json_len > nsp.cfg->max_auth_size) {
-		metrics_inc(sio_auth_too_large_total);
-		nsp_connect_error(cl, p, "auth too large");
-		return;
-	}
-	struct engine_handshake hs;
-	json_t *claims;
-	engine_session_handshake(cl->s, &hs);
-	const char *refusal = auth_connect(ns->cfg, p->data, hs.bearer, nsp_now_ms() / 1000, &claims);
-	if (refusal) {
-		nsp_connect_error(cl, p, refusal);
-		return;
-	}
-	struct nsp_socket *sock = nsp_socket_new(cl, ns, p, claims);
-	if (sock) {
-		nsp_lifecycle_connect(sock, p->data, claims, &hs);
-		nsp_socket_grant(sock, claims);
-	}
-	json_decref(claims);
-	if (!sock) {
-		nsp_client_fail(cl, "out of memory");
-		return;
-	}
+	const struct config_namespace *ns = sock->ns->cfg;
+
 	sock->next = cl->sockets;
 	cl->sockets = sock;
 	cl->n_sockets++;
@@ -534,7 +598,136 @@ static void nsp_on_connect(struct nsp_client *cl, const struct packet *p)
 
 	char json[32 + ID_LEN];
 	int n = snprintf(json, sizeof json, "{\"sid\":\"%s\"}", sock->id);
-	nsp_send(cl, PACKET_CONNECT, ns->cfg->name, ns->cfg->name_len, PACKET_NO_ACK, json, (size_t)n);
+	nsp_send(cl, PACKET_CONNECT, ns->name, ns->name_len, PACKET_NO_ACK, json, (size_t)n);
+}
+
+static struct nsp_pending *nsp_pending_find(const struct nsp_client *cl, const char *name,
+					    size_t len)
+{
+	for (struct nsp_pending *w = cl->pending; w; w = w->next) {
+		const struct config_namespace *ns = w->ns->cfg;
+		if (ns->name_len == len && memcmp(ns->name, name, len) == 0)
+			return w;
+	}
+	return NULL;
+}
+
+static void nsp_pending_end(struct nsp_pending *w)
+{
+	struct nsp_client *cl = w->client;
+
+	for (struct nsp_pending **pp = &cl->pending; *pp; pp = &(*pp)->next) {
+		if (*pp == w) {
+			*pp = w->next;
+			break;
+		}
+	}
+	cl->n_pending--;
+	HASH_DEL(nsp.pending, w);
+	nsp.n_pending--;
+	metrics_gauge_add(connects_pending, -1);
+	timeq_stop(&w->timer);
+	free(w);
+}
+
+/* Holds CONNECT <p> to auth backend namespace <ns> and asks the backends
+ * with a connect record.  Refused at once past max_pending_connects, or
+ * when the record cannot even wait for Redis (backend_buffer full). */
+static void nsp_pending_start(struct nsp_client *cl, struct nsp_namespace *ns,
+			      const struct packet *p, const struct engine_handshake *hs)
+{
+	struct nsp_pending *w;
+
+	if (nsp.n_pending >= nsp.cfg->max_pending_connects) {
+		nsp_connect_refuse(cl, ns, AUTH_BACKEND_BUSY, NULL, 0);
+		return;
+	}
+	if (!(w = calloc(1, sizeof *w + p->json_len)) || id_generate(w->id) < 0) {
+		free(w);
+		nsp_client_fail(cl, "out of memory");
+		return;
+	}
+	w->client = cl;
+	w->ns = ns;
+	w->ack_id = nsp.next_connect_ack++;
+	w->json_len = p->json_len;
+	memcpy(w->json, p->json, p->json_len);
+	struct backend_socket bs = { ns->cfg->name, ns->cfg->name_len, w->id, "", 0, w->ack_id };
+	if (nsp_connect_record(&bs, p->data, NULL, hs) < 0) {
+		free(w);
+		nsp_connect_refuse(cl, ns, AUTH_BACKEND_UNAVAILABLE, NULL, 0);
+		return;
+	}
+	HASH_ADD(hh, nsp.pending, id, ID_LEN, w);
+	nsp.n_pending++;
+	metrics_gauge_add(connects_pending, 1);
+	w->next = cl->pending;
+	cl->pending = w;
+	cl->n_pending++;
+	timeq_start(&ns->auth_timeout, &w->timer);
+}
+
+/* No decision within auth_backend_timeout. */
+static void nsp_pending_fire(struct timeq_entry *e)
+{
+	struct nsp_pending *w = timeq_owner(e, struct nsp_pending, timer);
+	struct nsp_client *cl = w->client;
+	struct nsp_namespace *ns = w->ns;
+
+	nsp_pending_end(w);
+	nsp_connect_refuse(cl, ns, AUTH_BACKEND_TIMEOUT, NULL, 0);
+}
+
+static void nsp_on_connect(struct nsp_client *cl, const struct packet *p)
+{
+	if (p->nsp_len > CONFIG_MAX_NSP_NAME) {
+		nsp_client_fail(cl, "namespace name too long");
+		return;
+	}
+	struct nsp_namespace *ns = nsp_namespace_find(p->nsp, p->nsp_len);
+	if (!ns) {
+		nsp_connect_error(cl, p->nsp, p->nsp_len, "Invalid namespace", 17);
+		return;
+	}
+	/* The reference server treats a second CONNECT as a violation; one
+	 * while the first waits for a backend too, or each would hold a
+	 * wait. */
+	if (nsp_find_socket(cl, p->nsp, p->nsp_len) || nsp_pending_find(cl, p->nsp, p->nsp_len)) {
+		nsp_client_fail(cl, "CONNECT to a connected namespace");
+		return;
+	}
+	if (cl->n_sockets + cl->n_pending >= nsp.cfg->max_namespaces_per_session) {
+		nsp_connect_error(cl, p->nsp, p->nsp_len, "too many namespaces", 19);
+		return;
+	}
+	if (p->json_len > nsp.cfg->max_auth_size) {
+		metrics_inc(sio_auth_too_large_total);
+		nsp_connect_error(cl, p->nsp, p->nsp_len, "auth too large", 14);
+		return;
+	}
+	struct engine_handshake hs;
+	json_t *claims;
+	engine_session_handshake(cl->s, &hs);
+	if (ns->cfg->auth == CONFIG_AUTH_BACKEND) {
+		nsp_pending_start(cl, ns, p, &hs);
+		return;
+	}
+	const char *refusal = auth_connect(ns->cfg, p->data, hs.bearer, nsp_now_ms() / 1000, &claims);
+	if (refusal) {
+		nsp_connect_error(cl, p->nsp, p->nsp_len, refusal, strlen(refusal));
+		return;
+	}
+	struct nsp_socket *sock = nsp_socket_new(cl, ns, p, claims, NULL);
+	if (sock) {
+		nsp_lifecycle_connect(sock, p->data, claims, &hs);
+		nsp_socket_grant(sock, claims);
+	}
+	json_decref(claims);
+	if (!sock) {
+		nsp_client_fail(cl, "out of memory");
+		return;
+	}
+	nsp_socket_attach(cl, sock);
 }
 
 /* --- room policy ---------------------------------------------------------- */
@@ -1014,6 +1207,113 @@ const char *nsp_backend_answer(const char *sid, int64_t ack_id, const char *json
 	return "ack id not awaited (forged, late or answered)";
 }
 
+/* --- auth backend decisions ------------------------------------------------ */
+
+/* The socket <w> waited for, accepted by decision <d>: its user (the sub
+ * of its records and of user_room), its rooms (within the socket's
+ * limits, as a token's) and its data.  Returns NULL, or why the decision
+ * cannot be applied (the client is refused with it). */
+static const char *nsp_pending_accept(struct nsp_pending *w, const json_t *d)
+{
+	const json_t *user = json_object_get(d, "user");
+	const json_t *rooms = json_object_get(d, "rooms");
+	const json_t *data = json_object_get(d, "data");
+	struct packet p = { .type = PACKET_CONNECT, .nsp = w->ns->cfg->name,
+			    .nsp_len = w->ns->cfg->name_len, .json = (const uint8_t *)w->json,
+			    .json_len = w->json_len };
+	char *data_text = NULL;
+	json_t *claims = NULL;
+	size_t i;
+	const json_t *v;
+
+	if ((user && !json_is_string(user)) || json_string_length(user) > nsp.cfg->max_room_name ||
+	    (rooms && !json_is_array(rooms)))
+		return "bad user or rooms";
+	if (data && (!(data_text = json_dumps(data, JSON_COMPACT | JSON_ENCODE_ANY)) ||
+		     strlen(data_text) > nsp.cfg->max_auth_size)) {
+		free(data_text);
+		return "data missing or too large";
+	}
+	/* The payload was parsed once already: only memory can fail here. */
+	if ((w->json_len && jsonmem_load(p.json, p.json_len, 0, &p.data) != JSONMEM_OK) ||
+	    (user && !(claims = json_pack("{s:O}", "sub", user)))) {
+		free(data_text);
+		json_decref(p.data);
+		return "out of memory";
+	}
+	struct nsp_socket *sock = nsp_socket_new(w->client, w->ns, &p, claims, w->id);
+	if (sock) {
+		sock->data = data_text;
+		data_text = NULL;
+		nsp_socket_grant(sock, claims);
+		json_array_foreach(rooms, i, v) {
+			if (json_is_string(v))
+				nsp_grant_join(sock, json_string_value(v), json_string_length(v));
+		}
+		nsp_socket_attach(w->client, sock);
+	}
+	free(data_text);
+	json_decref(claims);
+	json_decref(p.data);
+	return sock ? NULL : "out of memory";
+}
+
+/* The message of a refusal <d>, cut to NSP_MAX_REFUSAL bytes on a UTF-8
+ * character boundary; NULL (the reason's text) if it has none. */
+static const char *nsp_refusal_message(const json_t *d, size_t *len)
+{
+	const json_t *m = json_object_get(d, "message");
+	const char *text = json_string_value(m);
+
+	if (!text)
+		return NULL;
+	*len = json_string_length(m);
+	if (*len > NSP_MAX_REFUSAL) {
+		*len = NSP_MAX_REFUSAL;
+		while (*len > 0 && ((uint8_t)text[*len] & 0xc0) == 0x80)
+			(*len)--;
+	}
+	return text;
+}
+
+/* Applies decision <args> (its first element) to <w>, which ends. */
+static void nsp_pending_decide(struct nsp_pending *w, const json_t *args)
+{
+	const json_t *d = json_array_get(args, 0);
+	const json_t *accept = json_object_get(d, "accept");
+	struct nsp_client *cl = w->client;
+	const struct nsp_namespace *ns = w->ns;
+	const char *bad = NULL;
+	size_t len = 0;
+
+	if (json_is_true(accept) && !(bad = nsp_pending_accept(w, d))) {
+		nsp_pending_end(w);
+		return;
+	}
+	nsp_pending_end(w);
+	if (!bad && json_is_false(accept)) {
+		const char *message = nsp_refusal_message(d, &len);
+		nsp_connect_refuse(cl, ns, AUTH_BACKEND_REFUSED, message, len);
+		return;
+	}
+	log_debug("session %s: backend answer for %s: %s", engine_session_sid(cl->s),
+		  ns->cfg->name, bad ? bad : "no accept: true or false");
+	nsp_connect_refuse(cl, ns, AUTH_BACKEND_INVALID, NULL, 0);
+}
+
+const char *nsp_connect_answer(const char *sid, int64_t ack_id, const json_t *args)
+{
+	struct nsp_pending *w = NULL;
+
+	HASH_FIND(hh, nsp.pending, sid, ID_LEN, w);
+	if (!w)
+		return NULL;
+	if (w->ack_id != ack_id)
+		return "ack id not awaited (forged, late or answered)";
+	nsp_pending_decide(w, args);
+	return "";
+}
+
 /* The record of <sock>'s event with ack <id> was dropped (backend.c says
  * why): the client hears it at once, as from a Node server's callback
  * called with an error, instead of waiting out its own timeout. */
@@ -1342,6 +1642,16 @@ json_t *nsp_socket_auth_new(const struct nsp_socket *sock)
 	return auth ? auth : json_object();
 }
 
+json_t *nsp_socket_data_new(const struct nsp_socket *sock)
+{
+	json_t *data = NULL;
+
+	if (sock->data && jsonmem_load((const uint8_t *)sock->data, strlen(sock->data), 0, &data) !=
+			          JSONMEM_OK)
+		data = NULL;
+	return data ? data : json_object();
+}
+
 int64_t nsp_socket_issued_ms(const struct nsp_socket *sock)
 {
 	return sock->issued_ms;
@@ -1416,6 +1726,9 @@ static void nsp_session_close(struct engine_session *s, void *app_ctx, const cha
 		return;
 	while (cl->sockets)
 		nsp_socket_remove(cl, cl->sockets, reason);
+	/* A backend's late decision finds no wait and is counted dropped. */
+	while (cl->pending)
+		nsp_pending_end(cl->pending);
 	timeq_stop(&cl->connect_timer);
 	packet_reader_cleanup(&cl->reader);
 	engine_session_set_data(s, NULL);
@@ -1438,7 +1751,11 @@ int nsp_init(struct event_base *base, const struct config *cfg)
 	nsp.namespaces = calloc(cfg->n_namespaces, sizeof *nsp.namespaces);
 	if (!nsp.namespaces)
 		return -1;
+	nsp.next_connect_ack = 1;
 	for (size_t i = 0; i < cfg->n_namespaces; i++) {
+		uint32_t auth_ms = cfg->namespaces[i].auth_backend_timeout_ms;
+		timeq_init(&nsp.namespaces[i].auth_timeout, base,
+			   auth_ms ? auth_ms : cfg->auth_backend_timeout_ms, nsp_pending_fire);
 		nsp.namespaces[i].cfg = &cfg->namespaces[i];
 		nsp.namespaces[i].rooms = room_index_new();
 		nsp.n_namespaces++;
@@ -1459,6 +1776,7 @@ void nsp_cleanup(void)
 	for (size_t i = 0; i < nsp.n_namespaces; i++) {
 		room_index_free(nsp.namespaces[i].rooms);
 		server_delay_free(nsp.namespaces[i].flush_delay);
+		timeq_cleanup(&nsp.namespaces[i].auth_timeout);
 	}
 	free(nsp.namespaces);
 	nsp.namespaces = NULL;

@@ -122,11 +122,22 @@ void nsp_each_room(struct nsp_namespace *ns,
  * late or answered already), for the caller to count. */
 const char *nsp_backend_answer(const char *sid, int64_t ack_id, const char *json, size_t json_len);
 
+/* A backend's decision on the CONNECT waiting as socket <sid> (ID_LEN
+ * bytes, auth backend) under ack <ack_id>: <args> is the reply's array,
+ * its first element {"accept": true, "user", "rooms", "data"} or
+ * {"accept": false, "message"}.  Returns NULL when no CONNECT waits as
+ * <sid> (the caller tries nsp_backend_answer()), "" when the decision was
+ * applied, else why the reply was dropped (forged or late ack id). */
+const char *nsp_connect_answer(const char *sid, int64_t ack_id, const json_t *args);
+
 /* What a socket shows to the cluster (fetchSockets). */
 const char *nsp_socket_id(const struct nsp_socket *sock);
 /* The CONNECT auth object, parsed again from the text the socket keeps:
  * a new tree the caller owns ({} if none), or NULL if memory ran out. */
 json_t *nsp_socket_auth_new(const struct nsp_socket *sock);
+/* The data a backend gave it at connect (auth backend): a new tree the
+ * caller owns ({} if none), or NULL if memory ran out. */
+json_t *nsp_socket_data_new(const struct nsp_socket *sock);
 int64_t nsp_socket_issued_ms(const struct nsp_socket *sock);    /* when it connected */
 void nsp_socket_handshake(const struct nsp_socket *sock, struct engine_handshake *out);
 void nsp_socket_each_room(const struct nsp_socket *sock,

@@ -97,7 +97,7 @@ test('connect, join, leave and client disconnect records, with the documented fi
   const got = await recordsOf(sid, 4);
   assert.match(got[0].instance, /^[A-Za-z0-9_-]{6}$/);
   assert.deepEqual(got, [
-    { ...common(got[0], 'connect', sid), auth: '{"room":"x","n":[1,2]}', claims: '', address: '127.0.0.1' },
+    { ...common(got[0], 'connect', sid), auth: '{"room":"x","n":[1,2]}', claims: '', address: '127.0.0.1', headers: '{}' },
     { ...common(got[0], 'join', sid), room: 'chat:1' },
     { ...common(got[0], 'leave', sid), room: 'chat:1' },
     { ...common(got[0], 'disconnect', sid), reason: 'client namespace disconnect' },
@@ -112,7 +112,7 @@ test('a token: claims in the connect record, user is its sub, its rooms are join
   const got = await recordsOf(sid, 5);
   const c = (type) => common(got[0], type, sid, '/jwt', 'ann');
   assert.deepEqual(got, [
-    { ...c('connect'), auth: '{}', claims: JSON.stringify(claims), address: '127.0.0.1' },
+    { ...c('connect'), auth: '{}', claims: JSON.stringify(claims), address: '127.0.0.1', headers: '{}' },
     { ...c('join'), room: 'user:ann' },
     { ...c('join'), room: 'team:7' },
     { ...c('join'), room: 'team:8' },

@@ -6,7 +6,10 @@
 // by the backend (subscribe, through the JSON channel), then an emit to that room
 // (say) that reaches both members; an emit to one user's room (whisper); and a worker
 // that dies holding an entry without XACK (CRASH_ON), whose entry a second worker
-// claims (XAUTOCLAIM) and answers, so the client's ack still comes.
+// claims (XAUTOCLAIM) and answers, so the client's ack still comes; and a CONNECT to
+// an `auth backend` namespace decided by the worker from the session cookie: a client
+// with `session=alice` over polling is accepted and is in user:alice, one without is
+// refused with "not signed in".
 // roomcastd only: the examples speak to roomcastd's stream and JSON channel.
 'use strict';
 
@@ -20,6 +23,9 @@ const skip = h.REFERENCE && 'roomcastd\'s backend stream';
 const RAW = `
 namespace / {
     client_join           chat:* user:*
+}
+namespace /signed {
+    auth                  backend
 }
 `;
 const WORKERS = {
@@ -36,7 +42,7 @@ before(async () => {
   if (skip) return;
   r = await h.startRedis();
   for (const lang of Object.keys(WORKERS)) {
-    daemons[lang] = await h.startClusterDaemon(r, { raw: RAW, config: { backend_stream: `roomcast:${lang}` } });
+    daemons[lang] = await h.startClusterDaemon(r, { raw: RAW, config: { backend_stream: `roomcast:${lang}`, backend_headers: 'cookie' } });
   }
 });
 after(async () => {
@@ -86,6 +92,22 @@ for (const lang of Object.keys(WORKERS)) {
     assert.deepEqual(a.got, [['said', { from: a.id, text: 'hi' }]]);
     assert.deepEqual(b.got, [['said', { from: a.id, text: 'hi' }]]);
     assert.deepEqual(c.got, [['whisper', { from: a.id, text: 'psst' }]]);
+    w.kill('SIGTERM');
+    await w.exited;
+  });
+
+  test(`${lang} worker: auth backend accepts a session cookie, refuses without`, { skip }, async () => {
+    const w = await worker(lang, `${lang}-auth`);
+    const port = daemons[lang].port;
+    const alice = h.sioClient(port, '/signed', { transports: ['polling'], extraHeaders: { cookie: 'theme=dark; session=alice' } });
+    open.add(alice);
+    await h.sioConnected(alice);
+    const stranger = h.sioClient(port, '/signed', { transports: ['polling'] });
+    open.add(stranger);
+    assert.equal((await h.sioConnectError(stranger)).message, 'not signed in');
+    const raw = await (await r.client()).sendCommand(['XRANGE', `roomcast:${lang}`, '-', '+']);
+    const joins = raw.map(([, kv]) => kv).filter((kv) => kv.includes(alice.id) && kv.includes('join'));
+    assert.ok(joins.some((kv) => kv.includes('user:alice') && kv.includes('alice')), 'in user:alice');
     w.kill('SIGTERM');
     await w.exited;
   });

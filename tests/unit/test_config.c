@@ -38,7 +38,8 @@ static const char *const config_test_keys[] = {
 	"redis", "redis_password", "redis_db", "redis_key", "redis_request_timeout",
 	"redis_emit_channel", "redis_max_message", "backend_stream", "backend_stream_maxlen",
 	"backend_streams",
-	"max_backend_acks", "backend_ack_timeout", "backend_buffer",
+	"max_backend_acks", "backend_ack_timeout", "backend_buffer", "backend_headers",
+	"auth_backend_timeout", "max_pending_connects",
 	/* namespace blocks */
 	"namespace", "client_join", "join_event", "leave_event", "max_rooms_per_socket", "relay",
 	"flush_delay", "auth", "jwt_secret_file", "jwt_public_key_file", "jwt_jwks_file", "jwt_issuer",
@@ -1741,6 +1742,77 @@ static void backend_ack_keys_take_a_count_and_a_duration(void **state)
 				       "backend_ack_timeout: '3600001ms' out of range (1ms..1h)");
 }
 
+static void backend_headers_take_up_to_16_names_kept_in_lower_case(void **state)
+{
+	struct config cfg;
+	char text[1024] = "backend_headers", name[64];
+
+	config_defaults(&cfg);
+	assert_int_equal(cfg.n_backend_headers, 0);
+	config_test_parse_ok(&cfg, "backend_headers Cookie X-Forwarded-For\n");
+	assert_int_equal(cfg.n_backend_headers, 2);
+	assert_string_equal(cfg.backend_headers[0], "cookie");
+	assert_string_equal(cfg.backend_headers[1], "x-forwarded-for");
+	for (int i = 0; i < CONFIG_MAX_BACKEND_HEADERS; i++) {
+		snprintf(name, sizeof name, " h%d", i);
+		strcat(text, name);
+	}
+	config_test_parse_ok(&cfg, strcat(text, "\n"));
+	assert_int_equal(cfg.n_backend_headers, 16);
+	config_test_expect_value_error("backend_headers", "a b c d e f g h i j k l m n o p q",
+				       "backend_headers: too many values (takes at most 16)");
+	config_test_parse_ok(&cfg, "backend_headers abcdefghijklmnopqrstuvwxyz012345\n");
+	assert_int_equal(strlen(cfg.backend_headers[0]), 32);
+	config_test_expect_value_error("backend_headers", "abcdefghijklmnopqrstuvwxyz0123456",
+				       "backend_headers: 'abcdefghijklmnopqrstuvwxyz0123456' is no "
+				       "header name of at most 32 bytes");
+	config_test_expect_value_error("backend_headers", "a:b",
+				       "backend_headers: 'a:b' is no header name of at most 32 bytes");
+	config_test_expect_value_error("backend_headers", "Cookie cookie",
+				       "backend_headers: 'cookie' named twice");
+}
+
+static void auth_backend_keys_take_their_ranges(void **state)
+{
+	struct config cfg;
+
+	config_defaults(&cfg);
+	assert_int_equal(cfg.auth_backend_timeout_ms, 10000);
+	assert_int_equal(cfg.max_pending_connects, 1000);
+	assert_int_equal(cfg.namespaces[0].auth_backend_timeout_ms, 0);
+	config_test_parse_ok(&cfg, "auth_backend_timeout 1ms\nmax_pending_connects 1\n");
+	assert_int_equal(cfg.auth_backend_timeout_ms, 1);
+	assert_int_equal(cfg.max_pending_connects, 1);
+	config_test_parse_ok(&cfg, "auth_backend_timeout 1h\nmax_pending_connects 1000000\n");
+	assert_int_equal(cfg.auth_backend_timeout_ms, 3600000);
+	assert_int_equal(cfg.max_pending_connects, 1000000);
+	config_test_expect_value_error("auth_backend_timeout", "0ms",
+				       "auth_backend_timeout: '0ms' out of range (1ms..1h)");
+	config_test_expect_value_error("auth_backend_timeout", "3600001ms",
+				       "auth_backend_timeout: '3600001ms' out of range (1ms..1h)");
+	config_test_expect_value_error("max_pending_connects", "0",
+				       "max_pending_connects: '0' out of range (1..1000000)");
+	config_test_expect_value_error("max_pending_connects", "1000001",
+				       "max_pending_connects: '1000001' out of range (1..1000000)");
+	config_test_parse_ok(&cfg, "redis 127.0.0.1:6379\nnamespace /a {\n  auth backend\n"
+				   "  auth_backend_timeout 1ms\n}\nnamespace /b {\n  auth backend\n"
+				   "  auth_backend_timeout 1h\n}\n");
+	assert_int_equal(cfg.namespaces[1].auth, CONFIG_AUTH_BACKEND);
+	assert_int_equal(cfg.namespaces[1].auth_backend_timeout_ms, 1);
+	assert_int_equal(cfg.namespaces[2].auth_backend_timeout_ms, 3600000);
+	config_test_expect_block_value_error("auth_backend_timeout", "0ms",
+					     "auth_backend_timeout: '0ms' out of range (1ms..1h)");
+	config_test_expect_block_value_error("auth_backend_timeout", "3600001ms",
+					     "auth_backend_timeout: '3600001ms' out of range (1ms..1h)");
+	config_test_expect_error("namespace /a {\n  auth_backend_timeout 1s\n}\n",
+				 CONFIG_TEST_FILE ":2: auth_backend_timeout needs auth backend in the same block");
+	config_test_expect_error("namespace /a {\n  auth backend\n}\n",
+				 CONFIG_TEST_FILE ":1: namespace /a: auth backend needs a redis key: "
+				 "backends answer through Redis");
+	config_test_expect_error("namespace /a {\n  auth magic\n}\n",
+				 CONFIG_TEST_FILE ":2: auth: unknown mode 'magic' (none, jwt, backend)");
+}
+
 static void backend_buffer_takes_a_size_from_0_to_1g(void **state)
 {
 	struct config cfg;
@@ -2618,7 +2690,7 @@ static void auth_keys_are_refused_where_they_cannot_work(void **state)
 {
 	char path[300];
 
-	config_test_expect_block_value_error("auth", "oauth", "auth: unknown mode 'oauth' (none, jwt)");
+	config_test_expect_block_value_error("auth", "oauth", "auth: unknown mode 'oauth' (none, jwt, backend)");
 	config_test_expect_error("namespace / {\n auth jwt\n}\n",
 				 CONFIG_TEST_FILE ":2: auth jwt needs one of jwt_secret_file, "
 				 "jwt_public_key_file or jwt_jwks_file");
@@ -2764,6 +2836,8 @@ int main(void)
 		cmocka_unit_test(backend_stream_keys_take_a_key_and_a_length),
 		cmocka_unit_test(backend_ack_keys_take_a_count_and_a_duration),
 		cmocka_unit_test(backend_buffer_takes_a_size_from_0_to_1g),
+		cmocka_unit_test(backend_headers_take_up_to_16_names_kept_in_lower_case),
+		cmocka_unit_test(auth_backend_keys_take_their_ranges),
 		cmocka_unit_test(room_matcher_with_no_patterns_allows_nothing),
 		cmocka_unit_test(room_matcher_star_matches_any_run_of_bytes_even_an_empty_one),
 		cmocka_unit_test(room_matcher_question_mark_matches_exactly_one_byte),

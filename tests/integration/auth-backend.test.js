@@ -1,0 +1,193 @@
+// auth-backend.test.js - `auth backend` (issue #12): a backend decides who
+// connects, on one roomcastd with a real redis-server and the official
+// client. Covers: the held CONNECT's connect record (ack, reply, auth
+// without its token, empty claims, address, headers from backend_headers);
+// accept with user (user room, the user field of later records), rooms and
+// data (shown by fetchSockets); refuse with the backend's message; timeout,
+// also with no worker reading at all; max_pending_connects 2 reached;
+// a decision for a session that closed meanwhile, a forged ack id and a
+// duplicate, each counted dropped; a client on another namespace of the same
+// session keeps working while one CONNECT waits, and a packet for the
+// waiting namespace is a protocol error. "backend unavailable" (the outage
+// buffer full) is not provoked here: backend-outage.test.js fills that
+// buffer, and the path is the acked event's.
+// roomcastd only: the reference server has no backend stream.
+'use strict';
+
+const { test, before, after } = require('node:test');
+const assert = require('node:assert/strict');
+const h = require('./harness');
+
+const skip = h.REFERENCE && 'roomcastd\'s auth backend';
+const STREAM = 'rc:authb';
+
+const RAW = `
+namespace / {
+    client_join           chat:*
+}
+namespace /app {
+    auth                  backend
+    auth_backend_timeout  400ms
+    max_rooms_per_socket  2
+}
+namespace /slow {
+    auth                  backend
+}
+`;
+
+let r;
+let d;
+let redis;
+before(async () => {
+  if (skip) return;
+  r = await h.startRedis();
+  d = await h.startClusterDaemon(r, {
+    raw: RAW,
+    config: { backend_stream: STREAM, backend_headers: 'cookie x-test', auth_backend_timeout: '1h', max_pending_connects: '2' },
+  });
+  redis = await r.client();
+});
+after(async () => {
+  if (d) d.kill();
+  if (r) await r.close();
+});
+
+/** Every record of namespace <nsp> (fields as strings) after entry <from>. */
+async function records(nsp, n, from = '-') {
+  let got;
+  await h.waitFor(async () => {
+    const raw = await redis.sendCommand(['XRANGE', STREAM, from, '+']);
+    got = raw.map(([id, kv]) => {
+      const f = { id };
+      for (let i = 0; i < kv.length; i += 2) f[kv[i]] = kv[i + 1];
+      return f;
+    }).filter((f) => f.nsp === nsp);
+    return got.length >= n;
+  }, { what: `${n} records of ${nsp}` });
+  return got;
+}
+
+/** The connect record of the latest CONNECT to <nsp> waiting, once it is there. */
+async function waiting(nsp, seen) {
+  let rec;
+  await h.waitFor(async () => {
+    rec = (await records(nsp, 0)).find((f) => f.type === 'connect' && f.ack && !seen.has(f.sid));
+    return rec;
+  }, { what: `a connect record of ${nsp}` });
+  seen.add(rec.sid);
+  return rec;
+}
+
+const decide = (rec, decision, ack = Number(rec.ack)) =>
+  redis.publish(rec.reply, JSON.stringify({ sid: rec.sid, ack, args: [decision] }));
+
+const seen = new Set();
+const refused = async (label) => (await d.metrics())[`roomcast_auth_refused_total{reason="${label}"}`] || 0;
+
+test('accept: the record has ack, reply, auth, headers; user, rooms and data are applied', { skip }, async () => {
+  const s = h.sioClient(d.port, '/app', {
+    transports: ['polling'], extraHeaders: { cookie: 'session=alice', 'x-test': 'yes' },
+    auth: { token: 'hidden', hello: 1 },
+  });
+  const rec = await waiting('/app', seen);
+  assert.equal(rec.auth, '{"hello":1}');
+  assert.equal(rec.claims, '');
+  assert.equal(rec.address, '127.0.0.1');
+  assert.deepEqual(JSON.parse(rec.headers), { cookie: 'session=alice', 'x-test': 'yes' });
+  assert.match(rec.ack, /^[0-9]+$/);
+  assert.equal(rec.reply, `${STREAM}:reply:${rec.instance}`);
+  assert.equal(rec.user, '');
+  assert.equal((await d.metrics()).roomcast_connects_pending, 1);
+  await decide(rec, { accept: true, user: 'alice', rooms: ['r1', 'r2', 'r3'], data: { plan: 'pro' } });
+  await h.sioConnected(s);
+  assert.equal(s.id, rec.sid, 'the socket has the id the record named');
+  const N = await h.startNodeCluster(r, { raw: 'namespace /app {\n}\n' });
+  const sockets = await N.call('fetchSockets', { nsp: '/app', rooms: ['user:alice'] });
+  await N.stop();
+  assert.equal(sockets.length, 1);
+  assert.deepEqual(sockets[0].rooms.sort(), [rec.sid, 'r1', 'user:alice'].sort(), 'user room first, then rooms within max_rooms_per_socket 2');
+  assert.deepEqual(sockets[0].data, { plan: 'pro' });
+  const joins = (await records('/app', 0)).filter((f) => f.sid === rec.sid && f.type === 'join');
+  assert.deepEqual(joins.map((f) => [f.room, f.user]), [['user:alice', 'alice'], ['r1', 'alice']]);
+  s.disconnect();
+  assert.equal((await d.metrics()).roomcast_connects_pending, 0);
+});
+
+test('refuse: the client reads the backend\'s message, counted', { skip }, async () => {
+  const before = await refused('backend_refused');
+  const s = h.sioClient(d.port, '/app', { transports: ['websocket'] });
+  const rec = await waiting('/app', seen);
+  assert.equal(rec.headers, '{}');
+  await decide(rec, { accept: false, message: 'not signed in "é"' });
+  const err = await h.sioConnectError(s);
+  assert.equal(err.message, 'not signed in "é"');
+  assert.equal(await refused('backend_refused'), before + 1);
+  s.disconnect();
+});
+
+test('timeout and no worker at all: "backend did not answer", counted', { skip }, async () => {
+  const before = await refused('backend_did_not_answer');
+  const s = h.sioClient(d.port, '/app', { transports: ['websocket'] });
+  const err = await h.sioConnectError(s);
+  assert.equal(err.message, 'backend did not answer');
+  assert.equal(await refused('backend_did_not_answer'), before + 1);
+  s.disconnect();
+});
+
+test('max_pending_connects 2: the third waits not, "too many connects waiting"', { skip }, async () => {
+  const before = await refused('too_many_connects_waiting');
+  const a = h.sioClient(d.port, '/slow', { transports: ['websocket'] });
+  const b = h.sioClient(d.port, '/slow', { transports: ['websocket'] });
+  const ra = await waiting('/slow', seen);
+  const rb = await waiting('/slow', seen);
+  const c = h.sioClient(d.port, '/slow', { transports: ['websocket'] });
+  assert.equal((await h.sioConnectError(c)).message, 'too many connects waiting');
+  assert.equal(await refused('too_many_connects_waiting'), before + 1);
+  await decide(ra, { accept: true });
+  await decide(rb, { accept: false });
+  await h.sioConnected(a);
+  assert.equal((await h.sioConnectError(b)).message, 'refused by the backend');
+  for (const s of [a, b, c]) s.disconnect();
+});
+
+test('a decision for a closed session, a forged ack id and a duplicate are dropped and counted', { skip }, async () => {
+  const dropped = async () => (await d.metrics()).roomcast_backend_replies_dropped_total || 0;
+  const gone = h.sioClient(d.port, '/slow', { transports: ['websocket'] });
+  const rg = await waiting('/slow', seen);
+  gone.disconnect();
+  await h.waitFor(async () => (await d.metrics()).roomcast_connects_pending === 0, { what: 'the wait freed' });
+  let n = await dropped();
+  await decide(rg, { accept: true });
+  await h.waitFor(async () => (await dropped()) === n + 1, { what: 'late decision dropped' });
+
+  const s = h.sioClient(d.port, '/slow', { transports: ['websocket'] });
+  const rec = await waiting('/slow', seen);
+  n = await dropped();
+  await decide(rec, { accept: true }, Number(rec.ack) + 1000);
+  await h.waitFor(async () => (await dropped()) === n + 1, { what: 'forged ack id dropped' });
+  await decide(rec, { accept: true, user: 'bob' });
+  await h.sioConnected(s);
+  await decide(rec, { accept: false });
+  await h.waitFor(async () => (await dropped()) === n + 2, { what: 'duplicate dropped' });
+  assert.ok(s.connected, 'the duplicate changed nothing');
+  s.disconnect();
+});
+
+test('another namespace of the session works while one CONNECT waits; a packet for it is a protocol error', { skip }, async () => {
+  const { ws } = await h.sioWs(d.port); // "/" connected
+  ws.sendText('40/slow,');
+  const rec = await waiting('/slow', seen);
+  ws.sendText('42["chat", 1]');
+  ws.sendText('420["join","chat:1"]');
+  assert.equal(await ws.text(), '430["ok"]', '"/" answers while /slow waits');
+  const errors = (await d.metrics()).roomcast_sio_protocol_errors_total || 0;
+  ws.sendText('42/slow,["early"]');
+  await h.waitFor(async () => (await d.metrics()).roomcast_sio_protocol_errors_total === errors + 1, { what: 'protocol error' });
+  await h.waitFor(async () => (await d.metrics()).roomcast_connects_pending === 0, { what: 'the wait freed with the session' });
+  await decide(rec, { accept: true });
+  ws.destroy();
+});
+
+test('SIGTERM: daemon exits 0', { skip }, async () => {
+  await d.stop('SIGTERM');
+});
