@@ -67,13 +67,18 @@ async function records(nsp, n, from = '-') {
   return got;
 }
 
-/** The connect record of the latest CONNECT to <nsp> waiting, once it is there. */
-async function waiting(nsp, seen) {
+/**
+ * The connect record of a CONNECT to <nsp> waiting, once it is there; with
+ * <who>, the one whose auth payload says {who} (clients that connect at
+ * once may reach the stream in either order).
+ */
+async function waiting(nsp, seen, who) {
   let rec;
+  const mine = (f) => who === undefined || JSON.parse(f.auth).who === who;
   await h.waitFor(async () => {
-    rec = (await records(nsp, 0)).find((f) => f.type === 'connect' && f.ack && !seen.has(f.sid));
+    rec = (await records(nsp, 0)).find((f) => f.type === 'connect' && f.ack && !seen.has(f.sid) && mine(f));
     return rec;
-  }, { what: `a connect record of ${nsp}` });
+  }, { what: `a connect record of ${nsp}${who === undefined ? '' : ` from ${who}`}` });
   seen.add(rec.sid);
   return rec;
 }
@@ -118,8 +123,9 @@ test('refuse: the client reads the backend\'s message, counted', { skip }, async
   const s = h.sioClient(d.port, '/app', { transports: ['websocket'] });
   const rec = await waiting('/app', seen);
   assert.equal(rec.headers, '{}');
+  const refusal = h.sioConnectError(s); // listening before the decision
   await decide(rec, { accept: false, message: 'not signed in "é"' });
-  const err = await h.sioConnectError(s);
+  const err = await refusal;
   assert.equal(err.message, 'not signed in "é"');
   assert.equal(await refused('backend_refused'), before + 1);
   s.disconnect();
@@ -136,17 +142,20 @@ test('timeout and no worker at all: "backend did not answer", counted', { skip }
 
 test('max_pending_connects 2: the third waits not, "too many connects waiting"', { skip }, async () => {
   const before = await refused('too_many_connects_waiting');
-  const a = h.sioClient(d.port, '/slow', { transports: ['websocket'] });
-  const b = h.sioClient(d.port, '/slow', { transports: ['websocket'] });
-  const ra = await waiting('/slow', seen);
-  const rb = await waiting('/slow', seen);
+  const a = h.sioClient(d.port, '/slow', { transports: ['websocket'], auth: { who: 'a' } });
+  const b = h.sioClient(d.port, '/slow', { transports: ['websocket'], auth: { who: 'b' } });
+  const ra = await waiting('/slow', seen, 'a');
+  const rb = await waiting('/slow', seen, 'b');
   const c = h.sioClient(d.port, '/slow', { transports: ['websocket'] });
   assert.equal((await h.sioConnectError(c)).message, 'too many connects waiting');
   assert.equal(await refused('too_many_connects_waiting'), before + 1);
+  // listening before the decisions: b's refusal may come before a's connect
+  const aConnected = h.sioConnected(a);
+  const bRefused = h.sioConnectError(b);
   await decide(ra, { accept: true });
   await decide(rb, { accept: false });
-  await h.sioConnected(a);
-  assert.equal((await h.sioConnectError(b)).message, 'refused by the backend');
+  await aConnected;
+  assert.equal((await bRefused).message, 'refused by the backend');
   for (const s of [a, b, c]) s.disconnect();
 });
 
