@@ -274,7 +274,7 @@ static const struct config_key config_keys[] = {
 	  .default_value = "8M",
 	  .why = "tens of thousands of small records: a Redis restart or failover, not a long outage" },
 	{ .name = "max_backend_acks", .set = config_set_count, .max_values = 1,
-	  .field = CONFIG_FIELD(max_backend_acks, uint32_t), .min = 1, .max = 100000,
+	  .field = CONFIG_FIELD(max_backend_acks, uint32_t), .min = 1, .max = UINT16_MAX,
 	  .default_value = "64",
 	  .why = "a client rarely has more requests in flight; each costs a record until answered" },
 	{ .name = "backend_ack_timeout", .set = config_set_duration, .max_values = 1,

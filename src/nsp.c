@@ -75,8 +75,7 @@ struct nsp_client {
 	struct packet_reader reader;
 	struct nsp_socket *sockets;    /* connected namespaces, owned */
 	unsigned n_sockets;
-	struct nsp_pending *pending;   /* CONNECTs waiting for a backend, owned */
-	unsigned n_pending;
+	unsigned n_pending;            /* its CONNECTs waiting for a backend, in nsp.pending */
 	struct timeq_entry connect_timer; /* connect_timeout, until the first CONNECT */
 	bool failed;                   /* closing after bad input: ignore the rest */
 };
@@ -96,14 +95,20 @@ struct nsp_client {
  * pattern may be is left out. */
 struct nsp_auth {
 	struct event *expiry;          /* closes the session when the token expires, owned */
+	char *backend_data;            /* auth backend: the data a backend gave, JSON text,
+	                                  heap, at most max_auth_size; NULL if none */
 	size_t json_len;
 	size_t fields_len;
 	size_t globs_len;
 	char data[];                   /* json_len bytes of text, the fields, then the globs */
 };
 
+/* Every connected namespace of every client has one: its fields are laid
+ * out so that it stays a 144-byte malloc chunk (the count in the padding
+ * after the id). */
 struct nsp_socket {
 	char id[ID_LEN + 1];
+	uint16_t n_backend_acks;       /* <= max_backend_acks */
 	struct nsp_client *client;     /* not owned */
 	struct nsp_namespace *ns;      /* not owned */
 	struct nsp_auth *auth;         /* what it keeps of its CONNECT payload, owned, NULL if none */
@@ -111,9 +116,6 @@ struct nsp_socket {
 	struct room_member member;     /* in ns->rooms */
 	struct nsp_ack *acks;          /* answers it owes the server, owned */
 	struct nsp_backend_ack *backend_acks; /* ack ids it awaits from backends, oldest first, owned */
-	uint32_t n_backend_acks;
-	char *data;                    /* auth backend: the data a backend gave, JSON text,
-	                                  heap, at most max_auth_size; NULL if none */
 	struct nsp_socket *next;
 };
 
@@ -127,7 +129,6 @@ struct nsp_pending {
 	struct nsp_namespace *ns;      /* not owned */
 	int64_t ack_id;                /* the record's ack: the reply must name it */
 	struct timeq_entry timer;      /* on ns->auth_timeout */
-	struct nsp_pending *next;      /* in client->pending */
 	size_t json_len;
 	char json[];                   /* the CONNECT payload's text, as sent */
 };
@@ -258,7 +259,6 @@ static void nsp_socket_free(struct nsp_socket *sock)
 		nsp_backend_ack_end(sock->backend_acks);
 	room_member_cleanup(sock->ns->rooms, &sock->member);
 	nsp_auth_free(sock->auth);
-	free(sock->data);
 	free(sock);
 }
 
@@ -483,8 +483,10 @@ static struct nsp_auth *nsp_auth_new(const struct config_namespace *ns, const st
 	if (!a)
 		return NULL;
 	a->expiry = NULL;
+	a->backend_data = NULL;
 	a->json_len = p->json_len;
-	memcpy(a->data, p->json, p->json_len);
+	if (p->json_len)
+		memcpy(a->data, p->json, p->json_len);
 	b.out = a;
 	b.len = 0;
 	nsp_auth_add_fields(ns, &b);
@@ -497,6 +499,8 @@ static void nsp_auth_free(struct nsp_auth *a)
 {
 	if (a && a->expiry)
 		event_free(a->expiry);
+	if (a)
+		free(a->backend_data);
 	free(a);
 }
 
@@ -601,12 +605,21 @@ static void nsp_socket_attach(struct nsp_client *cl, struct nsp_socket *sock)
 	nsp_send(cl, PACKET_CONNECT, ns->name, ns->name_len, PACKET_NO_ACK, json, (size_t)n);
 }
 
+/* <cl>'s wait for namespace <name> (NULL: none, or any with <name> NULL).
+ * The client keeps only a count, not a list: waits are rare next to
+ * clients, and the walk of nsp.pending (at most max_pending_connects) is
+ * done only for a client that has one. */
 static struct nsp_pending *nsp_pending_find(const struct nsp_client *cl, const char *name,
 					    size_t len)
 {
-	for (struct nsp_pending *w = cl->pending; w; w = w->next) {
+	struct nsp_pending *w, *tmp;
+
+	if (!cl->n_pending)
+		return NULL;
+	HASH_ITER(hh, nsp.pending, w, tmp) {
 		const struct config_namespace *ns = w->ns->cfg;
-		if (ns->name_len == len && memcmp(ns->name, name, len) == 0)
+		if (w->client == cl &&
+		    (!name || (ns->name_len == len && memcmp(ns->name, name, len) == 0)))
 			return w;
 	}
 	return NULL;
@@ -616,12 +629,6 @@ static void nsp_pending_end(struct nsp_pending *w)
 {
 	struct nsp_client *cl = w->client;
 
-	for (struct nsp_pending **pp = &cl->pending; *pp; pp = &(*pp)->next) {
-		if (*pp == w) {
-			*pp = w->next;
-			break;
-		}
-	}
 	cl->n_pending--;
 	HASH_DEL(nsp.pending, w);
 	nsp.n_pending--;
@@ -661,8 +668,6 @@ static void nsp_pending_start(struct nsp_client *cl, struct nsp_namespace *ns,
 	HASH_ADD(hh, nsp.pending, id, ID_LEN, w);
 	nsp.n_pending++;
 	metrics_gauge_add(connects_pending, 1);
-	w->next = cl->pending;
-	cl->pending = w;
 	cl->n_pending++;
 	timeq_start(&ns->auth_timeout, &w->timer);
 }
@@ -1242,9 +1247,15 @@ static const char *nsp_pending_accept(struct nsp_pending *w, const json_t *d)
 		return "out of memory";
 	}
 	struct nsp_socket *sock = nsp_socket_new(w->client, w->ns, &p, claims, w->id);
-	if (sock) {
-		sock->data = data_text;
+	if (sock && data_text && !sock->auth) {
+		struct packet none = { .type = PACKET_CONNECT };
+		sock->auth = nsp_auth_new(w->ns->cfg, &none, NULL);
+	}
+	if (sock && data_text && sock->auth) {
+		sock->auth->backend_data = data_text;
 		data_text = NULL;
+	}
+	if (sock) {
 		nsp_socket_grant(sock, claims);
 		json_array_foreach(rooms, i, v) {
 			if (json_is_string(v))
@@ -1646,8 +1657,9 @@ json_t *nsp_socket_data_new(const struct nsp_socket *sock)
 {
 	json_t *data = NULL;
 
-	if (sock->data && jsonmem_load((const uint8_t *)sock->data, strlen(sock->data), 0, &data) !=
-			          JSONMEM_OK)
+	const char *text = sock->auth ? sock->auth->backend_data : NULL;
+
+	if (text && jsonmem_load((const uint8_t *)text, strlen(text), 0, &data) != JSONMEM_OK)
 		data = NULL;
 	return data ? data : json_object();
 }
@@ -1727,8 +1739,8 @@ static void nsp_session_close(struct engine_session *s, void *app_ctx, const cha
 	while (cl->sockets)
 		nsp_socket_remove(cl, cl->sockets, reason);
 	/* A backend's late decision finds no wait and is counted dropped. */
-	while (cl->pending)
-		nsp_pending_end(cl->pending);
+	for (struct nsp_pending *w; (w = nsp_pending_find(cl, NULL, 0));)
+		nsp_pending_end(w);
 	timeq_stop(&cl->connect_timer);
 	packet_reader_cleanup(&cl->reader);
 	engine_session_set_data(s, NULL);

@@ -87,6 +87,7 @@ struct server_wait {
 	struct timeq_entry entry;
 	struct conn *c;
 	struct server_wait **slot;    /* the connection's pointer to it */
+	const struct timeq *queue;    /* which wait it is */
 };
 
 /* The open connections of one peer address (max_connections_per_ip). */
@@ -163,6 +164,7 @@ static int server_wait_start(struct server_wait **slot, struct conn *c, struct t
 		return -1;
 	w->c = c;
 	w->slot = slot;
+	w->queue = q;
 	*slot = w;
 	timeq_start(q, &w->entry);
 	return 0;
@@ -198,11 +200,11 @@ static void server_held_fire(struct timeq_entry *e)
  * hold's delay has passed if one is held and <c> is not due already. */
 static void server_output_added(struct conn *c)
 {
-	if (!server.hold || c->on_pending_list) {
+	if (!server.hold || c->on_pending_list || c->close_when_flushed) {
 		server_mark_pending(c);
 		return;
 	}
-	if (server_wait_start(&c->held, c, &server.hold->queue) < 0)
+	if (server_wait_start(&c->wait, c, &server.hold->queue) < 0)
 		server_mark_pending(c);
 }
 
@@ -362,8 +364,8 @@ static int server_conn_write(struct conn *c)
 			break;
 	}
 	bool remains = c->out && evbuffer_get_length(c->out) > 0;
-	if (!remains)
-		server_wait_stop(&c->held);   /* what it waited for has gone */
+	if (!remains && !c->close_when_flushed)
+		server_wait_stop(&c->wait);   /* the flush delay: what it waited for has gone */
 	if (!remains && c->out) {
 		/* Drained buffers go back to the allocator: idle connections
 		 * should cost as little as possible (STYLE.md section 6). */
@@ -527,7 +529,12 @@ static void server_linger_fire(struct timeq_entry *e)
  * unbounded.  Returns 0, or -1 if <c> was closed. */
 static int server_linger_start(struct conn *c)
 {
-	if (server_wait_start(&c->linger, c, &server.linger) == 0)
+	/* A flush delay's wait gives way: a closing connection flushes now. */
+	if (c->wait && c->wait->queue != &server.linger) {
+		server_wait_stop(&c->wait);
+		server_mark_pending(c);
+	}
+	if (server_wait_start(&c->wait, c, &server.linger) == 0)
 		return 0;
 	server_conn_close(c);
 	return -1;
@@ -702,8 +709,7 @@ static void server_conn_free(struct conn *c)
 	}
 	event_del(&c->ev);
 	close(c->fd);
-	server_wait_stop(&c->held);
-	server_wait_stop(&c->linger);
+	server_wait_stop(&c->wait);
 	if (c->direct_slot) {
 		struct server_direct d = server_direct_take(c);
 		d.release(d.data, d.len, d.arg);
@@ -849,7 +855,7 @@ static void server_accept_one(int fd, const struct sockaddr_storage *sa)
 	 * segment count; the flush already batches a turn's output. */
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	c->fd = fd;
-	c->id = ++server.next_id;
+	c->id = (uint32_t)++server.next_id;
 	c->handler = server.first_handler;
 	c->next = server.all;
 	if (server.all)

@@ -43,7 +43,17 @@ struct conn_handler {
 struct conn {
 	int fd;
 	uint32_t direct_slot;            /* 1 + its entry in this turn's direct writes, 0 = none */
-	uint64_t id;                     /* for log lines */
+	uint32_t id;                     /* for log lines (wraps after 4G connections) */
+	/* Flags, packed beside the id: an idle connection should cost about
+	 * 1 KiB in all, so struct conn stays within a 240-byte malloc chunk. */
+	bool on_pending_list : 1;
+	bool on_input_list : 1;
+	bool want_write : 1;             /* EV_WRITE armed */
+	bool read_paused : 1;
+	bool closing : 1;                /* freed at the end of the turn */
+	bool close_when_flushed : 1;
+	bool draining : 1;               /* flushed and shut (FIN): input dropped until the peer closes */
+	bool reset_on_free : 1;          /* linger_timeout passed: drop the output */
 	struct event ev;                 /* EV_READ, plus EV_WRITE while output waits */
 	const struct conn_handler *handler;
 	void *ctx;                       /* the handler's per-connection state */
@@ -53,17 +63,10 @@ struct conn {
 	struct conn *next_pending;       /* output to flush this turn */
 	struct conn *next_input;         /* resumed with input held */
 	struct conn *next_closing;       /* to free this turn */
-	struct server_wait *held;        /* output waiting for a flush delay, owned */
-	struct server_wait *linger;      /* linger_timeout while closing once flushed, owned */
+	/* A flush delay's wait while open; once close_when_flushed, the
+	 * linger_timeout wait (a closing connection's output is not held). */
+	struct server_wait *wait;        /* owned */
 	struct server_ip *ip;            /* its address's count, NULL if not counted; shared */
-	bool on_pending_list;
-	bool on_input_list;
-	bool want_write;                 /* EV_WRITE armed */
-	bool read_paused;
-	bool closing;                    /* freed at the end of the turn */
-	bool close_when_flushed;
-	bool draining;                   /* flushed and shut (FIN): input dropped until the peer closes */
-	bool reset_on_free;              /* linger_timeout passed: drop the output */
 };
 
 /* Binds every listener of <cfg>; accepted connections start with

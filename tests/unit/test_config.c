@@ -1729,13 +1729,13 @@ static void backend_ack_keys_take_a_count_and_a_duration(void **state)
 	config_test_parse_ok(&cfg, "max_backend_acks 1\nbackend_ack_timeout 1ms\n");
 	assert_int_equal(cfg.max_backend_acks, 1);
 	assert_int_equal(cfg.backend_ack_timeout_ms, 1);
-	config_test_parse_ok(&cfg, "max_backend_acks 100000\nbackend_ack_timeout 1h\n");
-	assert_int_equal(cfg.max_backend_acks, 100000);
+	config_test_parse_ok(&cfg, "max_backend_acks 65535\nbackend_ack_timeout 1h\n");
+	assert_int_equal(cfg.max_backend_acks, 65535);
 	assert_int_equal(cfg.backend_ack_timeout_ms, 3600000);
 	config_test_expect_value_error("max_backend_acks", "0",
-				       "max_backend_acks: '0' out of range (1..100000)");
-	config_test_expect_value_error("max_backend_acks", "100001",
-				       "max_backend_acks: '100001' out of range (1..100000)");
+				       "max_backend_acks: '0' out of range (1..65535)");
+	config_test_expect_value_error("max_backend_acks", "65536",
+				       "max_backend_acks: '65536' out of range (1..65535)");
 	config_test_expect_value_error("backend_ack_timeout", "0ms",
 				       "backend_ack_timeout: '0ms' out of range (1ms..1h)");
 	config_test_expect_value_error("backend_ack_timeout", "3600001ms",
