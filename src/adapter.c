@@ -1369,6 +1369,35 @@ enum adapter_result adapter_decode_request(const uint8_t *in, size_t len,
 	return res;
 }
 
+/* ---- backend replies -------------------------------------------------------------- */
+
+enum adapter_result adapter_decode_reply(const uint8_t *in, size_t len, struct adapter_reply *out)
+{
+	static const char *const keys[] = { "sid", "ack", "args" };
+	static const uint8_t no_args[] = { 0x90 }; /* [] */
+	struct adapter_val root = { NULL, in, in + len }, vals[3];
+	const uint8_t *args = no_args;
+	size_t args_len = sizeof(no_args);
+
+	memset(out, 0, sizeof(*out));
+	if (!adapter_mp_is_one_value(in, len) || adapter_val_kind(&root) != ADAPTER_VAL_MAP)
+		return ADAPTER_ERR_MALFORMED;
+	adapter_val_members(&root, keys, vals, 3);
+	if (!adapter_val_string(&vals[0], &out->sid) ||
+	    !adapter_val_integer(&vals[1], ADAPTER_2_POW_53 - 1, &out->ack))
+		return ADAPTER_ERR_FIELD;
+	switch (adapter_val_kind(&vals[2])) {
+	case ADAPTER_VAL_ABSENT:
+		break;
+	case ADAPTER_VAL_ARRAY:
+		adapter_val_span(&vals[2], &args, &args_len);
+		break;
+	default:
+		return ADAPTER_ERR_FIELD;
+	}
+	return adapter_payload_from_msgpack(args, args_len, &out->args);
+}
+
 /* ---- msgpack from JSON ------------------------------------------------------------ */
 
 /* msgpack-c's packer writes through this into a struct adapter_buf; a

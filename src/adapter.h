@@ -211,6 +211,23 @@ void adapter_payload_free(struct adapter_payload *p);
 enum adapter_result adapter_payload_from_json(const json_t *data, struct adapter_payload *out)
 	__attribute__((warn_unused_result));
 
+/* --- backend replies ------------------------------------------------------ */
+
+/* A backend's answer to a client's ack in msgpack: the map
+ * {"sid": str, "ack": int, "args": array}, args optional (none: []).
+ * <sid> borrows from the input; <args> is converted as a packet's data,
+ * so a bin in it becomes an attachment (borrowed from the input) and the
+ * client gets a BINARY_ACK.  On error nothing needs freeing; else free
+ * <args> with adapter_payload_free(). */
+struct adapter_reply {
+	struct adapter_str sid;
+	uint64_t ack;
+	struct adapter_payload args;
+};
+
+enum adapter_result adapter_decode_reply(const uint8_t *in, size_t len, struct adapter_reply *out)
+	__attribute__((warn_unused_result));
+
 /* --- messages to the cluster ------------------------------------------- */
 
 /* Appends to <out> the broadcast message `[uid, {type:2, data, nsp},

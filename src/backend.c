@@ -656,16 +656,19 @@ static const char *backend_deliver(const json_t *root)
 		return why[0] ? why : NULL;
 	if (!args)
 		args = none = json_array();
-	if (!args || adapter_payload_from_json(args, &pl) != ADAPTER_OK)
+	if (!args || adapter_payload_from_json(args, &pl) != ADAPTER_OK) {
 		why = "args cannot be sent";
-	else
-		why = nsp_backend_answer(sid, ack, pl.json, pl.json_len);
+	} else {
+		struct nsp_event ev = { pl.json, pl.json_len, NULL, NULL, 0 };
+		why = nsp_backend_answer(sid, ack, &ev);
+	}
 	adapter_payload_free(&pl);
 	json_decref(none);
 	return why;
 }
 
-void backend_on_reply(const uint8_t *msg, size_t len)
+/* A JSON reply: checked, then delivered.  Returns NULL, or why not. */
+static const char *backend_reply_json(const uint8_t *msg, size_t len)
 {
 	json_t *root = NULL;
 	enum jsonmem_result loaded = jsonmem_load(msg, len, 0, &root);
@@ -673,11 +676,55 @@ void backend_on_reply(const uint8_t *msg, size_t len)
 
 	if (!why)
 		why = backend_deliver(root);
+	json_decref(root);
+	return why;
+}
+
+/* A msgpack reply, for arguments with binary values: an acked event gets
+ * them as a BINARY_ACK; a CONNECT's decision is read from their JSON form
+ * (it holds no binary).  Returns NULL, or why not. */
+static const char *backend_reply_msgpack(const uint8_t *msg, size_t len)
+{
+	struct adapter_reply r;
+	enum adapter_result res = adapter_decode_reply(msg, len, &r);
+	char sid[ID_LEN + 1];
+	json_t *decision = NULL;
+	const char *why;
+
+	if (res != ADAPTER_OK)
+		return adapter_result_text(res);
+	if (r.sid.len != ID_LEN || r.ack > INT64_MAX) {
+		adapter_payload_free(&r.args);
+		return "sid is not a socket id";
+	}
+	memcpy(sid, r.sid.s, ID_LEN);
+	sid[ID_LEN] = '\0';
+	if (jsonmem_load((const uint8_t *)r.args.json, r.args.json_len, 0, &decision) != JSONMEM_OK) {
+		adapter_payload_free(&r.args);
+		return "args cannot be read";
+	}
+	why = nsp_connect_answer(sid, (int64_t)r.ack, decision);
+	if (!why) {
+		struct nsp_event ev = { r.args.json, r.args.json_len, r.args.attachments,
+					r.args.attachment_lens, r.args.n_attachments };
+		why = nsp_backend_answer(sid, (int64_t)r.ack, &ev);
+	} else if (!why[0]) {
+		why = NULL;
+	}
+	json_decref(decision);
+	adapter_payload_free(&r.args);
+	return why;
+}
+
+void backend_on_reply(const uint8_t *msg, size_t len)
+{
+	const char *why = len && msg[0] == '{' ? backend_reply_json(msg, len)
+					       : backend_reply_msgpack(msg, len);
+
 	if (why)
 		backend_reply_dropped(why);
 	else
 		metrics_inc(backend_replies_total);
-	json_decref(root);
 }
 
 int backend_init(struct event_base *base, const struct config *cfg)

@@ -176,8 +176,9 @@ static struct {
 /* Sends one text packet to namespace <nsp> of <cl>: header then <json>.
  * The header is built in place; only packets too big for the stack buffer
  * are copied to the heap. */
-static void nsp_send(struct nsp_client *cl, enum packet_type type, const char *nsp_name,
-		     size_t nsp_len, int64_t ack_id, const char *json, size_t json_len)
+static void nsp_send_attached(struct nsp_client *cl, enum packet_type type, unsigned n_attachments,
+			      const char *nsp_name, size_t nsp_len, int64_t ack_id, const char *json,
+			      size_t json_len)
 {
 	char stack[512];
 	size_t cap = PACKET_HEADER_MAX(nsp_len) + json_len;
@@ -187,11 +188,17 @@ static void nsp_send(struct nsp_client *cl, enum packet_type type, const char *n
 		engine_close(cl->s, "forced close");
 		return;
 	}
-	size_t n = packet_encode_header(buf, cap, type, 0, nsp_name, nsp_len, ack_id);
+	size_t n = packet_encode_header(buf, cap, type, n_attachments, nsp_name, nsp_len, ack_id);
 	memcpy(buf + n, json, json_len);
 	(void)engine_send(cl->s, false, buf, n + json_len);
 	if (buf != stack)
 		free(buf);
+}
+
+static void nsp_send(struct nsp_client *cl, enum packet_type type, const char *nsp_name,
+		     size_t nsp_len, int64_t ack_id, const char *json, size_t json_len)
+{
+	nsp_send_attached(cl, type, 0, nsp_name, nsp_len, ack_id, json, json_len);
 }
 
 static void nsp_send_ack(struct nsp_socket *sock, int64_t ack_id, const char *json)
@@ -1191,7 +1198,7 @@ static void nsp_find_one_visit(void *owner, void *arg)
 	((struct nsp_find_one *)arg)->sock = owner;
 }
 
-const char *nsp_backend_answer(const char *sid, int64_t ack_id, const char *json, size_t json_len)
+const char *nsp_backend_answer(const char *sid, int64_t ack_id, const struct nsp_event *args)
 {
 	struct room_name id = { sid, ID_LEN };
 	struct nsp_find_one f = { NULL };
@@ -1203,9 +1210,15 @@ const char *nsp_backend_answer(const char *sid, int64_t ack_id, const char *json
 		return "no such socket";
 	for (struct nsp_backend_ack *a = f.sock->backend_acks; a; a = a->next) {
 		if (a->id == ack_id) {
+			const struct config_namespace *ns = f.sock->ns->cfg;
 			nsp_backend_ack_end(a);
-			nsp_send(f.sock->client, PACKET_ACK, f.sock->ns->cfg->name,
-				 f.sock->ns->cfg->name_len, ack_id, json, json_len);
+			nsp_send_attached(f.sock->client,
+					  args->n_attachments ? PACKET_BINARY_ACK : PACKET_ACK,
+					  args->n_attachments, ns->name, ns->name_len, ack_id, args->json,
+					  args->json_len);
+			for (unsigned i = 0; i < args->n_attachments; i++)
+				(void)engine_send(f.sock->client->s, true, args->attachments[i],
+						  args->attachment_lens[i]);
 			return NULL;
 		}
 	}

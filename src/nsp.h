@@ -116,11 +116,12 @@ void nsp_each_room(struct nsp_namespace *ns,
 		   void (*fn)(void *arg, const char *name, size_t len), void *arg);
 
 /* A backend's answer to the event socket <sid> (ID_LEN bytes) sent with
- * ack id <ack_id>: the socket gets ACK <ack_id> with <json> (the text of
- * the arguments array), once.  Returns NULL when delivered, else why not
- * (no such socket, or an id it does not await from a backend: forged,
- * late or answered already), for the caller to count. */
-const char *nsp_backend_answer(const char *sid, int64_t ack_id, const char *json, size_t json_len);
+ * ack id <ack_id>: the socket gets ACK <ack_id> with <args> (the text of
+ * the arguments array), or a BINARY_ACK followed by its attachments when
+ * it has some, once.  Returns NULL when delivered, else why not (no such
+ * socket, or an id it does not await from a backend: forged, late or
+ * answered already), for the caller to count. */
+const char *nsp_backend_answer(const char *sid, int64_t ack_id, const struct nsp_event *args);
 
 /* A backend's decision on the CONNECT waiting as socket <sid> (ID_LEN
  * bytes, auth backend) under ack <ack_id>: <args> is the reply's array,

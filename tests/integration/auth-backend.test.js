@@ -3,7 +3,8 @@
 // client. Covers: the held CONNECT's connect record (ack, reply, auth
 // without its token, empty claims, address, headers from backend_headers);
 // accept with user (user room, the user field of later records), rooms and
-// data (shown by fetchSockets); refuse with the backend's message; timeout,
+// data (shown by fetchSockets); refuse with the backend's message (that
+// decision in msgpack, as a backend replying in msgpack sends it); timeout,
 // also with no worker reading at all; max_pending_connects 2 reached;
 // a decision for a session that closed meanwhile, a forged ack id and a
 // duplicate, each counted dropped; a client on another namespace of the same
@@ -16,7 +17,9 @@
 
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
+const path = require('node:path');
 const h = require('./harness');
+const mp = require(path.join(__dirname, '..', 'node_modules', 'notepack.io'));
 
 const skip = h.REFERENCE && 'roomcastd\'s auth backend';
 const STREAM = 'rc:authb';
@@ -83,8 +86,8 @@ async function waiting(nsp, seen, who) {
   return rec;
 }
 
-const decide = (rec, decision, ack = Number(rec.ack)) =>
-  redis.publish(rec.reply, JSON.stringify({ sid: rec.sid, ack, args: [decision] }));
+const decide = (rec, decision, ack = Number(rec.ack), encode = JSON.stringify) =>
+  redis.publish(rec.reply, encode({ sid: rec.sid, ack, args: [decision] }));
 
 const seen = new Set();
 const refused = async (label) => (await d.metrics())[`roomcast_auth_refused_total{reason="${label}"}`] || 0;
@@ -118,13 +121,13 @@ test('accept: the record has ack, reply, auth, headers; user, rooms and data are
   assert.equal((await d.metrics()).roomcast_connects_pending, 0);
 });
 
-test('refuse: the client reads the backend\'s message, counted', { skip }, async () => {
+test('refuse (decided in msgpack): the client reads the backend\'s message, counted', { skip }, async () => {
   const before = await refused('backend_refused');
   const s = h.sioClient(d.port, '/app', { transports: ['websocket'] });
   const rec = await waiting('/app', seen);
   assert.equal(rec.headers, '{}');
   const refusal = h.sioConnectError(s); // listening before the decision
-  await decide(rec, { accept: false, message: 'not signed in "é"' });
+  await decide(rec, { accept: false, message: 'not signed in "é"' }, Number(rec.ack), mp.encode);
   const err = await refusal;
   assert.equal(err.message, 'not signed in "é"');
   assert.equal(await refused('backend_refused'), before + 1);

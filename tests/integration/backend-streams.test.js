@@ -12,7 +12,8 @@
 // counters (roomcast_backend_records_total, sio_events_dropped_total).
 // Acks: an event sent with an ack carries `ack` and `reply`; a backend's
 // JSON reply on that channel reaches the client as its ack, over WebSocket
-// and polling, for text and binary events; a duplicate, forged, late or
+// and polling, for text and binary events, and a msgpack reply with binary
+// values reaches it as a BINARY_ACK with those bytes; a duplicate, forged, late or
 // malformed reply, or one for a socket that left, is dropped and counted
 // (roomcast_backend_replies_dropped_total); awaited ids expire at
 // backend_ack_timeout and past max_backend_acks the oldest is given up,
@@ -28,6 +29,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const h = require('./harness');
+const mp = require(path.join(__dirname, '..', 'node_modules', 'notepack.io'));
 
 const skip = h.REFERENCE && 'roomcastd\'s backend stream';
 const STREAM = 'rc:events';
@@ -309,12 +311,12 @@ test('MAXLEN ~ keeps the stream near backend_stream_maxlen', { skip }, async () 
 });
 
 /** Reads the one new record after `from` and answers it as a backend would. */
-async function answer(from, args) {
+async function answer(from, args, encode = JSON.stringify) {
   const [e] = await waitEntries(from, 1);
   const f = text(e);
   assert.match(f.ack, /^\d+$/);
   assert.equal(f.reply, `${STREAM}:reply:${f.instance}`);
-  const n = await redis.publish(f.reply, JSON.stringify({ sid: f.sid, ack: Number(f.ack), args }));
+  const n = await redis.publish(f.reply, encode({ sid: f.sid, ack: Number(f.ack), args }));
   assert.equal(n, 1, 'the instance subscribes to its reply channel');
   return { e, f };
 }
@@ -333,8 +335,13 @@ for (const transport of ['websocket', 'polling']) {
     const { e } = await answer(from, []);
     assert.equal(e.f.bin0.toString('hex'), '090807');
     assert.deepEqual(await p2, []);
+    // A msgpack reply carries binary values: the client gets a BINARY_ACK.
+    from = await lastId();
+    const p3 = h.sioAck(s, 'ask', 'q3');
+    await answer(from, ['ok', Buffer.from([1, 2, 0xff]), { nested: [Buffer.from('hi')] }], mp.encode);
+    assert.deepEqual(await p3, ['ok', { $bin: '0102ff' }, { nested: [{ $bin: '6869' }] }]);
     const m = await d.metrics();
-    assert.equal(m.roomcast_backend_replies_total, before.roomcast_backend_replies_total + 2);
+    assert.equal(m.roomcast_backend_replies_total, before.roomcast_backend_replies_total + 3);
     assert.equal(m.roomcast_backend_replies_dropped_total, before.roomcast_backend_replies_dropped_total);
   });
 }
@@ -354,6 +361,11 @@ test('duplicate, forged, malformed and left-socket replies are dropped and count
   await pub({ sid: f.sid, ack: 'one' }); // wrong type
   await pub({ sid: f.sid, ack: 1, args: {} }); // args not an array
   await pub('['.repeat(5000) + ']'.repeat(5000)); // deep, costly JSON
+  await pub(mp.encode({ sid: f.sid, ack: Number(f.ack), args: [Buffer.from([1])] })); // msgpack duplicate
+  await pub(mp.encode([f.sid, Number(f.ack)])); // msgpack, not a map
+  await pub(mp.encode({ sid: f.sid, ack: -1, args: [] })); // msgpack, negative ack
+  await pub(mp.encode({ sid: f.sid, ack: 1, args: 'x' })); // msgpack, args not an array
+  await pub(Buffer.from([0xdf, 0xff, 0xff, 0xff, 0xff])); // msgpack map of 2^32-1 entries, truncated
   const left = await client('/');
   const from2 = await lastId();
   const p2 = h.sioAck(left, 'ask', 2).catch(() => 'gone');
@@ -364,9 +376,9 @@ test('duplicate, forged, malformed and left-socket replies are dropped and count
   assert.equal(await p2, 'gone');
   const m = await h.waitFor(async () => {
     const x = await d.metrics();
-    return x.roomcast_backend_replies_dropped_total >= before.roomcast_backend_replies_dropped_total + 8 && x;
-  }, { what: '8 dropped replies' });
-  assert.equal(m.roomcast_backend_replies_dropped_total, before.roomcast_backend_replies_dropped_total + 8);
+    return x.roomcast_backend_replies_dropped_total >= before.roomcast_backend_replies_dropped_total + 13 && x;
+  }, { what: '13 dropped replies' });
+  assert.equal(m.roomcast_backend_replies_dropped_total, before.roomcast_backend_replies_dropped_total + 13);
   assert.equal(m.roomcast_backend_replies_total, before.roomcast_backend_replies_total + 1);
   assert.equal(s.got.length, 0, 'the client heard nothing but its one ack');
   await h.sioFence(s);

@@ -1413,6 +1413,54 @@ static void encoder_writes_numbers_and_placeholders_as_notepack_would(void **sta
 				    "92 a3610062 82 a17a c0 a161 92c3c2");
 }
 
+/* A backend's msgpack reply (backend.c): its args become client JSON with
+ * numbered bins, absent args are [], and other shapes are refused. */
+static void backend_replies_decode_or_are_refused_with_their_reason(void **state)
+{
+	static const struct {
+		const char *hex;
+		enum adapter_result want;
+		uint64_t ack;
+		const char *json;
+		size_t n_bins;
+	} cases[] = {
+		{ "83a3736964b46162636465666768696a6b6c6d6e6f7071727374a361636b07"
+		  "a46172677392a26f6bc4020102", ADAPTER_OK, 7,
+		  "[\"ok\",{\"_placeholder\":true,\"num\":0}]", 1 },
+		{ "82a3736964b46162636465666768696a6b6c6d6e6f7071727374a361636b00",
+		  ADAPTER_OK, 0, "[]", 0 },
+		{ "83a3736964b46162636465666768696a6b6c6d6e6f7071727374a361636b01"
+		  "a461726773a178", ADAPTER_ERR_FIELD, 0, NULL, 0 },
+		{ "83a3736964b46162636465666768696a6b6c6d6e6f7071727374a361636bff"
+		  "a46172677390", ADAPTER_ERR_FIELD, 0, NULL, 0 },
+		{ "92b46162636465666768696a6b6c6d6e6f707172737401",
+		  ADAPTER_ERR_MALFORMED, 0, NULL, 0 },
+		{ "82a3736964b46162636465666768696a6b6c6d6e6f7071727374a361636b0000",
+		  ADAPTER_ERR_MALFORMED, 0, NULL, 0 },
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct adapter_test_bytes in = adapter_test_bytes(cases[i].hex);
+		struct adapter_reply r;
+		enum adapter_result res = adapter_decode_reply(in.p, in.len, &r);
+
+		if (res != cases[i].want)
+			fail_msg("case %zu: %s, want %s", i, adapter_result_text(res),
+				 adapter_result_text(cases[i].want));
+		if (res == ADAPTER_OK) {
+			adapter_test_str_is("sid", r.sid, "abcdefghijklmnopqrst");
+			assert_int_equal(r.ack, cases[i].ack);
+			assert_string_equal(r.args.json, cases[i].json);
+			assert_int_equal(r.args.n_attachments, cases[i].n_bins);
+		}
+		adapter_payload_free(&r.args);
+		/* msgpack is prefix-free: no cut of a whole value is one */
+		for (size_t cut = 0; cut < in.len && res != ADAPTER_ERR_MALFORMED; cut++)
+			assert_int_equal(adapter_decode_reply(in.p, cut, &r), ADAPTER_ERR_MALFORMED);
+		test_free(in.p);
+	}
+}
+
 static void encoder_writes_only_the_flags_that_are_set(void **state)
 {
 	static const struct {
@@ -1687,6 +1735,7 @@ int main(void)
 		ADAPTER_TEST(broadcast_flags_and_fields_of_other_forms_are_read),
 		ADAPTER_TEST(encoder_writes_numbers_and_placeholders_as_notepack_would),
 		ADAPTER_TEST(encoder_writes_only_the_flags_that_are_set),
+		ADAPTER_TEST(backend_replies_decode_or_are_refused_with_their_reason),
 		ADAPTER_TEST(json_payloads_read_as_node_would_send_them),
 		ADAPTER_TEST(every_failed_allocation_fails_cleanly),
 		ADAPTER_TEST(result_texts_name_every_result),
