@@ -2,9 +2,9 @@
  * (adapter.c).
  *
  * Input: one message, given whole (from a malloc'd block of exactly its
- * size, so ASan sees any over-read) to each of the three readers: as a
- * broadcast, as a request (JSON when it starts with '{') and as a packet's
- * data.
+ * size, so ASan sees any over-read) to each of the four readers: as a
+ * broadcast, as a request (JSON when it starts with '{'), as a packet's
+ * data and as a backend's msgpack reply.
  *
  * Beyond not crashing, it checks: every result is one of the table's; a
  * failed decode leaves its struct empty; what a decode borrows lies in the
@@ -18,7 +18,8 @@
  * its data, converted, encoded and converted once more, is a fixed point
  * (the first pass may fold repeated keys), and without attachments
  * adapter_payload_from_json() gives that same text; a payload encoded as a
- * BROADCAST_ACK decodes as one.  LeakSanitizer checks the frees.
+ * BROADCAST_ACK decodes as one; a reply's sid lies in the input and its
+ * args are a checked payload.  LeakSanitizer checks the frees.
  *
  * Build: make fuzz (clang -fsanitize=fuzzer,address,undefined).
  * Seeds: tests/fuzz/corpus/adapter/ (the captured vectors, requests and
@@ -349,6 +350,22 @@ static void fuzz_adapter_payload(const uint8_t *in, size_t len)
 	adapter_payload_free(&p);
 }
 
+static void fuzz_adapter_reply(const uint8_t *in, size_t len)
+{
+	struct adapter_reply r;
+	enum adapter_result res = adapter_decode_reply(in, len, &r);
+
+	FUZZ_ADAPTER_CHECK(fuzz_adapter_is_result(res) && res != ADAPTER_ERR_NOMEM);
+	if (res != ADAPTER_OK) {
+		FUZZ_ADAPTER_CHECK(r.args.json == NULL && r.args.n_attachments == 0);
+		return;
+	}
+	FUZZ_ADAPTER_CHECK(fuzz_adapter_within(r.sid.s, r.sid.len, in, len));
+	FUZZ_ADAPTER_CHECK(r.args.json[0] == '[');
+	fuzz_adapter_check_payload(&r.args, in, len);
+	adapter_payload_free(&r.args);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	uint8_t *copy = malloc(size != 0 ? size : 1);
@@ -359,6 +376,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fuzz_adapter_broadcast(copy, size);
 	fuzz_adapter_request(copy, size);
 	fuzz_adapter_payload(copy, size);
+	fuzz_adapter_reply(copy, size);
 	free(copy);
 	return 0;
 }
