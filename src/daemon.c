@@ -151,9 +151,11 @@ static void daemon_drain(const struct daemon_app *app)
 	engine_close_all("server shutting down");
 	daemon_after_turn();
 	/* Polling sessions wait for their next GET to carry the close;
-	 * WebSockets for their close frame to be written. */
+	 * WebSockets for their close frame to be written; the app for Redis
+	 * to take the disconnect records the closes wrote. */
 	for (int waited = 0; waited < DAEMON_DRAIN_MS &&
-	     (engine_session_count() > 0 || server_output_pending()); waited += 50) {
+	     (engine_session_count() > 0 || server_output_pending() ||
+	      (app->is_busy && app->is_busy())); waited += 50) {
 		event_base_loopexit(daemon_state.base, &tick);
 		event_base_loop(daemon_state.base, 0);
 		daemon_after_turn();

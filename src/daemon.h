@@ -6,10 +6,12 @@
  * followed by the end-of-turn work (polling flushes, one writev per
  * connection, frees), and a periodic trim gives free heap back to the
  * system.  SIGTERM/SIGINT: stop accepting, close every session cleanly,
- * give clients a few seconds to take their last bytes, exit 0.
+ * give clients and Redis a few seconds to take their last bytes, exit 0.
  */
 #ifndef ROOMCAST_DAEMON_H
 #define ROOMCAST_DAEMON_H
+
+#include <stdbool.h>
 
 #include "config.h"
 #include "engine.h"
@@ -23,6 +25,9 @@ struct daemon_app {
 	const struct engine_callbacks *callbacks;
 	int (*init)(struct event_base *base, const struct config *cfg);
 	void (*cleanup)(void);
+	/* Whether output the app still sends (to Redis) should hold a
+	 * shutdown's drain.  May be NULL. */
+	bool (*is_busy)(void);
 	/* A line for /healthz after "ok" (NULL: none).  May be NULL. */
 	const char *(*health)(void);
 };

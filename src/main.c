@@ -17,6 +17,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "nsp.h"
+#include "redis.h"
 
 static void main_usage(FILE *out)
 {
@@ -93,6 +94,7 @@ int main(int argc, char **argv)
 		.callbacks = &nsp_engine_callbacks,
 		.init = main_app_init,
 		.cleanup = main_app_cleanup,
+		.is_busy = redis_has_unanswered,
 		.health = cluster_health,
 	};
 	int status = daemon_run(&cfg, &socketio);

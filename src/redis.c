@@ -752,3 +752,8 @@ bool redis_is_up(void)
 {
 	return redis.is_up;
 }
+
+bool redis_has_unanswered(void)
+{
+	return redis.pub.phase == REDIS_READY && redis.pending_bytes > 0;
+}

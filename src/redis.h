@@ -93,4 +93,8 @@ enum redis_write_result redis_write(const char *cmd, size_t len, redis_write_cb 
 /* Whether both connections are up and subscribed. */
 bool redis_is_up(void);
 
+/* Whether the publisher is up with writes Redis has not answered yet: a
+ * shutdown waits for them (lifecycle records, last publishes). */
+bool redis_has_unanswered(void);
+
 #endif

@@ -9,8 +9,9 @@
 // Socket.IO reason for each one provoked here: client namespace
 // disconnect, server namespace disconnect (redis_emit_channel), transport
 // close, ping timeout, forced close; a namespace with forward none writes
-// none. Not provoked: transport error, server shutting down (the records
-// of a shutdown are counted, not awaited).
+// none; at SIGTERM, each socket's "server shutting down" record is in the
+// stream once the daemon has exited (the drain waits for Redis to answer).
+// Not provoked: transport error.
 // roomcastd only: the reference server has no backend stream.
 'use strict';
 
@@ -157,6 +158,19 @@ test('a namespace with forward none writes no lifecycle record', { skip }, async
   assert.equal(raw.filter(([, kv]) => kv.includes(sid)).length, 0);
 });
 
-test('SIGTERM: daemon exits 0', { skip }, async () => {
+test('SIGTERM: each socket\'s "server shutting down" record is in the stream when the daemon has exited', { skip }, async () => {
+  const N = 200;
+  const socks = [];
+  for (let i = 0; i < N; i++) socks.push(await h.sioWs(d.port));
+  await recordsOf(socks[N - 1].socketId, 1);
   await d.stop('SIGTERM');
+  const raw = await redis.sendCommand(['XRANGE', STREAM, '-', '+']);
+  const reasons = new Map();
+  for (const [, kv] of raw) {
+    const f = {};
+    for (let i = 0; i < kv.length; i += 2) f[kv[i]] = kv[i + 1];
+    if (f.type === 'disconnect') reasons.set(f.sid, f.reason);
+  }
+  for (const s of socks) assert.equal(reasons.get(s.socketId), 'server shutting down', s.socketId);
+  for (const s of socks) s.ws.destroy();
 });
