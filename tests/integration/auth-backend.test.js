@@ -59,12 +59,7 @@ after(async () => {
 async function records(nsp, n, from = '-') {
   let got;
   await h.waitFor(async () => {
-    const raw = await redis.sendCommand(['XRANGE', STREAM, from, '+']);
-    got = raw.map(([id, kv]) => {
-      const f = { id };
-      for (let i = 0; i < kv.length; i += 2) f[kv[i]] = kv[i + 1];
-      return f;
-    }).filter((f) => f.nsp === nsp);
+    got = h.streamEntries(await redis.sendCommand(['XRANGE', STREAM, from, '+'])).filter((f) => f.nsp === nsp);
     return got.length >= n;
   }, { what: `${n} records of ${nsp}` });
   return got;

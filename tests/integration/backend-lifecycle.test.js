@@ -46,13 +46,7 @@ namespace /jwt {
 }
 `;
 
-const b64url = (x) => Buffer.from(x).toString('base64url');
-function token(claims) {
-  const head = b64url(JSON.stringify({ alg: 'HS256', typ: 'JWT' }));
-  const body = b64url(JSON.stringify(claims));
-  const sig = crypto.createHmac('sha256', SECRET).update(`${head}.${body}`).digest('base64url');
-  return `${head}.${body}.${sig}`;
-}
+const token = (claims) => h.hs256Token(SECRET, claims);
 
 let r;
 let d;
@@ -69,16 +63,12 @@ after(async () => {
   fs.rmSync(keyDir, { recursive: true, force: true });
 });
 
-/** Every record of socket <sid> (fields as strings), once <n> have arrived. */
+/** Every record of socket <sid> (fields as strings, no entry id), once <n> have arrived. */
 async function recordsOf(sid, n) {
   let got;
   await h.waitFor(async () => {
-    const raw = await redis.sendCommand(['XRANGE', STREAM, '-', '+']);
-    got = raw.map(([, kv]) => {
-      const f = {};
-      for (let i = 0; i < kv.length; i += 2) f[kv[i]] = kv[i + 1];
-      return f;
-    }).filter((f) => f.sid === sid);
+    got = h.streamEntries(await redis.sendCommand(['XRANGE', STREAM, '-', '+']))
+      .filter((f) => f.sid === sid).map(({ id, ...f }) => f);
     return got.length >= n;
   }, { what: `${n} records of ${sid}` });
   return got;
@@ -164,11 +154,8 @@ test('SIGTERM: each socket\'s "server shutting down" record is in the stream whe
   for (let i = 0; i < N; i++) socks.push(await h.sioWs(d.port));
   await recordsOf(socks[N - 1].socketId, 1);
   await d.stop('SIGTERM');
-  const raw = await redis.sendCommand(['XRANGE', STREAM, '-', '+']);
   const reasons = new Map();
-  for (const [, kv] of raw) {
-    const f = {};
-    for (let i = 0; i < kv.length; i += 2) f[kv[i]] = kv[i + 1];
+  for (const f of h.streamEntries(await redis.sendCommand(['XRANGE', STREAM, '-', '+']))) {
     if (f.type === 'disconnect') reasons.set(f.sid, f.reason);
   }
   for (const s of socks) assert.equal(reasons.get(s.socketId), 'server shutting down', s.socketId);

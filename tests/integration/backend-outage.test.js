@@ -42,11 +42,7 @@ async function argsOf(name) {
   const redis = await r.client();
   const raw = await redis.sendCommand(['XRANGE', STREAM, '-', '+']);
   await redis.disconnect();
-  return raw.map(([, kv]) => {
-    const f = {};
-    for (let i = 0; i < kv.length; i += 2) f[kv[i]] = kv[i + 1];
-    return f;
-  }).filter((f) => f.event === name).map((f) => JSON.parse(f.args));
+  return h.streamEntries(raw).filter((f) => f.event === name).map((f) => JSON.parse(f.args));
 }
 
 /** Metrics once <n> records (<events> of them events) since <m0> are answered or dropped and none waits. */

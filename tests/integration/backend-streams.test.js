@@ -63,13 +63,7 @@ namespace /jwt {
 }
 `;
 
-const b64url = (x) => Buffer.from(x).toString('base64url');
-function token(claims) {
-  const head = b64url(JSON.stringify({ alg: 'HS256', typ: 'JWT' }));
-  const body = b64url(JSON.stringify({ exp: Math.floor(Date.now() / 1000) + 3600, ...claims }));
-  const sig = crypto.createHmac('sha256', SECRET).update(`${head}.${body}`).digest('base64url');
-  return `${head}.${body}.${sig}`;
-}
+const token = (claims) => h.hs256Token(SECRET, { exp: Math.floor(Date.now() / 1000) + 3600, ...claims });
 
 let r;
 let d;

@@ -1129,6 +1129,24 @@ async function sioWaitDisconnect(s, { timeout = DEFAULT_WAIT } = {}) {
   return s.disconnects[0];
 }
 
+/** An HS256 JWT of <claims> signed with <secret>, as an app's login would issue it. */
+function hs256Token(secret, claims) {
+  const b64url = (x) => Buffer.from(x).toString('base64url');
+  const head = b64url(JSON.stringify({ alg: 'HS256', typ: 'JWT' }));
+  const body = b64url(JSON.stringify(claims));
+  const sig = crypto.createHmac('sha256', secret).update(`${head}.${body}`).digest('base64url');
+  return `${head}.${body}.${sig}`;
+}
+
+/** Stream entries from an XRANGE reply (strings) as {id, ...fields}. */
+function streamEntries(raw) {
+  return (raw || []).map(([id, kv]) => {
+    const f = { id };
+    for (let i = 0; i < kv.length; i += 2) f[kv[i]] = kv[i + 1];
+    return f;
+  });
+}
+
 /** The namespaces of the cluster-*.test.js files: / (chat:* joins) and /admin (any room), both relaying. */
 const CLUSTER_RAW = `
 namespace / {
@@ -1155,4 +1173,5 @@ module.exports = {
   trackedClients, sioRecorded, sioJoinAll, openNamespaces, endTests,
   startRedis, redisEmitter, healthz, waitRedis, startClusterDaemon, startNodeCluster, startEmitterProcess, startAll,
   sioWaitGot, sioDropGot, clusterFence, sioWatchDisconnect, sioWaitDisconnect,
+  hs256Token, streamEntries,
 };
