@@ -680,15 +680,30 @@ static const char *backend_reply_json(const uint8_t *msg, size_t len)
 	return why;
 }
 
+/* A CONNECT's decision from a msgpack reply's arguments, read from their
+ * JSON form (a decision holds no binary).  Returns NULL, or why not. */
+static const char *backend_decide_msgpack(const char *sid, int64_t ack,
+					  const struct adapter_payload *args)
+{
+	json_t *decision = NULL;
+	const char *why;
+
+	if (jsonmem_load((const uint8_t *)args->json, args->json_len, 0, &decision) != JSONMEM_OK)
+		return "args cannot be read";
+	why = nsp_connect_answer(sid, ack, decision);
+	json_decref(decision);
+	return why[0] ? why : NULL;
+}
+
 /* A msgpack reply, for arguments with binary values: an acked event gets
- * them as a BINARY_ACK; a CONNECT's decision is read from their JSON form
- * (it holds no binary).  Returns NULL, or why not. */
+ * them as a BINARY_ACK.  Only a reply to a waiting CONNECT is parsed as
+ * JSON; an ack's arguments go to the client as decoded.  Returns NULL, or
+ * why not. */
 static const char *backend_reply_msgpack(const uint8_t *msg, size_t len)
 {
 	struct adapter_reply r;
 	enum adapter_result res = adapter_decode_reply(msg, len, &r);
 	char sid[ID_LEN + 1];
-	json_t *decision = NULL;
 	const char *why;
 
 	if (res != ADAPTER_OK)
@@ -699,19 +714,13 @@ static const char *backend_reply_msgpack(const uint8_t *msg, size_t len)
 	}
 	memcpy(sid, r.sid.s, ID_LEN);
 	sid[ID_LEN] = '\0';
-	if (jsonmem_load((const uint8_t *)r.args.json, r.args.json_len, 0, &decision) != JSONMEM_OK) {
-		adapter_payload_free(&r.args);
-		return "args cannot be read";
-	}
-	why = nsp_connect_answer(sid, (int64_t)r.ack, decision);
-	if (!why) {
+	if (nsp_connect_waits(sid)) {
+		why = backend_decide_msgpack(sid, (int64_t)r.ack, &r.args);
+	} else {
 		struct nsp_event ev = { r.args.json, r.args.json_len, r.args.attachments,
 					r.args.attachment_lens, r.args.n_attachments };
 		why = nsp_backend_answer(sid, (int64_t)r.ack, &ev);
-	} else if (!why[0]) {
-		why = NULL;
 	}
-	json_decref(decision);
 	adapter_payload_free(&r.args);
 	return why;
 }

@@ -1325,6 +1325,14 @@ static void nsp_pending_decide(struct nsp_pending *w, const json_t *args)
 	nsp_connect_refuse(cl, ns, AUTH_BACKEND_INVALID, NULL, 0);
 }
 
+bool nsp_connect_waits(const char *sid)
+{
+	struct nsp_pending *w = NULL;
+
+	HASH_FIND(hh, nsp.pending, sid, ID_LEN, w);
+	return w != NULL;
+}
+
 const char *nsp_connect_answer(const char *sid, int64_t ack_id, const json_t *args)
 {
 	struct nsp_pending *w = NULL;

@@ -131,6 +131,10 @@ const char *nsp_backend_answer(const char *sid, int64_t ack_id, const struct nsp
  * applied, else why the reply was dropped (forged or late ack id). */
 const char *nsp_connect_answer(const char *sid, int64_t ack_id, const json_t *args);
 
+/* Whether a CONNECT waits as socket <sid> (ID_LEN bytes): a reply that
+ * arrived as msgpack is parsed into a decision only then. */
+bool nsp_connect_waits(const char *sid);
+
 /* What a socket shows to the cluster (fetchSockets). */
 const char *nsp_socket_id(const struct nsp_socket *sock);
 /* The CONNECT auth object, parsed again from the text the socket keeps:
