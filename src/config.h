@@ -162,6 +162,7 @@ struct config {
 	uint32_t backend_stream_maxlen;          /* XADD MAXLEN ~: entries Redis keeps per stream */
 	uint32_t backend_streams;                /* K: records spread over <stream>:<i> by socket, 1 = one */
 	size_t backend_buffer;                   /* bytes of encoded records waiting for Redis */
+	uint32_t backend_flush_delay_ms;         /* records held so that a burst is one write */
 	uint32_t max_backend_acks;               /* ack ids one socket awaits from backends */
 	uint32_t backend_ack_timeout_ms;         /* how long a backend may take to answer one */
 	size_t n_backend_headers;                /* handshake headers kept for connect records */

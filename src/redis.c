@@ -106,6 +106,7 @@ static struct {
 	bool is_oversized_logged;               /* since the last outage */
 	bool is_publish_error_logged;           /* since the last outage */
 	bool is_behind_logged;                  /* until Redis has caught up */
+	bool is_holding;                        /* redis_write() is queueing a record */
 } redis;
 
 static void redis_link_fail(struct redis_link *link, const char *why);
@@ -383,6 +384,7 @@ static void redis_link_fail(struct redis_link *link, const char *why)
 struct redis_ev {
 	redisAsyncContext *ac;
 	struct event *rev, *wev;
+	struct event *hold;  /* backend_flush_delay: arms <wev> when it expires */
 	bool is_entered;   /* inside redis_ev_cb() */
 	bool is_freed;     /* the context is gone: free <e> on the way out */
 };
@@ -393,6 +395,8 @@ static void redis_ev_free(struct redis_ev *e)
 		event_free(e->rev);
 	if (e->wev)
 		event_free(e->wev);
+	if (e->hold)
+		event_free(e->hold);
 	free(e);
 }
 
@@ -449,9 +453,29 @@ static void redis_ev_del_read(void *arg)
 	(void)event_del(((struct redis_ev *)arg)->rev);
 }
 
+/* A held write (backend_flush_delay) goes out now, with whatever was
+ * queued behind it; if the socket cannot take it all, hiredis watches for
+ * room itself. */
+static void redis_ev_hold_cb(evutil_socket_t fd, short what, void *arg)
+{
+	redis_ev_cb(fd, EV_WRITE, arg);
+}
+
+/* Inside redis_write(), the first record of a quiet spell starts the
+ * hold rather than the write watcher: records that follow within
+ * backend_flush_delay join its write.  Anything else (a PUBLISH, a partial
+ * write) arms the watcher at once and takes held records with it. */
 static void redis_ev_add_write(void *arg)
 {
-	(void)event_add(((struct redis_ev *)arg)->wev, NULL);
+	struct redis_ev *e = arg;
+	uint32_t ms = redis.cfg->backend_flush_delay_ms;
+
+	if (redis.is_holding && ms > 0 && !event_pending(e->wev, EV_WRITE, NULL)) {
+		struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+		if (evtimer_pending(e->hold, NULL) || evtimer_add(e->hold, &tv) == 0)
+			return;
+	}
+	(void)event_add(e->wev, NULL);
 }
 
 static void redis_ev_del_write(void *arg)
@@ -480,7 +504,8 @@ static int redis_ev_attach(redisAsyncContext *ac)
 	e->ac = ac;
 	e->rev = event_new(redis.base, ac->c.fd, EV_READ, redis_ev_cb, e);
 	e->wev = event_new(redis.base, ac->c.fd, EV_WRITE, redis_ev_cb, e);
-	if (!e->rev || !e->wev) {
+	e->hold = evtimer_new(redis.base, redis_ev_hold_cb, e);
+	if (!e->rev || !e->wev || !e->hold) {
 		redis_ev_free(e);
 		return -1;
 	}
@@ -740,7 +765,10 @@ enum redis_write_result redis_write(const char *cmd, size_t len, redis_write_cb 
 	if (!(w = malloc(sizeof *w)))
 		return REDIS_WRITE_NOMEM;
 	*w = (struct redis_write){ len, cb, arg };
-	if (redisAsyncFormattedCommand(redis.pub.ac, redis_write_reply_cb, w, cmd, len) != REDIS_OK) {
+	redis.is_holding = true;
+	int rc = redisAsyncFormattedCommand(redis.pub.ac, redis_write_reply_cb, w, cmd, len);
+	redis.is_holding = false;
+	if (rc != REDIS_OK) {
 		free(w);
 		return REDIS_WRITE_NOMEM;
 	}

@@ -116,8 +116,15 @@ async function client(nsp = '/', transport = 'websocket', opts = {}) {
   return h.sioRecorded(open, d.port, transport, nsp, opts);
 }
 
+/** Resolves once <sid>'s connect record is in the stream (records may be held for backend_flush_delay). */
+async function connectWritten(sid) {
+  await h.waitFor(async () => (await redis.sendCommand(['XRANGE', STREAM, '-', '+']))
+    .some(([, f]) => f[1] === 'connect' && f[f.indexOf('sid') + 1] === sid), { what: `${sid}'s connect record` });
+}
+
 test('an unrelayed text event is one record with the documented fields', { skip }, async () => {
   const s = await client();
+  await connectWritten(s.id);
   const from = await lastId();
   const before = await d.metrics();
   s.emit('hello', { a: 1, b: [true, null] }, 'x', 3.5);
@@ -406,3 +413,49 @@ test('awaited acks expire at backend_ack_timeout; past max_backend_acks the olde
 });
 
 if (!skip) h.endTests(() => d, { clients: () => open });
+
+/** Write system calls the process <pid> has made so far (/proc/PID/io). */
+const sleep = (ms) => new Promise((res) => setTimeout(res, ms));
+const writeCalls = (pid) => Number(/syscw:\s*(\d+)/.exec(fs.readFileSync(`/proc/${pid}/io`, 'utf8'))[1]);
+
+test('backend_flush_delay holds records so that a burst is one write; a PUBLISH takes them at once', { skip }, async () => {
+  const HELD = 'rc:held';
+  const dh = await h.startClusterDaemon(r, {
+    raw: 'namespace / {\n}\nnamespace /all {\n    client_join chat:*\n    relay yes\n    forward all\n}\n',
+    config: { backend_stream: HELD, backend_flush_delay: '700ms' },
+  });
+  try {
+    const s = await h.sioRecorded(open, dh.port, 'websocket', '/');
+    const count = async () => (await redis.sendCommand(['XRANGE', HELD, '-', '+'])).filter((e) => e[1][1] === 'event').length;
+    await h.waitFor(async () => (await redis.sendCommand(['XLEN', HELD])) >= 1, { what: 'the connect record' });
+    await sleep(800); // no hold running
+    const w0 = writeCalls(dh.pid);
+    const t0 = Date.now();
+    for (let i = 0; i < 20; i++) {
+      s.emit('tick', i);
+      await sleep(10); // one loop turn each: with 0ms, a write each
+    }
+    assert.ok(Date.now() - t0 < 600, 'the burst fits in the hold');
+    assert.equal(await count(), 0, 'nothing written before the hold expires');
+    await h.waitFor(async () => (await count()) === 20, { what: '20 held records' });
+    const got = (await redis.sendCommand(['XRANGE', HELD, '-', '+'])).filter((e) => e[1][1] === 'event');
+    assert.deepEqual(got.map((e) => JSON.parse(e[1][e[1].indexOf('args') + 1])[0]), [...Array(20).keys()]);
+    const writes = writeCalls(dh.pid) - w0;
+    assert.ok(writes <= 3, `${writes} write calls for 20 records`);
+
+    // A relay in /all is PUBLISHed for other instances: it goes out at once,
+    // and the record held before it goes with it.
+    const a = await h.sioRecorded(open, dh.port, 'websocket', '/all');
+    assert.deepEqual(await h.sioAck(a, 'join', 'chat:1'), ['ok']);
+    await sleep(800);
+    const before = await count();
+    s.emit('held', 1);
+    await sleep(50);
+    const t1 = Date.now();
+    a.emit('said', 'hi');
+    await h.waitFor(async () => (await count()) === before + 2, { what: 'held record and relayed record', interval: 5 });
+    assert.ok(Date.now() - t1 < 400, `written ${Date.now() - t1} ms after the PUBLISH, not at the hold's end`);
+  } finally {
+    dh.kill();
+  }
+});

@@ -37,7 +37,7 @@ static const char *const config_test_keys[] = {
 	"max_auth_size", "max_acks_per_socket",
 	"redis", "redis_password", "redis_db", "redis_key", "redis_request_timeout",
 	"redis_emit_channel", "redis_max_message", "backend_stream", "backend_stream_maxlen",
-	"backend_streams",
+	"backend_streams", "backend_flush_delay",
 	"max_backend_acks", "backend_ack_timeout", "backend_buffer", "backend_headers",
 	"auth_backend_timeout", "max_pending_connects",
 	/* namespace blocks */
@@ -1813,6 +1813,20 @@ static void auth_backend_keys_take_their_ranges(void **state)
 				 CONFIG_TEST_FILE ":2: auth: unknown mode 'magic' (none, jwt, backend)");
 }
 
+static void backend_flush_delay_is_a_duration_up_to_1s(void **state)
+{
+	struct config cfg;
+
+	config_defaults(&cfg);
+	assert_int_equal(cfg.backend_flush_delay_ms, 1);
+	config_test_parse_ok(&cfg, "backend_flush_delay 0ms\n");
+	assert_int_equal(cfg.backend_flush_delay_ms, 0);
+	config_test_parse_ok(&cfg, "backend_flush_delay 1s\n");
+	assert_int_equal(cfg.backend_flush_delay_ms, 1000);
+	config_test_expect_value_error("backend_flush_delay", "1001ms",
+				       "backend_flush_delay: '1001ms' out of range (0ms..1s)");
+}
+
 static void backend_buffer_takes_a_size_from_0_to_1g(void **state)
 {
 	struct config cfg;
@@ -2835,6 +2849,7 @@ int main(void)
 		cmocka_unit_test(forward_events_takes_1_to_16_globs_of_up_to_64_bytes),
 		cmocka_unit_test(backend_stream_keys_take_a_key_and_a_length),
 		cmocka_unit_test(backend_ack_keys_take_a_count_and_a_duration),
+		cmocka_unit_test(backend_flush_delay_is_a_duration_up_to_1s),
 		cmocka_unit_test(backend_buffer_takes_a_size_from_0_to_1g),
 		cmocka_unit_test(backend_headers_take_up_to_16_names_kept_in_lower_case),
 		cmocka_unit_test(auth_backend_keys_take_their_ranges),
