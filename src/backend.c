@@ -34,8 +34,9 @@
  * in flight again), and after BACKEND_RETRY_MS when it stopped with no
  * answer to wait for (the budget taken by publishes alone).  A record that
  * Redis answers with an error is counted ("refused") and never retried:
- * retrying a WRONGTYPE would loop forever.  One in flight when the link
- * dropped is counted "lost" (Redis may or may not have added it).
+ * retrying a WRONGTYPE would loop forever.  Records in flight when the link
+ * dropped go back to the front of the buffer (Redis may have added some:
+ * at least once, not exactly once).
  *
  * Limits: a record is at most about max_payload plus its fields' names and
  * the socket's short fields; records in flight share redis.c's
@@ -87,7 +88,6 @@
 #define BACKEND_DROP_MAP(X)                        \
 	X(BACKEND_DROP_BUFFER_FULL, "buffer_full") \
 	X(BACKEND_DROP_REFUSED, "refused")         \
-	X(BACKEND_DROP_LOST, "lost")               \
 	X(BACKEND_DROP_NO_MEMORY, "no_memory")     \
 	X(BACKEND_DROP_SHUTDOWN, "shutdown")
 
@@ -104,11 +104,17 @@ static const char *const backend_drop_labels[] = {
 #undef BACKEND_DROP_LABEL
 };
 
-/* A record waiting in the buffer; owns <cmd>. */
+/* A record, from its making until Redis has answered it; owns <cmd>. */
 struct backend_record {
 	struct backend_record *next;
 	char *cmd;                     /* the XADD in RESP */
 	size_t len;
+};
+
+/* Records in order, oldest first; owns them. */
+struct backend_queue {
+	struct backend_record *head;
+	struct backend_record **tail;
 };
 
 static struct {
@@ -121,10 +127,11 @@ static struct {
 	char reply[BACKEND_REPLY_MAX]; /* this instance's reply channel */
 	char stream_key[BACKEND_REPLY_MAX]; /* "<backend_stream>:<i>" of the record being made */
 	time_t reply_logged;           /* when a dropped reply was last logged */
-	struct backend_record *head;   /* the buffer, oldest first, owned */
-	struct backend_record **tail;
+	struct backend_queue buffer;   /* waiting to be written */
+	struct backend_queue in_flight; /* handed to redis_write(), answers come in this order */
+	struct backend_queue lost;     /* in flight on a link that dropped, until the last is known */
 	size_t buffered_bytes;         /* of the commands in the buffer, <= backend_buffer */
-	size_t n_in_flight;            /* records handed to redis_write(), not answered yet */
+	size_t n_in_flight;            /* records in <in_flight> */
 	struct event *drain;           /* backend_drain_cb(), owned */
 	bool is_full_logged;           /* since the buffer last drained */
 } backend;
@@ -386,22 +393,110 @@ static void backend_drain_arm(uint32_t ms)
 		log_error("backend: evtimer_add failed; buffered records wait for the next one");
 }
 
-/* Redis's answer to one XADD.  A refusal (a key of another type, an OOM
- * Redis) is an operator's problem: one warning until Redis takes a record
- * again, the counter keeps the count.  A loss is the outage redis.c logs.
- * Any answer gives in-flight bytes back, so the buffer may move on. */
+/* --- record queues ---------------------------------------------------------- */
+
+static struct backend_record *backend_record_new(char *cmd, size_t len)
+{
+	struct backend_record *r = malloc(sizeof *r);
+
+	if (r)
+		*r = (struct backend_record){ NULL, cmd, len };
+	return r;
+}
+
+static void backend_record_free(struct backend_record *r)
+{
+	free(r->cmd);
+	free(r);
+}
+
+static void backend_queue_push(struct backend_queue *q, struct backend_record *r)
+{
+	r->next = NULL;
+	*q->tail = r;
+	q->tail = &r->next;
+}
+
+static struct backend_record *backend_queue_pop(struct backend_queue *q)
+{
+	struct backend_record *r = q->head;
+
+	q->head = r->next;
+	if (!q->head)
+		q->tail = &q->head;
+	return r;
+}
+
+static void backend_queue_prepend_one(struct backend_queue *q, struct backend_record *r)
+{
+	r->next = q->head;
+	if (!q->head)
+		q->tail = &r->next;
+	q->head = r;
+}
+
+/* Moves all of <from> in front of <to>, in order. */
+static void backend_queue_prepend(struct backend_queue *to, struct backend_queue *from)
+{
+	if (!from->head)
+		return;
+	*from->tail = to->head;
+	if (!to->head)
+		to->tail = from->tail;
+	to->head = from->head;
+	from->head = NULL;
+	from->tail = &from->head;
+}
+
+static void backend_buffer_count(const struct backend_record *r, int sign)
+{
+	if (sign > 0)
+		backend.buffered_bytes += r->len;
+	else
+		backend.buffered_bytes -= r->len;
+	metrics_gauge_add(backend_buffer_bytes, sign * (int64_t)r->len);
+}
+
+/* --- writing --------------------------------------------------------------- */
+
+/* The records of a dropped link go back to the front of the buffer, in
+ * order, once the last of them is known lost: they are older than any
+ * record waiting there.  They may pass backend_buffer (by at most what
+ * was in flight): they were taken already, and at least once to backends
+ * means writing them again, though Redis may have added some. */
+static void backend_requeue_lost(void)
+{
+	size_t n = 0;
+
+	for (struct backend_record *r = backend.lost.head; r; r = r->next) {
+		backend_buffer_count(r, +1);
+		n++;
+	}
+	metrics_add(backend_records_resent_total, n);
+	backend_queue_prepend(&backend.buffer, &backend.lost);
+}
+
+/* Redis's answer to the oldest record in flight.  A refusal (a key of
+ * another type, an OOM Redis) is an operator's problem: one warning until
+ * Redis takes a record again, the counter keeps the count.  Any answer
+ * gives in-flight bytes back, so the buffer may move on. */
 static void backend_written_cb(void *arg, enum redis_write_result res, const char *err)
 {
+	struct backend_record *r = backend_queue_pop(&backend.in_flight);
+
 	backend.n_in_flight--;
-	if (backend.head && res != REDIS_WRITE_LOST)
+	if (res == REDIS_WRITE_LOST) {
+		backend_queue_push(&backend.lost, r);
+		if (backend.n_in_flight == 0)
+			backend_requeue_lost();
+		return;
+	}
+	backend_record_free(r);
+	if (backend.buffer.head)
 		backend_drain_arm(0);
 	if (res == REDIS_WRITE_OK) {
 		metrics_inc(backend_records_total);
 		backend.is_refusal_logged = false;
-		return;
-	}
-	if (res == REDIS_WRITE_LOST) {
-		backend_drop(BACKEND_DROP_LOST);
 		return;
 	}
 	backend_drop(BACKEND_DROP_REFUSED);
@@ -411,14 +506,16 @@ static void backend_written_cb(void *arg, enum redis_write_result res, const cha
 	backend.is_refusal_logged = true;
 }
 
-/* Hands one encoded record to Redis (<cmd> stays the caller's): OK, or
- * why the publisher cannot take it now. */
-static enum redis_write_result backend_write(const char *cmd, size_t len)
+/* Hands record <r> (in no queue) to Redis; on OK it is kept in flight
+ * until answered, else it stays the caller's. */
+static enum redis_write_result backend_write(struct backend_record *r)
 {
-	enum redis_write_result res = redis_write(cmd, len, backend_written_cb, NULL);
+	enum redis_write_result res = redis_write(r->cmd, r->len, backend_written_cb, NULL);
 
-	if (res == REDIS_WRITE_OK)
+	if (res == REDIS_WRITE_OK) {
+		backend_queue_push(&backend.in_flight, r);
 		backend.n_in_flight++;
+	}
 	return res;
 }
 
@@ -431,19 +528,14 @@ static void backend_stalled(enum redis_write_result res)
 		backend_drain_arm(BACKEND_RETRY_MS);
 }
 
-static void backend_record_pop(void)
+static struct backend_record *backend_buffer_pop(void)
 {
-	struct backend_record *r = backend.head;
+	struct backend_record *r = backend_queue_pop(&backend.buffer);
 
-	backend.head = r->next;
-	if (!backend.head) {
-		backend.tail = &backend.head;
+	if (!backend.buffer.head)
 		backend.is_full_logged = false;
-	}
-	backend.buffered_bytes -= r->len;
-	metrics_gauge_add(backend_buffer_bytes, -(int64_t)r->len);
-	free(r->cmd);
-	free(r);
+	backend_buffer_count(r, -1);
+	return r;
 }
 
 /* Writes the buffer out in order, one batch per loop turn. */
@@ -451,17 +543,19 @@ static void backend_drain_cb(evutil_socket_t fd, short what, void *arg)
 {
 	size_t n = 0, bytes = 0;
 
-	while (backend.head && n < BACKEND_DRAIN_RECORDS && bytes < BACKEND_DRAIN_BYTES) {
-		enum redis_write_result res = backend_write(backend.head->cmd, backend.head->len);
+	while (backend.buffer.head && n < BACKEND_DRAIN_RECORDS && bytes < BACKEND_DRAIN_BYTES) {
+		struct backend_record *r = backend_buffer_pop();
+		enum redis_write_result res = backend_write(r);
 		if (res != REDIS_WRITE_OK) {
+			backend_queue_prepend_one(&backend.buffer, r);
+			backend_buffer_count(r, +1);
 			backend_stalled(res);
 			return;
 		}
 		n++;
-		bytes += backend.head->len;
-		backend_record_pop();
+		bytes += r->len;
 	}
-	if (backend.head)
+	if (backend.buffer.head)
 		backend_drain_arm(0);
 }
 
@@ -478,25 +572,18 @@ static void backend_full(void)
 		 backend.buffered_bytes);
 }
 
-/* Puts <cmd> (heap, taken) at the end of the buffer.  Returns 0, or -1
- * (dropped and counted) past backend_buffer or if memory ran out. */
-static int backend_buffer_take(char *cmd, size_t len)
+/* Puts <r> (taken) at the end of the buffer.  Returns 0, or -1 (dropped
+ * and counted) past backend_buffer. */
+static int backend_buffer_take(struct backend_record *r)
 {
-	struct backend_record *r = NULL;
-
-	if (len > backend.cfg->backend_buffer - backend.buffered_bytes)
+	if (backend.buffered_bytes > backend.cfg->backend_buffer ||
+	    r->len > backend.cfg->backend_buffer - backend.buffered_bytes) {
 		backend_full();
-	else if (!(r = malloc(sizeof *r)))
-		backend_drop(BACKEND_DROP_NO_MEMORY);
-	if (!r) {
-		free(cmd);
+		backend_record_free(r);
 		return -1;
 	}
-	*r = (struct backend_record){ NULL, cmd, len };
-	*backend.tail = r;
-	backend.tail = &r->next;
-	backend.buffered_bytes += len;
-	metrics_gauge_add(backend_buffer_bytes, (int64_t)len);
+	backend_queue_push(&backend.buffer, r);
+	backend_buffer_count(r, +1);
 	metrics_inc(backend_buffered_total);
 	return 0;
 }
@@ -505,15 +592,20 @@ static int backend_buffer_take(char *cmd, size_t len)
  * it.  Returns 0, or -1 if it was dropped (counted). */
 static int backend_take(char *cmd, size_t len)
 {
-	if (!backend.head) {
-		enum redis_write_result res = backend_write(cmd, len);
-		if (res == REDIS_WRITE_OK) {
-			free(cmd);
+	struct backend_record *r = backend_record_new(cmd, len);
+
+	if (!r) {
+		free(cmd);
+		backend_drop(BACKEND_DROP_NO_MEMORY);
+		return -1;
+	}
+	if (!backend.buffer.head) {
+		enum redis_write_result res = backend_write(r);
+		if (res == REDIS_WRITE_OK)
 			return 0;
-		}
 		backend_stalled(res);
 	}
-	return backend_buffer_take(cmd, len);
+	return backend_buffer_take(r);
 }
 
 uint32_t backend_stream_index(const char *sid, size_t len, uint32_t k)
@@ -619,7 +711,7 @@ void backend_forward_room(const struct backend_socket *sock, bool is_join, const
 
 void backend_on_redis_state(bool up)
 {
-	if (up && backend.head)
+	if (up && backend.buffer.head)
 		backend_drain_arm(0);
 }
 
@@ -773,7 +865,9 @@ int backend_init(struct event_base *base, const struct config *cfg)
 		metrics_family_register(&backend.dropped_family);
 	}
 	backend.active = cfg->redis_host[0] || cfg->redis_unix[0];
-	backend.tail = &backend.head;
+	backend.buffer.tail = &backend.buffer.head;
+	backend.in_flight.tail = &backend.in_flight.head;
+	backend.lost.tail = &backend.lost.head;
 	if (!backend.active)
 		return 0;
 	if (!(backend.drain = evtimer_new(base, backend_drain_cb, NULL)))
@@ -792,9 +886,9 @@ int backend_init(struct event_base *base, const struct config *cfg)
  * end, and a shutdown does not wait for it. */
 void backend_cleanup(void)
 {
-	while (backend.head) {
+	while (backend.buffer.head) {
 		backend_drop(BACKEND_DROP_SHUTDOWN);
-		backend_record_pop();
+		backend_record_free(backend_buffer_pop());
 	}
 	if (backend.drain)
 		event_free(backend.drain);

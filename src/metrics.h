@@ -76,6 +76,7 @@
 	X(backend_acks_expired_total, "ack ids given up on at backend_ack_timeout")      \
 	X(backend_acks_overflow_total, "ack ids given up on past max_backend_acks")       \
 	X(backend_buffered_total, "client records that waited in backend_buffer for Redis") \
+	X(backend_records_resent_total, "client records in flight when the Redis link dropped, written again") \
 	X(backend_acks_unavailable_total, "acked events answered at once with error unavailable: record not kept")
 
 /* X(name, help) */
