@@ -679,6 +679,19 @@ static void nsp_pending_start(struct nsp_client *cl, struct nsp_namespace *ns,
 	timeq_start(&ns->auth_timeout, &w->timer);
 }
 
+/* <w>'s session closed for <reason> while the backends decide: the
+ * connect record they have is followed by a disconnect record, so that
+ * what a backend set up while deciding is undone. */
+static void nsp_pending_abandon(struct nsp_pending *w, const char *reason)
+{
+	const struct config_namespace *ns = w->ns->cfg;
+	struct backend_socket bs = { ns->name, ns->name_len, w->id, "", 0, PACKET_NO_ACK };
+
+	if (backend_wants_lifecycle(ns))
+		backend_forward_disconnect(&bs, reason);
+	nsp_pending_end(w);
+}
+
 /* No decision within auth_backend_timeout. */
 static void nsp_pending_fire(struct timeq_entry *e)
 {
@@ -1761,7 +1774,7 @@ static void nsp_session_close(struct engine_session *s, void *app_ctx, const cha
 		nsp_socket_remove(cl, cl->sockets, reason);
 	/* A backend's late decision finds no wait and is counted dropped. */
 	for (struct nsp_pending *w; (w = nsp_pending_find(cl, NULL, 0));)
-		nsp_pending_end(w);
+		nsp_pending_abandon(w, reason);
 	timeq_stop(&cl->connect_timer);
 	packet_reader_cleanup(&cl->reader);
 	engine_session_set_data(s, NULL);

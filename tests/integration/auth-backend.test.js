@@ -6,8 +6,9 @@
 // data (shown by fetchSockets); refuse with the backend's message (that
 // decision in msgpack, as a backend replying in msgpack sends it); timeout,
 // also with no worker reading at all; max_pending_connects 2 reached;
-// a decision for a session that closed meanwhile, a forged ack id and a
-// duplicate, each counted dropped; a client on another namespace of the same
+// a session that closes while its CONNECT waits gets a disconnect record
+// after its connect record, and a decision for it, a forged ack id and a
+// duplicate are each counted dropped; a client on another namespace of the same
 // session keeps working while one CONNECT waits, and a packet for the
 // waiting namespace is a protocol error. "backend unavailable" (the outage
 // buffer full) is not provoked here: backend-outage.test.js fills that
@@ -163,6 +164,10 @@ test('a decision for a closed session, a forged ack id and a duplicate are dropp
   const rg = await waiting('/slow', seen);
   gone.disconnect();
   await h.waitFor(async () => (await d.metrics()).roomcast_connects_pending === 0, { what: 'the wait freed' });
+  // the backends, told of the connect, are told it is gone
+  const bye = await h.waitFor(async () => (await records('/slow', 0)).find((f) => f.sid === rg.sid && f.type === 'disconnect'),
+    { what: 'the disconnect record of the wait' });
+  assert.equal(bye.reason, 'transport close');
   let n = await dropped();
   await decide(rg, { accept: true });
   await h.waitFor(async () => (await dropped()) === n + 1, { what: 'late decision dropped' });

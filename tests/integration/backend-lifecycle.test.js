@@ -8,10 +8,10 @@
 // at connect, after the connect record, and a disconnect record with the
 // Socket.IO reason for each one provoked here: client namespace
 // disconnect, server namespace disconnect (redis_emit_channel), transport
-// close, ping timeout, forced close; a namespace with forward none writes
-// none; at SIGTERM, each socket's "server shutting down" record is in the
-// stream once the daemon has exited (the drain waits for Redis to answer).
-// Not provoked: transport error.
+// close, ping timeout, forced close, transport error; a namespace with
+// forward none writes none; at SIGTERM, each socket's "server shutting
+// down" record is in the stream once the daemon has exited (the drain
+// waits for Redis to answer).
 // roomcastd only: the reference server has no backend stream.
 'use strict';
 
@@ -111,7 +111,7 @@ test('a token: claims in the connect record, user is its sub, its rooms are join
   ]);
 });
 
-test('disconnect reasons: server namespace disconnect, transport close, ping timeout, forced close', { skip }, async () => {
+test('disconnect reasons: server namespace disconnect, transport close, ping timeout, forced close, transport error', { skip }, async () => {
   const reasonOf = async (sid) => (await recordsOf(sid, 2)).find((f) => f.type === 'disconnect').reason;
 
   const byServer = await h.sioConnect(d.port, '/', { transports: ['websocket'] });
@@ -132,6 +132,11 @@ test('disconnect reasons: server namespace disconnect, transport close, ping tim
   bad.ws.sendText('42[');
   assert.equal(await reasonOf(bad.socketId), 'forced close');
   bad.ws.destroy();
+
+  const beating = await h.sioWs(d.port);
+  beating.ws.sendText('2'); // a ping from the client: "invalid heartbeat direction"
+  assert.equal(await reasonOf(beating.socketId), 'transport error');
+  beating.ws.destroy();
 });
 
 test('a namespace with forward none writes no lifecycle record', { skip }, async () => {
