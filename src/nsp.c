@@ -2,8 +2,9 @@
  *
  * Owns one struct nsp_client per Engine.IO session (its packet reader and
  * its sockets) and one struct nsp_socket per connected namespace (its id,
- * its CONNECT auth object and its room memberships).  Does not own
- * sessions (engine.c) or rooms (room.c).
+ * its room memberships, and what it keeps of its CONNECT auth, whose
+ * layout sockauth.c owns).  Does not own sessions (engine.c) or rooms
+ * (room.c).
  *
  * Flow: engine message -> packet_reader -> CONNECT (policy: declared
  * namespaces, max_namespaces_per_session), DISCONNECT, EVENT (join/leave
@@ -52,6 +53,7 @@
 #include "packet.h"
 #include "room.h"
 #include "server.h"
+#include "sockauth.h"
 
 /* Rooms of a sender gathered on the stack before the heap is needed. */
 #define NSP_RELAY_STACK_ROOMS 64
@@ -80,29 +82,6 @@ struct nsp_client {
 	bool failed;                   /* closing after bad input: ignore the rest */
 };
 
-/* What a socket keeps of its CONNECT auth and its token for its whole
- * life, one block of at most about twice max_auth_size, never a parsed
- * tree (jansson's is many times the text): the text as the client sent
- * it, for fetchSockets; the value of every placeholder the namespace's
- * room patterns hold ({auth.FIELD}, {sub}, {claims.FIELD}), looked up once
- * at CONNECT so that a join never parses the auth or the token again; and
- * the globs of the token's allow_join claim.  A field entry is what the
- * placeholder's braces hold, a NUL, a 2-byte length and the value (a
- * string as it is, an integer in decimal); a value that is absent, of
- * another type or longer than any room name can be is left out: it could
- * never match.  A
- * glob entry is a 2-byte length and the glob; a glob longer than a
- * pattern may be is left out. */
-struct nsp_auth {
-	struct event *expiry;          /* closes the session when the token expires, owned */
-	char *backend_data;            /* auth backend: the data a backend gave, JSON text,
-	                                  heap, at most max_auth_size; NULL if none */
-	size_t json_len;
-	size_t fields_len;
-	size_t globs_len;
-	char data[];                   /* json_len bytes of text, the fields, then the globs */
-};
-
 /* Every connected namespace of every client has one: its fields are laid
  * out so that it stays a 144-byte malloc chunk (the count in the padding
  * after the id). */
@@ -111,7 +90,7 @@ struct nsp_socket {
 	uint16_t n_backend_acks;       /* <= max_backend_acks */
 	struct nsp_client *client;     /* not owned */
 	struct nsp_namespace *ns;      /* not owned */
-	struct nsp_auth *auth;         /* what it keeps of its CONNECT payload, owned, NULL if none */
+	struct sockauth *auth;         /* what it keeps of its CONNECT payload, owned, NULL if none */
 	int64_t issued_ms;             /* when it connected (handshake.issued) */
 	struct room_member member;     /* in ns->rooms */
 	struct nsp_ack *acks;          /* answers it owes the server, owned */
@@ -253,7 +232,6 @@ static struct nsp_socket *nsp_find_socket(struct nsp_client *cl, const char *nam
 }
 
 static void nsp_ack_settle(struct nsp_ack *a);
-static void nsp_auth_free(struct nsp_auth *a);
 static void nsp_socket_grant(struct nsp_socket *sock, const json_t *claims);
 
 static void nsp_backend_ack_end(struct nsp_backend_ack *a);
@@ -265,7 +243,7 @@ static void nsp_socket_free(struct nsp_socket *sock)
 	while (sock->backend_acks)
 		nsp_backend_ack_end(sock->backend_acks);
 	room_member_cleanup(sock->ns->rooms, &sock->member);
-	nsp_auth_free(sock->auth);
+	sockauth_free(sock->auth);
 	free(sock);
 }
 
@@ -289,9 +267,6 @@ static void nsp_socket_remove(struct nsp_client *cl, struct nsp_socket *sock, co
 
 /* --- lifecycle records ------------------------------------------------------ */
 
-static const char *nsp_auth_find(const struct nsp_auth *a, const char *field, size_t field_len,
-				 size_t *value_len);
-
 /* What a backend record says about <sock>. */
 static void nsp_backend_socket(const struct nsp_socket *sock, struct backend_socket *bs)
 {
@@ -299,7 +274,7 @@ static void nsp_backend_socket(const struct nsp_socket *sock, struct backend_soc
 	/* A namespace without auth jwt or backend keeps no sub: "" then,
 	 * whatever a room pattern named {sub}. */
 	const char *user = sock->auth && sock->ns->cfg->auth != CONFIG_AUTH_NONE
-				   ? nsp_auth_find(sock->auth, "sub", 3, &user_len)
+				   ? sockauth_find(sock->auth, "sub", 3, &user_len)
 				   : NULL;
 
 	*bs = (struct backend_socket){ sock->ns->cfg->name, sock->ns->cfg->name_len, sock->id,
@@ -395,143 +370,12 @@ static void nsp_lifecycle_connect(const struct nsp_socket *sock, const json_t *a
 
 /* --- CONNECT auth ---------------------------------------------------------- */
 
-/* Building an nsp_auth's fields: measured first (<out> NULL), then written. */
-struct nsp_auth_build {
-	const json_t *payload;         /* the CONNECT auth object, or NULL */
-	const json_t *claims;          /* the token's claims, or NULL */
-	size_t max_value;              /* longer values can match no room */
-	struct nsp_auth *out;
-	size_t len;                    /* bytes of fields measured or written */
-};
-
-static const char *nsp_auth_find(const struct nsp_auth *a, const char *field, size_t field_len,
-				 size_t *value_len)
-{
-	const char *p = a->data + a->json_len, *end = p + a->fields_len;
-
-	while (p < end) {
-		size_t name_len = strlen(p);
-		const uint8_t *len = (const uint8_t *)p + name_len + 1;
-		size_t n = (size_t)len[0] << 8 | len[1];
-		if (name_len == field_len && memcmp(p, field, field_len) == 0) {
-			*value_len = n;
-			return (const char *)len + 2;
-		}
-		p = (const char *)len + 2 + n;
-	}
-	return NULL;
-}
-
-static void nsp_auth_add_field(void *ctx, const char *name, size_t name_len)
-{
-	struct nsp_auth_build *b = ctx;
-	char number[24];
-	size_t len, ignored;
-	const char *value = auth_placeholder_value(b->payload, b->claims, name, name_len, number, &len);
-
-	if (!value || len > b->max_value)
-		return;
-	if (b->out) {
-		b->out->fields_len = b->len;
-		if (nsp_auth_find(b->out, name, name_len, &ignored))
-			return; /* named by two patterns: kept once */
-		char *p = b->out->data + b->out->json_len + b->len;
-		memcpy(p, name, name_len);
-		p[name_len] = '\0';
-		p[name_len + 1] = (char)(len >> 8);
-		p[name_len + 2] = (char)(len & 0xff);
-		memcpy(p + name_len + 3, value, len);
-	}
-	b->len += name_len + 3 + len;
-}
-
-/* Writes the globs of <list> (an array, may be NULL) at <out>, or only
- * measures them with <out> NULL; returns their bytes. */
-static size_t nsp_auth_put_globs(const json_t *list, char *out)
-{
-	size_t n = 0, i;
-	const json_t *v;
-
-	json_array_foreach(list, i, v) {
-		size_t len = json_string_length(v);
-		if (!json_is_string(v) || len > CONFIG_MAX_ROOM_PATTERN)
-			continue;
-		if (out) {
-			out[n] = (char)(len >> 8);
-			out[n + 1] = (char)(len & 0xff);
-			memcpy(out + n + 2, json_string_value(v), len);
-		}
-		n += 2 + len;
-	}
-	return n;
-}
-
-/* The fields an nsp_auth keeps: its room patterns' placeholders, and with
- * auth jwt the token's sub (auth backend: the user a backend named), the `user` of its backend records (measured
- * twice when a pattern names it too: a few bytes spare, never short). */
-static void nsp_auth_add_fields(const struct config_namespace *ns, struct nsp_auth_build *b)
-{
-	config_each_placeholder(ns, nsp_auth_add_field, b);
-	if (ns->auth != CONFIG_AUTH_NONE)
-		nsp_auth_add_field(b, "sub", 3);
-}
-
-/* The block a socket keeps of CONNECT payload <p> (an object, or none)
- * and of its token's <claims> (NULL if none), or NULL if memory ran out. */
-static struct nsp_auth *nsp_auth_new(const struct config_namespace *ns, const struct packet *p,
-				     const json_t *claims)
-{
-	struct nsp_auth_build b = { p->data, claims, nsp.cfg->max_room_name, NULL, 0 };
-	const json_t *globs = auth_claim_list(claims, ns->allow_join_claim);
-	size_t globs_len = nsp_auth_put_globs(globs, NULL);
-
-	nsp_auth_add_fields(ns, &b);
-	struct nsp_auth *a = malloc(sizeof *a + p->json_len + b.len + globs_len);
-	if (!a)
-		return NULL;
-	a->expiry = NULL;
-	a->backend_data = NULL;
-	a->json_len = p->json_len;
-	if (p->json_len)
-		memcpy(a->data, p->json, p->json_len);
-	b.out = a;
-	b.len = 0;
-	nsp_auth_add_fields(ns, &b);
-	a->fields_len = b.len;
-	a->globs_len = nsp_auth_put_globs(globs, a->data + a->json_len + a->fields_len);
-	return a;
-}
-
-static void nsp_auth_free(struct nsp_auth *a)
-{
-	if (a && a->expiry)
-		event_free(a->expiry);
-	if (a)
-		free(a->backend_data);
-	free(a);
-}
-
-/* Whether one of the globs <a> keeps lets its socket join <room>. */
-static bool nsp_auth_may_join(const struct nsp_auth *a, const char *room, size_t room_len)
-{
-	const char *p = a ? a->data + a->json_len + a->fields_len : NULL;
-	const char *end = a ? p + a->globs_len : NULL;
-
-	while (p < end) {
-		size_t len = (size_t)(uint8_t)p[0] << 8 | (uint8_t)p[1];
-		if (config_glob_allows(p + 2, len, room, room_len))
-			return true;
-		p += 2 + len;
-	}
-	return false;
-}
-
 /* config_room_allowed()'s view of the CONNECT auth object. */
 static const char *nsp_auth_field(void *ctx, const char *field, size_t field_len, size_t *value_len)
 {
 	struct nsp_socket *sock = ctx;
 
-	return sock->auth ? nsp_auth_find(sock->auth, field, field_len, value_len) : NULL;
+	return sock->auth ? sockauth_find(sock->auth, field, field_len, value_len) : NULL;
 }
 
 /* CONNECT_ERROR {"message": <message>} (<len> bytes of UTF-8) to
@@ -580,7 +424,9 @@ static struct nsp_socket *nsp_socket_new(struct nsp_client *cl, struct nsp_names
 	if (sock && id)
 		memcpy(sock->id, id, ID_LEN);
 	if (!sock || (!id && id_generate(sock->id) < 0) ||
-	    ((p->data || claims) && !(sock->auth = nsp_auth_new(ns->cfg, p, claims)))) {
+	    ((p->data || claims) &&
+	     !(sock->auth = sockauth_new(ns->cfg, (const char *)p->json, p->json_len, p->data,
+					 claims, nsp.cfg->max_room_name)))) {
 		free(sock);
 		return NULL;
 	}
@@ -588,7 +434,7 @@ static struct nsp_socket *nsp_socket_new(struct nsp_client *cl, struct nsp_names
 	sock->ns = ns;
 	sock->issued_ms = nsp_now_ms();
 	if (room_member_init(ns->rooms, &sock->member, sock, sock->id, ID_LEN) < 0) {
-		nsp_auth_free(sock->auth);
+		sockauth_free(sock->auth);
 		free(sock);
 		return NULL;
 	}
@@ -835,7 +681,7 @@ static const char *nsp_room_check(struct nsp_socket *sock, const struct packet *
 		return "invalid room name";
 	*name = json_string_value(room);
 	if (!config_room_allowed(sock->ns->cfg, *name, *len, nsp_auth_field, sock) &&
-	    !nsp_auth_may_join(sock->auth, *name, *len))
+	    !sockauth_may_join(sock->auth, *name, *len))
 		return "not allowed";
 	return NULL;
 }
@@ -1273,10 +1119,8 @@ static const char *nsp_pending_accept(struct nsp_pending *w, const json_t *d)
 		return "out of memory";
 	}
 	struct nsp_socket *sock = nsp_socket_new(w->client, w->ns, &p, claims, w->id);
-	if (sock && data_text && !sock->auth) {
-		struct packet none = { .type = PACKET_CONNECT };
-		sock->auth = nsp_auth_new(w->ns->cfg, &none, NULL);
-	}
+	if (sock && data_text && !sock->auth)
+		sock->auth = sockauth_new(w->ns->cfg, NULL, 0, NULL, NULL, nsp.cfg->max_room_name);
 	if (sock && data_text && sock->auth) {
 		sock->auth->backend_data = data_text;
 		data_text = NULL;
