@@ -290,8 +290,9 @@ static json_t *cluster_query(const char *url)
 }
 
 /* handshake of a RemoteSocket, from what the engine kept of the handshake
- * request: of the headers only Host (all of them would cost every idle
- * connection their size); time, issued and auth are the socket's. */
+ * request: of the headers Host and those backend_headers names (all of
+ * them would cost every idle connection their size); time, issued and
+ * auth are the socket's. */
 static json_t *cluster_handshake(const struct nsp_socket *sock)
 {
 	int64_t issued = nsp_socket_issued_ms(sock);
@@ -304,8 +305,8 @@ static json_t *cluster_handshake(const struct nsp_socket *sock)
 	gmtime_r(&secs, &tm);
 	strftime(when, sizeof when, "%a %b %d %Y %H:%M:%S GMT+0000 (Coordinated Universal Time)",
 		 &tm);
-	return json_pack("{s:{s:s},s:s,s:s,s:b,s:b,s:I,s:s,s:o,s:o}", "headers", "host", hs.host,
-			 "time", when, "address", hs.address, "xdomain", 0, "secure", 0,
+	return json_pack("{s:o,s:s,s:s,s:b,s:b,s:I,s:s,s:o,s:o}", "headers",
+			 nsp_socket_headers_new(sock), "time", when, "address", hs.address, "xdomain", 0, "secure", 0,
 			 "issued", (json_int_t)issued, "url", hs.url, "query", cluster_query(hs.url),
 			 "auth", nsp_socket_auth_new(sock));
 }

@@ -303,14 +303,13 @@ static void nsp_lifecycle_disconnect(struct nsp_socket *sock, const char *reason
 	backend_forward_disconnect(&bs, reason);
 }
 
-/* The handshake headers <hs> kept (backend_headers) as a JSON object's
- * text, heap, or NULL if memory ran out.  A header sent twice is one
- * field, its values joined as Node joins them ("; " for cookie, ", "
- * otherwise); a value that is not UTF-8 is left out (JSON cannot say it). */
-static char *nsp_headers_json(const struct engine_handshake *hs)
+/* The handshake headers <hs> kept (backend_headers) as a JSON object,
+ * new, or NULL if memory ran out.  A header sent twice is one field, its
+ * values joined as Node joins them ("; " for cookie, ", " otherwise); a
+ * value that is not UTF-8 is left out (JSON cannot say it). */
+static json_t *nsp_headers_object(const struct engine_handshake *hs)
 {
 	json_t *o = json_object();
-	char *text;
 
 	for (const char *name = hs->headers; o && *name;) {
 		const char *value = name + strlen(name) + 1;
@@ -322,7 +321,15 @@ static char *nsp_headers_json(const struct engine_handshake *hs)
 			(void)json_object_set_new(o, name, v);
 		name = value + strlen(value) + 1;
 	}
-	text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	return o;
+}
+
+/* The same as JSON text, heap, or NULL if memory ran out. */
+static char *nsp_headers_json(const struct engine_handshake *hs)
+{
+	json_t *o = nsp_headers_object(hs);
+	char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+
 	json_decref(o);
 	return text;
 }
@@ -1550,6 +1557,19 @@ int64_t nsp_socket_issued_ms(const struct nsp_socket *sock)
 void nsp_socket_handshake(const struct nsp_socket *sock, struct engine_handshake *out)
 {
 	engine_session_handshake(sock->client->s, out);
+}
+
+json_t *nsp_socket_headers_new(const struct nsp_socket *sock)
+{
+	struct engine_handshake hs;
+
+	nsp_socket_handshake(sock, &hs);
+	json_t *o = nsp_headers_object(&hs);
+	if (o && json_object_set_new(o, "host", json_string(hs.host)) < 0) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
 }
 
 void nsp_socket_each_room(const struct nsp_socket *sock,

@@ -145,6 +145,10 @@ json_t *nsp_socket_auth_new(const struct nsp_socket *sock);
 json_t *nsp_socket_data_new(const struct nsp_socket *sock);
 int64_t nsp_socket_issued_ms(const struct nsp_socket *sock);    /* when it connected */
 void nsp_socket_handshake(const struct nsp_socket *sock, struct engine_handshake *out);
+/* Its handshake request's Host header and the headers backend_headers
+ * keeps, as a JSON object with lower-case names: a new tree the caller
+ * owns, or NULL if memory ran out. */
+json_t *nsp_socket_headers_new(const struct nsp_socket *sock);
 void nsp_socket_each_room(const struct nsp_socket *sock,
 			  void (*fn)(void *arg, const char *name, size_t len), void *arg);
 

@@ -43,7 +43,7 @@ let em;
 before(async () => {
   r = await h.startRedis();
   [A, B, N] = await h.startAll([
-    h.startClusterDaemon(r, { raw: RAW, config: CONFIG }),
+    h.startClusterDaemon(r, { raw: RAW, config: { ...CONFIG, backend_headers: 'x-app' } }),
     h.startClusterDaemon(r, { raw: RAW, config: CONFIG }),
     h.startNodeCluster(r, { raw: RAW, config: CONFIG }),
   ]);
@@ -57,8 +57,8 @@ after(async () => {
 const open = h.trackedClients();
 
 /** An official client of server srv (A, B or N), recorded, in `rooms`. */
-async function client(srv, { rooms = [], nsp = '/', transport = 'websocket', auth } = {}) {
-  const s = await h.sioRecorded(open, srv.port, transport, nsp, auth ? { auth } : {});
+async function client(srv, { rooms = [], nsp = '/', transport = 'websocket', auth, headers } = {}) {
+  const s = await h.sioRecorded(open, srv.port, transport, nsp, { ...(auth ? { auth } : {}), ...(headers ? { extraHeaders: headers } : {}) });
   await h.sioJoinAll(s, rooms);
   return h.sioWatchDisconnect(s);
 }
@@ -196,8 +196,8 @@ test('emitter: to(room), to([rooms]), except, to(room).except, of(/admin), every
 });
 
 test('N.fetchSockets() lists the sockets of all three servers: id, rooms with the id room, handshake as Node has it, data {}; rooms and except filters', async () => {
-  const a1 = await client(A, { rooms: ['chat:f'], auth: { token: 'a1' } });
-  const b1 = await client(B, { rooms: ['chat:f', 'chat:g'], auth: { token: 'b1', n: 2 }, transport: 'polling' });
+  const a1 = await client(A, { rooms: ['chat:f'], auth: { token: 'a1' }, headers: { 'X-App': 'mixed' } });
+  const b1 = await client(B, { rooms: ['chat:f', 'chat:g'], auth: { token: 'b1', n: 2 }, transport: 'polling', headers: { 'X-App': 'not kept' } });
   const b2 = await client(B, { rooms: ['chat:g'] });
   const n1 = await client(N, { rooms: ['chat:f'], auth: { token: 'n1' } });
   const port = new Map([[a1.id, A.port], [b1.id, B.port], [b2.id, B.port], [n1.id, N.port]]);
@@ -222,6 +222,11 @@ test('N.fetchSockets() lists the sockets of all three servers: id, rooms with th
     assert.equal(hs.query.EIO, '4', `handshake.query of ${s.id}: ${JSON.stringify(hs.query)}`);
     assert.equal(hs.query.transport, want.transport, `handshake.query.transport of ${s.id}`);
     assert.equal(hs.headers.host, `127.0.0.1:${port.get(s.id)}`, `handshake.headers.host of ${s.id}`);
+    if (!h.REFERENCE && s.id !== n1.id) {
+      // roomcastd keeps Host and what backend_headers names (A: x-app), no more
+      const kept = s.id === a1.id ? { host: hs.headers.host, 'x-app': 'mixed' } : { host: hs.headers.host };
+      assert.deepEqual(hs.headers, kept, `handshake.headers of ${s.id}`);
+    }
     assert.equal(hs.address, '127.0.0.1', `handshake.address of ${s.id}`);
     assert.equal(hs.secure, false, `handshake.secure of ${s.id}`);
     assert.equal(hs.xdomain, false, `handshake.xdomain of ${s.id}`);
