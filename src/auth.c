@@ -29,6 +29,8 @@ static struct {
 	char labels[AUTH_N_REASONS][AUTH_LABEL_MAX]; /* the same, '_' for ' ' */
 	const char *label_ptrs[AUTH_N_REASONS];
 	struct metrics_family family;
+	bool is_registered;                  /* family is in /metrics (once per process) */
+	struct jwt_keys *staged[CONFIG_MAX_NAMESPACES]; /* a reload's keys, until committed */
 } auth;
 
 static enum jwt_key_source auth_key_source(enum config_jwt_key k)
@@ -68,6 +70,9 @@ static void auth_reasons_init(void)
 			*c = *c == ' ' ? '_' : *c;
 		auth.label_ptrs[i] = auth.labels[i];
 	}
+	if (auth.is_registered)
+		return;
+	auth.is_registered = true;
 	auth.family = (struct metrics_family){
 		.name = "auth_refused_total",
 		.help = "CONNECTs refused by a namespace's auth, by reason",
@@ -79,37 +84,74 @@ static void auth_reasons_init(void)
 	metrics_family_register(&auth.family);
 }
 
-int auth_init(const struct config *cfg, char *err, size_t err_len)
+static void auth_keys_free(struct jwt_keys *keys[])
 {
-	bool any = false;
+	for (size_t i = 0; i < CONFIG_MAX_NAMESPACES; i++) {
+		jwt_keys_free(keys[i]);
+		keys[i] = NULL;
+	}
+}
 
-	auth.cfg = cfg;
+/* Reads the keys of every namespace of <cfg> with auth jwt into <keys>
+ * (indexed like its namespaces).  Returns 0, or -1 with "namespace NAME:
+ * PATH: reason" in <err> and nothing kept. */
+static int auth_keys_load(const struct config *cfg, struct jwt_keys *keys[], char *err,
+			  size_t err_len)
+{
 	for (size_t i = 0; i < cfg->n_namespaces; i++) {
 		const struct config_namespace *ns = &cfg->namespaces[i];
 		char why[256];
 
-		any |= ns->auth == CONFIG_AUTH_BACKEND;
 		if (ns->auth != CONFIG_AUTH_JWT)
 			continue;
-		if (jwt_keys_load(&auth.keys[i], auth_key_source(ns->jwt_key), ns->jwt_key_file, why,
+		if (jwt_keys_load(&keys[i], auth_key_source(ns->jwt_key), ns->jwt_key_file, why,
 				  sizeof why) < 0) {
 			snprintf(err, err_len, "namespace %s: %s", ns->name, why);
-			auth_cleanup();
+			auth_keys_free(keys);
 			return -1;
 		}
-		any = true;
 	}
-	if (any)
-		auth_reasons_init();
 	return 0;
+}
+
+/* The refusal counters appear once a namespace can refuse. */
+static void auth_register(const struct config *cfg)
+{
+	for (size_t i = 0; i < cfg->n_namespaces; i++) {
+		if (cfg->namespaces[i].auth != CONFIG_AUTH_NONE) {
+			auth_reasons_init();
+			return;
+		}
+	}
+}
+
+int auth_init(const struct config *cfg, char *err, size_t err_len)
+{
+	auth.cfg = cfg;
+	if (auth_keys_load(cfg, auth.keys, err, err_len) < 0)
+		return -1;
+	auth_register(cfg);
+	return 0;
+}
+
+int auth_reload_prepare(const struct config *next, char *err, size_t err_len)
+{
+	auth_keys_free(auth.staged);
+	return auth_keys_load(next, auth.staged, err, err_len);
+}
+
+void auth_reload_commit(void)
+{
+	auth_keys_free(auth.keys);
+	memcpy(auth.keys, auth.staged, sizeof auth.keys);
+	memset(auth.staged, 0, sizeof auth.staged);
+	auth_register(auth.cfg);
 }
 
 void auth_cleanup(void)
 {
-	for (size_t i = 0; i < CONFIG_MAX_NAMESPACES; i++) {
-		jwt_keys_free(auth.keys[i]);
-		auth.keys[i] = NULL;
-	}
+	auth_keys_free(auth.keys);
+	auth_keys_free(auth.staged);
 }
 
 static const char *auth_refuse(int reason)

@@ -30,6 +30,14 @@ int auth_init(const struct config *cfg, char *err, size_t err_len)
 	__attribute__((warn_unused_result));
 void auth_cleanup(void);
 
+/* A reload (reload.h): reads the keys of <next> aside, the running ones
+ * untouched (0, or -1 with the reason in <err>); once <next> has been
+ * copied over the running config, commit puts them in use and frees the
+ * old ones. */
+int auth_reload_prepare(const struct config *next, char *err, size_t err_len)
+	__attribute__((warn_unused_result));
+void auth_reload_commit(void);
+
 /* Decides a CONNECT to namespace <ns> (one of the config's), whose auth
  * object is <payload> (NULL if none) on a session opened with bearer
  * token <bearer> ("" if none), at <now_s>.  Returns NULL when the socket

@@ -759,6 +759,20 @@ static int cluster_make_uid(void)
 	return 0;
 }
 
+int cluster_reload(void)
+{
+	const struct config *cfg = cluster.cfg;
+
+	if (!cluster.active)
+		return 0;
+	for (; cluster.n_namespaces < cfg->n_namespaces; cluster.n_namespaces++) {
+		size_t i = cluster.n_namespaces;
+		if (cluster_ns_init(&cluster.namespaces[i], &cfg->namespaces[i]) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 int cluster_init(struct event_base *base, const struct config *cfg)
 {
 	cluster.cfg = cfg;
@@ -767,16 +781,12 @@ int cluster_init(struct event_base *base, const struct config *cfg)
 	cluster.active = true;
 	if (cluster_make_uid() < 0)
 		return -1;
-	cluster.namespaces = calloc(cfg->n_namespaces, sizeof *cluster.namespaces);
+	/* Room for every namespace a reload may add: their slots never move. */
+	cluster.namespaces = calloc(CONFIG_MAX_NAMESPACES, sizeof *cluster.namespaces);
 	if (!cluster.namespaces)
 		return -1;
-	if (redis_init(base, cfg, &cluster_redis_callbacks, NULL) < 0)
+	if (redis_init(base, cfg, &cluster_redis_callbacks, NULL) < 0 || cluster_reload() < 0)
 		return -1;
-	for (size_t i = 0; i < cfg->n_namespaces; i++) {
-		if (cluster_ns_init(&cluster.namespaces[i], &cfg->namespaces[i]) < 0)
-			return -1;
-		cluster.n_namespaces++;
-	}
 	if (redis_subscribe(cfg->redis_emit_channel) < 0)
 		return -1;
 	log_info("cluster: adapter uid %s, key %s, %zu namespaces", cluster.uid, cfg->redis_key,

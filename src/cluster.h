@@ -27,6 +27,9 @@
 int cluster_init(struct event_base *base, const struct config *cfg)
 	__attribute__((warn_unused_result));
 void cluster_cleanup(void);
+/* The config changed (reload.h): subscribes to the channels of the
+ * namespaces it added.  Returns 0, or -1 if memory ran out. */
+int cluster_reload(void) __attribute__((warn_unused_result));
 
 /* Publishes client event <p> of namespace <nsp>, relayed by socket
  * <sender_id> to <rooms>: the adapter broadcast socket.to(rooms).emit()

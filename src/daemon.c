@@ -16,6 +16,7 @@
 #include "jsonmem.h"
 #include "log.h"
 #include "metrics.h"
+#include "reload.h"
 #include "server.h"
 
 /* How long a stopping daemon waits for clients to take their last bytes. */
@@ -27,10 +28,12 @@
 
 static struct {
 	struct event_base *base;
-	const struct config *cfg;
+	struct config *cfg;            /* the running one, which every module reads */
+	const char *path;              /* where it was read, read again at SIGHUP */
 	const struct daemon_app *app;
 	volatile sig_atomic_t stopping;
-	struct event *sigterm, *sigint;
+	bool reload_asked;             /* SIGHUP: reload after this loop turn */
+	struct event *sigterm, *sigint, *sighup;
 	struct event *trim;
 	int stop_signal;
 } daemon_state;
@@ -92,6 +95,11 @@ static const struct http_router daemon_router = {
 	.on_request = daemon_on_request,
 };
 
+static void daemon_sighup_cb(evutil_socket_t sig, short what, void *arg)
+{
+	daemon_state.reload_asked = true;
+}
+
 static void daemon_signal_cb(evutil_socket_t sig, short what, void *arg)
 {
 	if (!daemon_state.stopping) {
@@ -143,6 +151,62 @@ static void daemon_raise_fd_limit(const struct config *cfg)
 			 (unsigned long long)rl.rlim_cur);
 }
 
+static void daemon_reload_note(void *arg, const char *line)
+{
+	log_warn("reload: %s", line);
+}
+
+/* Loads the file again into <next> and makes it fit to run (reload.h).
+ * Returns 0, or -1 with why not in <err>, nothing changed. */
+static int daemon_reload_load(struct config *next, char *err, size_t err_len)
+{
+	const struct daemon_app *app = daemon_state.app;
+	char why[CONFIG_ERR_LEN];
+
+	if (config_load(next, daemon_state.path, err, err_len) < 0)
+		return -1; /* "FILE:LINE: message" already */
+	if (reload_merge(daemon_state.cfg, next, daemon_reload_note, NULL, why, sizeof why) < 0 ||
+	    (app->reload_prepare && app->reload_prepare(next, why, sizeof why) < 0)) {
+		/* the reason's length bounded: a long path cuts it short, never out */
+		snprintf(err, err_len, "%s: %.*s", daemon_state.path, (int)(err_len / 2), why);
+		return -1;
+	}
+	return 0;
+}
+
+/* SIGHUP: the file again, applied live where it can be (reload.h), the
+ * log file reopened (logrotate moved it).  A file with an error changes
+ * nothing. */
+static void daemon_reload(void)
+{
+	static struct config next;    /* large: not on the stack */
+	struct config *cfg = daemon_state.cfg;
+	char err[CONFIG_ERR_LEN];
+
+	daemon_state.reload_asked = false;
+	(void)sd_notify(0, "RELOADING=1");
+	if (daemon_reload_load(&next, err, sizeof err) < 0) {
+		metrics_inc(config_reload_failures_total);
+		log_error("reload refused: %s; the running configuration stays", err);
+		(void)sd_notify(0, "READY=1");
+		return;
+	}
+	*cfg = next;
+	if (log_open(cfg->log_level, cfg->log_file) < 0)
+		log_error("reload: log_file %s: %s; logging where it did", cfg->log_file,
+			  strerror(errno));
+	jsonmem_set_expansion(cfg->max_json_expansion);
+	daemon_raise_fd_limit(cfg);
+	http_reload();
+	server_reload();
+	engine_reload();
+	if (daemon_state.app->reload_commit && daemon_state.app->reload_commit() < 0)
+		log_error("reload: out of memory setting up new namespaces; they refuse clients");
+	metrics_inc(config_reloads_total);
+	log_info("reloaded %s", daemon_state.path);
+	(void)sd_notify(0, "READY=1");
+}
+
 static void daemon_drain(const struct daemon_app *app)
 {
 	struct timeval tick = { 0, 50 * 1000 };
@@ -168,9 +232,10 @@ static void daemon_drain(const struct daemon_app *app)
 		app->cleanup();
 }
 
-int daemon_run(const struct config *cfg, const struct daemon_app *app)
+int daemon_run(struct config *cfg, const char *path, const struct daemon_app *app)
 {
 	daemon_state.cfg = cfg;
+	daemon_state.path = path;
 	daemon_state.app = app;
 	daemon_raise_fd_limit(cfg);
 	jsonmem_set_expansion(cfg->max_json_expansion);
@@ -188,10 +253,12 @@ int daemon_run(const struct config *cfg, const struct daemon_app *app)
 	}
 	daemon_state.sigterm = evsignal_new(daemon_state.base, SIGTERM, daemon_signal_cb, NULL);
 	daemon_state.sigint = evsignal_new(daemon_state.base, SIGINT, daemon_signal_cb, NULL);
+	daemon_state.sighup = evsignal_new(daemon_state.base, SIGHUP, daemon_sighup_cb, NULL);
 	daemon_state.trim = event_new(daemon_state.base, -1, EV_PERSIST, daemon_trim_cb, NULL);
 	struct timeval trim_tv = { DAEMON_TRIM_INTERVAL_S, 0 };
-	if (!daemon_state.sigterm || !daemon_state.sigint || !daemon_state.trim ||
-	    event_add(daemon_state.sigterm, NULL) < 0 || event_add(daemon_state.sigint, NULL) < 0 ||
+	if (!daemon_state.sigterm || !daemon_state.sigint || !daemon_state.sighup ||
+	    !daemon_state.trim || event_add(daemon_state.sigterm, NULL) < 0 ||
+	    event_add(daemon_state.sigint, NULL) < 0 || event_add(daemon_state.sighup, NULL) < 0 ||
 	    event_add(daemon_state.trim, &trim_tv) < 0 ||
 	    server_start(daemon_state.base, cfg, &http_conn_handler) < 0) {
 		log_error("start-up failed");
@@ -206,6 +273,8 @@ int daemon_run(const struct config *cfg, const struct daemon_app *app)
 			break;
 		}
 		daemon_after_turn();
+		if (daemon_state.reload_asked && !daemon_state.stopping)
+			daemon_reload();
 	}
 	(void)sd_notify(0, "STOPPING=1");
 	log_info("stopping on signal %d: closing %zu sessions", daemon_state.stop_signal,
@@ -213,6 +282,7 @@ int daemon_run(const struct config *cfg, const struct daemon_app *app)
 	daemon_drain(app);
 	event_free(daemon_state.sigterm);
 	event_free(daemon_state.sigint);
+	event_free(daemon_state.sighup);
 	event_free(daemon_state.trim);
 	event_base_free(daemon_state.base);
 	log_info("stopped");

@@ -30,10 +30,17 @@ struct daemon_app {
 	bool (*is_busy)(void);
 	/* A line for /healthz after "ok" (NULL: none).  May be NULL. */
 	const char *(*health)(void);
+	/* A reload (reload.h): prepare readies what <next> needs (key files)
+	 * without changing what runs: 0, or -1 with the reason in <err>;
+	 * commit applies the new config, by then the running one: 0, or -1
+	 * if memory ran out.  Either may be NULL. */
+	int (*reload_prepare)(const struct config *next, char *err, size_t err_len);
+	int (*reload_commit)(void);
 };
 
-/* Runs the service on <cfg> until a stop signal.  Returns the process exit
- * status (0 after a clean stop, 1 if start-up failed). */
-int daemon_run(const struct config *cfg, const struct daemon_app *app);
+/* Runs the service on <cfg>, read from <path>, until a stop signal; SIGHUP
+ * reads <path> again into <cfg>.  Returns the process exit status (0 after
+ * a clean stop, 1 if start-up failed). */
+int daemon_run(struct config *cfg, const char *path, const struct daemon_app *app);
 
 #endif

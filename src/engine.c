@@ -1095,12 +1095,9 @@ void engine_init(struct event_base *base, const struct config *cfg,
 		 const struct engine_callbacks *cb, void *app_ctx)
 {
 	static const struct engine_callbacks none;
-	struct timeval tv;
 
 	engine.base = base;
 	engine.cfg = cfg;
-	for (size_t i = 0; i < cfg->n_namespaces; i++)
-		engine.keep_bearer |= cfg->namespaces[i].auth == CONFIG_AUTH_JWT;
 	engine.cb = cb ? cb : &none;
 	engine.app_ctx = app_ctx;
 	/* Every session waits the same few durations: one FIFO queue per
@@ -1108,10 +1105,22 @@ void engine_init(struct event_base *base, const struct config *cfg,
 	timeq_init(&engine.ping_interval, base, cfg->ping_interval_ms, engine_timer_fire);
 	timeq_init(&engine.ping_timeout, base, cfg->ping_timeout_ms, engine_timer_fire);
 	timeq_init(&engine.close_wait, base, ENGINE_POLLING_CLOSE_WAIT_MS, engine_timer_fire);
-	/* Upgrades are few and short: libevent's common timeout is enough. */
-	tv.tv_sec = cfg->upgrade_timeout_ms / 1000;
-	tv.tv_usec = (cfg->upgrade_timeout_ms % 1000) * 1000;
-	engine.upgrade_timeout_tv = event_base_init_common_timeout(base, &tv);
+	engine_reload();
+}
+
+void engine_reload(void)
+{
+	const struct config *cfg = engine.cfg;
+	struct timeval tv = { cfg->upgrade_timeout_ms / 1000, (cfg->upgrade_timeout_ms % 1000) * 1000 };
+
+	engine.keep_bearer = false;
+	for (size_t i = 0; i < cfg->n_namespaces; i++)
+		engine.keep_bearer |= cfg->namespaces[i].auth == CONFIG_AUTH_JWT;
+	/* Upgrades are few and short: libevent's common timeout is enough
+	 * (one that is running keeps its own). */
+	const struct timeval *common = event_base_init_common_timeout(engine.base, &tv);
+	if (common)
+		engine.upgrade_timeout_tv = common;
 }
 
 void engine_cleanup(void)

@@ -39,6 +39,10 @@ void engine_init(struct event_base *base, const struct config *cfg,
 		 const struct engine_callbacks *cb, void *app_ctx);
 /* Frees every session at once, without telling clients (after shutdown). */
 void engine_cleanup(void);
+/* The config changed (reload.h): upgrades started from now on take the new
+ * upgrade_timeout, handshakes keep a Bearer token if a namespace now
+ * verifies them. */
+void engine_reload(void);
 
 /* The router's entry points for requests under the configured path. */
 void engine_handle_head(struct http_conn *hc, struct http_request *req);

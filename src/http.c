@@ -749,7 +749,7 @@ void http_init(struct event_base *base, const struct config *cfg,
 		   http_deadline_fire);
 	timeq_init(&http.deadlines[HTTP_PHASE_BODY], base, cfg->body_timeout_ms,
 		   http_deadline_fire);
-	http_parser_set_max_header_size((uint32_t)cfg->max_header_size);
+	http_reload();
 	memset(&http.settings, 0, sizeof http.settings);
 	http.settings.on_message_begin = http_on_message_begin;
 	http.settings.on_url = http_on_url;
@@ -758,6 +758,14 @@ void http_init(struct event_base *base, const struct config *cfg,
 	http.settings.on_headers_complete = http_on_headers_complete;
 	http.settings.on_body = http_on_body;
 	http.settings.on_message_complete = http_on_message_complete;
+}
+
+void http_reload(void)
+{
+	timeq_set_duration(&http.deadlines[HTTP_PHASE_IDLE], http.cfg->keepalive_timeout_ms);
+	timeq_set_duration(&http.deadlines[HTTP_PHASE_HEAD], http.cfg->header_timeout_ms);
+	timeq_set_duration(&http.deadlines[HTTP_PHASE_BODY], http.cfg->body_timeout_ms);
+	http_parser_set_max_header_size((uint32_t)http.cfg->max_header_size);
 }
 
 void http_cleanup(void)

@@ -74,6 +74,9 @@ void http_init(struct event_base *base, const struct config *cfg,
 	       const struct http_router *router);
 /* Stops the deadline timers; every connection must have been freed. */
 void http_cleanup(void);
+/* The config changed (reload.h): deadlines started from now on and request
+ * heads take the new values. */
+void http_reload(void);
 
 /* Sends a complete response to the current request: status line, CORS
  * headers, Content-Type (if not NULL), <extra_headers> ("Name: v\r\n"

@@ -36,6 +36,14 @@ static int main_app_init(struct event_base *base, const struct config *cfg)
 	       backend_init(base, cfg) < 0 ? -1 : 0;
 }
 
+/* The modules that keep state derived from the config, auth's keys first
+ * (prepared by auth_reload_prepare()). */
+static int main_app_reload(void)
+{
+	auth_reload_commit();
+	return nsp_reload() < 0 || cluster_reload() < 0 ? -1 : 0;
+}
+
 static void main_app_cleanup(void)
 {
 	cluster_cleanup();
@@ -96,8 +104,10 @@ int main(int argc, char **argv)
 		.cleanup = main_app_cleanup,
 		.is_busy = redis_has_unanswered,
 		.health = cluster_health,
+		.reload_prepare = auth_reload_prepare,
+		.reload_commit = main_app_reload,
 	};
-	int status = daemon_run(&cfg, &socketio);
+	int status = daemon_run(&cfg, path, &socketio);
 	log_close();
 	return status;
 }

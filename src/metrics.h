@@ -69,6 +69,8 @@
 	X(redis_reconnects_total, "Redis connection attempts after a failure or a loss")  \
 	X(redis_publish_failed_total, "PUBLISH refused (Redis away or behind) or failed") \
 	X(memory_trims_total, "times free heap was given back to the system (malloc_trim)") \
+	X(config_reloads_total, "SIGHUP reloads of the config file applied")             \
+	X(config_reload_failures_total, "SIGHUP reloads refused: the file had an error")   \
 	X(auth_expired_total, "sessions closed because a socket's token expired") \
 	X(backend_records_total, "client records Redis added to the backend stream") \
 	X(backend_replies_total, "backend replies delivered to clients as acks")       \

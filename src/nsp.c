@@ -1651,6 +1651,28 @@ const struct engine_callbacks nsp_engine_callbacks = {
 	.on_close = nsp_session_close,
 };
 
+static uint32_t nsp_auth_timeout_ms(const struct config_namespace *ns)
+{
+	return ns->auth_backend_timeout_ms ? ns->auth_backend_timeout_ms
+					   : nsp.cfg->auth_backend_timeout_ms;
+}
+
+/* Sets up namespace <i> of the config, the next one.  Returns 0, or -1 if
+ * memory ran out. */
+static int nsp_namespace_add(size_t i)
+{
+	const struct config_namespace *cfg = &nsp.cfg->namespaces[i];
+	struct nsp_namespace *ns = &nsp.namespaces[i];
+
+	timeq_init(&ns->auth_timeout, nsp.base, nsp_auth_timeout_ms(cfg), nsp_pending_fire);
+	ns->cfg = cfg;
+	ns->rooms = room_index_new();
+	nsp.n_namespaces++;
+	if (cfg->flush_delay_ms > 0)
+		ns->flush_delay = server_delay_new(nsp.base, cfg->flush_delay_ms);
+	return !ns->rooms || (cfg->flush_delay_ms > 0 && !ns->flush_delay) ? -1 : 0;
+}
+
 int nsp_init(struct event_base *base, const struct config *cfg)
 {
 	nsp.base = base;
@@ -1658,25 +1680,32 @@ int nsp_init(struct event_base *base, const struct config *cfg)
 	timeq_init(&nsp.connect_timeout, base, cfg->connect_timeout_ms, nsp_connect_timeout_fire);
 	timeq_init(&nsp.backend_ack_timeout, base, cfg->backend_ack_timeout_ms,
 		   nsp_backend_ack_fire);
-	nsp.namespaces = calloc(cfg->n_namespaces, sizeof *nsp.namespaces);
+	/* Room for every namespace a reload may add: their slots never move. */
+	nsp.namespaces = calloc(CONFIG_MAX_NAMESPACES, sizeof *nsp.namespaces);
 	if (!nsp.namespaces)
 		return -1;
 	nsp.next_connect_ack = 1;
 	for (size_t i = 0; i < cfg->n_namespaces; i++) {
-		uint32_t auth_ms = cfg->namespaces[i].auth_backend_timeout_ms;
-		timeq_init(&nsp.namespaces[i].auth_timeout, base,
-			   auth_ms ? auth_ms : cfg->auth_backend_timeout_ms, nsp_pending_fire);
-		nsp.namespaces[i].cfg = &cfg->namespaces[i];
-		nsp.namespaces[i].rooms = room_index_new();
-		nsp.n_namespaces++;
-		if (cfg->namespaces[i].flush_delay_ms > 0)
-			nsp.namespaces[i].flush_delay =
-				server_delay_new(base, cfg->namespaces[i].flush_delay_ms);
-		if (!nsp.namespaces[i].rooms ||
-		    (cfg->namespaces[i].flush_delay_ms > 0 && !nsp.namespaces[i].flush_delay)) {
+		if (nsp_namespace_add(i) < 0) {
 			nsp_cleanup();
 			return -1;
 		}
+	}
+	return 0;
+}
+
+int nsp_reload(void)
+{
+	const struct config *cfg = nsp.cfg;
+
+	timeq_set_duration(&nsp.connect_timeout, cfg->connect_timeout_ms);
+	timeq_set_duration(&nsp.backend_ack_timeout, cfg->backend_ack_timeout_ms);
+	for (size_t i = 0; i < nsp.n_namespaces; i++)
+		timeq_set_duration(&nsp.namespaces[i].auth_timeout,
+				   nsp_auth_timeout_ms(&cfg->namespaces[i]));
+	while (nsp.n_namespaces < cfg->n_namespaces) {
+		if (nsp_namespace_add(nsp.n_namespaces) < 0)
+			return -1;
 	}
 	return 0;
 }

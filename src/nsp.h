@@ -26,6 +26,10 @@ int nsp_init(struct event_base *base, const struct config *cfg)
 	__attribute__((warn_unused_result));
 /* Frees the namespaces; every session must be gone (engine_cleanup()). */
 void nsp_cleanup(void);
+/* The config changed (reload.h): sets up the namespaces it added; waits
+ * started from now on take the new timeouts; every other setting is read
+ * where it applies.  Returns 0, or -1 if memory ran out. */
+int nsp_reload(void) __attribute__((warn_unused_result));
 
 /* What the engine calls for every session. */
 extern const struct engine_callbacks nsp_engine_callbacks;

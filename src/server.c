@@ -954,6 +954,11 @@ void server_stop_accepting(void)
 	server.n_listeners = 0;
 }
 
+void server_reload(void)
+{
+	timeq_set_duration(&server.linger, server.cfg->linger_timeout_ms);
+}
+
 void server_cleanup(void)
 {
 	server_stop_accepting();

@@ -78,6 +78,9 @@ int server_start(struct event_base *base, const struct config *cfg,
 void server_stop_accepting(void);
 /* Closes every connection at once and frees them (shutdown). */
 void server_cleanup(void);
+/* The config changed (reload.h): lingering closes started from now on
+ * take the new linger_timeout; limits are read where they apply. */
+void server_reload(void);
 
 /* Runs the end-of-turn work: input of resumed connections, one flush per
  * connection with output, then frees closed connections. */

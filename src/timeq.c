@@ -64,19 +64,28 @@ void timeq_cleanup(struct timeq *q)
 	event_del(&q->ev);
 }
 
+void timeq_set_duration(struct timeq *q, uint32_t duration_ms)
+{
+	q->duration_ms = duration_ms;
+}
+
 void timeq_start(struct timeq *q, struct timeq_entry *e)
 {
 	int64_t now = timeq_now_ms();
-	bool was_empty;
+	struct timeq_entry *after = q->list.prev;
 
 	timeq_stop(e);
-	was_empty = timeq_empty(q);
 	e->due_ms = now + q->duration_ms;
-	e->prev = q->list.prev;
-	e->next = &q->list;
-	q->list.prev->next = e;
-	q->list.prev = e;
-	if (was_empty)
+	/* Only after the duration was shortened can entries be due later
+	 * than a new one: it goes in front of those, so that the list stays
+	 * in due order; otherwise this is the tail at once. */
+	while (after != &q->list && after->due_ms > e->due_ms)
+		after = after->prev;
+	e->prev = after;
+	e->next = after->next;
+	after->next->prev = e;
+	after->next = e;
+	if (q->list.next == e)
 		timeq_arm(q, now);
 }
 

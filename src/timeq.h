@@ -35,11 +35,15 @@ struct timeq {
 
 void timeq_init(struct timeq *q, struct event_base *base, uint32_t duration_ms,
 		void (*fire)(struct timeq_entry *e));
+/* Entries started from now on wait <duration_ms>; running ones keep their
+ * due time (a reload's new timeout applies to waits that start after it). */
+void timeq_set_duration(struct timeq *q, uint32_t duration_ms);
 /* Stops the queue's event; every entry must have been stopped. */
 void timeq_cleanup(struct timeq *q);
 
 /* (Re)starts <e> on <q>: it fires duration_ms from now, after every entry
- * started on <q> before it.  Stops it first wherever it was queued. */
+ * started on <q> before it (or, after the duration was shortened, before
+ * those due later).  Stops it first wherever it was queued. */
 void timeq_start(struct timeq *q, struct timeq_entry *e);
 /* Stops <e>; harmless if it is not running. */
 void timeq_stop(struct timeq_entry *e);

@@ -47,5 +47,5 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	static const struct daemon_app echo = { .callbacks = &echo_callbacks };
-	return daemon_run(&cfg, &echo);
+	return daemon_run(&cfg, path, &echo);
 }

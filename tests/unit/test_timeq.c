@@ -96,6 +96,30 @@ static void entries_fire_in_start_order_after_their_duration(void **state)
 	timeq_cleanup(&q);
 }
 
+static void a_shorter_duration_applies_to_entries_started_after_it(void **state)
+{
+	struct timeq q;
+	struct test_timer a = { .id = 1 }, b = { .id = 2 }, c = { .id = 3 }, d = { .id = 4 };
+
+	timeq_init(&q, t.base, 200, test_fire);
+	int64_t start = test_now_ms();
+	timeq_start(&q, &a.entry);
+	timeq_start(&q, &b.entry);
+	timeq_set_duration(&q, 20);
+	timeq_start(&q, &c.entry);  /* due long before a and b: fires first */
+	timeq_start(&q, &d.entry);
+	timeq_set_duration(&q, 500);
+	test_run();
+	assert_int_equal(t.n_fired, 4);
+	assert_int_equal(t.fired[0], 3);
+	assert_int_equal(t.fired[1], 4);
+	assert_int_equal(t.fired[2], 1);
+	assert_int_equal(t.fired[3], 2);
+	assert_true(t.fired_ms[0] - start >= 20 && t.fired_ms[0] - start < 150);
+	assert_true(t.fired_ms[2] - start >= 200 && t.fired_ms[2] - start < 450);
+	timeq_cleanup(&q);
+}
+
 static void a_stopped_entry_never_fires_even_at_the_head(void **state)
 {
 	struct timeq q;
@@ -187,6 +211,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(entries_fire_in_start_order_after_their_duration,
+						test_setup, test_teardown),
+		cmocka_unit_test_setup_teardown(a_shorter_duration_applies_to_entries_started_after_it,
 						test_setup, test_teardown),
 		cmocka_unit_test_setup_teardown(a_stopped_entry_never_fires_even_at_the_head,
 						test_setup, test_teardown),
