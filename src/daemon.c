@@ -232,6 +232,22 @@ static void daemon_drain(const struct daemon_app *app)
 		app->cleanup();
 }
 
+/* An event base on CLOCK_MONOTONIC: by default libevent 2.1 reads
+ * CLOCK_MONOTONIC_COARSE, whose tick (4 ms here) made a 1 ms flush_delay
+ * or backend_flush_delay wait 2 to 5 ms: the loop woke on time, found the
+ * coarse clock not yet past the deadline, and slept again. */
+static struct event_base *daemon_base_new(void)
+{
+	struct event_config *ec = event_config_new();
+	struct event_base *base = NULL;
+
+	if (ec && event_config_set_flag(ec, EVENT_BASE_FLAG_PRECISE_TIMER) == 0)
+		base = event_base_new_with_config(ec);
+	if (ec)
+		event_config_free(ec);
+	return base;
+}
+
 int daemon_run(struct config *cfg, const char *path, const struct daemon_app *app)
 {
 	daemon_state.cfg = cfg;
@@ -240,7 +256,7 @@ int daemon_run(struct config *cfg, const char *path, const struct daemon_app *ap
 	daemon_raise_fd_limit(cfg);
 	jsonmem_set_expansion(cfg->max_json_expansion);
 	signal(SIGPIPE, SIG_IGN);
-	daemon_state.base = event_base_new();
+	daemon_state.base = daemon_base_new();
 	if (!daemon_state.base) {
 		log_error("event_base_new failed");
 		return 1;
