@@ -133,6 +133,7 @@ struct config {
 	size_t max_header_size;          /* bytes of one HTTP request head */
 	size_t max_output_buffer;        /* bytes queued for one client before it is cut off */
 	uint32_t linger_timeout_ms;      /* a connection closing once flushed, at most */
+	uint32_t drain_timeout_ms;       /* SIGTERM closes sessions in batches over this long */
 	uint32_t keepalive_timeout_ms;   /* idle keep-alive HTTP connection between requests */
 	uint32_t header_timeout_ms;      /* a request head, from accept or its first byte */
 	uint32_t body_timeout_ms;        /* a whole request body, from the end of its head */

@@ -21,6 +21,8 @@
 
 /* How long a stopping daemon waits for clients to take their last bytes. */
 #define DAEMON_DRAIN_MS 3000
+/* A drain closes one batch of sessions this often. */
+#define DAEMON_DRAIN_TICK_MS 100
 /* How often the allocator is asked to give free heap back to the system,
  * and the least free heap worth the walk (see daemon_trim_cb). */
 #define DAEMON_TRIM_INTERVAL_S 2
@@ -32,6 +34,7 @@ static struct {
 	const char *path;              /* where it was read, read again at SIGHUP */
 	const struct daemon_app *app;
 	volatile sig_atomic_t stopping;
+	bool stop_now;                 /* a second stop signal: no more waiting */
 	bool reload_asked;             /* SIGHUP: reload after this loop turn */
 	struct event *sigterm, *sigint, *sighup;
 	struct event *trim;
@@ -105,6 +108,9 @@ static void daemon_signal_cb(evutil_socket_t sig, short what, void *arg)
 	if (!daemon_state.stopping) {
 		daemon_state.stopping = 1;
 		daemon_state.stop_signal = (int)sig;
+	} else if (!daemon_state.stop_now) {
+		daemon_state.stop_now = true;
+		log_info("signal %d again: closing every session now", (int)sig);
 	}
 }
 
@@ -207,23 +213,53 @@ static void daemon_reload(void)
 	(void)sd_notify(0, "READY=1");
 }
 
-static void daemon_drain(const struct daemon_app *app)
+/* Runs the loop for <ms>, or less if a second stop signal comes. */
+static void daemon_run_for(int ms)
 {
-	struct timeval tick = { 0, 50 * 1000 };
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
 
-	server_stop_accepting();
+	event_base_loopexit(daemon_state.base, &tv);
+	event_base_loop(daemon_state.base, 0);
+	daemon_after_turn();
+}
+
+/* Moves the clients off in batches spread over drain_timeout, each
+ * session closed as a transport close (the official client reconnects,
+ * through the balancer, to another instance, with its own backoff), so
+ * that the other instances are not hit by every reconnect at once.  What
+ * a session has queued goes out before its close. */
+static void daemon_move_clients(void)
+{
+	uint32_t ticks = daemon_state.cfg->drain_timeout_ms / DAEMON_DRAIN_TICK_MS;
+	size_t open = engine_open_count();
+	size_t batch = ticks ? (open + ticks - 1) / ticks : open;
+
+	log_info("stopping on signal %d: moving %zu sessions off over %u ms",
+		 daemon_state.stop_signal, open, (unsigned)daemon_state.cfg->drain_timeout_ms);
+	for (uint32_t i = 0; i < ticks && !daemon_state.stop_now && (open = engine_open_count());
+	     i++) {
+		(void)engine_close_some(batch, "server shutting down");
+		daemon_after_turn();
+		(void)sd_notifyf(0, "STATUS=draining: %zu sessions to move, %zu closing",
+				 open > batch ? open - batch : 0, engine_session_count());
+		daemon_run_for(DAEMON_DRAIN_TICK_MS);
+	}
 	engine_close_all("server shutting down");
 	daemon_after_turn();
+}
+
+static void daemon_drain(const struct daemon_app *app)
+{
+	server_stop_accepting();
+	(void)sd_notify(0, "STOPPING=1");
+	daemon_move_clients();
 	/* Polling sessions wait for their next GET to carry the close;
 	 * WebSockets for their close frame to be written; the app for Redis
 	 * to take the disconnect records the closes wrote. */
-	for (int waited = 0; waited < DAEMON_DRAIN_MS &&
+	for (int waited = 0; waited < DAEMON_DRAIN_MS && !daemon_state.stop_now &&
 	     (engine_session_count() > 0 || server_output_pending() ||
-	      (app->is_busy && app->is_busy())); waited += 50) {
-		event_base_loopexit(daemon_state.base, &tick);
-		event_base_loop(daemon_state.base, 0);
-		daemon_after_turn();
-	}
+	      (app->is_busy && app->is_busy())); waited += 50)
+		daemon_run_for(50);
 	engine_cleanup();
 	server_cleanup();
 	daemon_after_turn();
@@ -292,9 +328,6 @@ int daemon_run(struct config *cfg, const char *path, const struct daemon_app *ap
 		if (daemon_state.reload_asked && !daemon_state.stopping)
 			daemon_reload();
 	}
-	(void)sd_notify(0, "STOPPING=1");
-	log_info("stopping on signal %d: closing %zu sessions", daemon_state.stop_signal,
-		 engine_session_count());
 	daemon_drain(app);
 	event_free(daemon_state.sigterm);
 	event_free(daemon_state.sigint);

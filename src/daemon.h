@@ -5,8 +5,10 @@
  * event base, routes, engine, listeners, systemd READY; each loop pass is
  * followed by the end-of-turn work (polling flushes, one writev per
  * connection, frees), and a periodic trim gives free heap back to the
- * system.  SIGTERM/SIGINT: stop accepting, close every session cleanly,
- * give clients and Redis a few seconds to take their last bytes, exit 0.
+ * system.  SIGTERM/SIGINT: stop accepting, close the sessions in batches
+ * over drain_timeout (a second signal: all at once), give clients and
+ * Redis a few seconds to take their last bytes, exit 0.  SIGHUP: reload
+ * the config file (reload.h).
  */
 #ifndef ROOMCAST_DAEMON_H
 #define ROOMCAST_DAEMON_H

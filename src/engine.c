@@ -605,12 +605,35 @@ void engine_close(struct engine_session *s, const char *reason)
 		engine_close_wait_start(s);
 }
 
-void engine_close_all(const char *reason)
+size_t engine_close_some(size_t n, const char *reason)
 {
 	struct engine_session *s, *tmp;
+	size_t closed = 0;
+
+	HASH_ITER(hh, engine.sessions, s, tmp) {
+		if (closed == n)
+			break;
+		if (s->state != ENGINE_OPEN)
+			continue;
+		engine_close(s, reason);
+		closed++;
+	}
+	return closed;
+}
+
+void engine_close_all(const char *reason)
+{
+	(void)engine_close_some(SIZE_MAX, reason);
+}
+
+size_t engine_open_count(void)
+{
+	struct engine_session *s, *tmp;
+	size_t n = 0;
 
 	HASH_ITER(hh, engine.sessions, s, tmp)
-		engine_close(s, reason);
+		n += s->state == ENGINE_OPEN;
+	return n;
 }
 
 const char *engine_session_sid(const struct engine_session *s)

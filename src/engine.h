@@ -76,6 +76,11 @@ bool engine_session_writable(const struct engine_session *s);
 void engine_close(struct engine_session *s, const char *reason);
 /* engine_close() on every session (shutdown). */
 void engine_close_all(const char *reason);
+/* engine_close() on at most <n> open sessions, the oldest first (a
+ * drain's batch); returns how many. */
+size_t engine_close_some(size_t n, const char *reason);
+/* Sessions open, not closing. */
+size_t engine_open_count(void);
 
 const char *engine_session_sid(const struct engine_session *s);
 

@@ -693,7 +693,9 @@ function writeConfig(dir, port, config, raw) {
   if (typeof config === 'string') {
     text = config.replaceAll('{PORT}', String(port)).replaceAll('{DIR}', dir);
   } else {
-    const c = { listen: `127.0.0.1:${port}`, path: EIO_PATH, log_level: 'info', ...config };
+    // drain_timeout 0ms: SIGTERM closes every session at once, as the tests
+    // that stop a daemon with clients on it expect (drain.test.js sets its own)
+    const c = { listen: `127.0.0.1:${port}`, path: EIO_PATH, log_level: 'info', drain_timeout: '0ms', ...config };
     text = '# written by tests/integration/harness.js\n';
     for (const [k, v] of Object.entries(c)) {
       if (v === undefined || v === null) continue;
@@ -757,13 +759,13 @@ function runOnce(args, { echo = false, timeout = 10000 } = {}) {
  * reference-sio.js in reference mode; implies echo false), target
  * ('reference' or 'roomcastd': overrides ROOMCAST_TARGET for this start).
  */
-async function startDaemon({ echo = true, config = {}, port, raw, sio = false, target } = {}) {
+async function startDaemon({ echo = true, config = {}, port, raw, sio = false, target, env } = {}) {
   port = port || await freePort();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'roomcast-it-'));
   const configFile = writeConfig(dir, port, config, raw);
   const [cmd, argv] = command(echo, ['-c', configFile], { sio, target });
   const reference = target ? target === 'reference' : REFERENCE;
-  const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: env ? { ...process.env, ...env } : process.env });
   running.add(child);
   child.on('exit', () => running.delete(child));
   const d = {
@@ -1159,7 +1161,52 @@ namespace /admin {
 }
 `;
 
+/**
+ * A systemd notify socket: a unix datagram socket (node has none, so a
+ * python3 child binds it) whose messages are collected in order. Returns
+ * { path, messages: [{ at, fields }], close() }; pass NOTIFY_SOCKET=path to
+ * the daemon.
+ */
+async function notifySocket() {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'roomcast-notify-'));
+  const sockPath = path.join(dir, 'notify');
+  const py = [
+    'import socket, sys',
+    's = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)',
+    `s.bind(${JSON.stringify(sockPath)})`,
+    'print("bound", flush=True)',
+    'while True:',
+    '    m = s.recv(65536)',
+    '    print(m.decode().replace("\\n", "\\\\n"), flush=True)',
+  ].join('\n');
+  const child = spawn('python3', ['-c', py], { stdio: ['ignore', 'pipe', 'inherit'] });
+  running.add(child);
+  const n = { path: sockPath, messages: [] };
+  let buf = '';
+  await new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.stdout.on('data', (x) => {
+      buf += x;
+      let i;
+      while ((i = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 1);
+        if (line === 'bound') { resolve(); continue; }
+        const fields = Object.fromEntries(line.split('\\n').filter(Boolean).map((f) => [f.slice(0, f.indexOf('=')), f.slice(f.indexOf('=') + 1)]));
+        n.messages.push({ at: Date.now(), fields });
+      }
+    });
+  });
+  n.close = () => {
+    child.kill('SIGKILL');
+    running.delete(child);
+    fs.rmSync(dir, { recursive: true, force: true });
+  };
+  return n;
+}
+
 module.exports = {
+  notifySocket,
   CLUSTER_RAW,
   REPO, REFERENCE, BIN, ECHO_BIN, EIO_PATH, JSON_ERR,
   show, waitFor, once, freePort,

@@ -100,6 +100,8 @@ function engineKey(cfg, key, vals) {
     case 'max_output_buffer': case 'log_level': break;
     // roomcastd's hardening keys (#11): Node has no exact equivalent
     case 'header_timeout': case 'body_timeout': case 'linger_timeout': case 'max_connections_per_ip': break;
+    // SIGTERM's drain (#13): the reference closes at once
+    case 'drain_timeout': break;
     default: return false;
   }
   return true;

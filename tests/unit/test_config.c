@@ -31,7 +31,7 @@ static const char *const config_test_keys[] = {
 	"listen", "path", "transports", "allow_upgrades", "ping_interval", "ping_timeout",
 	"upgrade_timeout", "max_payload", "max_connections", "max_connections_per_ip",
 	"max_header_size",
-	"max_output_buffer", "linger_timeout", "keepalive_timeout", "header_timeout", "body_timeout",
+	"max_output_buffer", "linger_timeout", "drain_timeout", "keepalive_timeout", "header_timeout", "body_timeout",
 	"cors_origin", "log_level", "log_file",
 	"connect_timeout", "max_namespaces_per_session", "max_room_name", "max_json_expansion",
 	"max_auth_size", "max_acks_per_socket",
@@ -585,6 +585,20 @@ static void linger_timeout_takes_1ms_to_1h(void **state)
 				       "linger_timeout: '0ms' out of range (1ms..1h)");
 	config_test_expect_value_error("linger_timeout", "3600001ms",
 				       "linger_timeout: '3600001ms' out of range (1ms..1h)");
+}
+
+static void drain_timeout_takes_0_to_10m(void **state)
+{
+	struct config cfg;
+
+	config_defaults(&cfg);
+	assert_int_equal(cfg.drain_timeout_ms, 10000);
+	config_test_parse_ok(&cfg, "drain_timeout 0ms\n");
+	assert_int_equal(cfg.drain_timeout_ms, 0);
+	config_test_parse_ok(&cfg, "drain_timeout 10m\n");
+	assert_int_equal(cfg.drain_timeout_ms, 600000);
+	config_test_expect_value_error("drain_timeout", "601s",
+				       "drain_timeout: '601s' out of range (0ms..10m)");
 }
 
 static void flush_delay_takes_0_to_1s(void **state)
@@ -2768,6 +2782,7 @@ int main(void)
 		cmocka_unit_test(header_and_body_timeouts_take_1ms_to_1h),
 		cmocka_unit_test(max_connections_per_ip_takes_0_to_a_million),
 		cmocka_unit_test(linger_timeout_takes_1ms_to_1h),
+		cmocka_unit_test(drain_timeout_takes_0_to_10m),
 		cmocka_unit_test(flush_delay_takes_0_to_1s),
 		cmocka_unit_test(durations_up_to_one_hour_are_accepted_and_beyond_rejected),
 		cmocka_unit_test(numbers_too_large_for_64_bits_are_out_of_range),
