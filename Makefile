@@ -57,7 +57,7 @@ TESTPROG_SRC := $(wildcard tests/programs/*.c)
 TESTPROG_BIN := $(TESTPROG_SRC:tests/programs/%.c=$(BUILD)/tests/%)
 
 .PHONY: all run test deps test-deps unit asan-unit fuzz fuzz-run integration asan-integration \
-	node-deps install clean bench bench-bin
+	node-deps install uninstall clean bench bench-bin
 
 PREFIX  ?= /usr/local
 .DELETE_ON_ERROR:
@@ -144,13 +144,48 @@ bench: test-deps
 	$(MAKE) all bench-bin node-deps
 	node tests/bench/bench.js
 
+# Where `make install` puts things; DESTDIR is prepended to each (staging).
+PREFIX     ?= /usr/local
+SBINDIR    ?= $(PREFIX)/sbin
+SYSCONFDIR ?= /etc
+MANDIR     ?= $(PREFIX)/share/man
+DOCDIR     ?= $(PREFIX)/share/doc/roomcast
+UNITDIR    ?= /etc/systemd/system
+CONFDIR    := $(SYSCONFDIR)/roomcast
+
+# The shipped unit names /usr/local/sbin and /etc/roomcast: the installed
+# one names where install put the binary and the config.  The template
+# roomcastd@NAME.service is the same unit on $(CONFDIR)/NAME.conf.
+UNIT_PATHS := -e 's|/usr/local/sbin/roomcastd|$(SBINDIR)/roomcastd|g' \
+              -e 's|/etc/roomcast/|$(CONFDIR)/|g'
+UNIT_TEMPLATE := -e 's|$(CONFDIR)/roomcast\.conf|$(CONFDIR)/%i.conf|g' \
+                 -e 's|^Description=.*|& (%i)|'
+
 install: all
-	install -D -m 755 $(BUILD)/roomcastd $(DESTDIR)$(PREFIX)/sbin/roomcastd
-	install -D -m 644 man/roomcastd.8 $(DESTDIR)$(PREFIX)/share/man/man8/roomcastd.8
-	install -D -m 644 man/roomcast.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/roomcast.conf.5
-	install -D -m 644 systemd/roomcastd.service $(DESTDIR)/etc/systemd/system/roomcastd.service
-	test -e $(DESTDIR)/etc/roomcast/roomcast.conf || \
-		install -D -m 644 conf/roomcast.conf $(DESTDIR)/etc/roomcast/roomcast.conf
+	install -D -m 755 $(BUILD)/roomcastd $(DESTDIR)$(SBINDIR)/roomcastd
+	install -D -m 644 man/roomcastd.8 $(DESTDIR)$(MANDIR)/man8/roomcastd.8
+	install -D -m 644 man/roomcast.conf.5 $(DESTDIR)$(MANDIR)/man5/roomcast.conf.5
+	install -D -m 644 conf/roomcast.conf $(DESTDIR)$(DOCDIR)/roomcast.conf.example
+	install -d $(DESTDIR)$(UNITDIR)
+	sed $(UNIT_PATHS) systemd/roomcastd.service > $(DESTDIR)$(UNITDIR)/roomcastd.service
+	sed $(UNIT_PATHS) systemd/roomcastd.service | sed $(UNIT_TEMPLATE) \
+		> $(DESTDIR)$(UNITDIR)/roomcastd@.service
+	chmod 644 $(DESTDIR)$(UNITDIR)/roomcastd.service $(DESTDIR)$(UNITDIR)/roomcastd@.service
+	test -e $(DESTDIR)$(CONFDIR)/roomcast.conf || \
+		install -D -m 644 conf/installed.conf $(DESTDIR)$(CONFDIR)/roomcast.conf
+
+# Removes what install put there; the config only if it is still the one
+# install wrote.
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/roomcastd $(DESTDIR)$(MANDIR)/man8/roomcastd.8 \
+		$(DESTDIR)$(MANDIR)/man5/roomcast.conf.5 $(DESTDIR)$(DOCDIR)/roomcast.conf.example \
+		$(DESTDIR)$(UNITDIR)/roomcastd.service $(DESTDIR)$(UNITDIR)/roomcastd@.service
+	-rmdir $(DESTDIR)$(DOCDIR) 2>/dev/null
+	if cmp -s conf/installed.conf $(DESTDIR)$(CONFDIR)/roomcast.conf; then \
+		rm -f $(DESTDIR)$(CONFDIR)/roomcast.conf; rmdir $(DESTDIR)$(CONFDIR) 2>/dev/null || true; \
+	elif [ -e $(DESTDIR)$(CONFDIR)/roomcast.conf ]; then \
+		echo "uninstall: kept $(DESTDIR)$(CONFDIR)/roomcast.conf (changed since install)"; \
+	fi
 
 clean:
 	rm -rf build

@@ -1,0 +1,194 @@
+// install.test.js - `make install`, the systemd units and the installed
+// config (issue #13). Covers: install honours PREFIX, SBINDIR, SYSCONFDIR,
+// MANDIR, UNITDIR and DESTDIR, and writes units naming the paths it used;
+// `systemd-analyze verify` passes on roomcastd.service and an instance of
+// roomcastd@.service (its own config, NAME.conf), and `systemd-analyze
+// security --offline=yes` rates both at an exposure of 2.0 or less; every
+// system call the daemon makes (traced with strace over WebSocket and
+// polling clients, Redis, a reload and a drain) is one the unit's
+// SystemCallFilter allows; the installed config checks, listens on
+// loopback and lets no client join a room or reach another; uninstall
+// removes what install put there and keeps a config changed since.
+// roomcastd only.
+'use strict';
+
+const { test, after } = require('node:test');
+const assert = require('node:assert/strict');
+const { execFileSync, spawn } = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const h = require('./harness');
+
+const skip = h.REFERENCE && 'roomcastd\'s installation';
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'roomcast-install-'));
+after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+const make = (...args) => execFileSync('make', ['-s', '-C', h.REPO, ...args], { encoding: 'utf8' });
+const analyze = (...args) => {
+  try {
+    return { code: 0, out: execFileSync('systemd-analyze', args, { encoding: 'utf8', stdio: 'pipe' }) };
+  } catch (e) {
+    return { code: e.status, out: `${e.stdout}${e.stderr}` };
+  }
+};
+
+/** An install under <root> with real paths (systemd-analyze verify checks that ExecStart exists). */
+function installAt(root) {
+  const dirs = { PREFIX: root, SYSCONFDIR: `${root}/etc`, UNITDIR: `${root}/units` };
+  make('install', ...Object.entries(dirs).map(([k, v]) => `${k}=${v}`));
+  return dirs;
+}
+
+test('install honours PREFIX, SYSCONFDIR, UNITDIR and DESTDIR; the units name the paths used', { skip }, () => {
+  const root = path.join(tmp, 'real');
+  installAt(root);
+  for (const f of ['sbin/roomcastd', 'share/man/man8/roomcastd.8', 'share/man/man5/roomcast.conf.5',
+    'share/doc/roomcast/roomcast.conf.example', 'etc/roomcast/roomcast.conf', 'units/roomcastd.service',
+    'units/roomcastd@.service']) assert.ok(fs.existsSync(path.join(root, f)), f);
+  const unit = fs.readFileSync(path.join(root, 'units/roomcastd.service'), 'utf8');
+  assert.match(unit, new RegExp(`^ExecStart=${root}/sbin/roomcastd -c ${root}/etc/roomcast/roomcast.conf$`, 'm'));
+  assert.match(unit, /^ExecReload=\/bin\/kill -HUP \$MAINPID$/m);
+  const tpl = fs.readFileSync(path.join(root, 'units/roomcastd@.service'), 'utf8');
+  assert.match(tpl, new RegExp(`^ExecStart=${root}/sbin/roomcastd -c ${root}/etc/roomcast/%i.conf$`, 'm'));
+  assert.match(tpl, /^Description=.* \(%i\)$/m);
+
+  const staged = path.join(tmp, 'staged');
+  make('install', `DESTDIR=${staged}`, 'PREFIX=/usr', 'MANDIR=/usr/share/man', 'SBINDIR=/usr/bin');
+  assert.ok(fs.existsSync(path.join(staged, 'usr/bin/roomcastd')));
+  assert.ok(fs.existsSync(path.join(staged, 'usr/share/man/man8/roomcastd.8')));
+  assert.ok(fs.existsSync(path.join(staged, 'etc/roomcast/roomcast.conf')));
+  const stagedUnit = fs.readFileSync(path.join(staged, 'etc/systemd/system/roomcastd.service'), 'utf8');
+  assert.match(stagedUnit, /^ExecStart=\/usr\/bin\/roomcastd -c \/etc\/roomcast\/roomcast.conf$/m, 'DESTDIR is not in the unit');
+});
+
+test('systemd-analyze: both units verify, and each exposure is at most 2.0', { skip }, (t) => {
+  const root = path.join(tmp, 'real');
+  const units = path.join(root, 'units');
+  // an instance of the template, as systemd would load roomcastd@eu.service
+  fs.copyFileSync(path.join(units, 'roomcastd@.service'), path.join(units, 'roomcastd@eu.service'));
+  for (const unit of ['roomcastd.service', 'roomcastd@eu.service']) {
+    const file = path.join(units, unit);
+    const v = analyze('verify', '--man=no', file);
+    assert.equal(v.code, 0, `verify ${unit}: ${v.out}`);
+    const s = analyze('security', '--offline=yes', file);
+    const m = /Overall exposure level for \S+: (\d+\.\d+)/.exec(s.out);
+    assert.ok(m, `security ${unit}: ${s.out}`);
+    t.diagnostic(`${unit}: exposure ${m[1]}`);
+    assert.ok(Number(m[1]) <= 2.0, `${unit}: exposure ${m[1]}\n${s.out}`);
+  }
+});
+
+/** The names in a systemd-analyze syscall-filter set, groups expanded, recursively. */
+function syscallSet(name, seen = new Set()) {
+  const out = analyze('syscall-filter', name).out;
+  const names = new Set();
+  for (const raw of out.split('\n').slice(1)) {
+    const line = raw.trim();
+    if (!line || line.startsWith('#')) continue;
+    if (line.startsWith('@')) {
+      if (!seen.has(line)) {
+        seen.add(line);
+        for (const n of syscallSet(line, seen)) names.add(n);
+      }
+    } else {
+      names.add(line);
+    }
+  }
+  return names;
+}
+
+test('every system call the daemon makes is one SystemCallFilter allows', { skip }, async () => {
+  const unit = fs.readFileSync(path.join(h.REPO, 'systemd/roomcastd.service'), 'utf8');
+  assert.match(unit, /^SystemCallFilter=@system-service$/m);
+  assert.match(unit, /^SystemCallFilter=~@privileged$/m);
+  const allowed = syscallSet('@system-service');
+  for (const n of syscallSet('@privileged')) allowed.delete(n);
+
+  const r = await h.startRedis();
+  const trace = path.join(tmp, 'strace.out');
+  const port = await h.freePort();
+  const conf = path.join(tmp, 'traced.conf');
+  fs.writeFileSync(conf, `listen 127.0.0.1:${port}\nredis ${r.addr}\nlog_level debug\ndrain_timeout 300ms\n` +
+    'namespace / {\n  client_join *\n  relay yes\n}\n');
+  // the binary make install puts in place (a sanitizer build cannot run
+  // under ptrace: LeakSanitizer refuses to)
+  const bin = path.join(h.REPO, 'build', 'roomcastd');
+  const child = spawn('strace', ['-f', '-qq', '-o', trace, bin, '-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (x) => { stderr += x; });
+  const exited = new Promise((res) => child.on('exit', (code) => res(code)));
+  try {
+    await h.waitFor(async () => {
+      const res = await h.request(port, { path: '/healthz', waitClose: true }).catch(() => null);
+      return res && /redis up/.test(res.text);
+    }, { what: 'the traced daemon up with Redis' });
+    const a = await h.sioConnect(port, '/', { transports: ['websocket'] });
+    const b = await h.sioConnect(port, '/', { transports: ['polling'] });
+    const c = await h.sioConnect(port, '/');                      // polling, then upgrade
+    for (const s of [a, b, c]) assert.deepEqual(await h.sioAck(s, 'join', 'r'), ['ok']);
+    const got = new Promise((res) => b.once('hi', res));
+    a.emit('hi', Buffer.from([1, 2]));
+    await got;
+    // signals go to the daemon, strace's child, not to strace
+    const pid = Number(fs.readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim());
+    process.kill(pid, 'SIGHUP');
+    await h.waitFor(() => stderr.includes('reloaded'), { what: 'the reload' });
+    process.kill(pid, 'SIGTERM');
+    assert.equal(await exited, 0, stderr);
+    for (const s of [a, b, c]) s.disconnect();
+  } finally {
+    child.kill('SIGKILL');
+    await r.close();
+  }
+  const used = new Set();
+  for (const line of fs.readFileSync(trace, 'utf8').split('\n')) {
+    const m = /^\d+\s+(?:<\.\.\. )?([a-z0-9_]+)[( ]/.exec(line);
+    if (m && m[1] !== 'exit' && m[1] !== 'resumed') used.add(m[1]);
+  }
+  assert.ok(used.has('epoll_wait') && used.has('accept4') && used.has('timerfd_settime'), `traced: ${[...used]}`);
+  const denied = [...used].filter((n) => !allowed.has(n));
+  assert.deepEqual(denied, [], `system calls outside the unit's filter: ${denied}`);
+});
+
+test('the installed config: loopback, no room joins, no relay', { skip }, async () => {
+  const installed = fs.readFileSync(path.join(h.REPO, 'conf/installed.conf'), 'utf8');
+  assert.match(installed, /^listen\s+127\.0\.0\.1:3000$/m);
+  execFileSync(h.BIN, ['-t', '-c', path.join(h.REPO, 'conf/installed.conf')]);
+  const d = await h.startDaemon({ sio: true, config: installed.replace(/^listen\s+\S+$/m, 'listen 127.0.0.1:{PORT}') });
+  try {
+    const a = await h.sioConnect(d.port, '/', { transports: ['websocket'] });
+    const b = await h.sioConnect(d.port, '/', { transports: ['websocket'] });
+    assert.deepEqual(await h.sioAck(a, 'join', 'anything'), ['not allowed']);
+    let heard = 0;
+    b.onAny(() => { heard++; });
+    a.emit('hello', 1);
+    await h.sioFence(b);
+    assert.equal(heard, 0, 'nothing relayed');
+    a.disconnect();
+    b.disconnect();
+    await d.stop();
+  } finally {
+    d.kill();
+  }
+});
+
+test('uninstall removes what install put there, and keeps a changed config', { skip }, () => {
+  const root = path.join(tmp, 'real');
+  const dirs = { PREFIX: root, SYSCONFDIR: `${root}/etc`, UNITDIR: `${root}/units` };
+  const args = Object.entries(dirs).map(([k, v]) => `${k}=${v}`);
+  fs.rmSync(path.join(root, 'units/roomcastd@eu.service'));
+  const conf = path.join(root, 'etc/roomcast/roomcast.conf');
+  fs.appendFileSync(conf, 'max_connections 5000\n');
+  const said = make('uninstall', ...args);
+  assert.match(said, /kept .*roomcast\.conf \(changed since install\)/);
+  assert.ok(fs.existsSync(conf));
+  const left = execFileSync('find', [root, '-type', 'f'], { encoding: 'utf8' }).trim().split('\n');
+  assert.deepEqual(left, [conf]);
+  // unchanged: removed with its directory
+  fs.rmSync(conf);
+  installAt(root);
+  make('uninstall', ...args);
+  assert.equal(execFileSync('find', [root, '-type', 'f'], { encoding: 'utf8' }).trim(), '');
+  assert.ok(!fs.existsSync(path.join(root, 'etc/roomcast')));
+});
