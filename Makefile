@@ -1,6 +1,7 @@
 # roomcast - build, run and test.
 #
 #   make run     install build dependencies, build, run on conf/roomcast.conf
+#                (make run CONF=path: another file)
 #   make test    install test dependencies too, then run every suite
 #   make         build build/roomcastd only
 #   make fuzz    replay the fuzz corpora and fuzz each parser briefly
@@ -95,9 +96,12 @@ deps:
 test-deps:
 	scripts/install-deps.sh --test
 
+# make run CONF=path runs another file.
+CONF ?= conf/roomcast.conf
+
 run: deps
 	$(MAKE) all
-	$(BUILD)/roomcastd -c conf/roomcast.conf
+	$(BUILD)/roomcastd -c $(CONF)
 
 unit: $(UNIT_BIN)
 	@tests/run-unit.sh "$(UNIT_LABEL)" $(UNIT_BIN)

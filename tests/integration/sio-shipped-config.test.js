@@ -2,7 +2,8 @@
 // started on conf/roomcast.conf exactly as shipped (only the port changed)
 // lets two official socket.io-client instances, one on polling and one on
 // WebSocket, join a `chat:*` room and talk through the relay, with no
-// backend; a room outside `chat:*` is refused. Ends with SIGTERM.
+// backend; a room outside `chat:*` is refused; `make run CONF=path` runs
+// another file. Ends with SIGTERM.
 'use strict';
 
 const { test, before, after } = require('node:test');
@@ -40,6 +41,34 @@ test('two clients chat in chat:lobby under the shipped policy; other rooms are r
     bob.disconnect();
   }
   await d.waitIdle();
+});
+
+test('make run CONF=path runs that file in the foreground; SIGTERM stops it', { skip: h.REFERENCE && 'make run starts roomcastd' }, async () => {
+  const { spawn } = require('node:child_process');
+  const os = require('node:os');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'roomcast-run-'));
+  const port = await h.freePort();
+  const conf = path.join(dir, 'other.conf');
+  fs.writeFileSync(conf, `listen 127.0.0.1:${port}\nnamespace /elsewhere {\n}\n`);
+  // its own process group: make, and the daemon it runs in the foreground
+  const make = spawn('make', ['-s', '-C', h.REPO, 'run', `CONF=${conf}`], { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  make.stdout.on('data', (x) => { out += x; });
+  make.stderr.on('data', (x) => { out += x; });
+  const exited = new Promise((r) => make.on('exit', (code, signal) => r({ code, signal })));
+  try {
+    await h.waitFor(async () => (await h.request(port, { path: '/healthz', waitClose: true }).catch(() => null))?.status === 200,
+      { what: `make run on port ${port}`, timeout: 60000 });
+    const s = await h.sioConnect(port, '/elsewhere', { transports: ['websocket'] });
+    s.disconnect();
+    process.kill(-make.pid, 'SIGTERM');
+    await exited;
+    assert.match(out, /started/);
+    assert.match(out, /stopped/);
+  } finally {
+    try { process.kill(-make.pid, 'SIGKILL'); } catch (e) { /* gone */ }
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 h.endTests(() => d, { idle: false });
