@@ -126,7 +126,7 @@ struct config_key {
 
 static config_set_cb config_set_listen, config_set_path, config_set_transports,
 	config_set_bool, config_set_duration, config_set_size, config_set_count,
-	config_set_cors_origin, config_set_log_level, config_set_log_file,
+	config_set_cors_origin, config_set_allowed_origins, config_set_log_level, config_set_log_file,
 	config_set_client_join, config_set_event_name, config_set_redis, config_set_redis_password,
 	config_set_redis_key, config_set_redis_emit_channel, config_set_auth, config_set_jwt_key_file,
 	config_set_jwt_string, config_set_user_room, config_set_claim_name, config_set_forward,
@@ -203,6 +203,12 @@ static const struct config_key config_keys[] = {
 	  .why = "the whole body from the end of its head: a max_payload POST needs 100 KB/s" },
 	{ .name = "cors_origin", .set = config_set_cors_origin, .max_values = CONFIG_MAX_CORS_ORIGINS,
 	  .why = "off, as socket.io without its cors option: no Access-Control-* headers" },
+	{ .name = "allowed_origins", .set = config_set_allowed_origins,
+	  .max_values = CONFIG_MAX_CORS_ORIGINS,
+	  .why = "cors_origin's origins: a site CORS lets in may open sockets, no other" },
+	{ .name = "allow_no_origin", .set = config_set_bool, .max_values = 1,
+	  .field = CONFIG_FIELD(allow_no_origin, bool), .default_value = "yes",
+	  .why = "non-browser clients send no Origin, and no browser omits it for a socket" },
 	{ .name = "log_level", .set = config_set_log_level, .max_values = 1,
 	  .default_value = "info",
 	  .why = "one line per start, stop and error; per-client detail is debug" },
@@ -919,37 +925,58 @@ static const char *config_origin_problem(const struct config_tok *t)
 	return NULL;
 }
 
-static int config_set_cors_origin(struct config_parser *ps, const struct config_key *key,
-				  const struct config_tok *v, size_t n)
+/* `cors_origin` and `allowed_origins`: `*`, or up to 16 origins. */
+static int config_set_origins(struct config_parser *ps, const struct config_key *key,
+			      const struct config_tok *v, size_t n, bool *any,
+			      char list[][CONFIG_MAX_ORIGIN_LEN], size_t *n_list)
 {
-	struct config *cfg = ps->cfg;
 	CONFIG_QUOTE_BUF(q);
 
-	cfg->cors_any = false;
-	cfg->n_cors_origins = 0;
+	*any = false;
+	*n_list = 0;
 	for (size_t i = 0; i < n; i++) {
 		if (config_tok_is(&v[i], "*")) {
 			if (n > 1)
-				return config_fail(ps, "cors_origin: '*' cannot be mixed with origins");
-			cfg->cors_any = true;
+				return config_fail(ps, "%s: '*' cannot be mixed with origins",
+						   key->name);
+			*any = true;
 			return 0;
 		}
 	}
 	for (size_t i = 0; i < n; i++) {
 		const char *problem = config_origin_problem(&v[i]);
 		if (problem)
-			return config_fail(ps, "cors_origin: bad origin '%s' (%s)",
+			return config_fail(ps, "%s: bad origin '%s' (%s)", key->name,
 					   config_quote(q, &v[i]), problem);
 		for (size_t j = 0; j < i; j++) {
-			if (config_tok_is(&v[i], cfg->cors_origins[j]))
-				return config_fail(ps, "cors_origin: '%s' listed twice",
+			if (config_tok_is(&v[i], list[j]))
+				return config_fail(ps, "%s: '%s' listed twice", key->name,
 						   config_quote(q, &v[i]));
 		}
 		/* Cannot fail: config_origin_problem() checked the length. */
-		(void)config_tok_copy(cfg->cors_origins[i], CONFIG_MAX_ORIGIN_LEN, &v[i]);
-		cfg->n_cors_origins = i + 1;
+		(void)config_tok_copy(list[i], CONFIG_MAX_ORIGIN_LEN, &v[i]);
+		*n_list = i + 1;
 	}
 	return 0;
+}
+
+static int config_set_cors_origin(struct config_parser *ps, const struct config_key *key,
+				  const struct config_tok *v, size_t n)
+{
+	struct config *cfg = ps->cfg;
+
+	return config_set_origins(ps, key, v, n, &cfg->cors_any, cfg->cors_origins,
+				  &cfg->n_cors_origins);
+}
+
+static int config_set_allowed_origins(struct config_parser *ps, const struct config_key *key,
+				      const struct config_tok *v, size_t n)
+{
+	struct config *cfg = ps->cfg;
+
+	cfg->has_allowed_origins = true;
+	return config_set_origins(ps, key, v, n, &cfg->allowed_any, cfg->allowed_origins,
+				  &cfg->n_allowed_origins);
 }
 
 /* ---- log ---- */

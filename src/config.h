@@ -139,6 +139,11 @@ struct config {
 	uint32_t body_timeout_ms;        /* a whole request body, from the end of its head */
 	bool cors_any;                   /* cors_origin * */
 	size_t n_cors_origins;           /* cors_origin list; 0 and !cors_any = CORS off */
+	bool has_allowed_origins;        /* allowed_origins was given: it decides, not cors_origin */
+	bool allowed_any;                /* allowed_origins * */
+	size_t n_allowed_origins;
+	char allowed_origins[CONFIG_MAX_CORS_ORIGINS][CONFIG_MAX_ORIGIN_LEN];
+	bool allow_no_origin;            /* a request without Origin may open or use a session */
 	char cors_origins[CONFIG_MAX_CORS_ORIGINS][CONFIG_MAX_ORIGIN_LEN];
 	enum log_level log_level;
 	char log_file[256];              /* "" = stderr (journald) */

@@ -845,11 +845,60 @@ static void engine_polling_get(struct engine_session *s, struct http_conn *hc)
 static unsigned engine_transport_of(const struct http_request *req);
 static bool engine_is_eio4(const struct http_request *req);
 
+/* Whether Origin names the site the request asks for (its Host): a page
+ * served beside the engine, behind the same proxy. */
+static bool engine_origin_is_host(const struct http_request *req)
+{
+	const char *site = strstr(req->origin, "://");
+
+	return site && req->host[0] && strcasecmp(site + 3, req->host) == 0;
+}
+
+/* Whether the request's Origin may use the engine, so that a page of
+ * another site cannot open a socket with the user's cookies (cross-site
+ * WebSocket hijacking).  allowed_origins decides, else cors_origin's
+ * origins; with neither, or `*`, any origin may.  The page's own site
+ * always may; no Origin (a client that is not a browser) as
+ * allow_no_origin says. */
+static bool engine_origin_allowed(const struct http_request *req)
+{
+	const struct config *cfg = engine.cfg;
+	bool own = cfg->has_allowed_origins;
+	bool any = own ? cfg->allowed_any : cfg->cors_any || cfg->n_cors_origins == 0;
+	size_t n = own ? cfg->n_allowed_origins : cfg->n_cors_origins;
+	const char(*list)[CONFIG_MAX_ORIGIN_LEN] = own ? cfg->allowed_origins : cfg->cors_origins;
+
+	if (!req->has_origin)
+		return cfg->allow_no_origin;
+	if (any)
+		return true;
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(req->origin, list[i]) == 0)
+			return true;
+	}
+	return engine_origin_is_host(req);
+}
+
+/* Answers a request whose Origin may not use the engine as the reference
+ * answers one its allowRequest refuses: 403, code 4.  Returns whether it
+ * did. */
+static bool engine_origin_refuse(struct http_conn *hc, const struct http_request *req)
+{
+	if (engine_origin_allowed(req))
+		return false;
+	metrics_inc(engine_origin_refused_total);
+	log_debug("refused a request from origin \"%s\"", req->has_origin ? req->origin : "");
+	http_respond_error_code(hc, 403, 4, "Forbidden");
+	return true;
+}
+
 void engine_handle_head(struct http_conn *hc, struct http_request *req)
 {
 	struct engine_session *s = engine_find(req);
 	bool live = s && s->state != ENGINE_CLOSED;
 
+	if (engine_origin_refuse(hc, req))
+		return;
 	if (req->method == HTTP_POST && !req->is_upgrade && live && !s->is_websocket &&
 	    engine_is_eio4(req) && engine_transport_of(req) == CONFIG_TRANSPORT_POLLING) {
 		if (s->post) {
@@ -1068,6 +1117,8 @@ void engine_handle_request(struct http_conn *hc, struct http_request *req)
 		http_respond_error_code(hc, 400, 3, "Bad request");
 		return;
 	}
+	if (engine_origin_refuse(hc, req))
+		return;
 	/* An empty sid= is no sid, as in the reference server. */
 	if (http_query_param(req, "sid", &sid, &sid_len) && sid_len > 0) {
 		engine_handle_with_sid(hc, req, transport);

@@ -28,6 +28,7 @@
 	X(engine_sessions_closed_total, "Engine.IO sessions closed")                       \
 	X(engine_parse_errors_total, "sessions closed on an Engine.IO parse error")        \
 	X(engine_transport_errors_total, "sessions closed on a transport error")           \
+	X(engine_origin_refused_total, "requests refused 403: their Origin may not use the engine") \
 	X(engine_ping_timeouts_total, "sessions closed because no pong arrived")           \
 	X(engine_upgrades_total, "polling sessions upgraded to WebSocket")                 \
 	X(engine_upgrade_failures_total, "upgrade attempts that failed or timed out")      \

@@ -102,6 +102,8 @@ function engineKey(cfg, key, vals) {
     case 'header_timeout': case 'body_timeout': case 'linger_timeout': case 'max_connections_per_ip': break;
     // SIGTERM's drain (#13): the reference closes at once
     case 'drain_timeout': break;
+    // the origin check (#13): the reference has none, as with allowed_origins *
+    case 'allowed_origins': case 'allow_no_origin': break;
     default: return false;
   }
   return true;

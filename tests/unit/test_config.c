@@ -32,7 +32,7 @@ static const char *const config_test_keys[] = {
 	"upgrade_timeout", "max_payload", "max_connections", "max_connections_per_ip",
 	"max_header_size",
 	"max_output_buffer", "linger_timeout", "drain_timeout", "keepalive_timeout", "header_timeout", "body_timeout",
-	"cors_origin", "log_level", "log_file",
+	"cors_origin", "allowed_origins", "allow_no_origin", "log_level", "log_file",
 	"connect_timeout", "max_namespaces_per_session", "max_room_name", "max_json_expansion",
 	"max_auth_size", "max_acks_per_socket",
 	"redis", "redis_password", "redis_db", "redis_key", "redis_request_timeout",
@@ -731,6 +731,30 @@ static void cors_origin_takes_a_list_of_origins(void **state)
 	assert_string_equal(cfg.cors_origins[2], "http://[::1]:3000");
 	assert_string_equal(cfg.cors_origins[3], "http://127.0.0.1");
 	assert_string_equal(cfg.cors_origins[4], "https://my-app_1.test");
+}
+
+static void allowed_origins_and_allow_no_origin_parse_apart_from_cors(void **state)
+{
+	struct config cfg;
+
+	config_defaults(&cfg);
+	assert_false(cfg.has_allowed_origins);
+	assert_true(cfg.allow_no_origin);
+	config_test_parse_ok(&cfg, "cors_origin *\nallowed_origins https://a.example http://b.test:8080\n"
+				   "allow_no_origin no\n");
+	assert_true(cfg.cors_any);
+	assert_true(cfg.has_allowed_origins);
+	assert_false(cfg.allowed_any);
+	assert_int_equal(cfg.n_allowed_origins, 2);
+	assert_string_equal(cfg.allowed_origins[1], "http://b.test:8080");
+	assert_false(cfg.allow_no_origin);
+	config_test_parse_ok(&cfg, "allowed_origins *\n");
+	assert_true(cfg.allowed_any);
+	assert_int_equal(cfg.n_allowed_origins, 0);
+	config_test_expect_value_error("allowed_origins", "https://a.example *",
+				       "allowed_origins: '*' cannot be mixed with origins");
+	config_test_expect_value_error("allowed_origins", "https://a.example/",
+				       "allowed_origins: bad origin 'https://a.example/' (no path allowed, not even '/')");
 }
 
 static void cors_origin_star_mixed_with_origins_is_rejected(void **state)
@@ -2795,6 +2819,7 @@ int main(void)
 		cmocka_unit_test(cors_origin_star_allows_any_origin),
 		cmocka_unit_test(cors_origin_takes_a_list_of_origins),
 		cmocka_unit_test(cors_origin_star_mixed_with_origins_is_rejected),
+		cmocka_unit_test(allowed_origins_and_allow_no_origin_parse_apart_from_cors),
 		cmocka_unit_test(cors_origin_not_as_a_browser_sends_it_is_rejected),
 		cmocka_unit_test(cors_origin_of_255_bytes_is_accepted_and_256_is_rejected),
 		cmocka_unit_test(sixteen_cors_origins_are_accepted_and_seventeen_rejected),
