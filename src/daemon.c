@@ -18,6 +18,7 @@
 #include "metrics.h"
 #include "reload.h"
 #include "server.h"
+#include "timeq.h"
 
 /* How long a stopping daemon waits for clients to take their last bytes. */
 #define DAEMON_DRAIN_MS 3000
@@ -230,18 +231,26 @@ static void daemon_run_for(int ms)
  * a session has queued goes out before its close. */
 static void daemon_move_clients(void)
 {
-	uint32_t ticks = daemon_state.cfg->drain_timeout_ms / DAEMON_DRAIN_TICK_MS;
-	size_t open = engine_open_count();
-	size_t batch = ticks ? (open + ticks - 1) / ticks : open;
+	uint64_t total = daemon_state.cfg->drain_timeout_ms;
+	int64_t start = timeq_now_ms();
+	size_t initial = engine_open_count(), moved = 0, open;
 
 	log_info("stopping on signal %d: moving %zu sessions off over %u ms",
-		 daemon_state.stop_signal, open, (unsigned)daemon_state.cfg->drain_timeout_ms);
-	for (uint32_t i = 0; i < ticks && !daemon_state.stop_now && (open = engine_open_count());
-	     i++) {
-		(void)engine_close_some(batch, "server shutting down");
+		 daemon_state.stop_signal, initial, (unsigned)total);
+	/* Paced by the clock, not by counting ticks: a busy loop (thousands
+	 * of clients reconnecting elsewhere on the same machine) still ends
+	 * the drain at drain_timeout. */
+	while (!daemon_state.stop_now && (open = engine_open_count()) > 0) {
+		uint64_t elapsed = (uint64_t)(timeq_now_ms() - start);
+		if (elapsed >= total)
+			break;
+		uint64_t end = elapsed + DAEMON_DRAIN_TICK_MS < total ? elapsed + DAEMON_DRAIN_TICK_MS : total;
+		size_t due = (size_t)((uint64_t)initial * end / total);
+		if (due > moved)
+			moved += engine_close_some(due - moved, "server shutting down");
 		daemon_after_turn();
 		(void)sd_notifyf(0, "STATUS=draining: %zu sessions to move, %zu closing",
-				 open > batch ? open - batch : 0, engine_session_count());
+				 engine_open_count(), engine_session_count());
 		daemon_run_for(DAEMON_DRAIN_TICK_MS);
 	}
 	engine_close_all("server shutting down");

@@ -24,6 +24,13 @@
  * idle, so the server's keep-alive timeout never closes it.  The price:
  * polling clients receive events but never emit them.
  *
+ * With --reconnect, a ready client whose connection ends (a drain, a
+ * restart) starts a new session as the official client does: after
+ * 1 s x 2^attempt (at most 5 s), randomized by +-50%, and joins its room
+ * again.  `moves` reports how many were lost and are back, and the time
+ * from loss to joined again; `received` the events each client counted,
+ * for the broadcasts it missed while away.
+ *
  * Limits: steps 0..1023 are counted (higher ones only in received_total);
  * a partial frame or polling packet kept between reads is at most 64 KiB
  * (a longer WebSocket frame is parsed from its first bytes and the rest
@@ -75,6 +82,10 @@
 #define LG_STDIN_MAX 4096
 #define LG_ROOM_MAX 100
 #define LG_WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+/* socket.io-client's reconnection: reconnectionDelay, reconnectionDelayMax,
+ * randomizationFactor. */
+#define LG_RETRY_BASE_MS 1000
+#define LG_RETRY_MAX_MS 5000
 
 enum lg_transport { LG_WEBSOCKET, LG_POLLING };
 enum lg_churn { LG_CHURN_NONE, LG_CHURN_WEBSOCKET, LG_CHURN_UPGRADE };
@@ -98,6 +109,7 @@ enum lg_phase {
 	LG_PH_UPGRADE, /* churn upgrade: connected over polling, WebSocket next */
 	LG_PH_PROBE,   /* churn upgrade: sent `2probe`, waiting for `3probe` */
 	LG_PH_DEAD,    /* failed or closed; never restarted in normal mode */
+	LG_PH_RETRY,   /* --reconnect: lost, a new session starts at retry_us */
 };
 
 /* Packets a polling client owes the server, sent with its next POST. */
@@ -121,6 +133,11 @@ struct lg_client {
 	uint32_t body_left;    /* polling: response body bytes still to parse */
 	uint32_t skip_len;     /* WebSocket: payload bytes of a long frame to skip */
 	int64_t start_us;      /* session start: churn latency, timeouts */
+	int64_t lost_us;       /* --reconnect: when the connection ended */
+	int64_t retry_us;      /* --reconnect: when the next attempt starts */
+	uint32_t received;     /* events counted, over every session */
+	uint8_t attempts;      /* --reconnect: failed attempts since the loss */
+	uint8_t was_ready;     /* joined once: a loss is retried (--reconnect) */
 	char sid[24];          /* Engine.IO sid (20 characters) */
 	char accept[29];       /* expected Sec-WebSocket-Accept */
 };
@@ -145,6 +162,7 @@ struct lg_opts {
 	int churn;              /* enum lg_churn */
 	double seconds;
 	const char *connect;    /* the Socket.IO CONNECT packet (WebSocket only) */
+	bool reconnect;         /* a lost client starts a new session */
 };
 
 static struct {
@@ -177,6 +195,11 @@ static struct {
 	uint64_t emit_total, emit_done, emit_sent;
 	unsigned emit_rr;
 	size_t emit_payload_len;
+	/* --reconnect */
+	unsigned n_retrying;
+	uint64_t moves_lost, moves_back;
+	uint64_t move_max_us;
+	uint32_t move_hist[LG_HIST_BUCKETS];
 	/* churn */
 	int64_t churn_end_us;
 	uint64_t churn_completed, churn_failed;
@@ -393,11 +416,12 @@ static void lg_record(uint64_t step, uint64_t t_us)
 
 /* <p> is an EVENT's text after the `2`: `["bench",{"s":S,"t":T,...}]`.
  * Events without a step and time are counted in received_total only. */
-static void lg_count_event(const char *p, size_t len)
+static void lg_count_event(struct lg_client *c, const char *p, size_t len)
 {
 	size_t pos = 0;
 	uint64_t step, t_us;
 
+	c->received++;
 	lg.received_total++;
 	if (lg_scan_uint(p, len, &pos, "\"s\":", &step) &&
 	    lg_scan_uint(p, len, &pos, "\"t\":", &t_us))
@@ -436,12 +460,34 @@ static void lg_check_ready(void);
 
 /* <c> failed before it was ready (normal mode) or during a churn attempt.
  * Closes its connection; in churn mode the slot is reused later. */
+/* --reconnect: <c> (connection closed) tries again after the official
+ * client's backoff for its <attempts>. */
+static void lg_retry_later(struct lg_client *c)
+{
+	unsigned shift = c->attempts < 3 ? c->attempts : 3;
+	double ms = LG_RETRY_BASE_MS * (double)(1u << shift);
+
+	if (ms > LG_RETRY_MAX_MS)
+		ms = LG_RETRY_MAX_MS;
+	ms *= 0.5 + (double)(lg_rand32() % 1001) / 1000.0;
+	c->phase = LG_PH_RETRY;
+	c->retry_us = lg_clock_us() + (int64_t)(ms * 1000);
+	lg.n_retrying++;
+}
+
 static void lg_client_fail(struct lg_client *c, const char *why)
 {
 	lg_log("client %u failed: %s", c->id, why);
 	lg_close_fd(c);
 	if (lg.opt.churn != LG_CHURN_NONE) {
 		lg_attempt_end(c, false);
+		return;
+	}
+	if (c->was_ready) {
+		lg.in_flight--;
+		if (c->attempts < UINT8_MAX)
+			c->attempts++;
+		lg_retry_later(c);
 		return;
 	}
 	c->phase = LG_PH_DEAD;
@@ -460,9 +506,16 @@ static void lg_client_lost(struct lg_client *c, const char *why)
 	}
 	lg_log("client %u closed: %s", c->id, why);
 	lg_close_fd(c);
-	c->phase = LG_PH_DEAD;
 	lg.n_closed++;
 	lg.n_connected--;
+	if (!lg.opt.reconnect) {
+		c->phase = LG_PH_DEAD;
+		return;
+	}
+	lg.moves_lost++;
+	c->lost_us = lg_clock_us();
+	c->attempts = 0;
+	lg_retry_later(c);
 }
 
 /* Starts a non-blocking connect for <c>; the result comes as EPOLLOUT.
@@ -750,8 +803,18 @@ static void lg_client_joined(struct lg_client *c)
 {
 	c->phase = LG_PH_READY;
 	lg.in_flight--;
-	lg.n_ready++;
 	lg.n_connected++;
+	if (c->was_ready) {
+		uint64_t away = (uint64_t)(lg_clock_us() - c->lost_us);
+
+		lg.moves_back++;
+		lg.move_hist[lg_hist_index(away)]++;
+		if (away > lg.move_max_us)
+			lg.move_max_us = away;
+		return;
+	}
+	c->was_ready = 1;
+	lg.n_ready++;
 	lg_check_ready();
 }
 
@@ -780,7 +843,7 @@ static int lg_sio_packet(struct lg_client *c, const char *p, size_t len)
 		lg_client_lost(c, "server disconnected the namespace");
 		return -1;
 	case '2':
-		lg_count_event(p + 1, len - 1);
+		lg_count_event(c, p + 1, len - 1);
 		return 0;
 	case '3':
 		return lg_sio_ack(c, p + 1, len - 1);
@@ -1213,6 +1276,25 @@ static void lg_client_start(struct lg_client *c)
 		lg_client_fail(c, strerror(errno));
 }
 
+/* --reconnect: starts the lost clients whose backoff has passed, within
+ * --connect-concurrency. */
+static void lg_retry_due(void)
+{
+	int64_t now;
+
+	if (!lg.n_retrying)
+		return;
+	now = lg_clock_us();
+	for (unsigned i = 0; i < lg.n_clients && lg.in_flight < lg.opt.concurrency; i++) {
+		struct lg_client *c = &lg.clients[i];
+
+		if (c->phase == LG_PH_RETRY && c->retry_us <= now) {
+			lg.n_retrying--;
+			lg_client_start(c);
+		}
+	}
+}
+
 /* Tops handshakes in flight up to --connect-concurrency.  Runs after each
  * epoll batch, never inside one, so a slot's new descriptor cannot receive
  * an event queued for its old one. */
@@ -1223,6 +1305,7 @@ static void lg_start_more(void)
 	if (lg.opt.churn == LG_CHURN_NONE) {
 		while (lg.in_flight < lg.opt.concurrency && lg.next_start < lg.n_clients && budget--)
 			lg_client_start(&lg.clients[lg.next_start++]);
+		lg_retry_due();
 		return;
 	}
 	while (lg.in_flight < lg.opt.concurrency && lg.n_free && budget-- &&
@@ -1413,6 +1496,57 @@ static void lg_report(unsigned step)
 		 wall_s > 0 && cpu_s / wall_s > 0.90 ? "true" : "false");
 }
 
+/* --reconnect: clients lost and back, and how long they were away. */
+static void lg_moves(void)
+{
+	uint64_t p50 = lg_hist_quantile(lg.move_hist, lg.moves_back, 0.50);
+	uint64_t p99 = lg_hist_quantile(lg.move_hist, lg.moves_back, 0.99);
+
+	lg_print("{\"event\":\"moves\",\"connected\":%u,\"lost\":%" PRIu64 ",\"back\":%" PRIu64
+		 ",\"retrying\":%u,\"p50_ms\":%.1f,\"p99_ms\":%.1f,\"max_ms\":%.1f}",
+		 lg.n_connected, lg.moves_lost, lg.moves_back, lg.n_retrying, p50 / 1e3,
+		 (p99 < lg.move_max_us ? p99 : lg.move_max_us) / 1e3, lg.move_max_us / 1e3);
+}
+
+static int lg_cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Prints `"name":{"clients":N,"min":..,"p50":..,"max":..}` of the events
+ * counted by the clients that were ever ready and were (<moved>) or were
+ * not lost since. */
+static void lg_received_of(const char *name, bool moved, uint32_t *v, const char *sep)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < lg.n_clients; i++) {
+		const struct lg_client *c = &lg.clients[i];
+
+		if (c->was_ready && (c->lost_us != 0) == moved)
+			v[n++] = c->received;
+	}
+	qsort(v, n, sizeof *v, lg_cmp_u32);
+	printf("\"%s\":{\"clients\":%u,\"min\":%u,\"p50\":%u,\"max\":%u}%s", name, n,
+	       n ? v[0] : 0, n ? v[n / 2] : 0, n ? v[n - 1] : 0, sep);
+}
+
+/* Events counted per client, for those that moved and those that stayed. */
+static void lg_received(void)
+{
+	uint32_t *v = malloc(lg.n_clients * sizeof *v);
+
+	if (!v)
+		lg_die("out of memory");
+	printf("{\"event\":\"received\",");
+	lg_received_of("moved", true, v, ",");
+	lg_received_of("stayed", false, v, "}\n");
+	fflush(stdout);
+	free(v);
+}
+
 static void lg_close_all(void)
 {
 	unsigned i;
@@ -1445,6 +1579,10 @@ static void lg_command(char *line)
 	else if (strcmp(line, "stats") == 0)
 		lg_print("{\"event\":\"stats\",\"received_total\":%" PRIu64 ",\"connected\":%u,\"closed\":%u}",
 			 lg.received_total, lg.n_connected, lg.n_closed);
+	else if (strcmp(line, "moves") == 0)
+		lg_moves();
+	else if (strcmp(line, "received") == 0)
+		lg_received();
 	else if (strcmp(line, "quit") == 0)
 		lg_quit();
 	else if (*line)
@@ -1526,6 +1664,20 @@ static void lg_churn_timeouts(int64_t now)
 
 /* ---- loop and set-up ------------------------------------------------ */
 
+/* --reconnect: an attempt that has not joined within
+ * LG_ATTEMPT_TIMEOUT_US fails and waits its backoff, as the official
+ * client's connect timeout. */
+static void lg_reconnect_timeouts(int64_t now)
+{
+	for (unsigned i = 0; i < lg.n_clients; i++) {
+		struct lg_client *c = &lg.clients[i];
+
+		if (c->was_ready && c->phase != LG_PH_READY && c->phase != LG_PH_RETRY &&
+		    now - c->start_us > LG_ATTEMPT_TIMEOUT_US)
+			lg_client_fail(c, "reconnect timeout");
+	}
+}
+
 static void lg_on_tick(void)
 {
 	uint64_t expirations;
@@ -1543,6 +1695,8 @@ static void lg_on_tick(void)
 		lg_churn_timeouts(now);
 	} else if (!lg.ready_printed && now - lg.start_us > LG_CONNECT_TIMEOUT_US) {
 		lg_connect_timeout();
+	} else if (lg.opt.reconnect) {
+		lg_reconnect_timeouts(now);
 	}
 }
 
@@ -1577,6 +1731,7 @@ static void lg_usage(void)
 		"               [--transport websocket|polling] [--rooms K] [--room-prefix NAME]\n"
 		"               [--frame-bytes B] [--connect-concurrency C]\n"
 		"               [--churn websocket|upgrade --seconds S] [--connect PACKET]\n"
+		"               [--reconnect]\n"
 		"--connect replaces the CONNECT packet `40` (e.g. `40/app,{\"token\":\"...\"}`),\n"
 		"for WebSocket clients only.\n");
 	exit(2);
@@ -1606,6 +1761,7 @@ static void lg_parse_opts(int argc, char **argv)
 		{ "churn", required_argument, NULL, 'C' },
 		{ "seconds", required_argument, NULL, 's' },
 		{ "connect", required_argument, NULL, 'o' },
+		{ "reconnect", no_argument, NULL, 'x' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct lg_opts *o = &lg.opt;
@@ -1625,6 +1781,7 @@ static void lg_parse_opts(int argc, char **argv)
 		case 'c': o->concurrency = lg_opt_uint(optarg, 1, 100000); break;
 		case 's': o->seconds = strtod(optarg, NULL); break;
 		case 'o': o->connect = optarg; break;
+		case 'x': o->reconnect = true; break;
 		case 't':
 			if (strcmp(optarg, "websocket") && strcmp(optarg, "polling"))
 				lg_usage();
