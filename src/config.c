@@ -34,6 +34,7 @@
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <sys/un.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -136,7 +137,7 @@ static config_set_cb config_set_listen, config_set_path, config_set_transports,
  * 4.8 (engine.io 6.6) on Node's http module; protocol-notes.md 1.13.
  * man/roomcast.conf.5 and conf/roomcast.conf describe the same rows. */
 static const struct config_key config_keys[] = {
-	{ .name = "listen", .set = config_set_listen, .max_values = 1, .repeatable = true,
+	{ .name = "listen", .set = config_set_listen, .max_values = 3, .repeatable = true,
 	  .default_value = "127.0.0.1:3000",
 	  .why = "loopback until the operator opts in; port 3000 as in the socket.io docs" },
 	{ .name = "path", .set = config_set_path, .max_values = 1,
@@ -703,70 +704,138 @@ static bool config_listen_equal(const struct config_listen *a, const struct conf
 	return a->addr_len == b->addr_len && memcmp(&a->addr, &b->addr, a->addr_len) == 0;
 }
 
-/* `listen ADDR:PORT`: numeric IPv4, [IPv6], or * for 0.0.0.0; never a
+/* ADDR:PORT into <l>: numeric IPv4, [IPv6], or * for 0.0.0.0; never a
  * name, since resolving at start-up would block and could change later.
- * The first listen line of a text replaces the default; later ones add. */
-static int config_set_listen(struct config_parser *ps, const struct config_key *key,
-			     const struct config_tok *v, size_t n)
+ * Returns 0, 1 if <v> is not such an address, or -1 (failed, said). */
+static int config_listen_inet(struct config_parser *ps, const struct config_tok *v,
+			      struct config_listen *l)
 {
-	struct config *cfg = ps->cfg;
-	struct config_listen l;
 	char host[INET6_ADDRSTRLEN];
-	const char *s = v[0].s, *colon;
-	size_t len = v[0].len, host_len;
-	CONFIG_QUOTE_BUF(q);
+	const char *s = v->s, *colon;
+	size_t len = v->len, host_len;
 
-	memset(&l, 0, sizeof l);
-	if (ps->is_first)
-		cfg->n_listen = 0;
-	if (len >= sizeof l.text)
-		goto bad;
+	if (len >= sizeof l->text)
+		return 1;
 	if (s[0] == '[') {
 		const char *close = memchr(s, ']', len);
 		if (!close || close + 1 == s + len || close[1] != ':')
-			goto bad;
+			return 1;
 		colon = close + 1;
 		host_len = (size_t)(close - s - 1);
 		if (host_len >= sizeof host)
-			goto bad;
+			return 1;
 		memcpy(host, s + 1, host_len);
 		host[host_len] = '\0';
-		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&l.addr;
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&l->addr;
 		sin6->sin6_family = AF_INET6;
 		if (inet_pton(AF_INET6, host, &sin6->sin6_addr) != 1)
-			goto bad;
-		l.addr_len = sizeof *sin6;
+			return 1;
+		l->addr_len = sizeof *sin6;
 	} else {
 		colon = memchr(s, ':', len);
 		if (!colon || memchr(colon + 1, ':', len - (size_t)(colon + 1 - s)))
-			goto bad; /* no port, or an IPv6 address without brackets */
+			return 1; /* no port, or an IPv6 address without brackets */
 		host_len = (size_t)(colon - s);
 		if (host_len >= sizeof host)
-			goto bad;
+			return 1;
 		memcpy(host, s, host_len);
 		host[host_len] = '\0';
-		struct sockaddr_in *sin = (struct sockaddr_in *)&l.addr;
+		struct sockaddr_in *sin = (struct sockaddr_in *)&l->addr;
 		sin->sin_family = AF_INET;
 		if (strcmp(host, "*") == 0)
 			sin->sin_addr.s_addr = htonl(INADDR_ANY);
 		else if (inet_pton(AF_INET, host, &sin->sin_addr) != 1)
-			goto bad;
-		l.addr_len = sizeof *sin;
+			return 1;
+		l->addr_len = sizeof *sin;
 	}
 
 	const char *port_s = colon + 1;
 	size_t port_len = len - (size_t)(port_s - s);
 	long port = config_parse_port(port_s, port_len);
 	if (port == 0)
-		goto bad;
+		return 1;
 	if (port < 0)
 		return config_fail(ps, "listen: port '%.*s' out of range (1..65535)",
 				   (int)port_len, port_s);
-	if (l.addr.ss_family == AF_INET6)
-		((struct sockaddr_in6 *)&l.addr)->sin6_port = htons((uint16_t)port);
+	if (l->addr.ss_family == AF_INET6)
+		((struct sockaddr_in6 *)&l->addr)->sin6_port = htons((uint16_t)port);
 	else
-		((struct sockaddr_in *)&l.addr)->sin_port = htons((uint16_t)port);
+		((struct sockaddr_in *)&l->addr)->sin_port = htons((uint16_t)port);
+	return 0;
+}
 
+/* unix:PATH into <l>: an absolute path of at most CONFIG_MAX_REDIS_UNIX
+ * bytes (sun_path).  Returns 0, or -1 (failed, said). */
+static int config_listen_unix(struct config_parser *ps, const struct config_tok *v,
+			      struct config_listen *l)
+{
+	struct sockaddr_un *sun = (struct sockaddr_un *)&l->addr;
+	size_t len = v->len - 5;
+	CONFIG_QUOTE_BUF(q);
+
+	if (len == 0 || v->s[5] != '/' || len >= sizeof sun->sun_path || v->len >= sizeof l->text ||
+	    memchr(v->s + 5, '\0', len))
+		return config_fail(ps, "listen: bad unix socket '%s' (unix:/absolute/path, at most "
+				   "%zu bytes)", config_quote(q, v), sizeof sun->sun_path - 1);
+	sun->sun_family = AF_UNIX;
+	memcpy(sun->sun_path, v->s + 5, len);
+	l->addr_len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len + 1);
+	l->mode = 0666;
+	return 0;
+}
+
+/* The options after the address: `reuseport` (TCP), `mode=OCTAL` (unix). */
+static int config_listen_options(struct config_parser *ps, const struct config_tok *v,
+				 size_t n, struct config_listen *l)
+{
+	bool is_unix = l->addr.ss_family == AF_UNIX;
+	CONFIG_QUOTE_BUF(q);
+
+	for (size_t i = 1; i < n; i++) {
+		char *end;
+		char digits[8];
+		if (!is_unix && config_tok_is(&v[i], "reuseport")) {
+			l->reuseport = true;
+			continue;
+		}
+		if (is_unix && v[i].len > 5 && v[i].len < 5 + sizeof digits &&
+		    memcmp(v[i].s, "mode=", 5) == 0) {
+			memcpy(digits, v[i].s + 5, v[i].len - 5);
+			digits[v[i].len - 5] = '\0';
+			unsigned long mode = strtoul(digits, &end, 8);
+			if (!*end && mode <= 0777) {
+				l->mode = (uint16_t)mode;
+				continue;
+			}
+		}
+		return config_fail(ps, "listen: unknown option '%s' (%s)", config_quote(q, &v[i]),
+				   is_unix ? "a unix socket takes mode=OCTAL" : "an address takes reuseport");
+	}
+	return 0;
+}
+
+/* `listen ADDR:PORT [reuseport]` or `listen unix:PATH [mode=OCTAL]`.  The
+ * first listen line of a text replaces the default; later ones add. */
+static int config_set_listen(struct config_parser *ps, const struct config_key *key,
+			     const struct config_tok *v, size_t n)
+{
+	struct config *cfg = ps->cfg;
+	struct config_listen l;
+	int rc;
+	CONFIG_QUOTE_BUF(q);
+
+	memset(&l, 0, sizeof l);
+	if (ps->is_first)
+		cfg->n_listen = 0;
+	if (v[0].len > 5 && memcmp(v[0].s, "unix:", 5) == 0)
+		rc = config_listen_unix(ps, &v[0], &l);
+	else
+		rc = config_listen_inet(ps, &v[0], &l);
+	if (rc > 0)
+		return config_fail(ps, "listen: bad address '%s' (expected IPv4:PORT, [IPv6]:PORT, "
+				   "*:PORT or unix:PATH)", config_quote(q, &v[0]));
+	if (rc < 0 || config_listen_options(ps, v, n, &l) < 0)
+		return -1;
 	for (size_t i = 0; i < cfg->n_listen; i++) {
 		if (config_listen_equal(&cfg->listen[i], &l))
 			return config_fail(ps, "listen: duplicate listener '%s' (first declared on line %d)",
@@ -774,15 +843,11 @@ static int config_set_listen(struct config_parser *ps, const struct config_key *
 	}
 	if (cfg->n_listen == CONFIG_MAX_LISTEN)
 		return config_fail(ps, "listen: too many listeners (at most %d)", CONFIG_MAX_LISTEN);
-	memcpy(l.text, s, len);
-	l.text[len] = '\0';
+	memcpy(l.text, v[0].s, v[0].len);
+	l.text[v[0].len] = '\0';
 	l.line = ps->line;
 	cfg->listen[cfg->n_listen++] = l;
 	return 0;
-
-bad:
-	return config_fail(ps, "listen: bad address '%s' (expected IPv4:PORT, [IPv6]:PORT or *:PORT)",
-			   config_quote(q, &v[0]));
 }
 
 /* ---- path, transports ---- */

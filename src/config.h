@@ -84,8 +84,10 @@ enum config_jwt_key {
 struct config_listen {
 	struct sockaddr_storage addr; /* numeric address and port, ready for bind() */
 	socklen_t addr_len;
-	char text[80];                /* as written in the file, for log lines */
+	char text[128];               /* as written in the file, for log lines */
 	int line;                     /* where it was declared */
+	bool reuseport;               /* SO_REUSEPORT: several processes on one port */
+	uint16_t mode;                /* unix socket: its file's permissions */
 };
 
 /* One `namespace NAME { ... }` block, or the implicit "/" with the

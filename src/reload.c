@@ -75,7 +75,9 @@ static bool reload_listen_differs(const struct config *a, const struct config *b
 	if (a->n_listen != b->n_listen)
 		return true;
 	for (size_t i = 0; i < a->n_listen; i++) {
-		if (strcmp(a->listen[i].text, b->listen[i].text) != 0)
+		if (strcmp(a->listen[i].text, b->listen[i].text) != 0 ||
+		    a->listen[i].reuseport != b->listen[i].reuseport ||
+		    a->listen[i].mode != b->listen[i].mode)
 			return true;
 	}
 	return false;

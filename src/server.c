@@ -38,6 +38,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -100,6 +102,7 @@ struct server_ip {
 struct server_listener {
 	int fd;
 	struct event ev;
+	const struct config_listen *cfg; /* a unix socket's file is removed at close */
 };
 
 static struct {
@@ -616,6 +619,8 @@ unsigned server_conn_peer_address(const struct conn *c, char host[INET6_ADDRSTRL
 		inet_ntop(AF_INET6, &sin6->sin6_addr, host, INET6_ADDRSTRLEN);
 		return ntohs(sin6->sin6_port);
 	}
+	if (ss.ss_family == AF_UNIX)
+		strcpy(host, "unix");
 	return 0;
 }
 
@@ -901,6 +906,28 @@ static void server_accept_cb(evutil_socket_t lfd, short what, void *arg)
 	}
 }
 
+static const char *server_unix_path(const struct config_listen *l)
+{
+	return l->addr.ss_family == AF_UNIX ? ((const struct sockaddr_un *)&l->addr)->sun_path
+					    : NULL;
+}
+
+/* Binds a unix socket's file: one left by a daemon that did not exit
+ * cleanly is replaced, anything else at the path is not; the file gets
+ * the listener's mode (not the umask's: the balancer runs as another
+ * user).  Returns bind()'s result. */
+static int server_bind_unix(int fd, const struct config_listen *l)
+{
+	const char *path = server_unix_path(l);
+	struct stat st;
+
+	if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+		(void)unlink(path);
+	if (bind(fd, (const struct sockaddr *)&l->addr, l->addr_len) < 0)
+		return -1;
+	return chmod(path, l->mode);
+}
+
 static int server_listen_one(const struct config_listen *l)
 {
 	int fd = socket(l->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -910,10 +937,13 @@ static int server_listen_one(const struct config_listen *l)
 		log_error("listen %s: socket: %s", l->text, strerror(errno));
 		return -1;
 	}
-	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	if (l->addr.ss_family != AF_UNIX)
+		(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
 	if (l->addr.ss_family == AF_INET6)
 		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
-	if (bind(fd, (const struct sockaddr *)&l->addr, l->addr_len) < 0 ||
+	if ((l->reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0) ||
+	    (l->addr.ss_family == AF_UNIX ? server_bind_unix(fd, l)
+					  : bind(fd, (const struct sockaddr *)&l->addr, l->addr_len)) < 0 ||
 	    listen(fd, SOMAXCONN) < 0) {
 		log_error("listen %s: %s", l->text, strerror(errno));
 		close(fd);
@@ -921,6 +951,7 @@ static int server_listen_one(const struct config_listen *l)
 	}
 	struct server_listener *sl = &server.listeners[server.n_listeners++];
 	sl->fd = fd;
+	sl->cfg = l;
 	event_assign(&sl->ev, server.base, fd, EV_READ | EV_PERSIST, server_accept_cb, NULL);
 	if (event_add(&sl->ev, NULL) < 0) {
 		log_error("listen %s: event_add failed", l->text);
@@ -948,8 +979,12 @@ int server_start(struct event_base *base, const struct config *cfg,
 void server_stop_accepting(void)
 {
 	for (size_t i = 0; i < server.n_listeners; i++) {
+		const char *path = server_unix_path(server.listeners[i].cfg);
 		event_del(&server.listeners[i].ev);
 		close(server.listeners[i].fd);
+		/* a balancer that connects now is refused, as on a closed port */
+		if (path)
+			(void)unlink(path);
 	}
 	server.n_listeners = 0;
 }

@@ -55,21 +55,7 @@ function spawnChild(cmd, args, what) {
 
 const BALANCERS = {
   async nginx(a, b, port) {
-    const dir = fs.mkdtempSync(path.join(tmp, 'nginx-'));
-    fs.writeFileSync(path.join(dir, 'roomcast.conf'), addressed(example('nginx.conf.example'), a, b, port, /listen 80;/));
-    const temps = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((k) => `    ${k}_temp_path ${dir}/${k};`).join('\n');
-    fs.writeFileSync(path.join(dir, 'nginx.conf'), `worker_processes 1;
-daemon off;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log warn;
-events { worker_connections 4096; }
-http {
-    access_log off;
-${temps}
-    include ${dir}/roomcast.conf;
-}
-`);
-    return spawnChild('nginx', ['-c', path.join(dir, 'nginx.conf'), '-p', dir], 'nginx');
+    return h.startNginx(addressed(example('nginx.conf.example'), a, b, port, /listen 80;/));
   },
   async haproxy(a, b, port) {
     const file = path.join(tmp, `haproxy-${port}.cfg`);

@@ -1162,6 +1162,36 @@ namespace /admin {
 `;
 
 /**
+ * Debian's nginx in the foreground on <httpConf> (text at http{} level,
+ * e.g. conf/nginx.conf.example with its addresses changed), its pid file,
+ * logs and temp files in a fresh folder. Returns the child (killed at exit
+ * like the daemons) with output() for its stderr.
+ */
+function startNginx(httpConf) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'roomcast-nginx-'));
+  fs.writeFileSync(path.join(dir, 'site.conf'), httpConf);
+  const temps = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((k) => `    ${k}_temp_path ${dir}/${k};`).join('\n');
+  fs.writeFileSync(path.join(dir, 'nginx.conf'), `worker_processes 1;
+daemon off;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+${temps}
+    include ${dir}/site.conf;
+}
+`);
+  const child = spawn('nginx', ['-c', path.join(dir, 'nginx.conf'), '-p', dir], { stdio: ['ignore', 'ignore', 'pipe'] });
+  running.add(child);
+  let err = '';
+  child.stderr.on('data', (x) => { err += x; });
+  child.output = () => err + (fs.existsSync(path.join(dir, 'error.log')) ? fs.readFileSync(path.join(dir, 'error.log'), 'utf8') : '');
+  child.on('exit', () => { running.delete(child); fs.rmSync(dir, { recursive: true, force: true }); });
+  return child;
+}
+
+/**
  * A systemd notify socket: a unix datagram socket (node has none, so a
  * python3 child binds it) whose messages are collected in order. Returns
  * { path, messages: [{ at, fields }], close() }; pass NOTIFY_SOCKET=path to
@@ -1206,7 +1236,7 @@ async function notifySocket() {
 }
 
 module.exports = {
-  notifySocket,
+  notifySocket, startNginx,
   CLUSTER_RAW,
   REPO, REFERENCE, BIN, ECHO_BIN, EIO_PATH, JSON_ERR,
   show, waitFor, once, freePort,

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -289,9 +290,40 @@ static void listen_rejects_names_and_malformed_addresses(void **state)
 
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		snprintf(message, sizeof message,
-			 "listen: bad address '%s' (expected IPv4:PORT, [IPv6]:PORT or *:PORT)", bad[i]);
+			 "listen: bad address '%s' (expected IPv4:PORT, [IPv6]:PORT, *:PORT or unix:PATH)",
+			 bad[i]);
 		config_test_expect_value_error("listen", bad[i], message);
 	}
+}
+
+static void listen_takes_unix_sockets_and_options(void **state)
+{
+	struct config cfg;
+	char long_path[200];
+
+	config_test_parse_ok(&cfg, "listen 127.0.0.1:3000 reuseport\nlisten unix:/run/roomcast/a.sock\n"
+				   "listen unix:/run/roomcast/b.sock mode=0660\n");
+	assert_int_equal(cfg.n_listen, 3);
+	assert_true(cfg.listen[0].reuseport);
+	assert_int_equal(cfg.listen[1].addr.ss_family, AF_UNIX);
+	assert_string_equal(((struct sockaddr_un *)&cfg.listen[1].addr)->sun_path, "/run/roomcast/a.sock");
+	assert_int_equal(cfg.listen[1].mode, 0666);
+	assert_int_equal(cfg.listen[2].mode, 0660);
+	assert_string_equal(cfg.listen[2].text, "unix:/run/roomcast/b.sock");
+	config_test_expect_value_error("listen", "unix:relative.sock",
+				       "listen: bad unix socket 'unix:relative.sock' (unix:/absolute/path, at most 107 bytes)");
+	snprintf(long_path, sizeof long_path, "unix:/%0108d", 0);
+	config_test_expect_value_error("listen", long_path,
+				       "listen: bad unix socket 'unix:/0000000000000000000000000000000000000000000000000000000000...' "
+				       "(unix:/absolute/path, at most 107 bytes)");
+	config_test_expect_value_error("listen", "unix:/a.sock reuseport",
+				       "listen: unknown option 'reuseport' (a unix socket takes mode=OCTAL)");
+	config_test_expect_value_error("listen", "unix:/a.sock mode=0999",
+				       "listen: unknown option 'mode=0999' (a unix socket takes mode=OCTAL)");
+	config_test_expect_value_error("listen", "127.0.0.1:3000 mode=0660",
+				       "listen: unknown option 'mode=0660' (an address takes reuseport)");
+	config_test_expect_error("listen unix:/a.sock\nlisten unix:/a.sock mode=0600\n",
+				 "t.conf:2: listen: duplicate listener 'unix:/a.sock' (first declared on line 1)");
 }
 
 static void listen_port_outside_1_to_65535_is_rejected(void **state)
@@ -937,7 +969,8 @@ static void missing_value_is_rejected(void **state)
 static void too_many_values_are_rejected(void **state)
 {
 	config_test_expect_value_error("ping_interval", "1s 2s", "ping_interval: too many values (takes one)");
-	config_test_expect_value_error("listen", "127.0.0.1:1 127.0.0.1:2", "listen: too many values (takes one)");
+	config_test_expect_value_error("listen", "127.0.0.1:1 reuseport reuseport reuseport",
+				       "listen: too many values (takes at most 3)");
 	config_test_expect_value_error("transports", "polling websocket polling",
 				       "transports: too many values (takes at most 2)");
 	config_test_expect_value_error("max_payload", "1 M", "max_payload: too many values (takes one)");
@@ -2833,6 +2866,7 @@ int main(void)
 		cmocka_unit_test(braces_inside_a_word_are_part_of_the_value),
 		cmocka_unit_test(missing_value_is_rejected),
 		cmocka_unit_test(too_many_values_are_rejected),
+		cmocka_unit_test(listen_takes_unix_sockets_and_options),
 		cmocka_unit_test(duplicate_key_names_the_first_line),
 		cmocka_unit_test(comments_and_blank_lines_are_ignored),
 		cmocka_unit_test(hash_inside_a_word_is_part_of_the_value),
