@@ -127,7 +127,8 @@ struct config_key {
 
 static config_set_cb config_set_listen, config_set_path, config_set_transports,
 	config_set_bool, config_set_duration, config_set_size, config_set_count,
-	config_set_cors_origin, config_set_allowed_origins, config_set_log_level, config_set_log_file,
+	config_set_cors_origin, config_set_allowed_origins, config_set_log_level,
+	config_set_admin_listen, config_set_log_file,
 	config_set_client_join, config_set_event_name, config_set_redis, config_set_redis_password,
 	config_set_redis_key, config_set_redis_emit_channel, config_set_auth, config_set_jwt_key_file,
 	config_set_jwt_string, config_set_user_room, config_set_claim_name, config_set_forward,
@@ -140,6 +141,8 @@ static const struct config_key config_keys[] = {
 	{ .name = "listen", .set = config_set_listen, .max_values = 3, .repeatable = true,
 	  .default_value = "127.0.0.1:3000",
 	  .why = "loopback until the operator opts in; port 3000 as in the socket.io docs" },
+	{ .name = "admin_listen", .set = config_set_admin_listen, .max_values = 1,
+	  .why = "none: /metrics is served beside clients until the operator names a private address" },
 	{ .name = "path", .set = config_set_path, .max_values = 1,
 	  .default_value = "/socket.io/",
 	  .why = "socket.io's path option, which every client uses unless told otherwise" },
@@ -811,6 +814,33 @@ static int config_listen_options(struct config_parser *ps, const struct config_t
 		return config_fail(ps, "listen: unknown option '%s' (%s)", config_quote(q, &v[i]),
 				   is_unix ? "a unix socket takes mode=OCTAL" : "an address takes reuseport");
 	}
+	return 0;
+}
+
+/* `admin_listen ADDR:PORT`: where /metrics and /healthz are served apart
+ * from clients. */
+static int config_set_admin_listen(struct config_parser *ps, const struct config_key *key,
+				   const struct config_tok *v, size_t n)
+{
+	struct config_listen *l = &ps->cfg->admin_listen;
+	CONFIG_QUOTE_BUF(q);
+
+	memset(l, 0, sizeof *l);
+	int rc = config_listen_inet(ps, &v[0], l);
+	if (rc > 0)
+		return config_fail(ps, "admin_listen: bad address '%s' (expected IPv4:PORT, "
+				   "[IPv6]:PORT or *:PORT)", config_quote(q, &v[0]));
+	if (rc < 0)
+		return -1;
+	for (size_t i = 0; i < ps->cfg->n_listen; i++) {
+		if (config_listen_equal(&ps->cfg->listen[i], l))
+			return config_fail(ps, "admin_listen: '%s' is also a listen address",
+					   config_quote(q, &v[0]));
+	}
+	memcpy(l->text, v[0].s, v[0].len);
+	l->text[v[0].len] = '\0';
+	l->line = ps->line;
+	ps->cfg->has_admin_listen = true;
 	return 0;
 }
 

@@ -122,7 +122,9 @@ struct config_namespace {
 
 struct config {
 	struct config_listen listen[CONFIG_MAX_LISTEN];
-	size_t n_listen;                 /* 1..CONFIG_MAX_LISTEN: no listen line keeps the default 127.0.0.1:3000 */
+	size_t n_listen;
+	struct config_listen admin_listen; /* /metrics and /healthz only, when has_admin_listen */
+	bool has_admin_listen;                 /* 1..CONFIG_MAX_LISTEN: no listen line keeps the default 127.0.0.1:3000 */
 	char path[CONFIG_MAX_URL_PATH];  /* Engine.IO path, starts and ends with '/' */
 	unsigned transports;             /* CONFIG_TRANSPORT_* bits, never 0 */
 	bool allow_upgrades;             /* polling sessions may upgrade to WebSocket */

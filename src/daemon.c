@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -16,9 +17,11 @@
 #include "jsonmem.h"
 #include "log.h"
 #include "metrics.h"
+#include "procmetrics.h"
 #include "reload.h"
 #include "server.h"
 #include "timeq.h"
+#include "version.h"
 
 /* How long a stopping daemon waits for clients to take their last bytes. */
 #define DAEMON_DRAIN_MS 3000
@@ -28,6 +31,21 @@
  * and the least free heap worth the walk (see daemon_trim_cb). */
 #define DAEMON_TRIM_INTERVAL_S 2
 #define DAEMON_TRIM_MIN_FREE_BYTES (4u << 20)
+/* The event loop's lag is sampled by a timer this often. */
+#define DAEMON_LAG_INTERVAL_MS 250
+
+/* roomcast_event_loop_lag_seconds: how late the sampling timer fired. */
+static const double daemon_lag_bounds[] = { 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+					    0.25, 0.5, 1 };
+#define DAEMON_LAG_N_BOUNDS (sizeof daemon_lag_bounds / sizeof daemon_lag_bounds[0])
+static uint64_t daemon_lag_counts[DAEMON_LAG_N_BOUNDS + 1];
+static struct metrics_histogram daemon_lag = {
+	.name = "event_loop_lag_seconds",
+	.help = "how late a timer fired: the time the loop spent on other work first",
+	.bounds = daemon_lag_bounds,
+	.n = DAEMON_LAG_N_BOUNDS,
+	.counts = daemon_lag_counts,
+};
 
 static struct {
 	struct event_base *base;
@@ -39,6 +57,8 @@ static struct {
 	bool reload_asked;             /* SIGHUP: reload after this loop turn */
 	struct event *sigterm, *sigint, *sighup;
 	struct event *trim;
+	struct event *lag;
+	struct timespec lag_due;       /* when the lag timer should fire */
 	int stop_signal;
 } daemon_state;
 
@@ -68,27 +88,40 @@ static void daemon_health(struct http_conn *hc)
 	http_respond(hc, 200, "text/plain", NULL, text, (size_t)n);
 }
 
+static void daemon_metrics(struct http_conn *hc)
+{
+	static char text[65536];
+	size_t len = metrics_render(text, sizeof text);
+
+	http_respond(hc, len ? 200 : 500, "text/plain; version=0.0.4", NULL, text, len);
+}
+
+/* /healthz and /metrics: GET (or HEAD) only.  With admin_listen, /metrics
+ * is served there alone and the engine not at all; /healthz on both, for
+ * balancers that check the client port. */
 static void daemon_on_request(struct http_conn *hc, struct http_request *req)
 {
-	static char text[32768];
+	bool admin = http_conn_is_admin(hc);
+	bool health = daemon_path_is(req, "/healthz");
+	bool metrics = daemon_path_is(req, "/metrics") && (admin || !daemon_state.cfg->has_admin_listen);
 
-	if (daemon_under_engine_path(req)) {
+	if (!admin && daemon_under_engine_path(req))
 		engine_handle_request(hc, req);
-	} else if (daemon_path_is(req, "/healthz")) {
+	else if ((health || metrics) && req->method != HTTP_GET && req->method != HTTP_HEAD)
+		http_respond(hc, 405, "text/plain", "Allow: GET, HEAD\r\n", "method not allowed\n", 19);
+	else if (health)
 		daemon_health(hc);
-	} else if (daemon_path_is(req, "/metrics")) {
-		size_t len = metrics_render(text, sizeof text);
-		http_respond(hc, len ? 200 : 500, "text/plain; version=0.0.4", NULL, text, len);
-	} else {
+	else if (metrics)
+		daemon_metrics(hc);
+	else
 		http_respond(hc, 404, "text/plain", NULL, "not found\n", 10);
-	}
 }
 
 static void daemon_on_head(struct http_conn *hc, struct http_request *req)
 {
 	/* Only polling POSTs under the engine path take a body; every other
 	 * request is answered from its head, its body left unread. */
-	if (daemon_under_engine_path(req))
+	if (!http_conn_is_admin(hc) && daemon_under_engine_path(req))
 		engine_handle_head(hc, req);
 	else
 		daemon_on_request(hc, req);
@@ -141,6 +174,30 @@ static void daemon_trim_cb(evutil_socket_t fd, short what, void *arg)
 	if (malloc_trim(0))
 		metrics_inc(memory_trims_total);
 	log_debug("malloc_trim: %zu bytes of heap were free", mi.fordblks);
+}
+
+static void daemon_lag_arm(void)
+{
+	struct timeval tv = { 0, DAEMON_LAG_INTERVAL_MS * 1000 };
+
+	clock_gettime(CLOCK_MONOTONIC, &daemon_state.lag_due);
+	daemon_state.lag_due.tv_nsec += DAEMON_LAG_INTERVAL_MS * 1000000L;
+	if (daemon_state.lag_due.tv_nsec >= 1000000000L) {
+		daemon_state.lag_due.tv_sec++;
+		daemon_state.lag_due.tv_nsec -= 1000000000L;
+	}
+	(void)event_add(daemon_state.lag, &tv); /* fails only on bad arguments */
+}
+
+static void daemon_lag_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	double late = (double)(now.tv_sec - daemon_state.lag_due.tv_sec) +
+		      (double)(now.tv_nsec - daemon_state.lag_due.tv_nsec) / 1e9;
+	metrics_histogram_observe(&daemon_lag, late > 0 ? late : 0);
+	daemon_lag_arm();
 }
 
 /* Makes room for max_connections descriptors if the hard limit allows. */
@@ -316,16 +373,20 @@ int daemon_run(struct config *cfg, const char *path, const struct daemon_app *ap
 	daemon_state.sigint = evsignal_new(daemon_state.base, SIGINT, daemon_signal_cb, NULL);
 	daemon_state.sighup = evsignal_new(daemon_state.base, SIGHUP, daemon_sighup_cb, NULL);
 	daemon_state.trim = event_new(daemon_state.base, -1, EV_PERSIST, daemon_trim_cb, NULL);
+	daemon_state.lag = evtimer_new(daemon_state.base, daemon_lag_cb, NULL);
 	struct timeval trim_tv = { DAEMON_TRIM_INTERVAL_S, 0 };
 	if (!daemon_state.sigterm || !daemon_state.sigint || !daemon_state.sighup ||
-	    !daemon_state.trim || event_add(daemon_state.sigterm, NULL) < 0 ||
+	    !daemon_state.trim || !daemon_state.lag || event_add(daemon_state.sigterm, NULL) < 0 ||
 	    event_add(daemon_state.sigint, NULL) < 0 || event_add(daemon_state.sighup, NULL) < 0 ||
 	    event_add(daemon_state.trim, &trim_tv) < 0 ||
 	    server_start(daemon_state.base, cfg, &http_conn_handler) < 0) {
 		log_error("start-up failed");
 		return 1;
 	}
-	log_info("roomcastd %s started (pid %d, %s)", DAEMON_VERSION, (int)getpid(),
+	metrics_histogram_register(&daemon_lag);
+	procmetrics_init();
+	daemon_lag_arm();
+	log_info("roomcastd %s started (pid %d, %s)", ROOMCAST_VERSION, (int)getpid(),
 		 event_base_get_method(daemon_state.base));
 	(void)sd_notify(0, "READY=1");
 	while (!daemon_state.stopping) {
@@ -342,6 +403,7 @@ int daemon_run(struct config *cfg, const char *path, const struct daemon_app *ap
 	event_free(daemon_state.sigint);
 	event_free(daemon_state.sighup);
 	event_free(daemon_state.trim);
+	event_free(daemon_state.lag);
 	event_base_free(daemon_state.base);
 	log_info("stopped");
 	return 0;

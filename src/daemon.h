@@ -18,8 +18,6 @@
 #include "config.h"
 #include "engine.h"
 
-#define DAEMON_VERSION "0.1.0"
-
 /* The application on top of the engine: Socket.IO for roomcastd, an echo
  * for the Engine.IO tests.  init runs once the event base exists (0, or -1
  * to fail start-up); cleanup after every session is gone. */

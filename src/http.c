@@ -545,6 +545,11 @@ void http_respond_error_code(struct http_conn *hc, int status, int code, const c
 	http_respond(hc, status, "application/json", NULL, body, (size_t)n);
 }
 
+bool http_conn_is_admin(const struct http_conn *hc)
+{
+	return server_conn_is_admin(hc->c);
+}
+
 void http_set_abort(struct http_conn *hc, void (*cb)(struct http_conn *, void *), void *arg)
 {
 	hc->abort_cb = cb;

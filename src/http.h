@@ -85,6 +85,9 @@ void http_reload(void);
 void http_respond(struct http_conn *hc, int status, const char *content_type,
 		  const char *extra_headers, const void *body, size_t body_len);
 
+/* Whether <hc> came in on admin_listen. */
+bool http_conn_is_admin(const struct http_conn *hc);
+
 /* Answers a CORS preflight (OPTIONS) with 204 and the allowed methods and
  * headers, as the cors middleware in front of engine.io does. */
 void http_respond_preflight(struct http_conn *hc);

@@ -18,6 +18,7 @@
 #include "log.h"
 #include "nsp.h"
 #include "redis.h"
+#include "version.h"
 
 static void main_usage(FILE *out)
 {
@@ -69,7 +70,7 @@ int main(int argc, char **argv)
 		switch (opt) {
 		case 'c': path = optarg; break;
 		case 't': check_only = true; break;
-		case 'V': printf("roomcastd %s\n", DAEMON_VERSION); return 0;
+		case 'V': printf("roomcastd %s\n", ROOMCAST_VERSION); return 0;
 		case 'h': main_usage(stdout); return 0;
 		default: main_usage(stderr); return 1;
 		}

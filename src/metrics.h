@@ -7,6 +7,7 @@
 #ifndef ROOMCAST_METRICS_H
 #define ROOMCAST_METRICS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -70,6 +71,8 @@
 	X(redis_reconnects_total, "Redis connection attempts after a failure or a loss")  \
 	X(redis_publish_failed_total, "PUBLISH refused (Redis away or behind) or failed") \
 	X(memory_trims_total, "times free heap was given back to the system (malloc_trim)") \
+	X(bytes_received_total, "bytes read from client connections")                     \
+	X(bytes_sent_total, "bytes written to client connections")                      \
 	X(config_reloads_total, "SIGHUP reloads of the config file applied")             \
 	X(config_reload_failures_total, "SIGHUP reloads refused: the file had an error")   \
 	X(auth_expired_total, "sessions closed because a socket's token expired") \
@@ -129,6 +132,41 @@ struct metrics_family {
 
 /* Adds <f> to what metrics_render() writes; at most METRICS_MAX_FAMILIES. */
 void metrics_family_register(const struct metrics_family *f);
+
+/* A histogram: counts[i] observations <= bounds[i] (not cumulative),
+ * counts[n] above the last; rendered cumulatively with _sum and _count.
+ * Static storage, registered by its owner. */
+struct metrics_histogram {
+	const char *name;              /* without the roomcast_ prefix */
+	const char *help;
+	const double *bounds;          /* ascending */
+	size_t n;
+	uint64_t *counts;              /* n + 1 */
+	double sum;
+	uint64_t count;
+};
+
+void metrics_histogram_observe(struct metrics_histogram *h, double v);
+/* At most one, for now the event loop's lag. */
+void metrics_histogram_register(struct metrics_histogram *h);
+
+/* Where a collector writes its part of the exposition. */
+struct metrics_writer {
+	char *out;
+	size_t len, cap;
+	bool overflow;
+};
+
+/* printf into <w>; once it overflows, nothing more is written. */
+void metrics_printf(struct metrics_writer *w, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Writes <value> as a label value: '\\', '"' and newline escaped. */
+void metrics_label(struct metrics_writer *w, const char *value, size_t len);
+
+/* A module's metrics computed when scraped (process, namespaces): at most
+ * METRICS_MAX_COLLECTORS, called in registration order. */
+#define METRICS_MAX_COLLECTORS 4
+void metrics_collector_register(void (*collect)(struct metrics_writer *w));
 
 /* Writes the Prometheus text exposition of every metric into <out>
  * (<out_len> bytes).  Returns the length, or 0 if it does not fit. */

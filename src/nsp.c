@@ -67,6 +67,7 @@ struct nsp_namespace {
 	int64_t next_ack_id;           /* server-to-client ack ids, shared by its sockets */
 	struct server_delay *flush_delay; /* held broadcasts, NULL when flush_delay is 0 */
 	struct timeq auth_timeout;     /* auth backend: every nsp_pending's timer */
+	size_t n_sockets;              /* connected to it */
 };
 
 struct nsp_ack;
@@ -261,6 +262,7 @@ static void nsp_socket_remove(struct nsp_client *cl, struct nsp_socket *sock, co
 		}
 	}
 	cl->n_sockets--;
+	sock->ns->n_sockets--;
 	nsp_socket_free(sock);
 	metrics_gauge_add(sockets_current, -1);
 }
@@ -456,6 +458,7 @@ static void nsp_socket_attach(struct nsp_client *cl, struct nsp_socket *sock)
 	sock->next = cl->sockets;
 	cl->sockets = sock;
 	cl->n_sockets++;
+	sock->ns->n_sockets++;
 	timeq_stop(&cl->connect_timer);
 	metrics_inc(sio_connects_total);
 	metrics_gauge_add(sockets_current, 1);
@@ -1673,6 +1676,28 @@ static int nsp_namespace_add(size_t i)
 	return !ns->rooms || (cfg->flush_delay_ms > 0 && !ns->flush_delay) ? -1 : 0;
 }
 
+/* roomcast_namespace_sockets and roomcast_namespace_rooms, by namespace. */
+static void nsp_collect(struct metrics_writer *w)
+{
+	static const char *const help[2] = {
+		"sockets connected to a namespace",
+		"rooms of a namespace, as allRooms() counts them (each socket's own room included)",
+	};
+	static const char *const name[2] = { "namespace_sockets", "namespace_rooms" };
+
+	for (int k = 0; k < 2; k++) {
+		metrics_printf(w, "# HELP roomcast_%s %s\n# TYPE roomcast_%s gauge\n", name[k], help[k],
+			       name[k]);
+		for (size_t i = 0; i < nsp.n_namespaces; i++) {
+			const struct nsp_namespace *ns = &nsp.namespaces[i];
+			metrics_printf(w, "roomcast_%s{namespace=\"", name[k]);
+			metrics_label(w, ns->cfg->name, ns->cfg->name_len);
+			metrics_printf(w, "\"} %zu\n",
+				       k == 0 ? ns->n_sockets : room_index_room_count(ns->rooms));
+		}
+	}
+}
+
 int nsp_init(struct event_base *base, const struct config *cfg)
 {
 	nsp.base = base;
@@ -1685,6 +1710,7 @@ int nsp_init(struct event_base *base, const struct config *cfg)
 	if (!nsp.namespaces)
 		return -1;
 	nsp.next_connect_ack = 1;
+	metrics_collector_register(nsp_collect);
 	for (size_t i = 0; i < cfg->n_namespaces; i++) {
 		if (nsp_namespace_add(i) < 0) {
 			nsp_cleanup();

@@ -92,6 +92,12 @@ static bool reload_redis_differs(const struct config *a, const struct config *b)
 static void reload_keep_links(const struct reload_ctx *c, const struct config *running,
 			      struct config *next)
 {
+	if (running->has_admin_listen != next->has_admin_listen ||
+	    strcmp(running->admin_listen.text, next->admin_listen.text) != 0) {
+		reload_note(c, "admin_listen");
+		next->admin_listen = running->admin_listen;
+		next->has_admin_listen = running->has_admin_listen;
+	}
 	if (reload_listen_differs(running, next)) {
 		reload_note(c, "listen");
 		memcpy(next->listen, running->listen, sizeof next->listen);

@@ -7,7 +7,7 @@
  * through its pointer, and tells each module that keeps derived state.
  *
  * Needs a restart (the running value stays, each logged by name): listen,
- * path, ping_interval and ping_timeout (clients were told them at
+ * admin_listen, path, ping_interval and ping_timeout (clients were told them at
  * handshake), redis, redis_db, redis_key, redis_emit_channel,
  * backend_stream and backend_streams (channels and streams in use), a
  * namespace's flush_delay, and a namespace removed from the file (it

@@ -103,13 +103,14 @@ struct server_listener {
 	int fd;
 	struct event ev;
 	const struct config_listen *cfg; /* a unix socket's file is removed at close */
+	bool is_admin;                 /* admin_listen */
 };
 
 static struct {
 	struct event_base *base;
 	const struct config *cfg;
 	const struct conn_handler *first_handler; /* of every accepted connection */
-	struct server_listener listeners[CONFIG_MAX_LISTEN];
+	struct server_listener listeners[CONFIG_MAX_LISTEN + 1]; /* and admin_listen */
 	size_t n_listeners;
 	int spare_fd;                 /* closed to accept-and-refuse when out of fds */
 	struct conn *all;             /* every open connection */
@@ -365,6 +366,7 @@ static int server_conn_write(struct conn *c)
 		}
 		if (n == 0)
 			break;
+		metrics_add(bytes_sent_total, (uint64_t)n);
 	}
 	bool remains = c->out && evbuffer_get_length(c->out) > 0;
 	if (!remains && !c->close_when_flushed)
@@ -483,6 +485,7 @@ static void server_conn_read(struct conn *c)
 		server_conn_close(c);
 		return;
 	}
+	metrics_add(bytes_received_total, (uint64_t)n);
 	if (buf == server.read_buf) {
 		(void)server_conn_deliver(c, buf, (size_t)n);
 	} else {
@@ -747,6 +750,8 @@ static void server_direct_write(struct conn *c, const struct server_direct *d)
 		server_conn_close(c);
 		return;
 	}
+	if (n > 0)
+		metrics_add(bytes_sent_total, (uint64_t)n);
 	if (n == (ssize_t)d->len) {
 		d->release(d->data, d->len, d->arg);
 		if (c->close_when_flushed && server_output_len(c) == 0)
@@ -825,7 +830,7 @@ static bool server_warn_due(time_t *last)
 	return true;
 }
 
-static void server_accept_one(int fd, const struct sockaddr_storage *sa)
+static void server_accept_one(int fd, const struct sockaddr_storage *sa, bool is_admin)
 {
 	static time_t last_warn_total, last_warn_ip;
 	bool refused;
@@ -855,6 +860,7 @@ static void server_accept_one(int fd, const struct sockaddr_storage *sa)
 		return;
 	}
 	c->ip = ip;
+	c->is_admin = is_admin;
 	int one = 1;
 	/* Engine.IO packets are small and latency matters more than
 	 * segment count; the flush already batches a turn's output. */
@@ -876,12 +882,14 @@ static void server_accept_one(int fd, const struct sockaddr_storage *sa)
 
 static void server_accept_cb(evutil_socket_t lfd, short what, void *arg)
 {
+	const struct server_listener *sl = arg;
+
 	for (int i = 0; i < SERVER_ACCEPTS_PER_EVENT; i++) {
 		struct sockaddr_storage sa;
 		socklen_t sa_len = sizeof sa;
 		int fd = accept4(lfd, (struct sockaddr *)&sa, &sa_len, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd >= 0) {
-			server_accept_one(fd, &sa);
+			server_accept_one(fd, &sa, sl->is_admin);
 			continue;
 		}
 		if (errno == EINTR || errno == ECONNABORTED)
@@ -928,7 +936,7 @@ static int server_bind_unix(int fd, const struct config_listen *l)
 	return chmod(path, l->mode);
 }
 
-static int server_listen_one(const struct config_listen *l)
+static int server_listen_one(const struct config_listen *l, bool is_admin)
 {
 	int fd = socket(l->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	int one = 1;
@@ -952,12 +960,13 @@ static int server_listen_one(const struct config_listen *l)
 	struct server_listener *sl = &server.listeners[server.n_listeners++];
 	sl->fd = fd;
 	sl->cfg = l;
-	event_assign(&sl->ev, server.base, fd, EV_READ | EV_PERSIST, server_accept_cb, NULL);
+	sl->is_admin = is_admin;
+	event_assign(&sl->ev, server.base, fd, EV_READ | EV_PERSIST, server_accept_cb, sl);
 	if (event_add(&sl->ev, NULL) < 0) {
 		log_error("listen %s: event_add failed", l->text);
 		return -1;
 	}
-	log_info("listening on %s", l->text);
+	log_info("listening on %s%s", l->text, is_admin ? " (admin: /metrics, /healthz)" : "");
 	return 0;
 }
 
@@ -970,10 +979,10 @@ int server_start(struct event_base *base, const struct config *cfg,
 	server.spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	timeq_init(&server.linger, base, cfg->linger_timeout_ms, server_linger_fire);
 	for (size_t i = 0; i < cfg->n_listen; i++) {
-		if (server_listen_one(&cfg->listen[i]) < 0)
+		if (server_listen_one(&cfg->listen[i], false) < 0)
 			return -1;
 	}
-	return 0;
+	return cfg->has_admin_listen ? server_listen_one(&cfg->admin_listen, true) : 0;
 }
 
 void server_stop_accepting(void)
@@ -987,6 +996,11 @@ void server_stop_accepting(void)
 			(void)unlink(path);
 	}
 	server.n_listeners = 0;
+}
+
+bool server_conn_is_admin(const struct conn *c)
+{
+	return c->is_admin;
 }
 
 void server_reload(void)

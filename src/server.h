@@ -54,6 +54,7 @@ struct conn {
 	bool close_when_flushed : 1;
 	bool draining : 1;               /* flushed and shut (FIN): input dropped until the peer closes */
 	bool reset_on_free : 1;          /* linger_timeout passed: drop the output */
+	bool is_admin : 1;               /* accepted on admin_listen */
 	struct event ev;                 /* EV_READ, plus EV_WRITE while output waits */
 	const struct conn_handler *handler;
 	void *ctx;                       /* the handler's per-connection state */
@@ -78,6 +79,8 @@ int server_start(struct event_base *base, const struct config *cfg,
 void server_stop_accepting(void);
 /* Closes every connection at once and frees them (shutdown). */
 void server_cleanup(void);
+/* Whether <c> came in on admin_listen (metrics and health only). */
+bool server_conn_is_admin(const struct conn *c);
 /* The config changed (reload.h): lingering closes started from now on
  * take the new linger_timeout; limits are read where they apply. */
 void server_reload(void);

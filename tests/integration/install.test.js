@@ -155,7 +155,8 @@ test('the installed config: loopback, no room joins, no relay', { skip }, async 
   const installed = fs.readFileSync(path.join(h.REPO, 'conf/installed.conf'), 'utf8');
   assert.match(installed, /^listen\s+127\.0\.0\.1:3000$/m);
   execFileSync(h.BIN, ['-t', '-c', path.join(h.REPO, 'conf/installed.conf')]);
-  const d = await h.startDaemon({ sio: true, config: installed.replace(/^listen\s+\S+$/m, 'listen 127.0.0.1:{PORT}') });
+  // its port, and drain_timeout 0ms as every test daemon that stops with clients on it
+  const d = await h.startDaemon({ sio: true, config: installed.replace(/^listen\s+\S+$/m, 'listen 127.0.0.1:{PORT}\ndrain_timeout 0ms') });
   try {
     const a = await h.sioConnect(d.port, '/', { transports: ['websocket'] });
     const b = await h.sioConnect(d.port, '/', { transports: ['websocket'] });

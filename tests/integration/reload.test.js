@@ -30,6 +30,7 @@ const SECRET_FILE = path.join(keyDir, 'secret');
 function configText({ port = '{PORT}', dir = '{DIR}', level = 'info', cors = '', joins = 'chat:*', extra = '', ping = '25s', blocks = '' } = {}) {
   return `listen 127.0.0.1:${port}
 path ${h.EIO_PATH}
+drain_timeout 0ms
 log_level ${level}
 log_file ${dir}/roomcastd.log
 ping_interval ${ping}

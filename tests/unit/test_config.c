@@ -29,7 +29,7 @@
 
 /* Every key, for the documentation checks; a new key goes here too. */
 static const char *const config_test_keys[] = {
-	"listen", "path", "transports", "allow_upgrades", "ping_interval", "ping_timeout",
+	"listen", "admin_listen", "path", "transports", "allow_upgrades", "ping_interval", "ping_timeout",
 	"upgrade_timeout", "max_payload", "max_connections", "max_connections_per_ip",
 	"max_header_size",
 	"max_output_buffer", "linger_timeout", "drain_timeout", "keepalive_timeout", "header_timeout", "body_timeout",
@@ -324,6 +324,22 @@ static void listen_takes_unix_sockets_and_options(void **state)
 				       "listen: unknown option 'mode=0660' (an address takes reuseport)");
 	config_test_expect_error("listen unix:/a.sock\nlisten unix:/a.sock mode=0600\n",
 				 "t.conf:2: listen: duplicate listener 'unix:/a.sock' (first declared on line 1)");
+}
+
+static void admin_listen_takes_one_address_apart_from_listen(void **state)
+{
+	struct config cfg;
+
+	config_defaults(&cfg);
+	assert_false(cfg.has_admin_listen);
+	config_test_parse_ok(&cfg, "listen 127.0.0.1:3000\nadmin_listen 127.0.0.1:9100\n");
+	assert_true(cfg.has_admin_listen);
+	config_test_assert_listen(&cfg.admin_listen, AF_INET, "127.0.0.1", 9100);
+	assert_string_equal(cfg.admin_listen.text, "127.0.0.1:9100");
+	config_test_expect_error("listen 127.0.0.1:3000\nadmin_listen 127.0.0.1:3000\n",
+				 "t.conf:2: admin_listen: '127.0.0.1:3000' is also a listen address");
+	config_test_expect_value_error("admin_listen", "unix:/a.sock",
+				       "admin_listen: bad address 'unix:/a.sock' (expected IPv4:PORT, [IPv6]:PORT or *:PORT)");
 }
 
 static void listen_port_outside_1_to_65535_is_rejected(void **state)
@@ -2867,6 +2883,7 @@ int main(void)
 		cmocka_unit_test(missing_value_is_rejected),
 		cmocka_unit_test(too_many_values_are_rejected),
 		cmocka_unit_test(listen_takes_unix_sockets_and_options),
+		cmocka_unit_test(admin_listen_takes_one_address_apart_from_listen),
 		cmocka_unit_test(duplicate_key_names_the_first_line),
 		cmocka_unit_test(comments_and_blank_lines_are_ignored),
 		cmocka_unit_test(hash_inside_a_word_is_part_of_the_value),
