@@ -224,7 +224,8 @@ static int engine_enqueue_msg(struct engine_session *s, struct engine_msg *m)
 
 	if (s->queue_bytes + encoded > engine.cfg->max_output_buffer) {
 		metrics_inc(output_overflow_total);
-		log_warn("session %s: polling queue passed max_output_buffer, closing", s->sid);
+		log_limited(LOG_LEVEL_WARN, "polling queue passed max_output_buffer, closing\tsid=%s",
+			    s->sid);
 		engine_destroy(s, "transport error");
 		return -1;
 	}
@@ -398,7 +399,7 @@ static void engine_heartbeat_restart(struct engine_session *s)
 static void engine_transport_error(struct engine_session *s, const char *why)
 {
 	metrics_inc(engine_transport_errors_total);
-	log_info("session %s: transport error: %s", s->sid, why);
+	log_limited(LOG_LEVEL_INFO, "transport error: %s\tsid=%s", why, s->sid);
 	engine_destroy(s, "transport error");
 }
 
@@ -415,8 +416,8 @@ static void engine_parse_error(struct engine_session *s, const uint8_t *data, si
 	char quoted[300];
 
 	metrics_inc(engine_parse_errors_total);
-	log_info("session %s: Engine.IO parse error (input: \"%s\")", s->sid,
-		 log_escape(quoted, sizeof quoted, data, len, 64));
+	log_limited(LOG_LEVEL_INFO, "Engine.IO parse error\tsid=%s input=\"%s\"", s->sid,
+		    log_field(quoted, sizeof quoted, data, len, 64));
 	engine_destroy(s, "parse error");
 }
 
@@ -1064,13 +1065,31 @@ static bool engine_origin_is_bad(const struct http_request *req)
 	return false;
 }
 
+/* A request for a session this instance does not hold: closed, expired,
+ * or another instance's, which is what a balancer that is not sticky for
+ * polling causes.  Answered as the reference does, logged at warn (a
+ * client can cause it at will: rate-limited). */
+static void engine_unknown_sid(struct http_conn *hc, const struct http_request *req)
+{
+	char address[INET6_ADDRSTRLEN], quoted[100];
+	const char *sid = "";
+	size_t sid_len = 0;
+
+	(void)http_query_param(req, "sid", &sid, &sid_len);
+	(void)server_conn_peer_address(http_conn_peek(hc), address);
+	log_limited(LOG_LEVEL_WARN, "400 for an unknown session id: closed, expired, or another "
+		    "instance's (is the balancer sticky for polling?)\tsid=\"%s\" peer=%s",
+		    log_field(quoted, sizeof quoted, sid, sid_len, 24), address);
+	http_respond_error_code(hc, 400, 1, "Session ID unknown");
+}
+
 static void engine_handle_with_sid(struct http_conn *hc, struct http_request *req,
 				   unsigned transport)
 {
 	struct engine_session *s = engine_find(req);
 
 	if (!s || s->state == ENGINE_CLOSED) {
-		http_respond_error_code(hc, 400, 1, "Session ID unknown");
+		engine_unknown_sid(hc, req);
 		return;
 	}
 	engine_post_release(s, hc);

@@ -670,8 +670,8 @@ static void http_bad_request(struct http_conn *hc, enum http_errno err)
 	int status = err == HPE_HEADER_OVERFLOW ? 431 : 400;
 
 	metrics_inc(http_bad_requests_total);
-	log_info("conn %llu %s: bad HTTP request: %s", (unsigned long long)hc->c->id,
-		 server_conn_peer(hc->c), http_errno_description(err));
+	log_limited(LOG_LEVEL_INFO, "bad HTTP request: %s\tconn=%llu peer=%s",
+		    http_errno_description(err), (unsigned long long)hc->c->id, server_conn_peer(hc->c));
 	hc->req.keep_alive = false;
 	http_respond(hc, status, NULL, NULL, NULL, 0);
 }

@@ -1,9 +1,11 @@
-/* log.c - levelled log lines to stderr or a file (see log.h). */
+/* log.c - levelled logfmt lines to stderr or a file (see log.h). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -12,6 +14,7 @@
 
 enum log_level log_current_level = LOG_LEVEL_INFO;
 static int log_fd = STDERR_FILENO;
+static bool log_journal;       /* stderr is journald's: priority prefixes */
 
 static const char *const log_level_names[] = { "error", "warn", "info", "debug" };
 
@@ -30,6 +33,8 @@ int log_open(enum log_level level, const char *path)
 {
 	int fd = STDERR_FILENO;
 
+	/* systemd sets it when stderr is a journal stream */
+	log_journal = getenv("JOURNAL_STREAM") != NULL;
 	if (path && *path) {
 		fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
 		if (fd < 0)
@@ -48,27 +53,49 @@ void log_close(void)
 	log_fd = STDERR_FILENO;
 }
 
-void log_write(enum log_level level, const char *fmt, ...)
+/* msg="..." of <text> (up to a tab), " and \\ escaped, then what follows
+ * the tab as fields.  Returns the new length of <line>. */
+static size_t log_put_message(char *line, size_t n, size_t cap, const char *text)
 {
-	char line[1024];
+	const char *fields = strchr(text, '\t');
+	size_t len = fields ? (size_t)(fields - text) : strlen(text);
+
+	n += (size_t)snprintf(line + n, cap - n, "msg=\"");
+	for (size_t i = 0; i < len && n < cap - 3; i++) {
+		if (text[i] == '"' || text[i] == '\\')
+			line[n++] = '\\';
+		line[n++] = text[i];
+	}
+	if (n < cap - 1)
+		line[n++] = '"';
+	if (fields && n < cap - 1)
+		n += (size_t)snprintf(line + n, cap - n, " %s", fields + 1);
+	return n < cap ? n : cap - 1;
+}
+
+/* The line of <level> and the formatted message, plus <extra> fields. */
+static void log_vwrite(enum log_level level, const char *extra, const char *fmt, va_list ap)
+{
+	static const char priority[] = { '3', '4', '6', '7' };
+	char text[960], line[1280];
 	size_t n = 0;
-	va_list ap;
 	int saved_errno = errno;
 
-	if (level > log_current_level)
-		return;
 	if (log_fd != STDERR_FILENO) {
-		time_t now = time(NULL);
+		struct timespec ts;
 		struct tm tm;
-		n = strftime(line, sizeof line, "%Y-%m-%dT%H:%M:%S ", gmtime_r(&now, &tm));
+		clock_gettime(CLOCK_REALTIME, &ts);
+		n = strftime(line, sizeof line, "time=%Y-%m-%dT%H:%M:%S", gmtime_r(&ts.tv_sec, &tm));
+		n += (size_t)snprintf(line + n, sizeof line - n, ".%03ldZ ", ts.tv_nsec / 1000000);
+	} else if (log_journal) {
+		n = (size_t)snprintf(line, sizeof line, "<%c>", priority[level]);
 	}
-	n += (size_t)snprintf(line + n, sizeof line - n, "%s ", log_level_names[level]);
-	va_start(ap, fmt);
-	int m = vsnprintf(line + n, sizeof line - n, fmt, ap);
-	va_end(ap);
-	if (m < 0)
-		m = 0;
-	n += (size_t)m;
+	n += (size_t)snprintf(line + n, sizeof line - n, "level=%s ", log_level_names[level]);
+	if (vsnprintf(text, sizeof text, fmt, ap) < 0)
+		text[0] = '\0';
+	n = log_put_message(line, n, sizeof line - 1, text);
+	if (extra)
+		n += (size_t)snprintf(line + n, sizeof line - 1 - n, " %s", extra);
 	if (n > sizeof line - 2)
 		n = sizeof line - 2;
 	line[n++] = '\n';
@@ -77,7 +104,45 @@ void log_write(enum log_level level, const char *fmt, ...)
 	errno = saved_errno;
 }
 
-char *log_escape(char *out, size_t out_len, const void *data, size_t len, size_t max)
+void log_write(enum log_level level, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (level > log_current_level)
+		return;
+	va_start(ap, fmt);
+	log_vwrite(level, NULL, fmt, ap);
+	va_end(ap);
+}
+
+void log_write_limited(struct log_limit *lim, enum log_level level, const char *fmt, ...)
+{
+	struct timespec ts;
+	char extra[40] = "";
+	va_list ap;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	if (ts.tv_sec != lim->second) {
+		lim->second = ts.tv_sec;
+		lim->n = 0;
+	}
+	if (lim->n >= LOG_LIMIT_PER_S) {
+		lim->suppressed++;
+		return;
+	}
+	lim->n++;
+	if (lim->suppressed)
+		snprintf(extra, sizeof extra, "suppressed=%lu", lim->suppressed);
+	lim->suppressed = 0;
+	va_start(ap, fmt);
+	log_vwrite(level, extra[0] ? extra : NULL, fmt, ap);
+	va_end(ap);
+}
+
+/* log_escape() and log_field(): <also> is escaped as well as what is not
+ * printable and '\\'. */
+static char *log_escape_with(char *out, size_t out_len, const void *data, size_t len, size_t max,
+			     char also)
 {
 	static const char hex[] = "0123456789abcdef";
 	const unsigned char *p = data;
@@ -87,7 +152,7 @@ char *log_escape(char *out, size_t out_len, const void *data, size_t len, size_t
 		return out;
 	for (size_t i = 0; i < len && i < max; i++) {
 		unsigned char ch = p[i];
-		if (ch >= 0x20 && ch < 0x7f && ch != '\\') {
+		if (ch >= 0x20 && ch < 0x7f && ch != '\\' && ch != (unsigned char)also) {
 			if (o + 1 >= out_len)
 				break;
 			out[o++] = (char)ch;
@@ -102,4 +167,14 @@ char *log_escape(char *out, size_t out_len, const void *data, size_t len, size_t
 	}
 	out[o] = '\0';
 	return out;
+}
+
+char *log_escape(char *out, size_t out_len, const void *data, size_t len, size_t max)
+{
+	return log_escape_with(out, out_len, data, len, max, '\\');
+}
+
+char *log_field(char *out, size_t out_len, const void *data, size_t len, size_t max)
+{
+	return log_escape_with(out, out_len, data, len, max, '"');
 }

@@ -1,9 +1,15 @@
 /* log.h - levelled log lines, one per event, to stderr (journald) or a file.
  *
- * A line is "LEVEL message" on stderr (journald adds the time) and
- * "YYYY-mm-ddTHH:MM:SS LEVEL message" in a file.  Lines above the configured
- * level cost one comparison.  Writes are unbuffered appends: a crash never
- * loses the line that explains it.
+ * A line is logfmt: in a file `time=2026-12-07T04:19:27.123Z level=info
+ * msg="..."`; on stderr the same without the time (journald adds it), and
+ * under journald (JOURNAL_STREAM set) with the syslog priority prefix
+ * (<3> error ... <7> debug) so that journalctl -p filters it.  A message
+ * may carry fields: the text after its first tab is written after msg
+ * as it is (`sid=... peer=...`).  Lines above the configured level cost
+ * one comparison.  Writes are unbuffered appends: a crash never loses the
+ * line that explains it.  Lines a client can cause go through
+ * log_limited(): at most LOG_LIMIT_PER_S a second from one call site, the
+ * rest counted and reported as suppressed=N on the next one.
  */
 #ifndef ROOMCAST_LOG_H
 #define ROOMCAST_LOG_H
@@ -37,9 +43,30 @@ void log_write(enum log_level level, const char *fmt, ...)
 #define log_debug(...) \
 	do { if (log_current_level >= LOG_LEVEL_DEBUG) log_write(LOG_LEVEL_DEBUG, __VA_ARGS__); } while (0)
 
+/* The budget of one call site of log_limited(). */
+struct log_limit {
+	long long second;              /* CLOCK_MONOTONIC second of the last line */
+	unsigned n;                    /* lines written in it */
+	unsigned long suppressed;      /* not written since the last line */
+};
+
+#define LOG_LIMIT_PER_S 10
+
+void log_write_limited(struct log_limit *lim, enum log_level level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* A line a client (or an attacker) can cause once per request. */
+#define log_limited(level, ...)                                                   \
+	do {                                                                      \
+		static struct log_limit log_limit_;                               \
+		if (log_current_level >= (level))                                 \
+			log_write_limited(&log_limit_, (level), __VA_ARGS__);     \
+	} while (0)
+
 /* Writes at most <max> bytes of <data> into <out> (size <out_len>) with
- * non-printable bytes as \xNN, for quoting client input in a log line.
- * Returns <out>. */
+ * non-printable bytes and '\\' as \xNN, for quoting input in a message.
+ * Returns <out>.  log_field() also escapes '"', for a field's quotes. */
 char *log_escape(char *out, size_t out_len, const void *data, size_t len, size_t max);
+char *log_field(char *out, size_t out_len, const void *data, size_t len, size_t max);
 
 #endif

@@ -297,8 +297,9 @@ static int server_output_reserve(struct conn *c, size_t len)
 	}
 	if (evbuffer_get_length(c->out) + len > server.cfg->max_output_buffer) {
 		metrics_inc(output_overflow_total);
-		log_warn("conn %llu %s: output passed max_output_buffer (%zu bytes), closing",
-			 (unsigned long long)c->id, server_conn_peer(c), server.cfg->max_output_buffer);
+		log_limited(LOG_LEVEL_WARN, "output passed max_output_buffer, closing\tconn=%llu "
+			    "peer=%s max_output_buffer=%zu", (unsigned long long)c->id,
+			    server_conn_peer(c), server.cfg->max_output_buffer);
 		server_conn_close(c);
 		return -1;
 	}

@@ -39,9 +39,9 @@ static void websocket_fail(struct websocket *ws, enum ws_result r, const uint8_t
 	case WS_ERR_TOO_BIG: metrics_inc(ws_too_big_total); break;
 	default: metrics_inc(ws_protocol_errors_total); break;
 	}
-	log_info("conn %llu %s: %s, closing with %u (input: \"%s\")", (unsigned long long)ws->c->id,
-		 server_conn_peer(ws->c), ws_result_text(r), ws_result_close_code(r),
-		 log_escape(quoted, sizeof quoted, data, len, 64));
+	log_limited(LOG_LEVEL_INFO, "%s, closing with %u\tconn=%llu peer=%s input=\"%s\"",
+		    ws_result_text(r), ws_result_close_code(r), (unsigned long long)ws->c->id,
+		    server_conn_peer(ws->c), log_field(quoted, sizeof quoted, data, len, 64));
 	websocket_close(ws, ws_result_close_code(r));
 }
 

@@ -110,12 +110,23 @@ test('a socket file left by a killed daemon is replaced; a regular file is not',
 
 test('reuseport: two daemons on one port both get clients; without it the second cannot start', { skip }, async () => {
   const port = await h.freePort();
-  const conf = `listen 127.0.0.1:{PORT} reuseport\n${NSP}`;
-  const a = await h.startDaemon({ sio: true, port, config: conf });
-  const b = await h.startDaemon({ sio: true, port, config: conf });
+  // each scraped on an admin port of its own: on the shared port a scrape
+  // would land on either
+  const [adminA, adminB] = [await h.freePort(), await h.freePort()];
+  const conf = (admin) => `listen 127.0.0.1:{PORT} reuseport\nadmin_listen 127.0.0.1:${admin}\n${NSP}`;
+  const a = await h.startDaemon({ sio: true, port, config: conf(adminA) });
+  const b = await h.startDaemon({ sio: true, port, config: conf(adminB) });
+  a.admin = adminA;
+  b.admin = adminB;
   try {
-    // the scrapes themselves land on either daemon: count opened sockets
-    const opened = async (d) => (await d.metrics()).roomcast_sio_connects_total;
+    // startDaemon's readiness check on the shared port may be answered by a:
+    // b is up once its admin port answers
+    for (const d of [a, b]) {
+      await h.waitFor(async () => (await h.request(d.admin, { path: '/healthz', waitClose: true }).catch(() => null))?.status === 200,
+        { what: `admin port ${d.admin}` });
+    }
+    const opened = async (d) => h.parseMetrics((await h.request(d.admin, { path: '/metrics', waitClose: true })).text)
+      .roomcast_sio_connects_total;
     const [a0, b0] = [await opened(a), await opened(b)];
     const clients = [];
     for (let i = 0; i < 40; i++) clients.push(await h.sioConnect(port, '/', { transports: ['websocket'] }));

@@ -123,8 +123,8 @@ test('live changes apply while clients over both transports keep their sessions'
   assert.equal(refused.message, 'bad signature');
 
   await relays(c, 2);
-  await h.waitFor(() => / debug session \S+: closed/.test(logText()), { what: 'debug lines (log_level debug)' });
-  assert.doesNotMatch(fs.readFileSync(path.join(d.dir, 'roomcastd.log.1'), 'utf8'), / debug /, 'none before the reload');
+  await h.waitFor(() => / level=debug msg="session \S+: closed/.test(logText()), { what: 'debug lines (log_level debug)' });
+  assert.doesNotMatch(fs.readFileSync(path.join(d.dir, 'roomcastd.log.1'), 'utf8'), / level=debug /, 'none before the reload');
   assert.deepEqual(c.poll.disconnects, []);
   assert.deepEqual(c.ws.disconnects, []);
   assert.ok(c.poll.connected && c.ws.connected);
@@ -137,7 +137,7 @@ test('what needs a restart is logged by name and keeps running as it was', { ski
   await reload(fileFor({ port: other, ping: '5s', cors: 'http://app.example', joins: 'chat:* game:*' }));
   const said = logText().slice(logBefore);
   for (const key of ['listen', 'ping_interval', 'namespace /added \\(removed\\)']) {
-    assert.match(said, new RegExp(`warn reload: ${key} changed in the file: needs a restart`), key);
+    assert.match(said, new RegExp(`level=warn msg="reload: ${key} changed in the file: needs a restart`), key);
   }
   assert.equal((await h.request(d.port, { path: '/healthz', waitClose: true })).status, 200, 'still on the old port');
   await assert.rejects(h.request(other, { path: '/healthz', waitClose: true }), 'not on the new one');
@@ -156,7 +156,7 @@ test('a file with an error is refused with FILE:LINE and changes nothing', { ski
   await reload(good);
   await reload(good.replace('relay yes', 'relay yes\n    relay_maybe yes'), 'roomcast_config_reload_failures_total');
   const line = good.replace('relay yes', 'relay yes\n    relay_maybe yes').split('\n').findIndex((l) => l.includes('relay_maybe')) + 1;
-  assert.match(logText(), new RegExp(`error reload refused: ${d.configFile.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:${line}: unknown key 'relay_maybe'; the running configuration stays`));
+  assert.match(logText(), new RegExp(`level=error msg="reload refused: ${d.configFile.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:${line}: unknown key 'relay_maybe'; the running configuration stays`));
   // a key file that cannot be read: refused too, the old key stays in use
   fs.rmSync(SECRET_FILE);
   await reload(good, 'roomcast_config_reload_failures_total');

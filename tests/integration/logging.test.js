@@ -1,0 +1,71 @@
+// logging.test.js - what operators read (issue #13). Covers: a log file's
+// lines are logfmt with a millisecond UTC time (time=...Z level=... msg="...",
+// quotes in a message escaped); on stderr the same without the time, and
+// under journald (JOURNAL_STREAM set) with the syslog priority prefix; a
+// message's fields follow it (sid=, peer=, input=); a line a client can
+// cause at will is written at most 10 times a second from one place, the
+// rest counted as suppressed=N on the next; a request for an unknown
+// session id is a warning (rate-limited) that asks whether the balancer is
+// sticky, and the client still gets the reference's code 1 answer.
+// roomcastd only: these are roomcastd's logs.
+'use strict';
+
+const { test, after } = require('node:test');
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const path = require('node:path');
+const h = require('./harness');
+
+const skip = h.REFERENCE && 'roomcastd\'s logs';
+const daemons = [];
+after(() => daemons.forEach((d) => d.kill()));
+
+test('a log file: logfmt lines with millisecond UTC times; fields after the message', { skip }, async () => {
+  const d = await h.startDaemon({ sio: true,
+    config: `listen 127.0.0.1:{PORT}\npath ${h.EIO_PATH}\nlog_file {DIR}/rc.log\ndrain_timeout 0ms\n` });
+  daemons.push(d);
+  const file = path.join(d.dir, 'rc.log');
+  const ws = await h.WsConn.connect(d.port, `${h.EIO_PATH}?EIO=4&transport=websocket`);
+  await ws.text(); // open
+  ws.sendText('9"bad'); // not an Engine.IO packet: a parse error, quoted input
+  await ws.closed();
+  await d.stop();
+  const lines = fs.readFileSync(file, 'utf8').trim().split('\n');
+  for (const line of lines) {
+    assert.match(line, /^time=\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z level=(error|warn|info|debug) msg="(?:[^"\\]|\\.)*"( [a-z_]+=("(?:[^"\\]|\\.)*"|\S+))*$/, line);
+  }
+  const t = Date.parse(/^time=(\S+)/.exec(lines[0])[1]);
+  assert.ok(Math.abs(t - Date.now()) < 60000, 'UTC, now');
+  const parse = lines.find((l) => l.includes('Engine.IO parse error'));
+  assert.match(parse, /level=info msg="Engine.IO parse error" sid=[\w-]{20} input="9\\x22bad"$/);
+});
+
+test('stderr: no time, and the syslog priority under journald', { skip }, async () => {
+  const plain = await h.startDaemon({ sio: true });
+  daemons.push(plain);
+  await plain.stop();
+  assert.match(plain.stderr(), /^level=info msg="roomcastd [\d.]+ started \(pid \d+, \w+\)"$/m);
+  const journal = await h.startDaemon({ sio: true, env: { JOURNAL_STREAM: '8:12345' } });
+  daemons.push(journal);
+  await journal.stop();
+  assert.match(journal.stderr(), /^<6>level=info msg="stopped"$/m);
+});
+
+test('an unknown session id: a rate-limited warning that asks about stickiness; code 1 to the client', { skip }, async () => {
+  const d = await h.startDaemon({ sio: true });
+  daemons.push(d);
+  const N = 40;
+  const answers = await Promise.all(Array.from({ length: N }, (_, i) => h.request(d.port, {
+    path: `${h.EIO_PATH}?EIO=4&transport=polling&sid=AAAAAAAAAAAAAAAAAA${String(i).padStart(2, '0')}`, waitClose: true,
+  })));
+  for (const res of answers) h.assertEioError(res, 1);
+  const warned = () => d.stderr().split('\n').filter((l) => l.includes('400 for an unknown session id'));
+  assert.ok(warned().length >= 1 && warned().length <= 10, `${warned().length} lines for ${N} requests in under a second`);
+  assert.match(warned()[0], /^level=warn msg="400 for an unknown session id: closed, expired, or another instance's \(is the balancer sticky for polling\?\)" sid="AAAAAAAAAAAAAAAAAA\d\d" peer=127\.0\.0\.1$/);
+  // the next second: one more line, with the count of those not written
+  await new Promise((r) => setTimeout(r, 1100));
+  h.assertEioError(await h.request(d.port, { path: `${h.EIO_PATH}?EIO=4&transport=polling&sid=BBBBBBBBBBBBBBBBBBBB`, waitClose: true }), 1);
+  const last = warned().at(-1);
+  assert.match(last, new RegExp(`sid="BBBBBBBBBBBBBBBBBBBB" peer=127\\.0\\.0\\.1 suppressed=${N - 10}$`));
+  await d.stop();
+});
