@@ -635,18 +635,33 @@ static void linger_timeout_takes_1ms_to_1h(void **state)
 				       "linger_timeout: '3600001ms' out of range (1ms..1h)");
 }
 
-static void drain_timeout_takes_0_to_10m(void **state)
+/* A top-level duration key of <cfg>'s uint32_t field at <offset>: its
+ * default, 0ms and <top> (<top_ms>) taken, <past> refused as out of
+ * <range>. */
+static void config_test_duration_key(const char *key, size_t offset, uint32_t default_ms,
+				     const char *top, uint32_t top_ms, const char *past,
+				     const char *range)
 {
 	struct config cfg;
+	char text[96], message[160];
+	const uint32_t *field = (const uint32_t *)((const char *)&cfg + offset);
 
 	config_defaults(&cfg);
-	assert_int_equal(cfg.drain_timeout_ms, 10000);
-	config_test_parse_ok(&cfg, "drain_timeout 0ms\n");
-	assert_int_equal(cfg.drain_timeout_ms, 0);
-	config_test_parse_ok(&cfg, "drain_timeout 10m\n");
-	assert_int_equal(cfg.drain_timeout_ms, 600000);
-	config_test_expect_value_error("drain_timeout", "601s",
-				       "drain_timeout: '601s' out of range (0ms..10m)");
+	assert_int_equal(*field, default_ms);
+	snprintf(text, sizeof text, "%s 0ms\n", key);
+	config_test_parse_ok(&cfg, text);
+	assert_int_equal(*field, 0);
+	snprintf(text, sizeof text, "%s %s\n", key, top);
+	config_test_parse_ok(&cfg, text);
+	assert_int_equal(*field, top_ms);
+	snprintf(message, sizeof message, "%s: '%s' out of range (%s)", key, past, range);
+	config_test_expect_value_error(key, past, message);
+}
+
+static void drain_timeout_takes_0_to_10m(void **state)
+{
+	config_test_duration_key("drain_timeout", offsetof(struct config, drain_timeout_ms), 10000,
+				 "10m", 600000, "601s", "0ms..10m");
 }
 
 static void flush_delay_takes_0_to_1s(void **state)
@@ -1902,16 +1917,8 @@ static void auth_backend_keys_take_their_ranges(void **state)
 
 static void backend_flush_delay_is_a_duration_up_to_1s(void **state)
 {
-	struct config cfg;
-
-	config_defaults(&cfg);
-	assert_int_equal(cfg.backend_flush_delay_ms, 1);
-	config_test_parse_ok(&cfg, "backend_flush_delay 0ms\n");
-	assert_int_equal(cfg.backend_flush_delay_ms, 0);
-	config_test_parse_ok(&cfg, "backend_flush_delay 1s\n");
-	assert_int_equal(cfg.backend_flush_delay_ms, 1000);
-	config_test_expect_value_error("backend_flush_delay", "1001ms",
-				       "backend_flush_delay: '1001ms' out of range (0ms..1s)");
+	config_test_duration_key("backend_flush_delay", offsetof(struct config, backend_flush_delay_ms),
+				 1, "1s", 1000, "1001ms", "0ms..1s");
 }
 
 static void backend_buffer_takes_a_size_from_0_to_1g(void **state)
