@@ -1,6 +1,7 @@
 // reload.test.js - SIGHUP reloads the config file (issue #13), on one
 // roomcastd with official clients connected over polling and WebSocket
-// while the file changes under them. Covers: what changes live (log level
+// while the file changes under them. Covers: what changes live (relay,
+// the Redis password at the next connect, log level
 // and a log file reopened after logrotate moved it, CORS, room policy, a
 // namespace added, an auth jwt secret read again, connect_timeout for
 // sessions opened after the reload); what needs a restart (listen, ping
@@ -176,6 +177,45 @@ test('connect_timeout: sessions opened after the reload get the new one', { skip
   const { ws } = await h.wsSession(d.port);
   await ws.closed({ timeout: 5000 });
   assert.ok(Date.now() - t0 < 2000, `closed after ${Date.now() - t0} ms (connect_timeout 300ms, default 45s)`);
+});
+
+test('relay and the Redis password change live: a relay stops, the next connect authenticates anew', { skip }, async () => {
+  const r = await h.startRedis();
+  const c = await h.startClusterDaemon(r, { raw: 'namespace /r {\n    client_join *\n    relay yes\n}\n' });
+  const admin = await r.client();
+  try {
+    const a = await h.sioConnect(c.port, '/r', { transports: ['websocket'] });
+    const b = h.sioWatchDisconnect(await h.sioRecorded(open, c.port, 'websocket', '/r'));
+    for (const s of [a, b]) assert.deepEqual(await h.sioAck(s, 'join', 'x'), ['ok']);
+    a.emit('said', 1);
+    await h.sioWaitGot(b, ['said', 1]);
+
+    const text = fs.readFileSync(c.configFile, 'utf8');
+    fs.writeFileSync(c.configFile, `${text.replace('relay yes', 'relay no')}\nredis_password s3cret\n`);
+    c.child.kill('SIGHUP');
+    await h.waitFor(async () => (await c.metrics()).roomcast_config_reloads_total === 1, { what: 'the reload' });
+    const m0 = await c.metrics();
+    a.emit('said', 2);
+    await h.waitFor(async () => (await c.metrics()).roomcast_sio_events_received_total === m0.roomcast_sio_events_received_total + 1,
+      { what: 'the event handled' });
+    await h.sioFence(b);
+    assert.equal((await c.metrics()).roomcast_sio_events_relayed_total, m0.roomcast_sio_events_relayed_total);
+    assert.ok(!b.got.some((e) => e[0] === 'said' && e[1] === 2), 'relay no applies to connected sockets');
+
+    // Redis now wants the password: only the reloaded one gets the daemon back in
+    const before = (await c.metrics()).roomcast_redis_reconnects_total;
+    await admin.sendCommand(['CONFIG', 'SET', 'requirepass', 's3cret']);
+    await admin.sendCommand(['CLIENT', 'KILL', 'TYPE', 'normal']);
+    await admin.sendCommand(['CLIENT', 'KILL', 'TYPE', 'pubsub']);
+    await h.waitFor(async () => (await c.metrics()).roomcast_redis_reconnects_total > before, { what: 'a reconnect' });
+    await h.waitRedis(c, 'up', { timeout: 15000 });
+    a.disconnect();
+    assert.deepEqual(b.disconnects, []);
+  } finally {
+    c.kill();
+    await admin.disconnect().catch(() => {});
+    await r.close();
+  }
 });
 
 test('SIGTERM: daemon exits 0', { skip }, async () => {
