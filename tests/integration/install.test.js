@@ -5,7 +5,8 @@
 // roomcastd@.service (its own config, NAME.conf), and `systemd-analyze
 // security --offline=yes` rates both at an exposure of 2.0 or less; every
 // system call the daemon makes (traced with strace over WebSocket and
-// polling clients, Redis, a reload and a drain) is one the unit's
+// polling clients, a unix socket, a /metrics scrape, Redis, a reload and a
+// drain) is one the unit's
 // SystemCallFilter allows; the installed config checks, listens on
 // loopback and lets no client join a room or reach another; uninstall
 // removes what install put there and keeps a config changed since.
@@ -109,7 +110,9 @@ test('every system call the daemon makes is one SystemCallFilter allows', { skip
   const trace = path.join(tmp, 'strace.out');
   const port = await h.freePort();
   const conf = path.join(tmp, 'traced.conf');
-  fs.writeFileSync(conf, `listen 127.0.0.1:${port}\nredis ${r.addr}\nlog_level debug\ndrain_timeout 300ms\n` +
+  const admin = await h.freePort();
+  fs.writeFileSync(conf, `listen 127.0.0.1:${port}\nlisten unix:${tmp}/traced.sock mode=0660\n` +
+    `admin_listen 127.0.0.1:${admin}\nredis ${r.addr}\nlog_level debug\ndrain_timeout 300ms\n` +
     'namespace / {\n  client_join *\n  relay yes\n}\n');
   // the binary make install puts in place (a sanitizer build cannot run
   // under ptrace: LeakSanitizer refuses to)
@@ -123,6 +126,7 @@ test('every system call the daemon makes is one SystemCallFilter allows', { skip
       const res = await h.request(port, { path: '/healthz', waitClose: true }).catch(() => null);
       return res && /redis up/.test(res.text);
     }, { what: 'the traced daemon up with Redis' });
+    assert.equal((await h.request(admin, { path: '/metrics', waitClose: true })).status, 200);
     const a = await h.sioConnect(port, '/', { transports: ['websocket'] });
     const b = await h.sioConnect(port, '/', { transports: ['polling'] });
     const c = await h.sioConnect(port, '/');                      // polling, then upgrade
