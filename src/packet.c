@@ -467,8 +467,7 @@ enum packet_result packet_reader_feed(struct packet_reader *r, bool binary,
 	return res < 0 ? packet_reader_fail(r, res) : res;
 }
 
-/* Decimal digits of <v> written backwards from <end>; returns the start. */
-static char *packet_write_decimal(char *end, uint64_t v)
+char *packet_write_decimal(char *end, uint64_t v)
 {
 	do {
 		*--end = (char)('0' + v % 10);

@@ -119,6 +119,11 @@ enum packet_result packet_reader_feed(struct packet_reader *r, bool binary,
  * removeListener). */
 bool packet_event_is_reserved(const char *name, size_t len);
 
+/* Writes the decimal digits of <v> backwards from <end> (at most 20 bytes
+ * before it) and returns where they start: for encoders that have to
+ * write numbers often, without printf's machinery. */
+char *packet_write_decimal(char *end, uint64_t v);
+
 /* Writes the text header `<type>[<n>-][<nsp>,][<ack id>]` (the namespace
  * only when it is not "/", the ack id only when not PACKET_NO_ACK) into
  * <out>, NUL-terminated.  Returns its length, or 0 if <out_len> is too
