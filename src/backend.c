@@ -430,14 +430,6 @@ static struct backend_record *backend_queue_pop(struct backend_queue *q)
 	return r;
 }
 
-static void backend_queue_prepend_one(struct backend_queue *q, struct backend_record *r)
-{
-	r->next = q->head;
-	if (!q->head)
-		q->tail = &r->next;
-	q->head = r;
-}
-
 /* Moves all of <from> in front of <to>, in order. */
 static void backend_queue_prepend(struct backend_queue *to, struct backend_queue *from)
 {
@@ -509,17 +501,19 @@ static void backend_written_cb(void *arg, enum redis_write_result res, const cha
 	backend.is_refusal_logged = true;
 }
 
-/* Hands record <r> (in no queue) to Redis; on OK it is kept in flight
- * until answered, else it stays the caller's. */
-static enum redis_write_result backend_write(struct backend_record *r)
+/* Hands record <r> to Redis: OK, or why the publisher cannot take it now.
+ * On OK the caller puts it in flight (backend_in_flight_add()) before
+ * anything else is written: answers come in that order. */
+static enum redis_write_result backend_write(const struct backend_record *r)
 {
-	enum redis_write_result res = redis_write(r->cmd, r->len, backend_written_cb, NULL);
+	return redis_write(r->cmd, r->len, backend_written_cb, NULL);
+}
 
-	if (res == REDIS_WRITE_OK) {
-		backend_queue_push(&backend.in_flight, r);
-		backend.n_in_flight++;
-	}
-	return res;
+/* <r>, taken off any queue, waits for its answer. */
+static void backend_in_flight_add(struct backend_record *r)
+{
+	backend_queue_push(&backend.in_flight, r);
+	backend.n_in_flight++;
 }
 
 /* The buffer stopped on <res>.  Redis's return (backend_on_redis_state())
@@ -547,14 +541,13 @@ static void backend_drain_cb(evutil_socket_t fd, short what, void *arg)
 	size_t n = 0, bytes = 0;
 
 	while (backend.buffer.head && n < BACKEND_DRAIN_RECORDS && bytes < BACKEND_DRAIN_BYTES) {
-		struct backend_record *r = backend_buffer_pop();
-		enum redis_write_result res = backend_write(r);
+		enum redis_write_result res = backend_write(backend.buffer.head);
 		if (res != REDIS_WRITE_OK) {
-			backend_queue_prepend_one(&backend.buffer, r);
-			backend_buffer_count(r, +1);
 			backend_stalled(res);
 			return;
 		}
+		struct backend_record *r = backend_buffer_pop();
+		backend_in_flight_add(r);
 		n++;
 		bytes += r->len;
 	}
@@ -604,8 +597,10 @@ static int backend_take(char *cmd, size_t len)
 	}
 	if (!backend.buffer.head) {
 		enum redis_write_result res = backend_write(r);
-		if (res == REDIS_WRITE_OK)
+		if (res == REDIS_WRITE_OK) {
+			backend_in_flight_add(r);
 			return 0;
+		}
 		backend_stalled(res);
 	}
 	return backend_buffer_take(r);
