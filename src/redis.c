@@ -475,6 +475,8 @@ static void redis_ev_add_write(void *arg)
 		if (evtimer_pending(e->hold, NULL) || evtimer_add(e->hold, &tv) == 0)
 			return;
 	}
+	/* the watcher writes what the hold kept: the hold has nothing left */
+	(void)event_del(e->hold);
 	(void)event_add(e->wev, NULL);
 }
 
