@@ -17,18 +17,12 @@
 
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const crypto = require('node:crypto');
-const fs = require('node:fs');
-const os = require('node:os');
-const path = require('node:path');
 const h = require('./harness');
 
 const skip = h.REFERENCE && 'roomcastd\'s backend stream';
 const STREAM = 'rc:life';
-const keyDir = fs.mkdtempSync(path.join(os.tmpdir(), 'roomcast-life-'));
-const SECRET = crypto.randomBytes(32).toString('hex');
-const SECRET_FILE = path.join(keyDir, 'secret');
-fs.writeFileSync(SECRET_FILE, SECRET);
+const KEY = h.hs256SecretFile('roomcast-life-');
+const { secret: SECRET, file: SECRET_FILE } = KEY;
 
 const RAW = `
 namespace / {
@@ -60,7 +54,7 @@ before(async () => {
 after(async () => {
   if (d) d.kill();
   if (r) await r.close();
-  fs.rmSync(keyDir, { recursive: true, force: true });
+  KEY.remove();
 });
 
 /** Every record of socket <sid> (fields as strings, no entry id), once <n> have arrived. */

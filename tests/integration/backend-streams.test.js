@@ -24,19 +24,15 @@
 
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const crypto = require('node:crypto');
 const fs = require('node:fs');
-const os = require('node:os');
 const path = require('node:path');
 const h = require('./harness');
 const mp = require(path.join(__dirname, '..', 'node_modules', 'notepack.io'));
 
 const skip = h.REFERENCE && 'roomcastd\'s backend stream';
 const STREAM = 'rc:events';
-const keyDir = fs.mkdtempSync(path.join(os.tmpdir(), 'roomcast-backend-'));
-const SECRET = crypto.randomBytes(32).toString('hex');
-const SECRET_FILE = path.join(keyDir, 'secret');
-fs.writeFileSync(SECRET_FILE, SECRET);
+const KEY = h.hs256SecretFile('roomcast-backend-');
+const { secret: SECRET, file: SECRET_FILE } = KEY;
 
 const RAW = `
 namespace / {
@@ -78,7 +74,7 @@ before(async () => {
 after(async () => {
   if (d) d.kill();
   if (r) await r.close();
-  fs.rmSync(keyDir, { recursive: true, force: true });
+  KEY.remove();
 });
 
 const BUF = () => require(path.join(__dirname, '..', 'node_modules', 'redis')).commandOptions({ returnBuffers: true });

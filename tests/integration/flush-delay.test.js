@@ -32,10 +32,7 @@ after(() => d && d.kill());
 
 /** A raw WebSocket Socket.IO client on <nsp>, in room "r". */
 async function member(nsp) {
-  const c = await h.sioWs(d.port, { nsp });
-  const prefix = nsp === '/' ? '' : `${nsp},`;
-  c.ws.sendText(`42${prefix}1["join","r"]`);
-  assert.equal(await c.ws.text(), `43${prefix}1["ok"]`);
+  const c = await h.sioRoomMember(d.port, { nsp });
   c.chunks = [];
   c.ws.conn.sock.on('data', (b) => c.chunks.push({ at: Date.now(), bytes: b.length }));
   return c;

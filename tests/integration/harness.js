@@ -614,6 +614,15 @@ async function sioWs(port, { nsp = '/', auth } = {}) {
   return { ws, sid, socketId: m[2] };
 }
 
+/** A raw WebSocket Socket.IO client on <nsp> that joined <room> (its join acked "ok"). */
+async function sioRoomMember(port, { nsp = '/', room = 'r' } = {}) {
+  const c = await sioWs(port, { nsp });
+  const prefix = nsp === '/' ? '' : `${nsp},`;
+  c.ws.sendText(`42${prefix}1["join",${JSON.stringify(room)}]`);
+  assert.equal(await c.ws.text(), `43${prefix}1["ok"]`);
+  return c;
+}
+
 // ------------------------------------------------------- sio test files
 
 /**
@@ -1131,6 +1140,18 @@ async function sioWaitDisconnect(s, { timeout = DEFAULT_WAIT } = {}) {
   return s.disconnects[0];
 }
 
+/**
+ * A random HS256 secret in a file of its own, for jwt_secret_file:
+ * { secret, file, remove() } (remove() in after()).
+ */
+function hs256SecretFile(prefix) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const secret = crypto.randomBytes(32).toString('hex');
+  const file = path.join(dir, 'secret');
+  fs.writeFileSync(file, secret);
+  return { secret, file, remove: () => fs.rmSync(dir, { recursive: true, force: true }) };
+}
+
 /** An HS256 JWT of <claims> signed with <secret>, as an app's login would issue it. */
 function hs256Token(secret, claims) {
   const b64url = (x) => Buffer.from(x).toString('base64url');
@@ -1236,7 +1257,7 @@ async function notifySocket() {
 }
 
 module.exports = {
-  notifySocket, startNginx,
+  notifySocket, startNginx, sioRoomMember,
   CLUSTER_RAW,
   REPO, REFERENCE, BIN, ECHO_BIN, EIO_PATH, JSON_ERR,
   show, waitFor, once, freePort,
@@ -1250,5 +1271,5 @@ module.exports = {
   trackedClients, sioRecorded, sioJoinAll, openNamespaces, endTests,
   startRedis, redisEmitter, healthz, waitRedis, startClusterDaemon, startNodeCluster, startEmitterProcess, startAll,
   sioWaitGot, sioDropGot, clusterFence, sioWatchDisconnect, sioWaitDisconnect,
-  hs256Token, streamEntries,
+  hs256Token, hs256SecretFile, streamEntries,
 };

@@ -34,12 +34,7 @@ before(async () => {
 after(() => d && d.kill());
 
 /** A raw WebSocket member of room "r" (answers nothing: it will stop reading). */
-async function member() {
-  const c = await h.sioWs(d.port);
-  c.ws.sendText('421["join","r"]');
-  assert.equal(await c.ws.text(), '431["ok"]');
-  return c;
-}
+const member = () => h.sioRoomMember(d.port);
 
 test('members that stop reading are reset at linger_timeout after their ping timeout', { skip }, async (t) => {
   const watch = await roomWatch(d.port);

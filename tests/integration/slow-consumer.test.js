@@ -28,12 +28,7 @@ before(async () => {
 });
 after(() => d && d.kill());
 
-async function member() {
-  const c = await h.sioWs(d.port);
-  c.ws.sendText('421["join","r"]');
-  assert.equal(await c.ws.text(), '431["ok"]');
-  return c;
-}
+const member = () => h.sioRoomMember(d.port);
 
 test('a client that stops reading is closed past max_output_buffer; the room\'s readers get everything', async () => {
   const slow = await member();
