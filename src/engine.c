@@ -898,10 +898,13 @@ void engine_handle_head(struct http_conn *hc, struct http_request *req)
 	struct engine_session *s = engine_find(req);
 	bool live = s && s->state != ENGINE_CLOSED;
 
-	if (engine_origin_refuse(hc, req))
-		return;
 	if (req->method == HTTP_POST && !req->is_upgrade && live && !s->is_websocket &&
 	    engine_is_eio4(req) && engine_transport_of(req) == CONFIG_TRANSPORT_POLLING) {
+		/* Before the overlap check: another site's page must not end
+		 * a session either.  The other paths are checked, once, by
+		 * engine_handle_request(). */
+		if (engine_origin_refuse(hc, req))
+			return;
 		if (s->post) {
 			engine_refuse(s, hc, "data request overlap from client");
 			return;
