@@ -43,6 +43,7 @@
 #include "metrics.h"
 #include "nsp.h"
 #include "redis.h"
+#include "route.h"
 
 /* The adapter's uid: 6 URL-safe base64 characters, as uid2(6) gives. */
 #define CLUSTER_UID_LEN 6
@@ -688,6 +689,10 @@ static void cluster_on_message(void *arg, const char *channel, size_t channel_le
 		backend_on_reply(payload, len);
 		return;
 	}
+	if (route_is_channel(name)) {
+		route_on_message(payload, len);
+		return;
+	}
 	for (size_t i = 0; i < cluster.n_namespaces; i++) {
 		struct cluster_ns *cns = &cluster.namespaces[i];
 		if (strcmp(name, cns->request) == 0) {
@@ -709,6 +714,7 @@ static void cluster_on_state(void *arg, bool up)
 {
 	cluster.up = up;
 	backend_on_redis_state(up);
+	route_on_redis_state(up);
 }
 
 static const struct redis_callbacks cluster_redis_callbacks = {

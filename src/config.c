@@ -132,7 +132,8 @@ static config_set_cb config_set_listen, config_set_path, config_set_transports,
 	config_set_client_join, config_set_event_name, config_set_redis, config_set_redis_password,
 	config_set_redis_key, config_set_redis_emit_channel, config_set_auth, config_set_jwt_key_file,
 	config_set_jwt_string, config_set_user_room, config_set_claim_name, config_set_forward,
-	config_set_forward_events, config_set_backend_stream, config_set_backend_headers;
+	config_set_forward_events, config_set_backend_stream, config_set_backend_headers,
+	config_set_cluster_listen, config_set_cluster_secret_file;
 
 /* Every key, its default and why.  The reference server is Node socket.io
  * 4.8 (engine.io 6.6) on Node's http module; protocol-notes.md 1.13.
@@ -269,6 +270,13 @@ static const struct config_key config_keys[] = {
 	  .field = CONFIG_FIELD(redis_max_message, size_t), .min = CONFIG_KIB,
 	  .max = 512 * CONFIG_MIB, .default_value = "1M",
 	  .why = "max_payload's order: one message is decoded and queued for many clients" },
+
+	/* Session routing: a request for another instance's session is
+	 * forwarded to it (route.c, forward.c). */
+	{ .name = "cluster_listen", .set = config_set_cluster_listen, .max_values = 1,
+	  .why = "none: requests for another instance's session get code 1, as without stickiness" },
+	{ .name = "cluster_secret_file", .set = config_set_cluster_secret_file, .max_values = 1,
+	  .why = "none: a secret shared by the cluster signs session ids and peer requests" },
 
 	/* Backends: client events written to a Redis Stream (backend.c). */
 	{ .name = "backend_stream", .set = config_set_backend_stream, .max_values = 1,
@@ -711,7 +719,7 @@ static bool config_listen_equal(const struct config_listen *a, const struct conf
  * name, since resolving at start-up would block and could change later.
  * Returns 0, 1 if <v> is not such an address, or -1 (failed, said). */
 static int config_listen_inet(struct config_parser *ps, const struct config_tok *v,
-			      struct config_listen *l)
+			      struct config_listen *l, bool port_zero_ok)
 {
 	char host[INET6_ADDRSTRLEN];
 	const char *s = v->s, *colon;
@@ -754,8 +762,11 @@ static int config_listen_inet(struct config_parser *ps, const struct config_tok 
 
 	const char *port_s = colon + 1;
 	size_t port_len = len - (size_t)(port_s - s);
-	long port = config_parse_port(port_s, port_len);
-	if (port == 0)
+	/* Port 0 (the kernel picks one) only where the port is announced
+	 * rather than configured into clients: cluster_listen. */
+	bool any_port = port_zero_ok && port_len == 1 && port_s[0] == '0';
+	long port = any_port ? 0 : config_parse_port(port_s, port_len);
+	if (port == 0 && !any_port)
 		return 1;
 	if (port < 0)
 		return config_fail(ps, "listen: port '%.*s' out of range (1..65535)",
@@ -826,7 +837,7 @@ static int config_set_admin_listen(struct config_parser *ps, const struct config
 	CONFIG_QUOTE_BUF(q);
 
 	memset(l, 0, sizeof *l);
-	int rc = config_listen_inet(ps, &v[0], l);
+	int rc = config_listen_inet(ps, &v[0], l, false);
 	if (rc > 0)
 		return config_fail(ps, "admin_listen: bad address '%s' (expected IPv4:PORT, "
 				   "[IPv6]:PORT or *:PORT)", config_quote(q, &v[0]));
@@ -841,6 +852,36 @@ static int config_set_admin_listen(struct config_parser *ps, const struct config
 	l->text[v[0].len] = '\0';
 	l->line = ps->line;
 	ps->cfg->has_admin_listen = true;
+	return 0;
+}
+
+/* `cluster_listen ADDR:PORT`: where other instances forward requests for
+ * this one's sessions.  The address is announced to them, so it must be
+ * one they can reach, not a wildcard; port 0 lets the kernel pick (several
+ * processes sharing one file). */
+static int config_set_cluster_listen(struct config_parser *ps, const struct config_key *key,
+				     const struct config_tok *v, size_t n)
+{
+	struct config_listen *l = &ps->cfg->cluster_listen;
+	CONFIG_QUOTE_BUF(q);
+
+	memset(l, 0, sizeof *l);
+	int rc = config_listen_inet(ps, &v[0], l, true);
+	if (rc > 0)
+		return config_fail(ps, "cluster_listen: bad address '%s' (expected IPv4:PORT or "
+				   "[IPv6]:PORT; port 0 picks a free one)", config_quote(q, &v[0]));
+	if (rc < 0)
+		return -1;
+	const struct sockaddr_in *sin = (const struct sockaddr_in *)&l->addr;
+	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)&l->addr;
+	if ((l->addr.ss_family == AF_INET && sin->sin_addr.s_addr == htonl(INADDR_ANY)) ||
+	    (l->addr.ss_family == AF_INET6 && IN6_IS_ADDR_UNSPECIFIED(&sin6->sin6_addr)))
+		return config_fail(ps, "cluster_listen: '%s' is announced to the other instances: "
+				   "name an address of this host they can reach", config_quote(q, &v[0]));
+	memcpy(l->text, v[0].s, v[0].len);
+	l->text[v[0].len] = '\0';
+	l->line = ps->line;
+	ps->cfg->has_cluster_listen = true;
 	return 0;
 }
 
@@ -860,7 +901,7 @@ static int config_set_listen(struct config_parser *ps, const struct config_key *
 	if (v[0].len > 5 && memcmp(v[0].s, "unix:", 5) == 0)
 		rc = config_listen_unix(ps, &v[0], &l);
 	else
-		rc = config_listen_inet(ps, &v[0], &l);
+		rc = config_listen_inet(ps, &v[0], &l, false);
 	if (rc > 0)
 		return config_fail(ps, "listen: bad address '%s' (expected IPv4:PORT, [IPv6]:PORT, "
 				   "*:PORT or unix:PATH)", config_quote(q, &v[0]));
@@ -1292,6 +1333,18 @@ static int config_set_jwt_key_file(struct config_parser *ps, const struct config
 		return config_fail(ps, "%s: path longer than %d bytes", key->name, CONFIG_MAX_FILE_PATH);
 	config_copy_filled(ns->jwt_key_file, sizeof ns->jwt_key_file, v[0].s, v[0].len);
 	ns->jwt_key = kind;
+	return 0;
+}
+
+/* `cluster_secret_file PATH`: the parser stores the path; route.c reads
+ * the secret at start-up. */
+static int config_set_cluster_secret_file(struct config_parser *ps, const struct config_key *key,
+					  const struct config_tok *v, size_t n)
+{
+	if (v[0].len > CONFIG_MAX_FILE_PATH)
+		return config_fail(ps, "%s: path longer than %d bytes", key->name, CONFIG_MAX_FILE_PATH);
+	config_copy_filled(ps->cfg->cluster_secret_file, sizeof ps->cfg->cluster_secret_file,
+			   v[0].s, v[0].len);
 	return 0;
 }
 
@@ -1904,6 +1957,35 @@ static int config_block_close(struct config_parser *ps, struct config_lexer *lx,
 	return 0;
 }
 
+/* Session routing needs its listener, its secret and Redis (where the
+ * instances find each other), and a listener of its own. */
+static int config_cluster_problem(struct config_parser *ps)
+{
+	const struct config *cfg = ps->cfg;
+	bool has_secret = cfg->cluster_secret_file[0] != '\0';
+
+	if (!cfg->has_cluster_listen && !has_secret)
+		return 0;
+	if (!has_secret || !cfg->has_cluster_listen) {
+		ps->line = config_first_line(ps, has_secret ? "cluster_secret_file" : "cluster_listen");
+		return config_fail(ps, "cluster_listen and cluster_secret_file go together: "
+				   "routing needs both");
+	}
+	ps->line = config_first_line(ps, "cluster_listen");
+	if (!cfg->redis_host[0] && !cfg->redis_unix[0])
+		return config_fail(ps, "cluster_listen needs a redis key: instances find each "
+				   "other through Redis");
+	for (size_t i = 0; i < cfg->n_listen; i++) {
+		if (config_listen_equal(&cfg->listen[i], &cfg->cluster_listen))
+			return config_fail(ps, "cluster_listen: '%s' is also a listen address",
+					   cfg->cluster_listen.text);
+	}
+	if (cfg->has_admin_listen && config_listen_equal(&cfg->admin_listen, &cfg->cluster_listen))
+		return config_fail(ps, "cluster_listen: '%s' is also the admin_listen address",
+				   cfg->cluster_listen.text);
+	return 0;
+}
+
 /* Checks that span keys, once every line is in.  The error points at the
  * later of the lines involved, or has no line if both are defaults. */
 static int config_check(struct config_parser *ps)
@@ -1932,6 +2014,8 @@ static int config_check(struct config_parser *ps)
 		return config_fail(ps, "namespace %s: auth backend needs a redis key: backends "
 				   "answer through Redis", ns->name);
 	}
+	if (config_cluster_problem(ps) < 0)
+		return -1;
 	char prefix[CONFIG_MAX_REDIS_KEY + 16];
 	if (config_emit_channel_clash(prefix, sizeof prefix, cfg)) {
 		struct config_tok channel = {

@@ -168,6 +168,10 @@ struct config {
 	uint32_t redis_request_timeout_ms;       /* waiting for cluster answers and client acks */
 	char redis_emit_channel[CONFIG_MAX_REDIS_KEY + 1]; /* plain JSON emits; never under redis_key# */
 	size_t redis_max_message;                /* bytes: longer Redis messages are dropped */
+	/* Session routing (route.h): both or neither, and only with redis. */
+	struct config_listen cluster_listen;     /* where peers forward requests, when has_cluster_listen */
+	bool has_cluster_listen;
+	char cluster_secret_file[CONFIG_MAX_FILE_PATH + 1]; /* "" = none; read at start-up (route.c) */
 	char backend_stream[CONFIG_MAX_REDIS_KEY + 1]; /* XADD key of client events for backends */
 	uint32_t backend_stream_maxlen;          /* XADD MAXLEN ~: entries Redis keeps per stream */
 	uint32_t backend_streams;                /* K: records spread over <stream>:<i> by socket, 1 = one */

@@ -13,12 +13,14 @@
 
 #include "daemon.h"
 #include "engine.h"
+#include "forward.h"
 #include "http.h"
 #include "jsonmem.h"
 #include "log.h"
 #include "metrics.h"
 #include "procmetrics.h"
 #include "reload.h"
+#include "route.h"
 #include "server.h"
 #include "timeq.h"
 #include "version.h"
@@ -99,8 +101,33 @@ static void daemon_metrics(struct http_conn *hc)
 /* /healthz and /metrics: GET (or HEAD) only.  With admin_listen, /metrics
  * is served there alone and the engine not at all; /healthz on both, for
  * balancers that check the client port. */
+/* Whether a request that came in on cluster_listen may go on: it carries
+ * the cluster's token and asks for the engine, the only thing peers
+ * forward.  Answers it otherwise. */
+static bool daemon_peer_allowed(struct http_conn *hc, struct http_request *req)
+{
+	if (!route_peer_token_ok(req->peer_token)) {
+		metrics_inc(route_peer_refused_total);
+		log_limited(LOG_LEVEL_WARN, "cluster_listen: request without the cluster's token "
+			    "refused (another cluster_secret_file?)\tpeer=%s",
+			    server_conn_peer(http_conn_peek(hc)));
+		http_respond(hc, 403, "text/plain", NULL, "forbidden\n", 10);
+		return false;
+	}
+	if (!daemon_under_engine_path(req)) {
+		http_respond(hc, 404, "text/plain", NULL, "not found\n", 10);
+		return false;
+	}
+	return true;
+}
+
 static void daemon_on_request(struct http_conn *hc, struct http_request *req)
 {
+	if (http_conn_is_peer(hc)) {
+		if (daemon_peer_allowed(hc, req))
+			engine_handle_request(hc, req);
+		return;
+	}
 	bool admin = http_conn_is_admin(hc);
 	bool health = daemon_path_is(req, "/healthz");
 	bool metrics = daemon_path_is(req, "/metrics") && (admin || !daemon_state.cfg->has_admin_listen);
@@ -121,10 +148,14 @@ static void daemon_on_head(struct http_conn *hc, struct http_request *req)
 {
 	/* Only polling POSTs under the engine path take a body; every other
 	 * request is answered from its head, its body left unread. */
-	if (!http_conn_is_admin(hc) && daemon_under_engine_path(req))
+	if (http_conn_is_peer(hc)) {
+		if (daemon_peer_allowed(hc, req))
+			engine_handle_head(hc, req);
+	} else if (!http_conn_is_admin(hc) && daemon_under_engine_path(req)) {
 		engine_handle_head(hc, req);
-	else
+	} else {
 		daemon_on_request(hc, req);
+	}
 }
 
 static const struct http_router daemon_router = {
@@ -155,7 +186,7 @@ static void daemon_after_turn(void)
 	do {
 		engine_after_turn();
 		server_after_turn();
-	} while (engine_has_work());
+	} while (engine_has_work() || server_has_work());
 }
 
 /* glibc keeps freed heap for reuse: after an attack ends (thousands of
@@ -327,6 +358,7 @@ static void daemon_drain(const struct daemon_app *app)
 	      (app->is_busy && app->is_busy())); waited += 50)
 		daemon_run_for(50);
 	engine_cleanup();
+	forward_cleanup();
 	server_cleanup();
 	daemon_after_turn();
 	http_cleanup();
@@ -379,7 +411,7 @@ int daemon_run(struct config *cfg, const char *path, const struct daemon_app *ap
 	    !daemon_state.trim || !daemon_state.lag || event_add(daemon_state.sigterm, NULL) < 0 ||
 	    event_add(daemon_state.sigint, NULL) < 0 || event_add(daemon_state.sighup, NULL) < 0 ||
 	    event_add(daemon_state.trim, &trim_tv) < 0 ||
-	    server_start(daemon_state.base, cfg, &http_conn_handler) < 0) {
+	    server_start(daemon_state.base, cfg, &http_conn_handler) < 0 || route_start() < 0) {
 		log_error("start-up failed");
 		return 1;
 	}

@@ -21,9 +21,11 @@
 
 #include "eio.h"
 #include "engine.h"
+#include "forward.h"
 #include "id.h"
 #include "log.h"
 #include "metrics.h"
+#include "route.h"
 #include "timeq.h"
 #include "websocket.h"
 
@@ -467,6 +469,21 @@ static struct engine_session *engine_find(const struct http_request *req)
 	return s;
 }
 
+/* Who owns the session <req> names, when this instance has no such
+ * session: a peer (*<peer> set), or nobody this instance should ask.  A
+ * request a peer forwarded is never forwarded again. */
+static enum route_owner engine_owner(struct http_conn *hc, const struct http_request *req,
+				     const struct route_peer **peer)
+{
+	const char *sid = "";
+	size_t len = 0;
+
+	if (http_conn_is_peer(hc))
+		return ROUTE_HERE;
+	(void)http_query_param(req, "sid", &sid, &len);
+	return route_sid_owner(sid, len, peer);
+}
+
 /* A new session for the handshake <req> on <hc>.  It keeps what the
  * request carried, for the cluster's fetchSockets: the peer's address,
  * Host and the URL; its bearer token, for namespaces with auth jwt; and
@@ -498,7 +515,7 @@ static struct engine_session *engine_session_new(struct http_conn *hc,
 	if (k)
 		memcpy(o + b + 1, req->kept_headers, k);
 	s->began_websocket = is_websocket;
-	if (id_generate(s->sid) < 0) {
+	if (route_sid_new(s->sid) < 0) {
 		log_error("getrandom failed: no session id");
 		free(s);
 		return NULL;
@@ -919,6 +936,11 @@ void engine_handle_head(struct http_conn *hc, struct http_request *req)
 		http_set_abort(hc, engine_post_aborted, s);
 		return;
 	}
+	/* A POST for a peer's session is forwarded with its body. */
+	const struct route_peer *peer;
+	if (req->method == HTTP_POST && !req->is_upgrade && !live &&
+	    engine_owner(hc, req, &peer) == ROUTE_PEER)
+		return;
 	/* Every other request with a body is refused, so it is answered from
 	 * its head rather than after reading a body it would discard, with the
 	 * reference's error for its sid, transport or method.  The two that
@@ -1080,10 +1102,35 @@ static void engine_unknown_sid(struct http_conn *hc, const struct http_request *
 
 	(void)http_query_param(req, "sid", &sid, &sid_len);
 	(void)server_conn_peer_address(http_conn_peek(hc), address);
-	log_limited(LOG_LEVEL_WARN, "400 for an unknown session id: closed, expired, or another "
-		    "instance's (is the balancer sticky for polling?)\tsid=\"%s\" peer=%s",
+	/* With routing, another instance's live sids never get here. */
+	log_limited(LOG_LEVEL_WARN, "400 for an unknown session id: %s\tsid=\"%s\" peer=%s",
+		    route_enabled() ? "closed, expired, forged, or of an instance that is gone"
+				    : "closed, expired, or another instance's (is the balancer sticky "
+				      "for polling? see cluster_listen)",
 		    log_field(quoted, sizeof quoted, sid, sid_len, 24), address);
 	http_respond_error_code(hc, 400, 1, "Session ID unknown");
+}
+
+/* A request for a session this instance does not hold: forwarded to its
+ * owner, or answered code 1 as the reference answers an unknown sid. */
+static void engine_route_away(struct http_conn *hc, struct http_request *req)
+{
+	const struct route_peer *peer = NULL;
+
+	switch (engine_owner(hc, req, &peer)) {
+	case ROUTE_PEER:
+		forward_request(hc, req, peer);
+		return;
+	case ROUTE_FORGED:
+		metrics_inc(route_forged_sids_total);
+		break;
+	case ROUTE_GONE:
+		metrics_inc(route_unknown_instance_total);
+		break;
+	default:
+		break;
+	}
+	engine_unknown_sid(hc, req);
 }
 
 static void engine_handle_with_sid(struct http_conn *hc, struct http_request *req,
@@ -1092,7 +1139,7 @@ static void engine_handle_with_sid(struct http_conn *hc, struct http_request *re
 	struct engine_session *s = engine_find(req);
 
 	if (!s || s->state == ENGINE_CLOSED) {
-		engine_unknown_sid(hc, req);
+		engine_route_away(hc, req);
 		return;
 	}
 	engine_post_release(s, hc);
@@ -1148,6 +1195,11 @@ void engine_handle_request(struct http_conn *hc, struct http_request *req)
 	}
 	if (req->method != HTTP_GET) {
 		http_respond_error_code(hc, 400, 2, "Bad handshake method");
+		return;
+	}
+	if (http_conn_is_peer(hc)) {
+		/* Peers forward requests with a sid only. */
+		http_respond_error_code(hc, 400, 3, "Bad request");
 		return;
 	}
 	if (!engine_is_eio4(req)) {

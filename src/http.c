@@ -42,6 +42,7 @@ enum http_header_id {
 	HTTP_HDR_ACR_HEADERS,
 	HTTP_HDR_HOST,
 	HTTP_HDR_AUTHORIZATION,
+	HTTP_HDR_PEER,
 };
 
 /* What the connection waits for, and so which deadline runs. */
@@ -236,6 +237,7 @@ static enum http_header_id http_header_lookup(const char *name)
 		{ "access-control-request-headers", HTTP_HDR_ACR_HEADERS },
 		{ "host", HTTP_HDR_HOST },
 		{ "authorization", HTTP_HDR_AUTHORIZATION },
+		{ "x-roomcast-peer", HTTP_HDR_PEER },
 	};
 	for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) {
 		if (strcasecmp(name, known[i].name) == 0)
@@ -254,6 +256,7 @@ static char *http_header_target(struct http_conn *hc, size_t *cap)
 	case HTTP_HDR_WS_VERSION: *cap = sizeof hc->req.ws_version; return hc->req.ws_version;
 	case HTTP_HDR_ACR_HEADERS: *cap = sizeof hc->req.acr_headers; return hc->req.acr_headers;
 	case HTTP_HDR_HOST: *cap = sizeof hc->req.host; return hc->req.host;
+	case HTTP_HDR_PEER: *cap = sizeof hc->req.peer_token; return hc->req.peer_token;
 	default: *cap = 0; return NULL;
 	}
 }
@@ -548,6 +551,11 @@ void http_respond_error_code(struct http_conn *hc, int status, int code, const c
 bool http_conn_is_admin(const struct http_conn *hc)
 {
 	return server_conn_is_admin(hc->c);
+}
+
+bool http_conn_is_peer(const struct http_conn *hc)
+{
+	return server_conn_is_peer(hc->c);
 }
 
 void http_set_abort(struct http_conn *hc, void (*cb)(struct http_conn *, void *), void *arg)

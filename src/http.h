@@ -46,6 +46,7 @@ struct http_request {
 	char ws_version[8];           /* Sec-WebSocket-Version */
 	char acr_headers[256];        /* Access-Control-Request-Headers */
 	char host[256];               /* Host, "" if absent or too long */
+	char peer_token[40];          /* X-Roomcast-Peer (forwarded by a peer), "" if absent */
 	char *authorization;          /* Authorization, heap (NUL-terminated), NULL if absent */
 	size_t authorization_len;
 	char *kept_headers;           /* the headers backend_headers names, heap, NULL if
@@ -85,8 +86,9 @@ void http_reload(void);
 void http_respond(struct http_conn *hc, int status, const char *content_type,
 		  const char *extra_headers, const void *body, size_t body_len);
 
-/* Whether <hc> came in on admin_listen. */
+/* Whether <hc> came in on admin_listen, on cluster_listen. */
 bool http_conn_is_admin(const struct http_conn *hc);
+bool http_conn_is_peer(const struct http_conn *hc);
 
 /* Answers a CORS preflight (OPTIONS) with 204 and the allowed methods and
  * headers, as the cors middleware in front of engine.io does. */

@@ -17,6 +17,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "nsp.h"
+#include "route.h"
 #include "redis.h"
 #include "version.h"
 
@@ -34,7 +35,7 @@ static void main_usage(FILE *out)
 static int main_app_init(struct event_base *base, const struct config *cfg)
 {
 	return nsp_init(base, cfg) < 0 || cluster_init(base, cfg) < 0 ||
-	       backend_init(base, cfg) < 0 ? -1 : 0;
+	       route_init(base, cfg) < 0 || backend_init(base, cfg) < 0 ? -1 : 0;
 }
 
 /* The modules that keep state derived from the config, auth's keys first
@@ -47,6 +48,7 @@ static int main_app_reload(void)
 
 static void main_app_cleanup(void)
 {
+	route_cleanup();
 	cluster_cleanup();
 	backend_cleanup();
 	nsp_cleanup();

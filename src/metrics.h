@@ -83,7 +83,15 @@
 	X(backend_acks_overflow_total, "ack ids given up on past max_backend_acks")       \
 	X(backend_buffered_total, "client records that waited in backend_buffer for Redis") \
 	X(backend_records_resent_total, "client records in flight when the Redis link dropped, written again") \
-	X(backend_acks_unavailable_total, "acked events answered at once with error unavailable: record not kept")
+	X(backend_acks_unavailable_total, "acked events answered at once with error unavailable: record not kept") \
+	X(route_forwarded_total, "requests for another instance's session forwarded to it") \
+	X(route_forward_failures_total, "forwarded requests answered code 1: the owner could not be reached or went away") \
+	X(route_relayed_upgrades_total, "WebSockets of another instance's session relayed to it") \
+	X(route_forged_sids_total, "requests whose sid has a bad MAC: answered code 1, not forwarded") \
+	X(route_unknown_instance_total, "requests for a valid sid of an instance not announced (gone): code 1") \
+	X(route_peer_refused_total, "requests on cluster_listen without the cluster's token (403)") \
+	X(route_bad_announcements_total, "instance announcements dropped: malformed or bad MAC") \
+	X(route_id_collisions_total, "another instance announced this one's instance id: a new one was picked")
 
 /* X(name, help) */
 #define METRICS_GAUGES(X)                                               \
@@ -92,7 +100,9 @@
 	X(sockets_current, "sockets connected to namespaces")         \
 	X(connects_pending, "CONNECTs waiting for a backend's decision (auth backend)") \
 	X(redis_up, "1 while both Redis connections are up and subscribed") \
-	X(backend_buffer_bytes, "bytes of client records waiting in backend_buffer")
+	X(backend_buffer_bytes, "bytes of client records waiting in backend_buffer") \
+	X(route_peers, "other instances announced and not expired (session routing)") \
+	X(route_upstreams, "connections to peers for forwarded requests and relayed WebSockets")
 
 enum metrics_counter {
 #define METRICS_ENUM(name, help) METRIC_##name,

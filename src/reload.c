@@ -34,6 +34,7 @@ static const struct reload_fixed reload_fixed[] = {
 	RELOAD_FIXED("redis_emit_channel", redis_emit_channel, true),
 	RELOAD_FIXED("backend_stream", backend_stream, true),
 	RELOAD_FIXED("backend_streams", backend_streams, false),
+	RELOAD_FIXED("cluster_secret_file", cluster_secret_file, true),
 };
 
 struct reload_ctx {
@@ -89,15 +90,26 @@ static bool reload_redis_differs(const struct config *a, const struct config *b)
 	       strcmp(a->redis_unix, b->redis_unix) != 0;
 }
 
+/* An optional single listener (admin_listen, cluster_listen). */
+static void reload_keep_listener(const struct reload_ctx *c, const char *key,
+				 const struct config_listen *running, bool running_has,
+				 struct config_listen *next, bool *next_has)
+{
+	if (running_has == *next_has && strcmp(running->text, next->text) == 0)
+		return;
+	reload_note(c, key);
+	*next = *running;
+	*next_has = running_has;
+}
+
 static void reload_keep_links(const struct reload_ctx *c, const struct config *running,
 			      struct config *next)
 {
-	if (running->has_admin_listen != next->has_admin_listen ||
-	    strcmp(running->admin_listen.text, next->admin_listen.text) != 0) {
-		reload_note(c, "admin_listen");
-		next->admin_listen = running->admin_listen;
-		next->has_admin_listen = running->has_admin_listen;
-	}
+	reload_keep_listener(c, "admin_listen", &running->admin_listen, running->has_admin_listen,
+			     &next->admin_listen, &next->has_admin_listen);
+	reload_keep_listener(c, "cluster_listen", &running->cluster_listen,
+			     running->has_cluster_listen, &next->cluster_listen,
+			     &next->has_cluster_listen);
 	if (reload_listen_differs(running, next)) {
 		reload_note(c, "listen");
 		memcpy(next->listen, running->listen, sizeof next->listen);

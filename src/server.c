@@ -104,13 +104,14 @@ struct server_listener {
 	struct event ev;
 	const struct config_listen *cfg; /* a unix socket's file is removed at close */
 	bool is_admin;                 /* admin_listen */
+	bool is_peer;                  /* cluster_listen */
 };
 
 static struct {
 	struct event_base *base;
 	const struct config *cfg;
 	const struct conn_handler *first_handler; /* of every accepted connection */
-	struct server_listener listeners[CONFIG_MAX_LISTEN + 1]; /* and admin_listen */
+	struct server_listener listeners[CONFIG_MAX_LISTEN + 2]; /* admin_listen, cluster_listen */
 	size_t n_listeners;
 	int spare_fd;                 /* closed to accept-and-refuse when out of fds */
 	struct conn *all;             /* every open connection */
@@ -353,6 +354,8 @@ bool server_conn_blocked(const struct conn *c)
  * the connection failed (it is then closed). */
 static int server_conn_write(struct conn *c)
 {
+	if (c->connecting)
+		return 0; /* the output waits for the connection (server_conn_connected()) */
 	while (c->out && evbuffer_get_length(c->out) > 0) {
 		int n = evbuffer_write_atmost(c->out, c->fd, -1);
 		if (n < 0) {
@@ -495,10 +498,30 @@ static void server_conn_read(struct conn *c)
 	}
 }
 
+/* An outgoing connection's connect has ended.  Returns 0, or -1 if it
+ * failed (the connection is then closed). */
+static int server_conn_connected(struct conn *c)
+{
+	int err = 0;
+	socklen_t len = sizeof err;
+
+	if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+		err = errno;
+	if (err) {
+		log_debug("conn %llu: connect: %s", (unsigned long long)c->id, strerror(err));
+		server_conn_close(c);
+		return -1;
+	}
+	c->connecting = false;
+	return 0;
+}
+
 static void server_conn_event_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn *c = arg;
 
+	if ((what & EV_WRITE) && c->connecting && server_conn_connected(c) < 0)
+		return;
 	if ((what & EV_WRITE) && server_conn_write(c) < 0)
 		return;
 	if ((what & EV_READ) && !c->closing)
@@ -808,6 +831,11 @@ void server_after_turn(void)
 	}
 }
 
+bool server_has_work(void)
+{
+	return server.pending || server.closing || server.input || server.n_direct;
+}
+
 /* Best-effort refusal of a connection we cannot take: the write is not
  * checked because the socket is closed right after either way.  The
  * caller counts it. */
@@ -831,10 +859,34 @@ static bool server_warn_due(time_t *last)
 	return true;
 }
 
-static void server_accept_one(int fd, const struct sockaddr_storage *sa, bool is_admin)
+/* A connection on <fd>, linked in and counted; not armed yet. */
+static struct conn *server_conn_new(int fd, const struct conn_handler *handler)
+{
+	struct conn *c = calloc(1, sizeof *c);
+	int one = 1;
+
+	if (!c)
+		return NULL;
+	/* Engine.IO packets are small and latency matters more than
+	 * segment count; the flush already batches a turn's output. */
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	c->fd = fd;
+	c->id = (uint32_t)++server.next_id;
+	c->handler = handler;
+	c->next = server.all;
+	if (server.all)
+		server.all->prev = c;
+	server.all = c;
+	server.n_conns++;
+	metrics_gauge_add(connections_current, 1);
+	return c;
+}
+
+static void server_accept_one(int fd, const struct sockaddr_storage *sa,
+			      const struct server_listener *sl)
 {
 	static time_t last_warn_total, last_warn_ip;
-	bool refused;
+	bool refused = false;
 
 	if (server.n_conns >= server.cfg->max_connections) {
 		if (server_warn_due(&last_warn_total))
@@ -844,7 +896,8 @@ static void server_accept_one(int fd, const struct sockaddr_storage *sa, bool is
 		metrics_inc(connections_rejected_total);
 		return;
 	}
-	struct server_ip *ip = server_ip_take(sa, &refused);
+	/* Peers forward for many clients from one address: not counted. */
+	struct server_ip *ip = sl->is_peer ? NULL : server_ip_take(sa, &refused);
 	if (refused) {
 		if (server_warn_due(&last_warn_ip))
 			log_warn("max_connections_per_ip (%u) reached by an address, refusing its connections",
@@ -853,7 +906,7 @@ static void server_accept_one(int fd, const struct sockaddr_storage *sa, bool is
 		metrics_inc(connections_rejected_per_ip_total);
 		return;
 	}
-	struct conn *c = calloc(1, sizeof *c);
+	struct conn *c = server_conn_new(fd, server.first_handler);
 	if (!c) {
 		server_ip_release(ip);
 		server_refuse(fd);
@@ -861,24 +914,38 @@ static void server_accept_one(int fd, const struct sockaddr_storage *sa, bool is
 		return;
 	}
 	c->ip = ip;
-	c->is_admin = is_admin;
-	int one = 1;
-	/* Engine.IO packets are small and latency matters more than
-	 * segment count; the flush already batches a turn's output. */
-	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-	c->fd = fd;
-	c->id = (uint32_t)++server.next_id;
-	c->handler = server.first_handler;
-	c->next = server.all;
-	if (server.all)
-		server.all->prev = c;
-	server.all = c;
-	server.n_conns++;
+	c->is_admin = sl->is_admin;
+	c->is_peer = sl->is_peer;
 	metrics_inc(connections_accepted_total);
-	metrics_gauge_add(connections_current, 1);
 	server_conn_arm(c);
 	if (c->handler->on_open(c) < 0)
 		server_conn_close(c);
+}
+
+struct conn *server_connect(const struct sockaddr *addr, socklen_t len,
+			    const struct conn_handler *handler, void *ctx)
+{
+	int fd = socket(addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return NULL;
+	if (connect(fd, addr, len) < 0 && errno != EINPROGRESS) {
+		int err = errno;
+		close(fd);
+		errno = err;
+		return NULL;
+	}
+	struct conn *c = server_conn_new(fd, handler);
+	if (!c) {
+		close(fd);
+		errno = ENOMEM;
+		return NULL;
+	}
+	c->ctx = ctx;
+	c->connecting = true;
+	c->want_write = true;
+	server_conn_arm(c);
+	return c;
 }
 
 static void server_accept_cb(evutil_socket_t lfd, short what, void *arg)
@@ -890,7 +957,7 @@ static void server_accept_cb(evutil_socket_t lfd, short what, void *arg)
 		socklen_t sa_len = sizeof sa;
 		int fd = accept4(lfd, (struct sockaddr *)&sa, &sa_len, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd >= 0) {
-			server_accept_one(fd, &sa, sl->is_admin);
+			server_accept_one(fd, &sa, sl);
 			continue;
 		}
 		if (errno == EINTR || errno == ECONNABORTED)
@@ -937,7 +1004,7 @@ static int server_bind_unix(int fd, const struct config_listen *l)
 	return chmod(path, l->mode);
 }
 
-static int server_listen_one(const struct config_listen *l, bool is_admin)
+static int server_listen_one(const struct config_listen *l, bool is_admin, bool is_peer)
 {
 	int fd = socket(l->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	int one = 1;
@@ -962,12 +1029,14 @@ static int server_listen_one(const struct config_listen *l, bool is_admin)
 	sl->fd = fd;
 	sl->cfg = l;
 	sl->is_admin = is_admin;
+	sl->is_peer = is_peer;
 	event_assign(&sl->ev, server.base, fd, EV_READ | EV_PERSIST, server_accept_cb, sl);
 	if (event_add(&sl->ev, NULL) < 0) {
 		log_error("listen %s: event_add failed", l->text);
 		return -1;
 	}
-	log_info("listening on %s%s", l->text, is_admin ? " (admin: /metrics, /healthz)" : "");
+	log_info("listening on %s%s", l->text,
+		 is_admin ? " (admin: /metrics, /healthz)" : is_peer ? " (cluster: peers' requests)" : "");
 	return 0;
 }
 
@@ -980,28 +1049,55 @@ int server_start(struct event_base *base, const struct config *cfg,
 	server.spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	timeq_init(&server.linger, base, cfg->linger_timeout_ms, server_linger_fire);
 	for (size_t i = 0; i < cfg->n_listen; i++) {
-		if (server_listen_one(&cfg->listen[i], false) < 0)
+		if (server_listen_one(&cfg->listen[i], false, false) < 0)
 			return -1;
 	}
-	return cfg->has_admin_listen ? server_listen_one(&cfg->admin_listen, true) : 0;
+	if (cfg->has_cluster_listen && server_listen_one(&cfg->cluster_listen, false, true) < 0)
+		return -1;
+	return cfg->has_admin_listen ? server_listen_one(&cfg->admin_listen, true, false) : 0;
+}
+
+static void server_listener_close(struct server_listener *sl)
+{
+	const char *path = server_unix_path(sl->cfg);
+
+	if (sl->fd < 0)
+		return;
+	event_del(&sl->ev);
+	close(sl->fd);
+	sl->fd = -1;
+	/* a balancer that connects now is refused, as on a closed port */
+	if (path)
+		(void)unlink(path);
 }
 
 void server_stop_accepting(void)
 {
 	for (size_t i = 0; i < server.n_listeners; i++) {
-		const char *path = server_unix_path(server.listeners[i].cfg);
-		event_del(&server.listeners[i].ev);
-		close(server.listeners[i].fd);
-		/* a balancer that connects now is refused, as on a closed port */
-		if (path)
-			(void)unlink(path);
+		if (!server.listeners[i].is_peer)
+			server_listener_close(&server.listeners[i]);
 	}
-	server.n_listeners = 0;
+}
+
+int server_cluster_address(struct sockaddr_storage *addr, socklen_t *len)
+{
+	for (size_t i = 0; i < server.n_listeners; i++) {
+		if (!server.listeners[i].is_peer || server.listeners[i].fd < 0)
+			continue;
+		*len = sizeof *addr;
+		return getsockname(server.listeners[i].fd, (struct sockaddr *)addr, len);
+	}
+	return -1;
 }
 
 bool server_conn_is_admin(const struct conn *c)
 {
 	return c->is_admin;
+}
+
+bool server_conn_is_peer(const struct conn *c)
+{
+	return c->is_peer;
 }
 
 void server_reload(void)
@@ -1012,6 +1108,9 @@ void server_reload(void)
 void server_cleanup(void)
 {
 	server_stop_accepting();
+	for (size_t i = 0; i < server.n_listeners; i++)
+		server_listener_close(&server.listeners[i]);
+	server.n_listeners = 0;
 	for (struct conn *c = server.all; c; c = c->next)
 		server_conn_close(c);
 	server_after_turn();

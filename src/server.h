@@ -55,6 +55,8 @@ struct conn {
 	bool draining : 1;               /* flushed and shut (FIN): input dropped until the peer closes */
 	bool reset_on_free : 1;          /* linger_timeout passed: drop the output */
 	bool is_admin : 1;               /* accepted on admin_listen */
+	bool is_peer : 1;                /* accepted on cluster_listen (another instance) */
+	bool connecting : 1;             /* server_connect(): not established yet */
 	struct event ev;                 /* EV_READ, plus EV_WRITE while output waits */
 	const struct conn_handler *handler;
 	void *ctx;                       /* the handler's per-connection state */
@@ -75,19 +77,35 @@ struct conn {
 int server_start(struct event_base *base, const struct config *cfg,
 		 const struct conn_handler *handler)
 	__attribute__((warn_unused_result));
-/* Closes the listeners: no new connections from now on. */
+/* Closes the client listeners: no new clients from now on.  cluster_listen
+ * stays open until server_cleanup(), so that peers can still reach the
+ * sessions a drain has not closed yet. */
 void server_stop_accepting(void);
+/* The address cluster_listen is bound to (its port when the config said
+ * 0); returns 0, or -1 when there is none. */
+int server_cluster_address(struct sockaddr_storage *addr, socklen_t *len);
+/* Opens a TCP connection to <addr>, handled by <handler> with <ctx> (its
+ * on_open is not called).  Output written meanwhile waits for the
+ * connection to be established; a connect that fails closes it (on_close
+ * runs at the end of that turn).  Returns it, or NULL with errno set. */
+struct conn *server_connect(const struct sockaddr *addr, socklen_t len,
+			    const struct conn_handler *handler, void *ctx);
 /* Closes every connection at once and frees them (shutdown). */
 void server_cleanup(void);
 /* Whether <c> came in on admin_listen (metrics and health only). */
 bool server_conn_is_admin(const struct conn *c);
+/* Whether <c> came in on cluster_listen (requests forwarded by peers). */
+bool server_conn_is_peer(const struct conn *c);
 /* The config changed (reload.h): lingering closes started from now on
  * take the new linger_timeout; limits are read where they apply. */
 void server_reload(void);
 
 /* Runs the end-of-turn work: input of resumed connections, one flush per
- * connection with output, then frees closed connections. */
+ * connection with output, then frees closed connections.  Whatever a
+ * freed connection's on_close wrote or closed is left for another pass:
+ * server_has_work() says if one is needed. */
 void server_after_turn(void);
+bool server_has_work(void);
 
 /* Appends <len> bytes to <c>'s output (copied).  Returns 0, or -1 if <c> is
  * closing or its output would pass max_output_buffer (it is then closed). */

@@ -61,7 +61,7 @@ test('an unknown session id: a rate-limited warning that asks about stickiness; 
   for (const res of answers) h.assertEioError(res, 1);
   const warned = () => d.stderr().split('\n').filter((l) => l.includes('400 for an unknown session id'));
   assert.ok(warned().length >= 1 && warned().length <= 10, `${warned().length} lines for ${N} requests in under a second`);
-  assert.match(warned()[0], /^level=warn msg="400 for an unknown session id: closed, expired, or another instance's \(is the balancer sticky for polling\?\)" sid="AAAAAAAAAAAAAAAAAA\d\d" peer=127\.0\.0\.1$/);
+  assert.match(warned()[0], /^level=warn msg="400 for an unknown session id: closed, expired, or another instance's \(is the balancer sticky for polling\? see cluster_listen\)" sid="AAAAAAAAAAAAAAAAAA\d\d" peer=127\.0\.0\.1$/);
   // the next second: one more line, with the count of those not written
   await new Promise((r) => setTimeout(r, 1100));
   h.assertEioError(await h.request(d.port, { path: `${h.EIO_PATH}?EIO=4&transport=polling&sid=BBBBBBBBBBBBBBBBBBBB`, waitClose: true }), 1);

@@ -37,7 +37,8 @@ static const char *const config_test_keys[] = {
 	"connect_timeout", "max_namespaces_per_session", "max_room_name", "max_json_expansion",
 	"max_auth_size", "max_acks_per_socket",
 	"redis", "redis_password", "redis_db", "redis_key", "redis_request_timeout",
-	"redis_emit_channel", "redis_max_message", "backend_stream", "backend_stream_maxlen",
+	"redis_emit_channel", "redis_max_message", "cluster_listen", "cluster_secret_file",
+	"backend_stream", "backend_stream_maxlen",
 	"backend_streams", "backend_flush_delay",
 	"max_backend_acks", "backend_ack_timeout", "backend_buffer", "backend_headers",
 	"auth_backend_timeout", "max_pending_connects",
@@ -340,6 +341,50 @@ static void admin_listen_takes_one_address_apart_from_listen(void **state)
 				 "t.conf:2: admin_listen: '127.0.0.1:3000' is also a listen address");
 	config_test_expect_value_error("admin_listen", "unix:/a.sock",
 				       "admin_listen: bad address 'unix:/a.sock' (expected IPv4:PORT, [IPv6]:PORT or *:PORT)");
+}
+
+static void cluster_listen_needs_its_secret_redis_and_an_address_peers_reach(void **state)
+{
+	struct config cfg;
+	static const char base[] = "redis 127.0.0.1:6379\ncluster_secret_file /etc/s\n";
+	char text[256];
+
+	config_defaults(&cfg);
+	assert_false(cfg.has_cluster_listen);
+	snprintf(text, sizeof text, "%scluster_listen 127.0.0.1:0\n", base);
+	config_test_parse_ok(&cfg, text);
+	assert_true(cfg.has_cluster_listen);
+	config_test_assert_listen(&cfg.cluster_listen, AF_INET, "127.0.0.1", 0);
+	assert_string_equal(cfg.cluster_secret_file, "/etc/s");
+	config_defaults(&cfg);
+	snprintf(text, sizeof text, "%scluster_listen [::1]:7000\n", base);
+	config_test_parse_ok(&cfg, text);
+	config_test_assert_listen(&cfg.cluster_listen, AF_INET6, "::1", 7000);
+	config_test_expect_error("redis 127.0.0.1:6379\ncluster_secret_file /etc/s\ncluster_listen *:7000\n",
+				 "t.conf:3: cluster_listen: '*:7000' is announced to the other instances: "
+				 "name an address of this host they can reach");
+	config_test_expect_error("redis 127.0.0.1:6379\ncluster_secret_file /etc/s\n"
+				 "cluster_listen [::]:7000\n",
+				 "t.conf:3: cluster_listen: '[::]:7000' is announced to the other instances: "
+				 "name an address of this host they can reach");
+	config_test_expect_error("redis 127.0.0.1:6379\ncluster_listen 127.0.0.1:7000\n",
+				 "t.conf:2: cluster_listen and cluster_secret_file go together: routing needs both");
+	config_test_expect_error("redis 127.0.0.1:6379\ncluster_secret_file /etc/s\n",
+				 "t.conf:2: cluster_listen and cluster_secret_file go together: routing needs both");
+	config_test_expect_error("cluster_secret_file /etc/s\ncluster_listen 127.0.0.1:7000\n",
+				 "t.conf:2: cluster_listen needs a redis key: instances find each other through Redis");
+	config_test_expect_error("listen 127.0.0.1:3000\nredis 127.0.0.1:6379\ncluster_secret_file /etc/s\n"
+				 "cluster_listen 127.0.0.1:3000\n",
+				 "t.conf:4: cluster_listen: '127.0.0.1:3000' is also a listen address");
+	config_test_expect_error("admin_listen 127.0.0.1:9100\nredis 127.0.0.1:6379\n"
+				 "cluster_secret_file /etc/s\ncluster_listen 127.0.0.1:9100\n",
+				 "t.conf:4: cluster_listen: '127.0.0.1:9100' is also the admin_listen address");
+	config_test_expect_value_error("cluster_listen", "unix:/a.sock",
+				       "cluster_listen: bad address 'unix:/a.sock' (expected IPv4:PORT or "
+				       "[IPv6]:PORT; port 0 picks a free one)");
+	/* port 0 only here: a client listener must say its port */
+	config_test_expect_value_error("listen", "127.0.0.1:0",
+				       "listen: port '0' out of range (1..65535)");
 }
 
 static void listen_port_outside_1_to_65535_is_rejected(void **state)
@@ -2891,6 +2936,7 @@ int main(void)
 		cmocka_unit_test(too_many_values_are_rejected),
 		cmocka_unit_test(listen_takes_unix_sockets_and_options),
 		cmocka_unit_test(admin_listen_takes_one_address_apart_from_listen),
+		cmocka_unit_test(cluster_listen_needs_its_secret_redis_and_an_address_peers_reach),
 		cmocka_unit_test(duplicate_key_names_the_first_line),
 		cmocka_unit_test(comments_and_blank_lines_are_ignored),
 		cmocka_unit_test(hash_inside_a_word_is_part_of_the_value),

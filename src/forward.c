@@ -1,0 +1,474 @@
+/* forward.c - forwarded requests and relayed WebSockets (see forward.h).
+ *
+ * Owns every upstream: a connection to a peer's cluster_listen, with the
+ * request it carries, the answer being read and, once an upgrade has been
+ * answered 101, the client connection it is spliced to.  An upstream is
+ * freed when its connection is (the server's on_close), which is also
+ * where a client still waiting is answered.  Peers are roomcastd
+ * instances of the same cluster (the request carried the secret's token),
+ * so their answers are read as our own http.c writes them: a status line,
+ * headers, Content-Length, a body.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "forward.h"
+#include "log.h"
+#include "metrics.h"
+#include "server.h"
+#include "timeq.h"
+
+struct fwd_up {
+	struct conn *c;                /* the upstream; the server owns it */
+	char peer_id[SID_INSTANCE_LEN + 1];
+	struct sockaddr_storage addr;  /* the peer's, for a retry */
+	socklen_t addr_len;
+	struct http_conn *client;      /* the request awaiting the answer, NULL = none */
+	struct conn *relay;            /* spliced to this client connection, NULL = none */
+	uint8_t *request;              /* what was sent, kept for one retry; owned */
+	size_t request_len;
+	uint8_t *resp;                 /* the answer so far; owned */
+	size_t resp_len, resp_cap;
+	size_t head_len;               /* 0 until the answer's head is complete */
+	size_t body_len;               /* its Content-Length */
+	int status;
+	bool reused;                   /* the request went on a kept connection */
+	bool no_retry;                 /* the peer is gone: fail, do not retry */
+	bool keep;                     /* the answer allows another request */
+	int64_t idle_since;
+	struct event connect_timer;
+	struct fwd_up *prev, *next;    /* forward.all */
+	struct fwd_up *next_idle;      /* forward.idle */
+};
+
+static struct {
+	struct event_base *base;
+	const struct config *cfg;
+	struct fwd_up *all;
+	struct fwd_up *idle;
+	size_t n_idle;
+	bool stopping;
+} forward;
+
+static const struct conn_handler fwd_up_handler;
+static const struct conn_handler fwd_relay_handler;
+
+/* --- the request --------------------------------------------------------- */
+
+/* The request as the owner needs it: what engine.c reads of a request
+ * with a sid (method, URL, Origin and Host for the origin check, the body
+ * and its type, the upgrade's key), and the cluster's token.  Returns the
+ * bytes (malloc'd) and their length, or NULL if memory ran out. */
+static uint8_t *fwd_build_request(const struct http_request *req, size_t *len)
+{
+	size_t cap = req->url_len + sizeof req->host + sizeof req->origin + req->body_len + 512;
+	char *out = malloc(cap);
+	int n;
+
+	if (!out)
+		return NULL;
+	n = snprintf(out, cap, "%s %s HTTP/1.1\r\nHost: %s\r\nX-Roomcast-Peer: %s\r\n",
+		     req->method_name, req->url, req->host, route_peer_token());
+	if (req->has_origin)
+		n += snprintf(out + n, cap - (size_t)n, "Origin: %s\r\n", req->origin);
+	if (req->is_upgrade)
+		n += snprintf(out + n, cap - (size_t)n,
+			      "Connection: Upgrade\r\nUpgrade: websocket\r\n"
+			      "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: %s\r\n\r\n",
+			      req->ws_key, req->ws_version);
+	else
+		n += snprintf(out + n, cap - (size_t)n,
+			      "Connection: keep-alive\r\nContent-Type: %s\r\nContent-Length: %zu\r\n\r\n",
+			      req->octet_stream ? "application/octet-stream" : "text/plain;charset=UTF-8",
+			      req->body_len);
+	if (!req->is_upgrade && req->body_len) {
+		memcpy(out + n, req->body, req->body_len);
+		n += (int)req->body_len;
+	}
+	*len = (size_t)n;
+	return (uint8_t *)out;
+}
+
+/* --- upstreams ----------------------------------------------------------- */
+
+static void fwd_connect_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct fwd_up *up = arg;
+
+	if (up->c->connecting) {
+		log_limited(LOG_LEVEL_WARN, "cluster: no connection to instance %s within %d ms",
+			    up->peer_id, FORWARD_CONNECT_TIMEOUT_MS);
+		server_conn_close(up->c);
+	}
+}
+
+static struct fwd_up *fwd_open(const char *peer_id, const struct sockaddr_storage *addr,
+			       socklen_t addr_len)
+{
+	struct fwd_up *up = calloc(1, sizeof *up);
+	struct timeval tv = { 0, FORWARD_CONNECT_TIMEOUT_MS * 1000 };
+
+	if (!up)
+		return NULL;
+	up->c = server_connect((const struct sockaddr *)addr, addr_len, &fwd_up_handler, up);
+	if (!up->c) {
+		log_limited(LOG_LEVEL_WARN, "cluster: connecting to instance %s: %s", peer_id,
+			    strerror(errno));
+		free(up);
+		return NULL;
+	}
+	memcpy(up->peer_id, peer_id, sizeof up->peer_id);
+	up->addr = *addr;
+	up->addr_len = addr_len;
+	evtimer_assign(&up->connect_timer, forward.base, fwd_connect_timeout, up);
+	event_add(&up->connect_timer, &tv);
+	up->next = forward.all;
+	if (forward.all)
+		forward.all->prev = up;
+	forward.all = up;
+	metrics_gauge_add(route_upstreams, 1);
+	return up;
+}
+
+static void fwd_idle_remove(struct fwd_up *up)
+{
+	for (struct fwd_up **p = &forward.idle; *p; p = &(*p)->next_idle) {
+		if (*p == up) {
+			*p = up->next_idle;
+			forward.n_idle--;
+			return;
+		}
+	}
+}
+
+/* A kept connection to <peer_id>, or NULL.  One kept longer than half of
+ * keepalive_timeout is closed instead: the owner may be closing it. */
+static struct fwd_up *fwd_take_idle(const char *peer_id)
+{
+	int64_t oldest = timeq_now_ms() - forward.cfg->keepalive_timeout_ms / 2;
+
+	for (struct fwd_up **p = &forward.idle; *p;) {
+		struct fwd_up *up = *p;
+		if (up->idle_since < oldest) {
+			*p = up->next_idle;
+			forward.n_idle--;
+			server_conn_close(up->c);
+			continue;
+		}
+		if (strcmp(up->peer_id, peer_id) == 0) {
+			*p = up->next_idle;
+			forward.n_idle--;
+			up->reused = true;
+			return up;
+		}
+		p = &up->next_idle;
+	}
+	return NULL;
+}
+
+static void fwd_client_aborted(struct http_conn *hc, void *arg)
+{
+	struct fwd_up *up = arg;
+
+	/* The owner sees the abort it would have seen directly. */
+	up->client = NULL;
+	server_conn_close(up->c);
+}
+
+/* Sends the request held in <up> for <client>.  Returns 0, or -1 if the
+ * upstream failed at once (it is closed; <client> is answered there). */
+static int fwd_send(struct fwd_up *up, struct http_conn *client)
+{
+	up->client = client;
+	http_set_abort(client, fwd_client_aborted, up);
+	return server_write(up->c, up->request, up->request_len);
+}
+
+static void fwd_fail(struct http_conn *client)
+{
+	metrics_inc(route_forward_failures_total);
+	http_respond_error_code(client, 400, 1, "Session ID unknown");
+}
+
+void forward_request(struct http_conn *hc, const struct http_request *req,
+		     const struct route_peer *peer)
+{
+	size_t len;
+	uint8_t *request = fwd_build_request(req, &len);
+	struct fwd_up *up = NULL;
+
+	if (request)
+		up = req->is_upgrade ? NULL : fwd_take_idle(peer->id);
+	if (request && !up)
+		up = fwd_open(peer->id, &peer->addr, peer->addr_len);
+	if (!up) {
+		free(request);
+		fwd_fail(hc);
+		return;
+	}
+	metrics_inc(route_forwarded_total);
+	up->request = request;
+	up->request_len = len;
+	(void)fwd_send(up, hc);
+}
+
+/* The upstream closed before the answer: the kept connection the owner
+ * had just closed gets the request once more on a new one; anything else
+ * is answered code 1 (the owner is gone, or its session with it). */
+static void fwd_retry_or_fail(struct fwd_up *up)
+{
+	struct http_conn *client = up->client;
+
+	http_set_abort(client, NULL, NULL);
+	up->client = NULL;
+	if (up->reused && up->resp_len == 0 && !up->no_retry && !forward.stopping) {
+		struct fwd_up *fresh = fwd_open(up->peer_id, &up->addr, up->addr_len);
+		if (fresh) {
+			fresh->request = up->request;
+			fresh->request_len = up->request_len;
+			up->request = NULL;
+			(void)fwd_send(fresh, client);
+			return;
+		}
+	}
+	fwd_fail(client);
+}
+
+static void fwd_up_closed(struct conn *c)
+{
+	struct fwd_up *up = c->ctx;
+
+	event_del(&up->connect_timer);
+	if (up->client)
+		fwd_retry_or_fail(up);
+	if (up->relay) {
+		up->relay->ctx = NULL;
+		server_conn_close_when_flushed(up->relay);
+	}
+	fwd_idle_remove(up);
+	if (up->prev)
+		up->prev->next = up->next;
+	else
+		forward.all = up->next;
+	if (up->next)
+		up->next->prev = up->prev;
+	metrics_gauge_add(route_upstreams, -1);
+	free(up->request);
+	free(up->resp);
+	free(up);
+}
+
+/* --- the answer ---------------------------------------------------------- */
+
+/* The value of header <name> in <head> (lines after the status line),
+ * into <out>; returns its length, or -1 if absent or too long. */
+static int fwd_header(const char *head, size_t head_len, const char *name, char *out, size_t cap)
+{
+	size_t name_len = strlen(name);
+	const char *p = memchr(head, '\n', head_len), *end = head + head_len;
+
+	while (p && p + 1 < end) {
+		const char *line = p + 1;
+		const char *eol = memchr(line, '\r', (size_t)(end - line));
+		if (!eol)
+			break;
+		if ((size_t)(eol - line) > name_len && line[name_len] == ':' &&
+		    strncasecmp(line, name, name_len) == 0) {
+			const char *v = line + name_len + 1;
+			while (v < eol && *v == ' ')
+				v++;
+			if ((size_t)(eol - v) >= cap)
+				return -1;
+			memcpy(out, v, (size_t)(eol - v));
+			out[eol - v] = '\0';
+			return (int)(eol - v);
+		}
+		p = memchr(eol, '\n', (size_t)(end - eol));
+	}
+	return -1;
+}
+
+/* Parses the head once "\r\n\r\n" has arrived.  Returns 1 when parsed, 0
+ * if more is needed, -1 if it is not an answer we wrote. */
+static int fwd_parse_head(struct fwd_up *up)
+{
+	const char *text = (const char *)up->resp;
+	char value[64], *end;
+	const char *blank = memmem(text, up->resp_len, "\r\n\r\n", 4);
+
+	if (!blank)
+		return up->resp_len > FORWARD_MAX_HEAD ? -1 : 0;
+	up->head_len = (size_t)(blank - text) + 4;
+	if (up->head_len < 13 || memcmp(text, "HTTP/1.1 ", 9) != 0)
+		return -1;
+	up->status = (int)strtol(text + 9, &end, 10);
+	if (end != text + 12 || up->status < 100 || up->status > 599)
+		return -1;
+	up->body_len = 0;
+	if (fwd_header(text, up->head_len, "Content-Length", value, sizeof value) > 0) {
+		unsigned long long n = strtoull(value, &end, 10);
+		if (*end || n > forward.cfg->max_output_buffer)
+			return -1;
+		up->body_len = (size_t)n;
+	}
+	up->keep = !(fwd_header(text, up->head_len, "Connection", value, sizeof value) > 0 &&
+		     strcasecmp(value, "close") == 0);
+	return 1;
+}
+
+/* The whole answer is in: the client gets it, the upstream is kept. */
+static void fwd_answer(struct fwd_up *up)
+{
+	struct http_conn *client = up->client;
+	const char *head = (const char *)up->resp;
+	char type[128], cache[64], extra[96] = "";
+
+	if (fwd_header(head, up->head_len, "Cache-Control", cache, sizeof cache) > 0)
+		snprintf(extra, sizeof extra, "cache-control: %s\r\n", cache);
+	bool typed = fwd_header(head, up->head_len, "Content-Type", type, sizeof type) > 0;
+	http_set_abort(client, NULL, NULL);
+	up->client = NULL;
+	http_respond(client, up->status, typed ? type : NULL, extra[0] ? extra : NULL,
+		     up->resp + up->head_len, up->body_len);
+	bool extra_bytes = up->resp_len > up->head_len + up->body_len;
+	up->resp_len = up->head_len = 0;
+	free(up->request);
+	up->request = NULL;
+	up->reused = false;
+	if (!up->keep || extra_bytes || forward.n_idle >= FORWARD_MAX_IDLE || forward.stopping) {
+		server_conn_close(up->c);
+		return;
+	}
+	up->idle_since = timeq_now_ms();
+	up->next_idle = forward.idle;
+	forward.idle = up;
+	forward.n_idle++;
+}
+
+/* The owner accepted the upgrade: its 101 (and whatever followed) goes to
+ * the client, and from now on bytes pass both ways unread. */
+static void fwd_splice(struct fwd_up *up)
+{
+	struct conn *client = http_take_conn(up->client, &fwd_relay_handler, up);
+
+	up->client = NULL;
+	up->relay = client;
+	metrics_inc(route_relayed_upgrades_total);
+	(void)server_write(client, up->resp, up->resp_len);
+	free(up->resp);
+	up->resp = NULL;
+	up->resp_len = up->resp_cap = 0;
+}
+
+static int fwd_append(struct fwd_up *up, const uint8_t *data, size_t len)
+{
+	size_t limit = FORWARD_MAX_HEAD + forward.cfg->max_output_buffer;
+
+	if (up->resp_len + len > limit)
+		return -1;
+	if (up->resp_len + len > up->resp_cap) {
+		size_t cap = up->resp_cap ? up->resp_cap * 2 : 4096;
+		while (cap < up->resp_len + len)
+			cap *= 2;
+		uint8_t *grown = realloc(up->resp, cap < limit ? cap : limit);
+		if (!grown)
+			return -1;
+		up->resp = grown;
+		up->resp_cap = cap < limit ? cap : limit;
+	}
+	memcpy(up->resp + up->resp_len, data, len);
+	up->resp_len += len;
+	return 0;
+}
+
+static ssize_t fwd_up_data(struct conn *c, uint8_t *data, size_t len)
+{
+	struct fwd_up *up = c->ctx;
+
+	if (up->relay) {
+		(void)server_write(up->relay, data, len);
+		return (ssize_t)len;
+	}
+	if (!up->client || fwd_append(up, data, len) < 0) {
+		/* Bytes nobody asked for, or an answer past its bounds. */
+		server_conn_close(c);
+		return -1;
+	}
+	if (!up->head_len) {
+		int r = fwd_parse_head(up);
+		if (r < 0) {
+			log_limited(LOG_LEVEL_WARN, "cluster: instance %s answered a forwarded "
+				    "request with something else than our HTTP", up->peer_id);
+			server_conn_close(c);
+			return -1;
+		}
+		if (r == 0)
+			return (ssize_t)len;
+	}
+	if (up->status == 101)
+		fwd_splice(up);
+	else if (up->resp_len >= up->head_len + up->body_len)
+		fwd_answer(up);
+	return (ssize_t)len;
+}
+
+static const struct conn_handler fwd_up_handler = {
+	.on_data = fwd_up_data,
+	.on_close = fwd_up_closed,
+};
+
+/* --- relayed WebSockets: the client's side ------------------------------- */
+
+static ssize_t fwd_relay_data(struct conn *c, uint8_t *data, size_t len)
+{
+	struct fwd_up *up = c->ctx;
+
+	if (up)
+		(void)server_write(up->c, data, len);
+	return (ssize_t)len;
+}
+
+static void fwd_relay_closed(struct conn *c)
+{
+	struct fwd_up *up = c->ctx;
+
+	if (!up)
+		return;
+	up->relay = NULL;
+	server_conn_close_when_flushed(up->c);
+}
+
+static const struct conn_handler fwd_relay_handler = {
+	.on_data = fwd_relay_data,
+	.on_close = fwd_relay_closed,
+};
+
+/* --- peers and life ------------------------------------------------------ */
+
+void forward_peer_gone(const struct route_peer *peer)
+{
+	for (struct fwd_up *up = forward.all; up; up = up->next) {
+		if (strcmp(up->peer_id, peer->id) != 0)
+			continue;
+		up->no_retry = true;
+		server_conn_close(up->c);
+	}
+}
+
+void forward_init(struct event_base *base, const struct config *cfg)
+{
+	forward.base = base;
+	forward.cfg = cfg;
+}
+
+void forward_cleanup(void)
+{
+	forward.stopping = true;
+	for (struct fwd_up *up = forward.all; up; up = up->next) {
+		up->no_retry = true;
+		server_conn_close(up->c);
+	}
+}

@@ -1,0 +1,50 @@
+/* forward.h - requests for another instance's session, forwarded to it.
+ *
+ * The forwarding half of session routing (route.h): a polling GET or POST
+ * for a peer's session is sent to the peer's cluster_listen as an HTTP/1.1
+ * request carrying X-Roomcast-Peer, and the client gets the peer's answer
+ * (status, type, body; CORS as this instance's own answers).  A WebSocket
+ * upgrade for a peer's session is sent the same way; once the peer
+ * answers 101 the two connections are spliced, bytes relayed both ways
+ * unread, so the owner keeps its probe, its noop and its heartbeats.
+ * A client that goes away closes its upstream, so the owner sees the same
+ * abort it would have seen directly.
+ *
+ * Bounds: one upstream per forwarded request in flight (each client
+ * connection has at most one); FORWARD_MAX_IDLE idle keep-alive upstreams
+ * for all peers, kept at most half of keepalive_timeout (the owner closes
+ * them at keepalive_timeout); FORWARD_CONNECT_TIMEOUT_MS to connect; an
+ * answer's head at most FORWARD_MAX_HEAD bytes and its body at most
+ * max_output_buffer (a polling answer is at most one queue); relayed
+ * WebSocket output is bounded by max_output_buffer on each side, as a
+ * client's own.  An upstream that fails before the answer (connection
+ * refused or reset, connect timeout, the peer forgotten) is answered with
+ * the reference server's 400 code 1, and the client starts a new session;
+ * a request on a reused connection that the owner closed while idle is
+ * sent once more on a new one.
+ */
+#ifndef ROOMCAST_FORWARD_H
+#define ROOMCAST_FORWARD_H
+
+#include <event2/event.h>
+
+#include "config.h"
+#include "http.h"
+#include "route.h"
+
+#define FORWARD_MAX_IDLE 64
+#define FORWARD_CONNECT_TIMEOUT_MS 1000
+#define FORWARD_MAX_HEAD 8192
+
+void forward_init(struct event_base *base, const struct config *cfg);
+/* Closes every upstream (shutdown; the server frees them). */
+void forward_cleanup(void);
+
+/* Sends <req> on <hc> to <peer> and answers <hc> with what it says. */
+void forward_request(struct http_conn *hc, const struct http_request *req,
+		     const struct route_peer *peer);
+
+/* <peer> is gone: its upstreams are closed, their clients answered. */
+void forward_peer_gone(const struct route_peer *peer);
+
+#endif

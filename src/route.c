@@ -1,0 +1,442 @@
+/* route.c - session routing: ids, the secret, the peer table (see route.h).
+ *
+ * Owns this instance's id, the cluster secret (wiped at exit), the table
+ * of announced peers and the announcement timer.  An announcement is one
+ * line of text, "1 ID ADDR MAC": ADDR the cluster_listen address as
+ * IPv4:PORT or [IPv6]:PORT, or "-" when the instance is leaving; MAC 16
+ * hex digits of HMAC-SHA256(secret, "announce:1 ID ADDR"), so that
+ * whoever can publish on Redis without the secret cannot steer forwarded
+ * requests (and their bodies) to an address of their choosing.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <uthash.h>
+
+#include "forward.h"
+#include "log.h"
+#include "metrics.h"
+#include "redis.h"
+#include "route.h"
+#include "server.h"
+#include "timeq.h"
+
+#define ROUTE_ANNOUNCE_MAX 160
+#define ROUTE_MAC_HEX 16
+
+struct route_entry {
+	struct route_peer peer;
+	UT_hash_handle hh;             /* route.peers, keyed by peer.id */
+};
+
+static struct {
+	bool enabled;
+	bool redis_up;
+	const struct config *cfg;
+	struct event_base *base;
+	uint8_t secret[ROUTE_SECRET_MAX];
+	size_t secret_len;
+	char id[SID_INSTANCE_LEN + 1];
+	char addr_text[64];            /* cluster_listen as bound, announced */
+	char token[ROUTE_TOKEN_LEN + 1];
+	char channel[CONFIG_MAX_REDIS_KEY + 8];
+	struct route_entry *peers;     /* uthash head */
+	size_t n_peers;
+	struct event *timer;
+} route;
+
+static void route_mac(const char *label, const void *data, size_t len, uint8_t out[32])
+{
+	uint8_t input[ROUTE_ANNOUNCE_MAX + 16];
+	size_t label_len = strlen(label);
+	unsigned out_len = 0;
+
+	memcpy(input, label, label_len);
+	memcpy(input + label_len, data, len);
+	if (!HMAC(EVP_sha256(), route.secret, (int)route.secret_len, input, label_len + len, out,
+		  &out_len))
+		memset(out, 0, 32); /* never: HMAC-SHA256 cannot fail on these arguments */
+}
+
+static void route_hex(char *out, const uint8_t *bytes, size_t n)
+{
+	static const char digits[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = digits[bytes[i] >> 4];
+		out[2 * i + 1] = digits[bytes[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+/* --- the secret ---------------------------------------------------------- */
+
+static int route_read_secret(const char *path)
+{
+	uint8_t buf[ROUTE_SECRET_MAX + 1];
+	size_t len = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0) {
+		log_error("cluster_secret_file %s: %s", path, strerror(errno));
+		return -1;
+	}
+	for (;;) {
+		ssize_t n = read(fd, buf + len, sizeof buf - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0 || (len += (size_t)n) == sizeof buf)
+			break;
+	}
+	close(fd);
+	/* A trailing newline is the editor's, not the secret's. */
+	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
+		len--;
+	if (len < ROUTE_SECRET_MIN || len > ROUTE_SECRET_MAX) {
+		log_error("cluster_secret_file %s: the secret must be %d to %d bytes (e.g. "
+			  "`openssl rand -base64 32`)", path, ROUTE_SECRET_MIN, ROUTE_SECRET_MAX);
+		OPENSSL_cleanse(buf, sizeof buf);
+		return -1;
+	}
+	memcpy(route.secret, buf, len);
+	route.secret_len = len;
+	OPENSSL_cleanse(buf, sizeof buf);
+	return 0;
+}
+
+/* --- ids ----------------------------------------------------------------- */
+
+static int route_pick_id(void)
+{
+	char fresh[ID_LEN + 1];
+
+	if (id_generate(fresh) < 0)
+		return -1;
+	memcpy(route.id, fresh, SID_INSTANCE_LEN);
+	route.id[SID_INSTANCE_LEN] = '\0';
+	return 0;
+}
+
+int route_sid_new(char out[ID_LEN + 1])
+{
+	char fresh[ID_LEN + 1];
+
+	if (id_generate(fresh) < 0)
+		return -1;
+	if (!route.enabled) {
+		memcpy(out, fresh, ID_LEN + 1);
+		return 0;
+	}
+	sid_make(out, route.id, fresh, route.secret, route.secret_len);
+	return 0;
+}
+
+static struct route_entry *route_find(const char *id)
+{
+	struct route_entry *e = NULL;
+
+	HASH_FIND(hh, route.peers, id, SID_INSTANCE_LEN, e);
+	return e;
+}
+
+static bool route_expired(const struct route_entry *e, int64_t now)
+{
+	return route.redis_up && now - e->peer.heard_ms > ROUTE_PEER_TTL_MS;
+}
+
+enum route_owner route_sid_owner(const char *sid, size_t len, const struct route_peer **peer)
+{
+	if (!route.enabled)
+		return ROUTE_OFF;
+	if (!sid_valid(sid, len, route.secret, route.secret_len))
+		return ROUTE_FORGED;
+	if (memcmp(sid, route.id, SID_INSTANCE_LEN) == 0)
+		return ROUTE_HERE;
+	struct route_entry *e = route_find(sid);
+	if (!e || route_expired(e, timeq_now_ms()))
+		return ROUTE_GONE;
+	*peer = &e->peer;
+	return ROUTE_PEER;
+}
+
+const char *route_peer_token(void)
+{
+	return route.token;
+}
+
+bool route_peer_token_ok(const char *token)
+{
+	return route.enabled && strlen(token) == ROUTE_TOKEN_LEN &&
+	       CRYPTO_memcmp(token, route.token, ROUTE_TOKEN_LEN) == 0;
+}
+
+/* --- the peer table ------------------------------------------------------ */
+
+static void route_forget(struct route_entry *e, const char *why)
+{
+	log_info("cluster: instance %s at %s %s", e->peer.id, e->peer.text, why);
+	forward_peer_gone(&e->peer);
+	HASH_DEL(route.peers, e);
+	route.n_peers--;
+	metrics_gauge_add(route_peers, -1);
+	free(e);
+}
+
+/* "IPv4:PORT" or "[IPv6]:PORT" into <addr>.  Returns 0, or -1. */
+static int route_parse_addr(const char *text, struct sockaddr_storage *addr, socklen_t *len)
+{
+	char host[INET6_ADDRSTRLEN];
+	const char *colon = strrchr(text, ':');
+	char *end;
+
+	if (!colon || colon == text)
+		return -1;
+	long port = strtol(colon + 1, &end, 10);
+	if (*end || port < 1 || port > 65535 || colon[1] == '\0')
+		return -1;
+	size_t host_len = (size_t)(colon - text);
+	bool v6 = text[0] == '[';
+	if (v6 && (host_len < 3 || text[host_len - 1] != ']'))
+		return -1;
+	if (v6) {
+		text++;
+		host_len -= 2;
+	}
+	if (host_len >= sizeof host)
+		return -1;
+	memcpy(host, text, host_len);
+	host[host_len] = '\0';
+	memset(addr, 0, sizeof *addr);
+	if (v6) {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)addr;
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons((uint16_t)port);
+		*len = sizeof *sin6;
+		return inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1 ? 0 : -1;
+	}
+	struct sockaddr_in *sin = (struct sockaddr_in *)addr;
+	sin->sin_family = AF_INET;
+	sin->sin_port = htons((uint16_t)port);
+	*len = sizeof *sin;
+	return inet_pton(AF_INET, host, &sin->sin_addr) == 1 ? 0 : -1;
+}
+
+/* Another instance announced our id: both pick a new one for the
+ * sessions they make from now on. */
+static void route_collision(const char *addr_text)
+{
+	metrics_inc(route_id_collisions_total);
+	log_warn("cluster: instance %s at %s announces this instance's id: picking another",
+		 route.id, addr_text);
+	if (route_pick_id() < 0)
+		log_error("getrandom failed: instance id kept");
+}
+
+static void route_heard(const char *id, const char *addr_text)
+{
+	struct route_entry *e = route_find(id);
+	bool leaving = strcmp(addr_text, "-") == 0;
+
+	if (leaving) {
+		if (e)
+			route_forget(e, "left the cluster");
+		return;
+	}
+	if (e && strcmp(e->peer.text, addr_text) != 0)
+		route_forget(e, "is announced at another address");
+	else if (e) {
+		e->peer.heard_ms = timeq_now_ms();
+		return;
+	}
+	if (route.n_peers >= ROUTE_MAX_PEERS) {
+		metrics_inc(route_bad_announcements_total);
+		log_limited(LOG_LEVEL_WARN, "cluster: more than %d instances announced: %s ignored",
+			    ROUTE_MAX_PEERS, id);
+		return;
+	}
+	if (!(e = calloc(1, sizeof *e)))
+		return;
+	if (route_parse_addr(addr_text, &e->peer.addr, &e->peer.addr_len) < 0 ||
+	    strlen(addr_text) >= sizeof e->peer.text) {
+		free(e);
+		metrics_inc(route_bad_announcements_total);
+		return;
+	}
+	memcpy(e->peer.id, id, SID_INSTANCE_LEN + 1);
+	strcpy(e->peer.text, addr_text);
+	e->peer.heard_ms = timeq_now_ms();
+	HASH_ADD(hh, route.peers, peer.id, SID_INSTANCE_LEN, e);
+	route.n_peers++;
+	metrics_gauge_add(route_peers, 1);
+	log_info("cluster: instance %s at %s joined", id, addr_text);
+}
+
+void route_on_message(const uint8_t *payload, size_t len)
+{
+	char text[ROUTE_ANNOUNCE_MAX + 1], id[8], addr[72], mac[ROUTE_MAC_HEX + 2];
+	char expect[ROUTE_MAC_HEX + 1];
+	uint8_t digest[32];
+
+	if (len > ROUTE_ANNOUNCE_MAX || memchr(payload, '\0', len))
+		goto bad;
+	memcpy(text, payload, len);
+	text[len] = '\0';
+	int body_len = 0;
+	if (sscanf(text, "1 %7s %71s %n%17s", id, addr, &body_len, mac) != 3 ||
+	    strlen(id) != SID_INSTANCE_LEN || !sid_chars_valid(id, SID_INSTANCE_LEN) ||
+	    strlen(mac) != ROUTE_MAC_HEX || (size_t)body_len + ROUTE_MAC_HEX != len)
+		goto bad;
+	route_mac("announce:", text, (size_t)body_len - 1, digest);
+	route_hex(expect, digest, ROUTE_MAC_HEX / 2);
+	if (CRYPTO_memcmp(expect, mac, ROUTE_MAC_HEX) != 0)
+		goto bad;
+	if (strcmp(id, route.id) == 0) {
+		if (strcmp(addr, route.addr_text) != 0 && strcmp(addr, "-") != 0)
+			route_collision(addr);
+		return; /* our own, back from Redis */
+	}
+	route_heard(id, addr);
+	return;
+bad:
+	metrics_inc(route_bad_announcements_total);
+	log_limited(LOG_LEVEL_WARN, "cluster: bad announcement on %s (wrong cluster_secret_file?)",
+		    route.channel);
+}
+
+bool route_is_channel(const char *channel)
+{
+	return route.enabled && strcmp(channel, route.channel) == 0;
+}
+
+/* --- announcing ---------------------------------------------------------- */
+
+static void route_announce(const char *addr_text)
+{
+	char text[ROUTE_ANNOUNCE_MAX + 1];
+	uint8_t digest[32];
+	int n = snprintf(text, sizeof text, "1 %s %s ", route.id, addr_text);
+
+	route_mac("announce:", text, (size_t)n - 1, digest);
+	route_hex(text + n, digest, ROUTE_MAC_HEX / 2);
+	(void)redis_publish(route.channel, strlen(route.channel), text, (size_t)n + ROUTE_MAC_HEX);
+}
+
+/* Once a second: announce, and forget the peers that stopped. */
+static void route_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct route_entry *e, *tmp;
+	int64_t now = timeq_now_ms();
+
+	if (route.redis_up)
+		route_announce(route.addr_text);
+	HASH_ITER(hh, route.peers, e, tmp) {
+		if (route_expired(e, now))
+			route_forget(e, "stopped announcing");
+	}
+}
+
+void route_on_redis_state(bool up)
+{
+	struct route_entry *e, *tmp;
+
+	route.redis_up = up;
+	if (!route.enabled || !up)
+		return;
+	/* Nobody could announce while the link was down: a fresh start. */
+	HASH_ITER(hh, route.peers, e, tmp)
+		e->peer.heard_ms = timeq_now_ms();
+	route_announce(route.addr_text);
+}
+
+static void route_format_addr(const struct sockaddr_storage *sa, char *out, size_t out_len)
+{
+	char host[INET6_ADDRSTRLEN] = "?";
+
+	if (sa->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)sa;
+		inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof host);
+		snprintf(out, out_len, "[%s]:%u", host, ntohs(sin6->sin6_port));
+	} else {
+		const struct sockaddr_in *sin = (const struct sockaddr_in *)sa;
+		inet_ntop(AF_INET, &sin->sin_addr, host, sizeof host);
+		snprintf(out, out_len, "%s:%u", host, ntohs(sin->sin_port));
+	}
+}
+
+int route_start(void)
+{
+	struct sockaddr_storage sa;
+	socklen_t len;
+
+	if (!route.enabled)
+		return 0;
+	if (server_cluster_address(&sa, &len) < 0) {
+		log_error("cluster_listen: no bound address: %s", strerror(errno));
+		return -1;
+	}
+	route_format_addr(&sa, route.addr_text, sizeof route.addr_text);
+	route.timer = event_new(route.base, -1, EV_PERSIST, route_tick, NULL);
+	struct timeval tv = { ROUTE_ANNOUNCE_MS / 1000, (ROUTE_ANNOUNCE_MS % 1000) * 1000 };
+	if (!route.timer || event_add(route.timer, &tv) < 0)
+		return -1;
+	log_info("cluster: instance %s, peers forward to %s", route.id, route.addr_text);
+	if (route.redis_up)
+		route_announce(route.addr_text);
+	return 0;
+}
+
+int route_init(struct event_base *base, const struct config *cfg)
+{
+	uint8_t digest[32];
+
+	route.cfg = cfg;
+	route.base = base;
+	if (!cfg->has_cluster_listen)
+		return 0;
+	if (route_read_secret(cfg->cluster_secret_file) < 0)
+		return -1;
+	if (route_pick_id() < 0) {
+		log_error("getrandom failed: no instance id");
+		return -1;
+	}
+	route_mac("peer", "", 0, digest);
+	route_hex(route.token, digest, ROUTE_TOKEN_LEN / 2);
+	snprintf(route.channel, sizeof route.channel, "%s-route#", cfg->redis_key);
+	forward_init(base, cfg);
+	route.enabled = true;
+	return redis_subscribe(route.channel);
+}
+
+bool route_enabled(void)
+{
+	return route.enabled;
+}
+
+void route_cleanup(void)
+{
+	struct route_entry *e, *tmp;
+
+	if (!route.enabled)
+		return;
+	if (route.redis_up)
+		route_announce("-");
+	if (route.timer)
+		event_free(route.timer);
+	route.timer = NULL;
+	HASH_ITER(hh, route.peers, e, tmp) {
+		HASH_DEL(route.peers, e);
+		free(e);
+	}
+	route.n_peers = 0;
+	metrics_gauges[GAUGE_route_peers] = 0;
+	OPENSSL_cleanse(route.secret, sizeof route.secret);
+	route.enabled = false;
+}

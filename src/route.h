@@ -1,0 +1,86 @@
+/* route.h - session routing: which instance owns a session, and where the
+ * others are.
+ *
+ * With cluster_listen and cluster_secret_file, every session id names the
+ * instance that made it (sid.h), and every instance announces itself on
+ * the Redis channel <redis_key>-route# once a second: its instance id and
+ * the cluster_listen address peers forward to, signed with the secret.
+ * A request for a sid that is not local then goes to route_sid_owner():
+ * another live instance's sid is forwarded to it (forward.h); a sid with a
+ * bad MAC, or of an instance no longer announced, is answered with the
+ * reference server's code 1 at once, with nothing forwarded.
+ *
+ * Bounds: at most ROUTE_MAX_PEERS instances are remembered; one not heard
+ * for ROUTE_PEER_TTL_MS while Redis is up is forgotten, and its forwarded
+ * requests fail (forward_peer_gone()).  While Redis is away peers are
+ * kept: they cannot announce, but may well be alive.
+ */
+#ifndef ROOMCAST_ROUTE_H
+#define ROOMCAST_ROUTE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include <event2/event.h>
+
+#include "config.h"
+#include "id.h"
+#include "sid.h"
+
+#define ROUTE_ANNOUNCE_MS 1000
+#define ROUTE_PEER_TTL_MS 3500
+#define ROUTE_MAX_PEERS 1024
+/* The cluster secret: at least this long (a guessable one lets anyone
+ * forge sids and talk to cluster_listen), at most a page. */
+#define ROUTE_SECRET_MIN 16
+#define ROUTE_SECRET_MAX 4096
+/* X-Roomcast-Peer's value: hex of a MAC of the secret. */
+#define ROUTE_TOKEN_LEN 32
+
+/* Another instance, as its last announcement said. */
+struct route_peer {
+	char id[SID_INSTANCE_LEN + 1];
+	struct sockaddr_storage addr;
+	socklen_t addr_len;
+	char text[64];                 /* the address as announced */
+	int64_t heard_ms;
+};
+
+enum route_owner {
+	ROUTE_OFF,                     /* routing is not configured */
+	ROUTE_HERE,                    /* this instance's sid (closed or expired if not found) */
+	ROUTE_PEER,                    /* a live peer's: forward it */
+	ROUTE_FORGED,                  /* not a sid this cluster made */
+	ROUTE_GONE,                    /* a valid sid of an instance not announced */
+};
+
+/* Reads the secret and picks this instance's id, when cfg routes;
+ * nothing otherwise.  Needs redis_init() done (it subscribes).  Returns
+ * 0, or -1 with the reason logged. */
+int route_init(struct event_base *base, const struct config *cfg)
+	__attribute__((warn_unused_result));
+/* Starts announcing cluster_listen's bound address (server_start() done). */
+int route_start(void) __attribute__((warn_unused_result));
+/* Says goodbye (peers fail this instance's sids at once) and frees all. */
+void route_cleanup(void);
+bool route_enabled(void);
+
+/* A fresh session id: routed (sid.h) when routing is on, else id.h's.
+ * Returns 0, or -1 if the kernel gave no random bytes. */
+int route_sid_new(char out[ID_LEN + 1]) __attribute__((warn_unused_result));
+/* Who owns <sid>; *<peer> is set for ROUTE_PEER (valid for this turn). */
+enum route_owner route_sid_owner(const char *sid, size_t len, const struct route_peer **peer);
+
+/* The value a forwarded request carries in X-Roomcast-Peer, and whether
+ * <token> (NUL-terminated) is it (constant time). */
+const char *route_peer_token(void);
+bool route_peer_token_ok(const char *token);
+
+/* Redis: the announcement channel, and what arrives on it. */
+bool route_is_channel(const char *channel);
+void route_on_message(const uint8_t *payload, size_t len);
+void route_on_redis_state(bool up);
+
+#endif
