@@ -350,6 +350,9 @@ static void daemon_drain(const struct daemon_app *app)
 	server_stop_accepting();
 	(void)sd_notify(0, "STOPPING=1");
 	daemon_move_clients();
+	/* Its sessions are closing: peers may stop forwarding to it.  The
+	 * goodbye leaves with the last writes waited for below. */
+	route_leave();
 	/* Polling sessions wait for their next GET to carry the close;
 	 * WebSockets for their close frame to be written; the app for Redis
 	 * to take the disconnect records the closes wrote. */

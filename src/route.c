@@ -348,7 +348,7 @@ void route_on_redis_state(bool up)
 	struct route_entry *e, *tmp;
 
 	route.redis_up = up;
-	if (!route.enabled || !up)
+	if (!route.enabled || !up || !route.timer)
 		return;
 	/* Nobody could announce while the link was down: a fresh start. */
 	HASH_ITER(hh, route.peers, e, tmp)
@@ -420,17 +420,23 @@ bool route_enabled(void)
 	return route.enabled;
 }
 
+void route_leave(void)
+{
+	if (!route.enabled || !route.timer)
+		return;
+	event_free(route.timer);
+	route.timer = NULL;
+	if (route.redis_up)
+		route_announce("-");
+}
+
 void route_cleanup(void)
 {
 	struct route_entry *e, *tmp;
 
 	if (!route.enabled)
 		return;
-	if (route.redis_up)
-		route_announce("-");
-	if (route.timer)
-		event_free(route.timer);
-	route.timer = NULL;
+	route_leave();
 	HASH_ITER(hh, route.peers, e, tmp) {
 		HASH_DEL(route.peers, e);
 		free(e);

@@ -63,7 +63,10 @@ int route_init(struct event_base *base, const struct config *cfg)
 	__attribute__((warn_unused_result));
 /* Starts announcing cluster_listen's bound address (server_start() done). */
 int route_start(void) __attribute__((warn_unused_result));
-/* Says goodbye (peers fail this instance's sids at once) and frees all. */
+/* Stops announcing and says goodbye, so that peers fail this instance's
+ * sids at once (a stop, once its sessions are closed). */
+void route_leave(void);
+/* route_leave(), then frees all. */
 void route_cleanup(void);
 bool route_enabled(void);
 

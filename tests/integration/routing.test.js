@@ -203,6 +203,8 @@ test(`any request on any instance: two balancers without stickiness and 2 or 3 r
     assert.equal(sum('roomcast_engine_transport_errors_total'), 0, `${name}: no transport error`);
     assert.ok(ms.every((m) => m.roomcast_engine_sessions_opened_total > 0), `${name}: every instance held sessions`);
     for (const d of daemons) assert.doesNotMatch(d.stderr(), /unknown session id/, `${name}: no code 1`);
+    // a clean exit: under ASan, LeakSanitizer reports at exit
+    for (const d of daemons) await d.stop();
   });
   const results = await Promise.allSettled(runs);
   const failed = results.find((x) => x.status === 'rejected');
@@ -246,6 +248,10 @@ test('GET and POST for A\'s session sent to B are forwarded; an upgrade sent to 
   ws.sendClose(1000);
   await h.waitFor(async () => (await A.metrics()).roomcast_sessions_current === 0, { what: 'the close reached A' });
   await h.waitFor(async () => (await B.metrics()).roomcast_route_upstreams <= 1, { what: 'B\'s relay closed' });
+  await A.stop();
+  // its goodbye: B forgets it at once, not 3.5 s later
+  await h.waitFor(() => /instance [\w-]{3} at 127\.0\.0\.1:\d+ left the cluster/.test(B.stderr()), { what: 'A\'s goodbye', timeout: 2000 });
+  await B.stop();
 });
 
 test('forged and stale sids get code 1 with nothing forwarded; cluster_listen wants the token', { skip }, async () => {
@@ -273,6 +279,8 @@ test('forged and stale sids get code 1 with nothing forwarded; cluster_listen wa
   h.assertEioError(await h.request(peerPort, { path: h.q(), headers: { 'X-Roomcast-Peer': token } }), 3, 'no handshake from a peer');
   h.assertEioError(await h.request(peerPort, { path: h.pollPath(forged), headers: { 'X-Roomcast-Peer': token } }), 1, 'never forwarded again');
   assert.equal((await A.metrics()).roomcast_route_peer_refused_total, 2);
+  await A.stop();
+  await B.stop();
 });
 
 test('owner killed: a request for its session fails within a second, its clients reconnect to the survivor', { skip }, async () => {
@@ -306,7 +314,8 @@ test('owner killed: a request for its session fails within a second, its clients
   for (const s of again) s.close();
   assert.ok((await B.metrics()).roomcast_route_forward_failures_total >= 1);
   await h.waitFor(async () => (await B.metrics()).roomcast_route_peers === 0, { what: 'A forgotten', timeout: 8000 });
-  assert.match(B.stderr(), /instance \w{3} at 127\.0\.0\.1:\d+ stopped announcing/);
+  assert.match(B.stderr(), /instance [\w-]{3} at 127\.0\.0\.1:\d+ stopped announcing/);
+  await B.stop();
 });
 
 test('bounds: 300 long-polls held through B cost two descriptors each there, nothing once they vanish', { skip, timeout: 120000 }, async () => {
@@ -331,4 +340,6 @@ test('bounds: 300 long-polls held through B cost two descriptors each there, not
   assert.ok(fdPeak - fd0 >= 2 * N && fdPeak - fd0 <= 2 * N + 8, `two descriptors per forwarded long-poll (${fdPeak - fd0})`);
   if (!B.sanitized) assert.ok(rssPeak - rss0 < N * 16, `under 16 KiB per forwarded long-poll (${rssPeak - rss0} KiB)`);
   assert.equal((await A.metrics()).roomcast_sessions_current, 0);
+  await A.stop();
+  await B.stop();
 });
