@@ -98,6 +98,28 @@ static void restart_keys_keep_their_running_values_and_are_noted(void **state)
 	assert_string_equal(t.next.redis_password, "s3cret");
 }
 
+static void routing_keys_need_a_restart(void **state)
+{
+	char err[CONFIG_ERR_LEN];
+
+	assert_int_equal(reload_test_merge(
+		"redis 127.0.0.1:6379\ncluster_listen 127.0.0.1:0\ncluster_secret_file /etc/a\n",
+		"redis 127.0.0.1:6379\ncluster_listen 127.0.0.1:7000\ncluster_secret_file /etc/b\n",
+		err, sizeof err), 0);
+	assert_int_equal(t.n_notes, 2);
+	reload_test_noted("cluster_listen");
+	reload_test_noted("cluster_secret_file");
+	assert_true(t.next.has_cluster_listen);
+	assert_string_equal(t.next.cluster_listen.text, "127.0.0.1:0");
+	assert_string_equal(t.next.cluster_secret_file, "/etc/a");
+	/* taking routing out needs a restart as well */
+	assert_int_equal(reload_test_merge(
+		"redis 127.0.0.1:6379\ncluster_listen 127.0.0.1:0\ncluster_secret_file /etc/a\n",
+		"redis 127.0.0.1:6379\n", err, sizeof err), 0);
+	assert_int_equal(t.n_notes, 2);
+	assert_true(t.next.has_cluster_listen);
+}
+
 static void an_unchanged_file_notes_nothing(void **state)
 {
 	const char *text = "listen 127.0.0.1:3000\nlisten [::1]:3001\nnamespace /a {\n"
@@ -162,6 +184,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(restart_keys_keep_their_running_values_and_are_noted),
+		cmocka_unit_test(routing_keys_need_a_restart),
 		cmocka_unit_test(an_unchanged_file_notes_nothing),
 		cmocka_unit_test(namespaces_keep_their_index_new_ones_follow_removed_ones_stay),
 		cmocka_unit_test(too_many_namespaces_with_the_removed_ones_refuse_the_reload),
