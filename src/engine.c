@@ -910,6 +910,12 @@ static bool engine_origin_refuse(struct http_conn *hc, const struct http_request
 	return true;
 }
 
+static void engine_payload_too_large(struct http_conn *hc)
+{
+	metrics_inc(engine_payload_too_large_total);
+	http_respond(hc, 413, NULL, NULL, NULL, 0);
+}
+
 void engine_handle_head(struct http_conn *hc, struct http_request *req)
 {
 	struct engine_session *s = engine_find(req);
@@ -928,19 +934,22 @@ void engine_handle_head(struct http_conn *hc, struct http_request *req)
 		}
 		if (req->body_too_big) {
 			/* Content-Length says it already: refused unread. */
-			metrics_inc(engine_payload_too_large_total);
-			http_respond(hc, 413, NULL, NULL, NULL, 0);
+			engine_payload_too_large(hc);
 			return;
 		}
 		s->post = hc;
 		http_set_abort(hc, engine_post_aborted, s);
 		return;
 	}
-	/* A POST for a peer's session is forwarded with its body. */
+	/* A POST for a peer's session is forwarded with its body, refused
+	 * here when it is too big, as its owner would. */
 	const struct route_peer *peer;
 	if (req->method == HTTP_POST && !req->is_upgrade && !live &&
-	    engine_owner(hc, req, &peer) == ROUTE_PEER)
+	    engine_owner(hc, req, &peer) == ROUTE_PEER) {
+		if (req->body_too_big)
+			engine_payload_too_large(hc);
 		return;
+	}
 	/* Every other request with a body is refused, so it is answered from
 	 * its head rather than after reading a body it would discard, with the
 	 * reference's error for its sid, transport or method.  The two that
@@ -988,8 +997,7 @@ static void engine_polling_post(struct engine_session *s, struct http_conn *hc,
 		return;
 	}
 	if (req->body_too_big) {
-		metrics_inc(engine_payload_too_large_total);
-		http_respond(hc, 413, NULL, NULL, NULL, 0);
+		engine_payload_too_large(hc);
 		return;
 	}
 	if (engine_polling_text(req) < 0) {
@@ -1119,7 +1127,10 @@ static void engine_route_away(struct http_conn *hc, struct http_request *req)
 
 	switch (engine_owner(hc, req, &peer)) {
 	case ROUTE_PEER:
-		forward_request(hc, req, peer);
+		if (req->body_too_big)
+			engine_payload_too_large(hc);
+		else
+			forward_request(hc, req, peer);
 		return;
 	case ROUTE_FORGED:
 		metrics_inc(route_forged_sids_total);

@@ -229,6 +229,10 @@ test('GET and POST for A\'s session sent to B are forwarded; an upgrade sent to 
   assert.match(connect.text, /^40\{"sid":"[\w-]{20}"\}$/, 'the CONNECT answer through B');
   assert.equal((await B.metrics()).roomcast_route_forwarded_total, 2);
   assert.equal((await A.metrics()).roomcast_sockets_current, 1, 'the socket lives on A');
+  // too big for max_payload: refused by B from its head, as A would, nothing forwarded
+  const big = await h.request(B.port, { method: 'POST', path: h.pollPath(sid), headers: { 'Content-Length': '2000000', 'Content-Type': 'text/plain;charset=UTF-8' } });
+  assert.equal(big.status, 413);
+  assert.equal((await B.metrics()).roomcast_route_forwarded_total, 2);
 
   // the upgrade, sent to B: relayed to A, which runs the probe
   const ws = await h.WsConn.connect(B.port, `${h.EIO_PATH}?EIO=4&transport=websocket&sid=${sid}`);
