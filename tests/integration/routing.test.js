@@ -12,7 +12,7 @@
 // then Socket.IO over the WebSocket); a forged sid and a valid sid of an
 // instance that does not exist get code 1 without any forwarding;
 // cluster_listen refuses requests without the cluster's token and
-// handshakes; A killed with SIGKILL: a request for its session through B
+// handshakes; announcements without the secret's MAC are dropped; A killed with SIGKILL: a request for its session through B
 // fails within a second with code 1 and its official clients reconnect to
 // B.  Bounds: 300 long-polls held through B cost B two descriptors each
 // and nothing once their clients vanish, and each vanished client's
@@ -258,8 +258,8 @@ test('GET and POST for A\'s session sent to B are forwarded; an upgrade sent to 
   await B.stop();
 });
 
-test('forged and stale sids get code 1 with nothing forwarded; cluster_listen wants the token', { skip }, async () => {
-  const { A, B } = await pair();
+test('forged and stale sids get code 1 with nothing forwarded; cluster_listen wants the token; forged announcements are dropped', { skip }, async () => {
+  const { r, A, B } = await pair();
   const before = await B.metrics();
   const { sid } = await h.handshake(A.port);
   const forged = `${sid.slice(0, 19)}${sid[19] === 'A' ? 'B' : 'A'}`;
@@ -283,6 +283,16 @@ test('forged and stale sids get code 1 with nothing forwarded; cluster_listen wa
   h.assertEioError(await h.request(peerPort, { path: h.q(), headers: { 'X-Roomcast-Peer': token } }), 3, 'no handshake from a peer');
   h.assertEioError(await h.request(peerPort, { path: h.pollPath(forged), headers: { 'X-Roomcast-Peer': token } }), 1, 'never forwarded again');
   assert.equal((await A.metrics()).roomcast_route_peer_refused_total, 2);
+
+  // whoever can publish on Redis without the secret cannot steer forwarding
+  const redis = await r.client();
+  const id = sid.slice(0, 3);
+  for (const bad of [`1 ${id} 127.0.0.1:1 0123456789abcdef`, '1 zzz 127.0.0.1:1', 'garbage', `1 ${id} - ffffffffffffffff`, 'x'.repeat(400)]) {
+    await redis.publish('socket.io-route#', bad);
+  }
+  await h.waitFor(async () => (await B.metrics()).roomcast_route_bad_announcements_total === 5, { what: '5 bad announcements counted' });
+  assert.equal((await B.metrics()).roomcast_route_peers, 1, 'A still known');
+  h.assertPostOk(await h.post(B.port, sid, '3'), 'and still reached through B');
   await A.stop();
   await B.stop();
 });
