@@ -15,6 +15,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <uthash.h>
+
 #include "forward.h"
 #include "log.h"
 #include "metrics.h"
@@ -41,15 +43,25 @@ struct fwd_up {
 	int64_t idle_since;
 	struct event connect_timer;
 	struct fwd_up *prev, *next;    /* forward.all */
-	struct fwd_up *next_idle;      /* forward.idle */
+	struct fwd_pool *pool;         /* kept idle in this pool, NULL = not idle */
+	struct fwd_up *prev_idle, *next_idle;
+};
+
+/* The idle upstreams to one peer, the most recently used first: a request
+ * takes the head, so the connections a steady load needs stay warm and
+ * the surplus ages at the tail until the owner closes it. */
+struct fwd_pool {
+	char peer_id[SID_INSTANCE_LEN + 1];
+	struct fwd_up *head;
+	UT_hash_handle hh;             /* forward.pools, keyed by peer_id */
 };
 
 static struct {
 	struct event_base *base;
 	const struct config *cfg;
 	struct fwd_up *all;
-	struct fwd_up *idle;
-	size_t n_idle;
+	struct fwd_pool *pools;        /* uthash head */
+	size_t n_idle;                 /* in all pools */
 	bool stopping;
 } forward;
 
@@ -135,38 +147,72 @@ static struct fwd_up *fwd_open(const char *peer_id, const struct sockaddr_storag
 
 static void fwd_idle_remove(struct fwd_up *up)
 {
-	for (struct fwd_up **p = &forward.idle; *p; p = &(*p)->next_idle) {
-		if (*p == up) {
-			*p = up->next_idle;
-			forward.n_idle--;
-			return;
-		}
-	}
+	if (!up->pool)
+		return;
+	if (up->prev_idle)
+		up->prev_idle->next_idle = up->next_idle;
+	else
+		up->pool->head = up->next_idle;
+	if (up->next_idle)
+		up->next_idle->prev_idle = up->prev_idle;
+	up->pool = NULL;
+	up->prev_idle = up->next_idle = NULL;
+	forward.n_idle--;
 }
 
-/* A kept connection to <peer_id>, or NULL.  One kept longer than half of
- * keepalive_timeout is closed instead: the owner may be closing it. */
+static struct fwd_pool *fwd_pool_find(const char *peer_id)
+{
+	struct fwd_pool *pool = NULL;
+
+	HASH_FIND(hh, forward.pools, peer_id, SID_INSTANCE_LEN, pool);
+	return pool;
+}
+
+/* Keeps <up> for the next request to its peer.  Returns 0, or -1 if it
+ * cannot be kept (then close it). */
+static int fwd_idle_add(struct fwd_up *up)
+{
+	struct fwd_pool *pool = fwd_pool_find(up->peer_id);
+
+	if (forward.n_idle >= FORWARD_MAX_IDLE)
+		return -1;
+	if (!pool) {
+		if (!(pool = calloc(1, sizeof *pool)))
+			return -1;
+		memcpy(pool->peer_id, up->peer_id, sizeof pool->peer_id);
+		HASH_ADD(hh, forward.pools, peer_id, SID_INSTANCE_LEN, pool);
+	}
+	up->idle_since = timeq_now_ms();
+	up->pool = pool;
+	up->prev_idle = NULL;
+	up->next_idle = pool->head;
+	if (pool->head)
+		pool->head->prev_idle = up;
+	pool->head = up;
+	forward.n_idle++;
+	return 0;
+}
+
+/* A kept connection to <peer_id>, or NULL.  Once the most recently used
+ * has been idle half of keepalive_timeout, all of them have, and the
+ * owner may be closing them: they are closed instead. */
 static struct fwd_up *fwd_take_idle(const char *peer_id)
 {
-	int64_t oldest = timeq_now_ms() - forward.cfg->keepalive_timeout_ms / 2;
+	struct fwd_pool *pool = fwd_pool_find(peer_id);
+	struct fwd_up *up = pool ? pool->head : NULL;
 
-	for (struct fwd_up **p = &forward.idle; *p;) {
-		struct fwd_up *up = *p;
-		if (up->idle_since < oldest) {
-			*p = up->next_idle;
-			forward.n_idle--;
+	if (!up)
+		return NULL;
+	if (up->idle_since < timeq_now_ms() - forward.cfg->keepalive_timeout_ms / 2) {
+		while ((up = pool->head)) {
+			fwd_idle_remove(up);
 			server_conn_close(up->c);
-			continue;
 		}
-		if (strcmp(up->peer_id, peer_id) == 0) {
-			*p = up->next_idle;
-			forward.n_idle--;
-			up->reused = true;
-			return up;
-		}
-		p = &up->next_idle;
+		return NULL;
 	}
-	return NULL;
+	fwd_idle_remove(up);
+	up->reused = true;
+	return up;
 }
 
 static void fwd_client_aborted(struct http_conn *hc, void *arg)
@@ -357,14 +403,8 @@ static void fwd_answer(struct fwd_up *up)
 	free(up->request);
 	up->request = NULL;
 	up->reused = false;
-	if (!up->keep || extra_bytes || forward.n_idle >= FORWARD_MAX_IDLE || forward.stopping) {
+	if (!up->keep || extra_bytes || forward.stopping || fwd_idle_add(up) < 0)
 		server_conn_close(up->c);
-		return;
-	}
-	up->idle_since = timeq_now_ms();
-	up->next_idle = forward.idle;
-	forward.idle = up;
-	forward.n_idle++;
 }
 
 /* The owner accepted the upgrade: its 101 (and whatever followed) goes to
@@ -469,11 +509,18 @@ static const struct conn_handler fwd_relay_handler = {
 
 void forward_peer_gone(const struct route_peer *peer)
 {
+	struct fwd_pool *pool = fwd_pool_find(peer->id);
+
 	for (struct fwd_up *up = forward.all; up; up = up->next) {
 		if (strcmp(up->peer_id, peer->id) != 0)
 			continue;
+		fwd_idle_remove(up);
 		up->no_retry = true;
 		server_conn_close(up->c);
+	}
+	if (pool) {
+		HASH_DEL(forward.pools, pool);
+		free(pool);
 	}
 }
 
@@ -485,9 +532,16 @@ void forward_init(struct event_base *base, const struct config *cfg)
 
 void forward_cleanup(void)
 {
+	struct fwd_pool *pool, *tmp;
+
 	forward.stopping = true;
 	for (struct fwd_up *up = forward.all; up; up = up->next) {
+		fwd_idle_remove(up);
 		up->no_retry = true;
 		server_conn_close(up->c);
+	}
+	HASH_ITER(hh, forward.pools, pool, tmp) {
+		HASH_DEL(forward.pools, pool);
+		free(pool);
 	}
 }

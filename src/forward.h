@@ -12,8 +12,10 @@
  *
  * Bounds: one upstream per forwarded request in flight (each client
  * connection has at most one); FORWARD_MAX_IDLE idle keep-alive upstreams
- * for all peers, kept at most half of keepalive_timeout (the owner closes
- * them at keepalive_timeout); FORWARD_CONNECT_TIMEOUT_MS to connect; an
+ * for all peers (enough for the requests a busy instance has in flight: a
+ * request that finds none opens a connection), reused most recent first
+ * and at most half of keepalive_timeout (the owner closes them at
+ * keepalive_timeout); FORWARD_CONNECT_TIMEOUT_MS to connect; an
  * answer's head at most FORWARD_MAX_HEAD bytes and its body at most
  * max_output_buffer (a polling answer is at most one queue); relayed
  * WebSocket output is bounded by max_output_buffer on each side, as a
@@ -32,7 +34,7 @@
 #include "http.h"
 #include "route.h"
 
-#define FORWARD_MAX_IDLE 64
+#define FORWARD_MAX_IDLE 1024
 #define FORWARD_CONNECT_TIMEOUT_MS 1000
 #define FORWARD_MAX_HEAD 8192
 

@@ -46,6 +46,7 @@ static struct {
 	size_t secret_len;
 	char id[SID_INSTANCE_LEN + 1];
 	char addr_text[64];            /* cluster_listen as bound, announced */
+	struct sid_key *sid_key;        /* the secret, prepared for sid MACs */
 	char token[ROUTE_TOKEN_LEN + 1];
 	char channel[CONFIG_MAX_REDIS_KEY + 8];
 	struct route_entry *peers;     /* uthash head */
@@ -135,7 +136,7 @@ int route_sid_new(char out[ID_LEN + 1])
 		memcpy(out, fresh, ID_LEN + 1);
 		return 0;
 	}
-	sid_make(out, route.id, fresh, route.secret, route.secret_len);
+	sid_make(out, route.id, fresh, route.sid_key);
 	return 0;
 }
 
@@ -156,7 +157,7 @@ enum route_owner route_sid_owner(const char *sid, size_t len, const struct route
 {
 	if (!route.enabled)
 		return ROUTE_OFF;
-	if (!sid_valid(sid, len, route.secret, route.secret_len))
+	if (!sid_valid(sid, len, route.sid_key))
 		return ROUTE_FORGED;
 	if (memcmp(sid, route.id, SID_INSTANCE_LEN) == 0)
 		return ROUTE_HERE;
@@ -407,6 +408,10 @@ int route_init(struct event_base *base, const struct config *cfg)
 		log_error("getrandom failed: no instance id");
 		return -1;
 	}
+	if (!(route.sid_key = sid_key_new(route.secret, route.secret_len))) {
+		log_error("cluster_secret_file: out of memory");
+		return -1;
+	}
 	route_mac("peer", "", 0, digest);
 	route_hex(route.token, digest, ROUTE_TOKEN_LEN / 2);
 	snprintf(route.channel, sizeof route.channel, "%s-route#", cfg->redis_key);
@@ -444,5 +449,7 @@ void route_cleanup(void)
 	route.n_peers = 0;
 	metrics_gauges[GAUGE_route_peers] = 0;
 	OPENSSL_cleanse(route.secret, sizeof route.secret);
+	sid_key_free(route.sid_key);
+	route.sid_key = NULL;
 	route.enabled = false;
 }

@@ -14,7 +14,8 @@
  * client who does not know the secret the MAC is 30 more unpredictable
  * bits: guessing a live sid is as hard as guessing 102 random bits.
  *
- * Pure: bytes in, bytes out; no I/O.
+ * Pure: bytes in, bytes out; no I/O.  A key is prepared once
+ * (sid_key_new()); its scratch state makes it one caller's at a time.
  */
 #ifndef ROOMCAST_SID_H
 #define ROOMCAST_SID_H
@@ -29,15 +30,19 @@
 #define SID_RANDOM_LEN 12
 #define SID_MAC_LEN 5
 
-/* Writes the sid of <instance> (SID_INSTANCE_LEN id characters) with
- * <random> (SID_RANDOM_LEN id characters) and its MAC under <key>, and a
- * NUL, into <out>. */
-void sid_make(char out[ID_LEN + 1], const char *instance, const char *random,
-	      const uint8_t *key, size_t key_len);
+/* The cluster secret, prepared for MACs: NULL if memory ran out. */
+struct sid_key;
+struct sid_key *sid_key_new(const uint8_t *key, size_t key_len);
+void sid_key_free(struct sid_key *k);
 
-/* Whether <sid> (<len> bytes) is a sid sid_make() wrote under <key>:
+/* Writes the sid of <instance> (SID_INSTANCE_LEN id characters) with
+ * <random> (SID_RANDOM_LEN id characters) and its MAC under <k>, and a
+ * NUL, into <out>. */
+void sid_make(char out[ID_LEN + 1], const char *instance, const char *random, struct sid_key *k);
+
+/* Whether <sid> (<len> bytes) is a sid sid_make() wrote under <k>:
  * length, alphabet and MAC (compared in constant time). */
-bool sid_valid(const char *sid, size_t len, const uint8_t *key, size_t key_len);
+bool sid_valid(const char *sid, size_t len, struct sid_key *k);
 
 /* Whether <s> (<len> bytes) is all id characters (A-Z a-z 0-9 - _). */
 bool sid_chars_valid(const char *s, size_t len);
