@@ -17,13 +17,20 @@
 // syscw from /proc/PID/io.
 //
 // Scenarios (README.md says what each measures): ceiling, idle, fanout,
-// relay, forward, churn. Every step has a timeout; a scenario that fails records
-// "error: ..." in its cells and the run goes on. Every child is killed on
-// exit, error, SIGINT and SIGTERM.
+// relay, forward, churn, route, multicore. Two place processes otherwise:
+// route runs two routed roomcastd instances (A and B) both on CPU 0 and its
+// polling client (pollrtt) on CPU 1, roomcastd alone (Node has no session
+// routing); multicore runs two reuseport roomcastd processes against
+// node-cluster2.js (a node:cluster primary and two workers), each server's
+// processes free to use CPUs 0 and 1, which the loadgen, the publisher and
+// Redis (CPU 1) share. Server CPU, write calls and RSS are then summed over
+// the server's processes. Every step has a timeout; a scenario that fails
+// records "error: ..." in its cells and the run goes on. Every child is
+// killed on exit, error, SIGINT and SIGTERM.
 //
 // Environment: BENCH_QUICK=1 (fewer, shorter steps, for development),
-// BENCH_ONLY=idle,fanout,... (a subset), BENCH_TOOLS=DIR (loadgen, publisher
-// and ceiling from DIR instead of build/bench), ROOMCAST_BIN (the daemon, as
+// BENCH_ONLY=idle,fanout,... (a subset), BENCH_TOOLS=DIR (loadgen, publisher,
+// ceiling and pollrtt from DIR instead of build/bench), ROOMCAST_BIN (the daemon, as
 // for the integration tests; default build/roomcastd). Option --readme:
 // also replace the section between <!-- bench:begin --> and
 // <!-- bench:end --> of the repository's README.md with this run's tables.
@@ -43,18 +50,22 @@ const BIN = {
   loadgen: path.join(TOOLS, 'loadgen'),
   publisher: path.join(TOOLS, 'publisher'),
   ceiling: path.join(TOOLS, 'ceiling'),
+  pollrtt: path.join(TOOLS, 'pollrtt'),
 };
 const NODE_SERVER = path.join(__dirname, 'node-server.js');
+const NODE_CLUSTER2 = path.join(__dirname, 'node-cluster2.js');
 const CONF_TEMPLATE = path.join(__dirname, 'roomcast-bench.conf');
 const RESULTS_DIR = path.join(__dirname, 'results');
 const README = path.join(REPO, 'README.md');
 
 const SERVER_CPU = 0;
 const CLIENT_CPU = 1;
+// multicore: each server's processes on both CPUs (taskset's list syntax)
+const MULTICORE_CPUS = '0,1';
 const FRAME_BYTES = 100;
 const REDIS_PORT = 6390;
 const SERVERS = ['node', 'roomcastd']; // run order: see the header comment
-const SCENARIOS = ['ceiling', 'idle', 'fanout', 'relay', 'forward', 'churn'];
+const SCENARIOS = ['ceiling', 'idle', 'fanout', 'relay', 'forward', 'churn', 'route', 'multicore'];
 const QUICK = process.env.BENCH_QUICK === '1';
 
 // A step is sustained when this much of what was sent arrived, this fast.
@@ -81,6 +92,8 @@ const PLAN = QUICK ? {
   forward: { clients: 1000, rooms: 10, ladder: [1000, 5000] },
   churnSeconds: 2,
   ceiling: { clients: [1000], batches: [1, 4, 16], seconds: 1 },
+  route: { sequential: 1000, concurrent: 100, seconds: 2, warmup: 20 },
+  multicore: { idleClients: 2000, clients: 2000, warmup: 20, ladder: [5, 20, 100, 400] },
 } : {
   stepSeconds: 4,
   idleWs: [1000, 10000, 19000],
@@ -97,6 +110,13 @@ const PLAN = QUICK ? {
   forward: { clients: 1000, rooms: 10, ladder: [1000, 2000, 5000, 10000, 20000, 50000, 100000] },
   churnSeconds: 5,
   ceiling: { clients: [1000, 10000], batches: [1, 4, 16], seconds: 3 },
+  // sequential round trips of one client; then concurrent clients for
+  // seconds; warmup round trips per concurrent client first (each variant)
+  route: { sequential: 3000, concurrent: 100, seconds: 4, warmup: 50 },
+  // broadcasts/s at 10,000 clients, as the single-core fan-out's ladder;
+  // warmup: clients that connect and leave before the idle baseline, so
+  // that every process has served some
+  multicore: { idleClients: 10000, clients: 10000, warmup: 20, ladder: [1, 2, 5, 10, 25, 50, 100, 200, 400, 800] },
 };
 
 const ONLY = (process.env.BENCH_ONLY || '').split(',').map((s) => s.trim()).filter(Boolean);
@@ -144,6 +164,21 @@ function procSyscw(pid) {
 function procOpenFilesLimit(pid) {
   const m = /^Max open files\s+(\d+)\s+(\d+)/m.exec(fs.readFileSync(`/proc/${pid}/limits`, 'utf8'));
   return m ? Number(m[1]) : NaN;
+}
+
+/** The server's processes: several for the multicore scenario's servers. */
+const serverPids = (server) => server.pids || [server.pid];
+const serverCpuSeconds = (server) => serverPids(server).reduce((a, pid) => a + procCpuSeconds(pid), 0);
+const serverSyscw = (server) => serverPids(server).reduce((a, pid) => a + procSyscw(pid), 0);
+const serverRssKiB = (server) => serverPids(server).reduce((a, pid) => a + procStatusKiB(pid, 'VmRSS'), 0);
+
+/** Open descriptors of pid (clients per process, give or take a few). */
+function procFdCount(pid) {
+  try {
+    return fs.readdirSync(`/proc/${pid}/fd`).length;
+  } catch (e) {
+    return NaN;
+  }
 }
 
 /** Kernel TCP memory in bytes (the "mem" pages of /proc/net/sockstat). */
@@ -409,20 +444,47 @@ namespace /jwt-es {
 }
 `;
 
+/** The secret the routed instances share (route, multicore), made once. */
+let clusterSecret = null;
+function clusterSecretFile() {
+  if (!clusterSecret) {
+    clusterSecret = path.join(tmpDir, 'cluster.secret');
+    fs.writeFileSync(clusterSecret, require('node:crypto').randomBytes(32).toString('base64'));
+  }
+  return clusterSecret;
+}
+
 /**
  * roomcast-bench.conf with this run's ports, flush_delay if given, the token
  * namespaces, and with forward "/" relaying nothing: its events go to the
- * backend stream instead (forward unrelayed, the default).
+ * backend stream instead (forward unrelayed, the default). With routed,
+ * session routing on (cluster_listen on a port the kernel picks, the run's
+ * secret); reuseport on the listen line; adminPort: /metrics and /healthz
+ * there (apart from the clients' port, which reuseport processes share).
  */
-function writeConf(port, flushDelay, forward) {
+function writeConf(port, { flushDelay, forward, routed, reuseport, adminPort } = {}) {
+  let top = `redis               127.0.0.1:${redis.port}`;
+  if (routed) top += `\ncluster_listen      127.0.0.1:0\ncluster_secret_file ${clusterSecretFile()}`;
+  if (adminPort) top += `\nadmin_listen        127.0.0.1:${adminPort}`;
   let text = fs.readFileSync(CONF_TEMPLATE, 'utf8')
-    .replace(/^listen\s+\S+/m, `listen              127.0.0.1:${port}`)
-    .replace(/^redis\s+\S+/m, `redis               127.0.0.1:${redis.port}`) + JWT_CONF;
+    .replace(/^listen\s+\S+/m, `listen              127.0.0.1:${port}${reuseport ? ' reuseport' : ''}`)
+    .replace(/^redis\s+\S+/m, top) + JWT_CONF;
   if (flushDelay) text = text.replace(/^(namespace \/ \{\n)/m, `$1    flush_delay           ${flushDelay}\n`);
   if (forward) text = text.replace(/^(\s+relay\s+)yes$/m, '$1no');
-  const file = path.join(tmpDir, `roomcast-${port}.conf`);
+  const file = path.join(tmpDir, `roomcast-${port}${adminPort ? `-${adminPort}` : ''}.conf`);
   fs.writeFileSync(file, text);
   return file;
+}
+
+/** roomcastd with conf on cpu, once /healthz on healthPort says "redis up". */
+async function startRoomcastd(conf, healthPort, cpu) {
+  const p = new Proc('roomcastd', [BIN.roomcastd, '-c', conf], { cpu });
+  await poll(async () => {
+    p.alive();
+    const res = await httpGet(healthPort, '/healthz');
+    return res && res.status === 200 && /redis up/.test(res.body);
+  }, { timeoutMs: 10000, what: 'roomcastd /healthz "redis up"' }).catch((e) => { p.child.kill('SIGKILL'); throw e; });
+  return p;
 }
 
 /**
@@ -434,12 +496,7 @@ async function startServer(kind, { flushDelay, forward } = {}) {
   const port = await freePort();
   let p;
   if (kind === 'roomcastd') {
-    p = new Proc('roomcastd', [BIN.roomcastd, '-c', writeConf(port, flushDelay, forward)], { cpu: SERVER_CPU });
-    await poll(async () => {
-      p.alive();
-      const res = await httpGet(port, '/healthz');
-      return res && res.status === 200 && /redis up/.test(res.body);
-    }, { timeoutMs: 10000, what: 'roomcastd /healthz "redis up"' }).catch((e) => { p.child.kill('SIGKILL'); throw e; });
+    p = await startRoomcastd(writeConf(port, { flushDelay, forward }), port, SERVER_CPU);
   } else {
     const argv = [process.execPath, NODE_SERVER, '--port', port, '--redis', `127.0.0.1:${redis.port}`, '--jwt-dir', JWT.dir];
     if (forward) argv.push('--forward', FORWARD_STREAM);
@@ -470,7 +527,9 @@ async function startLoadgen(server, { clients, transport = 'websocket', rooms = 
   if (rooms > 1) argv.push('--rooms', rooms, '--room-prefix', 'r');
   const lg = new Proc('loadgen', argv, { cpu: CLIENT_CPU, stdin: true });
   try {
-    lg.ready = await lg.waitEvent('ready', 30000 + clients * 4);
+    // past its own 60 s connect timeout the loadgen reports the clients that
+    // never joined as failed (the Node cluster of multicore loses a few)
+    lg.ready = await lg.waitEvent('ready', Math.max(65000, 30000 + clients * 4));
     lg.joined = lg.ready.clients - lg.ready.failed;
     lg.closed = 0; // connections the server has closed so far (from "stats")
     if (lg.joined <= 0) throw new Error(`loadgen: no client joined (${JSON.stringify(lg.ready)})`);
@@ -527,24 +586,26 @@ async function drain(lg, { quietMs = 300, maxMs = 2000 } = {}) {
 
 /**
  * Samples the server around fn() (which runs the load and drains): CPU,
- * write syscalls, wall time, and CPU 1's busy share while the load ran.
+ * write syscalls (both summed over its processes), wall time, and CPU 1's
+ * busy share while the load ran.
  */
 async function measured(server, fn) {
   server.alive();
-  const c0 = procCpuSeconds(server.pid);
-  const w0 = procSyscw(server.pid);
+  const c0 = serverCpuSeconds(server);
+  const w0 = serverSyscw(server);
   const j0 = cpuJiffies();
   const t0 = Date.now();
   const out = await fn(() => cpuJiffies());
   server.alive();
-  const c1 = procCpuSeconds(server.pid);
-  const w1 = procSyscw(server.pid);
+  const c1 = serverCpuSeconds(server);
+  const w1 = serverSyscw(server);
   const wallS = (Date.now() - t0) / 1000;
   return {
     ...out,
     cpuS: c1 - c0,
     writes: w1 - w0,
     wallS,
+    cpu0Busy: out.j1 ? cpuBusyFraction(j0, out.j1, SERVER_CPU) : NaN,
     cpu1Busy: out.j1 ? cpuBusyFraction(j0, out.j1, CLIENT_CPU) : NaN,
     serverBusy: (c1 - c0) / wallS,
   };
@@ -552,9 +613,11 @@ async function measured(server, fn) {
 
 /**
  * The figures of one step from what was sent and the loadgen's report.
- * behind: null, or what could not keep the sending schedule.
+ * behind: null, or what could not keep the sending schedule. sharedCpu:
+ * the server runs on CPU 1 too (multicore), so CPU 1 full does not point
+ * at the clients.
  */
-function stepFigures(m, { sent, expected, sendSeconds, rep, behind, closed }) {
+function stepFigures(m, { sent, expected, sendSeconds, rep, behind, closed, sharedCpu }) {
   const received = rep.received;
   const delivered = expected > 0 ? received / expected : NaN;
   const st = {
@@ -568,6 +631,7 @@ function stepFigures(m, { sent, expected, sendSeconds, rep, behind, closed }) {
     deliveriesPerCpuS: m.cpuS > 0 ? received / m.cpuS : NaN,
     framesPerWrite: m.writes > 0 ? received / m.writes : NaN,
     serverBusy: m.serverBusy,
+    cpu0Busy: m.cpu0Busy,
     cpu1Busy: m.cpu1Busy,
     p50Ms: rep.p50_us / 1000,
     p99Ms: rep.p99_us / 1000,
@@ -582,7 +646,7 @@ function stepFigures(m, { sent, expected, sendSeconds, rep, behind, closed }) {
   // stops there, and a failure with CPU 1 full is not the server's either
   if (rep.saturated) st.bound = 'loadgen';
   else if (behind) st.bound = behind;
-  else if (!st.sustained && m.cpu1Busy > CLIENT_CPU_BUSY) st.bound = 'client CPU';
+  else if (!st.sustained && !sharedCpu && m.cpu1Busy > CLIENT_CPU_BUSY) st.bound = 'client CPU';
   return st;
 }
 
@@ -605,7 +669,7 @@ async function runStep(server, lg, rate, seconds, send) {
     return { j1, sockstatBytes };
   });
   const rep = await lg.cmd(`report ${step}`, 'report');
-  return { rate, seconds, ...stepFigures(m, { ...sent, rep, closed: lg.closed - closed0 }) };
+  return { rate, seconds, ...stepFigures(m, { ...sent, rep, closed: lg.closed - closed0, sharedCpu: !!server.sharesClientCpu }) };
 }
 
 /** One fan-out step: the publisher broadcasts to room bench at rate for seconds. */
@@ -640,7 +704,7 @@ function describeStep(st) {
   const pct = (x) => `${(x * 100).toFixed(1)}%`;
   return `${st.rate}/s: delivered ${pct(st.delivered)} (${fmtInt(st.deliveriesPerS)}/s), p50 ${st.p50Ms.toFixed(2)} ms, ` +
     `p99 ${st.p99Ms.toFixed(2)} ms, ${st.usPerDelivery.toFixed(2)} µs CPU/delivery, ${st.framesPerWrite.toFixed(1)} frames/write, ` +
-    `server CPU ${pct(st.serverBusy)}, CPU1 ${pct(st.cpu1Busy)}, loadgen ${pct(st.loadgenCpu)}` +
+    `server CPU ${pct(st.serverBusy)}, CPU0 ${pct(st.cpu0Busy)}, CPU1 ${pct(st.cpu1Busy)}, loadgen ${pct(st.loadgenCpu)}` +
     `${st.closed ? `, ${st.closed} connections closed by the server` : ''}` +
     `${st.sustained ? '' : ' -> NOT SUSTAINED'}${st.bound ? ` [${st.bound}-bound]` : ''}`;
 }
@@ -989,6 +1053,220 @@ async function scenarioChurn() {
   return out;
 }
 
+// ------------------------------------------------------------------- route
+
+/** A metric's value (the first series of that name) from GET /metrics on port; NaN if absent. */
+async function metricValue(port, name) {
+  const res = await httpGet(port, '/metrics');
+  const m = res && res.status === 200 && new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(res.body);
+  return m ? Number(m[1]) : NaN;
+}
+
+/** Waits until every port's roomcast_route_peers counts the others (announcements come once a second). */
+function routePeersUp(procs, ports) {
+  return poll(async () => {
+    for (const p of procs) p.alive();
+    const peers = await Promise.all(ports.map((port) => metricValue(port, 'roomcast_route_peers')));
+    return peers.every((n) => n >= ports.length - 1);
+  }, { timeoutMs: 10000, intervalMs: 100, what: `roomcast_route_peers ≥ ${ports.length - 1} on every instance` });
+}
+
+/** Two routed roomcastd instances, A and B, each on its own port, both on CPU 0. */
+async function startRoutedPair() {
+  const procs = [];
+  try {
+    for (const name of ['A', 'B']) {
+      const port = await freePort();
+      const p = await startRoomcastd(writeConf(port, { routed: true }), port, SERVER_CPU);
+      p.name = `roomcastd ${name}`;
+      p.port = port;
+      procs.push(p);
+    }
+    await routePeersUp(procs, procs.map((p) => p.port));
+  } catch (e) {
+    for (const p of procs) p.child.kill('SIGKILL');
+    throw e;
+  }
+  return procs;
+}
+
+/**
+ * One pollrtt run: handshakes on A, then every request on A (direct) or on
+ * B (forwarded), sequential round trips (count) or for seconds. A's and
+ * B's CPU are sampled between "go" and "done"; B's forwarded requests and
+ * A's accepted connections (B's new upstreams) around the whole run.
+ */
+async function routeRun(a, b, variant, { clients, count, seconds }) {
+  const argv = [BIN.pollrtt, '--port-a', a.port, '--port-b', variant === 'forwarded' ? b.port : a.port, '--clients', clients];
+  argv.push(...(count ? ['--count', count] : ['--seconds', seconds]));
+  const fwd0 = await metricValue(b.port, 'roomcast_route_forwarded_total');
+  const acc0 = await metricValue(a.port, 'roomcast_connections_accepted_total');
+  const pr = new Proc('pollrtt', argv, { cpu: CLIENT_CPU, stdin: true });
+  const t = setTimeout(() => pr.child.kill('SIGKILL'), (seconds || 30) * 1000 + 60000);
+  try {
+    await pr.waitEvent('ready', 30000);
+    a.alive();
+    b.alive();
+    const c0 = [a, b].map((p) => procCpuSeconds(p.pid));
+    const j0 = cpuJiffies();
+    pr.send('go');
+    const done = await pr.waitEvent('done', (seconds || 30) * 1000 + 30000);
+    const j1 = cpuJiffies();
+    a.alive();
+    b.alive();
+    const [cpuA, cpuB] = [a, b].map((p, i) => procCpuSeconds(p.pid) - c0[i]);
+    await pr.exited; // it closed its sessions: one forwarded POST each
+    const fwd = (await metricValue(b.port, 'roomcast_route_forwarded_total')) - fwd0;
+    // less the clients' own connections to A and this function's second /metrics request
+    const upstreamsOpened = (await metricValue(a.port, 'roomcast_connections_accepted_total')) - acc0 - clients - 1;
+    const n = done.round_trips;
+    const r = {
+      variant, clients, roundTrips: n, wallS: done.wall_s, perS: done.per_s,
+      p50Us: done.p50_us, p99Us: done.p99_us, maxUs: done.max_us, meanUs: done.mean_us,
+      getsPerRoundTrip: done.gets_per_round_trip,
+      cpuS: cpuA + cpuB, cpuAS: cpuA, cpuBS: cpuB,
+      usCpuPerRoundTrip: n > 0 ? ((cpuA + cpuB) * 1e6) / n : NaN,
+      serverBusy: (cpuA + cpuB) / done.wall_s,
+      cpu1Busy: cpuBusyFraction(j0, j1, CLIENT_CPU),
+      clientBusy: done.cpu_s / done.wall_s,
+      // the set-up's requests and the closes are in it: about 2 per round trip
+      forwardedRequests: fwd,
+      upstreamsOpened,
+    };
+    // the client, not the servers, set the pace
+    if (done.saturated || r.cpu1Busy > CLIENT_CPU_BUSY) r.bound = 'client';
+    log(`  route ${variant} ${clients} client${clients > 1 ? 's' : ''}: ${fmtInt(n)} round trips, ${fmtInt(r.perS)}/s, ` +
+      `p50 ${r.p50Us} µs, p99 ${r.p99Us} µs, ${fmt(r.usCpuPerRoundTrip, 1)} µs server CPU per round trip ` +
+      `(A ${fmt(cpuA, 2)} s, B ${fmt(cpuB, 2)} s), CPU0 ${((r.serverBusy) * 100).toFixed(0)}%, CPU1 ${(r.cpu1Busy * 100).toFixed(0)}%, ` +
+      `${fmtInt(fwd)} forwarded, ${fmtInt(upstreamsOpened)} upstreams opened${r.bound ? ' [client-bound]' : ''}`);
+    return r;
+  } finally {
+    clearTimeout(t);
+    pr.child.kill('SIGKILL');
+  }
+}
+
+async function scenarioRoute() {
+  const R = PLAN.route;
+  const [a, b] = await startRoutedPair();
+  try {
+    // the first forwarded requests open B's upstreams to A: warm both paths
+    for (const variant of ['direct', 'forwarded']) {
+      await routeRun(a, b, variant, { clients: R.concurrent, count: R.warmup });
+    }
+    const out = { direct: {}, forwarded: {} };
+    for (const [load, opts] of [['sequential', { clients: 1, count: R.sequential }],
+      ['concurrent', { clients: R.concurrent, seconds: R.seconds }]]) {
+      for (const variant of ['direct', 'forwarded']) out[variant][load] = await attempt(() => routeRun(a, b, variant, opts));
+    }
+    return out;
+  } finally {
+    await Promise.all([a.stop(), b.stop()]);
+  }
+}
+
+// --------------------------------------------------------------- multicore
+
+/** Several processes measured as one server: CPU, write calls and RSS summed over pids. */
+function serverGroup(kind, port, procs, pids) {
+  return {
+    kind,
+    port,
+    procs,
+    pids,
+    sharesClientCpu: true, // on CPUs 0 and 1: see stepFigures
+    alive() { for (const p of procs) p.alive(); },
+    async stop() { await Promise.all(procs.map((p) => p.stop())); },
+  };
+}
+
+/**
+ * The multicore server: two roomcastd processes with reuseport on one port
+ * (routing on, each its own admin port for /healthz and /metrics), or
+ * node-cluster2.js (a primary and two workers); all on CPUs 0 and 1.
+ */
+async function startMulticore(kind) {
+  const port = await freePort();
+  if (kind === 'roomcastd') {
+    const procs = [];
+    try {
+      for (let i = 0; i < 2; i++) {
+        const adminPort = await freePort();
+        const p = await startRoomcastd(writeConf(port, { routed: true, reuseport: true, adminPort }), adminPort, MULTICORE_CPUS);
+        p.adminPort = adminPort;
+        procs.push(p);
+      }
+      await routePeersUp(procs, procs.map((p) => p.adminPort));
+    } catch (e) {
+      for (const p of procs) p.child.kill('SIGKILL');
+      throw e;
+    }
+    return serverGroup(kind, port, procs, procs.map((p) => p.pid));
+  }
+  const p = new Proc('node-cluster2', [process.execPath, NODE_CLUSTER2, '--port', port, '--redis', `127.0.0.1:${redis.port}`],
+    { cpu: MULTICORE_CPUS });
+  const l = await p.waitEvent('listening', 20000).catch((e) => { p.child.kill('SIGKILL'); throw e; });
+  return serverGroup(kind, port, [p], l.pids);
+}
+
+async function withMulticore(kind, fn) {
+  const server = await startMulticore(kind);
+  try {
+    return await fn(server);
+  } finally {
+    await server.stop();
+  }
+}
+
+/** RSS of every server process with N idle WebSocket clients, against the same after a warm-up. */
+function multicoreIdle(kind, clients) {
+  return withMulticore(kind, async (server) => {
+    // warm-up clients reach every process (least connections, or the
+    // kernel's reuseport hash), which loads what later connections share
+    await withLoadgen(server, { clients: PLAN.multicore.warmup }, async () => {});
+    await sleep(1000);
+    const rss0 = server.pids.map((pid) => procStatusKiB(pid, 'VmRSS'));
+    const fd0 = server.pids.map(procFdCount);
+    return withLoadgen(server, { clients }, async (lg) => {
+      await sleep(2000); // both servers get the same time to settle
+      const rss1 = server.pids.map((pid) => procStatusKiB(pid, 'VmRSS'));
+      const sum = (xs) => xs.reduce((x, y) => x + y, 0);
+      const r = {
+        clients,
+        joined: lg.joined,
+        failed: lg.ready.failed,
+        connectS: lg.ready.seconds,
+        rssBaseKiB: sum(rss0),
+        rssKiB: sum(rss1),
+        rssPerProcessKiB: rss1,
+        // descriptors each process gained: how the clients were spread
+        fdsPerProcess: server.pids.map((pid, i) => procFdCount(pid) - fd0[i]),
+        bytesPerConn: ((sum(rss1) - sum(rss0)) * 1024) / lg.joined,
+      };
+      log(`  multicore idle ${kind} ${clients}: RSS ${fmtInt(r.rssBaseKiB)} -> ${fmtInt(r.rssKiB)} KiB ` +
+        `(${r.rssPerProcessKiB.map(fmtInt).join(' + ')}), ${fmtInt(r.bytesPerConn)} B/connection, ` +
+        `clients per process ${r.fdsPerProcess.join(' / ')}, connected in ${r.connectS.toFixed(1)} s, failed ${r.failed}`);
+      return r;
+    });
+  });
+}
+
+/** The fan-out ladder, as the fanout scenario's, on the multicore server. */
+function multicoreFanout(kind) {
+  const M = PLAN.multicore;
+  return withMulticore(kind, (server) => withLoadgen(server, { clients: M.clients }, async (lg) => {
+    const L = await ladder(server, lg, M.ladder, (rate) => fanoutStep(server, lg, rate, PLAN.stepSeconds), `multicore fanout ${kind} ${M.clients}`);
+    return { clients: M.clients, joined: lg.joined, ...L, rssKiB: serverRssKiB(server) };
+  }));
+}
+
+async function scenarioMulticore() {
+  const out = { idle: {}, fanout: {} };
+  for (const kind of SERVERS) out.idle[kind] = await attempt(() => multicoreIdle(kind, PLAN.multicore.idleClients));
+  for (const kind of SERVERS) out.fanout[kind] = await attempt(() => multicoreFanout(kind));
+  return out;
+}
+
 /** Runs fn; a failure becomes {error} so the run goes on. */
 async function attempt(fn) {
   try {
@@ -1214,6 +1492,114 @@ function summaryRows(res) {
         get('node', (x) => ({ value: x.per_s, text: `${fmtInt(x.per_s)} (${fmt(x.p99_ms)})` }))));
     }
   } else if (res.churn) rows.push(row('churn', 'all', { error: res.churn.error }, { error: res.churn.error }));
+  if (res.route) rows.push(...routeRows(res.route));
+  if (res.multicore) rows.push(...multicoreRows(res.multicore));
+  return rows;
+}
+
+// Node has no session routing: the route rows are roomcastd's alone.
+const NO_ROUTING = { text: 'n/a: Node has no session routing' };
+
+/** forwarded / direct of f(run), as a cell (value and text). */
+function routeRatio(direct, forwarded, f) {
+  if (!direct || !forwarded) return { text: 'not run' };
+  if (direct.error || forwarded.error) return { error: direct.error || forwarded.error };
+  const v = f(forwarded) / f(direct);
+  return { value: v, text: fmtRatio(f(forwarded), f(direct)) };
+}
+
+/**
+ * The route rows: p50/p99 of one client's round trips, round trips per
+ * second and server CPU (A + B) per round trip of the concurrent clients,
+ * direct and forwarded, and forwarded / direct. The targets are the issue's
+ * "at most about one extra loopback hop": a direct request crosses one
+ * loopback connection (client to A) and a forwarded one two (client to B,
+ * B to A), so its latency is at most about double; in server CPU a direct
+ * request pays one connection end (A reads, and its write runs the
+ * client's receive too, on loopback) and a forwarded one three (B's two
+ * and A's), the extra hop having both ends on CPU 0: at most about triple.
+ */
+function routeRows(r) {
+  if (r.error) return [row('route', 'all', { error: r.error }, NO_ROUTING, '', null, '—')];
+  const R = PLAN.route;
+  const rows = [];
+  const add = (name, metric, cell, target = '', met = null) => rows.push(row(name, metric, cell, NO_ROUTING, target, met, '—'));
+  const label = { direct: 'direct (every request to A)', forwarded: 'forwarded (handshake on A, then every request to B)' };
+  const rttTarget = '≤ 2 (one more loopback hop per request)';
+  // about triple: 3.0 is the kernel's share alone; B also parses and
+  // writes one more HTTP request and answer
+  const cpuTarget = 'about 3, ≤ 3.5 (three loopback connection ends against one)';
+  const metOf = (c, max) => (c && Number.isFinite(c.value) ? c.value <= max : null);
+  const cpuText = (x) => `${fmt(x.usCpuPerRoundTrip, 1)}${x.variant === 'forwarded' ? ` (A ${fmt((x.cpuAS * 1e6) / x.roundTrips, 1)} + B ${fmt((x.cpuBS * 1e6) / x.roundTrips, 1)})` : ''}`;
+
+  const seq = `route: 1 client, ${fmtInt(R.sequential)} sequential round trips`;
+  for (const v of ['direct', 'forwarded']) {
+    add(seq, `round trip p50 / p99 µs, ${label[v]}`, cellOf(r[v].sequential, (x) => ({ value: x.p50Us, text: `${fmtInt(x.p50Us)} / ${fmtInt(x.p99Us)}` })));
+  }
+  const p50 = routeRatio(r.direct.sequential, r.forwarded.sequential, (x) => x.p50Us);
+  add(seq, 'forwarded / direct, p50 round trip', p50, rttTarget, metOf(p50, 2));
+  const seqCpu = (v) => cellOf(r[v].sequential, (x) => ({ text: cpuText(x) }));
+  const dc = seqCpu('direct');
+  const fc = seqCpu('forwarded');
+  add(seq, 'server CPU µs per round trip (A + B), direct; forwarded',
+    { text: `${dc ? (dc.error ? errCell(dc.error) : dc.text) : '—'}; ${fc ? (fc.error ? errCell(fc.error) : fc.text) : '—'}` });
+
+  const con = `route: ${R.concurrent} clients for ${R.seconds} s`;
+  for (const v of ['direct', 'forwarded']) {
+    add(con, `round trips/s (p50 / p99 µs), ${label[v]}`, cellOf(r[v].concurrent, (x) => ({
+      value: x.perS, text: `${fmtInt(x.perS)} (${fmtInt(x.p50Us)} / ${fmtInt(x.p99Us)})`, note: x.bound ? `${x.bound}-bound` : undefined,
+    })));
+  }
+  for (const v of ['direct', 'forwarded']) {
+    add(con, `server CPU µs per round trip (A + B), ${v}`, cellOf(r[v].concurrent, (x) => ({ value: x.usCpuPerRoundTrip, text: cpuText(x) })));
+  }
+  const cpu = routeRatio(r.direct.concurrent, r.forwarded.concurrent, (x) => x.usCpuPerRoundTrip);
+  add(con, 'forwarded / direct, server CPU per round trip', cpu, cpuTarget, metOf(cpu, 3.5));
+  add(con, 'forwarded: upstream connections B opened per 1,000 forwarded requests', cellOf(r.forwarded.concurrent, (x) => ({
+    value: (x.upstreamsOpened * 1000) / x.forwardedRequests, text: fmt((x.upstreamsOpened * 1000) / x.forwardedRequests, 1),
+  })));
+  return rows;
+}
+
+/** The multicore rows: idle memory of all processes, and the fan-out ladder's maximum and cost. */
+function multicoreRows(m) {
+  const name = 'multicore: 2 processes (CPUs 0+1, shared with the load)';
+  if (m.error) return [row(name, 'all', { error: m.error }, { error: m.error })];
+  const rows = [];
+  const idle = `idle ${fmtInt(PLAN.multicore.idleClients)} WebSockets`;
+  const procs = (x) => `${x.rssPerProcessKiB.length} processes`;
+  const cells = (f) => [cellOf(m.idle.roomcastd, f), cellOf(m.idle.node, f)];
+  rows.push(row(name, `${idle}: RSS of all server processes (MiB)`, ...cells((x) => ({ value: x.rssKiB / 1024, text: fmt(x.rssKiB / 1024, 1), note: procs(x) }))));
+  rows.push(row(name, `${idle}: RSS growth per connection (B)`, ...cells((x) => ({
+    value: x.bytesPerConn, text: fmtInt(x.bytesPerConn), note: x.failed ? `${x.failed} failed` : undefined,
+  }))));
+  // a client that never joined holds the loadgen's "ready" until its 60 s connect timeout
+  rows.push(row(name, `${idle}: clients per process; time to connect and join all (s)`, ...cells((x) => ({
+    value: x.connectS, text: `${x.fdsPerProcess.join(' / ')}; ${fmt(x.connectS)}`,
+    note: x.failed ? `${x.failed} never joined: the time is the loadgen's connect timeout` : undefined,
+  }))));
+
+  const fan = `fan-out ${fmtInt(PLAN.multicore.clients)} clients`;
+  const rcL = m.fanout.roomcastd;
+  const ndL = m.fanout.node;
+  const maxCell = (L) => cellOf(L, (x) => (x.max
+    ? { value: x.max.deliveriesPerS, text: `${fmtInt(x.max.deliveriesPerS)} (${x.max.rate}/s)`, note: boundNote(x) }
+    : { value: NaN, text: 'none sustained' }));
+  rows.push(row(name, `${fan}: max sustained deliveries/s (broadcasts/s)`, maxCell(rcL), maxCell(ndL)));
+  const common = commonStep(rcL, ndL);
+  if (common) {
+    const [a, b] = common;
+    const c = (s) => ({ value: s.usPerDelivery, text: fmt(s.usPerDelivery, 3) });
+    rows.push(row(name, `${fan}: server CPU µs per delivery at ${a.rate}/s (both sustain)`, c(a), c(b)));
+    const l = (s) => ({ value: s.p99Ms, text: `${fmt(s.p50Ms)} / ${fmt(s.p99Ms)}` });
+    rows.push(row(name, `${fan}: p50 / p99 latency (ms) at ${a.rate}/s`, l(a), l(b)));
+  } else {
+    rows.push(row(name, `${fan}: server CPU µs per delivery at a rate both sustain`, cellOf(rcL, () => ({ text: 'no common rate' })),
+      cellOf(ndL, () => ({ text: 'no common rate' }))));
+  }
+  const atMax = (L) => cellOf(L, (x) => (x.max ? { value: x.max.usPerDelivery, text: `${fmt(x.max.usPerDelivery, 3)} (${x.max.rate}/s)` }
+    : { value: NaN, text: 'none sustained' }));
+  rows.push(row(name, `${fan}: server CPU µs per delivery at its maximum`, atMax(rcL), atMax(ndL)));
   return rows;
 }
 
@@ -1300,6 +1686,10 @@ function ladderRows(res) {
   if (res.relay && !res.relay.error) {
     add(`relay ${fmtInt(PLAN.relay.clients)}/${PLAN.relay.rooms} rooms`, PLAN.relay.clients, 'ev/s', res.relay.roomcastd, res.relay.node);
   }
+  if (res.multicore && !res.multicore.error) {
+    const M = PLAN.multicore;
+    add(`multicore fan-out ${fmtInt(M.clients)} (2 processes, CPUs 0+1)`, M.clients, '/s', res.multicore.fanout.roomcastd, res.multicore.fanout.node);
+  }
   return rows;
 }
 
@@ -1363,6 +1753,9 @@ function report(res, facts, elapsed, date) {
     `wall time ${(elapsed.total / 60).toFixed(1)} min (${perScenario}).\n`);
   parts.push(`Machine: ${facts.nproc} CPUs (${facts.cpu}), kernel ${facts.kernel}, ${facts.memGiB} GiB, open files ${facts.openFiles} per process; ` +
     `Node ${facts.node}, redis-server ${facts.redis}. Server under test on CPU 0; loadgen, publisher and Redis on CPU 1. ` +
+    `${res.route ? 'route: roomcastd A and B both on CPU 0, the polling client (pollrtt) on CPU 1. ' : ''}` +
+    `${res.multicore ? 'multicore: every process of either server on CPUs 0 and 1, shared with the loadgen, the publisher and Redis ' +
+      '(CPU 1); Node is a node:cluster primary with @socket.io/sticky and two workers (node-cluster2.js). ' : ''}` +
     `Frames of ${FRAME_BYTES} bytes; steps of ${PLAN.stepSeconds} s; a step is sustained at ` +
     `≥ ${SUSTAIN_DELIVERED * 100}% delivered and p99 ≤ ${SUSTAIN_P99_US / 1e6} s.\n`);
   const sr = summaryRows(res);
@@ -1404,6 +1797,7 @@ function collectNotes(res) {
     for (const kind of SERVERS) ladders.push([`fan-out ${name} ${kind}`, g[kind]]);
   }
   for (const kind of SERVERS) if (res.relay) ladders.push([`relay ${kind}`, res.relay[kind]]);
+  for (const kind of SERVERS) if (res.multicore && res.multicore.fanout) ladders.push([`multicore fan-out ${kind}`, res.multicore.fanout[kind]]);
   for (const [where, L] of ladders) {
     if (!L) continue;
     if (L.stepError) notes.push(`${where}: the ladder ended on an error ${L.stepError}`);
@@ -1447,7 +1841,7 @@ async function main() {
   log(`redis-server on 127.0.0.1:${redis.port} (CPU ${CLIENT_CPU})`);
 
   const runners = { ceiling: scenarioCeiling, idle: scenarioIdle, fanout: scenarioFanout, relay: scenarioRelay,
-    forward: scenarioForward, churn: scenarioChurn };
+    forward: scenarioForward, churn: scenarioChurn, route: scenarioRoute, multicore: scenarioMulticore };
   const res = {};
   const elapsed = { scenarios: {} };
   for (const s of SCENARIOS) {
