@@ -4,7 +4,8 @@
 # output, then ONE summary line for the top-level runner:
 #   == LABEL (node --test): N tests, P passed, F failed   (LABEL: $1, default "integration")
 # and exit non-zero if anything failed (or node itself failed). A test that
-# hangs is failed after 60 s (--test-timeout).
+# hangs is failed after 120 s (--test-timeout: routing-soak.test.js runs its
+# four topologies for a minute).
 # Env: ROOMCAST_BIN, ROOMCAST_ECHO_BIN override the binaries;
 # ROOMCAST_TARGET=reference runs against the Node reference server instead.
 cd "$(dirname "$0")/.." || exit 2
@@ -12,7 +13,7 @@ cd "$(dirname "$0")/.." || exit 2
 out=$(mktemp) || exit 2
 trap 'rm -f "$out"' EXIT INT TERM
 
-node --test --test-concurrency=2 --test-timeout=60000 --test-reporter=tap tests/integration/ >"$out" 2>&1
+node --test --test-concurrency=2 --test-timeout=120000 --test-reporter=tap tests/integration/ >"$out" 2>&1
 rc=$?
 cat "$out"
 

@@ -1,52 +1,28 @@
-// routing.test.js - no sticky sessions (issue #14): with cluster_listen and
-// cluster_secret_file, any request of a session may land on any instance.
-// Covers, for real: HAProxy `balance roundrobin` and nginx without a hash
-// (the shipped examples with their stickiness taken out) in front of two
-// roomcastd, and two and three roomcastd processes on one port with
-// reuseport and no balancer: polling-only, polling-then-upgrade and
-// WebSocket-only official clients connect, join a room, exchange acked
-// events and receive backend broadcasts for ROUTING_SOAK_MS (60 s) with
-// no transport error and nothing missing; every upgrade completes.  Then,
-// request by request: a GET and a POST for A's session sent to B are
-// forwarded; an upgrade for A's session sent to B is relayed (probe, `5`,
-// then Socket.IO over the WebSocket); a forged sid and a valid sid of an
-// instance that does not exist get code 1 without any forwarding;
-// cluster_listen refuses requests without the cluster's token and
-// handshakes; announcements without the secret's MAC are dropped; A killed with SIGKILL: a request for its session through B
-// fails within a second with code 1 and its official clients reconnect to
-// B.  Bounds: 300 long-polls held through B cost B two descriptors each
-// and nothing once their clients vanish, and each vanished client's
-// session at A ends as a direct abort would end it.
+// routing.test.js - no sticky sessions, request by request (issue #14): with
+// cluster_listen and cluster_secret_file, any request of a session may land
+// on any instance.  A GET and a POST for A's session sent to B are
+// forwarded (a POST too big for max_payload is refused at B); an upgrade
+// for A's session sent to B is relayed (probe, `5`, then Socket.IO over the
+// WebSocket), and A's goodbye reaches B when it stops; a forged sid and a
+// valid sid of an instance that does not exist get code 1 without any
+// forwarding; cluster_listen refuses requests without the cluster's token
+// and handshakes; announcements without the secret's MAC are dropped; A
+// killed with SIGKILL: a request for its session through B fails within a
+// second with code 1 and its official clients reconnect to B.  Bounds: 300
+// long-polls held through B cost B two descriptors each and nothing once
+// their clients vanish, and each vanished client's session at A ends as a
+// direct abort would end it.  The minute under balancers and reuseport is
+// routing-soak.test.js.
 // roomcastd only: the reference server has no routing.
 'use strict';
 
-const { test, after } = require('node:test');
+const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
-const { spawn } = require('node:child_process');
-const fs = require('node:fs');
-const os = require('node:os');
-const path = require('node:path');
 const h = require('./harness');
+const { SECRET, instances, redis } = require('./routing-common');
 
 const skip = h.REFERENCE && 'roomcastd\'s session routing';
-const SOAK_MS = Number(process.env.ROUTING_SOAK_MS || 60000);
-const RAW = 'namespace / {\n    client_join *\n    relay yes\n}\n';
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'roomcast-route-'));
-const SECRET = crypto.randomBytes(32).toString('base64');
-const SECRET_FILE = path.join(tmp, 'cluster.secret');
-fs.writeFileSync(SECRET_FILE, `${SECRET}\n`, { mode: 0o600 });
-const ROUTED = { cluster_listen: '127.0.0.1:0', cluster_secret_file: SECRET_FILE, drain_timeout: '0ms' };
-
-const cleanups = [];
-after(async () => {
-  for (const c of cleanups.reverse()) await c();
-  fs.rmSync(tmp, { recursive: true, force: true });
-});
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const example = (name) => fs.readFileSync(path.join(h.REPO, 'conf', name), 'utf8');
-const metricsAt = async (port) => h.parseMetrics((await h.request(port, { path: '/metrics', waitClose: true })).text);
 
 /** The secret's 30-bit MAC of a sid's first 15 characters (sid.h). */
 function sidFor(instance, random) {
@@ -60,161 +36,9 @@ async function clusterPort(d) {
   return Number(m[1]);
 }
 
-/** Waits until every daemon's peer table holds all the others. */
-async function meshed(adminPorts) {
-  await h.waitFor(async () => {
-    for (const p of adminPorts) if ((await metricsAt(p)).roomcast_route_peers !== adminPorts.length - 1) return false;
-    return true;
-  }, { what: `${adminPorts.length} instances announced to each other`, timeout: 10000 });
-}
-
-/** <n> routed instances on Redis r; each has an admin port for its own metrics. */
-async function instances(r, n, { port, reuseport = false, config = {} } = {}) {
-  const admins = [];
-  for (let i = 0; i < n; i++) admins.push(await h.freePort());
-  const shared = reuseport ? port || await h.freePort() : undefined;
-  const ds = await h.startAll(admins.map((admin) => h.startClusterDaemon(r, {
-    raw: RAW,
-    port: shared,
-    config: {
-      ...ROUTED, admin_listen: `127.0.0.1:${admin}`, ...config,
-      ...(reuseport ? { listen: `127.0.0.1:${shared} reuseport` } : {}),
-    },
-  })));
-  ds.forEach((d, i) => { d.admin = admins[i]; d.metrics = () => metricsAt(d.admin); });
-  cleanups.push(() => ds.forEach((d) => d.kill()));
-  await meshed(admins);
-  return ds;
-}
-
-function spawnChild(cmd, args) {
-  const c = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  c.stdout.on('data', (x) => { out += x; });
-  c.stderr.on('data', (x) => { out += x; });
-  c.output = () => out;
-  cleanups.push(() => c.kill('SIGKILL'));
-  return c;
-}
-
-/** The shipped example, with its instances on <a> and <b>, the site on <port>, and <edit> applied. */
-function addressed(text, a, b, port, listen, edit) {
-  const out = edit(text).replaceAll('127.0.0.1:3001', `127.0.0.1:${a}`).replaceAll('127.0.0.1:3002', `127.0.0.1:${b}`)
-    .replace(listen, (m) => m.replace(/:?80\b/, `127.0.0.1:${port}`));
-  assert.notEqual(edit(text), text, 'the stickiness was taken out');
-  return out;
-}
-
-const TOPOLOGIES = {
-  async 'HAProxy balance roundrobin'(r) {
-    const [A, B] = await instances(r, 2);
-    const port = await h.freePort();
-    const file = path.join(tmp, `haproxy-${port}.cfg`);
-    fs.writeFileSync(file, addressed(example('haproxy.cfg.example'), A.port, B.port, port, /bind :80/,
-      (t) => t.replace(/balance source\n\s*hash-type consistent/, 'balance roundrobin')));
-    const lb = spawnChild('haproxy', ['-f', file, '-db']);
-    return { port, daemons: [A, B], lb };
-  },
-  async 'nginx round robin'(r) {
-    const [A, B] = await instances(r, 2);
-    const port = await h.freePort();
-    const lb = h.startNginx(addressed(example('nginx.conf.example'), A.port, B.port, port, /listen 80;/,
-      (t) => t.replace(/^\s*hash \$remote_addr consistent;\n/m, '')));
-    cleanups.push(() => lb.kill('SIGKILL'));
-    return { port, daemons: [A, B], lb };
-  },
-  async 'two processes, reuseport'(r) {
-    const daemons = await instances(r, 2, { reuseport: true });
-    return { port: daemons[0].port, daemons };
-  },
-  async 'three processes, reuseport'(r) {
-    const daemons = await instances(r, 3, { reuseport: true });
-    return { port: daemons[0].port, daemons };
-  },
-};
-
-const KINDS = [['polling'], ['polling'], ['polling'], ['polling', 'websocket'], ['polling', 'websocket'],
-  ['polling', 'websocket'], ['websocket'], ['websocket']];
-
-/** One official client that records what it gets and every failure. */
-function soakClient(port, transports, tag) {
-  const s = h.sioClient(port, '/', { transports, reconnection: false });
-  s.tag = tag;
-  s.failures = [];
-  s.heard = 0;
-  s.news = 0;
-  s.on('connect_error', (e) => s.failures.push(`connect_error ${e.message}`));
-  s.on('disconnect', (reason) => s.failures.push(`disconnect ${reason}`));
-  s.on('msg', () => { s.heard++; });
-  s.on('news', () => { s.news++; });
-  return s;
-}
-
-/** The clients exchange acked events and get broadcasts for <ms>; returns the counts. */
-async function soak(port, redis, ms) {
-  const clients = KINDS.map((transports, i) => soakClient(port, transports, i));
-  try {
-    await Promise.all(clients.map((s) => h.sioConnected(s)));
-    for (const s of clients) assert.equal(await s.timeout(5000).emitWithAck('join', 'r'), 'ok');
-    const upgrading = clients.filter((s) => KINDS[s.tag].length === 2);
-    await h.waitFor(() => upgrading.every((s) => s.io.engine.transport.name === 'websocket'), { what: 'every upgrade done' });
-    let rounds = 0;
-    let acks = 0;
-    let news = 0;
-    for (const end = Date.now() + ms; Date.now() < end;) {
-      rounds++;
-      await Promise.all(clients.map(async (s) => { await s.timeout(5000).emitWithAck('msg', s.tag, rounds); acks++; }));
-      if (rounds % 4 === 0) {
-        news++;
-        await redis.publish('roomcast-emit', JSON.stringify({ rooms: ['r'], data: ['news', rounds] }));
-      }
-      await sleep(200);
-    }
-    const want = (clients.length - 1) * rounds;
-    await h.waitFor(() => clients.every((s) => s.heard === want && s.news === news),
-      { what: `${want} events and ${news} broadcasts at every client` });
-    const failures = clients.flatMap((s) => s.failures.map((f) => `client ${s.tag}: ${f}`));
-    assert.deepEqual(failures, [], 'no transport error, no disconnect');
-    assert.ok(clients.every((s) => s.connected), 'all still connected');
-    assert.deepEqual(clients.map((s) => s.io.engine.transport.name), KINDS.map((k) => k[k.length - 1]),
-      'polling-only clients stayed on polling, the others are on WebSocket');
-    return { rounds, acks, clients: clients.length };
-  } finally {
-    for (const s of clients) s.close();
-  }
-}
-
-test(`any request on any instance: two balancers without stickiness and 2 or 3 reuseport processes, ${SOAK_MS / 1000} s each`, { skip, timeout: SOAK_MS + 120000 }, async (t) => {
-  const runs = Object.entries(TOPOLOGIES).map(async ([name, build]) => {
-    const r = await h.startRedis();
-    cleanups.push(() => r.close());
-    const { port, daemons } = await build(r);
-    await h.waitFor(async () => (await h.request(port, { path: '/healthz', waitClose: true }).catch(() => null))?.status === 200,
-      { what: `${name} serving on ${port}`, timeout: 15000 });
-    const redis = await r.client();
-    const res = await soak(port, redis, SOAK_MS);
-    const ms = await Promise.all(daemons.map((d) => d.metrics()));
-    const sum = (k) => ms.reduce((a, m) => a + (m[k] || 0), 0);
-    t.diagnostic(`${name}: ${res.clients} clients, ${res.rounds} rounds, ${res.acks} acks; forwarded ${sum('roomcast_route_forwarded_total')}, `
-      + `upgrades relayed ${sum('roomcast_route_relayed_upgrades_total')}, sessions per instance ${ms.map((m) => m.roomcast_engine_sessions_opened_total).join('/')}`);
-    assert.equal(res.acks, res.rounds * res.clients);
-    assert.ok(sum('roomcast_route_forwarded_total') > 0, `${name}: requests were forwarded`);
-    assert.equal(sum('roomcast_route_forward_failures_total'), 0, `${name}: no forward failed`);
-    assert.equal(sum('roomcast_engine_transport_errors_total'), 0, `${name}: no transport error`);
-    assert.ok(ms.every((m) => m.roomcast_engine_sessions_opened_total > 0), `${name}: every instance held sessions`);
-    for (const d of daemons) assert.doesNotMatch(d.stderr(), /unknown session id/, `${name}: no code 1`);
-    // a clean exit: under ASan, LeakSanitizer reports at exit
-    for (const d of daemons) await d.stop();
-  });
-  const results = await Promise.allSettled(runs);
-  const failed = results.find((x) => x.status === 'rejected');
-  if (failed) throw failed.reason;
-});
-
 /** Two routed instances on their own ports, meshed. */
 async function pair() {
-  const r = await h.startRedis();
-  cleanups.push(() => r.close());
+  const r = await redis();
   const [A, B] = await instances(r, 2);
   return { r, A, B };
 }
