@@ -251,12 +251,12 @@ static void route_heard(const char *id, const char *addr_text)
 			route_forget(e, "left the cluster");
 		return;
 	}
-	if (e && strcmp(e->peer.text, addr_text) != 0)
-		route_forget(e, "is announced at another address");
-	else if (e) {
+	if (e && strcmp(e->peer.text, addr_text) == 0) {
 		e->peer.heard_ms = timeq_now_ms();
 		return;
 	}
+	if (e)
+		route_forget(e, "is announced at another address");
 	if (route.n_peers >= ROUTE_MAX_PEERS) {
 		metrics_inc(route_bad_announcements_total);
 		log_limited(LOG_LEVEL_WARN, "cluster: more than %d instances announced: %s ignored",
