@@ -11,7 +11,9 @@
 // second with code 1 and its official clients reconnect to B.  Bounds: 300
 // long-polls held through B cost B two descriptors each and nothing once
 // their clients vanish, and each vanished client's session at A ends as a
-// direct abort would end it.  The minute under balancers and reuseport is
+// direct abort would end it; a relayed WebSocket whose client stops reading
+// is cut by B at max_output_buffer (B holds about that much, not the
+// traffic), and its session ends at A.  The minute under balancers and reuseport is
 // routing-soak.test.js.
 // roomcastd only: the reference server has no routing.
 'use strict';
@@ -37,10 +39,24 @@ async function clusterPort(d) {
 }
 
 /** Two routed instances on their own ports, meshed. */
-async function pair() {
+async function pair(config = {}) {
   const r = await redis();
-  const [A, B] = await instances(r, 2);
+  const [A, B] = await instances(r, 2, { config });
   return { r, A, B };
+}
+
+/** A's polling session connected to `/`, upgraded through B: { sid, ws }. */
+async function relayedSession(A, B) {
+  const { sid } = await h.handshake(A.port);
+  h.assertPostOk(await h.post(B.port, sid, '40'));
+  assert.match((await h.poll(B.port, sid)).text, /^40\{"sid":"[\w-]{20}"\}$/);
+  const ws = await h.WsConn.connect(B.port, `${h.EIO_PATH}?EIO=4&transport=websocket&sid=${sid}`);
+  assert.equal(ws.handshake.status, 101, h.show(ws.handshake.raw));
+  ws.sendText('2probe');
+  assert.equal(await ws.text(), '3probe');
+  assert.equal((await h.poll(B.port, sid)).text, '6');
+  ws.sendText('5');
+  return { sid, ws };
 }
 
 test('GET and POST for A\'s session sent to B are forwarded; an upgrade sent to B is relayed', { skip }, async () => {
@@ -64,8 +80,7 @@ test('GET and POST for A\'s session sent to B are forwarded; an upgrade sent to 
   assert.equal(ws.handshake.headers['sec-websocket-accept'], ws.expectedAccept);
   ws.sendText('2probe');
   assert.equal(await ws.text(), '3probe');
-  const held = h.poll(B.port, sid);
-  assert.equal((await held).text, '6', 'the noop that frees the held GET, through B');
+  assert.equal((await h.poll(B.port, sid)).text, '6', 'the noop that frees the held GET, through B');
   ws.sendText('5');
   ws.sendText('42["join","room"]');
   await h.waitFor(async () => (await A.metrics()).roomcast_engine_upgrades_total === 1, { what: 'A upgraded the session' });
@@ -178,6 +193,35 @@ test('bounds: 300 long-polls held through B cost two descriptors each there, not
   assert.ok(fdPeak - fd0 >= 2 * N && fdPeak - fd0 <= 2 * N + 8, `two descriptors per forwarded long-poll (${fdPeak - fd0})`);
   if (!B.sanitized) assert.ok(rssPeak - rss0 < N * 16, `under 16 KiB per forwarded long-poll (${rssPeak - rss0} KiB)`);
   assert.equal((await A.metrics()).roomcast_sessions_current, 0);
+  await A.stop();
+  await B.stop();
+});
+
+test('bounds: a relayed WebSocket that stops reading is cut at max_output_buffer by B, and its session ends at A', { skip, timeout: 60000 }, async () => {
+  const { A, B } = await pair({ max_payload: '200000', max_output_buffer: '256K' });
+  const { ws } = await relayedSession(A, B);
+  ws.sendText('421["join","r"]');
+  assert.equal(await ws.text(), '431["ok"]');
+  const tx = await h.sioRoomMember(A.port);
+  ws.conn.sock.pause();
+  const rss0 = B.rssKiB();
+  const before = await B.metrics();
+  const pad = 'x'.repeat(100 * 1024);
+  let rssPeak = rss0;
+  // 10 MB for a reader that takes nothing: B may hold max_output_buffer of it
+  for (let i = 0; i < 100 && (await A.metrics()).roomcast_sessions_current === 2; i++) {
+    tx.ws.sendText(`42${i + 1}["m",${i},"${pad}"]`);
+    assert.equal(await tx.ws.text(), `43${i + 1}[]`);
+    rssPeak = Math.max(rssPeak, B.rssKiB());
+  }
+  await h.waitFor(async () => (await A.metrics()).roomcast_sessions_current === 1, { what: 'the relayed session ended at A' });
+  const m = await B.metrics();
+  assert.equal(m.roomcast_output_overflow_total - (before.roomcast_output_overflow_total || 0), 1, 'B cut the client');
+  await h.waitFor(async () => (await B.metrics()).roomcast_route_upstreams === 0, { what: 'the relay closed at B' });
+  console.log(`# B: RSS ${rss0} -> peak ${rssPeak} KiB while relaying to a client that reads nothing`);
+  if (!B.sanitized) assert.ok(rssPeak - rss0 < 2048, `B held about max_output_buffer, not the traffic (${rssPeak - rss0} KiB)`);
+  ws.destroy();
+  tx.ws.destroy();
   await A.stop();
   await B.stop();
 });
