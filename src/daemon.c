@@ -111,7 +111,10 @@ static bool daemon_peer_allowed(struct http_conn *hc, struct http_request *req)
 		log_limited(LOG_LEVEL_WARN, "cluster_listen: request without the cluster's token "
 			    "refused (another cluster_secret_file?)\tpeer=%s",
 			    server_conn_peer(http_conn_peek(hc)));
+		/* Closed after it: whoever reaches cluster_listen without the
+		 * token gets no keep-alive (peers are not counted per address). */
 		http_respond(hc, 403, "text/plain", NULL, "forbidden\n", 10);
+		server_conn_close_when_flushed(http_conn_peek(hc));
 		return false;
 	}
 	if (!daemon_under_engine_path(req)) {

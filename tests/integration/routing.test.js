@@ -116,7 +116,10 @@ test('forged and stale sids get code 1 with nothing forwarded; cluster_listen wa
   const peerPort = await clusterPort(A);
   const token = crypto.createHmac('sha256', SECRET).update('peer').digest().subarray(0, 16).toString('hex');
   const path_ = `${h.EIO_PATH}?EIO=4&transport=polling&sid=${sid}`;
-  assert.equal((await h.request(peerPort, { path: path_, waitClose: true })).status, 403, 'no token');
+  const raw = await h.RawConn.connect(peerPort);
+  raw.write(h.buildRequest({ path: path_, port: peerPort, headers: { Connection: 'keep-alive' } }));
+  assert.equal((await raw.response()).status, 403, 'no token');
+  await raw.closed();
   assert.equal((await h.request(peerPort, { path: path_, headers: { 'X-Roomcast-Peer': 'f'.repeat(32) }, waitClose: true })).status, 403, 'wrong token');
   assert.equal((await h.request(peerPort, { path: '/metrics', headers: { 'X-Roomcast-Peer': token } })).status, 404, 'only the engine');
   h.assertEioError(await h.request(peerPort, { path: h.q(), headers: { 'X-Roomcast-Peer': token } }), 3, 'no handshake from a peer');
