@@ -754,17 +754,6 @@ static int cluster_ns_init(struct cluster_ns *cns, const struct config_namespace
 	return redis_psubscribe(pattern) < 0 || redis_subscribe(cns->request) < 0 ? -1 : 0;
 }
 
-static int cluster_make_uid(void)
-{
-	char id[ID_LEN + 1];
-
-	if (id_generate(id) < 0)
-		return -1;
-	memcpy(cluster.uid, id, CLUSTER_UID_LEN);
-	cluster.uid[CLUSTER_UID_LEN] = '\0';
-	return 0;
-}
-
 int cluster_reload(void)
 {
 	const struct config *cfg = cluster.cfg;
@@ -785,7 +774,7 @@ int cluster_init(struct event_base *base, const struct config *cfg)
 	if (!cfg->redis_host[0] && !cfg->redis_unix[0])
 		return 0;
 	cluster.active = true;
-	if (cluster_make_uid() < 0)
+	if (id_generate_short(cluster.uid, CLUSTER_UID_LEN) < 0)
 		return -1;
 	/* Room for every namespace a reload may add: their slots never move. */
 	cluster.namespaces = calloc(CONFIG_MAX_NAMESPACES, sizeof *cluster.namespaces);

@@ -1,6 +1,7 @@
 /* id.c - session and socket ids from the kernel's CSPRNG (see id.h). */
 #include <errno.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/random.h>
 
 #include "id.h"
@@ -28,21 +29,20 @@ static int id_pool_fill(void)
 	return 0;
 }
 
+const char id_alphabet[65] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
 int id_generate(char out[ID_LEN + 1])
 {
-	static const char alphabet[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
 	if (id_pool_used + ID_RANDOM_BYTES > sizeof id_pool && id_pool_fill() < 0)
 		return -1;
 	const uint8_t *p = id_pool + id_pool_used;
 	for (int i = 0; i < ID_RANDOM_BYTES; i += 3) {
 		uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
 		char *o = out + i / 3 * 4;
-		o[0] = alphabet[v >> 18 & 63];
-		o[1] = alphabet[v >> 12 & 63];
-		o[2] = alphabet[v >> 6 & 63];
-		o[3] = alphabet[v & 63];
+		o[0] = id_alphabet[v >> 18 & 63];
+		o[1] = id_alphabet[v >> 12 & 63];
+		o[2] = id_alphabet[v >> 6 & 63];
+		o[3] = id_alphabet[v & 63];
 	}
 	/* Used bytes are wiped so that a later memory disclosure cannot
 	 * reveal ids handed out before. */
@@ -51,4 +51,24 @@ int id_generate(char out[ID_LEN + 1])
 	id_pool_used += ID_RANDOM_BYTES;
 	out[ID_LEN] = '\0';
 	return 0;
+}
+
+int id_generate_short(char *out, size_t n)
+{
+	char fresh[ID_LEN + 1];
+
+	if (id_generate(fresh) < 0)
+		return -1;
+	memcpy(out, fresh, n);
+	out[n] = '\0';
+	return 0;
+}
+
+bool id_chars_valid(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] == '\0' || !strchr(id_alphabet, s[i]))
+			return false;
+	}
+	return true;
 }

@@ -117,13 +117,7 @@ static int route_read_secret(const char *path)
 
 static int route_pick_id(void)
 {
-	char fresh[ID_LEN + 1];
-
-	if (id_generate(fresh) < 0)
-		return -1;
-	memcpy(route.id, fresh, SID_INSTANCE_LEN);
-	route.id[SID_INSTANCE_LEN] = '\0';
-	return 0;
+	return id_generate_short(route.id, SID_INSTANCE_LEN);
 }
 
 int route_sid_new(char out[ID_LEN + 1])
@@ -292,7 +286,7 @@ void route_on_message(const uint8_t *payload, size_t len)
 	text[len] = '\0';
 	int body_len = 0;
 	if (sscanf(text, "1 %7s %71s %n%17s", id, addr, &body_len, mac) != 3 ||
-	    strlen(id) != SID_INSTANCE_LEN || !sid_chars_valid(id, SID_INSTANCE_LEN) ||
+	    strlen(id) != SID_INSTANCE_LEN || !id_chars_valid(id, SID_INSTANCE_LEN) ||
 	    strlen(mac) != ROUTE_MAC_HEX || (size_t)body_len + ROUTE_MAC_HEX != len)
 		goto bad;
 	route_mac("announce:", text, (size_t)body_len - 1, digest);

@@ -22,9 +22,6 @@ struct sid_key {
 	EVP_MD_CTX *work;              /* scratch, copied from the two */
 };
 
-static const char sid_alphabet[] =
-	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
 void sid_key_free(struct sid_key *k)
 {
 	if (!k)
@@ -89,7 +86,7 @@ static void sid_mac(char out[SID_MAC_LEN], const char *sid, struct sid_key *k)
 		memset(mac, 0, 4); /* never on a prepared SHA-256: an all-A MAC no sid carries by chance */
 	uint32_t bits = (uint32_t)mac[0] << 24 | (uint32_t)mac[1] << 16 | (uint32_t)mac[2] << 8 | mac[3];
 	for (int i = 0; i < SID_MAC_LEN; i++)
-		out[i] = sid_alphabet[bits >> (26 - 6 * i) & 63];
+		out[i] = id_alphabet[bits >> (26 - 6 * i) & 63];
 }
 
 void sid_make(char out[ID_LEN + 1], const char *instance, const char *random, struct sid_key *k)
@@ -100,22 +97,11 @@ void sid_make(char out[ID_LEN + 1], const char *instance, const char *random, st
 	out[ID_LEN] = '\0';
 }
 
-bool sid_chars_valid(const char *s, size_t len)
-{
-	for (size_t i = 0; i < len; i++) {
-		char c = s[i];
-		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		      c == '-' || c == '_'))
-			return false;
-	}
-	return true;
-}
-
 bool sid_valid(const char *sid, size_t len, struct sid_key *k)
 {
 	char mac[SID_MAC_LEN];
 
-	if (len != ID_LEN || !sid_chars_valid(sid, len))
+	if (len != ID_LEN || !id_chars_valid(sid, len))
 		return false;
 	sid_mac(mac, sid, k);
 	return CRYPTO_memcmp(mac, sid + SID_INSTANCE_LEN + SID_RANDOM_LEN, SID_MAC_LEN) == 0;

@@ -44,7 +44,4 @@ void sid_make(char out[ID_LEN + 1], const char *instance, const char *random, st
  * length, alphabet and MAC (compared in constant time). */
 bool sid_valid(const char *sid, size_t len, struct sid_key *k);
 
-/* Whether <s> (<len> bytes) is all id characters (A-Z a-z 0-9 - _). */
-bool sid_chars_valid(const char *s, size_t len);
-
 #endif

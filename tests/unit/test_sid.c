@@ -40,7 +40,7 @@ static void made_sid_is_valid_and_names_its_instance(void **state)
 	sid_make(sid, "AbC", "random-part_", key);
 	assert_int_equal(strlen(sid), ID_LEN);
 	assert_memory_equal(sid, "AbCrandom-part_", SID_INSTANCE_LEN + SID_RANDOM_LEN);
-	assert_true(sid_chars_valid(sid, ID_LEN));
+	assert_true(id_chars_valid(sid, ID_LEN));
 	assert_true(sid_valid(sid, ID_LEN, key));
 }
 
@@ -82,9 +82,9 @@ static void wrong_key_length_or_alphabet_is_refused(void **state)
 	assert_false(sid_valid(sid, ID_LEN - 1, key));
 	assert_false(sid_valid("", 0, key));
 	sid[4] = '+';
-	assert_false(sid_chars_valid(sid, ID_LEN));
+	assert_false(id_chars_valid(sid, ID_LEN));
 	assert_false(sid_valid(sid, ID_LEN, key));
-	assert_false(sid_chars_valid("a\0b", 3));
+	assert_false(id_chars_valid("a\0b", 3));
 }
 
 static void a_key_longer_than_a_block_is_hashed_first(void **state)
