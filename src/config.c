@@ -715,19 +715,15 @@ static bool config_listen_equal(const struct config_listen *a, const struct conf
 	return a->addr_len == b->addr_len && memcmp(&a->addr, &b->addr, a->addr_len) == 0;
 }
 
-/* ADDR:PORT into <l>: numeric IPv4, [IPv6], or * for 0.0.0.0; never a
- * name, since resolving at start-up would block and could change later.
- * Returns 0, 1 if <v> is not such an address, or -1 (failed, said). */
-static int config_listen_inet(struct config_parser *ps, const struct config_tok *v,
-			      struct config_listen *l, bool port_zero_ok)
+int config_inet_address(const char *s, size_t len, struct sockaddr_storage *addr,
+			socklen_t *addr_len, bool port_zero_ok)
 {
 	char host[INET6_ADDRSTRLEN];
-	const char *s = v->s, *colon;
-	size_t len = v->len, host_len;
+	const char *colon;
+	size_t host_len;
 
-	if (len >= sizeof l->text)
-		return 1;
-	if (s[0] == '[') {
+	memset(addr, 0, sizeof *addr);
+	if (len > 0 && s[0] == '[') {
 		const char *close = memchr(s, ']', len);
 		if (!close || close + 1 == s + len || close[1] != ':')
 			return 1;
@@ -737,11 +733,11 @@ static int config_listen_inet(struct config_parser *ps, const struct config_tok 
 			return 1;
 		memcpy(host, s + 1, host_len);
 		host[host_len] = '\0';
-		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&l->addr;
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)addr;
 		sin6->sin6_family = AF_INET6;
 		if (inet_pton(AF_INET6, host, &sin6->sin6_addr) != 1)
 			return 1;
-		l->addr_len = sizeof *sin6;
+		*addr_len = sizeof *sin6;
 	} else {
 		colon = memchr(s, ':', len);
 		if (!colon || memchr(colon + 1, ':', len - (size_t)(colon + 1 - s)))
@@ -751,13 +747,13 @@ static int config_listen_inet(struct config_parser *ps, const struct config_tok 
 			return 1;
 		memcpy(host, s, host_len);
 		host[host_len] = '\0';
-		struct sockaddr_in *sin = (struct sockaddr_in *)&l->addr;
+		struct sockaddr_in *sin = (struct sockaddr_in *)addr;
 		sin->sin_family = AF_INET;
 		if (strcmp(host, "*") == 0)
 			sin->sin_addr.s_addr = htonl(INADDR_ANY);
 		else if (inet_pton(AF_INET, host, &sin->sin_addr) != 1)
 			return 1;
-		l->addr_len = sizeof *sin;
+		*addr_len = sizeof *sin;
 	}
 
 	const char *port_s = colon + 1;
@@ -769,13 +765,28 @@ static int config_listen_inet(struct config_parser *ps, const struct config_tok 
 	if (port == 0 && !any_port)
 		return 1;
 	if (port < 0)
-		return config_fail(ps, "listen: port '%.*s' out of range (1..65535)",
-				   (int)port_len, port_s);
-	if (l->addr.ss_family == AF_INET6)
-		((struct sockaddr_in6 *)&l->addr)->sin6_port = htons((uint16_t)port);
+		return 2;
+	if (addr->ss_family == AF_INET6)
+		((struct sockaddr_in6 *)addr)->sin6_port = htons((uint16_t)port);
 	else
-		((struct sockaddr_in *)&l->addr)->sin_port = htons((uint16_t)port);
+		((struct sockaddr_in *)addr)->sin_port = htons((uint16_t)port);
 	return 0;
+}
+
+/* ADDR:PORT into <l>, as config_inet_address() reads it.  Returns 0, 1
+ * if <v> is not such an address, or -1 (failed, said). */
+static int config_listen_inet(struct config_parser *ps, const struct config_tok *v,
+			      struct config_listen *l, bool port_zero_ok)
+{
+	if (v->len >= sizeof l->text)
+		return 1;
+	int rc = config_inet_address(v->s, v->len, &l->addr, &l->addr_len, port_zero_ok);
+	if (rc == 2) {
+		const char *colon = memrchr(v->s, ':', v->len);
+		return config_fail(ps, "listen: port '%.*s' out of range (1..65535)",
+				   (int)(v->len - (size_t)(colon + 1 - v->s)), colon + 1);
+	}
+	return rc;
 }
 
 /* unix:PATH into <l>: an absolute path of at most CONFIG_MAX_REDIS_UNIX

@@ -187,6 +187,14 @@ struct config {
 	size_t n_namespaces;             /* 1..CONFIG_MAX_NAMESPACES */
 };
 
+/* "IPv4:PORT", "[IPv6]:PORT" or "*:PORT" (<len> bytes) into <addr>: never
+ * a name, since resolving would block and could change later; port 0 only
+ * with <port_zero_ok>.  Returns 0, 1 if it is not such an address, or 2
+ * if the port is out of 1..65535.  Pure: also reads the addresses peers
+ * announce (route.c). */
+int config_inet_address(const char *s, size_t len, struct sockaddr_storage *addr,
+			socklen_t *addr_len, bool port_zero_ok);
+
 /* Fills <cfg> with the defaults (the reference server's where it has one),
  * including the namespace "/" at index 0 with the namespace defaults. */
 void config_defaults(struct config *cfg);

@@ -185,45 +185,6 @@ static void route_forget(struct route_entry *e, const char *why)
 	free(e);
 }
 
-/* "IPv4:PORT" or "[IPv6]:PORT" into <addr>.  Returns 0, or -1. */
-static int route_parse_addr(const char *text, struct sockaddr_storage *addr, socklen_t *len)
-{
-	char host[INET6_ADDRSTRLEN];
-	const char *colon = strrchr(text, ':');
-	char *end;
-
-	if (!colon || colon == text)
-		return -1;
-	long port = strtol(colon + 1, &end, 10);
-	if (*end || port < 1 || port > 65535 || colon[1] == '\0')
-		return -1;
-	size_t host_len = (size_t)(colon - text);
-	bool v6 = text[0] == '[';
-	if (v6 && (host_len < 3 || text[host_len - 1] != ']'))
-		return -1;
-	if (v6) {
-		text++;
-		host_len -= 2;
-	}
-	if (host_len >= sizeof host)
-		return -1;
-	memcpy(host, text, host_len);
-	host[host_len] = '\0';
-	memset(addr, 0, sizeof *addr);
-	if (v6) {
-		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)addr;
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = htons((uint16_t)port);
-		*len = sizeof *sin6;
-		return inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1 ? 0 : -1;
-	}
-	struct sockaddr_in *sin = (struct sockaddr_in *)addr;
-	sin->sin_family = AF_INET;
-	sin->sin_port = htons((uint16_t)port);
-	*len = sizeof *sin;
-	return inet_pton(AF_INET, host, &sin->sin_addr) == 1 ? 0 : -1;
-}
-
 /* Another instance announced our id: both pick a new one for the
  * sessions they make from now on. */
 static void route_collision(const char *addr_text)
@@ -259,7 +220,8 @@ static void route_heard(const char *id, const char *addr_text)
 	}
 	if (!(e = calloc(1, sizeof *e)))
 		return;
-	if (route_parse_addr(addr_text, &e->peer.addr, &e->peer.addr_len) < 0 ||
+	if (config_inet_address(addr_text, strlen(addr_text), &e->peer.addr, &e->peer.addr_len,
+				false) != 0 ||
 	    strlen(addr_text) >= sizeof e->peer.text) {
 		free(e);
 		metrics_inc(route_bad_announcements_total);
