@@ -1089,15 +1089,6 @@ static bool engine_is_eio4(const struct http_request *req)
 	return http_query_param(req, "EIO", &v, &len) && len == 1 && v[0] == '4';
 }
 
-static bool engine_origin_is_bad(const struct http_request *req)
-{
-	for (const char *p = req->origin; req->has_origin && *p; p++) {
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			return true;
-	}
-	return false;
-}
-
 /* A request for a session this instance does not hold: closed, expired,
  * or another instance's, which is what a balancer that is not sticky for
  * polling causes.  Answered as the reference does, logged at warn (a
@@ -1193,7 +1184,7 @@ void engine_handle_request(struct http_conn *hc, struct http_request *req)
 		http_respond_error_code(hc, 400, 0, "Transport unknown");
 		return;
 	}
-	if (engine_origin_is_bad(req)) {
+	if (req->has_origin && !http_text_clean(req->origin)) {
 		http_respond_error_code(hc, 400, 3, "Bad request");
 		return;
 	}

@@ -239,18 +239,6 @@ static void fwd_fail(struct http_conn *client)
 	http_respond_error_code(client, 400, 1, "Session ID unknown");
 }
 
-/* Whether <s> can go into a header or request line as it is: http-parser
- * ends them at CR and LF already, this keeps any other control byte out
- * of the request we write to a peer. */
-static bool fwd_clean(const char *s)
-{
-	for (; *s; s++) {
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			return false;
-	}
-	return true;
-}
-
 void forward_request(struct http_conn *hc, const struct http_request *req,
 		     const struct route_peer *peer)
 {
@@ -258,8 +246,9 @@ void forward_request(struct http_conn *hc, const struct http_request *req,
 	uint8_t *request;
 	struct fwd_up *up = NULL;
 
-	if (!fwd_clean(req->url) || !fwd_clean(req->host) || !fwd_clean(req->ws_key) ||
-	    !fwd_clean(req->ws_version)) {
+	/* The Origin was checked already (engine.c). */
+	if (!http_text_clean(req->url) || !http_text_clean(req->host) ||
+	    !http_text_clean(req->ws_key) || !http_text_clean(req->ws_version)) {
 		http_respond_error_code(hc, 400, 3, "Bad request");
 		return;
 	}

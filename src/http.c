@@ -553,6 +553,15 @@ bool http_conn_is_admin(const struct http_conn *hc)
 	return server_conn_is_admin(hc->c);
 }
 
+bool http_text_clean(const char *s)
+{
+	for (; *s; s++) {
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return false;
+	}
+	return true;
+}
+
 bool http_conn_is_peer(const struct http_conn *hc)
 {
 	return server_conn_is_peer(hc->c);

@@ -112,6 +112,11 @@ size_t http_cors_headers(const struct http_request *req, char *out, size_t out_l
  * pointing into the request, or 0 if there is none. */
 int http_bearer_token(const struct http_request *req, const char **token, size_t *len);
 
+/* Whether <s> (NUL-terminated) has no control byte (below 0x20, or DEL):
+ * http-parser ends values at CR and LF but lets other control bytes into
+ * header values and, lenient, tabs into the URL. */
+bool http_text_clean(const char *s);
+
 /* Finds query parameter <name>; returns 1 with *<val> and *<len> pointing into
  * the URL (not decoded), or 0 if absent. */
 int http_query_param(const struct http_request *req, const char *name,
