@@ -484,6 +484,17 @@ static enum route_owner engine_owner(struct http_conn *hc, const struct http_req
 	return route_sid_owner(sid, len, peer);
 }
 
+/* Whether a POST <req> with no local session may be a peer's, from its
+ * head: its body is then read, and engine_owner() decides with it. */
+static bool engine_may_forward(struct http_conn *hc, const struct http_request *req)
+{
+	const char *sid = "";
+	size_t len = 0;
+
+	(void)http_query_param(req, "sid", &sid, &len);
+	return !http_conn_is_peer(hc) && route_sid_names_peer(sid, len);
+}
+
 /* A new session for the handshake <req> on <hc>.  It keeps what the
  * request carried, for the cluster's fetchSockets: the peer's address,
  * Host and the URL; its bearer token, for namespaces with auth jwt; and
@@ -943,9 +954,7 @@ void engine_handle_head(struct http_conn *hc, struct http_request *req)
 	}
 	/* A POST for a peer's session is forwarded with its body, refused
 	 * here when it is too big, as its owner would. */
-	const struct route_peer *peer;
-	if (req->method == HTTP_POST && !req->is_upgrade && !live &&
-	    engine_owner(hc, req, &peer) == ROUTE_PEER) {
+	if (req->method == HTTP_POST && !req->is_upgrade && !live && engine_may_forward(hc, req)) {
 		if (req->body_too_big)
 			engine_payload_too_large(hc);
 		return;

@@ -147,6 +147,16 @@ static bool route_expired(const struct route_entry *e, int64_t now)
 	return route.redis_up && now - e->peer.heard_ms > ROUTE_PEER_TTL_MS;
 }
 
+/* The live peer <sid>'s first characters name, or NULL (this instance's,
+ * or not announced). */
+static struct route_entry *route_live_peer(const char *sid)
+{
+	if (memcmp(sid, route.id, SID_INSTANCE_LEN) == 0)
+		return NULL;
+	struct route_entry *e = route_find(sid);
+	return e && !route_expired(e, timeq_now_ms()) ? e : NULL;
+}
+
 enum route_owner route_sid_owner(const char *sid, size_t len, const struct route_peer **peer)
 {
 	if (!route.enabled)
@@ -155,11 +165,16 @@ enum route_owner route_sid_owner(const char *sid, size_t len, const struct route
 		return ROUTE_FORGED;
 	if (memcmp(sid, route.id, SID_INSTANCE_LEN) == 0)
 		return ROUTE_HERE;
-	struct route_entry *e = route_find(sid);
-	if (!e || route_expired(e, timeq_now_ms()))
+	struct route_entry *e = route_live_peer(sid);
+	if (!e)
 		return ROUTE_GONE;
 	*peer = &e->peer;
 	return ROUTE_PEER;
+}
+
+bool route_sid_names_peer(const char *sid, size_t len)
+{
+	return route.enabled && len == ID_LEN && route_live_peer(sid) != NULL;
 }
 
 const char *route_peer_token(void)

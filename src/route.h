@@ -75,6 +75,10 @@ bool route_enabled(void);
 int route_sid_new(char out[ID_LEN + 1]) __attribute__((warn_unused_result));
 /* Who owns <sid>; *<peer> is set for ROUTE_PEER (valid for this turn). */
 enum route_owner route_sid_owner(const char *sid, size_t len, const struct route_peer **peer);
+/* Whether <sid>'s instance is a live peer, its MAC not checked: reason
+ * enough to read a POST's body, which route_sid_owner() then decides on
+ * (one MAC per request). */
+bool route_sid_names_peer(const char *sid, size_t len);
 
 /* The value a forwarded request carries in X-Roomcast-Peer, and whether
  * <token> (NUL-terminated) is it (constant time). */
