@@ -839,6 +839,26 @@ static int config_listen_options(struct config_parser *ps, const struct config_t
 	return 0;
 }
 
+/* The one address of <key> (admin_listen, cluster_listen) into <l>, as
+ * written, with its line.  Returns 0, or -1 (failed, said). */
+static int config_one_listen(struct config_parser *ps, const char *key, const struct config_tok *v,
+			     struct config_listen *l, bool port_zero_ok, const char *expected)
+{
+	CONFIG_QUOTE_BUF(q);
+
+	memset(l, 0, sizeof *l);
+	int rc = config_listen_inet(ps, v, l, port_zero_ok);
+	if (rc > 0)
+		return config_fail(ps, "%s: bad address '%s' (expected %s)", key, config_quote(q, v),
+				   expected);
+	if (rc < 0)
+		return -1;
+	memcpy(l->text, v->s, v->len);
+	l->text[v->len] = '\0';
+	l->line = ps->line;
+	return 0;
+}
+
 /* `admin_listen ADDR:PORT`: where /metrics and /healthz are served apart
  * from clients. */
 static int config_set_admin_listen(struct config_parser *ps, const struct config_key *key,
@@ -847,21 +867,14 @@ static int config_set_admin_listen(struct config_parser *ps, const struct config
 	struct config_listen *l = &ps->cfg->admin_listen;
 	CONFIG_QUOTE_BUF(q);
 
-	memset(l, 0, sizeof *l);
-	int rc = config_listen_inet(ps, &v[0], l, false);
-	if (rc > 0)
-		return config_fail(ps, "admin_listen: bad address '%s' (expected IPv4:PORT, "
-				   "[IPv6]:PORT or *:PORT)", config_quote(q, &v[0]));
-	if (rc < 0)
+	if (config_one_listen(ps, key->name, &v[0], l, false,
+			      "IPv4:PORT, [IPv6]:PORT or *:PORT") < 0)
 		return -1;
 	for (size_t i = 0; i < ps->cfg->n_listen; i++) {
 		if (config_listen_equal(&ps->cfg->listen[i], l))
 			return config_fail(ps, "admin_listen: '%s' is also a listen address",
 					   config_quote(q, &v[0]));
 	}
-	memcpy(l->text, v[0].s, v[0].len);
-	l->text[v[0].len] = '\0';
-	l->line = ps->line;
 	ps->cfg->has_admin_listen = true;
 	return 0;
 }
@@ -876,12 +889,8 @@ static int config_set_cluster_listen(struct config_parser *ps, const struct conf
 	struct config_listen *l = &ps->cfg->cluster_listen;
 	CONFIG_QUOTE_BUF(q);
 
-	memset(l, 0, sizeof *l);
-	int rc = config_listen_inet(ps, &v[0], l, true);
-	if (rc > 0)
-		return config_fail(ps, "cluster_listen: bad address '%s' (expected IPv4:PORT or "
-				   "[IPv6]:PORT; port 0 picks a free one)", config_quote(q, &v[0]));
-	if (rc < 0)
+	if (config_one_listen(ps, key->name, &v[0], l, true,
+			      "IPv4:PORT or [IPv6]:PORT; port 0 picks a free one") < 0)
 		return -1;
 	const struct sockaddr_in *sin = (const struct sockaddr_in *)&l->addr;
 	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)&l->addr;
@@ -889,9 +898,6 @@ static int config_set_cluster_listen(struct config_parser *ps, const struct conf
 	    (l->addr.ss_family == AF_INET6 && IN6_IS_ADDR_UNSPECIFIED(&sin6->sin6_addr)))
 		return config_fail(ps, "cluster_listen: '%s' is announced to the other instances: "
 				   "name an address of this host they can reach", config_quote(q, &v[0]));
-	memcpy(l->text, v[0].s, v[0].len);
-	l->text[v[0].len] = '\0';
-	l->line = ps->line;
 	ps->cfg->has_cluster_listen = true;
 	return 0;
 }
