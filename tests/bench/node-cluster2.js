@@ -36,6 +36,7 @@
 const cluster = require('node:cluster');
 const http = require('node:http');
 const path = require('node:path');
+const { onConnection } = require('./node-server');
 
 const MODULES = path.join(__dirname, '..', 'node_modules');
 const WORKERS = 2;
@@ -103,18 +104,6 @@ async function primary(args) {
   };
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
-}
-
-function onConnection(socket) {
-  socket.on('join', (room, ack) => {
-    socket.join(room);
-    if (typeof ack === 'function') ack('ok');
-  });
-  socket.onAny((event, ...args) => {
-    if (event === 'join') return;
-    const rooms = [...socket.rooms].filter((r) => r !== socket.id);
-    if (rooms.length) socket.to(rooms).emit(event, ...args);
-  });
 }
 
 async function worker(args) {

@@ -52,11 +52,17 @@ function parseArgs(argv) {
   return args;
 }
 
-function onConnection(socket) {
+/** `join` any room, acked "ok": roomcastd's `client_join *`. */
+function onJoin(socket) {
   socket.on('join', (room, ack) => {
     socket.join(room);
     if (typeof ack === 'function') ack('ok');
   });
+}
+
+/** The bench's policy: join, and every other event relayed to the sender's rooms. */
+function onConnection(socket) {
+  onJoin(socket);
   socket.onAny((event, ...args) => {
     if (event === 'join') return;
     // socket.to() already leaves out the sender; the socket's own room is
@@ -70,10 +76,7 @@ function onConnection(socket) {
 function forwarding(redis, key) {
   const trim = { TRIM: { strategy: 'MAXLEN', strategyModifier: '~', threshold: 100000 } };
   return (socket) => {
-    socket.on('join', (room, ack) => {
-      socket.join(room);
-      if (typeof ack === 'function') ack('ok');
-    });
+    onJoin(socket);
     socket.onAny((event, ...args) => {
       if (event === 'join') return;
       redis.xAdd(key, '*', { type: 'event', nsp: socket.nsp.name, sid: socket.id, event, args: JSON.stringify(args) }, trim)
@@ -120,7 +123,12 @@ async function main() {
   process.once('SIGINT', stop);
 }
 
-main().catch((e) => {
-  process.stderr.write(`node-server.js: ${e.stack || e}\n`);
-  process.exit(1);
-});
+// node-cluster2.js's workers take the same policy
+module.exports = { onConnection };
+
+if (require.main === module) {
+  main().catch((e) => {
+    process.stderr.write(`node-server.js: ${e.stack || e}\n`);
+    process.exit(1);
+  });
+}
