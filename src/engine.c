@@ -484,8 +484,9 @@ static enum route_owner engine_owner(struct http_conn *hc, const struct http_req
 	return route_sid_owner(sid, len, peer);
 }
 
-/* Whether a POST <req> with no local session may be a peer's, from its
- * head: its body is then read, and engine_owner() decides with it. */
+/* Whether <req>, with no local session, may be for a peer's session, from
+ * its head: a POST's body is then read and engine_owner() decides with
+ * it; any other request with a body is refused there. */
 static bool engine_may_forward(struct http_conn *hc, const struct http_request *req)
 {
 	const char *sid = "";
@@ -961,10 +962,13 @@ void engine_handle_head(struct http_conn *hc, struct http_request *req)
 	}
 	/* Every other request with a body is refused, so it is answered from
 	 * its head rather than after reading a body it would discard, with the
-	 * reference's error for its sid, transport or method.  The two that
-	 * engine_handle_request() would not answer at once, a long-poll GET
-	 * and an upgrade, carry no body from any client: "Bad request". */
-	if (req->is_upgrade || (req->method == HTTP_GET && live))
+	 * reference's error for its sid, transport or method.  Those that
+	 * engine_handle_request() would not answer at once, a long-poll GET,
+	 * an upgrade and any request for a peer's session (forwarded), carry
+	 * no body from any client: "Bad request".  Routing one of them from
+	 * its head would route it again once its body is read: two holders
+	 * (two upstreams) for one request, and two answers. */
+	if (req->is_upgrade || (req->method == HTTP_GET && live) || engine_may_forward(hc, req))
 		http_respond_error_code(hc, 400, 3, "Bad request");
 	else
 		engine_handle_request(hc, req);

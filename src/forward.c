@@ -246,6 +246,14 @@ void forward_request(struct http_conn *hc, const struct http_request *req,
 	uint8_t *request;
 	struct fwd_up *up = NULL;
 
+	/* A request already waits on a holder (an upstream, a session): a
+	 * second one would answer it twice, and the first would outlive the
+	 * connection.  Only a bug of ours gets here; the holder answers. */
+	if (http_is_held(hc)) {
+		log_error("conn %llu: a request forwarded twice, the second dropped",
+			  (unsigned long long)http_conn_peek(hc)->id);
+		return;
+	}
 	/* The Origin was checked already (engine.c). */
 	if (!http_text_clean(req->url) || !http_text_clean(req->host) ||
 	    !http_text_clean(req->ws_key) || !http_text_clean(req->ws_version)) {

@@ -475,6 +475,14 @@ static void http_request_done(struct http_conn *hc, bool close)
 		server_conn_resume_read(c);
 }
 
+/* Whether the current request has had no answer yet: the request being
+ * read or held, or a connection that sent nothing (or nothing parsable)
+ * yet, which its header deadline or a parse error answers. */
+static bool http_awaits_answer(const struct http_conn *hc)
+{
+	return !hc->answered && (hc->in_request || hc->phase == HTTP_PHASE_HEAD);
+}
+
 static void http_respond_cors(struct http_conn *hc, int status, bool preflight,
 			      const char *content_type, const char *extra_headers,
 			      const void *body, size_t body_len)
@@ -482,6 +490,14 @@ static void http_respond_cors(struct http_conn *hc, int status, bool preflight,
 	struct http_request *req = &hc->req;
 	char head[2048];
 	char cors[512];
+
+	/* One answer per request: a second one would be read by the client
+	 * as the answer to its next request.  Only a bug of ours gets here. */
+	if (!http_awaits_answer(hc)) {
+		log_error("conn %llu: a second answer (%d) to one request, dropped",
+			  (unsigned long long)hc->c->id, status);
+		return;
+	}
 	/* An answer before the request is complete leaves its body unread,
 	 * so the connection cannot carry another request. */
 	bool close = !req->keep_alive || req->is_upgrade || !hc->complete;
@@ -571,6 +587,11 @@ void http_set_abort(struct http_conn *hc, void (*cb)(struct http_conn *, void *)
 {
 	hc->abort_cb = cb;
 	hc->abort_arg = arg;
+}
+
+bool http_is_held(const struct http_conn *hc)
+{
+	return hc->abort_cb != NULL;
 }
 
 int http_bearer_token(const struct http_request *req, const char **token, size_t *len)

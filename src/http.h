@@ -103,6 +103,10 @@ void http_respond_error_code(struct http_conn *hc, int status, int code, const c
  * current request is held without an answer; NULL clears it. */
 void http_set_abort(struct http_conn *hc, void (*cb)(struct http_conn *, void *), void *arg);
 
+/* Whether a holder (an abort callback) is waiting to answer the current
+ * request of <hc>: a second holder would answer it twice. */
+bool http_is_held(const struct http_conn *hc);
+
 /* Writes the CORS response headers for <req> under the configured
  * cors_origin into <out>; returns their length (0 when CORS is off). */
 size_t http_cors_headers(const struct http_request *req, char *out, size_t out_len);

@@ -97,6 +97,36 @@ test('GET and POST for A\'s session sent to B are forwarded; an upgrade sent to 
   await B.stop();
 });
 
+test('a GET, PUT or DELETE with a body for A\'s session sent to B is refused from its head, never forwarded', { skip }, async () => {
+  // Issue 19: B forwarded such a request from its head and again once its
+  // body was read; A held the first as a long-poll and refused the second,
+  // whose answer cleared the client's abort hook; the client left, and A's
+  // answer to the first was written into the freed connection (SIGSEGV).
+  const { A, B } = await pair();
+  const { sid } = await h.handshake(A.port);
+  h.assertPostOk(await h.post(A.port, sid, '40'));
+  assert.match((await h.poll(A.port, sid)).text, /^40\{"sid":"[\w-]{20}"\}$/);
+  for (const method of ['GET', 'PUT', 'DELETE']) {
+    const conn = await h.RawConn.connect(B.port);
+    conn.write(h.buildRequest({ method, path: h.pollPath(sid), port: B.port, body: 'x'.repeat(10) }));
+    const res = await conn.response();
+    assert.equal(res.status, 400, `${method}: ${h.show(res.raw)}`);
+    assert.deepEqual(JSON.parse(res.text), { code: 3, message: 'Bad request' }, method);
+    assert.equal(res.headers.connection, 'close', `${method}: its body is never read`);
+    await conn.closed();
+    conn.destroy();
+  }
+  const m = await B.metrics();
+  assert.equal(m.roomcast_route_forwarded_total, 0, 'nothing was forwarded');
+  assert.equal(m.roomcast_route_upstreams, 0);
+  // A's session is untouched: an ack comes back on its long-poll
+  h.assertPostOk(await h.post(A.port, sid, '421["join","x"]'));
+  assert.equal((await h.poll(A.port, sid)).text, '431["ok"]');
+  assert.doesNotMatch(B.stderr() + A.stderr(), /second answer|forwarded twice/);
+  await A.stop();
+  await B.stop();
+});
+
 test('forged and stale sids get code 1 with nothing forwarded; cluster_listen wants the token; forged announcements are dropped', { skip }, async () => {
   const { r, A, B } = await pair();
   const before = await B.metrics();
