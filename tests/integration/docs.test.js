@@ -1,0 +1,105 @@
+// docs.test.js - what the README and the shipped examples tell a user holds
+// (issue 19, "Docs"): every README section that a file of the repository
+// cites exists; the README's nginx cluster example is a configuration
+// Debian's nginx accepts, with proxy_buffering off beside every proxy_pass;
+// each of the README's JavaScript snippets that calls io() or Emitter
+// imports it and is a valid module (`node --check` on a .mjs: top-level
+// await needs one); every package scripts/install-deps.sh installs for
+// `make test` is named in the README; and what the README's `npm install`
+// for the example workers leaves is ignored by git.
+'use strict';
+
+const { test } = require('node:test');
+const assert = require('node:assert/strict');
+const { spawnSync } = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+
+const REPO = path.resolve(__dirname, '..', '..');
+const README = fs.readFileSync(path.join(REPO, 'README.md'), 'utf8');
+
+/** The fenced blocks of the README whose info string is `lang`. */
+function blocks(lang) {
+  const out = [];
+  const re = /^```(\w*)\n([\s\S]*?)^```$/gm;
+  for (let m; (m = re.exec(README));) if (m[1] === lang) out.push(m[2]);
+  return out;
+}
+
+/** Every tracked file of the repository, by path. */
+function tracked() {
+  const r = spawnSync('git', ['ls-files'], { cwd: REPO, encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  return r.stdout.split('\n').filter(Boolean);
+}
+
+test('every README section a file cites exists', () => {
+  const headings = [...README.matchAll(/^#+ (.*)$/gm)].map((m) => m[1].trim());
+  let cited = 0;
+  for (const file of tracked()) {
+    if (file === 'tests/integration/docs.test.js' || !fs.statSync(path.join(REPO, file)).isFile()) continue;
+    const text = fs.readFileSync(path.join(REPO, file), 'latin1').replace(/\n#\s*/g, ' ');
+    for (const m of text.matchAll(/README(?:\.md)?, "([^"]+)"/g)) {
+      cited++;
+      assert.ok(headings.some((h) => h.startsWith(m[1])), `${file} cites README section "${m[1]}", which does not exist`);
+    }
+  }
+  assert.ok(cited >= 3, `only ${cited} citations found: the pattern missed them`);
+});
+
+test('the README\'s nginx example is accepted by nginx and never buffers a long-poll', () => {
+  const nginx = blocks('nginx');
+  assert.ok(nginx.length >= 1, 'an nginx block');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'roomcast-docs-'));
+  try {
+    for (const [i, conf] of nginx.entries()) {
+      for (const loc of conf.split(/location /).slice(1)) {
+        if (/proxy_pass/.test(loc)) assert.match(loc, /proxy_buffering off;/, `nginx block ${i}: a location without proxy_buffering off`);
+      }
+      const site = conf.replace(/listen 80;/g, 'listen 127.0.0.1:1;');
+      fs.writeFileSync(path.join(dir, 'nginx.conf'), `pid ${dir}/nginx.pid;\nerror_log ${dir}/error.log;\n` +
+        `events {}\nhttp {\n  access_log off;\n  client_body_temp_path ${dir}/b;\n  proxy_temp_path ${dir}/p;\n${site}\n}\n`);
+      const r = spawnSync('nginx', ['-t', '-q', '-c', path.join(dir, 'nginx.conf'), '-p', dir], { encoding: 'utf8' });
+      assert.equal(r.status, 0, `nginx block ${i}: ${r.stderr}`);
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the README\'s JavaScript snippets import what they use and are valid modules', () => {
+  const js = blocks('js');
+  assert.ok(js.length >= 3, 'JavaScript blocks');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'roomcast-docs-'));
+  try {
+    for (const [i, code] of js.entries()) {
+      for (const name of ['io', 'Emitter']) {
+        if (new RegExp(`\\b${name}\\(|new ${name}\\b`).test(code)) {
+          assert.match(code, new RegExp(`(import|require)[^\\n]*\\b${name}\\b`), `js block ${i} uses ${name} without importing it:\n${code}`);
+        }
+      }
+      const file = path.join(dir, `block${i}.mjs`);
+      fs.writeFileSync(file, code);
+      const r = spawnSync(process.execPath, ['--check', file], { encoding: 'utf8' });
+      assert.equal(r.status, 0, `js block ${i} is not a valid module: ${r.stderr}`);
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the README names every package make test installs', () => {
+  const script = fs.readFileSync(path.join(REPO, 'scripts', 'install-deps.sh'), 'utf8');
+  const m = /test_pkgs="([^"]*)"/.exec(script);
+  assert.ok(m, 'test_pkgs in install-deps.sh');
+  for (const pkg of m[1].split(/\s+/).filter(Boolean)) {
+    assert.ok(README.includes(`\`${pkg}\``), `the README does not name ${pkg}, which make test installs`);
+  }
+});
+
+test('what the README\'s npm install for the example workers leaves is ignored by git', () => {
+  assert.match(README, /npm install --no-save --prefix examples redis/);
+  const r = spawnSync('git', ['check-ignore', '-q', 'examples/node_modules/redis/package.json'], { cwd: REPO });
+  assert.equal(r.status, 0, 'examples/node_modules is not ignored');
+});
