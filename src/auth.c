@@ -259,7 +259,7 @@ size_t auth_user_room(const struct config_namespace *ns, const json_t *claims, c
 		const char *close = memchr(open, '}', (size_t)(end - open));
 		value = auth_placeholder_value(NULL, claims, open + 1, (size_t)(close - open - 1), number,
 					       &len);
-		if (!value || len > out_len - n)
+		if (!value || len > out_len - n || !config_value_is_separated(ns, value, len))
 			return 0;
 		memcpy(out + n, value, len);
 		n += len;

@@ -2154,6 +2154,36 @@ static void room_matcher_takes_a_field_value_literally_even_with_star_or_questio
 	assert_false(config_test_allowed(&cfg, "e:a:x", &auth));
 }
 
+/* #19: under own:{sub}:* the user "a" reached own:a:b:inbox, a room of
+ * the user "a:b".  A value holding a separator (a byte that follows a
+ * placeholder anywhere in the block) now names no room at all. */
+static void room_matcher_refuses_a_value_holding_a_separator_so_users_never_meet(void **state)
+{
+	static const char *const a[] = { "user", "a", "tag", "x" };
+	static const char *const ab[] = { "user", "a:b", "tag", "x" };
+	static const char *const odd[] = { "user", "*", "tag", "a/b" };
+	struct config_test_auth auth_a = { a, 2, 0 }, auth_ab = { ab, 2, 0 }, auth_odd = { odd, 2, 0 };
+	struct config cfg;
+
+	config_test_namespace(&cfg, "own:{auth.user}:* box:{auth.user} t/{auth.tag}/*");
+	assert_true(config_test_allowed(&cfg, "own:a:b:inbox", &auth_a));
+	assert_true(config_test_allowed(&cfg, "box:a", &auth_a));
+	/* "a:b" holds ':', a separator: no room of either pattern is its, not
+	 * even box:{auth.user}, where it would be the room own:{auth.user}:*
+	 * gives "a". */
+	assert_false(config_test_allowed(&cfg, "own:a:b:inbox", &auth_ab));
+	assert_false(config_test_allowed(&cfg, "box:a:b", &auth_ab));
+	assert_false(config_test_allowed(&cfg, "own:a:inbox", &auth_ab));
+	assert_true(config_test_allowed(&cfg, "t/x/1", &auth_ab));
+	/* Wildcards in a value are bytes; '/' follows {auth.tag}. */
+	assert_true(config_test_allowed(&cfg, "own:*:x", &auth_odd));
+	assert_false(config_test_allowed(&cfg, "own:a:x", &auth_odd));
+	assert_false(config_test_allowed(&cfg, "t/a/b/1", &auth_odd));
+	assert_true(config_value_is_separated(&cfg.namespaces[0], "a\0b*?{", 6));
+	assert_false(config_value_is_separated(&cfg.namespaces[0], "a/b", 3));
+	assert_false(config_value_is_separated(&cfg.namespaces[0], "a:b", 3));
+}
+
 static void room_matcher_handles_an_empty_room(void **state)
 {
 	static const char *const fields[] = { "e", "", "u", "ana" };
@@ -2300,7 +2330,11 @@ static void room_matcher_agrees_with_a_recursive_reference_on_every_small_case(v
 						char room[8];
 						for (size_t k = 0, x = ri; k < rlen; k++, x /= 3)
 							room[k] = room_bytes[x % 3];
-						bool want = config_test_reference_match(p, values[v], room, rlen);
+						/* A value holding the byte after its placeholder matches nothing. */
+						bool sep = false;
+						for (const char *at = p; (at = strchr(at, 'P')) != NULL; at++)
+							sep |= at[1] && strchr(values[v], at[1]);
+						bool want = !sep && config_test_reference_match(p, values[v], room, rlen);
 						bool got = config_room_allowed(&ns, room, rlen, config_test_auth_field, &auth);
 						if (got != want)
 							fail_msg("pattern '%s' value '%s' room '%.*s': got %d, want %d",
@@ -2834,6 +2868,32 @@ static void claims_in_client_join_need_auth_jwt_and_reach_the_callback_whole(voi
 	 * asked for by their own names and, here, have no value. */
 	assert_false(config_room_allowed(&cfg.namespaces[0], "u:ana", 5, config_test_auth_field, &auth));
 	assert_int_equal(auth.calls, 2);
+	/* A claim's pattern keeps every value to its own place (#19). */
+	static const struct { const char *pattern, *why; } ambiguous[] = {
+		{ "*:{sub}", "'*' before placeholder '{sub}' could take another user's value" },
+		{ "{auth.a}:*{claims.t}:x", "'*' before placeholder '{claims.t}' could take another user's value" },
+		{ "own:{sub}*", "placeholder '{sub}' is followed by '*': end the pattern or follow it with "
+				"a separator such as ':'" },
+		{ "own:{sub}?", "placeholder '{sub}' is followed by '?': end the pattern or follow it with "
+				"a separator such as ':'" },
+		{ "{auth.a}{sub}", "placeholder '{auth.a}' is followed by '{': end the pattern or follow it "
+				   "with a separator such as ':'" },
+	};
+	char message[CONFIG_ERR_LEN], text[256];
+	for (size_t i = 0; i < sizeof ambiguous / sizeof ambiguous[0]; i++) {
+		snprintf(text, sizeof text, "namespace / {\n auth jwt\n jwt_secret_file s\n client_join %s\n}\n",
+			 ambiguous[i].pattern);
+		snprintf(message, sizeof message, CONFIG_TEST_FILE ":4: client_join: bad pattern '%s' (%s)",
+			 ambiguous[i].pattern, ambiguous[i].why);
+		config_test_expect_error(text, message);
+	}
+	config_test_expect_error("namespace / {\n auth jwt\n jwt_secret_file s\n user_room u:{sub}{claims.t}\n}\n",
+				 CONFIG_TEST_FILE ":4: user_room: bad template 'u:{sub}{claims.t}' (placeholder "
+				 "'{sub}' is followed by '{': end the pattern or follow it with a separator such as ':')");
+	/* Only {auth.FIELD}: values the client chose anyway, as before. */
+	config_test_parse_ok(&cfg, "namespace / {\n client_join *:{auth.a} {auth.a}*\n}\n");
+	config_test_parse_ok(&cfg, "namespace / {\n auth jwt\n jwt_secret_file s\n"
+				   " client_join ?{sub}:* own:{sub} {claims.t}/{sub}:*:x\n}\n");
 	config_test_expect_block_value_error("client_join", "{claims.}",
 					     "client_join: bad pattern '{claims.}' (placeholder '{claims.}' is "
 					     "not {auth.FIELD}, {sub} or {claims.FIELD})");
@@ -3004,6 +3064,7 @@ int main(void)
 		cmocka_unit_test(room_matcher_replaces_auth_placeholders_with_the_field_values),
 		cmocka_unit_test(room_matcher_fails_a_pattern_whose_field_is_missing),
 		cmocka_unit_test(room_matcher_takes_a_field_value_literally_even_with_star_or_question_mark),
+		cmocka_unit_test(room_matcher_refuses_a_value_holding_a_separator_so_users_never_meet),
 		cmocka_unit_test(room_matcher_handles_an_empty_room),
 		cmocka_unit_test(room_matcher_allows_a_room_that_any_pattern_matches),
 		cmocka_unit_test(room_matcher_needs_a_value_only_until_the_next_lookup),
