@@ -196,9 +196,12 @@ const char *auth_connect(const struct config_namespace *ns, const json_t *payloa
 
 int64_t auth_expiry(const struct config_namespace *ns, const json_t *claims)
 {
-	int64_t exp = jwt_claims_exp(claims);
+	int64_t exp = jwt_claims_exp(claims), leeway = ns->jwt_leeway_ms / 1000;
 
-	return exp ? exp + ns->jwt_leeway_ms / 1000 : 0;
+	/* exp may be anything up to INT64_MAX: a far-future token saturates. */
+	if (!exp)
+		return 0;
+	return exp > INT64_MAX - leeway ? INT64_MAX : exp + leeway;
 }
 
 const char *auth_placeholder_value(const json_t *payload, const json_t *claims, const char *name,

@@ -61,6 +61,10 @@
  * for a person, not a document. */
 #define NSP_MAX_REFUSAL 256
 
+/* A token's exp further ahead than this (about 68 years) is not timed: no
+ * session lasts that long, and libevent's timeval arithmetic stays in range. */
+#define NSP_EXPIRY_HORIZON_S ((int64_t)INT32_MAX)
+
 struct nsp_namespace {
 	const struct config_namespace *cfg;
 	struct room_index *rooms;
@@ -669,10 +673,12 @@ static void nsp_socket_grant(struct nsp_socket *sock, const json_t *claims)
 		if (json_is_string(v))
 			nsp_grant_join(sock, json_string_value(v), json_string_length(v));
 	}
-	int64_t expiry = auth_expiry(cfg, claims);
-	if (!expiry)
+	int64_t expiry = auth_expiry(cfg, claims), now_ms = nsp_now_ms();
+	/* A token that outlives NSP_EXPIRY_HORIZON_S (any exp up to INT64_MAX)
+	 * is a session that lives: no timer, and no product that overflows. */
+	if (!expiry || expiry > now_ms / 1000 + NSP_EXPIRY_HORIZON_S)
 		return;
-	int64_t wait_ms = expiry * 1000 - nsp_now_ms();
+	int64_t wait_ms = expiry * 1000 - now_ms;
 	struct timeval tv = { wait_ms > 0 ? wait_ms / 1000 : 0, wait_ms > 0 ? (wait_ms % 1000) * 1000 : 0 };
 	sock->auth->expiry = evtimer_new(nsp.base, nsp_expiry_cb, sock);
 	if (!sock->auth->expiry || evtimer_add(sock->auth->expiry, &tv) < 0)

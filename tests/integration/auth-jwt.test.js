@@ -261,6 +261,32 @@ test('a token that expires closes the session; the client reconnects with a fres
   assert.equal(m1.roomcast_auth_expired_total - (m0.roomcast_auth_expired_total || 0), 1);
 });
 
+test('a far-future exp (up to INT64_MAX, with a leeway) is a session that lives (#19)', { skip }, async () => {
+  const m0 = await d.metrics();
+  // /rs has the default 30 s leeway: exp + leeway and exp x 1000 would overflow
+  const bodies = [
+    '{"sub":"big","exp":9223372036854775807}',
+    '{"sub":"big","exp":9223372036854775790,"nbf":-9223372036854775807}',
+    '{"sub":"big","exp":1e300}',
+  ];
+  const socks = [];
+  for (const body of bodies) {
+    const s = h.sioClient(d.port, '/rs', { transports: ['websocket'], auth: { token: sign('RS256', body) } });
+    open.add(s);
+    await h.sioConnected(s);
+    s.on('disconnect', (why) => { s.closedWith = why; });
+    socks.push(s);
+  }
+  // an expiry timer of 0 would have fired in the turn after the CONNECT;
+  // one ack round trip per socket later each is still connected
+  for (const s of socks) {
+    assert.deepEqual(await h.sioAck(s, 'join', 'x'), ['not allowed']);
+    assert.equal(s.closedWith, undefined);
+  }
+  const m1 = await d.metrics();
+  assert.equal((m1.roomcast_auth_expired_total || 0) - (m0.roomcast_auth_expired_total || 0), 0);
+});
+
 test('roomcastd -t refuses a namespace whose key file is unusable', { skip }, async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'roomcast-jwt-t-'));
   try {
