@@ -365,6 +365,10 @@ static const struct config_key config_keys[] = {
 	  .max_values = 1, .field = CONFIG_NS_FIELD(jwt_leeway_ms, uint32_t),
 	  .min = 0, .max = CONFIG_HOUR_MS, .default_value = "30s",
 	  .why = "forgives the clock of an issuer or of this host drifting from NTP" },
+	{ .name = "jwt_redact_token", .set = config_set_bool, .scope = CONFIG_SCOPE_NAMESPACE,
+	  .max_values = 1, .field = CONFIG_NS_FIELD(jwt_redact_token, bool),
+	  .default_value = "no",
+	  .why = "a backend reads the CONNECT payload as sent, as a Node middleware does" },
 	{ .name = "user_room", .set = config_set_user_room, .scope = CONFIG_SCOPE_NAMESPACE,
 	  .max_values = 1, .default_value = "user:{sub}",
 	  .why = "one room per user, so a backend reaches every device of that user" },
@@ -1969,7 +1973,8 @@ static void config_note_claim(void *ctx, const char *name, size_t len)
 static int config_auth_problem(struct config_parser *ps, const struct config_namespace *ns)
 {
 	static const char *const jwt_keys[] = { "jwt_secret_file", "jwt_public_key_file",
-						"jwt_jwks_file", "jwt_issuer", "jwt_audience" };
+						"jwt_jwks_file", "jwt_issuer", "jwt_audience",
+						"jwt_redact_token" };
 
 	if (ns->auth == CONFIG_AUTH_JWT && ns->jwt_key == CONFIG_JWT_KEY_NONE) {
 		ps->line = config_first_line(ps, "auth");

@@ -110,6 +110,7 @@ struct config_namespace {
 	char jwt_issuer[CONFIG_MAX_JWT_STRING + 1];   /* "" = iss not checked */
 	char jwt_audience[CONFIG_MAX_JWT_STRING + 1]; /* "" = aud not checked */
 	uint32_t jwt_leeway_ms;                   /* clock skew allowed on exp and nbf */
+	bool jwt_redact_token;                    /* the connect record's auth goes without its token */
 	char user_room[CONFIG_MAX_ROOM_PATTERN + 1];  /* room joined at connect, from claims; "" = none */
 	char rooms_claim[CONFIG_MAX_CLAIM_NAME + 1];  /* claim listing rooms joined at connect; "" = none */
 	char allow_join_claim[CONFIG_MAX_CLAIM_NAME + 1]; /* claim listing globs the client may join; "" = none */

@@ -15,7 +15,7 @@
  * forwarded with an ack id leaves the id awaiting a backend's reply
  * (nsp_backend_answer()), at most max_backend_acks per socket, each for
  * backend_ack_timeout (one timeq).  In a namespace that forwards, a
- * socket's connect (auth without its token, claims, address), the joins
+ * socket's connect (auth as sent, claims, address), the joins
  * and leaves that changed its rooms (by the client or its token) and its
  * disconnect with Socket.IO's reason are lifecycle records too.  Anything
  * the reference server refuses closes the whole engine session as it does
@@ -341,17 +341,23 @@ static char *nsp_headers_json(const struct engine_handshake *hs)
 }
 
 /* Writes the connect record of socket <bs>: its CONNECT payload <auth> (an
- * object or NULL) without the token a backend must not see again, the
- * verified <claims> (NULL without), the address and the kept headers of
- * the handshake <hs>.  Returns 0, or -1 if it was dropped (counted). */
+ * object or NULL) as the client sent it, or without its token when
+ * <redact> (jwt_redact_token: a token verified here need not travel on),
+ * the verified <claims> (NULL without), the address and the kept headers
+ * of the handshake <hs>.  Every cluster member reads the same payload,
+ * token included, through fetchSockets(): hiding it by default would
+ * protect nothing and leave a backend with its own tokens blind.
+ * Returns 0, or -1 if it was dropped (counted). */
 static int nsp_connect_record(const struct backend_socket *bs, const json_t *auth,
-			      const json_t *claims, const struct engine_handshake *hs)
+			      const json_t *claims, const struct engine_handshake *hs, bool redact)
 {
 	/* A shallow copy: only the top-level token goes. */
 	json_t *safe = json_is_object(auth) ? json_copy((json_t *)auth) : json_object();
 	char *auth_text = NULL, *claims_text = NULL, *headers = nsp_headers_json(hs);
 
-	if (safe && json_object_del(safe, "token") <= 0)
+	if (safe && redact)
+		json_object_del(safe, "token");
+	if (safe)
 		auth_text = json_dumps(safe, JSON_COMPACT);
 	if (claims)
 		claims_text = json_dumps(claims, JSON_COMPACT);
@@ -378,7 +384,7 @@ static void nsp_lifecycle_connect(const struct nsp_socket *sock, const json_t *a
 		return;
 	nsp_backend_socket(sock, &bs);
 	/* Nobody waits for it: a drop is counted there. */
-	(void)nsp_connect_record(&bs, auth, claims, hs);
+	(void)nsp_connect_record(&bs, auth, claims, hs, sock->ns->cfg->jwt_redact_token);
 }
 
 /* --- CONNECT auth ---------------------------------------------------------- */
@@ -527,7 +533,7 @@ static void nsp_pending_start(struct nsp_client *cl, struct nsp_namespace *ns,
 	w->json_len = p->json_len;
 	memcpy(w->json, p->json, p->json_len);
 	struct backend_socket bs = { ns->cfg->name, ns->cfg->name_len, w->id, "", 0, w->ack_id };
-	if (nsp_connect_record(&bs, p->data, NULL, hs) < 0) {
+	if (nsp_connect_record(&bs, p->data, NULL, hs, false) < 0) {
 		free(w);
 		nsp_connect_refuse(cl, ns, AUTH_BACKEND_UNAVAILABLE, NULL, 0);
 		return;

@@ -45,7 +45,7 @@ static const char *const config_test_keys[] = {
 	/* namespace blocks */
 	"namespace", "client_join", "join_event", "leave_event", "max_rooms_per_socket", "relay",
 	"flush_delay", "auth", "jwt_secret_file", "jwt_public_key_file", "jwt_jwks_file", "jwt_issuer",
-	"jwt_audience", "jwt_leeway", "user_room", "rooms_claim", "allow_join_claim", "forward",
+	"jwt_audience", "jwt_leeway", "jwt_redact_token", "user_room", "rooms_claim", "allow_join_claim", "forward",
 	"forward_events",
 };
 
@@ -2821,6 +2821,7 @@ static void auth_defaults_to_none_with_the_user_room_and_claims_named(void **sta
 	assert_int_equal(cfg.namespaces[0].auth, CONFIG_AUTH_NONE);
 	assert_int_equal(cfg.namespaces[0].jwt_key, CONFIG_JWT_KEY_NONE);
 	assert_int_equal(cfg.namespaces[0].jwt_leeway_ms, 30000);
+	assert_false(cfg.namespaces[0].jwt_redact_token);
 	assert_string_equal(cfg.namespaces[0].user_room, "user:{sub}");
 	assert_string_equal(cfg.namespaces[0].rooms_claim, "rooms");
 	assert_string_equal(cfg.namespaces[0].allow_join_claim, "allow_join");
@@ -2833,6 +2834,7 @@ static void auth_jwt_takes_one_key_file_and_its_checks(void **state)
 
 	config_test_parse_ok(&cfg, "namespace / {\n auth jwt\n jwt_jwks_file /k/jwks.json\n"
 				   " jwt_issuer https://id.example/\n jwt_audience chat\n jwt_leeway 0ms\n"
+				   " jwt_redact_token yes\n"
 				   " user_room u:{claims.tenant}:{sub}\n rooms_claim none\n"
 				   " allow_join_claim may\n}\n");
 	assert_int_equal(ns->auth, CONFIG_AUTH_JWT);
@@ -2841,6 +2843,7 @@ static void auth_jwt_takes_one_key_file_and_its_checks(void **state)
 	assert_string_equal(ns->jwt_issuer, "https://id.example/");
 	assert_string_equal(ns->jwt_audience, "chat");
 	assert_int_equal(ns->jwt_leeway_ms, 0);
+	assert_true(ns->jwt_redact_token);
 	assert_string_equal(ns->user_room, "u:{claims.tenant}:{sub}");
 	assert_string_equal(ns->rooms_claim, "");
 	assert_string_equal(ns->allow_join_claim, "may");
@@ -2919,6 +2922,9 @@ static void auth_keys_are_refused_where_they_cannot_work(void **state)
 	path[255] = '\0';
 	config_test_expect_error("namespace / {\n jwt_issuer x\n}\n",
 				 CONFIG_TEST_FILE ":2: jwt_issuer needs auth jwt in the same block");
+	/* Without a verified token, the payload's token is the backend's to check (#19). */
+	config_test_expect_error("namespace / {\n auth backend\n jwt_redact_token yes\n}\n",
+				 CONFIG_TEST_FILE ":3: jwt_redact_token needs auth jwt in the same block");
 	config_test_expect_block_value_error("user_room", "user:*",
 					     "user_room: bad template 'user:*' (it names one room: no '*' or '?')");
 	config_test_expect_block_value_error("user_room", "user:{auth.x}",
