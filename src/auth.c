@@ -196,9 +196,12 @@ const char *auth_connect(const struct config_namespace *ns, const json_t *payloa
 
 int64_t auth_expiry(const struct config_namespace *ns, const json_t *claims)
 {
-	int64_t exp = jwt_claims_exp(claims);
+	int64_t exp = jwt_claims_exp(claims), leeway = ns->jwt_leeway_ms / 1000;
 
-	return exp ? exp + ns->jwt_leeway_ms / 1000 : 0;
+	/* exp may be anything up to INT64_MAX: a far-future token saturates. */
+	if (!exp)
+		return 0;
+	return exp > INT64_MAX - leeway ? INT64_MAX : exp + leeway;
 }
 
 const char *auth_placeholder_value(const json_t *payload, const json_t *claims, const char *name,
@@ -259,7 +262,7 @@ size_t auth_user_room(const struct config_namespace *ns, const json_t *claims, c
 		const char *close = memchr(open, '}', (size_t)(end - open));
 		value = auth_placeholder_value(NULL, claims, open + 1, (size_t)(close - open - 1), number,
 					       &len);
-		if (!value || len > out_len - n)
+		if (!value || len > out_len - n || !config_value_is_separated(ns, value, len))
 			return 0;
 		memcpy(out + n, value, len);
 		n += len;

@@ -75,7 +75,9 @@ int64_t auth_expiry(const struct config_namespace *ns, const json_t *claims);
 
 /* The user room <claims> give under ns->user_room, written into <out>
  * (<out_len> bytes): its length, or 0 if there is none (no template, a
- * claim missing or of another type, or a name longer than <out_len>). */
+ * claim missing or of another type, a value holding one of the
+ * namespace's separators (config_value_is_separated()), or a name longer
+ * than <out_len>). */
 size_t auth_user_room(const struct config_namespace *ns, const json_t *claims, char *out,
 		      size_t out_len);
 

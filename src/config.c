@@ -365,6 +365,10 @@ static const struct config_key config_keys[] = {
 	  .max_values = 1, .field = CONFIG_NS_FIELD(jwt_leeway_ms, uint32_t),
 	  .min = 0, .max = CONFIG_HOUR_MS, .default_value = "30s",
 	  .why = "forgives the clock of an issuer or of this host drifting from NTP" },
+	{ .name = "jwt_redact_token", .set = config_set_bool, .scope = CONFIG_SCOPE_NAMESPACE,
+	  .max_values = 1, .field = CONFIG_NS_FIELD(jwt_redact_token, bool),
+	  .default_value = "no",
+	  .why = "a backend reads the CONNECT payload as sent, as a Node middleware does" },
 	{ .name = "user_room", .set = config_set_user_room, .scope = CONFIG_SCOPE_NAMESPACE,
 	  .max_values = 1, .default_value = "user:{sub}",
 	  .why = "one room per user, so a backend reaches every device of that user" },
@@ -1264,8 +1268,57 @@ static const char *config_pattern_problem(char *why, size_t why_len, const struc
 	return NULL;
 }
 
+/* Why pattern or template <t>, whose placeholders are well formed, could
+ * let one value reach a room another value names, or NULL.  A value is
+ * cut off by the separator that follows its placeholder, which it may not
+ * hold (config_value_is_separated()), so each placeholder must end <t> or
+ * be followed by a literal byte; and a '*' before a placeholder could
+ * take a value's head ("*:{sub}" lets "b" reach the room of "a:b"). */
+static const char *config_placeholder_problem(char *why, size_t why_len, const struct config_tok *t)
+{
+	CONFIG_QUOTE_BUF(q);
+	const char *end = t->s + t->len, *star = NULL;
+
+	for (const char *p = t->s; p < end; p++) {
+		if (*p == '*' && !star)
+			star = p;
+		if (*p != '{')
+			continue;
+		const char *close = memchr(p, '}', (size_t)(end - p));
+		struct config_tok ph = { CONFIG_TOK_WORD, p, (size_t)(close + 1 - p), t->line };
+		if (star) {
+			snprintf(why, why_len, "'*' before placeholder '%s' could take another user's value",
+				 config_quote(q, &ph));
+			return why;
+		}
+		if (close + 1 < end && strchr("*?{", close[1])) {
+			snprintf(why, why_len, "placeholder '%s' is followed by '%c': end the pattern or "
+				 "follow it with a separator such as ':'", config_quote(q, &ph), close[1]);
+			return why;
+		}
+		p = close;
+	}
+	return NULL;
+}
+
+/* Whether one of the placeholders of <t> (well formed) is {sub} or
+ * {claims.FIELD}: a value a client cannot choose. */
+static bool config_tok_has_claim(const struct config_tok *t)
+{
+	const char *end = t->s + t->len;
+
+	for (const char *p = t->s; (p = memchr(p, '{', (size_t)(end - p))) != NULL; p++) {
+		const char *close = memchr(p, '}', (size_t)(end - p));
+		if (config_claim_placeholder(p + 1, (size_t)(close - p) - 1))
+			return true;
+	}
+	return false;
+}
+
 /* `client_join PATTERN...`: checks every pattern's syntax now, so that
- * config_room_allowed() never meets a bad one from the file. */
+ * config_room_allowed() never meets a bad one from the file.  A pattern
+ * with only {auth.FIELD} placeholders names values the client chose, so
+ * only one with a claim must keep users apart. */
 static int config_set_client_join(struct config_parser *ps, const struct config_key *key,
 				  const struct config_tok *v, size_t n)
 {
@@ -1276,6 +1329,8 @@ static int config_set_client_join(struct config_parser *ps, const struct config_
 	ns->n_client_join = 0;
 	for (size_t i = 0; i < n; i++) {
 		const char *problem = config_pattern_problem(why, sizeof why, &v[i]);
+		if (!problem && config_tok_has_claim(&v[i]))
+			problem = config_placeholder_problem(why, sizeof why, &v[i]);
 		if (problem)
 			return config_fail(ps, "client_join: bad pattern '%s' (%s)",
 					   config_quote(q, &v[i]), problem);
@@ -1403,6 +1458,9 @@ static int config_set_user_room(struct config_parser *ps, const struct config_ke
 					   "{claims.FIELD})", config_quote(q, &v[0]));
 		i = (size_t)(close - v[0].s);
 	}
+	char why[CONFIG_QUOTE_MAX * 4 + 128];
+	if (config_placeholder_problem(why, sizeof why, &v[0]))
+		return config_fail(ps, "user_room: bad template '%s' (%s)", config_quote(q, &v[0]), why);
 	config_copy_filled(ns->user_room, sizeof ns->user_room, v[0].s, v[0].len);
 	return 0;
 }
@@ -1915,7 +1973,8 @@ static void config_note_claim(void *ctx, const char *name, size_t len)
 static int config_auth_problem(struct config_parser *ps, const struct config_namespace *ns)
 {
 	static const char *const jwt_keys[] = { "jwt_secret_file", "jwt_public_key_file",
-						"jwt_jwks_file", "jwt_issuer", "jwt_audience" };
+						"jwt_jwks_file", "jwt_issuer", "jwt_audience",
+						"jwt_redact_token" };
 
 	if (ns->auth == CONFIG_AUTH_JWT && ns->jwt_key == CONFIG_JWT_KEY_NONE) {
 		ps->line = config_first_line(ps, "auth");
@@ -2163,15 +2222,62 @@ struct config_glob_item {
 /* A pattern has at most one item per byte. */
 #define CONFIG_GLOB_MAX_ITEMS CONFIG_MAX_ROOM_PATTERN
 
+/* The separators of a namespace: the bytes that follow a placeholder in
+ * its client_join patterns or its user_room (config_value_is_separated()). */
+struct config_separators {
+	bool is_sep[256];
+};
+
+static void config_mark_separators(struct config_separators *sep, const char *p)
+{
+	const char *end = p + strnlen(p, CONFIG_MAX_ROOM_PATTERN);
+
+	while ((p = memchr(p, '{', (size_t)(end - p))) != NULL) {
+		const char *close = memchr(p, '}', (size_t)(end - p));
+		if (!close)
+			return;
+		if (close + 1 < end)
+			sep->is_sep[(unsigned char)close[1]] = true;
+		p = close + 1;
+	}
+}
+
+static void config_separators_of(const struct config_namespace *ns, struct config_separators *sep)
+{
+	memset(sep, 0, sizeof *sep);
+	config_mark_separators(sep, ns->user_room);
+	for (size_t i = 0; i < ns->n_client_join && i < CONFIG_MAX_CLIENT_JOIN; i++)
+		config_mark_separators(sep, ns->client_join[i]);
+}
+
+static bool config_holds_no_separator(const struct config_separators *sep, const char *value,
+				      size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		if (sep->is_sep[(unsigned char)value[i]])
+			return false;
+	}
+	return true;
+}
+
+bool config_value_is_separated(const struct config_namespace *ns, const char *value, size_t len)
+{
+	struct config_separators sep;
+
+	config_separators_of(ns, &sep);
+	return config_holds_no_separator(&sep, value, len);
+}
+
 /* Turns <pattern> into <items> for a room of <room_len> bytes (at most
  * CONFIG_MAX_ROOM_NAME), looking each field up once and copying its value
  * into <values>: the callback's bytes need only last until its next call.
  * Returns the item count, or -1 if the pattern cannot match: a field is
- * missing, the values alone are longer than the room, or the pattern is
- * malformed (only a config not made by config_parse() can hold one). */
+ * missing or holds one of <sep>, the values alone are longer than the
+ * room, or the pattern is malformed (only a config not made by
+ * config_parse() can hold one). */
 static int config_glob_compile(struct config_glob_item items[static CONFIG_GLOB_MAX_ITEMS],
 			       char values[static CONFIG_MAX_ROOM_NAME], size_t room_len,
-			       const char *pattern,
+			       const struct config_separators *sep, const char *pattern,
 			       const char *(*placeholder)(void *ctx, const char *field,
 							 size_t field_len, size_t *value_len),
 			       void *ctx)
@@ -2192,7 +2298,8 @@ static int config_glob_compile(struct config_glob_item items[static CONFIG_GLOB_
 			if (!close || !placeholder)
 				return -1;
 			const char *value = placeholder(ctx, p + 1, (size_t)(close - p) - 1, &value_len);
-			if (!value || value_len > room_len - used)
+			if (!value || value_len > room_len - used ||
+			    !config_holds_no_separator(sep, value, value_len))
 				return -1;
 			memcpy(values + used, value, value_len);
 			it->kind = CONFIG_GLOB_BYTES;
@@ -2307,11 +2414,13 @@ bool config_room_allowed(const struct config_namespace *ns, const char *room, si
 {
 	struct config_glob_item items[CONFIG_GLOB_MAX_ITEMS];
 	char values[CONFIG_MAX_ROOM_NAME];
+	struct config_separators sep;
 
 	if (room_len > CONFIG_MAX_ROOM_NAME)
 		return false;
+	config_separators_of(ns, &sep);
 	for (size_t i = 0; i < ns->n_client_join && i < CONFIG_MAX_CLIENT_JOIN; i++) {
-		int n = config_glob_compile(items, values, room_len, ns->client_join[i], value, ctx);
+		int n = config_glob_compile(items, values, room_len, &sep, ns->client_join[i], value, ctx);
 		if (n >= 0 && config_glob_match(items, (size_t)n, room, room_len))
 			return true;
 	}

@@ -110,6 +110,7 @@ struct config_namespace {
 	char jwt_issuer[CONFIG_MAX_JWT_STRING + 1];   /* "" = iss not checked */
 	char jwt_audience[CONFIG_MAX_JWT_STRING + 1]; /* "" = aud not checked */
 	uint32_t jwt_leeway_ms;                   /* clock skew allowed on exp and nbf */
+	bool jwt_redact_token;                    /* the connect record's auth goes without its token */
 	char user_room[CONFIG_MAX_ROOM_PATTERN + 1];  /* room joined at connect, from claims; "" = none */
 	char rooms_claim[CONFIG_MAX_CLAIM_NAME + 1];  /* claim listing rooms joined at connect; "" = none */
 	char allow_join_claim[CONFIG_MAX_CLAIM_NAME + 1]; /* claim listing globs the client may join; "" = none */
@@ -233,12 +234,23 @@ int config_load(struct config *cfg, const char *path, char *err, size_t err_len)
  * length, or NULL if there is none; it decides how a non-string value
  * reads (a number's JSON text, say) or refuses it with NULL.  Its bytes
  * need only last until its next call (a static buffer will do).  A pattern
- * whose placeholder has no value does not match, nor does any placeholder
- * pattern when <value> is NULL. */
+ * whose placeholder has no value, or a value config_value_is_separated()
+ * refuses, does not match, nor does any placeholder pattern when <value>
+ * is NULL. */
 bool config_room_allowed(const struct config_namespace *ns, const char *room, size_t room_len,
 			 const char *(*value)(void *ctx, const char *name, size_t name_len,
 					      size_t *value_len),
 			 void *ctx);
+
+/* Whether placeholder value <value> (<len> bytes, any bytes) holds none
+ * of <ns>'s separators: the bytes that follow a placeholder in its
+ * client_join patterns or its user_room.  A value that holds one names no
+ * room, so in a pattern like "own:{sub}:*" the value ends at the first
+ * ':' and the user "a" never reaches a room of the user "a:b" (who has
+ * none there).  config_parse() makes every placeholder of a pattern with
+ * a claim, and of user_room, end it or be followed by a literal byte, with
+ * no '*' before it, so that each room holds at most one value per place. */
+bool config_value_is_separated(const struct config_namespace *ns, const char *value, size_t len);
 
 /* Whether <room> matches the plain glob <glob>: `*` any run of bytes, `?`
  * one byte, every other byte itself (a `{` too): the globs a token's

@@ -1102,23 +1102,50 @@ static bool engine_is_eio4(const struct http_request *req)
 	return http_query_param(req, "EIO", &v, &len) && len == 1 && v[0] == '4';
 }
 
-/* A request for a session this instance does not hold: closed, expired,
- * or another instance's, which is what a balancer that is not sticky for
- * polling causes.  Answered as the reference does, logged at warn (a
- * client can cause it at will: rate-limited). */
-static void engine_unknown_sid(struct http_conn *hc, const struct http_request *req)
+/* Whether another instance could have made the sid of a request this
+ * one cannot answer: without routing, only in a cluster (redis) or beside
+ * other processes on one port (reuseport); with it, only for a valid sid
+ * of an instance that is gone.  A poll after a normal close on a lone
+ * instance is none of these. */
+static bool engine_may_be_misrouted(enum route_owner owner)
+{
+	if (owner != ROUTE_OFF)
+		return owner == ROUTE_GONE;
+	if (engine.cfg->redis_host[0] || engine.cfg->redis_unix[0])
+		return true;
+	for (size_t i = 0; i < engine.cfg->n_listen; i++) {
+		if (engine.cfg->listen[i].reuseport)
+			return true;
+	}
+	return false;
+}
+
+/* A request for a session this instance does not hold, whose owner is
+ * <owner>: closed, expired, forged, or another instance's, which is what
+ * a balancer that is not sticky for polling causes.  Answered as the
+ * reference does, logged at warn only where the routing could be the
+ * cause, else at info (a client can cause it at will: rate-limited). */
+static void engine_unknown_sid(struct http_conn *hc, const struct http_request *req,
+			       enum route_owner owner)
 {
 	char address[INET6_ADDRSTRLEN], quoted[100];
 	const char *sid = "";
 	size_t sid_len = 0;
+	const char *why = "closed or expired";
 
 	(void)http_query_param(req, "sid", &sid, &sid_len);
 	(void)server_conn_peer_address(http_conn_peek(hc), address);
+	bool misrouted = engine_may_be_misrouted(owner);
 	/* With routing, another instance's live sids never get here. */
-	log_limited(LOG_LEVEL_WARN, "400 for an unknown session id: %s\tsid=\"%s\" peer=%s",
-		    route_enabled() ? "closed, expired, forged, or of an instance that is gone"
-				    : "closed, expired, or another instance's (is the balancer sticky "
-				      "for polling? see cluster_listen)",
+	if (owner == ROUTE_GONE)
+		why = "of an instance that is gone";
+	else if (owner == ROUTE_FORGED)
+		why = "forged";
+	else if (misrouted)
+		why = "closed, expired, or another instance's (is the balancer sticky for polling? "
+		      "see cluster_listen)";
+	log_limited(misrouted ? LOG_LEVEL_WARN : LOG_LEVEL_INFO,
+		    "400 for an unknown session id: %s\tsid=\"%s\" peer=%s", why,
 		    log_field(quoted, sizeof quoted, sid, sid_len, 24), address);
 	http_respond_error_code(hc, 400, 1, "Session ID unknown");
 }
@@ -1128,8 +1155,9 @@ static void engine_unknown_sid(struct http_conn *hc, const struct http_request *
 static void engine_route_away(struct http_conn *hc, struct http_request *req)
 {
 	const struct route_peer *peer = NULL;
+	enum route_owner owner = engine_owner(hc, req, &peer);
 
-	switch (engine_owner(hc, req, &peer)) {
+	switch (owner) {
 	case ROUTE_PEER:
 		if (req->body_too_big)
 			engine_payload_too_large(hc);
@@ -1145,7 +1173,7 @@ static void engine_route_away(struct http_conn *hc, struct http_request *req)
 	default:
 		break;
 	}
-	engine_unknown_sid(hc, req);
+	engine_unknown_sid(hc, req, owner);
 }
 
 static void engine_handle_with_sid(struct http_conn *hc, struct http_request *req,

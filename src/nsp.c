@@ -15,7 +15,7 @@
  * forwarded with an ack id leaves the id awaiting a backend's reply
  * (nsp_backend_answer()), at most max_backend_acks per socket, each for
  * backend_ack_timeout (one timeq).  In a namespace that forwards, a
- * socket's connect (auth without its token, claims, address), the joins
+ * socket's connect (auth as sent, claims, address), the joins
  * and leaves that changed its rooms (by the client or its token) and its
  * disconnect with Socket.IO's reason are lifecycle records too.  Anything
  * the reference server refuses closes the whole engine session as it does
@@ -60,6 +60,10 @@
 /* Bytes of a backend's refusal message a client reads, at most: a reason
  * for a person, not a document. */
 #define NSP_MAX_REFUSAL 256
+
+/* A token's exp further ahead than this (about 68 years) is not timed: no
+ * session lasts that long, and libevent's timeval arithmetic stays in range. */
+#define NSP_EXPIRY_HORIZON_S ((int64_t)INT32_MAX)
 
 struct nsp_namespace {
 	const struct config_namespace *cfg;
@@ -337,17 +341,23 @@ static char *nsp_headers_json(const struct engine_handshake *hs)
 }
 
 /* Writes the connect record of socket <bs>: its CONNECT payload <auth> (an
- * object or NULL) without the token a backend must not see again, the
- * verified <claims> (NULL without), the address and the kept headers of
- * the handshake <hs>.  Returns 0, or -1 if it was dropped (counted). */
+ * object or NULL) as the client sent it, or without its token when
+ * <redact> (jwt_redact_token: a token verified here need not travel on),
+ * the verified <claims> (NULL without), the address and the kept headers
+ * of the handshake <hs>.  Every cluster member reads the same payload,
+ * token included, through fetchSockets(): hiding it by default would
+ * protect nothing and leave a backend with its own tokens blind.
+ * Returns 0, or -1 if it was dropped (counted). */
 static int nsp_connect_record(const struct backend_socket *bs, const json_t *auth,
-			      const json_t *claims, const struct engine_handshake *hs)
+			      const json_t *claims, const struct engine_handshake *hs, bool redact)
 {
 	/* A shallow copy: only the top-level token goes. */
 	json_t *safe = json_is_object(auth) ? json_copy((json_t *)auth) : json_object();
 	char *auth_text = NULL, *claims_text = NULL, *headers = nsp_headers_json(hs);
 
-	if (safe && json_object_del(safe, "token") <= 0)
+	if (safe && redact)
+		json_object_del(safe, "token");
+	if (safe)
 		auth_text = json_dumps(safe, JSON_COMPACT);
 	if (claims)
 		claims_text = json_dumps(claims, JSON_COMPACT);
@@ -374,7 +384,7 @@ static void nsp_lifecycle_connect(const struct nsp_socket *sock, const json_t *a
 		return;
 	nsp_backend_socket(sock, &bs);
 	/* Nobody waits for it: a drop is counted there. */
-	(void)nsp_connect_record(&bs, auth, claims, hs);
+	(void)nsp_connect_record(&bs, auth, claims, hs, sock->ns->cfg->jwt_redact_token);
 }
 
 /* --- CONNECT auth ---------------------------------------------------------- */
@@ -523,7 +533,7 @@ static void nsp_pending_start(struct nsp_client *cl, struct nsp_namespace *ns,
 	w->json_len = p->json_len;
 	memcpy(w->json, p->json, p->json_len);
 	struct backend_socket bs = { ns->cfg->name, ns->cfg->name_len, w->id, "", 0, w->ack_id };
-	if (nsp_connect_record(&bs, p->data, NULL, hs) < 0) {
+	if (nsp_connect_record(&bs, p->data, NULL, hs, false) < 0) {
 		free(w);
 		nsp_connect_refuse(cl, ns, AUTH_BACKEND_UNAVAILABLE, NULL, 0);
 		return;
@@ -669,10 +679,12 @@ static void nsp_socket_grant(struct nsp_socket *sock, const json_t *claims)
 		if (json_is_string(v))
 			nsp_grant_join(sock, json_string_value(v), json_string_length(v));
 	}
-	int64_t expiry = auth_expiry(cfg, claims);
-	if (!expiry)
+	int64_t expiry = auth_expiry(cfg, claims), now_ms = nsp_now_ms();
+	/* A token that outlives NSP_EXPIRY_HORIZON_S (any exp up to INT64_MAX)
+	 * is a session that lives: no timer, and no product that overflows. */
+	if (!expiry || expiry > now_ms / 1000 + NSP_EXPIRY_HORIZON_S)
 		return;
-	int64_t wait_ms = expiry * 1000 - nsp_now_ms();
+	int64_t wait_ms = expiry * 1000 - now_ms;
 	struct timeval tv = { wait_ms > 0 ? wait_ms / 1000 : 0, wait_ms > 0 ? (wait_ms % 1000) * 1000 : 0 };
 	sock->auth->expiry = evtimer_new(nsp.base, nsp_expiry_cb, sock);
 	if (!sock->auth->expiry || evtimer_add(sock->auth->expiry, &tv) < 0)

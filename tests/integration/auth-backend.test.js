@@ -1,7 +1,7 @@
 // auth-backend.test.js - `auth backend` (issue #12): a backend decides who
 // connects, on one roomcastd with a real redis-server and the official
 // client. Covers: the held CONNECT's connect record (ack, reply, auth
-// without its token, empty claims, address, headers from backend_headers);
+// as the client sent it, token included (#19), empty claims, address, headers from backend_headers);
 // accept with user (user room, the user field of later records), rooms and
 // data (shown by fetchSockets); refuse with the backend's message (that
 // decision in msgpack, as a backend replying in msgpack sends it); timeout,
@@ -94,7 +94,7 @@ test('accept: the record has ack, reply, auth, headers; user, rooms and data are
     auth: { token: 'hidden', hello: 1 },
   });
   const rec = await waiting('/app', seen);
-  assert.equal(rec.auth, '{"hello":1}');
+  assert.equal(rec.auth, '{"token":"hidden","hello":1}', 'the payload as sent: the backend checks its own tokens (#19)');
   assert.equal(rec.claims, '');
   assert.equal(rec.address, '127.0.0.1');
   assert.deepEqual(JSON.parse(rec.headers), { cookie: 'session=alice', 'x-test': 'yes' });

@@ -211,6 +211,37 @@ test('claims grant rooms: the user room reaches every device, rooms and allow_jo
   assert.deepEqual(await h.sioAck(laptop, 'join', 'team:green'), ['not allowed'], 'no team claim');
 });
 
+test('{sub} never reaches another user\'s rooms, whatever bytes it holds (#19)', { skip }, async () => {
+  // own:{sub}:* : ':' follows {sub}, so a sub holding ':' names no room
+  const a = await connect('/hs', hs({ sub: 'a' }));
+  const ab = await connect('/hs', hs({ sub: 'a:b' }));
+  assert.deepEqual(await h.sioAck(ab, 'join', 'own:a:b:inbox'), ['not allowed'], 'a:b reaches no own: room');
+  assert.deepEqual(await h.sioAck(ab, 'join', 'own:a:inbox'), ['not allowed'], 'nor a\'s');
+  assert.deepEqual(await h.sioAck(a, 'join', 'own:a:inbox'), ['ok']);
+  assert.deepEqual(await h.sioAck(ab, 'join', 'open:1'), ['ok'], 'a:b is otherwise served');
+  // nor a user room (user:a:b): a second device of each user hears what
+  // the first relays only where the user room exists; the acks order it
+  const a2 = await connect('/hs', hs({ sub: 'a' }));
+  const ab2 = await connect('/hs', hs({ sub: 'a:b' }));
+  a.emit('to-me', 1);
+  ab.emit('to-me', 2);
+  await h.sioAck(a, 'join', 'open:2');
+  await h.sioAck(ab, 'join', 'open:3');
+  await h.sioAck(a2, 'join', 'open:4');
+  await h.sioAck(ab2, 'join', 'open:5');
+  assert.deepEqual(a2.got, [['to-me', 1]], 'user:a reaches a\'s other device');
+  assert.deepEqual(ab2.got, [], 'a:b has no user room');
+  // wildcard and brace bytes in a value match themselves only
+  for (const sub of ['*', '?', '{sub}', '%3A']) {
+    const s = await connect('/hs', hs({ sub }));
+    assert.deepEqual(await h.sioAck(s, 'join', 'own:a:inbox'), ['not allowed'], sub);
+    assert.deepEqual(await h.sioAck(s, 'join', `own:${sub}:x`), ['ok'], sub);
+  }
+  const nul = await connect('/hs', hs({ sub: 'n', team: 'blue\u0000x' }));
+  assert.deepEqual(await h.sioAck(nul, 'join', 'team:blue'), ['not allowed']);
+  assert.deepEqual(await h.sioAck(nul, 'join', 'team:blue\u0000x'), ['ok']);
+});
+
 test('a token that expires closes the session; the client reconnects with a fresh one', { skip }, async () => {
   const m0 = await d.metrics();
   let calls = 0;
@@ -228,6 +259,32 @@ test('a token that expires closes the session; the client reconnects with a fres
   assert.equal(calls, 2, 'the auth function gave a fresh token');
   const m1 = await d.metrics();
   assert.equal(m1.roomcast_auth_expired_total - (m0.roomcast_auth_expired_total || 0), 1);
+});
+
+test('a far-future exp (up to INT64_MAX, with a leeway) is a session that lives (#19)', { skip }, async () => {
+  const m0 = await d.metrics();
+  // /rs has the default 30 s leeway: exp + leeway and exp x 1000 would overflow
+  const bodies = [
+    '{"sub":"big","exp":9223372036854775807}',
+    '{"sub":"big","exp":9223372036854775790,"nbf":-9223372036854775807}',
+    '{"sub":"big","exp":1e300}',
+  ];
+  const socks = [];
+  for (const body of bodies) {
+    const s = h.sioClient(d.port, '/rs', { transports: ['websocket'], auth: { token: sign('RS256', body) } });
+    open.add(s);
+    await h.sioConnected(s);
+    s.on('disconnect', (why) => { s.closedWith = why; });
+    socks.push(s);
+  }
+  // an expiry timer of 0 would have fired in the turn after the CONNECT;
+  // one ack round trip per socket later each is still connected
+  for (const s of socks) {
+    assert.deepEqual(await h.sioAck(s, 'join', 'x'), ['not allowed']);
+    assert.equal(s.closedWith, undefined);
+  }
+  const m1 = await d.metrics();
+  assert.equal((m1.roomcast_auth_expired_total || 0) - (m0.roomcast_auth_expired_total || 0), 0);
 });
 
 test('roomcastd -t refuses a namespace whose key file is unusable', { skip }, async () => {

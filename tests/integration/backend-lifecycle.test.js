@@ -1,8 +1,8 @@
 // backend-lifecycle.test.js - lifecycle records in the backend stream
 // (issue #12), on one roomcastd with a real redis-server, official clients
 // and raw WebSocket sessions. Covers: a namespace that forwards writes a
-// connect record (auth: the CONNECT payload without its token, claims,
-// address), join and leave records for the joins and leaves the policy
+// connect record (auth: the CONNECT payload as the client sent it, token
+// included, or without it under jwt_redact_token yes; claims, address), join and leave records for the joins and leaves the policy
 // accepted and changed something (not for refused ones, nor for a leave of
 // a room the socket is not in), join records for the rooms a token grants
 // at connect, after the connect record, and a disconnect record with the
@@ -35,6 +35,7 @@ namespace /none {
 namespace /jwt {
     auth                  jwt
     jwt_secret_file       ${SECRET_FILE}
+    jwt_redact_token      yes
     user_room             user:{sub}
     rooms_claim           rooms
 }
@@ -82,7 +83,7 @@ test('connect, join, leave and client disconnect records, with the documented fi
   const got = await recordsOf(sid, 4);
   assert.match(got[0].instance, /^[A-Za-z0-9_-]{6}$/);
   assert.deepEqual(got, [
-    { ...common(got[0], 'connect', sid), auth: '{"room":"x","n":[1,2]}', claims: '', address: '127.0.0.1', headers: '{}' },
+    { ...common(got[0], 'connect', sid), auth: '{"token":"secret","room":"x","n":[1,2]}', claims: '', address: '127.0.0.1', headers: '{}' },
     { ...common(got[0], 'join', sid), room: 'chat:1' },
     { ...common(got[0], 'leave', sid), room: 'chat:1' },
     { ...common(got[0], 'disconnect', sid), reason: 'client namespace disconnect' },
@@ -91,13 +92,14 @@ test('connect, join, leave and client disconnect records, with the documented fi
 
 test('a token: claims in the connect record, user is its sub, its rooms are join records after it', { skip }, async () => {
   const claims = { sub: 'ann', rooms: ['team:7', 'team:8'], exp: Math.floor(Date.now() / 1000) + 3600 };
-  const s = await h.sioConnect(d.port, '/jwt', { transports: ['websocket'], auth: { token: token(claims) } });
+  // jwt_redact_token yes: the verified token stays out of the stream, the rest goes
+  const s = await h.sioConnect(d.port, '/jwt', { transports: ['websocket'], auth: { token: token(claims), app: 1 } });
   const sid = s.id;
   s.disconnect();
   const got = await recordsOf(sid, 5);
   const c = (type) => common(got[0], type, sid, '/jwt', 'ann');
   assert.deepEqual(got, [
-    { ...c('connect'), auth: '{}', claims: JSON.stringify(claims), address: '127.0.0.1', headers: '{}' },
+    { ...c('connect'), auth: '{"app":1}', claims: JSON.stringify(claims), address: '127.0.0.1', headers: '{}' },
     { ...c('join'), room: 'user:ann' },
     { ...c('join'), room: 'team:7' },
     { ...c('join'), room: 'team:8' },

@@ -17,7 +17,9 @@
 // malformed reply, or one for a socket that left, is dropped and counted
 // (roomcast_backend_replies_dropped_total); awaited ids expire at
 // backend_ack_timeout and past max_backend_acks the oldest is given up,
-// both counted. With backend_streams 4, each socket's records go to
+// both counted. A backend's emits (JSON channel and emitter format) and
+// ack replies published in order from one connection reach the client in
+// that order (#19). With backend_streams 4, each socket's records go to
 // <stream>:<FNV-1a of its id mod 4>, in order.
 // roomcastd only: the reference server has no backend stream.
 'use strict';
@@ -340,6 +342,38 @@ for (const transport of ['websocket', 'polling']) {
     const m = await d.metrics();
     assert.equal(m.roomcast_backend_replies_total, before.roomcast_backend_replies_total + 3);
     assert.equal(m.roomcast_backend_replies_dropped_total, before.roomcast_backend_replies_dropped_total);
+  });
+}
+
+for (const transport of ['websocket', 'polling']) {
+  test(`emits and ack replies reach a client in the order a backend published them, over ${transport} (#19)`, { skip }, async () => {
+    const s = await client('/', transport);
+    const seen = [];
+    s.onAny((ev, ...args) => seen.push([ev, ...args.map(h.sioNormalize)]));
+    const from = await lastId();
+    const K = 12;
+    const acked = [];
+    for (let i = 0; i < K; i++) {
+      acked.push(new Promise((resolve) => s.emit('ask', i, (...args) => { seen.push(['ack', ...args]); resolve(); })));
+    }
+    const recs = (await waitEntries(from, K)).map(text);
+    // One connection, no await in between: Redis runs the PUBLISHes in order.
+    // Emits to the socket's own room alternate between the JSON channel and
+    // the emitter's msgpack format with bytes, each followed by a reply.
+    const published = [];
+    for (const f of recs) {
+      const i = JSON.parse(f.args)[0];
+      published.push(i % 2
+        ? redis.publish(`socket.io#/#${f.sid}#`, mp.encode(['emitter', { type: 2, data: ['note', i, Buffer.from([i])], nsp: '/' },
+          { rooms: [f.sid], except: [], flags: {} }]))
+        : redis.publish('roomcast-emit', JSON.stringify({ nsp: '/', rooms: [f.sid], data: ['note', i] })));
+      published.push(redis.publish(f.reply, JSON.stringify({ sid: f.sid, ack: Number(f.ack), args: [i] })));
+    }
+    await Promise.all(published);
+    await Promise.all(acked);
+    const want = [];
+    for (let i = 0; i < K; i++) want.push(i % 2 ? ['note', i, { $bin: Buffer.from([i]).toString('hex') }] : ['note', i], ['ack', i]);
+    assert.deepEqual(seen, want);
   });
 }
 

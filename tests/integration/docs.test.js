@@ -99,7 +99,7 @@ test('the README names every package make test installs', () => {
 });
 
 test('what the README\'s npm install for the example workers leaves is ignored by git', () => {
-  assert.match(README, /npm install --no-save --prefix examples redis/);
+  assert.match(README, /npm install --no-save --prefix examples redis notepack\.io/);
   const r = spawnSync('git', ['check-ignore', '-q', 'examples/node_modules/redis/package.json'], { cwd: REPO });
   assert.equal(r.status, 0, 'examples/node_modules is not ignored');
 });

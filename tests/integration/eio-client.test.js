@@ -14,6 +14,8 @@
 
 const { test, before, after, afterEach } = require('node:test');
 const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const path = require('node:path');
 const h = require('./harness');
 
 const MAX = 100 * 1024; // max_payload 100K
@@ -195,6 +197,30 @@ test('messages sent continuously while the upgrade happens arrive in order, none
   await box.waitCount(sent.length);
   assertSameMessages(box.items, sent);
   await closeClient(s);
+});
+
+test('tests/programs/eio-suite.conf runs roomcast-echo as the official engine.io test suite expects (#19)', { skip: h.REFERENCE && 'roomcast-echo only' }, async () => {
+  const conf = fs.readFileSync(path.join(h.REPO, 'tests', 'programs', 'eio-suite.conf'), 'utf8');
+  assert.match(conf, /^listen +127\.0\.0\.1:3000$/m, 'the port the suite connects to');
+  // the same file on a free port, loopback IPv4 only (a test machine may lack ::1)
+  const suite = await h.startDaemon({ echo: true, config: conf.replace(/^listen +\[::1\].*$/m, '').replaceAll(':3000', ':{PORT}') });
+  try {
+    const res = await h.request(suite.port, { path: '/engine.io/?EIO=4&transport=polling' });
+    const open = JSON.parse(res.text.slice(1));
+    assert.deepEqual({ ...open, sid: 'x' }, { sid: 'x', upgrades: ['websocket'], pingInterval: 300, pingTimeout: 200, maxPayload: 1000000 });
+    const s = h.eioClient(suite.port, { path: '/engine.io/', transports: ['polling', 'websocket'] });
+    clients.add(s);
+    await h.once(s, 'open', { failOn: ['error', 'close'] });
+    const box = inbox(s);
+    s.send('echo me');
+    s.send(Buffer.from([1, 2, 3]));
+    await box.waitCount(2);
+    assert.equal(box.items[0], 'echo me');
+    assert.deepEqual(Buffer.from(box.items[1]), Buffer.from([1, 2, 3]));
+    s.close();
+  } finally {
+    await suite.stop();
+  }
 });
 
 h.endTests(() => d);

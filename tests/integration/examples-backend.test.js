@@ -9,7 +9,9 @@
 // claims (XAUTOCLAIM) and answers, so the client's ack still comes; and a CONNECT to
 // an `auth backend` namespace decided by the worker from the session cookie: a client
 // with `session=alice` over polling is accepted and is in user:alice, one without is
-// refused with "not signed in".
+// refused with "not signed in"; and a binary event (bytes that are not UTF-8) whose
+// bytes come back in the ack (msgpack reply) and in an emit to a room (the emitter's
+// msgpack format), the worker living on.
 // roomcastd only: the examples speak to roomcastd's stream and JSON channel.
 'use strict';
 
@@ -92,6 +94,26 @@ for (const lang of Object.keys(WORKERS)) {
     assert.deepEqual(a.got, [['said', { from: a.id, text: 'hi' }]]);
     assert.deepEqual(b.got, [['said', { from: a.id, text: 'hi' }]]);
     assert.deepEqual(c.got, [['whisper', { from: a.id, text: 'psst' }]]);
+    w.kill('SIGTERM');
+    await w.exited;
+  });
+
+  test(`${lang} worker: binary arguments are read, echoed and emitted as bytes (#19)`, { skip }, async () => {
+    const w = await worker(lang, `${lang}-bin`);
+    const a = await client(lang);
+    const b = await client(lang);
+    const bytes = Buffer.from([0, 0xff, 0xfe, 0x80, 0xc3, 0x28, 10]); // not UTF-8
+    const bin = { $bin: bytes.toString('hex') };
+    assert.deepEqual(await h.sioAck(a, 'echo', bytes, { nested: [bytes, 'x'] }, 2),
+      [bin, { nested: [bin, 'x'] }, 2], 'an ack with the same bytes (BINARY_ACK)');
+    assert.deepEqual(await h.sioAck(a, 'subscribe', 'chat:bin'), ['ok']);
+    assert.deepEqual(await h.sioAck(b, 'subscribe', 'chat:bin'), ['ok']);
+    a.emit('say', 'chat:bin', bytes);
+    await h.waitFor(() => a.got.length === 1 && b.got.length === 1, { what: 'the binary emit' });
+    assert.deepEqual(b.got, [['said', { from: a.id, text: bin }]], 'the bytes, through the emitter format');
+    assert.deepEqual(a.got, b.got);
+    assert.deepEqual(await h.sioAck(a, 'echo', 'still here'), ['still here'], 'the worker lives on');
+    assert.equal(w.exitCode, null, w.output);
     w.kill('SIGTERM');
     await w.exited;
   });

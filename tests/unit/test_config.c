@@ -45,7 +45,7 @@ static const char *const config_test_keys[] = {
 	/* namespace blocks */
 	"namespace", "client_join", "join_event", "leave_event", "max_rooms_per_socket", "relay",
 	"flush_delay", "auth", "jwt_secret_file", "jwt_public_key_file", "jwt_jwks_file", "jwt_issuer",
-	"jwt_audience", "jwt_leeway", "user_room", "rooms_claim", "allow_join_claim", "forward",
+	"jwt_audience", "jwt_leeway", "jwt_redact_token", "user_room", "rooms_claim", "allow_join_claim", "forward",
 	"forward_events",
 };
 
@@ -2154,6 +2154,36 @@ static void room_matcher_takes_a_field_value_literally_even_with_star_or_questio
 	assert_false(config_test_allowed(&cfg, "e:a:x", &auth));
 }
 
+/* #19: under own:{sub}:* the user "a" reached own:a:b:inbox, a room of
+ * the user "a:b".  A value holding a separator (a byte that follows a
+ * placeholder anywhere in the block) now names no room at all. */
+static void room_matcher_refuses_a_value_holding_a_separator_so_users_never_meet(void **state)
+{
+	static const char *const a[] = { "user", "a", "tag", "x" };
+	static const char *const ab[] = { "user", "a:b", "tag", "x" };
+	static const char *const odd[] = { "user", "*", "tag", "a/b" };
+	struct config_test_auth auth_a = { a, 2, 0 }, auth_ab = { ab, 2, 0 }, auth_odd = { odd, 2, 0 };
+	struct config cfg;
+
+	config_test_namespace(&cfg, "own:{auth.user}:* box:{auth.user} t/{auth.tag}/*");
+	assert_true(config_test_allowed(&cfg, "own:a:b:inbox", &auth_a));
+	assert_true(config_test_allowed(&cfg, "box:a", &auth_a));
+	/* "a:b" holds ':', a separator: no room of either pattern is its, not
+	 * even box:{auth.user}, where it would be the room own:{auth.user}:*
+	 * gives "a". */
+	assert_false(config_test_allowed(&cfg, "own:a:b:inbox", &auth_ab));
+	assert_false(config_test_allowed(&cfg, "box:a:b", &auth_ab));
+	assert_false(config_test_allowed(&cfg, "own:a:inbox", &auth_ab));
+	assert_true(config_test_allowed(&cfg, "t/x/1", &auth_ab));
+	/* Wildcards in a value are bytes; '/' follows {auth.tag}. */
+	assert_true(config_test_allowed(&cfg, "own:*:x", &auth_odd));
+	assert_false(config_test_allowed(&cfg, "own:a:x", &auth_odd));
+	assert_false(config_test_allowed(&cfg, "t/a/b/1", &auth_odd));
+	assert_true(config_value_is_separated(&cfg.namespaces[0], "a\0b*?{", 6));
+	assert_false(config_value_is_separated(&cfg.namespaces[0], "a/b", 3));
+	assert_false(config_value_is_separated(&cfg.namespaces[0], "a:b", 3));
+}
+
 static void room_matcher_handles_an_empty_room(void **state)
 {
 	static const char *const fields[] = { "e", "", "u", "ana" };
@@ -2300,7 +2330,11 @@ static void room_matcher_agrees_with_a_recursive_reference_on_every_small_case(v
 						char room[8];
 						for (size_t k = 0, x = ri; k < rlen; k++, x /= 3)
 							room[k] = room_bytes[x % 3];
-						bool want = config_test_reference_match(p, values[v], room, rlen);
+						/* A value holding the byte after its placeholder matches nothing. */
+						bool sep = false;
+						for (const char *at = p; (at = strchr(at, 'P')) != NULL; at++)
+							sep |= at[1] && strchr(values[v], at[1]);
+						bool want = !sep && config_test_reference_match(p, values[v], room, rlen);
 						bool got = config_room_allowed(&ns, room, rlen, config_test_auth_field, &auth);
 						if (got != want)
 							fail_msg("pattern '%s' value '%s' room '%.*s': got %d, want %d",
@@ -2787,6 +2821,7 @@ static void auth_defaults_to_none_with_the_user_room_and_claims_named(void **sta
 	assert_int_equal(cfg.namespaces[0].auth, CONFIG_AUTH_NONE);
 	assert_int_equal(cfg.namespaces[0].jwt_key, CONFIG_JWT_KEY_NONE);
 	assert_int_equal(cfg.namespaces[0].jwt_leeway_ms, 30000);
+	assert_false(cfg.namespaces[0].jwt_redact_token);
 	assert_string_equal(cfg.namespaces[0].user_room, "user:{sub}");
 	assert_string_equal(cfg.namespaces[0].rooms_claim, "rooms");
 	assert_string_equal(cfg.namespaces[0].allow_join_claim, "allow_join");
@@ -2799,6 +2834,7 @@ static void auth_jwt_takes_one_key_file_and_its_checks(void **state)
 
 	config_test_parse_ok(&cfg, "namespace / {\n auth jwt\n jwt_jwks_file /k/jwks.json\n"
 				   " jwt_issuer https://id.example/\n jwt_audience chat\n jwt_leeway 0ms\n"
+				   " jwt_redact_token yes\n"
 				   " user_room u:{claims.tenant}:{sub}\n rooms_claim none\n"
 				   " allow_join_claim may\n}\n");
 	assert_int_equal(ns->auth, CONFIG_AUTH_JWT);
@@ -2807,6 +2843,7 @@ static void auth_jwt_takes_one_key_file_and_its_checks(void **state)
 	assert_string_equal(ns->jwt_issuer, "https://id.example/");
 	assert_string_equal(ns->jwt_audience, "chat");
 	assert_int_equal(ns->jwt_leeway_ms, 0);
+	assert_true(ns->jwt_redact_token);
 	assert_string_equal(ns->user_room, "u:{claims.tenant}:{sub}");
 	assert_string_equal(ns->rooms_claim, "");
 	assert_string_equal(ns->allow_join_claim, "may");
@@ -2834,6 +2871,32 @@ static void claims_in_client_join_need_auth_jwt_and_reach_the_callback_whole(voi
 	 * asked for by their own names and, here, have no value. */
 	assert_false(config_room_allowed(&cfg.namespaces[0], "u:ana", 5, config_test_auth_field, &auth));
 	assert_int_equal(auth.calls, 2);
+	/* A claim's pattern keeps every value to its own place (#19). */
+	static const struct { const char *pattern, *why; } ambiguous[] = {
+		{ "*:{sub}", "'*' before placeholder '{sub}' could take another user's value" },
+		{ "{auth.a}:*{claims.t}:x", "'*' before placeholder '{claims.t}' could take another user's value" },
+		{ "own:{sub}*", "placeholder '{sub}' is followed by '*': end the pattern or follow it with "
+				"a separator such as ':'" },
+		{ "own:{sub}?", "placeholder '{sub}' is followed by '?': end the pattern or follow it with "
+				"a separator such as ':'" },
+		{ "{auth.a}{sub}", "placeholder '{auth.a}' is followed by '{': end the pattern or follow it "
+				   "with a separator such as ':'" },
+	};
+	char message[CONFIG_ERR_LEN], text[256];
+	for (size_t i = 0; i < sizeof ambiguous / sizeof ambiguous[0]; i++) {
+		snprintf(text, sizeof text, "namespace / {\n auth jwt\n jwt_secret_file s\n client_join %s\n}\n",
+			 ambiguous[i].pattern);
+		snprintf(message, sizeof message, CONFIG_TEST_FILE ":4: client_join: bad pattern '%s' (%s)",
+			 ambiguous[i].pattern, ambiguous[i].why);
+		config_test_expect_error(text, message);
+	}
+	config_test_expect_error("namespace / {\n auth jwt\n jwt_secret_file s\n user_room u:{sub}{claims.t}\n}\n",
+				 CONFIG_TEST_FILE ":4: user_room: bad template 'u:{sub}{claims.t}' (placeholder "
+				 "'{sub}' is followed by '{': end the pattern or follow it with a separator such as ':')");
+	/* Only {auth.FIELD}: values the client chose anyway, as before. */
+	config_test_parse_ok(&cfg, "namespace / {\n client_join *:{auth.a} {auth.a}*\n}\n");
+	config_test_parse_ok(&cfg, "namespace / {\n auth jwt\n jwt_secret_file s\n"
+				   " client_join ?{sub}:* own:{sub} {claims.t}/{sub}:*:x\n}\n");
 	config_test_expect_block_value_error("client_join", "{claims.}",
 					     "client_join: bad pattern '{claims.}' (placeholder '{claims.}' is "
 					     "not {auth.FIELD}, {sub} or {claims.FIELD})");
@@ -2859,6 +2922,9 @@ static void auth_keys_are_refused_where_they_cannot_work(void **state)
 	path[255] = '\0';
 	config_test_expect_error("namespace / {\n jwt_issuer x\n}\n",
 				 CONFIG_TEST_FILE ":2: jwt_issuer needs auth jwt in the same block");
+	/* Without a verified token, the payload's token is the backend's to check (#19). */
+	config_test_expect_error("namespace / {\n auth backend\n jwt_redact_token yes\n}\n",
+				 CONFIG_TEST_FILE ":3: jwt_redact_token needs auth jwt in the same block");
 	config_test_expect_block_value_error("user_room", "user:*",
 					     "user_room: bad template 'user:*' (it names one room: no '*' or '?')");
 	config_test_expect_block_value_error("user_room", "user:{auth.x}",
@@ -3004,6 +3070,7 @@ int main(void)
 		cmocka_unit_test(room_matcher_replaces_auth_placeholders_with_the_field_values),
 		cmocka_unit_test(room_matcher_fails_a_pattern_whose_field_is_missing),
 		cmocka_unit_test(room_matcher_takes_a_field_value_literally_even_with_star_or_question_mark),
+		cmocka_unit_test(room_matcher_refuses_a_value_holding_a_separator_so_users_never_meet),
 		cmocka_unit_test(room_matcher_handles_an_empty_room),
 		cmocka_unit_test(room_matcher_allows_a_room_that_any_pattern_matches),
 		cmocka_unit_test(room_matcher_needs_a_value_only_until_the_next_lookup),
