@@ -80,6 +80,16 @@ enum jwt_key_source {
 int jwt_keys_load(struct jwt_keys **out, enum jwt_key_source src, const char *path,
 		  char *err, size_t err_len) __attribute__((warn_unused_result));
 
+/* The same from the <len> bytes at <text> (a fetched JWKS, jwks.c),
+ * named <name> in <err>; a JWKS listing more than <max_keys> keys is
+ * refused. */
+int jwt_keys_parse(struct jwt_keys **out, enum jwt_key_source src, const char *name,
+		   const uint8_t *text, size_t len, size_t max_keys, char *err, size_t err_len)
+	__attribute__((warn_unused_result));
+
+/* How many keys <k> holds (0 for NULL). */
+size_t jwt_keys_count(const struct jwt_keys *k);
+
 /* Does nothing for NULL. */
 void jwt_keys_free(struct jwt_keys *k);
 
