@@ -582,6 +582,8 @@ static enum jwt_result jwt_verify_parts(const struct jwt_keys *k, const struct j
 
 	if (!jwt_b64_decode(parts[2].text, parts[2].len, buf, &sig_len))
 		return JWT_ERR_MALFORMED;
+	if (k == NULL)
+		return JWT_ERR_NO_KEYS;
 	r = jwt_keys_check(k, h, (const uint8_t *)parts[0].text, input_len, buf, sig_len);
 	if (r != JWT_OK)
 		return r;

@@ -51,7 +51,8 @@
 	X(JWT_ERR_ISSUER, -12, "wrong issuer")                              \
 	X(JWT_ERR_AUDIENCE, -13, "wrong audience")                          \
 	X(JWT_ERR_JSON_BUDGET, -14, "token JSON too costly to parse")       \
-	X(JWT_ERR_NOMEM, -15, "out of memory")
+	X(JWT_ERR_NOMEM, -15, "out of memory")                              \
+	X(JWT_ERR_NO_KEYS, -16, "signing keys not fetched yet")
 
 enum jwt_result {
 #define JWT_RESULT_ENUM(name, value, reason) name = value,
@@ -101,6 +102,7 @@ struct jwt_policy {
 };
 
 /* Verifies the compact JWS <token> (<len> bytes, no NUL needed) with <k>
+ * (NULL: no keys yet, JWT_ERR_NO_KEYS once the token's shape is checked)
  * and <p> at <now_s> (seconds since the epoch).  Order: length, shape and
  * header, key choice, signature, then the claims, so that nothing about
  * the claims is told for a token whose signature does not verify.  On
