@@ -13,7 +13,9 @@
 //    itself, and its fetches leave no descriptor open;
 //  - while the provider is down (connection reset), answers 503, sends a
 //    body over jwt_jwks_max_size or more keys than jwt_jwks_max_keys, the
-//    last good set keeps working, each failure counted;
+//    last good set keeps working, each failure counted; a set at both
+//    limits (a body of exactly jwt_jwks_max_size, jwt_jwks_max_keys keys)
+//    is taken; a fetch that trickles past jwt_jwks_timeout is dropped;
 //  - a server whose certificate does not name the URL's host is refused
 //    (hostname verification on), logged with the reason;
 //  - a SIGHUP that keeps the URL keeps its set; roomcastd -t refuses an
@@ -64,7 +66,8 @@ function token(kid) {
 
 /**
  * The identity provider: per path, what it serves (`mode`: ok, hold until
- * released, reset, 503, big, many) and when each fetch arrived.
+ * released, reset, 503, big, many, exact, trickle) and when each fetch
+ * arrived.
  */
 function startProvider(cert) {
   const paths = {};
@@ -77,10 +80,22 @@ function startProvider(cert) {
     r.arrivals.push(Date.now());
     const answer = () => {
       if (r.mode === 'reset') return req.socket.destroy();
+      if (r.mode === 'trickle') {
+        // a byte every 200 ms: never idle, never done
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': 1000 });
+        const t = setInterval(() => res.write(' '), 200);
+        res.on('close', () => { clearInterval(t); r.closedAt = Date.now(); });
+        return undefined;
+      }
       if (r.mode === '503') { res.writeHead(503); return res.end('down for maintenance'); }
       let body = JSON.stringify(r.jwks);
       if (r.mode === 'big') body = JSON.stringify({ ...r.jwks, pad: 'x'.repeat(8192) });
       if (r.mode === 'many') body = JSON.stringify(set('k1', 'k2', 'k3', 'k4'));
+      if (r.mode === 'exact') { // jwt_jwks_max_size to the byte
+        const base = JSON.stringify({ ...r.jwks, pad: '' }).length;
+        body = JSON.stringify({ ...r.jwks, pad: 'x'.repeat(4096 - base) });
+        assert.equal(body.length, 4096);
+      }
       res.writeHead(200, { 'content-type': 'application/json' });
       return res.end(body);
     };
@@ -102,7 +117,7 @@ namespace /a {
     jwt_jwks_ca_file      ${file('ca.pem')}
     jwt_jwks_refresh      1h
     jwt_jwks_refresh_min  1s
-    jwt_jwks_timeout      5s
+    jwt_jwks_timeout      2s
     jwt_jwks_max_size     4K
     jwt_jwks_max_keys     3
 }
@@ -241,18 +256,38 @@ test('while the provider fails the last good set keeps working; each failure is 
   assert.match(log, /jwks: https:\/\/localhost:\d+\/a: HTTP status 503; keeping the 2 keys in use/);
   assert.match(log, /body larger than jwt_jwks_max_size \(4096\)/);
   assert.match(log, /JWKS: 4 keys: at most 3/);
-  // back up with a new set
+  // back up, at both limits: 3 keys (jwt_jwks_max_keys) in a body of
+  // exactly 4096 bytes (jwt_jwks_max_size)
+  a.mode = 'exact';
+  a.jwks = set('k1', 'k2', 'k3');
+  assert.equal(await refused('/a', token('k4')), 'no key for kid');
+  await waitMetric('3 keys at the limits held', (x) => x.roomcast_jwks_keys === 3 + 1);
+  await connect('/a', token('k1'));
+  // a set without k2: k2 is refused after it
   a.mode = 'ok';
   a.jwks = set('k1');
-  const seen = a.arrivals.length;
-  assert.equal(await refused('/a', token('k1')), 'no key for kid');
-  await h.waitFor(() => a.arrivals.length > seen, { what: 'a fetch after the outage' });
-  await h.waitFor(async () => {
-    const s = h.sioClient(d.port, '/a', { transports: ['websocket'], auth: { token: token('k1') } });
-    open.add(s);
-    try { await h.sioConnected(s); return true; } catch (e) { return false; } finally { s.disconnect(); }
-  }, { what: '/a accepting k1 again' });
+  assert.equal(await refused('/a', token('k4')), 'no key for kid');
+  await waitMetric('the one-key set held', (x) => x.roomcast_jwks_keys === 1 + 1);
   assert.equal(await refused('/a', token('k2')), 'no key for kid');
+  await connect('/a', token('k1'));
+});
+
+test('a fetch still running at jwt_jwks_timeout is dropped and the set kept', { skip }, async () => {
+  const a = provider.route('/a');
+  const m0 = await d.metrics();
+  const seen = a.arrivals.length;
+  a.mode = 'trickle';
+  a.closedAt = 0;
+  assert.equal(await refused('/a', token('k4')), 'no key for kid');
+  await h.waitFor(() => a.arrivals.length > seen, { what: 'the trickled fetch' });
+  await h.waitFor(() => a.closedAt, { what: 'roomcastd closing the trickled fetch', timeout: 6000 });
+  const took = a.closedAt - a.arrivals[seen];
+  assert.ok(took >= 1500 && took < 4000, `closed ${took} ms after it began (jwt_jwks_timeout 2s)`);
+  const m = await waitMetric('the timeout counted', (x) => x.roomcast_jwks_fetch_failures_total === m0.roomcast_jwks_fetch_failures_total + 1);
+  assert.equal(m.roomcast_jwks_keys, m0.roomcast_jwks_keys);
+  assert.match(d.stderr(), /\/a: not done within jwt_jwks_timeout; keeping the 1 keys in use/);
+  await connect('/a', token('k1'));
+  a.mode = 'ok';
 });
 
 test('a certificate that does not name the URL\'s host is refused', { skip }, async () => {
