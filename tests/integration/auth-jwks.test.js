@@ -18,7 +18,8 @@
 //    is taken; a fetch that trickles past jwt_jwks_timeout is dropped;
 //  - a server whose certificate does not name the URL's host is refused
 //    (hostname verification on), logged with the reason;
-//  - a SIGHUP that keeps the URL keeps its set; roomcastd -t refuses an
+//  - a SIGHUP that keeps the URL keeps its set, one that names another
+//    fetches it and drops the old one; roomcastd -t refuses an
 //    http:// URL and an unreadable CA file.
 // roomcastd only: the Node reference has no auth middleware here.
 'use strict';
@@ -307,6 +308,23 @@ test('a reload that keeps the URL keeps its set', { skip }, async () => {
   await connect('/a', token('k1'));
   assert.equal(a.arrivals.length, seen, 'no fetch for an unchanged URL');
   a.mode = 'ok';
+});
+
+test('a reload that names a new URL fetches it and drops the old one', { skip }, async () => {
+  const t = provider.route('/tick');
+  const t2 = provider.route('/tick2');
+  t2.jwks = set('k3');
+  const m0 = await d.metrics();
+  fs.writeFileSync(d.configFile, fs.readFileSync(d.configFile, 'utf8').replace(/\/tick\n/, '/tick2\n'));
+  process.kill(d.pid, 'SIGHUP');
+  await waitMetric('the reload', (x) => x.roomcast_config_reloads_total === m0.roomcast_config_reloads_total + 1);
+  const tickSeen = t.arrivals.length;
+  // jwt_jwks_refresh 1s: a third fetch of /tick2 means two seconds have
+  // passed, in which the old source, alive, would have fetched twice
+  await h.waitFor(() => t2.arrivals.length >= 3, { what: 'three fetches of /tick2', timeout: 8000 });
+  assert.ok(t.arrivals.length <= tickSeen + 1, 'the old URL is no longer fetched (one may have been in flight)');
+  await connect('/tick', token('k3'));
+  assert.equal(await refused('/tick', token('k4')), 'no key for kid');
 });
 
 test('roomcastd -t refuses an http:// URL and an unreadable CA file', { skip }, async () => {
