@@ -18,7 +18,8 @@ SAN     ?=
 UNIT_LABEL ?= unit ($(CC))
 PKG_CONFIG ?= pkg-config
 
-PKGS    := libevent libcrypto libsystemd jansson hiredis msgpack
+# libevent_openssl and libssl: jwt_jwks_url's HTTPS client (jwks.c).
+PKGS    := libevent libevent_openssl libssl libcrypto libsystemd jansson hiredis msgpack
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
            -Wmissing-prototypes -Wno-unused-parameter -fno-strict-aliasing \

@@ -4,12 +4,14 @@
  * Owns the jwt_keys of each namespace with auth jwt, indexed like the
  * config's namespaces, and the counts of refusals by reason (auth jwt's
  * and auth backend's), rendered as roomcast_auth_refused_total{reason}.  Does not own the verification
- * (jwt.c), nor sockets and rooms (nsp.c).  Reads files at start-up only.
+ * (jwt.c), nor sockets and rooms (nsp.c), nor the sets fetched from a
+ * jwt_jwks_url (jwks.c, asked per CONNECT).  Reads files at start-up only.
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "auth.h"
+#include "jwks.h"
 #include "jwt.h"
 #include "metrics.h"
 
@@ -104,6 +106,16 @@ static int auth_keys_load(const struct config *cfg, struct jwt_keys *keys[], cha
 
 		if (ns->auth != CONFIG_AUTH_JWT)
 			continue;
+		/* Fetched once the loop runs (jwks.c); its CA file is read now. */
+		if (ns->jwt_key == CONFIG_JWT_KEY_URL) {
+			if (ns->jwt_jwks_ca_file[0] &&
+			    jwks_ca_check(ns->jwt_jwks_ca_file, why, sizeof why) < 0) {
+				snprintf(err, err_len, "namespace %s: jwt_jwks_ca_file %s", ns->name, why);
+				auth_keys_free(keys);
+				return -1;
+			}
+			continue;
+		}
 		if (jwt_keys_load(&keys[i], auth_key_source(ns->jwt_key), ns->jwt_key_file, why,
 				  sizeof why) < 0) {
 			snprintf(err, err_len, "namespace %s: %s", ns->name, why);
@@ -189,8 +201,14 @@ const char *auth_connect(const struct config_namespace *ns, const json_t *payloa
 	}
 	if (len == 0)
 		return auth_refuse(AUTH_MISSING);
-	enum jwt_result r = jwt_verify(auth.keys[ns - auth.cfg->namespaces], &policy, token, len,
-				       now_s, claims);
+	bool is_fetched = ns->jwt_key == CONFIG_JWT_KEY_URL;
+	const struct jwt_keys *keys = is_fetched ? jwks_keys(ns) : auth.keys[ns - auth.cfg->namespaces];
+	enum jwt_result r = jwt_verify(keys, &policy, token, len, now_s, claims);
+
+	/* The provider may have rotated: this CONNECT is refused, the set is
+	 * fetched again (rate-limited) for the client's next attempt. */
+	if (is_fetched && (r == JWT_ERR_NO_KEY_FOR_KID || r == JWT_ERR_NO_KEYS))
+		jwks_refresh_wanted(ns);
 	return r == JWT_OK ? NULL : auth_refuse(-r);
 }
 

@@ -37,6 +37,7 @@
 #include <sys/un.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -131,7 +132,7 @@ static config_set_cb config_set_listen, config_set_path, config_set_transports,
 	config_set_admin_listen, config_set_log_file,
 	config_set_client_join, config_set_event_name, config_set_redis, config_set_redis_password,
 	config_set_redis_key, config_set_redis_emit_channel, config_set_auth, config_set_jwt_key_file,
-	config_set_jwt_string, config_set_user_room, config_set_claim_name, config_set_forward,
+	config_set_jwks_ca_file, config_set_jwt_string, config_set_user_room, config_set_claim_name, config_set_forward,
 	config_set_forward_events, config_set_backend_stream, config_set_backend_headers,
 	config_set_cluster_listen, config_set_cluster_secret_file;
 
@@ -353,6 +354,32 @@ static const struct config_key config_keys[] = {
 	  .why = "none: the operator names the key tokens are signed with" },
 	{ .name = "jwt_jwks_file", .set = config_set_jwt_key_file, .scope = CONFIG_SCOPE_NAMESPACE,
 	  .max_values = 1, .why = "none: the operator names the key tokens are signed with" },
+	{ .name = "jwt_jwks_url", .set = config_set_jwt_key_file, .scope = CONFIG_SCOPE_NAMESPACE,
+	  .max_values = 1, .why = "none: the operator names the identity provider's key set" },
+	{ .name = "jwt_jwks_ca_file", .set = config_set_jwks_ca_file, .scope = CONFIG_SCOPE_NAMESPACE,
+	  .max_values = 1,
+	  .why = "none: the system's CA store, as for any public identity provider" },
+	{ .name = "jwt_jwks_refresh", .set = config_set_duration, .scope = CONFIG_SCOPE_NAMESPACE,
+	  .max_values = 1, .field = CONFIG_NS_FIELD(jwt_jwks_refresh_ms, uint32_t),
+	  .min = CONFIG_SECOND_MS, .max = CONFIG_HOUR_MS, .default_value = "10m",
+	  .why = "providers publish a new key well before they sign with it; 10m picks it up in time" },
+	{ .name = "jwt_jwks_refresh_min", .set = config_set_duration,
+	  .scope = CONFIG_SCOPE_NAMESPACE, .max_values = 1,
+	  .field = CONFIG_NS_FIELD(jwt_jwks_refresh_min_ms, uint32_t), .min = CONFIG_SECOND_MS,
+	  .max = CONFIG_HOUR_MS, .default_value = "30s",
+	  .why = "tokens with made-up kids must not turn into a flood of fetches at the provider" },
+	{ .name = "jwt_jwks_timeout", .set = config_set_duration, .scope = CONFIG_SCOPE_NAMESPACE,
+	  .max_values = 1, .field = CONFIG_NS_FIELD(jwt_jwks_timeout_ms, uint32_t), .min = 1,
+	  .max = CONFIG_MINUTE_MS, .default_value = "10s",
+	  .why = "a key set is a few KiB: a provider that takes longer is down" },
+	{ .name = "jwt_jwks_max_size", .set = config_set_size, .scope = CONFIG_SCOPE_NAMESPACE,
+	  .max_values = 1, .field = CONFIG_NS_FIELD(jwt_jwks_max_size, size_t),
+	  .min = CONFIG_KIB, .max = 16 * CONFIG_MIB, .default_value = "1M",
+	  .why = "real key sets are a few KiB; as large as a jwt_jwks_file may be" },
+	{ .name = "jwt_jwks_max_keys", .set = config_set_count, .scope = CONFIG_SCOPE_NAMESPACE,
+	  .max_values = 1, .field = CONFIG_NS_FIELD(jwt_jwks_max_keys, uint32_t), .min = 1,
+	  .max = 10000, .default_value = "100",
+	  .why = "providers list two or three keys; each costs a parsed public key" },
 	{ .name = "jwt_issuer", .set = config_set_jwt_string, .scope = CONFIG_SCOPE_NAMESPACE,
 	  .max_values = 1, .field = CONFIG_NS_FIELD(jwt_issuer, char *),
 	  .max = CONFIG_MAX_JWT_STRING,
@@ -1396,15 +1423,108 @@ static int config_set_jwt_key_file(struct config_parser *ps, const struct config
 	struct config_namespace *ns = ps->ns;
 	enum config_jwt_key kind = strcmp(key->name, "jwt_secret_file") == 0   ? CONFIG_JWT_KEY_SECRET
 				   : strcmp(key->name, "jwt_public_key_file") == 0 ? CONFIG_JWT_KEY_PEM
-										   : CONFIG_JWT_KEY_JWKS;
+				   : strcmp(key->name, "jwt_jwks_file") == 0       ? CONFIG_JWT_KEY_JWKS
+										   : CONFIG_JWT_KEY_URL;
+	struct config_url url;
+	char why[128];
 
 	if (ns->jwt_key != CONFIG_JWT_KEY_NONE && ns->jwt_key != kind)
-		return config_fail(ps, "%s: only one of jwt_secret_file, jwt_public_key_file and "
-				   "jwt_jwks_file may be set", key->name);
+		return config_fail(ps, "%s: only one of jwt_secret_file, jwt_public_key_file, "
+				   "jwt_jwks_file and jwt_jwks_url may be set", key->name);
+	if (v[0].len > CONFIG_MAX_FILE_PATH)
+		return config_fail(ps, "%s: %s longer than %d bytes", key->name,
+				   kind == CONFIG_JWT_KEY_URL ? "URL" : "path", CONFIG_MAX_FILE_PATH);
+	config_copy_filled(ns->jwt_key_file, sizeof ns->jwt_key_file, v[0].s, v[0].len);
+	if (kind == CONFIG_JWT_KEY_URL &&
+	    config_url_split(ns->jwt_key_file, &url, why, sizeof why) < 0)
+		return config_fail(ps, "%s: %s", key->name, why);
+	ns->jwt_key = kind;
+	return 0;
+}
+
+/* `jwt_jwks_ca_file PATH`: the CAs a jwt_jwks_url's server is checked
+ * against instead of the system's; auth.c reads it at start-up. */
+static int config_set_jwks_ca_file(struct config_parser *ps, const struct config_key *key,
+				   const struct config_tok *v, size_t n)
+{
 	if (v[0].len > CONFIG_MAX_FILE_PATH)
 		return config_fail(ps, "%s: path longer than %d bytes", key->name, CONFIG_MAX_FILE_PATH);
-	config_copy_filled(ns->jwt_key_file, sizeof ns->jwt_key_file, v[0].s, v[0].len);
-	ns->jwt_key = kind;
+	config_copy_filled(ps->ns->jwt_jwks_ca_file, sizeof ps->ns->jwt_jwks_ca_file, v[0].s,
+			   v[0].len);
+	return 0;
+}
+
+/* The host of an https URL: a bracketed IPv6 literal, or the characters of
+ * a DNS name (an IPv4 literal is one).  Returns where it ends, or NULL. */
+static const char *config_url_host(const char *p, struct config_url *out, char *why,
+				   size_t why_len)
+{
+	const char *end;
+	struct in6_addr a6;
+	struct in_addr a4;
+
+	if (*p == '[') {
+		end = strchr(p, ']');
+		if (!end || (size_t)(end - p - 1) >= sizeof out->host) {
+			snprintf(why, why_len, "an IPv6 host is [ADDRESS]");
+			return NULL;
+		}
+		memcpy(out->host, p + 1, (size_t)(end - p - 1));
+		out->host[end - p - 1] = '\0';
+		if (inet_pton(AF_INET6, out->host, &a6) != 1) {
+			snprintf(why, why_len, "'%s' is not an IPv6 address", out->host);
+			return NULL;
+		}
+		out->is_ip = true;
+		return end + 1;
+	}
+	end = p + strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-");
+	if (end == p || (size_t)(end - p) > 253) {
+		snprintf(why, why_len, "no host name (letters, digits, '.', '-') after https://");
+		return NULL;
+	}
+	memcpy(out->host, p, (size_t)(end - p));
+	out->host[end - p] = '\0';
+	out->is_ip = inet_pton(AF_INET, out->host, &a4) == 1;
+	return end;
+}
+
+int config_url_split(const char *url, struct config_url *out, char *why, size_t why_len)
+{
+	const char *p;
+
+	memset(out, 0, sizeof *out);
+	if (strncasecmp(url, "https://", 8) != 0) {
+		/* A key set fetched in clear can be swapped by anyone on the path. */
+		snprintf(why, why_len, "only https:// URLs: the key set must come over TLS");
+		return -1;
+	}
+	for (p = url; *p; p++) {
+		if (*p <= ' ' || *p > '~' || *p == '#') {
+			snprintf(why, why_len, "a space, control byte, non-ASCII byte or '#' in the URL");
+			return -1;
+		}
+	}
+	p = config_url_host(url + 8, out, why, why_len);
+	if (!p)
+		return -1;
+	out->port = 443;
+	if (*p == ':') {
+		char *end;
+		unsigned long port = strtoul(p + 1, &end, 10);
+
+		if (end == p + 1 || !isdigit((unsigned char)p[1]) || port == 0 || port > 65535) {
+			snprintf(why, why_len, "port must be 1 to 65535");
+			return -1;
+		}
+		out->port = (uint16_t)port;
+		p = end;
+	}
+	if (*p != '\0' && *p != '/' && *p != '?') {
+		snprintf(why, why_len, "unexpected '%c' after the host (no user@ part)", *p);
+		return -1;
+	}
+	out->path = *p ? p : "/";
 	return 0;
 }
 
@@ -1973,13 +2093,23 @@ static void config_note_claim(void *ctx, const char *name, size_t len)
 static int config_auth_problem(struct config_parser *ps, const struct config_namespace *ns)
 {
 	static const char *const jwt_keys[] = { "jwt_secret_file", "jwt_public_key_file",
-						"jwt_jwks_file", "jwt_issuer", "jwt_audience",
-						"jwt_redact_token" };
+						"jwt_jwks_file", "jwt_jwks_url", "jwt_issuer",
+						"jwt_audience", "jwt_redact_token" };
+	static const char *const url_keys[] = { "jwt_jwks_ca_file", "jwt_jwks_refresh",
+						"jwt_jwks_refresh_min", "jwt_jwks_timeout",
+						"jwt_jwks_max_size", "jwt_jwks_max_keys" };
 
 	if (ns->auth == CONFIG_AUTH_JWT && ns->jwt_key == CONFIG_JWT_KEY_NONE) {
 		ps->line = config_first_line(ps, "auth");
-		return config_fail(ps, "auth jwt needs one of jwt_secret_file, jwt_public_key_file "
-				   "or jwt_jwks_file");
+		return config_fail(ps, "auth jwt needs one of jwt_secret_file, jwt_public_key_file, "
+				   "jwt_jwks_file or jwt_jwks_url");
+	}
+	for (size_t i = 0; ns->jwt_key != CONFIG_JWT_KEY_URL && i < sizeof url_keys / sizeof url_keys[0]; i++) {
+		int line = config_first_line(ps, url_keys[i]);
+		if (line) {
+			ps->line = line;
+			return config_fail(ps, "%s needs jwt_jwks_url in the same block", url_keys[i]);
+		}
 	}
 	int timeout_line = config_first_line(ps, "auth_backend_timeout");
 	if (ns->auth != CONFIG_AUTH_BACKEND && timeout_line) {

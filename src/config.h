@@ -75,6 +75,7 @@ enum config_jwt_key {
 	CONFIG_JWT_KEY_SECRET,         /* jwt_secret_file: HMAC (HS256/384/512) */
 	CONFIG_JWT_KEY_PEM,            /* jwt_public_key_file: RSA, EC or Ed25519 */
 	CONFIG_JWT_KEY_JWKS,           /* jwt_jwks_file: keys chosen by kid */
+	CONFIG_JWT_KEY_URL,            /* jwt_jwks_url: a JWKS fetched over HTTPS (jwks.c) */
 };
 
 /* Engine.IO transports, as a bit set in config.transports. */
@@ -106,7 +107,13 @@ struct config_namespace {
 	uint32_t flush_delay_ms;                  /* WebSocket output may wait this long, 0 = none */
 	enum config_auth auth;                    /* who may connect */
 	enum config_jwt_key jwt_key;              /* which jwt_*_file was set */
-	char jwt_key_file[CONFIG_MAX_FILE_PATH + 1];  /* read at start-up (auth.c) */
+	char jwt_key_file[CONFIG_MAX_FILE_PATH + 1];  /* read at start-up (auth.c); jwt_jwks_url's URL */
+	char jwt_jwks_ca_file[CONFIG_MAX_FILE_PATH + 1]; /* "" = the system's CA store */
+	uint32_t jwt_jwks_refresh_ms;             /* a fetched JWKS is fetched again this often */
+	uint32_t jwt_jwks_refresh_min_ms;         /* shortest gap between two fetches */
+	uint32_t jwt_jwks_timeout_ms;             /* one fetch, from resolving to the last byte */
+	size_t jwt_jwks_max_size;                 /* longest JWKS response body */
+	uint32_t jwt_jwks_max_keys;               /* most keys a fetched JWKS may list */
 	char jwt_issuer[CONFIG_MAX_JWT_STRING + 1];   /* "" = iss not checked */
 	char jwt_audience[CONFIG_MAX_JWT_STRING + 1]; /* "" = aud not checked */
 	uint32_t jwt_leeway_ms;                   /* clock skew allowed on exp and nbf */
@@ -217,6 +224,22 @@ int config_parse(struct config *cfg, const char *text, size_t len,
  * or -1 with "FILE:LINE: message" (or "FILE: strerror") in <err>. */
 int config_load(struct config *cfg, const char *path, char *err, size_t err_len)
 	__attribute__((warn_unused_result));
+
+/* An https:// URL split for a client (jwt_jwks_url): <host> without
+ * brackets, <port> (443 unless given), <path> from the first '/' or '?'
+ * of the URL it was split from ("/" when it has none). */
+struct config_url {
+	char host[256];
+	uint16_t port;
+	bool is_ip;                    /* host is an IPv4 or IPv6 literal */
+	const char *path;
+};
+
+/* Splits <url>: https://HOST[:PORT][/PATH][?QUERY], HOST a DNS name, an
+ * IPv4 literal or a bracketed IPv6 one; no user, no fragment, no byte
+ * outside printable ASCII or a space.  Returns 0, or -1 with the reason in
+ * <why>.  Pure. */
+int config_url_split(const char *url, struct config_url *out, char *why, size_t why_len);
 
 /* Whether a client may join or leave room <room> (<room_len> bytes, not
  * NUL-terminated, may be empty) of namespace <ns> by itself: true if any of

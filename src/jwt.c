@@ -582,6 +582,8 @@ static enum jwt_result jwt_verify_parts(const struct jwt_keys *k, const struct j
 
 	if (!jwt_b64_decode(parts[2].text, parts[2].len, buf, &sig_len))
 		return JWT_ERR_MALFORMED;
+	if (k == NULL)
+		return JWT_ERR_NO_KEYS;
 	r = jwt_keys_check(k, h, (const uint8_t *)parts[0].text, input_len, buf, sig_len);
 	if (r != JWT_OK)
 		return r;
@@ -633,11 +635,13 @@ int64_t jwt_claims_exp(const json_t *claims)
 
 /* ---- loading keys ---- */
 
-/* Where a load reports: "<path>: <reason>". */
+/* Where a load reports: "<path>: <reason>", and the most keys a JWKS
+ * may list. */
 struct jwt_load {
 	const char *path;
 	char *err;
 	size_t err_len;
+	size_t max_keys;
 };
 
 __attribute__((format(printf, 2, 3)))
@@ -1059,6 +1063,9 @@ static int jwt_keys_from_jwks_doc(const struct jwt_load *ld, const json_t *doc,
 
 	if (!json_is_array(list) || json_array_size(list) == 0)
 		return jwt_load_fail(ld, "no key in file (a JWKS is {\"keys\":[...]})");
+	if (json_array_size(list) > ld->max_keys)
+		return jwt_load_fail(ld, "%zu keys: at most %zu", json_array_size(list),
+				     ld->max_keys);
 	k = jwt_keys_new(json_array_size(list), true);
 	if (k == NULL)
 		return jwt_load_fail(ld, "out of memory");
@@ -1107,17 +1114,13 @@ static int jwt_keys_from_jwks(const struct jwt_load *ld, const uint8_t *text, si
 	return rc;
 }
 
-int jwt_keys_load(struct jwt_keys **out, enum jwt_key_source src, const char *path,
-		  char *err, size_t err_len)
+int jwt_keys_parse(struct jwt_keys **out, enum jwt_key_source src, const char *name,
+		   const uint8_t *text, size_t len, size_t max_keys, char *err, size_t err_len)
 {
-	const struct jwt_load ld = { path, err, err_len };
-	uint8_t *text = NULL;
-	size_t len = 0;
-	int rc = -1;
+	const struct jwt_load ld = { name, err, err_len, max_keys };
+	int rc;
 
 	*out = NULL;
-	if (jwt_file_read(&ld, &text, &len) != 0)
-		return -1;
 	switch (src) {
 	case JWT_KEY_SECRET:
 		rc = jwt_keys_from_secret(&ld, text, len, out);
@@ -1132,9 +1135,29 @@ int jwt_keys_load(struct jwt_keys **out, enum jwt_key_source src, const char *pa
 		rc = jwt_load_fail(&ld, "unknown key source");
 		break;
 	}
+	ERR_clear_error();
+	return rc;
+}
+
+size_t jwt_keys_count(const struct jwt_keys *k)
+{
+	return k != NULL ? k->n : 0;
+}
+
+int jwt_keys_load(struct jwt_keys **out, enum jwt_key_source src, const char *path,
+		  char *err, size_t err_len)
+{
+	const struct jwt_load ld = { path, err, err_len, SIZE_MAX };
+	uint8_t *text = NULL;
+	size_t len = 0;
+	int rc;
+
+	*out = NULL;
+	if (jwt_file_read(&ld, &text, &len) != 0)
+		return -1;
+	rc = jwt_keys_parse(out, src, path, text, len, SIZE_MAX, err, err_len);
 	/* The buffer may hold a secret. */
 	OPENSSL_cleanse(text, len);
 	jsonmem_free(text);
-	ERR_clear_error();
 	return rc;
 }

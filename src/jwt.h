@@ -51,7 +51,8 @@
 	X(JWT_ERR_ISSUER, -12, "wrong issuer")                              \
 	X(JWT_ERR_AUDIENCE, -13, "wrong audience")                          \
 	X(JWT_ERR_JSON_BUDGET, -14, "token JSON too costly to parse")       \
-	X(JWT_ERR_NOMEM, -15, "out of memory")
+	X(JWT_ERR_NOMEM, -15, "out of memory")                              \
+	X(JWT_ERR_NO_KEYS, -16, "signing keys not fetched yet")
 
 enum jwt_result {
 #define JWT_RESULT_ENUM(name, value, reason) name = value,
@@ -80,6 +81,16 @@ enum jwt_key_source {
 int jwt_keys_load(struct jwt_keys **out, enum jwt_key_source src, const char *path,
 		  char *err, size_t err_len) __attribute__((warn_unused_result));
 
+/* The same from the <len> bytes at <text> (a fetched JWKS, jwks.c),
+ * named <name> in <err>; a JWKS listing more than <max_keys> keys is
+ * refused. */
+int jwt_keys_parse(struct jwt_keys **out, enum jwt_key_source src, const char *name,
+		   const uint8_t *text, size_t len, size_t max_keys, char *err, size_t err_len)
+	__attribute__((warn_unused_result));
+
+/* How many keys <k> holds (0 for NULL). */
+size_t jwt_keys_count(const struct jwt_keys *k);
+
 /* Does nothing for NULL. */
 void jwt_keys_free(struct jwt_keys *k);
 
@@ -91,6 +102,7 @@ struct jwt_policy {
 };
 
 /* Verifies the compact JWS <token> (<len> bytes, no NUL needed) with <k>
+ * (NULL: no keys yet, JWT_ERR_NO_KEYS once the token's shape is checked)
  * and <p> at <now_s> (seconds since the epoch).  Order: length, shape and
  * header, key choice, signature, then the claims, so that nothing about
  * the claims is told for a token whose signature does not verify.  On

@@ -15,6 +15,7 @@
 #include "cluster.h"
 #include "config.h"
 #include "daemon.h"
+#include "jwks.h"
 #include "log.h"
 #include "nsp.h"
 #include "route.h"
@@ -35,7 +36,8 @@ static void main_usage(FILE *out)
 static int main_app_init(struct event_base *base, const struct config *cfg)
 {
 	return nsp_init(base, cfg) < 0 || cluster_init(base, cfg) < 0 ||
-	       route_init(base, cfg) < 0 || backend_init(base, cfg) < 0 ? -1 : 0;
+	       route_init(base, cfg) < 0 || backend_init(base, cfg) < 0 ||
+	       jwks_init(base, cfg) < 0 ? -1 : 0;
 }
 
 /* The modules that keep state derived from the config, auth's keys first
@@ -43,7 +45,7 @@ static int main_app_init(struct event_base *base, const struct config *cfg)
 static int main_app_reload(void)
 {
 	auth_reload_commit();
-	return nsp_reload() < 0 || cluster_reload() < 0 ? -1 : 0;
+	return nsp_reload() < 0 || cluster_reload() < 0 || jwks_reload() < 0 ? -1 : 0;
 }
 
 static void main_app_cleanup(void)
@@ -52,6 +54,7 @@ static void main_app_cleanup(void)
 	cluster_cleanup();
 	backend_cleanup();
 	nsp_cleanup();
+	jwks_cleanup();
 	auth_cleanup();
 }
 

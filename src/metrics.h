@@ -76,6 +76,9 @@
 	X(config_reloads_total, "SIGHUP reloads of the config file applied")             \
 	X(config_reload_failures_total, "SIGHUP reloads refused: the file had an error")   \
 	X(auth_expired_total, "sessions closed because a socket's token expired") \
+	X(jwks_fetches_total, "fetches of a jwt_jwks_url started") \
+	X(jwks_fetch_failures_total, "jwt_jwks_url fetches that failed or were refused: the last good set kept") \
+	X(jwks_kid_refreshes_total, "jwt_jwks_url fetches a token's unknown kid asked for (at most one per jwt_jwks_refresh_min)") \
 	X(backend_records_total, "client records Redis added to the backend stream") \
 	X(backend_replies_total, "backend replies delivered to clients as acks")       \
 	X(backend_replies_dropped_total, "backend replies dropped: malformed, socket gone, ack id not awaited") \
@@ -99,6 +102,7 @@
 	X(sessions_current, "open Engine.IO sessions")                 \
 	X(sockets_current, "sockets connected to namespaces")         \
 	X(connects_pending, "CONNECTs waiting for a backend's decision (auth backend)") \
+	X(jwks_keys, "keys held from every jwt_jwks_url's last good set") \
 	X(redis_up, "1 while both Redis connections are up and subscribed") \
 	X(backend_buffer_bytes, "bytes of client records waiting in backend_buffer") \
 	X(route_peers, "other instances announced and not expired (session routing)") \

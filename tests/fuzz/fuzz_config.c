@@ -4,7 +4,8 @@
  * read past the end is caught) and checks what a successful parse promises:
  * at least one listener, a transport, a path framed by '/', an output cap
  * that holds one full message, "/" first among 1..64 well-formed
- * namespaces, distinct join and leave events; a failed parse reports
+ * namespaces, distinct join and leave events, a jwt_jwks_url that splits
+ * into host, port and path; a failed parse reports
  * "FILE:LINE: ...".  Then every namespace's patterns are matched against
  * rooms cut from the input (the whole of it, each line, and a comment line
  * "#ROOM" as ROOM; exact-size copies too), with an auth callback
@@ -64,6 +65,15 @@ static void fuzz_check_namespaces(const struct config *cfg)
 		assert(ns->join_event[0] != '\0' && ns->leave_event[0] != '\0');
 		assert(strcmp(ns->join_event, ns->leave_event) != 0);
 		assert(ns->max_rooms_per_socket <= 100000);
+		if (ns->jwt_key == CONFIG_JWT_KEY_URL) {
+			/* what jwks.c splits again at run time, never failing */
+			struct config_url url;
+			char why[128];
+
+			assert(ns->auth == CONFIG_AUTH_JWT);
+			assert(config_url_split(ns->jwt_key_file, &url, why, sizeof why) == 0);
+			assert(url.host[0] != '\0' && url.port != 0 && url.path[0] != '\0');
+		}
 	}
 }
 

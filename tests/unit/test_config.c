@@ -44,7 +44,9 @@ static const char *const config_test_keys[] = {
 	"auth_backend_timeout", "max_pending_connects",
 	/* namespace blocks */
 	"namespace", "client_join", "join_event", "leave_event", "max_rooms_per_socket", "relay",
-	"flush_delay", "auth", "jwt_secret_file", "jwt_public_key_file", "jwt_jwks_file", "jwt_issuer",
+	"flush_delay", "auth", "jwt_secret_file", "jwt_public_key_file", "jwt_jwks_file", "jwt_jwks_url",
+	"jwt_jwks_ca_file", "jwt_jwks_refresh", "jwt_jwks_refresh_min", "jwt_jwks_timeout",
+	"jwt_jwks_max_size", "jwt_jwks_max_keys", "jwt_issuer",
 	"jwt_audience", "jwt_leeway", "jwt_redact_token", "user_room", "rooms_claim", "allow_join_claim", "forward",
 	"forward_events",
 };
@@ -2854,6 +2856,80 @@ static void auth_jwt_takes_one_key_file_and_its_checks(void **state)
 	assert_int_equal(ns->jwt_key, CONFIG_JWT_KEY_PEM);
 }
 
+static void jwks_url_is_https_with_its_bounds_and_defaults(void **state)
+{
+	struct config cfg;
+	const struct config_namespace *ns = &cfg.namespaces[0];
+	struct config_url u;
+	char why[128];
+
+	config_test_parse_ok(&cfg, "namespace / {\n auth jwt\n"
+				   " jwt_jwks_url https://id.example:8443/.well-known/jwks.json?v=1\n}\n");
+	assert_int_equal(ns->jwt_key, CONFIG_JWT_KEY_URL);
+	assert_string_equal(ns->jwt_key_file, "https://id.example:8443/.well-known/jwks.json?v=1");
+	assert_string_equal(ns->jwt_jwks_ca_file, "");
+	assert_int_equal(ns->jwt_jwks_refresh_ms, 600000);
+	assert_int_equal(ns->jwt_jwks_refresh_min_ms, 30000);
+	assert_int_equal(ns->jwt_jwks_timeout_ms, 10000);
+	assert_int_equal(ns->jwt_jwks_max_size, 1024 * 1024);
+	assert_int_equal(ns->jwt_jwks_max_keys, 100);
+	config_test_parse_ok(&cfg, "namespace / {\n auth jwt\n jwt_jwks_url https://[::1]\n"
+				   " jwt_jwks_ca_file /etc/ca.pem\n jwt_jwks_refresh 1h\n"
+				   " jwt_jwks_refresh_min 1s\n jwt_jwks_timeout 1m\n"
+				   " jwt_jwks_max_size 1K\n jwt_jwks_max_keys 10000\n}\n");
+	assert_string_equal(ns->jwt_jwks_ca_file, "/etc/ca.pem");
+	assert_int_equal(ns->jwt_jwks_refresh_ms, 3600000);
+	assert_int_equal(ns->jwt_jwks_refresh_min_ms, 1000);
+	assert_int_equal(ns->jwt_jwks_timeout_ms, 60000);
+	assert_int_equal(ns->jwt_jwks_max_size, 1024);
+	assert_int_equal(ns->jwt_jwks_max_keys, 10000);
+
+	/* The split a fetch uses. */
+	assert_int_equal(config_url_split("https://id.example:8443/k?v=1", &u, why, sizeof why), 0);
+	assert_string_equal(u.host, "id.example");
+	assert_int_equal(u.port, 8443);
+	assert_string_equal(u.path, "/k?v=1");
+	assert_false(u.is_ip);
+	assert_int_equal(config_url_split("HTTPS://127.0.0.1", &u, why, sizeof why), 0);
+	assert_string_equal(u.path, "/");
+	assert_int_equal(u.port, 443);
+	assert_true(u.is_ip);
+	assert_int_equal(config_url_split("https://[::1]:65535?x", &u, why, sizeof why), 0);
+	assert_string_equal(u.host, "::1");
+	assert_int_equal(u.port, 65535);
+	assert_string_equal(u.path, "?x");
+	assert_true(u.is_ip);
+
+	config_test_expect_block_value_error("jwt_jwks_url", "http://id.example/jwks",
+					     "jwt_jwks_url: only https:// URLs: the key set must come over TLS");
+	config_test_expect_block_value_error("jwt_jwks_url", "https://user@id.example/",
+					     "jwt_jwks_url: unexpected '@' after the host (no user@ part)");
+	config_test_expect_block_value_error("jwt_jwks_url", "https://id.example:65536/",
+					     "jwt_jwks_url: port must be 1 to 65535");
+	config_test_expect_block_value_error("jwt_jwks_url", "https://id.example:0/",
+					     "jwt_jwks_url: port must be 1 to 65535");
+	config_test_expect_block_value_error("jwt_jwks_url", "https://id.example/#k",
+					     "jwt_jwks_url: a space, control byte, non-ASCII byte or '#' in the URL");
+	config_test_expect_block_value_error("jwt_jwks_url", "https:///jwks",
+					     "jwt_jwks_url: no host name (letters, digits, '.', '-') after https://");
+	config_test_expect_block_value_error("jwt_jwks_url", "https://[::g]/",
+					     "jwt_jwks_url: '::g' is not an IPv6 address");
+	config_test_expect_error("namespace / {\n auth jwt\n jwt_jwks_file f\n jwt_jwks_timeout 1s\n}\n",
+				 CONFIG_TEST_FILE ":4: jwt_jwks_timeout needs jwt_jwks_url in the same block");
+	config_test_expect_error("namespace / {\n jwt_jwks_url https://a/\n}\n",
+				 CONFIG_TEST_FILE ":2: jwt_jwks_url needs auth jwt in the same block");
+	config_test_expect_block_value_error("jwt_jwks_refresh_min", "999ms",
+					     "jwt_jwks_refresh_min: '999ms' out of range (1s..1h)");
+	config_test_expect_block_value_error("jwt_jwks_refresh", "61m",
+					     "jwt_jwks_refresh: '61m' out of range (1s..1h)");
+	config_test_expect_block_value_error("jwt_jwks_max_size", "17M",
+					     "jwt_jwks_max_size: '17M' out of range (1K..16M)");
+	config_test_expect_block_value_error("jwt_jwks_max_keys", "10001",
+					     "jwt_jwks_max_keys: '10001' out of range (1..10000)");
+	config_test_expect_block_value_error("jwt_jwks_max_keys", "0",
+					     "jwt_jwks_max_keys: '0' out of range (1..10000)");
+}
+
 static void claims_in_client_join_need_auth_jwt_and_reach_the_callback_whole(void **state)
 {
 	struct config cfg;
@@ -2909,12 +2985,12 @@ static void auth_keys_are_refused_where_they_cannot_work(void **state)
 	config_test_expect_block_value_error("auth", "oauth", "auth: unknown mode 'oauth' (none, jwt, backend)");
 	config_test_expect_error("namespace / {\n auth jwt\n}\n",
 				 CONFIG_TEST_FILE ":2: auth jwt needs one of jwt_secret_file, "
-				 "jwt_public_key_file or jwt_jwks_file");
+				 "jwt_public_key_file, jwt_jwks_file or jwt_jwks_url");
 	config_test_expect_error("namespace / {\n jwt_audience chat\n}\n",
 				 CONFIG_TEST_FILE ":2: jwt_audience needs auth jwt in the same block");
 	config_test_expect_error("namespace / {\n auth jwt\n jwt_secret_file s\n jwt_jwks_file j\n}\n",
 				 CONFIG_TEST_FILE ":4: jwt_jwks_file: only one of jwt_secret_file, "
-				 "jwt_public_key_file and jwt_jwks_file may be set");
+				 "jwt_public_key_file, jwt_jwks_file and jwt_jwks_url may be set");
 	memset(path, 'p', 256);
 	path[256] = '\0';
 	config_test_expect_block_value_error("jwt_secret_file", path,
@@ -3022,6 +3098,7 @@ int main(void)
 		cmocka_unit_test(max_acks_per_socket_accepts_1_to_100000),
 		cmocka_unit_test(auth_defaults_to_none_with_the_user_room_and_claims_named),
 		cmocka_unit_test(auth_jwt_takes_one_key_file_and_its_checks),
+		cmocka_unit_test(jwks_url_is_https_with_its_bounds_and_defaults),
 		cmocka_unit_test(auth_keys_are_refused_where_they_cannot_work),
 		cmocka_unit_test(claims_in_client_join_need_auth_jwt_and_reach_the_callback_whole),
 		cmocka_unit_test(root_namespace_exists_with_the_defaults_when_the_file_has_no_block),

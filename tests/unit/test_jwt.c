@@ -710,6 +710,39 @@ static void jwks_key_with_use_enc_is_skipped(void **state)
 	jwt_test_load_fails(JWT_KEY_JWKS, "enc-only.jwks", "no usable key in file (2 skipped)");
 }
 
+/* A fetched JWKS (jwks.c) is parsed from memory, with a bound on how many
+ * keys it may list: at the bound it loads, one past it is refused whole. */
+static void jwks_parsed_from_memory_is_bounded_in_keys(void **state)
+{
+	struct jwt_test_signer es = { "ES256", jwt_test_fx.p256, NULL, 0 };
+	char a[512], b[512], doc[2048], err[256], token[JWT_TEST_TOKEN_MAX];
+	struct jwt_keys *k = NULL;
+	int n;
+
+	jwt_test_jwk(a, sizeof(a), jwt_test_fx.p256, ",\"kid\":\"e1\"");
+	jwt_test_jwk(b, sizeof(b), jwt_test_fx.p256, ",\"kid\":\"e2\"");
+	n = snprintf(doc, sizeof(doc), "{\"keys\":[%s,%s]}", a, b);
+	assert_true(n > 0 && (size_t)n < sizeof(doc));
+
+	assert_int_equal(jwt_keys_parse(&k, JWT_KEY_JWKS, "https://idp/jwks", (const uint8_t *)doc,
+					(size_t)n, 2, err, sizeof(err)), 0);
+	assert_int_equal(jwt_keys_count(k), 2);
+	assert_int_equal(jwt_test_verify(k, jwt_test_simple(token, &es, ",\"kid\":\"e2\"")), JWT_OK);
+	jwt_keys_free(k);
+
+	assert_int_equal(jwt_keys_parse(&k, JWT_KEY_JWKS, "https://idp/jwks", (const uint8_t *)doc,
+					(size_t)n, 1, err, sizeof(err)), -1);
+	assert_null(k);
+	assert_string_equal(err, "https://idp/jwks: 2 keys: at most 1");
+	assert_int_equal(jwt_keys_count(NULL), 0);
+
+	/* Not JSON, as an error page served with 200 would be. */
+	assert_int_equal(jwt_keys_parse(&k, JWT_KEY_JWKS, "u", (const uint8_t *)"<html>", 6, 2, err,
+					sizeof(err)), -1);
+	assert_string_equal(err, "u: not a JSON document");
+	assert_int_equal(jwt_test_heap.live_bytes, 0);
+}
+
 static void jwk_whose_alg_differs_from_the_tokens_is_refused(void **state)
 {
 	struct jwt_test_signer rs = { "RS256", jwt_test_fx.rsa, NULL, 0 };
@@ -1324,6 +1357,7 @@ int main(void)
 		JWT_TEST(jwks_with_two_keys_picks_the_one_named_by_kid),
 		JWT_TEST(token_without_kid_needs_a_jwks_with_one_key_for_its_alg),
 		JWT_TEST(jwks_key_with_use_enc_is_skipped),
+		JWT_TEST(jwks_parsed_from_memory_is_bounded_in_keys),
 		JWT_TEST(jwk_whose_alg_differs_from_the_tokens_is_refused),
 		JWT_TEST(alg_none_in_any_case_is_an_unsupported_algorithm),
 		JWT_TEST(hs256_signed_with_the_rsa_public_pem_as_secret_is_refused),

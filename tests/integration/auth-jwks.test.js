@@ -1,0 +1,347 @@
+// auth-jwks.test.js - `jwt_jwks_url` (issue 19): a namespace's keys fetched
+// from an identity provider's HTTPS URL, against a local HTTPS server this
+// file starts, whose certificate is signed by a CA made here with openssl
+// (trusted through jwt_jwks_ca_file), and whose key set it rotates mid-run:
+//  - until the first fetch answers, a CONNECT is refused "signing keys not
+//    fetched yet"; once it does, a token of the set connects;
+//  - a token naming a kid the set lacks is refused "no key for kid" and
+//    makes roomcastd fetch again: after the provider rotated, a token of
+//    the new key connects and one of the removed key is refused;
+//  - those fetches are rate-limited: a flood of unknown kids makes at most
+//    one fetch per jwt_jwks_refresh_min (gaps measured by the server);
+//  - a namespace with a short jwt_jwks_refresh picks up a rotation by
+//    itself, and its fetches leave no descriptor open;
+//  - while the provider is down (connection reset), answers 503, sends a
+//    body over jwt_jwks_max_size or more keys than jwt_jwks_max_keys, the
+//    last good set keeps working, each failure counted; a set at both
+//    limits (a body of exactly jwt_jwks_max_size, jwt_jwks_max_keys keys)
+//    is taken; a fetch that trickles past jwt_jwks_timeout is dropped;
+//  - a server whose certificate does not name the URL's host is refused
+//    (hostname verification on), logged with the reason;
+//  - a SIGHUP that keeps the URL keeps its set, one that names another
+//    fetches it and drops the old one; roomcastd -t refuses an
+//    http:// URL and an unreadable CA file.
+// roomcastd only: the Node reference has no auth middleware here.
+'use strict';
+
+const { test, before, after } = require('node:test');
+const assert = require('node:assert/strict');
+const crypto = require('node:crypto');
+const { execFileSync } = require('node:child_process');
+const fs = require('node:fs');
+const https = require('node:https');
+const os = require('node:os');
+const path = require('node:path');
+const h = require('./harness');
+
+const skip = h.REFERENCE && 'roomcastd\'s jwt_jwks_url';
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'roomcast-jwks-'));
+const file = (name) => path.join(dir, name);
+
+/** A CA, and two server certificates it signs: one for localhost and
+ * 127.0.0.1, one for another name only. */
+function makeCerts() {
+  const ssl = (...args) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
+  ssl('req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=roomcast test CA');
+  for (const [name, san] of [['good', 'DNS:localhost,IP:127.0.0.1'], ['other', 'DNS:other.example']]) {
+    fs.writeFileSync(file(`${name}.ext`), `subjectAltName=${san}\nbasicConstraints=CA:FALSE\n`);
+    ssl('req', ...ec, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`);
+    ssl('x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial',
+      '-out', `${name}.pem`, '-days', '2', '-extfile', `${name}.ext`);
+  }
+}
+
+const keys = {};
+for (const kid of ['k1', 'k2', 'k3', 'k4']) keys[kid] = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' });
+const jwk = (kid) => ({ ...keys[kid].publicKey.export({ format: 'jwk' }), kid, use: 'sig', alg: 'ES256' });
+const set = (...kids) => ({ keys: kids.map(jwk) });
+
+const b64 = (v) => Buffer.from(JSON.stringify(v)).toString('base64url');
+/** An ES256 token for sub alice, signed with key <kid> and naming it. */
+function token(kid) {
+  const data = `${b64({ alg: 'ES256', typ: 'JWT', kid })}.${b64({ sub: 'alice', exp: Math.floor(Date.now() / 1000) + 3600 })}`;
+  const sig = crypto.sign('sha256', Buffer.from(data), { key: keys[kid].privateKey, dsaEncoding: 'ieee-p1363' });
+  return `${data}.${sig.toString('base64url')}`;
+}
+
+/**
+ * The identity provider: per path, what it serves (`mode`: ok, hold until
+ * released, reset, 503, big, many, exact, trickle) and when each fetch
+ * arrived.
+ */
+function startProvider(cert) {
+  const paths = {};
+  const route = (p) => {
+    if (!paths[p]) paths[p] = { jwks: set('k1'), mode: 'ok', arrivals: [], release: null };
+    return paths[p];
+  };
+  const server = https.createServer({ key: fs.readFileSync(file(`${cert}.key`)), cert: fs.readFileSync(file(`${cert}.pem`)) }, (req, res) => {
+    const r = route(req.url);
+    r.arrivals.push(Date.now());
+    const answer = () => {
+      if (r.mode === 'reset') return req.socket.destroy();
+      if (r.mode === 'trickle') {
+        // a byte every 200 ms: never idle, never done
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': 1000 });
+        const t = setInterval(() => res.write(' '), 200);
+        res.on('close', () => { clearInterval(t); r.closedAt = Date.now(); });
+        return undefined;
+      }
+      if (r.mode === '503') { res.writeHead(503); return res.end('down for maintenance'); }
+      let body = JSON.stringify(r.jwks);
+      if (r.mode === 'big') body = JSON.stringify({ ...r.jwks, pad: 'x'.repeat(8192) });
+      if (r.mode === 'many') body = JSON.stringify(set('k1', 'k2', 'k3', 'k4'));
+      if (r.mode === 'exact') { // jwt_jwks_max_size to the byte
+        const base = JSON.stringify({ ...r.jwks, pad: '' }).length;
+        body = JSON.stringify({ ...r.jwks, pad: 'x'.repeat(4096 - base) });
+        assert.equal(body.length, 4096);
+      }
+      res.writeHead(200, { 'content-type': 'application/json' });
+      return res.end(body);
+    };
+    if (r.mode === 'hold') r.release = answer;
+    else answer();
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ server, port: server.address().port, route })));
+}
+
+let d;
+let provider;
+let other;
+const open = h.trackedClients();
+
+const raw = (p, o) => `
+namespace /a {
+    auth                  jwt
+    jwt_jwks_url          https://localhost:${p}/a
+    jwt_jwks_ca_file      ${file('ca.pem')}
+    jwt_jwks_refresh      1h
+    jwt_jwks_refresh_min  1s
+    jwt_jwks_timeout      2s
+    jwt_jwks_max_size     4K
+    jwt_jwks_max_keys     3
+}
+namespace /tick {
+    auth                  jwt
+    jwt_jwks_url          https://127.0.0.1:${p}/tick
+    jwt_jwks_ca_file      ${file('ca.pem')}
+    jwt_jwks_refresh      1s
+}
+namespace /wrong {
+    auth                  jwt
+    jwt_jwks_url          https://127.0.0.1:${o}/wrong
+    jwt_jwks_ca_file      ${file('ca.pem')}
+    jwt_jwks_refresh_min  1h
+}
+`;
+
+before(async () => {
+  if (skip) return;
+  makeCerts();
+  provider = await startProvider('good');
+  other = await startProvider('other');
+  provider.route('/a').mode = 'hold';
+  d = await h.startDaemon({ sio: true, raw: raw(provider.port, other.port) });
+});
+after(() => {
+  if (d) d.kill();
+  for (const p of [provider, other]) if (p) p.server.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+async function connect(nsp, tok) {
+  const s = h.sioClient(d.port, nsp, { transports: ['websocket'], auth: { token: tok } });
+  open.add(s);
+  await h.sioConnected(s);
+  s.disconnect();
+}
+
+async function refused(nsp, tok) {
+  const s = h.sioClient(d.port, nsp, { transports: ['websocket'], auth: { token: tok } });
+  open.add(s);
+  const err = await h.sioConnectError(s);
+  s.disconnect();
+  return err.message;
+}
+
+const waitMetric = (what, pred) => h.waitFor(async () => {
+  const m = await d.metrics();
+  return pred(m) ? m : false;
+}, { what });
+
+test('until the first fetch answers a CONNECT is refused; then the set\'s token connects', { skip }, async () => {
+  const a = provider.route('/a');
+  await h.waitFor(() => a.arrivals.length === 1 && a.release, { what: 'the first fetch of /a, held' });
+  assert.equal(await refused('/a', token('k1')), 'signing keys not fetched yet');
+  const m = await d.metrics();
+  assert.equal(m['roomcast_auth_refused_total{reason="signing_keys_not_fetched_yet"}'], 1);
+  a.mode = 'ok';
+  a.release();
+  await waitMetric('the set of /a held', (x) => x.roomcast_jwks_keys >= 1 + 1 /* /tick's */);
+  await connect('/a', token('k1'));
+  assert.equal(a.arrivals.length, 1, 'one fetch: the refused CONNECT came while it was running');
+});
+
+test('after a rotation, an unknown kid is refused, fetches again, and the new key connects', { skip }, async () => {
+  const a = provider.route('/a');
+  const before0 = await d.metrics();
+  a.jwks = set('k2', 'k3');
+  assert.equal(await refused('/a', token('k2')), 'no key for kid');
+  await h.waitFor(() => a.arrivals.length === 2, { what: 'a fetch asked for by kid k2' });
+  // /a's two keys and /tick's one
+  await waitMetric('the new set held', (x) => x.roomcast_jwks_keys === 3);
+  await connect('/a', token('k2'));
+  await connect('/a', token('k3'));
+  assert.equal(await refused('/a', token('k1')), 'no key for kid', 'the removed key');
+  const m = await d.metrics();
+  assert.ok(m.roomcast_jwks_kid_refreshes_total >= before0.roomcast_jwks_kid_refreshes_total + 1);
+  // k1 is no longer served: its refusal asked for a fetch; k2 and k3 still connect after it
+  await h.waitFor(() => a.arrivals.length === 3, { what: 'the fetch the removed kid asked for' });
+  await waitMetric('the set held again', (x) => x.roomcast_jwks_keys === 3);
+  await connect('/a', token('k3'));
+});
+
+test('a flood of unknown kids makes at most one fetch per jwt_jwks_refresh_min', { skip }, async () => {
+  const a = provider.route('/a');
+  const first = a.arrivals.length;
+  const end = Date.now() + 2600;
+  let n = 0;
+  while (Date.now() < end) {
+    const s = h.sioClient(d.port, '/a', { transports: ['websocket'], auth: { token: token('k4') } });
+    open.add(s);
+    await h.sioConnectError(s);
+    s.disconnect();
+    n++;
+  }
+  const got = a.arrivals.slice(first - 1);
+  assert.ok(n > 20, `${n} refused CONNECTs`);
+  assert.ok(got.length - 1 <= 3, `${got.length - 1} fetches for ${n} unknown kids in 2.6 s`);
+  for (let i = 1; i < got.length; i++) {
+    assert.ok(got[i] - got[i - 1] >= 900, `fetches ${got[i] - got[i - 1]} ms apart`);
+  }
+});
+
+test('jwt_jwks_refresh fetches again by itself and picks up a rotation', { skip }, async () => {
+  const t = provider.route('/tick');
+  assert.equal(await refused('/tick', token('k4')), 'no key for kid');
+  t.jwks = set('k4');
+  const seen = t.arrivals.length;
+  await h.waitFor(() => t.arrivals.length >= seen + 1, { what: 'a periodic fetch of /tick', timeout: 5000 });
+  // each fetch's connection is closed once done: three more hold no descriptor
+  const fds = d.fdCount();
+  await h.waitFor(() => t.arrivals.length >= seen + 4, { what: 'three more fetches of /tick', timeout: 8000 });
+  await h.waitFor(() => d.fdCount() <= fds, { what: `descriptors back to ${fds}` });
+  await h.waitFor(async () => {
+    const s = h.sioClient(d.port, '/tick', { transports: ['websocket'], auth: { token: token('k4') } });
+    open.add(s);
+    try { await h.sioConnected(s); return true; } catch (e) { return false; } finally { s.disconnect(); }
+  }, { what: '/tick accepting k4', timeout: 5000 });
+  assert.equal(await refused('/tick', token('k1')), 'no key for kid');
+});
+
+test('while the provider fails the last good set keeps working; each failure is counted', { skip }, async () => {
+  const a = provider.route('/a');
+  for (const mode of ['reset', '503', 'big', 'many']) {
+    const m0 = await d.metrics();
+    a.mode = mode;
+    const seen = a.arrivals.length;
+    // an unknown kid asks for the fetch (within a second: refresh_min)
+    assert.equal(await refused('/a', token('k1')), 'no key for kid');
+    await h.waitFor(() => a.arrivals.length > seen, { what: `a fetch answered ${mode}` });
+    const m = await waitMetric(`${mode} counted`, (x) => x.roomcast_jwks_fetch_failures_total > m0.roomcast_jwks_fetch_failures_total);
+    assert.equal(m.roomcast_jwks_keys, m0.roomcast_jwks_keys, `${mode}: the set kept`);
+    await connect('/a', token('k2'));
+  }
+  const log = d.stderr();
+  assert.match(log, /jwks: https:\/\/localhost:\d+\/a: HTTP status 503; keeping the 2 keys in use/);
+  assert.match(log, /body larger than jwt_jwks_max_size \(4096\)/);
+  assert.match(log, /JWKS: 4 keys: at most 3/);
+  // back up, at both limits: 3 keys (jwt_jwks_max_keys) in a body of
+  // exactly 4096 bytes (jwt_jwks_max_size)
+  a.mode = 'exact';
+  a.jwks = set('k1', 'k2', 'k3');
+  assert.equal(await refused('/a', token('k4')), 'no key for kid');
+  await waitMetric('3 keys at the limits held', (x) => x.roomcast_jwks_keys === 3 + 1);
+  await connect('/a', token('k1'));
+  // a set without k2: k2 is refused after it
+  a.mode = 'ok';
+  a.jwks = set('k1');
+  assert.equal(await refused('/a', token('k4')), 'no key for kid');
+  await waitMetric('the one-key set held', (x) => x.roomcast_jwks_keys === 1 + 1);
+  assert.equal(await refused('/a', token('k2')), 'no key for kid');
+  await connect('/a', token('k1'));
+});
+
+test('a fetch still running at jwt_jwks_timeout is dropped and the set kept', { skip }, async () => {
+  const a = provider.route('/a');
+  const m0 = await d.metrics();
+  const seen = a.arrivals.length;
+  a.mode = 'trickle';
+  a.closedAt = 0;
+  assert.equal(await refused('/a', token('k4')), 'no key for kid');
+  await h.waitFor(() => a.arrivals.length > seen, { what: 'the trickled fetch' });
+  await h.waitFor(() => a.closedAt, { what: 'roomcastd closing the trickled fetch', timeout: 6000 });
+  const took = a.closedAt - a.arrivals[seen];
+  assert.ok(took >= 1500 && took < 4000, `closed ${took} ms after it began (jwt_jwks_timeout 2s)`);
+  const m = await waitMetric('the timeout counted', (x) => x.roomcast_jwks_fetch_failures_total === m0.roomcast_jwks_fetch_failures_total + 1);
+  assert.equal(m.roomcast_jwks_keys, m0.roomcast_jwks_keys);
+  assert.match(d.stderr(), /\/a: not done within jwt_jwks_timeout; keeping the 1 keys in use/);
+  await connect('/a', token('k1'));
+  a.mode = 'ok';
+});
+
+test('a certificate that does not name the URL\'s host is refused', { skip }, async () => {
+  await h.waitFor(() => /wrong: TLS: certificate refused: IP address mismatch/.test(d.stderr()),
+    { what: 'the /wrong fetch refused' });
+  assert.equal(other.route('/wrong').arrivals.length, 0, 'no request sent over it');
+  assert.equal(await refused('/wrong', token('k1')), 'signing keys not fetched yet');
+});
+
+test('a reload that keeps the URL keeps its set', { skip }, async () => {
+  const a = provider.route('/a');
+  const m0 = await d.metrics();
+  const seen = a.arrivals.length;
+  a.mode = 'reset';
+  process.kill(d.pid, 'SIGHUP');
+  await waitMetric('the reload', (x) => x.roomcast_config_reloads_total === m0.roomcast_config_reloads_total + 1);
+  await connect('/a', token('k1'));
+  assert.equal(a.arrivals.length, seen, 'no fetch for an unchanged URL');
+  a.mode = 'ok';
+});
+
+test('a reload that names a new URL fetches it and drops the old one', { skip }, async () => {
+  const t = provider.route('/tick');
+  const t2 = provider.route('/tick2');
+  t2.jwks = set('k3');
+  const m0 = await d.metrics();
+  fs.writeFileSync(d.configFile, fs.readFileSync(d.configFile, 'utf8').replace(/\/tick\n/, '/tick2\n'));
+  process.kill(d.pid, 'SIGHUP');
+  await waitMetric('the reload', (x) => x.roomcast_config_reloads_total === m0.roomcast_config_reloads_total + 1);
+  const tickSeen = t.arrivals.length;
+  // jwt_jwks_refresh 1s: a third fetch of /tick2 means two seconds have
+  // passed, in which the old source, alive, would have fetched twice
+  await h.waitFor(() => t2.arrivals.length >= 3, { what: 'three fetches of /tick2', timeout: 8000 });
+  assert.ok(t.arrivals.length <= tickSeen + 1, 'the old URL is no longer fetched (one may have been in flight)');
+  await connect('/tick', token('k3'));
+  assert.equal(await refused('/tick', token('k4')), 'no key for kid');
+});
+
+test('roomcastd -t refuses an http:// URL and an unreadable CA file', { skip }, async () => {
+  const conf = (body) => {
+    const p = file(`t${Math.random()}.conf`);
+    fs.writeFileSync(p, `listen 127.0.0.1:1\nnamespace /x {\n    auth jwt\n${body}}\n`);
+    return p;
+  };
+  let r = await h.runOnce(['-t', '-c', conf('    jwt_jwks_url http://id.example/jwks\n')]);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /:4: jwt_jwks_url: only https:\/\/ URLs: the key set must come over TLS/);
+  r = await h.runOnce(['-t', '-c', conf(`    jwt_jwks_url https://id.example/jwks\n    jwt_jwks_ca_file ${file('nope.pem')}\n`)]);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /namespace \/x: jwt_jwks_ca_file .*nope\.pem: no PEM certificate could be read/);
+  // a provider that is down is not a reason to refuse the file
+  r = await h.runOnce(['-t', '-c', conf(`    jwt_jwks_url https://127.0.0.1:1/jwks\n    jwt_jwks_ca_file ${file('ca.pem')}\n`)]);
+  assert.equal(r.code, 0, r.stderr);
+});
+
+h.endTests(() => d, { clients: () => open });
