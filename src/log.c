@@ -15,6 +15,7 @@
 enum log_level log_current_level = LOG_LEVEL_INFO;
 static int log_fd = STDERR_FILENO;
 static bool log_journal;       /* stderr is journald's: priority prefixes */
+static char log_path[256];     /* the open file's name, "" = stderr; for log_reopen() */
 
 static const char *const log_level_names[] = { "error", "warn", "info", "debug" };
 
@@ -43,7 +44,16 @@ int log_open(enum log_level level, const char *path)
 	log_close();
 	log_fd = fd;
 	log_current_level = level;
+	snprintf(log_path, sizeof log_path, "%s", path ? path : "");
 	return 0;
+}
+
+int log_reopen(void)
+{
+	char path[sizeof log_path];
+
+	memcpy(path, log_path, sizeof path); /* log_open() rewrites log_path */
+	return log_open(log_current_level, path);
 }
 
 void log_close(void)

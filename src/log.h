@@ -28,6 +28,9 @@ int log_level_parse(const char *name, enum log_level *out);
  * Returns 0, or -1 (errno set) if the file cannot be opened for append; the
  * previous destination is then kept. */
 int log_open(enum log_level level, const char *path);
+/* Opens the current destination's file again (logrotate moved it away), at
+ * the same level.  Returns 0, or -1 (errno set) with the old file kept. */
+int log_reopen(void);
 void log_close(void);
 
 extern enum log_level log_current_level;

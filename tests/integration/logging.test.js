@@ -6,7 +6,9 @@
 // cause at will is written at most 10 times a second from one place, the
 // rest counted as suppressed=N on the next; a request for an unknown
 // session id is a warning (rate-limited) that asks whether the balancer is
-// sticky, and the client still gets the reference's code 1 answer.
+// sticky, and the client still gets the reference's code 1 answer;
+// SIGUSR1 reopens the log file, USR2, ALRM and WINCH are logged and
+// ignored, QUIT drains; a reload refused still reopens the log (issue 19).
 // roomcastd only: these are roomcastd's logs.
 'use strict';
 
@@ -67,5 +69,40 @@ test('an unknown session id: a rate-limited warning that asks about stickiness; 
   h.assertEioError(await h.request(d.port, { path: `${h.EIO_PATH}?EIO=4&transport=polling&sid=BBBBBBBBBBBBBBBBBBBB`, waitClose: true }), 1);
   const last = warned().at(-1);
   assert.match(last, new RegExp(`sid="BBBBBBBBBBBBBBBBBBBB" peer=127\\.0\\.0\\.1 suppressed=${N - 10}$`));
+  await d.stop();
+});
+
+test('SIGUSR1 reopens log_file; USR2, ALRM and WINCH are logged and ignored; QUIT drains', { skip }, async () => {
+  const d = await h.startDaemon({ sio: true,
+    config: `listen 127.0.0.1:{PORT}\npath ${h.EIO_PATH}\nlog_file {DIR}/rc.log\ndrain_timeout 0ms\n` });
+  daemons.push(d);
+  const file = path.join(d.dir, 'rc.log');
+  const read = () => (fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '');
+  fs.renameSync(file, `${file}.1`);           // logrotate's move
+  d.child.kill('SIGUSR1');
+  await h.waitFor(() => read().includes('msg="SIGUSR1: log file reopened"'), { what: 'a new rc.log' });
+  for (const sig of ['SIGUSR2', 'SIGALRM', 'SIGWINCH']) {
+    d.child.kill(sig);
+    await h.waitFor(() => read().includes(`level=warn msg="${sig} ignored (roomcastd(8) lists the signals it takes)"`), { what: `${sig} logged` });
+  }
+  assert.equal((await h.request(d.port, { path: '/healthz', waitClose: true })).status, 200);
+  assert.equal(fs.readFileSync(`${file}.1`, 'utf8').includes('ignored'), false, 'nothing more in the rotated file');
+  await d.stop('SIGQUIT');
+  assert.match(read(), /msg="stopping on signal 3: moving 0 sessions off over 0 ms"/);
+});
+
+test('a rotation while the file is broken: the refused reload still reopens the log', { skip }, async () => {
+  const d = await h.startDaemon({ sio: true,
+    config: `listen 127.0.0.1:{PORT}\npath ${h.EIO_PATH}\nlog_file {DIR}/rc.log\ndrain_timeout 0ms\n` });
+  daemons.push(d);
+  const file = path.join(d.dir, 'rc.log');
+  const good = fs.readFileSync(d.configFile, 'utf8');
+  fs.writeFileSync(d.configFile, `${good}bogus_key 1\n`);
+  fs.renameSync(file, `${file}.1`);
+  d.child.kill('SIGHUP');
+  await h.waitFor(async () => (await d.metrics()).roomcast_config_reload_failures_total === 1, { what: 'the refused reload' });
+  assert.match(fs.readFileSync(file, 'utf8'), /level=error msg="reload refused: .*unknown key 'bogus_key'/);
+  assert.doesNotMatch(fs.readFileSync(`${file}.1`, 'utf8'), /reload refused/);
+  fs.writeFileSync(d.configFile, good);
   await d.stop();
 });
