@@ -297,6 +297,15 @@ static void daemon_reload_note(void *arg, const char *line)
 	log_warn("reload: %s", line);
 }
 
+/* Prometheus's own pair for "did the last reload work, and when did one
+ * last work", so that an alert written for Prometheus fits. */
+static void daemon_note_load(bool applied)
+{
+	metrics_gauge_set(config_last_reload_successful, applied);
+	if (applied)
+		metrics_gauge_set(config_last_reload_success_timestamp_seconds, (int64_t)time(NULL));
+}
+
 /* Loads the file again into <next> and makes it fit to run (reload.h).
  * Returns 0, or -1 with why not in <err>, nothing changed. */
 static int daemon_reload_load(struct config *next, char *err, size_t err_len)
@@ -330,6 +339,7 @@ static void daemon_reload(void)
 		/* logrotate moved the file whether or not the new config is good */
 		daemon_reopen_log("reload");
 		metrics_inc(config_reload_failures_total);
+		daemon_note_load(false);
 		log_error("reload refused: %s; the running configuration stays", err);
 		(void)sd_notify(0, "READY=1");
 		return;
@@ -346,6 +356,7 @@ static void daemon_reload(void)
 	if (daemon_state.app->reload_commit && daemon_state.app->reload_commit() < 0)
 		log_error("reload: out of memory setting up new namespaces; they refuse clients");
 	metrics_inc(config_reloads_total);
+	daemon_note_load(true);
 	log_info("reloaded %s", daemon_state.path);
 	(void)sd_notify(0, "READY=1");
 }
@@ -476,6 +487,7 @@ int daemon_run(struct config *cfg, const char *path, const struct daemon_app *ap
 		log_error("start-up failed");
 		return 1;
 	}
+	daemon_note_load(true);
 	metrics_histogram_register(&daemon_lag);
 	procmetrics_init();
 	daemon_lag_arm();
