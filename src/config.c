@@ -12,8 +12,8 @@
  * pattern syntax checked here is the one it matches.  Does not own opening
  * the log file, binding listeners or deciding what a reload may change
  * (main.c), nor applying a namespace's policy (nsp.c).  Pure apart from
- * config_load() reading the file: no logging, no globals written, no name
- * resolution.
+ * config_load() reading the file and config_dump() writing what it read
+ * (roomcastd -T): no logging, no globals written, no name resolution.
  *
  * Flow: config_load() -> config_defaults() (each top-level row's default
  * text through its own handler, then "/" with each namespace row's) ->
@@ -402,6 +402,20 @@ struct config_parser {
 					  * for a namespace row in this block; 0 = not yet */
 	struct config_namespace *ns;     /* the open block's namespace; NULL outside blocks */
 	bool had_block;                  /* this text has opened a block */
+	struct config_dump *dump;        /* records each statement for config_dump(); or NULL */
+};
+
+/* One statement as the file wrote it, for config_dump(). */
+struct config_dump_line {
+	size_t row;                      /* in config_keys */
+	size_t ns;                       /* index in cfg->namespaces, for a namespace row */
+	char *text;                      /* its values, one space apart */
+};
+
+struct config_dump {
+	struct config_dump_line *lines;
+	size_t n, cap;
+	bool out_of_memory;
 };
 
 /* Writes "FILE:LINE: message" (or "FILE: message" with no line) into the
@@ -1687,6 +1701,43 @@ static const char *config_emit_channel_clash(char *prefix, size_t prefix_len,
 
 /* ---- statements ---- */
 
+/* Keeps statement <row>'s values <v> (<n>) for config_dump(), when it is
+ * asked for. */
+static void config_dump_note(struct config_parser *ps, size_t row, const struct config_tok *v,
+			     size_t n)
+{
+	struct config_dump *d = ps->dump;
+	size_t len = 0;
+
+	if (!d || d->out_of_memory)
+		return;
+	if (d->n == d->cap) {
+		size_t cap = d->cap ? 2 * d->cap : 64;
+		struct config_dump_line *lines = realloc(d->lines, cap * sizeof *lines);
+		if (!lines) {
+			d->out_of_memory = true;
+			return;
+		}
+		d->lines = lines;
+		d->cap = cap;
+	}
+	for (size_t i = 0; i < n; i++)
+		len += v[i].len + 1;
+	char *text = malloc(len);
+	if (!text) {
+		d->out_of_memory = true;
+		return;
+	}
+	for (size_t i = 0, at = 0; i < n; i++) {
+		memcpy(text + at, v[i].s, v[i].len);
+		at += v[i].len;
+		text[at++] = i + 1 < n ? ' ' : '\0';
+	}
+	d->lines[d->n++] = (struct config_dump_line){
+		.row = row, .ns = ps->ns ? (size_t)(ps->ns - ps->cfg->namespaces) : 0, .text = text,
+	};
+}
+
 /* The row of key <t> for <scope>; a key with a row in each scope
  * (auth_backend_timeout) is found by where it is written.  A row of the
  * other scope if there is no such row, for the caller's message. */
@@ -1758,7 +1809,10 @@ static int config_statement(struct config_parser *ps, struct config_lexer *lx,
 	ps->is_first = ps->first_line[row] == 0;
 	if (ps->is_first)
 		ps->first_line[row] = ps->line;
-	return key->set(ps, key, v, n);
+	if (key->set(ps, key, v, n) < 0)
+		return -1;
+	config_dump_note(ps, row, v, n);
+	return 0;
 }
 
 static int config_first_line(const struct config_parser *ps, const char *name)
@@ -2051,11 +2105,13 @@ static int config_check(struct config_parser *ps)
 	return 0;
 }
 
-int config_parse(struct config *cfg, const char *text, size_t len,
-		 const char *filename, char *err, size_t err_len)
+/* config_parse(), each statement kept in <dump> if not NULL. */
+static int config_parse_dump(struct config *cfg, const char *text, size_t len,
+			     const char *filename, char *err, size_t err_len,
+			     struct config_dump *dump)
 {
 	struct config_parser ps = {
-		.cfg = cfg, .filename = filename, .err = err, .err_len = err_len,
+		.cfg = cfg, .filename = filename, .err = err, .err_len = err_len, .dump = dump,
 	};
 	struct config_lexer lx = { .p = text, .end = len ? text + len : text, .line = 1 };
 	struct config_tok t;
@@ -2091,6 +2147,12 @@ int config_parse(struct config *cfg, const char *text, size_t len,
 	return config_check(&ps);
 }
 
+int config_parse(struct config *cfg, const char *text, size_t len,
+		 const char *filename, char *err, size_t err_len)
+{
+	return config_parse_dump(cfg, text, len, filename, err, err_len, NULL);
+}
+
 void config_defaults(struct config *cfg)
 {
 	memset(cfg, 0, sizeof *cfg);
@@ -2101,7 +2163,9 @@ void config_defaults(struct config *cfg)
 	config_namespaces_reset(cfg);
 }
 
-int config_load(struct config *cfg, const char *path, char *err, size_t err_len)
+/* config_load(), each statement kept in <dump> if not NULL. */
+static int config_load_dump(struct config *cfg, const char *path, char *err, size_t err_len,
+			    struct config_dump *dump)
 {
 	char *buf;
 	size_t len = 0;
@@ -2140,7 +2204,7 @@ int config_load(struct config *cfg, const char *path, char *err, size_t err_len)
 			snprintf(err, err_len, "%s: larger than 1 MiB (not a config file?)", path);
 		return -1;
 	}
-	rc = config_parse(cfg, buf, len, path, err, err_len);
+	rc = config_parse_dump(cfg, buf, len, path, err, err_len, dump);
 	free(buf);
 	return rc;
 
@@ -2148,6 +2212,71 @@ fail_errno:
 	if (err_len > 0)
 		snprintf(err, err_len, "%s: %s", path, strerror(errno));
 	return -1;
+}
+
+int config_load(struct config *cfg, const char *path, char *err, size_t err_len)
+{
+	return config_load_dump(cfg, path, err, err_len, NULL);
+}
+
+/* ---- the effective configuration (roomcastd -T) ---- */
+
+/* Row <row> (of namespace <ns> for a namespace row) as <d> has it from
+ * the file, else its default, else a comment saying it is not set. */
+static void config_dump_row(FILE *out, const struct config_dump *d, size_t row, size_t ns)
+{
+	const struct config_key *key = &config_keys[row];
+	const char *indent = key->scope == CONFIG_SCOPE_NAMESPACE ? "    " : "";
+	bool written = false;
+
+	for (size_t i = 0; i < d->n; i++) {
+		const struct config_dump_line *l = &d->lines[i];
+		if (l->row == row && (key->scope == CONFIG_SCOPE_TOP || l->ns == ns)) {
+			fprintf(out, "%s%s %s\n", indent, key->name, l->text);
+			written = true;
+		}
+	}
+	if (written)
+		return;
+	if (key->default_value)
+		fprintf(out, "%s%s %s\n", indent, key->name, key->default_value);
+	else
+		fprintf(out, "%s# %s: not set (%s)\n", indent, key->name, key->why);
+}
+
+static void config_dump_scope(FILE *out, const struct config_dump *d, enum config_scope scope,
+			      size_t ns)
+{
+	for (size_t row = 0; row < CONFIG_N_KEYS; row++) {
+		if (config_keys[row].scope == scope)
+			config_dump_row(out, d, row, ns);
+	}
+}
+
+int config_dump(const char *path, FILE *out, char *err, size_t err_len)
+{
+	static struct config cfg; /* large: not on the stack */
+	struct config_dump d = { 0 };
+	int rc = config_load_dump(&cfg, path, err, err_len, &d);
+
+	if (rc == 0 && d.out_of_memory) {
+		snprintf(err, err_len, "%s: out of memory", path);
+		rc = -1;
+	}
+	if (rc == 0) {
+		fprintf(out, "# the effective configuration of %s: every key, as the file sets it "
+			"or by default\n", path);
+		config_dump_scope(out, &d, CONFIG_SCOPE_TOP, 0);
+		for (size_t i = 0; i < cfg.n_namespaces; i++) {
+			fprintf(out, "\nnamespace %s {\n", cfg.namespaces[i].name);
+			config_dump_scope(out, &d, CONFIG_SCOPE_NAMESPACE, i);
+			fprintf(out, "}\n");
+		}
+	}
+	for (size_t i = 0; i < d.n; i++)
+		free(d.lines[i].text);
+	free(d.lines);
+	return rc;
 }
 
 /* ---- room patterns ---- */

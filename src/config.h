@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/socket.h>
 
 #include "log.h"
@@ -215,6 +216,16 @@ int config_parse(struct config *cfg, const char *text, size_t len,
 /* Sets the defaults, then reads and parses the file at <path>.  Returns 0,
  * or -1 with "FILE:LINE: message" (or "FILE: strerror") in <err>. */
 int config_load(struct config *cfg, const char *path, char *err, size_t err_len)
+	__attribute__((warn_unused_result));
+
+/* Loads the file at <path> as config_load() does and writes to <out> the
+ * configuration it gives: every key on a line of its own, with the values
+ * the file wrote or else its default, a key with no default and not set as
+ * a comment, and every namespace as a block ("/" included).  Comments and
+ * spacing of the file are not kept.  The text is a config file that parses
+ * to the same values (roomcastd -T).  Returns 0, or -1 with the reason in
+ * <err> and nothing written. */
+int config_dump(const char *path, FILE *out, char *err, size_t err_len)
 	__attribute__((warn_unused_result));
 
 /* Whether a client may join or leave room <room> (<room_len> bytes, not

@@ -493,6 +493,7 @@ int daemon_run(struct config *cfg, const char *path, const struct daemon_app *ap
 	daemon_lag_arm();
 	log_info("roomcastd %s started (pid %d, %s)", ROOMCAST_VERSION, (int)getpid(),
 		 event_base_get_method(daemon_state.base));
+	log_echo_errors(false); /* started: the log file alone from here */
 	(void)sd_notify(0, "READY=1");
 	while (!daemon_state.stopping) {
 		if (event_base_loop(daemon_state.base, EVLOOP_ONCE) < 0) {

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -16,6 +17,7 @@ enum log_level log_current_level = LOG_LEVEL_INFO;
 static int log_fd = STDERR_FILENO;
 static bool log_journal;       /* stderr is journald's: priority prefixes */
 static char log_path[256];     /* the open file's name, "" = stderr; for log_reopen() */
+static bool log_echo;          /* error lines to a file go to stderr too (start-up) */
 
 static const char *const log_level_names[] = { "error", "warn", "info", "debug" };
 
@@ -46,6 +48,36 @@ int log_open(enum log_level level, const char *path)
 	log_current_level = level;
 	snprintf(log_path, sizeof log_path, "%s", path ? path : "");
 	return 0;
+}
+
+int log_check(const char *path)
+{
+	char dir[sizeof log_path];
+
+	if (!path || !*path)
+		return 0;
+	int fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+	if (fd >= 0) {
+		close(fd);
+		return 0;
+	}
+	if (errno != ENOENT)
+		return -1;
+	/* Not there yet: log_open() creates it, if its directory lets it. */
+	snprintf(dir, sizeof dir, "%s", path);
+	char *slash = strrchr(dir, '/');
+	if (!slash)
+		strcpy(dir, ".");
+	else if (slash == dir)
+		dir[1] = '\0';
+	else
+		*slash = '\0';
+	return access(dir, W_OK | X_OK);
+}
+
+void log_echo_errors(bool on)
+{
+	log_echo = on;
 }
 
 int log_reopen(void)
@@ -83,24 +115,27 @@ static size_t log_put_message(char *line, size_t n, size_t cap, const char *text
 	return n < cap ? n : cap - 1;
 }
 
-/* The line of <level> and the formatted message, plus <extra> fields. */
+/* One line, <head> then <body>, in one write: appends from two
+ * processes never interleave.  A line that cannot be written has nowhere
+ * better to go. */
+static void log_put(int fd, const char *head, size_t head_len, const char *body, size_t len)
+{
+	struct iovec iov[2] = { { (void *)head, head_len }, { (void *)body, len } };
+
+	(void)!writev(fd, iov, 2);
+}
+
+/* The line of <level> and the formatted message, plus <extra> fields: in a
+ * file after the time; on stderr after journald's priority, when it is the
+ * journal's.  During start-up an error line goes to both. */
 static void log_vwrite(enum log_level level, const char *extra, const char *fmt, va_list ap)
 {
 	static const char priority[] = { '3', '4', '6', '7' };
-	char text[960], line[1280];
-	size_t n = 0;
+	char text[960], line[1280], head[40];
+	size_t n;
 	int saved_errno = errno;
 
-	if (log_fd != STDERR_FILENO) {
-		struct timespec ts;
-		struct tm tm;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		n = strftime(line, sizeof line, "time=%Y-%m-%dT%H:%M:%S", gmtime_r(&ts.tv_sec, &tm));
-		n += (size_t)snprintf(line + n, sizeof line - n, ".%03ldZ ", ts.tv_nsec / 1000000);
-	} else if (log_journal) {
-		n = (size_t)snprintf(line, sizeof line, "<%c>", priority[level]);
-	}
-	n += (size_t)snprintf(line + n, sizeof line - n, "level=%s ", log_level_names[level]);
+	n = (size_t)snprintf(line, sizeof line, "level=%s ", log_level_names[level]);
 	if (vsnprintf(text, sizeof text, fmt, ap) < 0)
 		text[0] = '\0';
 	n = log_put_message(line, n, sizeof line - 1, text);
@@ -109,8 +144,19 @@ static void log_vwrite(enum log_level level, const char *extra, const char *fmt,
 	if (n > sizeof line - 2)
 		n = sizeof line - 2;
 	line[n++] = '\n';
-	/* A log line that cannot be written has nowhere better to go. */
-	(void)!write(log_fd, line, n);
+	if (log_fd != STDERR_FILENO) {
+		struct timespec ts;
+		struct tm tm;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		size_t h = strftime(head, sizeof head, "time=%Y-%m-%dT%H:%M:%S",
+				    gmtime_r(&ts.tv_sec, &tm));
+		h += (size_t)snprintf(head + h, sizeof head - h, ".%03ldZ ", ts.tv_nsec / 1000000);
+		log_put(log_fd, head, h, line, n);
+	}
+	if (log_fd == STDERR_FILENO || (log_echo && level == LOG_LEVEL_ERROR)) {
+		size_t h = log_journal ? (size_t)snprintf(head, sizeof head, "<%c>", priority[level]) : 0;
+		log_put(STDERR_FILENO, head, h, line, n);
+	}
 	errno = saved_errno;
 }
 

@@ -14,6 +14,9 @@
 #ifndef ROOMCAST_LOG_H
 #define ROOMCAST_LOG_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
 enum log_level {
 	LOG_LEVEL_ERROR = 0,
 	LOG_LEVEL_WARN,
@@ -32,6 +35,16 @@ int log_open(enum log_level level, const char *path);
  * the same level.  Returns 0, or -1 (errno set) with the old file kept. */
 int log_reopen(void);
 void log_close(void);
+
+/* Whether log_open() could open <path> (NULL or "" is stderr: yes), without
+ * creating it: an existing file must open for append, a new one's
+ * directory let it be made.  Returns 0, or -1 with errno set (roomcastd -t). */
+int log_check(const char *path);
+
+/* While on, an error line written to a log file is written to stderr too:
+ * a daemon that fails to start says why in the journal, not only in its
+ * file.  Off by default; main.c turns it on until the daemon is ready. */
+void log_echo_errors(bool on);
 
 extern enum log_level log_current_level;
 

@@ -2636,6 +2636,82 @@ static void redis_keys_inside_a_namespace_block_are_rejected(void **state)
 
 /* ---- files ---- */
 
+/* <cfg> without where each value was written, which a dump changes. */
+static void config_test_forget_lines(struct config *cfg)
+{
+	for (size_t i = 0; i < cfg->n_listen; i++)
+		cfg->listen[i].line = 0;
+	cfg->admin_listen.line = 0;
+	cfg->cluster_listen.line = 0;
+	for (size_t i = 0; i < cfg->n_namespaces; i++)
+		cfg->namespaces[i].line = 0;
+}
+
+/* config_dump() of the file at <path> into <out> (malloc'd, NUL-terminated). */
+static char *config_test_dump(const char *path)
+{
+	char err[CONFIG_ERR_LEN], *text = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&text, &len);
+
+	assert_non_null(out);
+	if (config_dump(path, out, err, sizeof err) != 0)
+		fail_msg("%s", err);
+	fclose(out);
+	return text;
+}
+
+/* -T's round trip: the dump of a file is a config file that gives the same
+ * values, byte for byte, and dumps to itself (but for the name in its
+ * first line). */
+static void config_test_dump_round_trip(const char *path)
+{
+	static struct config a, b;
+	char err[CONFIG_ERR_LEN], dumped[] = "/tmp/roomcast-dump-XXXXXX";
+
+	if (config_load(&a, path, err, sizeof err) != 0)
+		fail_msg("%s", err);
+	char *text = config_test_dump(path);
+	int fd = mkstemp(dumped);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	if (config_load(&b, dumped, err, sizeof err) != 0)
+		fail_msg("the dump of %s is refused: %s\n%s", path, err, text);
+	config_test_forget_lines(&a);
+	config_test_forget_lines(&b);
+	assert_memory_equal(&a, &b, sizeof a);
+	char *again = config_test_dump(dumped);
+	assert_string_equal(strchr(again, '\n'), strchr(text, '\n'));
+	unlink(dumped);
+	free(again);
+	free(text);
+}
+
+static void dump_gives_the_same_configuration_and_dumps_to_itself(void **state)
+{
+	char path[] = "/tmp/roomcast-conf-XXXXXX";
+	static const char text[] =
+		"listen 127.0.0.1:1\nlisten [::1]:2 reuseport\nadmin_listen 127.0.0.1:3\n"
+		"cors_origin https://a.example https://b.example\nping_interval 30s\n"
+		"redis 127.0.0.1:6379\nredis_password pw\nbackend_headers cookie x-user\n"
+		"cluster_listen 127.0.0.1:4\ncluster_secret_file /etc/secret\n"
+		"namespace /chat {\n  client_join chat:* {auth.team}:*\n  relay yes\n"
+		"  flush_delay 2ms\n  forward all\n  forward_events msg:*\n}\n"
+		"namespace /jwt {\n  auth jwt\n  jwt_secret_file /etc/jwt\n  jwt_issuer me\n"
+		"  client_join own:{sub}:*\n}\n"
+		"namespace /b {\n  auth backend\n  auth_backend_timeout 2s\n}\n";
+	int fd = mkstemp(path);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, sizeof text - 1), (ssize_t)(sizeof text - 1));
+	close(fd);
+	config_test_dump_round_trip(path);
+	unlink(path);
+	config_test_dump_round_trip("conf/roomcast.conf");
+	config_test_dump_round_trip("conf/installed.conf");
+}
+
 static void shipped_sample_config_listens_on_127_0_0_1_port_3000(void **state)
 {
 	struct config cfg, defaults;
@@ -2878,6 +2954,7 @@ int main(void)
 		cmocka_unit_test(defaults_match_the_reference_server),
 		cmocka_unit_test(empty_text_keeps_every_default),
 		cmocka_unit_test(every_key_is_parsed_with_a_valid_value),
+		cmocka_unit_test(dump_gives_the_same_configuration_and_dumps_to_itself),
 		cmocka_unit_test(parsing_on_top_replaces_values_and_the_listen_list),
 		cmocka_unit_test(listen_accepts_an_ipv4_literal),
 		cmocka_unit_test(listen_accepts_ipv6_in_brackets),
