@@ -1756,6 +1756,56 @@ static const struct config_key *config_key_find(const struct config_tok *t,
 	return other;
 }
 
+/* The optimal-string-alignment distance between <a> and <b> (insertions,
+ * deletions, substitutions and swaps of neighbours, one each), or a value
+ * above <max> once it cannot be <max> or less.  Key names are short. */
+static size_t config_distance(const char *a, size_t alen, const char *b, size_t blen, size_t max)
+{
+	enum { LONGEST = 40 };
+	size_t d[LONGEST + 1][LONGEST + 1];
+
+	if (alen > LONGEST || blen > LONGEST || (alen > blen ? alen - blen : blen - alen) > max)
+		return max + 1;
+	for (size_t i = 0; i <= alen; i++)
+		d[i][0] = i;
+	for (size_t j = 0; j <= blen; j++)
+		d[0][j] = j;
+	for (size_t i = 1; i <= alen; i++) {
+		for (size_t j = 1; j <= blen; j++) {
+			size_t best = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+			if (d[i - 1][j] + 1 < best)
+				best = d[i - 1][j] + 1;
+			if (d[i][j - 1] + 1 < best)
+				best = d[i][j - 1] + 1;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+			    d[i - 2][j - 2] + 1 < best)
+				best = d[i - 2][j - 2] + 1;
+			d[i][j] = best;
+		}
+	}
+	return d[alen][blen];
+}
+
+/* The key of <scope> nearest to the unknown word <t>, as git and cargo
+ * suggest a command: at most 2 edits, and fewer than a third of the word
+ * (so "foo" suggests nothing).  NULL if none is that near. */
+static const char *config_nearest_key(const struct config_tok *t, enum config_scope scope)
+{
+	const char *best = NULL;
+	size_t best_d = 2;
+
+	for (size_t i = 0; i < CONFIG_N_KEYS; i++) {
+		const char *name = config_keys[i].name;
+		size_t d = config_distance(t->s, t->len, name, strlen(name), best_d);
+		if (config_keys[i].scope == scope && d * 3 <= t->len &&
+		    (d < best_d || (d == best_d && !best))) {
+			best = name;
+			best_d = d;
+		}
+	}
+	return best;
+}
+
 /* One `key value...` line, its key already read.  Counts the values,
  * refuses a second line of a key that does not repeat, then hands the
  * values to the row's handler. */
@@ -1769,8 +1819,14 @@ static int config_statement(struct config_parser *ps, struct config_lexer *lx,
 	ps->line = key_tok->line;
 	const struct config_key *key =
 		config_key_find(key_tok, ps->ns ? CONFIG_SCOPE_NAMESPACE : CONFIG_SCOPE_TOP);
-	if (!key)
+	if (!key) {
+		const char *near = config_nearest_key(key_tok, ps->ns ? CONFIG_SCOPE_NAMESPACE
+								 : CONFIG_SCOPE_TOP);
+		if (near)
+			return config_fail(ps, "unknown key '%s' (did you mean '%s'?)",
+					   config_quote(q, key_tok), near);
 		return config_fail(ps, "unknown key '%s'", config_quote(q, key_tok));
+	}
 	if (key->scope == CONFIG_SCOPE_NAMESPACE && !ps->ns)
 		return config_fail(ps, "'%s' is only valid inside a namespace block", key->name);
 	if (key->scope == CONFIG_SCOPE_TOP && ps->ns)

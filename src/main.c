@@ -103,6 +103,8 @@ int main(int argc, char **argv)
 		}
 	}
 	if (optind != argc) {
+		fprintf(stderr, "roomcastd: unexpected argument '%s' (a file goes after -c)\n",
+			argv[optind]);
 		main_usage(stderr);
 		return 1;
 	}

@@ -150,6 +150,16 @@ test('-T prints every key with its default; -t accepts it, and it dumps to itsel
   assert.equal(bad.stdout, '');
 });
 
+test('an extra argument is named; an unknown key suggests the nearest one', { skip: only }, async () => {
+  const r = await h.runOnce(['-t', 'extra-arg']);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /^roomcastd: unexpected argument 'extra-arg' \(a file goes after -c\)\nusage: roomcastd /);
+  const f = file('typo.conf', 'max_conections 5\n');
+  const t = await h.runOnce(['-t', '-c', f]);
+  assert.equal(t.code, 1);
+  assert.equal(t.stderr, `${f}:1: unknown key 'max_conections' (did you mean 'max_connections'?)\n`);
+});
+
 test('--version and -h exit 0 and print something', { skip: only }, async () => {
   const v = await h.runOnce(['--version']);
   assert.equal(v.code, 0);

@@ -1000,8 +1000,31 @@ static void log_file_of_255_bytes_is_accepted_and_256_is_rejected(void **state)
 static void unknown_key_is_rejected_with_line_number(void **state)
 {
 	config_test_expect_error("# c\n\nfoo 1\n", "t.conf:3: unknown key 'foo'");
-	config_test_expect_error("Listen 127.0.0.1:3000\n", "t.conf:1: unknown key 'Listen'");
+	config_test_expect_error("Listen 127.0.0.1:3000\n",
+				 "t.conf:1: unknown key 'Listen' (did you mean 'listen'?)");
 	config_test_expect_error("ping_interval=25s\n", "t.conf:1: unknown key 'ping_interval=25s'");
+}
+
+static void unknown_key_suggests_the_nearest_key_of_its_scope(void **state)
+{
+	/* one letter missing, extra, wrong, or two swapped */
+	config_test_expect_error("max_conections 5\n",
+				 "t.conf:1: unknown key 'max_conections' (did you mean 'max_connections'?)");
+	config_test_expect_error("ping_intervall 1s\n",
+				 "t.conf:1: unknown key 'ping_intervall' (did you mean 'ping_interval'?)");
+	config_test_expect_error("ping_intrevalx 1s\n",
+				 "t.conf:1: unknown key 'ping_intrevalx' (did you mean 'ping_interval'?)");
+	config_test_expect_error("drian_timeout 1s\n",
+				 "t.conf:1: unknown key 'drian_timeout' (did you mean 'drain_timeout'?)");
+	/* inside a block, the block's keys */
+	config_test_expect_error("namespace /a {\n  relya yes\n}\n",
+				 "t.conf:2: unknown key 'relya' (did you mean 'relay'?)");
+	/* a short word takes one edit in three; three edits are no guess */
+	config_test_expect_error("pth /x/\n", "t.conf:1: unknown key 'pth' (did you mean 'path'?)");
+	config_test_expect_error("rdis x:1\n", "t.conf:1: unknown key 'rdis' (did you mean 'redis'?)");
+	config_test_expect_error("namespace /a {\n  ath none\n}\n",
+				 "t.conf:2: unknown key 'ath' (did you mean 'auth'?)");
+	config_test_expect_error("max_cnnctns 5\n", "t.conf:1: unknown key 'max_cnnctns'");
 }
 
 static void unknown_key_is_quoted_escaped_and_cut_at_64_bytes(void **state)
@@ -3006,6 +3029,7 @@ int main(void)
 		cmocka_unit_test(unknown_log_level_is_rejected),
 		cmocka_unit_test(log_file_of_255_bytes_is_accepted_and_256_is_rejected),
 		cmocka_unit_test(unknown_key_is_rejected_with_line_number),
+		cmocka_unit_test(unknown_key_suggests_the_nearest_key_of_its_scope),
 		cmocka_unit_test(unknown_key_is_quoted_escaped_and_cut_at_64_bytes),
 		cmocka_unit_test(stray_braces_are_rejected),
 		cmocka_unit_test(braces_inside_a_word_are_part_of_the_value),
