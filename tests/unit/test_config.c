@@ -2816,6 +2816,128 @@ static void every_key_is_in_the_sample_config_and_the_man_page(void **state)
 	}
 }
 
+/* Every duration key, and whether it is written in a namespace block. */
+static const struct {
+	const char *key;
+	bool ns;
+} config_test_durations[] = {
+	{ "ping_interval", false }, { "ping_timeout", false }, { "upgrade_timeout", false },
+	{ "linger_timeout", false }, { "drain_timeout", false }, { "keepalive_timeout", false },
+	{ "header_timeout", false }, { "body_timeout", false }, { "connect_timeout", false },
+	{ "redis_request_timeout", false }, { "backend_flush_delay", false },
+	{ "backend_ack_timeout", false }, { "auth_backend_timeout", false },
+	{ "flush_delay", true }, { "jwt_leeway", true }, { "auth_backend_timeout", true },
+};
+
+/* <text> (a duration as the man page writes it) in milliseconds. */
+static uint64_t config_test_ms(const char *text)
+{
+	static const struct { const char *unit; uint64_t ms; } units[] = {
+		{ "ms", 1 }, { "s", 1000 }, { "m", 60000 }, { "h", 3600000 },
+	};
+	char *end;
+	uint64_t v = strtoull(text, &end, 10);
+
+	for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
+		if (strcmp(end, units[i].unit) == 0)
+			return v * units[i].ms;
+	}
+	fail_msg("'%s' is not a duration", text);
+	return 0;
+}
+
+/* Parses <key> <value> where the key is written (a namespace block for a
+ * namespace key, with what it needs).  Returns the parser's result. */
+static int config_test_duration_parse(size_t k, const char *value, char *err)
+{
+	struct config cfg;
+	char text[256];
+	const char *key = config_test_durations[k].key;
+
+	if (!config_test_durations[k].ns)
+		snprintf(text, sizeof text, "%s %s\n", key, value);
+	else if (strcmp(key, "auth_backend_timeout") == 0)
+		snprintf(text, sizeof text, "redis 127.0.0.1:6379\nnamespace /a {\n  auth backend\n"
+			 "  %s %s\n}\n", key, value);
+	else
+		snprintf(text, sizeof text, "namespace /a {\n  %s %s\n}\n", key, value);
+	config_defaults(&cfg);
+	return config_test_parse_len(&cfg, text, strlen(text), err);
+}
+
+/* One rule for durations: a unit always, and each key's range as its entry
+ * in roomcast.conf(5) states it ("Range LOW to HIGH."), enforced at both
+ * ends.  The man page's duration keys are exactly the list above. */
+static void each_duration_key_takes_exactly_the_range_its_entry_states(void **state)
+{
+	FILE *fp = fopen("man/roomcast.conf.5", "r");
+	char *text = calloc(1, 256 * 1024);
+	char err[CONFIG_ERR_LEN], value[32], expected[160];
+	size_t entries = 0;
+
+	assert_non_null(fp);
+	assert_non_null(text);
+	assert_true(fread(text, 1, 256 * 1024 - 1, fp) > 0);
+	fclose(fp);
+	const char *ns_from = strstr(text, "\n.SH NAMESPACES\n"), *ns_to = strstr(text, "\n.SH REDIS\n");
+	assert_non_null(ns_from);
+	assert_non_null(ns_to);
+	for (const char *p = text; (p = strstr(p, "\\fR \\fIduration\\fR\n")); p++)
+		entries++;
+	assert_int_equal(entries, sizeof config_test_durations / sizeof config_test_durations[0]);
+	/* A range said of every duration, in VALUES, must hold for each key. */
+	const char *values = strstr(text, "\n.I duration\n");
+	assert_non_null(values);
+	const char *values_end = strstr(values + 1, "\n.TP\n");
+	char all_low[16] = "0ms", all_high[16] = "";
+	const char *between = strstr(values, "between ");
+	if (between && between < values_end &&
+	    sscanf(between, "between %15s and %15[^.]", all_low, all_high) != 2)
+		fail_msg("VALUES: cannot read the range of every duration");
+
+	for (size_t k = 0; k < sizeof config_test_durations / sizeof config_test_durations[0]; k++) {
+		const char *key = config_test_durations[k].key, *entry = text;
+		char header[80], low[16], high[16];
+		snprintf(header, sizeof header, "\n\\fB%s\\fR \\fIduration\\fR\n", key);
+		/* the entry in the namespace section for a namespace key, else outside it */
+		while ((entry = strstr(entry + 1, header)) &&
+		       (entry > ns_from && entry < ns_to) != config_test_durations[k].ns)
+			;
+		if (!entry)
+			fail_msg("roomcast.conf(5) has no entry for %s", key);
+		const char *range = strstr(entry, "\nRange "), *next = strstr(entry + 1, "\n.TP\n");
+		if (!range || (next && range > next))
+			fail_msg("roomcast.conf(5) states no range for %s", key);
+		if (sscanf(range, "\nRange %15s", low) != 1 || !strstr(range, " to ") ||
+		    sscanf(strstr(range, " to "), " to %15[^.]", high) != 1)
+			fail_msg("%s: cannot read its range", key);
+
+		if (config_test_ms(low) < config_test_ms(all_low) ||
+		    (all_high[0] && config_test_ms(high) > config_test_ms(all_high)))
+			fail_msg("%s takes %s to %s: not 'between %s and %s' as VALUES says", key, low,
+				 high, all_low, all_high);
+		if (config_test_duration_parse(k, low, err) != 0 ||
+		    config_test_duration_parse(k, high, err) != 0)
+			fail_msg("%s: its documented range %s to %s is refused: %s", key, low, high, err);
+		snprintf(value, sizeof value, "%llums", (unsigned long long)config_test_ms(high) + 1);
+		assert_int_equal(config_test_duration_parse(k, value, err), -1);
+		snprintf(expected, sizeof expected, "%s: '%s' out of range (%s..%s)", key, value, low, high);
+		if (!strstr(err, expected))
+			fail_msg("%s: \"%s\" does not say \"%s\"", key, err, expected);
+		if (config_test_ms(low) > 0) {
+			snprintf(value, sizeof value, "%llums", (unsigned long long)config_test_ms(low) - 1);
+			assert_int_equal(config_test_duration_parse(k, value, err), -1);
+			assert_non_null(strstr(err, "out of range"));
+		}
+		/* a bare number, 0 included, has no unit */
+		assert_int_equal(config_test_duration_parse(k, "0", err), -1);
+		snprintf(expected, sizeof expected, "%s: duration needs a unit (ms, s, m, h)", key);
+		if (!strstr(err, expected))
+			fail_msg("%s: \"%s\" does not say \"%s\"", key, err, expected);
+	}
+	free(text);
+}
+
 static void missing_file_is_reported_with_strerror(void **state)
 {
 	struct config cfg;
@@ -3131,6 +3253,7 @@ int main(void)
 		cmocka_unit_test(redis_keys_inside_a_namespace_block_are_rejected),
 		cmocka_unit_test(shipped_sample_config_listens_on_127_0_0_1_port_3000),
 		cmocka_unit_test(every_key_is_in_the_sample_config_and_the_man_page),
+		cmocka_unit_test(each_duration_key_takes_exactly_the_range_its_entry_states),
 		cmocka_unit_test(missing_file_is_reported_with_strerror),
 		cmocka_unit_test(file_of_1_MiB_is_accepted_and_one_byte_more_is_rejected),
 		cmocka_unit_test(load_errors_name_the_file_and_line),
