@@ -378,7 +378,7 @@ static void engine_timer_fire(struct timeq_entry *e)
 	}
 	if (s->awaiting_pong) {
 		metrics_inc(engine_ping_timeouts_total);
-		log_debug("session %s: ping timeout", s->sid);
+		log_debug("ping timeout\tsid=%s", s->sid);
 		engine_destroy(s, "ping timeout");
 		return;
 	}
@@ -586,7 +586,7 @@ static void engine_destroy(struct engine_session *s, const char *reason)
 	engine_queue_free(s);
 	metrics_inc(engine_sessions_closed_total);
 	metrics_gauge_add(sessions_current, -1);
-	log_debug("session %s: closed (%s)", s->sid, reason);
+	log_debug("session closed\tsid=%s reason=\"%s\"", s->sid, reason);
 	s->close_reason = reason;
 	s->next_dead = engine.dead;
 	engine.dead = s;
@@ -735,7 +735,7 @@ static const struct websocket_callbacks engine_detached_cb = {
 static void engine_upgrade_fail(struct engine_probe *probe, const char *why)
 {
 	metrics_inc(engine_upgrade_failures_total);
-	log_debug("session %s: upgrade failed: %s", probe->s->sid, why);
+	log_debug("upgrade failed: %s\tsid=%s", why, probe->s->sid);
 	engine_probe_end(probe);
 }
 

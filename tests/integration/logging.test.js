@@ -19,6 +19,21 @@ const path = require('node:path');
 const h = require('./harness');
 
 const skip = h.REFERENCE && 'roomcastd\'s logs';
+
+/** A logfmt line as { key: value }, quotes and escapes undone; fails on anything else. */
+function parseLogfmt(line) {
+  const fields = {};
+  const re = /([a-z_]+)=("(?:[^"\\]|\\.)*"|[^\s"]+)(?: |$)/gy;
+  let m;
+  let end = 0;
+  while ((m = re.exec(line))) {
+    assert.ok(!(m[1] in fields), `${m[1]} twice in ${line}`);
+    fields[m[1]] = m[2].startsWith('"') ? m[2].slice(1, -1).replace(/\\(.)/g, '$1') : m[2];
+    end = re.lastIndex;
+  }
+  assert.equal(end, line.length, `not logfmt: ${line}`);
+  return fields;
+}
 const daemons = [];
 after(() => daemons.forEach((d) => d.kill()));
 
@@ -105,4 +120,38 @@ test('a rotation while the file is broken: the refused reload still reopens the 
   assert.doesNotMatch(fs.readFileSync(`${file}.1`, 'utf8'), /reload refused/);
   fs.writeFileSync(d.configFile, good);
   await d.stop();
+});
+
+test('per-connection lines carry conn=, peer=, sid=, socket= as fields, never inside msg', { skip }, async () => {
+  const d = await h.startDaemon({ sio: true,
+    config: `listen 127.0.0.1:{PORT}\npath ${h.EIO_PATH}\nlog_file {DIR}/rc.log\nlog_level debug\ndrain_timeout 0ms\n` });
+  daemons.push(d);
+  const ws = await h.sioConnect(d.port, '/', { transports: ['websocket'] });
+  const poll = await h.sioConnect(d.port, '/', { transports: ['polling'] });
+  await h.sioAck(ws, 'join', 'r');                              // refused: no client_join
+  ws.disconnect();
+  poll.disconnect();
+  await h.request(d.port, { path: '/nowhere', waitClose: true });   // 404
+  await h.request(d.port, { path: `${h.EIO_PATH}?EIO=4&transport=polling&sid=${'A'.repeat(20)}`, waitClose: true });
+  await d.waitIdle();
+  await d.stop();
+  const lines = fs.readFileSync(path.join(d.dir, 'rc.log'), 'utf8').trim().split('\n').map(parseLogfmt);
+  for (const l of lines) {
+    assert.doesNotMatch(l.msg, /\b(conn \d+|session [\w-]{20}|socket [\w-]{20})\b/, `an id inside msg: ${JSON.stringify(l)}`);
+    for (const k of ['sid', 'conn', 'peer', 'socket']) {
+      if (l[k]) assert.ok(!l.msg.includes(l[k]), `${k} repeated in msg: ${JSON.stringify(l)}`);
+    }
+  }
+  const closed = lines.filter((l) => l.msg === 'session closed');
+  assert.equal(closed.length, 2, JSON.stringify(lines));
+  for (const l of closed) {
+    assert.match(l.sid, /^[\w-]{20}$/);
+    assert.ok(l.reason, JSON.stringify(l));
+  }
+  const notFound = lines.find((l) => l.msg === '404 for GET');
+  assert.ok(notFound, JSON.stringify(lines));
+  assert.match(notFound.conn, /^\d+$/);
+  assert.match(notFound.peer, /^127\.0\.0\.1:\d+$/);
+  assert.equal(notFound.url, '/nowhere');
+  assert.ok(lines.some((l) => l.sid === 'A'.repeat(20) && /^127\.0\.0\.1/.test(l.peer)));
 });

@@ -126,7 +126,7 @@ test('live changes apply while clients over both transports keep their sessions'
   assert.equal(refused.message, 'bad signature');
 
   await relays(c, 2);
-  await h.waitFor(() => / level=debug msg="session \S+: closed/.test(logText()), { what: 'debug lines (log_level debug)' });
+  await h.waitFor(() => / level=debug msg="session closed" sid=/.test(logText()), { what: 'debug lines (log_level debug)' });
   assert.doesNotMatch(fs.readFileSync(path.join(d.dir, 'roomcastd.log.1'), 'utf8'), / level=debug /, 'none before the reload');
   assert.deepEqual(c.poll.disconnects, []);
   assert.deepEqual(c.ws.disconnects, []);
