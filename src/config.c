@@ -128,7 +128,7 @@ struct config_key {
 static config_set_cb config_set_listen, config_set_path, config_set_transports,
 	config_set_bool, config_set_duration, config_set_size, config_set_count,
 	config_set_cors_origin, config_set_allowed_origins, config_set_log_level,
-	config_set_admin_listen, config_set_log_file,
+	config_set_admin_listen, config_set_log_file, config_set_access_log,
 	config_set_client_join, config_set_event_name, config_set_redis, config_set_redis_password,
 	config_set_redis_key, config_set_redis_emit_channel, config_set_auth, config_set_jwt_key_file,
 	config_set_jwt_string, config_set_user_room, config_set_claim_name, config_set_forward,
@@ -219,6 +219,9 @@ static const struct config_key config_keys[] = {
 	  .why = "one line per start, stop and error; per-client detail is debug" },
 	{ .name = "log_file", .set = config_set_log_file, .max_values = 1,
 	  .why = "stderr, which journald already timestamps and rotates" },
+	{ .name = "access_log", .set = config_set_access_log, .max_values = 1,
+	  .default_value = "off",
+	  .why = "a line per session costs a write each; the metrics count sessions already" },
 	{ .name = "max_namespaces_per_session", .set = config_set_count, .max_values = 1,
 	  .field = CONFIG_FIELD(max_namespaces_per_session, uint32_t), .min = 1, .max = 1000,
 	  .default_value = "16",
@@ -1157,6 +1160,19 @@ static int config_set_log_level(struct config_parser *ps, const struct config_ke
 	if (config_tok_copy(name, sizeof name, &v[0]) < 0 ||
 	    log_level_parse(name, &ps->cfg->log_level) < 0)
 		return config_fail(ps, "log_level: unknown level '%s' (error, warn, info, debug)",
+				   config_quote(q, &v[0]));
+	return 0;
+}
+
+static int config_set_access_log(struct config_parser *ps, const struct config_key *key,
+				 const struct config_tok *v, size_t n)
+{
+	char name[16];
+	CONFIG_QUOTE_BUF(q);
+
+	if (config_tok_copy(name, sizeof name, &v[0]) < 0 ||
+	    log_access_parse(name, &ps->cfg->access_log) < 0)
+		return config_fail(ps, "access_log: unknown format '%s' (off, logfmt, json)",
 				   config_quote(q, &v[0]));
 	return 0;
 }

@@ -152,6 +152,7 @@ struct config {
 	char cors_origins[CONFIG_MAX_CORS_ORIGINS][CONFIG_MAX_ORIGIN_LEN];
 	enum log_level log_level;
 	char log_file[256];              /* "" = stderr (journald) */
+	enum log_access access_log;      /* a line per session opened and closed, or off */
 	uint32_t max_namespaces_per_session; /* namespaces one Engine.IO session may have connected */
 	size_t max_room_name;            /* bytes: longest room name a client may join */
 	uint32_t connect_timeout_ms;     /* a session with no namespace connected by then is closed */

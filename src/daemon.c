@@ -348,6 +348,7 @@ static void daemon_reload(void)
 	if (log_open(cfg->log_level, cfg->log_file) < 0)
 		log_error("reload: log_file %s: %s; logging where it did", cfg->log_file,
 			  strerror(errno));
+	log_set_access(cfg->access_log);
 	jsonmem_set_expansion(cfg->max_json_expansion);
 	daemon_raise_fd_limit(cfg);
 	http_reload();

@@ -94,6 +94,7 @@ struct engine_session {
 	struct engine_queued **queue_tail;
 	size_t queue_bytes;            /* encoded size of the queue */
 	struct timeq_entry timer;      /* ping interval, pong deadline, close wait */
+	int64_t opened_ms;             /* timeq_now_ms() at the handshake, for access_log */
 	struct engine_session *next_flush;
 	struct engine_session *next_dead;
 	char handshake[];              /* "address\0host\0url\0bearer\0" of the handshake
@@ -540,9 +541,30 @@ static struct engine_session *engine_session_new(struct http_conn *hc,
 	return s;
 }
 
+/* The access_log line of <s>: its open, or with <reason> its close and
+ * how long it lived.  The peer is the handshake's address. */
+static void engine_access_line(const struct engine_session *s, const char *reason)
+{
+	char ms[24];
+	struct log_pair pairs[5] = {
+		{ "sid", s->sid, false },
+		{ "peer", s->handshake, false },
+		{ "transport", s->is_websocket ? "websocket" : "polling", false },
+		{ "reason", reason, false },
+		{ "duration_ms", ms, true },
+	};
+
+	if (log_access_format == LOG_ACCESS_OFF)
+		return;
+	snprintf(ms, sizeof ms, "%lld", (long long)(timeq_now_ms() - s->opened_ms));
+	log_access(reason ? "session closed" : "session opened", pairs, reason ? 5 : 3);
+}
+
 static void engine_session_opened(struct engine_session *s)
 {
 	s->opened = true;
+	s->opened_ms = timeq_now_ms();
+	engine_access_line(s, NULL);
 	engine_heartbeat_restart(s);
 	if (engine.cb->on_open)
 		engine.cb->on_open(s, engine.app_ctx);
@@ -587,6 +609,8 @@ static void engine_destroy(struct engine_session *s, const char *reason)
 	metrics_inc(engine_sessions_closed_total);
 	metrics_gauge_add(sessions_current, -1);
 	log_debug("session closed\tsid=%s reason=\"%s\"", s->sid, reason);
+	if (s->opened)
+		engine_access_line(s, reason);
 	s->close_reason = reason;
 	s->next_dead = engine.dead;
 	engine.dead = s;

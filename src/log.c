@@ -125,15 +125,48 @@ static void log_put(int fd, const char *head, size_t head_len, const char *body,
 	(void)!writev(fd, iov, 2);
 }
 
-/* The line of <level> and the formatted message, plus <extra> fields: in a
- * file after the time; on stderr after journald's priority, when it is the
- * journal's.  During start-up an error line goes to both. */
-static void log_vwrite(enum log_level level, const char *extra, const char *fmt, va_list ap)
+/* "2026-12-07T04:19:27.123Z" into <out>; returns its length. */
+static size_t log_time(char *out, size_t cap)
+{
+	struct timespec ts;
+	struct tm tm;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	size_t n = strftime(out, cap, "%Y-%m-%dT%H:%M:%S", gmtime_r(&ts.tv_sec, &tm));
+	return n + (size_t)snprintf(out + n, cap - n, ".%03ldZ", ts.tv_nsec / 1000000);
+}
+
+/* Writes <line> (<n> bytes, its newline included) of <level>: in a file
+ * after time= when <timed> (a JSON line carries its own), on stderr after
+ * journald's priority when it is the journal's.  During start-up an error
+ * line goes to both. */
+static void log_emit(enum log_level level, const char *line, size_t n, bool timed)
 {
 	static const char priority[] = { '3', '4', '6', '7' };
-	char text[960], line[1280], head[40];
-	size_t n;
+	char head[40];
 	int saved_errno = errno;
+
+	if (log_fd != STDERR_FILENO) {
+		size_t h = 0;
+		if (timed) {
+			h = (size_t)snprintf(head, sizeof head, "time=");
+			h += log_time(head + h, sizeof head - h);
+			head[h++] = ' ';
+		}
+		log_put(log_fd, head, h, line, n);
+	}
+	if (log_fd == STDERR_FILENO || (log_echo && level == LOG_LEVEL_ERROR)) {
+		size_t h = log_journal ? (size_t)snprintf(head, sizeof head, "<%c>", priority[level]) : 0;
+		log_put(STDERR_FILENO, head, h, line, n);
+	}
+	errno = saved_errno;
+}
+
+/* The line of <level> and the formatted message, plus <extra> fields. */
+static void log_vwrite(enum log_level level, const char *extra, const char *fmt, va_list ap)
+{
+	char text[960], line[1280];
+	size_t n;
 
 	n = (size_t)snprintf(line, sizeof line, "level=%s ", log_level_names[level]);
 	if (vsnprintf(text, sizeof text, fmt, ap) < 0)
@@ -144,20 +177,95 @@ static void log_vwrite(enum log_level level, const char *extra, const char *fmt,
 	if (n > sizeof line - 2)
 		n = sizeof line - 2;
 	line[n++] = '\n';
-	if (log_fd != STDERR_FILENO) {
-		struct timespec ts;
-		struct tm tm;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		size_t h = strftime(head, sizeof head, "time=%Y-%m-%dT%H:%M:%S",
-				    gmtime_r(&ts.tv_sec, &tm));
-		h += (size_t)snprintf(head + h, sizeof head - h, ".%03ldZ ", ts.tv_nsec / 1000000);
-		log_put(log_fd, head, h, line, n);
+	log_emit(level, line, n, true);
+}
+
+/* --- access lines ----------------------------------------------------------- */
+
+enum log_access log_access_format = LOG_ACCESS_OFF;
+
+static const char *const log_access_names[] = { "off", "logfmt", "json" };
+
+int log_access_parse(const char *name, enum log_access *out)
+{
+	for (size_t i = 0; i < sizeof log_access_names / sizeof log_access_names[0]; i++) {
+		if (strcmp(name, log_access_names[i]) == 0) {
+			*out = (enum log_access)i;
+			return 0;
+		}
 	}
-	if (log_fd == STDERR_FILENO || (log_echo && level == LOG_LEVEL_ERROR)) {
-		size_t h = log_journal ? (size_t)snprintf(head, sizeof head, "<%c>", priority[level]) : 0;
-		log_put(STDERR_FILENO, head, h, line, n);
+	return -1;
+}
+
+void log_set_access(enum log_access format)
+{
+	log_access_format = format;
+}
+
+/* Appends <value> to <line> quoted, '"' and '\\' escaped, control bytes as
+ * \u00XX in JSON or \xXX in logfmt.  Returns the new length. */
+static size_t log_put_quoted(char *line, size_t n, size_t cap, const char *value, bool json)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	line[n++] = '"';
+	for (const unsigned char *p = (const unsigned char *)value; *p && n + 8 < cap; p++) {
+		if (*p == '"' || *p == '\\') {
+			line[n++] = '\\';
+			line[n++] = (char)*p;
+		} else if (*p < 0x20 || *p == 0x7f) {
+			n += (size_t)snprintf(line + n, cap - n, json ? "\\u00%c%c" : "\\x%c%c",
+					      hex[*p >> 4], hex[*p & 15]);
+		} else {
+			line[n++] = (char)*p;
+		}
 	}
-	errno = saved_errno;
+	line[n++] = '"';
+	return n;
+}
+
+/* Whether a logfmt value can go without quotes. */
+static bool log_bare(const char *value)
+{
+	if (!*value)
+		return false;
+	for (const unsigned char *p = (const unsigned char *)value; *p; p++) {
+		if (*p <= ' ' || *p == '"' || *p == '=' || *p == '\\' || *p >= 0x7f)
+			return false;
+	}
+	return true;
+}
+
+void log_access(const char *msg, const struct log_pair *pairs, size_t n_pairs)
+{
+	bool json = log_access_format == LOG_ACCESS_JSON;
+	char line[1024];
+	size_t n = 0, cap = sizeof line - 2;
+
+	if (log_access_format == LOG_ACCESS_OFF)
+		return;
+	if (json) {
+		n += (size_t)snprintf(line, cap, "{\"time\":\"");
+		n += log_time(line + n, cap - n);
+		n += (size_t)snprintf(line + n, cap - n, "\",\"level\":\"info\",\"msg\":");
+	} else {
+		n += (size_t)snprintf(line, cap, "level=info msg=");
+	}
+	n = log_put_quoted(line, n, cap, msg, json);
+	for (size_t i = 0; i < n_pairs && n + 32 < cap; i++) {
+		const struct log_pair *p = &pairs[i];
+		n += (size_t)snprintf(line + n, cap - n, json ? ",\"%s\":" : " %s=", p->key);
+		if (p->number || (!json && log_bare(p->value)))
+			n += (size_t)snprintf(line + n, cap - n, "%s", p->value);
+		else
+			n = log_put_quoted(line, n, cap, p->value, json);
+		if (n >= cap)
+			n = cap - 1;
+	}
+	if (json)
+		line[n++] = '}';
+	line[n++] = '\n';
+	log_emit(LOG_LEVEL_INFO, line, n, !json);
 }
 
 void log_write(enum log_level level, const char *fmt, ...)

@@ -59,6 +59,34 @@ void log_write(enum log_level level, const char *fmt, ...)
 #define log_debug(...) \
 	do { if (log_current_level >= LOG_LEVEL_DEBUG) log_write(LOG_LEVEL_DEBUG, __VA_ARGS__); } while (0)
 
+/* Access lines (access_log): one per Engine.IO session opened and one per
+ * session closed, whatever log_level says, to the same destination.
+ * logfmt: `[time=...] level=info msg="session opened" sid=... peer=...`;
+ * json: `{"time":"...","level":"info","msg":"session opened","sid":...}`,
+ * the time always in it. */
+enum log_access {
+	LOG_ACCESS_OFF = 0,
+	LOG_ACCESS_LOGFMT,
+	LOG_ACCESS_JSON,
+};
+
+extern enum log_access log_access_format;
+
+/* Parses "off", "logfmt" or "json".  Returns 0, or -1 if unknown. */
+int log_access_parse(const char *name, enum log_access *out);
+void log_set_access(enum log_access format);
+
+/* A field of an access line: <number> values are written as they are
+ * (JSON numbers), the others quoted where the format needs it. */
+struct log_pair {
+	const char *key;
+	const char *value;
+	bool number;
+};
+
+/* Writes the access line <msg> with <pairs>, unless access_log is off. */
+void log_access(const char *msg, const struct log_pair *pairs, size_t n_pairs);
+
 /* The budget of one call site of log_limited(). */
 struct log_limit {
 	long long second;              /* CLOCK_MONOTONIC second of the last line */

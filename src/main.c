@@ -128,6 +128,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "%s: log_file %s: %s\n", path, cfg.log_file, strerror(errno));
 		return 1;
 	}
+	log_set_access(cfg.access_log);
 	/* until daemon_run() is ready: a failed start shows in the journal */
 	log_echo_errors(true);
 	static const struct daemon_app socketio = {

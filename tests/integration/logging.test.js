@@ -8,7 +8,9 @@
 // session id is a warning (rate-limited) that asks whether the balancer is
 // sticky, and the client still gets the reference's code 1 answer;
 // SIGUSR1 reopens the log file, USR2, ALRM and WINCH are logged and
-// ignored, QUIT drains; a reload refused still reopens the log (issue 19).
+// ignored, QUIT drains; a reload refused still reopens the log; ids of
+// connections, sessions and sockets are fields, never inside msg; access_log
+// writes a JSON or logfmt line per session opened and closed (issue 19).
 // roomcastd only: these are roomcastd's logs.
 'use strict';
 
@@ -154,4 +156,54 @@ test('per-connection lines carry conn=, peer=, sid=, socket= as fields, never in
   assert.match(notFound.peer, /^127\.0\.0\.1:\d+$/);
   assert.equal(notFound.url, '/nowhere');
   assert.ok(lines.some((l) => l.sid === 'A'.repeat(20) && /^127\.0\.0\.1/.test(l.peer)));
+});
+
+test('access_log: a line per session opened and closed, JSON or logfmt, whatever log_level says', { skip }, async () => {
+  const conf = (format) => `listen 127.0.0.1:{PORT}\npath ${h.EIO_PATH}\nlog_file {DIR}/rc.log\nlog_level error\naccess_log ${format}\ndrain_timeout 0ms\n`;
+  const d = await h.startDaemon({ sio: true, config: conf('json') });
+  daemons.push(d);
+  const file = path.join(d.dir, 'rc.log');
+  const ws = await h.sioConnect(d.port, '/', { transports: ['websocket'] });
+  const poll = await h.sioConnect(d.port, '/', { transports: ['polling'] });
+  const sids = { websocket: ws.io.engine.id, polling: poll.io.engine.id };
+  ws.disconnect();
+  poll.disconnect();
+  await d.waitIdle();
+  const json = fs.readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  for (const [transport, sid] of Object.entries(sids)) {
+    const mine = json.filter((e) => e.sid === sid);
+    assert.deepEqual(mine.map((e) => e.msg), ['session opened', 'session closed'], JSON.stringify(json));
+    const [open, close] = mine;
+    assert.deepEqual(Object.keys(open), ['time', 'level', 'msg', 'sid', 'peer', 'transport']);
+    assert.equal(open.peer, '127.0.0.1');
+    assert.equal(open.transport, transport);
+    assert.ok(Math.abs(Date.parse(open.time) - Date.now()) < 60000);
+    assert.equal(close.transport, transport);
+    assert.equal(close.reason, 'transport close');
+    assert.equal(typeof close.duration_ms, 'number');
+    assert.ok(close.duration_ms >= 0);
+  }
+  // logfmt, after a reload; off again after another
+  fs.writeFileSync(d.configFile, conf('logfmt').replaceAll('{PORT}', d.port).replaceAll('{DIR}', d.dir));
+  d.child.kill('SIGHUP');
+  await h.waitFor(async () => (await d.metrics()).roomcast_config_reloads_total === 1, { what: 'the reload' });
+  const again = await h.sioConnect(d.port, '/', { transports: ['websocket'] });
+  const sid = again.io.engine.id;
+  again.disconnect();
+  await d.waitIdle();
+  const logfmt = fs.readFileSync(file, 'utf8').trim().split('\n').filter((l) => !l.startsWith('{')).map(parseLogfmt);
+  const mine = logfmt.filter((l) => l.sid === sid);
+  assert.deepEqual(mine.map((l) => l.msg), ['session opened', 'session closed'], JSON.stringify(logfmt));
+  assert.equal(mine[1].reason, 'transport close');
+  assert.match(mine[1].duration_ms, /^\d+$/);
+  assert.match(mine[1].time, /Z$/);
+  fs.writeFileSync(d.configFile, conf('off').replaceAll('{PORT}', d.port).replaceAll('{DIR}', d.dir));
+  d.child.kill('SIGHUP');
+  await h.waitFor(async () => (await d.metrics()).roomcast_config_reloads_total === 2, { what: 'the reload' });
+  const before = fs.readFileSync(file, 'utf8');
+  const quiet = await h.sioConnect(d.port, '/', { transports: ['websocket'] });
+  quiet.disconnect();
+  await d.waitIdle();
+  assert.equal(fs.readFileSync(file, 'utf8'), before, 'off: no line');
+  await d.stop();
 });

@@ -33,7 +33,7 @@ static const char *const config_test_keys[] = {
 	"upgrade_timeout", "max_payload", "max_connections", "max_connections_per_ip",
 	"max_header_size",
 	"max_output_buffer", "linger_timeout", "drain_timeout", "keepalive_timeout", "header_timeout", "body_timeout",
-	"cors_origin", "allowed_origins", "allow_no_origin", "log_level", "log_file",
+	"cors_origin", "allowed_origins", "allow_no_origin", "log_level", "log_file", "access_log",
 	"connect_timeout", "max_namespaces_per_session", "max_room_name", "max_json_expansion",
 	"max_auth_size", "max_acks_per_socket",
 	"redis", "redis_password", "redis_db", "redis_key", "redis_request_timeout",
@@ -1003,6 +1003,24 @@ static void unknown_key_is_rejected_with_line_number(void **state)
 	config_test_expect_error("Listen 127.0.0.1:3000\n",
 				 "t.conf:1: unknown key 'Listen' (did you mean 'listen'?)");
 	config_test_expect_error("ping_interval=25s\n", "t.conf:1: unknown key 'ping_interval=25s'");
+}
+
+static void access_log_is_off_logfmt_or_json(void **state)
+{
+	struct config cfg;
+
+	config_test_parse_ok(&cfg, "");
+	assert_int_equal(cfg.access_log, LOG_ACCESS_OFF);
+	config_test_parse_ok(&cfg, "access_log logfmt\n");
+	assert_int_equal(cfg.access_log, LOG_ACCESS_LOGFMT);
+	config_test_parse_ok(&cfg, "access_log json\n");
+	assert_int_equal(cfg.access_log, LOG_ACCESS_JSON);
+	config_test_parse_ok(&cfg, "access_log off\n");
+	assert_int_equal(cfg.access_log, LOG_ACCESS_OFF);
+	config_test_expect_error("access_log JSON\n",
+				 "t.conf:1: access_log: unknown format 'JSON' (off, logfmt, json)");
+	config_test_expect_error("access_log on\n",
+				 "t.conf:1: access_log: unknown format 'on' (off, logfmt, json)");
 }
 
 static void unknown_key_suggests_the_nearest_key_of_its_scope(void **state)
@@ -3152,6 +3170,7 @@ int main(void)
 		cmocka_unit_test(log_file_of_255_bytes_is_accepted_and_256_is_rejected),
 		cmocka_unit_test(unknown_key_is_rejected_with_line_number),
 		cmocka_unit_test(unknown_key_suggests_the_nearest_key_of_its_scope),
+		cmocka_unit_test(access_log_is_off_logfmt_or_json),
 		cmocka_unit_test(unknown_key_is_quoted_escaped_and_cut_at_64_bytes),
 		cmocka_unit_test(stray_braces_are_rejected),
 		cmocka_unit_test(braces_inside_a_word_are_part_of_the_value),
