@@ -56,6 +56,7 @@ test('install honours PREFIX, SYSCONFDIR, UNITDIR and DESTDIR; the units name th
   const tpl = fs.readFileSync(path.join(root, 'units/roomcastd@.service'), 'utf8');
   assert.match(tpl, new RegExp(`^ExecStart=${root}/sbin/roomcastd -c ${root}/etc/roomcast/%i.conf$`, 'm'));
   assert.match(tpl, /^Description=.* \(%i\)$/m);
+  assert.match(tpl, new RegExp(`^ExecReload=${root}/sbin/roomcastd -t -c ${root}/etc/roomcast/%i.conf$`, 'm'));
 
   const staged = path.join(tmp, 'staged');
   make('install', `DESTDIR=${staged}`, 'PREFIX=/usr', 'MANDIR=/usr/share/man', 'SBINDIR=/usr/bin');
