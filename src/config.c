@@ -12,8 +12,8 @@
  * pattern syntax checked here is the one it matches.  Does not own opening
  * the log file, binding listeners or deciding what a reload may change
  * (main.c), nor applying a namespace's policy (nsp.c).  Pure apart from
- * config_load() reading the file: no logging, no globals written, no name
- * resolution.
+ * config_load() reading the file and config_dump() writing what it read
+ * (roomcastd -T): no logging, no globals written, no name resolution.
  *
  * Flow: config_load() -> config_defaults() (each top-level row's default
  * text through its own handler, then "/" with each namespace row's) ->
@@ -129,7 +129,7 @@ struct config_key {
 static config_set_cb config_set_listen, config_set_path, config_set_transports,
 	config_set_bool, config_set_duration, config_set_size, config_set_count,
 	config_set_cors_origin, config_set_allowed_origins, config_set_log_level,
-	config_set_admin_listen, config_set_log_file,
+	config_set_admin_listen, config_set_log_file, config_set_access_log,
 	config_set_client_join, config_set_event_name, config_set_redis, config_set_redis_password,
 	config_set_redis_key, config_set_redis_emit_channel, config_set_auth, config_set_jwt_key_file,
 	config_set_jwks_ca_file, config_set_jwt_string, config_set_user_room, config_set_claim_name, config_set_forward,
@@ -220,6 +220,9 @@ static const struct config_key config_keys[] = {
 	  .why = "one line per start, stop and error; per-client detail is debug" },
 	{ .name = "log_file", .set = config_set_log_file, .max_values = 1,
 	  .why = "stderr, which journald already timestamps and rotates" },
+	{ .name = "access_log", .set = config_set_access_log, .max_values = 1,
+	  .default_value = "off",
+	  .why = "a line per session costs a write each; the metrics count sessions already" },
 	{ .name = "max_namespaces_per_session", .set = config_set_count, .max_values = 1,
 	  .field = CONFIG_FIELD(max_namespaces_per_session, uint32_t), .min = 1, .max = 1000,
 	  .default_value = "16",
@@ -433,6 +436,20 @@ struct config_parser {
 					  * for a namespace row in this block; 0 = not yet */
 	struct config_namespace *ns;     /* the open block's namespace; NULL outside blocks */
 	bool had_block;                  /* this text has opened a block */
+	struct config_dump *dump;        /* records each statement for config_dump(); or NULL */
+};
+
+/* One statement as the file wrote it, for config_dump(). */
+struct config_dump_line {
+	size_t row;                      /* in config_keys */
+	size_t ns;                       /* index in cfg->namespaces, for a namespace row */
+	char *text;                      /* its values, one space apart */
+};
+
+struct config_dump {
+	struct config_dump_line *lines;
+	size_t n, cap;
+	bool out_of_memory;
 };
 
 /* Writes "FILE:LINE: message" (or "FILE: message" with no line) into the
@@ -1178,6 +1195,19 @@ static int config_set_log_level(struct config_parser *ps, const struct config_ke
 	return 0;
 }
 
+static int config_set_access_log(struct config_parser *ps, const struct config_key *key,
+				 const struct config_tok *v, size_t n)
+{
+	char name[16];
+	CONFIG_QUOTE_BUF(q);
+
+	if (config_tok_copy(name, sizeof name, &v[0]) < 0 ||
+	    log_access_parse(name, &ps->cfg->access_log) < 0)
+		return config_fail(ps, "access_log: unknown format '%s' (off, logfmt, json)",
+				   config_quote(q, &v[0]));
+	return 0;
+}
+
 /* The parser only stores the path: opening it is main.c's, at start-up and
  * on reload, where a failure can keep the previous destination. */
 static int config_set_log_file(struct config_parser *ps, const struct config_key *key,
@@ -1865,6 +1895,43 @@ static const char *config_emit_channel_clash(char *prefix, size_t prefix_len,
 
 /* ---- statements ---- */
 
+/* Keeps statement <row>'s values <v> (<n>) for config_dump(), when it is
+ * asked for. */
+static void config_dump_note(struct config_parser *ps, size_t row, const struct config_tok *v,
+			     size_t n)
+{
+	struct config_dump *d = ps->dump;
+	size_t len = 0;
+
+	if (!d || d->out_of_memory)
+		return;
+	if (d->n == d->cap) {
+		size_t cap = d->cap ? 2 * d->cap : 64;
+		struct config_dump_line *lines = realloc(d->lines, cap * sizeof *lines);
+		if (!lines) {
+			d->out_of_memory = true;
+			return;
+		}
+		d->lines = lines;
+		d->cap = cap;
+	}
+	for (size_t i = 0; i < n; i++)
+		len += v[i].len + 1;
+	char *text = malloc(len);
+	if (!text) {
+		d->out_of_memory = true;
+		return;
+	}
+	for (size_t i = 0, at = 0; i < n; i++) {
+		memcpy(text + at, v[i].s, v[i].len);
+		at += v[i].len;
+		text[at++] = i + 1 < n ? ' ' : '\0';
+	}
+	d->lines[d->n++] = (struct config_dump_line){
+		.row = row, .ns = ps->ns ? (size_t)(ps->ns - ps->cfg->namespaces) : 0, .text = text,
+	};
+}
+
 /* The row of key <t> for <scope>; a key with a row in each scope
  * (auth_backend_timeout) is found by where it is written.  A row of the
  * other scope if there is no such row, for the caller's message. */
@@ -1883,6 +1950,56 @@ static const struct config_key *config_key_find(const struct config_tok *t,
 	return other;
 }
 
+/* The optimal-string-alignment distance between <a> and <b> (insertions,
+ * deletions, substitutions and swaps of neighbours, one each), or a value
+ * above <max> once it cannot be <max> or less.  Key names are short. */
+static size_t config_distance(const char *a, size_t alen, const char *b, size_t blen, size_t max)
+{
+	enum { LONGEST = 40 };
+	size_t d[LONGEST + 1][LONGEST + 1];
+
+	if (alen > LONGEST || blen > LONGEST || (alen > blen ? alen - blen : blen - alen) > max)
+		return max + 1;
+	for (size_t i = 0; i <= alen; i++)
+		d[i][0] = i;
+	for (size_t j = 0; j <= blen; j++)
+		d[0][j] = j;
+	for (size_t i = 1; i <= alen; i++) {
+		for (size_t j = 1; j <= blen; j++) {
+			size_t best = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+			if (d[i - 1][j] + 1 < best)
+				best = d[i - 1][j] + 1;
+			if (d[i][j - 1] + 1 < best)
+				best = d[i][j - 1] + 1;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+			    d[i - 2][j - 2] + 1 < best)
+				best = d[i - 2][j - 2] + 1;
+			d[i][j] = best;
+		}
+	}
+	return d[alen][blen];
+}
+
+/* The key of <scope> nearest to the unknown word <t>, as git and cargo
+ * suggest a command: at most 2 edits, and fewer than a third of the word
+ * (so "foo" suggests nothing).  NULL if none is that near. */
+static const char *config_nearest_key(const struct config_tok *t, enum config_scope scope)
+{
+	const char *best = NULL;
+	size_t best_d = 2;
+
+	for (size_t i = 0; i < CONFIG_N_KEYS; i++) {
+		const char *name = config_keys[i].name;
+		size_t d = config_distance(t->s, t->len, name, strlen(name), best_d);
+		if (config_keys[i].scope == scope && d * 3 <= t->len &&
+		    (d < best_d || (d == best_d && !best))) {
+			best = name;
+			best_d = d;
+		}
+	}
+	return best;
+}
+
 /* One `key value...` line, its key already read.  Counts the values,
  * refuses a second line of a key that does not repeat, then hands the
  * values to the row's handler. */
@@ -1896,8 +2013,14 @@ static int config_statement(struct config_parser *ps, struct config_lexer *lx,
 	ps->line = key_tok->line;
 	const struct config_key *key =
 		config_key_find(key_tok, ps->ns ? CONFIG_SCOPE_NAMESPACE : CONFIG_SCOPE_TOP);
-	if (!key)
+	if (!key) {
+		const char *near = config_nearest_key(key_tok, ps->ns ? CONFIG_SCOPE_NAMESPACE
+								 : CONFIG_SCOPE_TOP);
+		if (near)
+			return config_fail(ps, "unknown key '%s' (did you mean '%s'?)",
+					   config_quote(q, key_tok), near);
 		return config_fail(ps, "unknown key '%s'", config_quote(q, key_tok));
+	}
 	if (key->scope == CONFIG_SCOPE_NAMESPACE && !ps->ns)
 		return config_fail(ps, "'%s' is only valid inside a namespace block", key->name);
 	if (key->scope == CONFIG_SCOPE_TOP && ps->ns)
@@ -1936,7 +2059,10 @@ static int config_statement(struct config_parser *ps, struct config_lexer *lx,
 	ps->is_first = ps->first_line[row] == 0;
 	if (ps->is_first)
 		ps->first_line[row] = ps->line;
-	return key->set(ps, key, v, n);
+	if (key->set(ps, key, v, n) < 0)
+		return -1;
+	config_dump_note(ps, row, v, n);
+	return 0;
 }
 
 static int config_first_line(const struct config_parser *ps, const char *name)
@@ -2240,11 +2366,13 @@ static int config_check(struct config_parser *ps)
 	return 0;
 }
 
-int config_parse(struct config *cfg, const char *text, size_t len,
-		 const char *filename, char *err, size_t err_len)
+/* config_parse(), each statement kept in <dump> if not NULL. */
+static int config_parse_dump(struct config *cfg, const char *text, size_t len,
+			     const char *filename, char *err, size_t err_len,
+			     struct config_dump *dump)
 {
 	struct config_parser ps = {
-		.cfg = cfg, .filename = filename, .err = err, .err_len = err_len,
+		.cfg = cfg, .filename = filename, .err = err, .err_len = err_len, .dump = dump,
 	};
 	struct config_lexer lx = { .p = text, .end = len ? text + len : text, .line = 1 };
 	struct config_tok t;
@@ -2280,6 +2408,12 @@ int config_parse(struct config *cfg, const char *text, size_t len,
 	return config_check(&ps);
 }
 
+int config_parse(struct config *cfg, const char *text, size_t len,
+		 const char *filename, char *err, size_t err_len)
+{
+	return config_parse_dump(cfg, text, len, filename, err, err_len, NULL);
+}
+
 void config_defaults(struct config *cfg)
 {
 	memset(cfg, 0, sizeof *cfg);
@@ -2290,7 +2424,9 @@ void config_defaults(struct config *cfg)
 	config_namespaces_reset(cfg);
 }
 
-int config_load(struct config *cfg, const char *path, char *err, size_t err_len)
+/* config_load(), each statement kept in <dump> if not NULL. */
+static int config_load_dump(struct config *cfg, const char *path, char *err, size_t err_len,
+			    struct config_dump *dump)
 {
 	char *buf;
 	size_t len = 0;
@@ -2329,7 +2465,7 @@ int config_load(struct config *cfg, const char *path, char *err, size_t err_len)
 			snprintf(err, err_len, "%s: larger than 1 MiB (not a config file?)", path);
 		return -1;
 	}
-	rc = config_parse(cfg, buf, len, path, err, err_len);
+	rc = config_parse_dump(cfg, buf, len, path, err, err_len, dump);
 	free(buf);
 	return rc;
 
@@ -2337,6 +2473,71 @@ fail_errno:
 	if (err_len > 0)
 		snprintf(err, err_len, "%s: %s", path, strerror(errno));
 	return -1;
+}
+
+int config_load(struct config *cfg, const char *path, char *err, size_t err_len)
+{
+	return config_load_dump(cfg, path, err, err_len, NULL);
+}
+
+/* ---- the effective configuration (roomcastd -T) ---- */
+
+/* Row <row> (of namespace <ns> for a namespace row) as <d> has it from
+ * the file, else its default, else a comment saying it is not set. */
+static void config_dump_row(FILE *out, const struct config_dump *d, size_t row, size_t ns)
+{
+	const struct config_key *key = &config_keys[row];
+	const char *indent = key->scope == CONFIG_SCOPE_NAMESPACE ? "    " : "";
+	bool written = false;
+
+	for (size_t i = 0; i < d->n; i++) {
+		const struct config_dump_line *l = &d->lines[i];
+		if (l->row == row && (key->scope == CONFIG_SCOPE_TOP || l->ns == ns)) {
+			fprintf(out, "%s%s %s\n", indent, key->name, l->text);
+			written = true;
+		}
+	}
+	if (written)
+		return;
+	if (key->default_value)
+		fprintf(out, "%s%s %s\n", indent, key->name, key->default_value);
+	else
+		fprintf(out, "%s# %s: not set (%s)\n", indent, key->name, key->why);
+}
+
+static void config_dump_scope(FILE *out, const struct config_dump *d, enum config_scope scope,
+			      size_t ns)
+{
+	for (size_t row = 0; row < CONFIG_N_KEYS; row++) {
+		if (config_keys[row].scope == scope)
+			config_dump_row(out, d, row, ns);
+	}
+}
+
+int config_dump(const char *path, FILE *out, char *err, size_t err_len)
+{
+	static struct config cfg; /* large: not on the stack */
+	struct config_dump d = { 0 };
+	int rc = config_load_dump(&cfg, path, err, err_len, &d);
+
+	if (rc == 0 && d.out_of_memory) {
+		snprintf(err, err_len, "%s: out of memory", path);
+		rc = -1;
+	}
+	if (rc == 0) {
+		fprintf(out, "# the effective configuration of %s: every key, as the file sets it "
+			"or by default\n", path);
+		config_dump_scope(out, &d, CONFIG_SCOPE_TOP, 0);
+		for (size_t i = 0; i < cfg.n_namespaces; i++) {
+			fprintf(out, "\nnamespace %s {\n", cfg.namespaces[i].name);
+			config_dump_scope(out, &d, CONFIG_SCOPE_NAMESPACE, i);
+			fprintf(out, "}\n");
+		}
+	}
+	for (size_t i = 0; i < d.n; i++)
+		free(d.lines[i].text);
+	free(d.lines);
+	return rc;
 }
 
 /* ---- room patterns ---- */

@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/socket.h>
 
 #include "log.h"
@@ -159,6 +160,7 @@ struct config {
 	char cors_origins[CONFIG_MAX_CORS_ORIGINS][CONFIG_MAX_ORIGIN_LEN];
 	enum log_level log_level;
 	char log_file[256];              /* "" = stderr (journald) */
+	enum log_access access_log;      /* a line per session opened and closed, or off */
 	uint32_t max_namespaces_per_session; /* namespaces one Engine.IO session may have connected */
 	size_t max_room_name;            /* bytes: longest room name a client may join */
 	uint32_t connect_timeout_ms;     /* a session with no namespace connected by then is closed */
@@ -240,6 +242,16 @@ struct config_url {
  * outside printable ASCII or a space.  Returns 0, or -1 with the reason in
  * <why>.  Pure. */
 int config_url_split(const char *url, struct config_url *out, char *why, size_t why_len);
+
+/* Loads the file at <path> as config_load() does and writes to <out> the
+ * configuration it gives: every key on a line of its own, with the values
+ * the file wrote or else its default, a key with no default and not set as
+ * a comment, and every namespace as a block ("/" included).  Comments and
+ * spacing of the file are not kept.  The text is a config file that parses
+ * to the same values (roomcastd -T).  Returns 0, or -1 with the reason in
+ * <err> and nothing written. */
+int config_dump(const char *path, FILE *out, char *err, size_t err_len)
+	__attribute__((warn_unused_result));
 
 /* Whether a client may join or leave room <room> (<room_len> bytes, not
  * NUL-terminated, may be empty) of namespace <ns> by itself: true if any of

@@ -49,6 +49,27 @@ static struct metrics_histogram daemon_lag = {
 	.counts = daemon_lag_counts,
 };
 
+static void daemon_signal_cb(evutil_socket_t sig, short what, void *arg);
+static void daemon_sighup_cb(evutil_socket_t sig, short what, void *arg);
+static void daemon_sigusr1_cb(evutil_socket_t sig, short what, void *arg);
+static void daemon_ignored_cb(evutil_socket_t sig, short what, void *arg);
+
+/* Every signal an operator or a tool may send, and what it does
+ * (roomcastd(8), SIGNALS).  A signal left at its default would kill the
+ * daemon with every client on it: USR1 from a logrotate script written for
+ * nginx, USR2 or ALRM sent by mistake.  TERM, INT and QUIT drain (QUIT is
+ * nginx's graceful stop); the ignored ones leave a line saying so. */
+static const struct {
+	int signo;
+	event_callback_fn cb;
+} daemon_signals[] = {
+	{ SIGTERM, daemon_signal_cb }, { SIGINT, daemon_signal_cb }, { SIGQUIT, daemon_signal_cb },
+	{ SIGHUP, daemon_sighup_cb },  { SIGUSR1, daemon_sigusr1_cb },
+	{ SIGUSR2, daemon_ignored_cb }, { SIGALRM, daemon_ignored_cb },
+	{ SIGWINCH, daemon_ignored_cb },
+};
+#define DAEMON_N_SIGNALS (sizeof daemon_signals / sizeof daemon_signals[0])
+
 static struct {
 	struct event_base *base;
 	struct config *cfg;            /* the running one, which every module reads */
@@ -57,7 +78,7 @@ static struct {
 	volatile sig_atomic_t stopping;
 	bool stop_now;                 /* a second stop signal: no more waiting */
 	bool reload_asked;             /* SIGHUP: reload after this loop turn */
-	struct event *sigterm, *sigint, *sighup;
+	struct event *signals[DAEMON_N_SIGNALS]; /* daemon_signals[i]'s event */
 	struct event *trim;
 	struct event *lag;
 	struct timespec lag_due;       /* when the lag timer should fire */
@@ -171,6 +192,28 @@ static void daemon_sighup_cb(evutil_socket_t sig, short what, void *arg)
 	daemon_state.reload_asked = true;
 }
 
+/* Opens log_file again, where logrotate has moved the old one away; on
+ * failure logging goes on where it did. */
+static void daemon_reopen_log(const char *why)
+{
+	if (log_reopen() < 0)
+		log_error("%s: log_file %s: %s; logging where it did", why,
+			  daemon_state.cfg->log_file, strerror(errno));
+}
+
+/* SIGUSR1: the log file only, as nginx does (logrotate scripts send it). */
+static void daemon_sigusr1_cb(evutil_socket_t sig, short what, void *arg)
+{
+	daemon_reopen_log("SIGUSR1");
+	log_info("SIGUSR1: log file reopened");
+}
+
+static void daemon_ignored_cb(evutil_socket_t sig, short what, void *arg)
+{
+	log_warn("SIG%s ignored (roomcastd(8) lists the signals it takes)",
+		 sigabbrev_np((int)sig));
+}
+
 static void daemon_signal_cb(evutil_socket_t sig, short what, void *arg)
 {
 	if (!daemon_state.stopping) {
@@ -254,6 +297,15 @@ static void daemon_reload_note(void *arg, const char *line)
 	log_warn("reload: %s", line);
 }
 
+/* Prometheus's own pair for "did the last reload work, and when did one
+ * last work", so that an alert written for Prometheus fits. */
+static void daemon_note_load(bool applied)
+{
+	metrics_gauge_set(config_last_reload_successful, applied);
+	if (applied)
+		metrics_gauge_set(config_last_reload_success_timestamp_seconds, (int64_t)time(NULL));
+}
+
 /* Loads the file again into <next> and makes it fit to run (reload.h).
  * Returns 0, or -1 with why not in <err>, nothing changed. */
 static int daemon_reload_load(struct config *next, char *err, size_t err_len)
@@ -274,7 +326,7 @@ static int daemon_reload_load(struct config *next, char *err, size_t err_len)
 
 /* SIGHUP: the file again, applied live where it can be (reload.h), the
  * log file reopened (logrotate moved it).  A file with an error changes
- * nothing. */
+ * nothing but the reopen. */
 static void daemon_reload(void)
 {
 	static struct config next;    /* large: not on the stack */
@@ -284,7 +336,10 @@ static void daemon_reload(void)
 	daemon_state.reload_asked = false;
 	(void)sd_notify(0, "RELOADING=1");
 	if (daemon_reload_load(&next, err, sizeof err) < 0) {
+		/* logrotate moved the file whether or not the new config is good */
+		daemon_reopen_log("reload");
 		metrics_inc(config_reload_failures_total);
+		daemon_note_load(false);
 		log_error("reload refused: %s; the running configuration stays", err);
 		(void)sd_notify(0, "READY=1");
 		return;
@@ -293,6 +348,7 @@ static void daemon_reload(void)
 	if (log_open(cfg->log_level, cfg->log_file) < 0)
 		log_error("reload: log_file %s: %s; logging where it did", cfg->log_file,
 			  strerror(errno));
+	log_set_access(cfg->access_log);
 	jsonmem_set_expansion(cfg->max_json_expansion);
 	daemon_raise_fd_limit(cfg);
 	http_reload();
@@ -301,6 +357,7 @@ static void daemon_reload(void)
 	if (daemon_state.app->reload_commit && daemon_state.app->reload_commit() < 0)
 		log_error("reload: out of memory setting up new namespaces; they refuse clients");
 	metrics_inc(config_reloads_total);
+	daemon_note_load(true);
 	log_info("reloaded %s", daemon_state.path);
 	(void)sd_notify(0, "READY=1");
 }
@@ -388,6 +445,18 @@ static struct event_base *daemon_base_new(void)
 	return base;
 }
 
+/* Takes every signal of daemon_signals.  Returns 0, or -1 out of memory. */
+static int daemon_signals_add(void)
+{
+	for (size_t i = 0; i < DAEMON_N_SIGNALS; i++) {
+		daemon_state.signals[i] = evsignal_new(daemon_state.base, daemon_signals[i].signo,
+						       daemon_signals[i].cb, NULL);
+		if (!daemon_state.signals[i] || event_add(daemon_state.signals[i], NULL) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 int daemon_run(struct config *cfg, const char *path, const struct daemon_app *app)
 {
 	daemon_state.cfg = cfg;
@@ -395,7 +464,10 @@ int daemon_run(struct config *cfg, const char *path, const struct daemon_app *ap
 	daemon_state.app = app;
 	daemon_raise_fd_limit(cfg);
 	jsonmem_set_expansion(cfg->max_json_expansion);
+	/* A write to a closed socket is EPIPE, and one past the file size
+	 * limit EFBIG (a log file): errors handled where they happen. */
 	signal(SIGPIPE, SIG_IGN);
+	signal(SIGXFSZ, SIG_IGN);
 	daemon_state.base = daemon_base_new();
 	if (!daemon_state.base) {
 		log_error("event_base_new failed");
@@ -407,25 +479,22 @@ int daemon_run(struct config *cfg, const char *path, const struct daemon_app *ap
 		log_error("start-up failed: out of memory");
 		return 1;
 	}
-	daemon_state.sigterm = evsignal_new(daemon_state.base, SIGTERM, daemon_signal_cb, NULL);
-	daemon_state.sigint = evsignal_new(daemon_state.base, SIGINT, daemon_signal_cb, NULL);
-	daemon_state.sighup = evsignal_new(daemon_state.base, SIGHUP, daemon_sighup_cb, NULL);
 	daemon_state.trim = event_new(daemon_state.base, -1, EV_PERSIST, daemon_trim_cb, NULL);
 	daemon_state.lag = evtimer_new(daemon_state.base, daemon_lag_cb, NULL);
 	struct timeval trim_tv = { DAEMON_TRIM_INTERVAL_S, 0 };
-	if (!daemon_state.sigterm || !daemon_state.sigint || !daemon_state.sighup ||
-	    !daemon_state.trim || !daemon_state.lag || event_add(daemon_state.sigterm, NULL) < 0 ||
-	    event_add(daemon_state.sigint, NULL) < 0 || event_add(daemon_state.sighup, NULL) < 0 ||
+	if (daemon_signals_add() < 0 || !daemon_state.trim || !daemon_state.lag ||
 	    event_add(daemon_state.trim, &trim_tv) < 0 ||
 	    server_start(daemon_state.base, cfg, &http_conn_handler) < 0 || route_start() < 0) {
 		log_error("start-up failed");
 		return 1;
 	}
+	daemon_note_load(true);
 	metrics_histogram_register(&daemon_lag);
 	procmetrics_init();
 	daemon_lag_arm();
 	log_info("roomcastd %s started (pid %d, %s)", ROOMCAST_VERSION, (int)getpid(),
 		 event_base_get_method(daemon_state.base));
+	log_echo_errors(false); /* started: the log file alone from here */
 	(void)sd_notify(0, "READY=1");
 	while (!daemon_state.stopping) {
 		if (event_base_loop(daemon_state.base, EVLOOP_ONCE) < 0) {
@@ -437,9 +506,8 @@ int daemon_run(struct config *cfg, const char *path, const struct daemon_app *ap
 			daemon_reload();
 	}
 	daemon_drain(app);
-	event_free(daemon_state.sigterm);
-	event_free(daemon_state.sigint);
-	event_free(daemon_state.sighup);
+	for (size_t i = 0; i < DAEMON_N_SIGNALS; i++)
+		event_free(daemon_state.signals[i]);
 	event_free(daemon_state.trim);
 	event_free(daemon_state.lag);
 	event_base_free(daemon_state.base);

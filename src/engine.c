@@ -94,6 +94,7 @@ struct engine_session {
 	struct engine_queued **queue_tail;
 	size_t queue_bytes;            /* encoded size of the queue */
 	struct timeq_entry timer;      /* ping interval, pong deadline, close wait */
+	int64_t opened_ms;             /* timeq_now_ms() at the handshake, for access_log */
 	struct engine_session *next_flush;
 	struct engine_session *next_dead;
 	char handshake[];              /* "address\0host\0url\0bearer\0" of the handshake
@@ -378,7 +379,7 @@ static void engine_timer_fire(struct timeq_entry *e)
 	}
 	if (s->awaiting_pong) {
 		metrics_inc(engine_ping_timeouts_total);
-		log_debug("session %s: ping timeout", s->sid);
+		log_debug("ping timeout\tsid=%s", s->sid);
 		engine_destroy(s, "ping timeout");
 		return;
 	}
@@ -541,9 +542,30 @@ static struct engine_session *engine_session_new(struct http_conn *hc,
 	return s;
 }
 
+/* The access_log line of <s>: its open, or with <reason> its close and
+ * how long it lived.  The peer is the handshake's address. */
+static void engine_access_line(const struct engine_session *s, const char *reason)
+{
+	char ms[24];
+	struct log_pair pairs[5] = {
+		{ "sid", s->sid, false },
+		{ "peer", s->handshake, false },
+		{ "transport", s->is_websocket ? "websocket" : "polling", false },
+		{ "reason", reason, false },
+		{ "duration_ms", ms, true },
+	};
+
+	if (log_access_format == LOG_ACCESS_OFF)
+		return;
+	snprintf(ms, sizeof ms, "%lld", (long long)(timeq_now_ms() - s->opened_ms));
+	log_access(reason ? "session closed" : "session opened", pairs, reason ? 5 : 3);
+}
+
 static void engine_session_opened(struct engine_session *s)
 {
 	s->opened = true;
+	s->opened_ms = timeq_now_ms();
+	engine_access_line(s, NULL);
 	engine_heartbeat_restart(s);
 	if (engine.cb->on_open)
 		engine.cb->on_open(s, engine.app_ctx);
@@ -587,7 +609,9 @@ static void engine_destroy(struct engine_session *s, const char *reason)
 	engine_queue_free(s);
 	metrics_inc(engine_sessions_closed_total);
 	metrics_gauge_add(sessions_current, -1);
-	log_debug("session %s: closed (%s)", s->sid, reason);
+	log_debug("session closed\tsid=%s reason=\"%s\"", s->sid, reason);
+	if (s->opened)
+		engine_access_line(s, reason);
 	s->close_reason = reason;
 	s->next_dead = engine.dead;
 	engine.dead = s;
@@ -736,7 +760,7 @@ static const struct websocket_callbacks engine_detached_cb = {
 static void engine_upgrade_fail(struct engine_probe *probe, const char *why)
 {
 	metrics_inc(engine_upgrade_failures_total);
-	log_debug("session %s: upgrade failed: %s", probe->s->sid, why);
+	log_debug("upgrade failed: %s\tsid=%s", why, probe->s->sid);
 	engine_probe_end(probe);
 }
 

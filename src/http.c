@@ -517,17 +517,20 @@ static void http_respond_cors(struct http_conn *hc, int status, bool preflight,
 		     content_type ? "\r\n" : "", extra_headers ? extra_headers : "", body_len,
 		     connection);
 	if (n < 0 || (size_t)n >= sizeof head) {
-		log_error("conn %llu: response head too long", (unsigned long long)hc->c->id);
+		log_error("response head too long\tconn=%llu", (unsigned long long)hc->c->id);
 		server_conn_close(hc->c);
 		return;
 	}
 	if (server_write(hc->c, head, (size_t)n) < 0 ||
 	    (body_len && server_write(hc->c, body, body_len) < 0))
 		return;
-	if (status >= 400)
-		log_debug("conn %llu %s: %d for %s %.*s", (unsigned long long)hc->c->id,
-			  server_conn_peer(hc->c), status, req->method_name ? req->method_name : "?",
-			  (int)(req->url_len > 200 ? 200 : req->url_len), req->url ? req->url : "");
+	if (status >= 400) {
+		char url[4 * 200 + 1];
+		log_debug("%d for %s\tconn=%llu peer=%s url=\"%s\"", status,
+			  req->method_name ? req->method_name : "?", (unsigned long long)hc->c->id,
+			  server_conn_peer(hc->c),
+			  log_field(url, sizeof url, req->url ? req->url : "", req->url_len, 200));
+	}
 	http_request_done(hc, close);
 }
 
@@ -668,7 +671,7 @@ static void http_deadline_fire(struct timeq_entry *e)
 	switch (hc->phase) {
 	case HTTP_PHASE_IDLE:
 		metrics_inc(http_timeouts_total);
-		log_debug("conn %llu: keepalive_timeout", (unsigned long long)hc->c->id);
+		log_debug("keepalive_timeout\tconn=%llu", (unsigned long long)hc->c->id);
 		server_conn_close(hc->c);
 		return;
 	case HTTP_PHASE_HEAD:
@@ -682,7 +685,7 @@ static void http_deadline_fire(struct timeq_entry *e)
 	default:
 		return; /* held requests have no deadline: never started */
 	}
-	log_debug("conn %llu %s: %s", (unsigned long long)hc->c->id, server_conn_peer(hc->c), what);
+	log_debug("%s\tconn=%llu peer=%s", what, (unsigned long long)hc->c->id, server_conn_peer(hc->c));
 	hc->req.keep_alive = false;
 	http_respond(hc, 408, NULL, NULL, NULL, 0);
 }

@@ -14,6 +14,9 @@
 #ifndef ROOMCAST_LOG_H
 #define ROOMCAST_LOG_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
 enum log_level {
 	LOG_LEVEL_ERROR = 0,
 	LOG_LEVEL_WARN,
@@ -28,7 +31,20 @@ int log_level_parse(const char *name, enum log_level *out);
  * Returns 0, or -1 (errno set) if the file cannot be opened for append; the
  * previous destination is then kept. */
 int log_open(enum log_level level, const char *path);
+/* Opens the current destination's file again (logrotate moved it away), at
+ * the same level.  Returns 0, or -1 (errno set) with the old file kept. */
+int log_reopen(void);
 void log_close(void);
+
+/* Whether log_open() could open <path> (NULL or "" is stderr: yes), without
+ * creating it: an existing file must open for append, a new one's
+ * directory let it be made.  Returns 0, or -1 with errno set (roomcastd -t). */
+int log_check(const char *path);
+
+/* While on, an error line written to a log file is written to stderr too:
+ * a daemon that fails to start says why in the journal, not only in its
+ * file.  Off by default; main.c turns it on until the daemon is ready. */
+void log_echo_errors(bool on);
 
 extern enum log_level log_current_level;
 
@@ -42,6 +58,34 @@ void log_write(enum log_level level, const char *fmt, ...)
 	do { if (log_current_level >= LOG_LEVEL_INFO) log_write(LOG_LEVEL_INFO, __VA_ARGS__); } while (0)
 #define log_debug(...) \
 	do { if (log_current_level >= LOG_LEVEL_DEBUG) log_write(LOG_LEVEL_DEBUG, __VA_ARGS__); } while (0)
+
+/* Access lines (access_log): one per Engine.IO session opened and one per
+ * session closed, whatever log_level says, to the same destination.
+ * logfmt: `[time=...] level=info msg="session opened" sid=... peer=...`;
+ * json: `{"time":"...","level":"info","msg":"session opened","sid":...}`,
+ * the time always in it. */
+enum log_access {
+	LOG_ACCESS_OFF = 0,
+	LOG_ACCESS_LOGFMT,
+	LOG_ACCESS_JSON,
+};
+
+extern enum log_access log_access_format;
+
+/* Parses "off", "logfmt" or "json".  Returns 0, or -1 if unknown. */
+int log_access_parse(const char *name, enum log_access *out);
+void log_set_access(enum log_access format);
+
+/* A field of an access line: <number> values are written as they are
+ * (JSON numbers), the others quoted where the format needs it. */
+struct log_pair {
+	const char *key;
+	const char *value;
+	bool number;
+};
+
+/* Writes the access line <msg> with <pairs>, unless access_log is off. */
+void log_access(const char *msg, const struct log_pair *pairs, size_t n_pairs);
 
 /* The budget of one call site of log_limited(). */
 struct log_limit {

@@ -104,6 +104,8 @@
 	X(connects_pending, "CONNECTs waiting for a backend's decision (auth backend)") \
 	X(jwks_keys, "keys held from every jwt_jwks_url's last good set") \
 	X(redis_up, "1 while both Redis connections are up and subscribed") \
+	X(config_last_reload_successful, "1 if the last load of the config file (start or SIGHUP) was applied, 0 if refused") \
+	X(config_last_reload_success_timestamp_seconds, "when the config file was last applied (start or SIGHUP), Unix time") \
 	X(backend_buffer_bytes, "bytes of client records waiting in backend_buffer") \
 	X(route_peers, "other instances announced and not expired (session routing)") \
 	X(route_upstreams, "connections to peers for forwarded requests and relayed WebSockets")
@@ -128,6 +130,7 @@ extern int64_t metrics_gauges[METRICS_N_GAUGES];
 #define metrics_inc(name) (metrics_counters[METRIC_##name]++)
 #define metrics_add(name, n) (metrics_counters[METRIC_##name] += (n))
 #define metrics_gauge_add(name, delta) (metrics_gauges[GAUGE_##name] += (delta))
+#define metrics_gauge_set(name, value) (metrics_gauges[GAUGE_##name] = (value))
 
 /* A counter with one label, registered by the module that owns its
  * values (auth.c's refusals by reason): counts[i] is rendered as

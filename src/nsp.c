@@ -202,7 +202,7 @@ static void nsp_client_fail(struct nsp_client *cl, const char *why)
 		return;
 	cl->failed = true;
 	metrics_inc(sio_protocol_errors_total);
-	log_debug("session %s: Socket.IO protocol error: %s", engine_session_sid(cl->s), why);
+	log_debug("Socket.IO protocol error: %s\tsid=%s", why, engine_session_sid(cl->s));
 	engine_close(cl->s, "forced close");
 }
 
@@ -423,8 +423,8 @@ static void nsp_connect_refuse(struct nsp_client *cl, const struct nsp_namespace
 {
 	const char *text = auth_backend_refuse(why);
 
-	log_debug("session %s: CONNECT to %s refused: %s", engine_session_sid(cl->s),
-		  ns->cfg->name, text);
+	log_debug("CONNECT to %s refused: %s\tsid=%s", ns->cfg->name, text,
+		  engine_session_sid(cl->s));
 	if (!message) {
 		message = text;
 		len = strlen(text);
@@ -641,7 +641,7 @@ static void nsp_grant_join(struct nsp_socket *sock, const char *name, size_t len
 	}
 	int joined = room_join(sock->ns->rooms, &sock->member, name, len);
 	if (joined < 0) {
-		log_warn("socket %s: out of memory joining a room", sock->id);
+		log_warn("out of memory joining a room\tsocket=%s", sock->id);
 		return;
 	}
 	metrics_inc(sio_joins_total);
@@ -657,7 +657,7 @@ static void nsp_expiry_cb(evutil_socket_t fd, short what, void *arg)
 	struct nsp_socket *sock = arg;
 
 	metrics_inc(auth_expired_total);
-	log_debug("socket %s: token expired, closing its session", sock->id);
+	log_debug("token expired, closing its session\tsocket=%s", sock->id);
 	engine_close(sock->client->s, "transport close");
 }
 
@@ -688,7 +688,7 @@ static void nsp_socket_grant(struct nsp_socket *sock, const json_t *claims)
 	struct timeval tv = { wait_ms > 0 ? wait_ms / 1000 : 0, wait_ms > 0 ? (wait_ms % 1000) * 1000 : 0 };
 	sock->auth->expiry = evtimer_new(nsp.base, nsp_expiry_cb, sock);
 	if (!sock->auth->expiry || evtimer_add(sock->auth->expiry, &tv) < 0)
-		log_warn("socket %s: cannot time its token's expiry", sock->id);
+		log_warn("cannot time its token's expiry\tsocket=%s", sock->id);
 }
 
 /* Checks the room argument of a join or leave against the policy: returns
@@ -1199,8 +1199,8 @@ static void nsp_pending_decide(struct nsp_pending *w, const json_t *args)
 		nsp_connect_refuse(cl, ns, AUTH_BACKEND_REFUSED, message, len);
 		return;
 	}
-	log_debug("session %s: backend answer for %s: %s", engine_session_sid(cl->s),
-		  ns->cfg->name, bad ? bad : "no accept: true or false");
+	log_debug("backend answer for %s: %s\tsid=%s", ns->cfg->name,
+		  bad ? bad : "no accept: true or false", engine_session_sid(cl->s));
 	nsp_connect_refuse(cl, ns, AUTH_BACKEND_INVALID, NULL, 0);
 }
 
@@ -1284,7 +1284,7 @@ static void nsp_on_event(struct nsp_socket *sock, const struct packet *p)
 			nsp_forward(sock, p, ns->relay);
 		} else if (!ns->relay) {
 			metrics_inc(sio_events_dropped_total);
-			log_debug("socket %s: event dropped (relay off, not forwarded)", sock->id);
+			log_debug("event dropped (relay off, not forwarded)\tsocket=%s", sock->id);
 		}
 	}
 }
@@ -1370,7 +1370,7 @@ static size_t nsp_socket_join_rooms(struct nsp_socket *sock, const struct room_n
 		if (nsp_socket_is_full(sock))
 			return n_rooms - i;
 		if (room_join(sock->ns->rooms, &sock->member, rooms[i].name, rooms[i].len) < 0) {
-			log_warn("socket %s: out of memory joining a room", sock->id);
+			log_warn("out of memory joining a room\tsocket=%s", sock->id);
 			return n_rooms - i;
 		}
 	}
@@ -1602,7 +1602,7 @@ static void nsp_connect_timeout_fire(struct timeq_entry *e)
 	if (cl->n_sockets > 0)
 		return;
 	metrics_inc(sio_connect_timeouts_total);
-	log_debug("session %s: no namespace connected within connect_timeout",
+	log_debug("no namespace connected within connect_timeout\tsid=%s",
 		  engine_session_sid(cl->s));
 	engine_close(cl->s, "forced close");
 }

@@ -365,6 +365,16 @@ int route_start(void)
 	return 0;
 }
 
+int route_check(const struct config *cfg)
+{
+	if (!cfg->has_cluster_listen)
+		return 0;
+	int rc = route_read_secret(cfg->cluster_secret_file);
+	OPENSSL_cleanse(route.secret, sizeof route.secret);
+	route.secret_len = 0;
+	return rc;
+}
+
 int route_init(struct event_base *base, const struct config *cfg)
 {
 	uint8_t digest[32];

@@ -56,6 +56,9 @@ enum route_owner {
 	ROUTE_GONE,                    /* a valid sid of an instance not announced */
 };
 
+/* What route_init() reads, checked and forgotten (roomcastd -t): the
+ * secret, when cfg routes.  Returns 0, or -1 with the reason logged. */
+int route_check(const struct config *cfg) __attribute__((warn_unused_result));
 /* Reads the secret and picks this instance's id, when cfg routes;
  * nothing otherwise.  Needs redis_init() done (it subscribes).  Returns
  * 0, or -1 with the reason logged. */

@@ -145,7 +145,7 @@ static void server_conn_arm(struct conn *c)
 		return;
 	event_assign(&c->ev, server.base, c->fd, what, server_conn_event_cb, c);
 	if (event_add(&c->ev, NULL) < 0)
-		log_error("conn %llu: event_add failed", (unsigned long long)c->id);
+		log_error("event_add failed\tconn=%llu", (unsigned long long)c->id);
 }
 
 static void server_mark_pending(struct conn *c)
@@ -363,7 +363,7 @@ static int server_conn_write(struct conn *c)
 				break;
 			if (errno == EINTR)
 				continue;
-			log_debug("conn %llu: write: %s", (unsigned long long)c->id, strerror(errno));
+			log_debug("write: %s\tconn=%llu", strerror(errno), (unsigned long long)c->id);
 			evbuffer_drain(c->out, evbuffer_get_length(c->out));
 			server_conn_close(c);
 			return -1;
@@ -485,7 +485,7 @@ static void server_conn_read(struct conn *c)
 		return;
 	if (n <= 0) {
 		if (n < 0)
-			log_debug("conn %llu: read: %s", (unsigned long long)c->id, strerror(errno));
+			log_debug("read: %s\tconn=%llu", strerror(errno), (unsigned long long)c->id);
 		server_conn_close(c);
 		return;
 	}
@@ -508,7 +508,7 @@ static int server_conn_connected(struct conn *c)
 	if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
 		err = errno;
 	if (err) {
-		log_debug("conn %llu: connect: %s", (unsigned long long)c->id, strerror(err));
+		log_debug("connect: %s\tconn=%llu", strerror(err), (unsigned long long)c->id);
 		server_conn_close(c);
 		return -1;
 	}
@@ -547,8 +547,8 @@ static void server_linger_fire(struct timeq_entry *e)
 	struct linger reset = { .l_onoff = 1, .l_linger = 0 };
 
 	metrics_inc(connections_linger_expired_total);
-	log_debug("conn %llu %s: linger_timeout, %zu bytes unsent, reset", (unsigned long long)c->id,
-		  server_conn_peer(c), server_output_len(c));
+	log_debug("linger_timeout, %zu bytes unsent, reset\tconn=%llu peer=%s", server_output_len(c),
+		  (unsigned long long)c->id, server_conn_peer(c));
 	(void)setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
 	c->reset_on_free = true;
 	server_conn_close(c);
@@ -769,7 +769,7 @@ static void server_direct_write(struct conn *c, const struct server_direct *d)
 		n = write(c->fd, d->data, d->len);
 	while (n < 0 && errno == EINTR);
 	if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
-		log_debug("conn %llu: write: %s", (unsigned long long)c->id, strerror(errno));
+		log_debug("write: %s\tconn=%llu", strerror(errno), (unsigned long long)c->id);
 		d->release(d->data, d->len, d->arg);
 		server_conn_close(c);
 		return;

@@ -1,7 +1,10 @@
 // config.test.js - the command line and the config file of roomcastd:
 // `-t -c FILE` accepts a file using every key (exit 0) and rejects an unknown
 // key or a bad value with `FILE:LINE: message` on stderr and exit 1;
-// `--version` and `-h` exit 0; two `listen` lines (IPv4 and [::1]) both
+// `--version` and `-h` exit 0; -t checks the log file and the cluster
+// secret as start does; start-up errors reach stderr with log_file set;
+// -T prints the effective config, which -t accepts and which dumps to
+// itself (issue 19); two `listen` lines (IPv4 and [::1]) both
 // serve Engine.IO; `log_file` receives the start line; SIGTERM and SIGINT both
 // exit 0. The -t/--version/-h cases are roomcastd only (skipped against the
 // reference server); the daemon cases run against both.
@@ -86,6 +89,75 @@ test('-c with a missing file: exit 1 with the file name on stderr', { skip: only
   const r = await h.runOnce(['-t', '-c', f]);
   assert.equal(r.code, 1);
   assert.ok(r.stderr.includes(f), `stderr: ${r.stderr}`);
+});
+
+test('-t checks the files start would open: a log_file it cannot open, a missing cluster secret', { skip: only }, async () => {
+  const noDir = path.join(tmp, 'no-such-dir', 'rc.log');
+  const f = file('bad-log.conf', `log_file ${noDir}\n`);
+  const r = await h.runOnce(['-t', '-c', f]);
+  assert.equal(r.code, 1, `-t passed a log_file start cannot open: ${r.stdout}`);
+  assert.equal(r.stderr, `${f}: log_file ${noDir}: No such file or directory\n`);
+  const start = await h.runOnce(['-c', f]);
+  assert.equal(start.code, 1);
+  assert.equal(start.stderr, r.stderr, 'the same words as start');
+  // a file not there yet in a directory that is: fine, and not created by -t
+  const fresh = path.join(tmp, 'fresh.log');
+  const ok = await h.runOnce(['-t', '-c', file('fresh-log.conf', `log_file ${fresh}\n`)]);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.equal(fs.existsSync(fresh), false);
+  const secret = path.join(tmp, 'no-secret');
+  const c = await h.runOnce(['-t', '-c', file('bad-secret.conf', `redis 127.0.0.1:6379\ncluster_listen 127.0.0.1:0\ncluster_secret_file ${secret}\n`)]);
+  assert.equal(c.code, 1, 'a missing cluster_secret_file');
+  assert.match(c.stderr, new RegExp(`cluster_secret_file ${secret}: No such file or directory`));
+});
+
+test('with log_file set, a start-up error goes to stderr too (the journal)', { skip: only }, async () => {
+  const busy = require('node:net').createServer();
+  await new Promise((res) => busy.listen(0, '127.0.0.1', res));
+  try {
+    const port = busy.address().port;
+    const log = path.join(tmp, 'busy.log');
+    const r = await h.runOnce(['-c', file('busy.conf', `listen 127.0.0.1:${port}\nlog_file ${log}\n`)]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, new RegExp(`^level=error msg="listen 127\\.0\\.0\\.1:${port}: Address already in use"$`, 'm'));
+    assert.match(fs.readFileSync(log, 'utf8'), /level=error msg="listen .*: Address already in use"/, 'and to the file');
+    assert.doesNotMatch(r.stderr, /level=info/, 'errors only: the file has the rest');
+  } finally {
+    busy.close();
+  }
+});
+
+test('-T prints every key with its default; -t accepts it, and it dumps to itself', { skip: only }, async () => {
+  const f = file('dumped-from.conf', `${GOOD}namespace /chat {\n  client_join chat:*\n  relay yes\n}\n`);
+  const r = await h.runOnce(['-T', '-c', f]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stderr, `${f}: ok\n`);
+  const lines = r.stdout.split('\n');
+  assert.ok(lines.includes('listen 127.0.0.1:3999') && lines.includes('listen [::1]:3999'), 'as written');
+  assert.ok(lines.includes('drain_timeout 10s'), 'a default written out');
+  assert.ok(lines.includes('# redis: not set (none: a single instance until the operator names a Redis to share)'));
+  assert.ok(lines.includes('namespace / {') && lines.includes('namespace /chat {') && lines.includes('    relay yes'));
+  const dumped = file('dumped.conf', r.stdout);
+  const t = await h.runOnce(['-t', '-c', dumped]);
+  assert.equal(t.code, 0, t.stderr);
+  const again = await h.runOnce(['-T', '-c', dumped]);
+  assert.equal(again.code, 0, again.stderr);
+  const body = (x) => x.slice(x.indexOf('\n'));
+  assert.equal(body(again.stdout), body(r.stdout));
+  // a file with an error: nothing on stdout
+  const bad = await h.runOnce(['-T', '-c', file('bad-T.conf', 'bogus_key 1\n')]);
+  assert.equal(bad.code, 1);
+  assert.equal(bad.stdout, '');
+});
+
+test('an extra argument is named; an unknown key suggests the nearest one', { skip: only }, async () => {
+  const r = await h.runOnce(['-t', 'extra-arg']);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /^roomcastd: unexpected argument 'extra-arg' \(a file goes after -c\)\nusage: roomcastd /);
+  const f = file('typo.conf', 'max_conections 5\n');
+  const t = await h.runOnce(['-t', '-c', f]);
+  assert.equal(t.code, 1);
+  assert.equal(t.stderr, `${f}:1: unknown key 'max_conections' (did you mean 'max_connections'?)\n`);
 });
 
 test('--version and -h exit 0 and print something', { skip: only }, async () => {

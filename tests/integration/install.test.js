@@ -9,7 +9,9 @@
 // drain) is one the unit's
 // SystemCallFilter allows; the installed config checks, listens on
 // loopback and lets no client join a room or reach another; uninstall
-// removes what install put there and keeps a config changed since.
+// removes what install put there and keeps a config changed since; the
+// installed unit's ExecStart and ExecReload lines, run as written, fail a
+// reload of a file with an error before any SIGHUP (issue 19).
 // roomcastd only.
 'use strict';
 
@@ -49,10 +51,12 @@ test('install honours PREFIX, SYSCONFDIR, UNITDIR and DESTDIR; the units name th
     'units/roomcastd@.service']) assert.ok(fs.existsSync(path.join(root, f)), f);
   const unit = fs.readFileSync(path.join(root, 'units/roomcastd.service'), 'utf8');
   assert.match(unit, new RegExp(`^ExecStart=${root}/sbin/roomcastd -c ${root}/etc/roomcast/roomcast.conf$`, 'm'));
+  assert.match(unit, new RegExp(`^ExecReload=${root}/sbin/roomcastd -t -c ${root}/etc/roomcast/roomcast.conf$`, 'm'));
   assert.match(unit, /^ExecReload=\/bin\/kill -HUP \$MAINPID$/m);
   const tpl = fs.readFileSync(path.join(root, 'units/roomcastd@.service'), 'utf8');
   assert.match(tpl, new RegExp(`^ExecStart=${root}/sbin/roomcastd -c ${root}/etc/roomcast/%i.conf$`, 'm'));
   assert.match(tpl, /^Description=.* \(%i\)$/m);
+  assert.match(tpl, new RegExp(`^ExecReload=${root}/sbin/roomcastd -t -c ${root}/etc/roomcast/%i.conf$`, 'm'));
 
   const staged = path.join(tmp, 'staged');
   make('install', `DESTDIR=${staged}`, 'PREFIX=/usr', 'MANDIR=/usr/share/man', 'SBINDIR=/usr/bin');
@@ -77,6 +81,60 @@ test('systemd-analyze: both units verify, and each exposure is at most 2.0', { s
     assert.ok(m, `security ${unit}: ${s.out}`);
     t.diagnostic(`${unit}: exposure ${m[1]}`);
     assert.ok(Number(m[1]) <= 2.0, `${unit}: exposure ${m[1]}\n${s.out}`);
+  }
+});
+
+/** The command lines of <key> (ExecStart, ExecReload) in <unit>'s text, in order, split as systemd splits them. */
+const unitCommands = (unit, key) => [...unit.matchAll(new RegExp(`^${key}=(.*)$`, 'gm'))].map((m) => m[1].trim().split(/\s+/));
+
+/** Runs <argv> as systemd runs an Exec line ($MAINPID set); resolves with its exit status. */
+function runLine(argv, mainPid) {
+  const args = argv.map((a) => a.replaceAll('$MAINPID', String(mainPid)));
+  return new Promise((resolve) => {
+    const c = spawn(args[0], args.slice(1), { stdio: 'ignore' });
+    c.on('exit', (code) => resolve(code));
+  });
+}
+
+/** What `systemctl reload` does: each ExecReload line in turn, stopping at the first that fails. */
+async function systemctlReload(lines, mainPid) {
+  for (const argv of lines) {
+    const code = await runLine(argv, mainPid);
+    if (code !== 0) return code;
+  }
+  return 0;
+}
+
+test('the unit\'s ExecReload fails on a file with an error, and sends no SIGHUP', { skip }, async () => {
+  const root = path.join(tmp, 'reload');
+  installAt(root);
+  const unit = fs.readFileSync(path.join(root, 'units/roomcastd.service'), 'utf8');
+  const [start] = unitCommands(unit, 'ExecStart');
+  const reloads = unitCommands(unit, 'ExecReload');
+  const conf = path.join(root, 'etc/roomcast/roomcast.conf');
+  assert.deepEqual(start, [path.join(root, 'sbin/roomcastd'), '-c', conf]);
+  const port = await h.freePort();
+  const good = `listen 127.0.0.1:${port}\ndrain_timeout 0ms\n`;
+  fs.writeFileSync(conf, good);
+  const daemon = spawn(start[0], start.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  daemon.stderr.on('data', (x) => { stderr += x; });
+  const exited = new Promise((res) => daemon.on('exit', (code) => res(code)));
+  const metrics = async () => h.parseMetrics((await h.request(port, { path: '/metrics', waitClose: true })).text);
+  try {
+    await h.waitFor(async () => (await h.request(port, { path: '/healthz', waitClose: true }).catch(() => null))?.status === 200,
+      { what: 'the daemon ExecStart started' });
+    assert.equal(await systemctlReload(reloads, daemon.pid), 0, 'a good file reloads');
+    await h.waitFor(async () => (await metrics()).roomcast_config_reloads_total === 1, { what: 'the reload' });
+    fs.writeFileSync(conf, `${good}max_conections 5\n`);
+    assert.equal(await systemctlReload(reloads, daemon.pid), 1, 'a file with an error fails the reload');
+    const m = await metrics();
+    assert.equal(m.roomcast_config_reload_failures_total, 0, 'checked before any SIGHUP');
+    assert.equal(m.roomcast_config_last_reload_successful, 1);
+    daemon.kill('SIGTERM');
+    assert.equal(await exited, 0, stderr);
+  } finally {
+    daemon.kill('SIGKILL');
   }
 });
 

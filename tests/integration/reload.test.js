@@ -8,7 +8,9 @@
 // settings, a namespace removed) is logged by name and keeps running as it
 // was; a file with an error is refused with FILE:LINE and changes nothing;
 // the counters roomcast_config_reloads_total and
-// roomcast_config_reload_failures_total; through it all the connected
+// roomcast_config_reload_failures_total, the gauges
+// roomcast_config_last_reload_successful and
+// roomcast_config_last_reload_success_timestamp_seconds; through it all the connected
 // clients keep their sessions and relay to each other.
 // roomcastd only: the reference server has no config file.
 'use strict';
@@ -124,7 +126,7 @@ test('live changes apply while clients over both transports keep their sessions'
   assert.equal(refused.message, 'bad signature');
 
   await relays(c, 2);
-  await h.waitFor(() => / level=debug msg="session \S+: closed/.test(logText()), { what: 'debug lines (log_level debug)' });
+  await h.waitFor(() => / level=debug msg="session closed" sid=/.test(logText()), { what: 'debug lines (log_level debug)' });
   assert.doesNotMatch(fs.readFileSync(path.join(d.dir, 'roomcastd.log.1'), 'utf8'), / level=debug /, 'none before the reload');
   assert.deepEqual(c.poll.disconnects, []);
   assert.deepEqual(c.ws.disconnects, []);
@@ -149,6 +151,23 @@ test('what needs a restart is logged by name and keeps running as it was', { ski
   assert.equal(hs.open.pingInterval, 25000);
   await relays(c, 3);
   assert.deepEqual(c.ws.disconnects, []);
+});
+
+test('roomcast_config_last_reload_successful, and when the file was last applied', { skip }, async () => {
+  const start = await d.metrics();
+  assert.equal(start.roomcast_config_last_reload_successful, 1, 'the start applied the file');
+  const t0 = start.roomcast_config_last_reload_success_timestamp_seconds;
+  assert.ok(Math.abs(t0 - Date.now() / 1000) < 600, `${t0} is now`);
+  const good = fs.readFileSync(d.configFile, 'utf8');
+  await reload(`${good}\nbogus_key 1\n`, 'roomcast_config_reload_failures_total');
+  const refused = await d.metrics();
+  assert.equal(refused.roomcast_config_last_reload_successful, 0);
+  assert.equal(refused.roomcast_config_last_reload_success_timestamp_seconds, t0, 'a refusal keeps the time');
+  await reload(good);
+  const applied = await d.metrics();
+  assert.equal(applied.roomcast_config_last_reload_successful, 1);
+  const t1 = applied.roomcast_config_last_reload_success_timestamp_seconds;
+  assert.ok(t1 >= t0 && t1 <= Date.now() / 1000 + 1, `${t0} <= ${t1} <= now`);
 });
 
 test('a file with an error is refused with FILE:LINE and changes nothing', { skip }, async () => {

@@ -33,7 +33,7 @@ static const char *const config_test_keys[] = {
 	"upgrade_timeout", "max_payload", "max_connections", "max_connections_per_ip",
 	"max_header_size",
 	"max_output_buffer", "linger_timeout", "drain_timeout", "keepalive_timeout", "header_timeout", "body_timeout",
-	"cors_origin", "allowed_origins", "allow_no_origin", "log_level", "log_file",
+	"cors_origin", "allowed_origins", "allow_no_origin", "log_level", "log_file", "access_log",
 	"connect_timeout", "max_namespaces_per_session", "max_room_name", "max_json_expansion",
 	"max_auth_size", "max_acks_per_socket",
 	"redis", "redis_password", "redis_db", "redis_key", "redis_request_timeout",
@@ -1002,8 +1002,49 @@ static void log_file_of_255_bytes_is_accepted_and_256_is_rejected(void **state)
 static void unknown_key_is_rejected_with_line_number(void **state)
 {
 	config_test_expect_error("# c\n\nfoo 1\n", "t.conf:3: unknown key 'foo'");
-	config_test_expect_error("Listen 127.0.0.1:3000\n", "t.conf:1: unknown key 'Listen'");
+	config_test_expect_error("Listen 127.0.0.1:3000\n",
+				 "t.conf:1: unknown key 'Listen' (did you mean 'listen'?)");
 	config_test_expect_error("ping_interval=25s\n", "t.conf:1: unknown key 'ping_interval=25s'");
+}
+
+static void access_log_is_off_logfmt_or_json(void **state)
+{
+	struct config cfg;
+
+	config_test_parse_ok(&cfg, "");
+	assert_int_equal(cfg.access_log, LOG_ACCESS_OFF);
+	config_test_parse_ok(&cfg, "access_log logfmt\n");
+	assert_int_equal(cfg.access_log, LOG_ACCESS_LOGFMT);
+	config_test_parse_ok(&cfg, "access_log json\n");
+	assert_int_equal(cfg.access_log, LOG_ACCESS_JSON);
+	config_test_parse_ok(&cfg, "access_log off\n");
+	assert_int_equal(cfg.access_log, LOG_ACCESS_OFF);
+	config_test_expect_error("access_log JSON\n",
+				 "t.conf:1: access_log: unknown format 'JSON' (off, logfmt, json)");
+	config_test_expect_error("access_log on\n",
+				 "t.conf:1: access_log: unknown format 'on' (off, logfmt, json)");
+}
+
+static void unknown_key_suggests_the_nearest_key_of_its_scope(void **state)
+{
+	/* one letter missing, extra, wrong, or two swapped */
+	config_test_expect_error("max_conections 5\n",
+				 "t.conf:1: unknown key 'max_conections' (did you mean 'max_connections'?)");
+	config_test_expect_error("ping_intervall 1s\n",
+				 "t.conf:1: unknown key 'ping_intervall' (did you mean 'ping_interval'?)");
+	config_test_expect_error("ping_intrevalx 1s\n",
+				 "t.conf:1: unknown key 'ping_intrevalx' (did you mean 'ping_interval'?)");
+	config_test_expect_error("drian_timeout 1s\n",
+				 "t.conf:1: unknown key 'drian_timeout' (did you mean 'drain_timeout'?)");
+	/* inside a block, the block's keys */
+	config_test_expect_error("namespace /a {\n  relya yes\n}\n",
+				 "t.conf:2: unknown key 'relya' (did you mean 'relay'?)");
+	/* a short word takes one edit in three; three edits are no guess */
+	config_test_expect_error("pth /x/\n", "t.conf:1: unknown key 'pth' (did you mean 'path'?)");
+	config_test_expect_error("rdis x:1\n", "t.conf:1: unknown key 'rdis' (did you mean 'redis'?)");
+	config_test_expect_error("namespace /a {\n  ath none\n}\n",
+				 "t.conf:2: unknown key 'ath' (did you mean 'auth'?)");
+	config_test_expect_error("max_cnnctns 5\n", "t.conf:1: unknown key 'max_cnnctns'");
 }
 
 static void unknown_key_is_quoted_escaped_and_cut_at_64_bytes(void **state)
@@ -2672,6 +2713,82 @@ static void redis_keys_inside_a_namespace_block_are_rejected(void **state)
 
 /* ---- files ---- */
 
+/* <cfg> without where each value was written, which a dump changes. */
+static void config_test_forget_lines(struct config *cfg)
+{
+	for (size_t i = 0; i < cfg->n_listen; i++)
+		cfg->listen[i].line = 0;
+	cfg->admin_listen.line = 0;
+	cfg->cluster_listen.line = 0;
+	for (size_t i = 0; i < cfg->n_namespaces; i++)
+		cfg->namespaces[i].line = 0;
+}
+
+/* config_dump() of the file at <path> into <out> (malloc'd, NUL-terminated). */
+static char *config_test_dump(const char *path)
+{
+	char err[CONFIG_ERR_LEN], *text = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&text, &len);
+
+	assert_non_null(out);
+	if (config_dump(path, out, err, sizeof err) != 0)
+		fail_msg("%s", err);
+	fclose(out);
+	return text;
+}
+
+/* -T's round trip: the dump of a file is a config file that gives the same
+ * values, byte for byte, and dumps to itself (but for the name in its
+ * first line). */
+static void config_test_dump_round_trip(const char *path)
+{
+	static struct config a, b;
+	char err[CONFIG_ERR_LEN], dumped[] = "/tmp/roomcast-dump-XXXXXX";
+
+	if (config_load(&a, path, err, sizeof err) != 0)
+		fail_msg("%s", err);
+	char *text = config_test_dump(path);
+	int fd = mkstemp(dumped);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	if (config_load(&b, dumped, err, sizeof err) != 0)
+		fail_msg("the dump of %s is refused: %s\n%s", path, err, text);
+	config_test_forget_lines(&a);
+	config_test_forget_lines(&b);
+	assert_memory_equal(&a, &b, sizeof a);
+	char *again = config_test_dump(dumped);
+	assert_string_equal(strchr(again, '\n'), strchr(text, '\n'));
+	unlink(dumped);
+	free(again);
+	free(text);
+}
+
+static void dump_gives_the_same_configuration_and_dumps_to_itself(void **state)
+{
+	char path[] = "/tmp/roomcast-conf-XXXXXX";
+	static const char text[] =
+		"listen 127.0.0.1:1\nlisten [::1]:2 reuseport\nadmin_listen 127.0.0.1:3\n"
+		"cors_origin https://a.example https://b.example\nping_interval 30s\n"
+		"redis 127.0.0.1:6379\nredis_password pw\nbackend_headers cookie x-user\n"
+		"cluster_listen 127.0.0.1:4\ncluster_secret_file /etc/secret\n"
+		"namespace /chat {\n  client_join chat:* {auth.team}:*\n  relay yes\n"
+		"  flush_delay 2ms\n  forward all\n  forward_events msg:*\n}\n"
+		"namespace /jwt {\n  auth jwt\n  jwt_secret_file /etc/jwt\n  jwt_issuer me\n"
+		"  client_join own:{sub}:*\n}\n"
+		"namespace /b {\n  auth backend\n  auth_backend_timeout 2s\n}\n";
+	int fd = mkstemp(path);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, sizeof text - 1), (ssize_t)(sizeof text - 1));
+	close(fd);
+	config_test_dump_round_trip(path);
+	unlink(path);
+	config_test_dump_round_trip("conf/roomcast.conf");
+	config_test_dump_round_trip("conf/installed.conf");
+}
+
 static void shipped_sample_config_listens_on_127_0_0_1_port_3000(void **state)
 {
 	struct config cfg, defaults;
@@ -2751,6 +2868,128 @@ static void every_key_is_in_the_sample_config_and_the_man_page(void **state)
 		}
 		free(text);
 	}
+}
+
+/* Every duration key, and whether it is written in a namespace block. */
+static const struct {
+	const char *key;
+	bool ns;
+} config_test_durations[] = {
+	{ "ping_interval", false }, { "ping_timeout", false }, { "upgrade_timeout", false },
+	{ "linger_timeout", false }, { "drain_timeout", false }, { "keepalive_timeout", false },
+	{ "header_timeout", false }, { "body_timeout", false }, { "connect_timeout", false },
+	{ "redis_request_timeout", false }, { "backend_flush_delay", false },
+	{ "backend_ack_timeout", false }, { "auth_backend_timeout", false },
+	{ "flush_delay", true }, { "jwt_leeway", true }, { "auth_backend_timeout", true },
+};
+
+/* <text> (a duration as the man page writes it) in milliseconds. */
+static uint64_t config_test_ms(const char *text)
+{
+	static const struct { const char *unit; uint64_t ms; } units[] = {
+		{ "ms", 1 }, { "s", 1000 }, { "m", 60000 }, { "h", 3600000 },
+	};
+	char *end;
+	uint64_t v = strtoull(text, &end, 10);
+
+	for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
+		if (strcmp(end, units[i].unit) == 0)
+			return v * units[i].ms;
+	}
+	fail_msg("'%s' is not a duration", text);
+	return 0;
+}
+
+/* Parses <key> <value> where the key is written (a namespace block for a
+ * namespace key, with what it needs).  Returns the parser's result. */
+static int config_test_duration_parse(size_t k, const char *value, char *err)
+{
+	struct config cfg;
+	char text[256];
+	const char *key = config_test_durations[k].key;
+
+	if (!config_test_durations[k].ns)
+		snprintf(text, sizeof text, "%s %s\n", key, value);
+	else if (strcmp(key, "auth_backend_timeout") == 0)
+		snprintf(text, sizeof text, "redis 127.0.0.1:6379\nnamespace /a {\n  auth backend\n"
+			 "  %s %s\n}\n", key, value);
+	else
+		snprintf(text, sizeof text, "namespace /a {\n  %s %s\n}\n", key, value);
+	config_defaults(&cfg);
+	return config_test_parse_len(&cfg, text, strlen(text), err);
+}
+
+/* One rule for durations: a unit always, and each key's range as its entry
+ * in roomcast.conf(5) states it ("Range LOW to HIGH."), enforced at both
+ * ends.  The man page's duration keys are exactly the list above. */
+static void each_duration_key_takes_exactly_the_range_its_entry_states(void **state)
+{
+	FILE *fp = fopen("man/roomcast.conf.5", "r");
+	char *text = calloc(1, 256 * 1024);
+	char err[CONFIG_ERR_LEN], value[32], expected[160];
+	size_t entries = 0;
+
+	assert_non_null(fp);
+	assert_non_null(text);
+	assert_true(fread(text, 1, 256 * 1024 - 1, fp) > 0);
+	fclose(fp);
+	const char *ns_from = strstr(text, "\n.SH NAMESPACES\n"), *ns_to = strstr(text, "\n.SH REDIS\n");
+	assert_non_null(ns_from);
+	assert_non_null(ns_to);
+	for (const char *p = text; (p = strstr(p, "\\fR \\fIduration\\fR\n")); p++)
+		entries++;
+	assert_int_equal(entries, sizeof config_test_durations / sizeof config_test_durations[0]);
+	/* A range said of every duration, in VALUES, must hold for each key. */
+	const char *values = strstr(text, "\n.I duration\n");
+	assert_non_null(values);
+	const char *values_end = strstr(values + 1, "\n.TP\n");
+	char all_low[16] = "0ms", all_high[16] = "";
+	const char *between = strstr(values, "between ");
+	if (between && between < values_end &&
+	    sscanf(between, "between %15s and %15[^.]", all_low, all_high) != 2)
+		fail_msg("VALUES: cannot read the range of every duration");
+
+	for (size_t k = 0; k < sizeof config_test_durations / sizeof config_test_durations[0]; k++) {
+		const char *key = config_test_durations[k].key, *entry = text;
+		char header[80], low[16], high[16];
+		snprintf(header, sizeof header, "\n\\fB%s\\fR \\fIduration\\fR\n", key);
+		/* the entry in the namespace section for a namespace key, else outside it */
+		while ((entry = strstr(entry + 1, header)) &&
+		       (entry > ns_from && entry < ns_to) != config_test_durations[k].ns)
+			;
+		if (!entry)
+			fail_msg("roomcast.conf(5) has no entry for %s", key);
+		const char *range = strstr(entry, "\nRange "), *next = strstr(entry + 1, "\n.TP\n");
+		if (!range || (next && range > next))
+			fail_msg("roomcast.conf(5) states no range for %s", key);
+		if (sscanf(range, "\nRange %15s", low) != 1 || !strstr(range, " to ") ||
+		    sscanf(strstr(range, " to "), " to %15[^.]", high) != 1)
+			fail_msg("%s: cannot read its range", key);
+
+		if (config_test_ms(low) < config_test_ms(all_low) ||
+		    (all_high[0] && config_test_ms(high) > config_test_ms(all_high)))
+			fail_msg("%s takes %s to %s: not 'between %s and %s' as VALUES says", key, low,
+				 high, all_low, all_high);
+		if (config_test_duration_parse(k, low, err) != 0 ||
+		    config_test_duration_parse(k, high, err) != 0)
+			fail_msg("%s: its documented range %s to %s is refused: %s", key, low, high, err);
+		snprintf(value, sizeof value, "%llums", (unsigned long long)config_test_ms(high) + 1);
+		assert_int_equal(config_test_duration_parse(k, value, err), -1);
+		snprintf(expected, sizeof expected, "%s: '%s' out of range (%s..%s)", key, value, low, high);
+		if (!strstr(err, expected))
+			fail_msg("%s: \"%s\" does not say \"%s\"", key, err, expected);
+		if (config_test_ms(low) > 0) {
+			snprintf(value, sizeof value, "%llums", (unsigned long long)config_test_ms(low) - 1);
+			assert_int_equal(config_test_duration_parse(k, value, err), -1);
+			assert_non_null(strstr(err, "out of range"));
+		}
+		/* a bare number, 0 included, has no unit */
+		assert_int_equal(config_test_duration_parse(k, "0", err), -1);
+		snprintf(expected, sizeof expected, "%s: duration needs a unit (ms, s, m, h)", key);
+		if (!strstr(err, expected))
+			fail_msg("%s: \"%s\" does not say \"%s\"", key, err, expected);
+	}
+	free(text);
 }
 
 static void missing_file_is_reported_with_strerror(void **state)
@@ -3020,6 +3259,7 @@ int main(void)
 		cmocka_unit_test(defaults_match_the_reference_server),
 		cmocka_unit_test(empty_text_keeps_every_default),
 		cmocka_unit_test(every_key_is_parsed_with_a_valid_value),
+		cmocka_unit_test(dump_gives_the_same_configuration_and_dumps_to_itself),
 		cmocka_unit_test(parsing_on_top_replaces_values_and_the_listen_list),
 		cmocka_unit_test(listen_accepts_an_ipv4_literal),
 		cmocka_unit_test(listen_accepts_ipv6_in_brackets),
@@ -3071,6 +3311,8 @@ int main(void)
 		cmocka_unit_test(unknown_log_level_is_rejected),
 		cmocka_unit_test(log_file_of_255_bytes_is_accepted_and_256_is_rejected),
 		cmocka_unit_test(unknown_key_is_rejected_with_line_number),
+		cmocka_unit_test(unknown_key_suggests_the_nearest_key_of_its_scope),
+		cmocka_unit_test(access_log_is_off_logfmt_or_json),
 		cmocka_unit_test(unknown_key_is_quoted_escaped_and_cut_at_64_bytes),
 		cmocka_unit_test(stray_braces_are_rejected),
 		cmocka_unit_test(braces_inside_a_word_are_part_of_the_value),
@@ -3174,6 +3416,7 @@ int main(void)
 		cmocka_unit_test(redis_keys_inside_a_namespace_block_are_rejected),
 		cmocka_unit_test(shipped_sample_config_listens_on_127_0_0_1_port_3000),
 		cmocka_unit_test(every_key_is_in_the_sample_config_and_the_man_page),
+		cmocka_unit_test(each_duration_key_takes_exactly_the_range_its_entry_states),
 		cmocka_unit_test(missing_file_is_reported_with_strerror),
 		cmocka_unit_test(file_of_1_MiB_is_accepted_and_one_byte_more_is_rejected),
 		cmocka_unit_test(load_errors_name_the_file_and_line),
