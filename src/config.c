@@ -115,6 +115,8 @@ struct config_key {
 	uint64_t min, max;         /* accepted range, in the field's unit (bytes, ms, count) */
 	const char *default_value; /* applied by config_defaults(); NULL = zero or empty */
 	const char *why;           /* the reason for the default, one line */
+	const char *applies_with;  /* "KEY" or "KEY VALUE": the statement of its block this
+				    * key is refused without; NULL = none */
 };
 
 /* Offset of <field> in struct config, which must have type <type>: a row
@@ -361,28 +363,34 @@ static const struct config_key config_keys[] = {
 	  .max_values = 1, .why = "none: the operator names the identity provider's key set" },
 	{ .name = "jwt_jwks_ca_file", .set = config_set_jwks_ca_file, .scope = CONFIG_SCOPE_NAMESPACE,
 	  .max_values = 1,
-	  .why = "none: the system's CA store, as for any public identity provider" },
+	  .why = "none: the system's CA store, as for any public identity provider",
+	  .applies_with = "jwt_jwks_url" },
 	{ .name = "jwt_jwks_refresh", .set = config_set_duration, .scope = CONFIG_SCOPE_NAMESPACE,
 	  .max_values = 1, .field = CONFIG_NS_FIELD(jwt_jwks_refresh_ms, uint32_t),
 	  .min = CONFIG_SECOND_MS, .max = CONFIG_HOUR_MS, .default_value = "10m",
-	  .why = "providers publish a new key well before they sign with it; 10m picks it up in time" },
+	  .why = "providers publish a new key well before they sign with it; 10m picks it up in time",
+	  .applies_with = "jwt_jwks_url" },
 	{ .name = "jwt_jwks_refresh_min", .set = config_set_duration,
 	  .scope = CONFIG_SCOPE_NAMESPACE, .max_values = 1,
 	  .field = CONFIG_NS_FIELD(jwt_jwks_refresh_min_ms, uint32_t), .min = CONFIG_SECOND_MS,
 	  .max = CONFIG_HOUR_MS, .default_value = "30s",
-	  .why = "tokens with made-up kids must not turn into a flood of fetches at the provider" },
+	  .why = "tokens with made-up kids must not turn into a flood of fetches at the provider",
+	  .applies_with = "jwt_jwks_url" },
 	{ .name = "jwt_jwks_timeout", .set = config_set_duration, .scope = CONFIG_SCOPE_NAMESPACE,
 	  .max_values = 1, .field = CONFIG_NS_FIELD(jwt_jwks_timeout_ms, uint32_t), .min = 1,
 	  .max = CONFIG_MINUTE_MS, .default_value = "10s",
-	  .why = "a key set is a few KiB: a provider that takes longer is down" },
+	  .why = "a key set is a few KiB: a provider that takes longer is down",
+	  .applies_with = "jwt_jwks_url" },
 	{ .name = "jwt_jwks_max_size", .set = config_set_size, .scope = CONFIG_SCOPE_NAMESPACE,
 	  .max_values = 1, .field = CONFIG_NS_FIELD(jwt_jwks_max_size, size_t),
 	  .min = CONFIG_KIB, .max = 16 * CONFIG_MIB, .default_value = "1M",
-	  .why = "real key sets are a few KiB; as large as a jwt_jwks_file may be" },
+	  .why = "real key sets are a few KiB; as large as a jwt_jwks_file may be",
+	  .applies_with = "jwt_jwks_url" },
 	{ .name = "jwt_jwks_max_keys", .set = config_set_count, .scope = CONFIG_SCOPE_NAMESPACE,
 	  .max_values = 1, .field = CONFIG_NS_FIELD(jwt_jwks_max_keys, uint32_t), .min = 1,
 	  .max = 10000, .default_value = "100",
-	  .why = "providers list two or three keys; each costs a parsed public key" },
+	  .why = "providers list two or three keys; each costs a parsed public key",
+	  .applies_with = "jwt_jwks_url" },
 	{ .name = "jwt_issuer", .set = config_set_jwt_string, .scope = CONFIG_SCOPE_NAMESPACE,
 	  .max_values = 1, .field = CONFIG_NS_FIELD(jwt_issuer, char *),
 	  .max = CONFIG_MAX_JWT_STRING,
@@ -398,7 +406,8 @@ static const struct config_key config_keys[] = {
 	{ .name = "jwt_redact_token", .set = config_set_bool, .scope = CONFIG_SCOPE_NAMESPACE,
 	  .max_values = 1, .field = CONFIG_NS_FIELD(jwt_redact_token, bool),
 	  .default_value = "no",
-	  .why = "a backend reads the CONNECT payload as sent, as a Node middleware does" },
+	  .why = "a backend reads the CONNECT payload as sent, as a Node middleware does",
+	  .applies_with = "auth jwt" },
 	{ .name = "user_room", .set = config_set_user_room, .scope = CONFIG_SCOPE_NAMESPACE,
 	  .max_values = 1, .default_value = "user:{sub}",
 	  .why = "one room per user, so a backend reaches every device of that user" },
@@ -2482,6 +2491,27 @@ int config_load(struct config *cfg, const char *path, char *err, size_t err_len)
 
 /* ---- the effective configuration (roomcastd -T) ---- */
 
+/* Whether <key> applies in namespace <ns> (or at the top): the statement
+ * its applies_with names is in <d>.  A default is written only where it
+ * applies; elsewhere the file would be refused. */
+static bool config_dump_applies(const struct config_dump *d, const struct config_key *key,
+				size_t ns)
+{
+	if (!key->applies_with)
+		return true;
+	const char *value = strchr(key->applies_with, ' ');
+	size_t name_len = value ? (size_t)(value - key->applies_with) : strlen(key->applies_with);
+
+	for (size_t i = 0; i < d->n; i++) {
+		const struct config_key *k = &config_keys[d->lines[i].row];
+		if ((key->scope == CONFIG_SCOPE_TOP || d->lines[i].ns == ns) &&
+		    strlen(k->name) == name_len && strncmp(k->name, key->applies_with, name_len) == 0 &&
+		    (!value || strcmp(d->lines[i].text, value + 1) == 0))
+			return true;
+	}
+	return false;
+}
+
 /* Row <row> (of namespace <ns> for a namespace row) as <d> has it from
  * the file, else its default, else a comment saying it is not set. */
 static void config_dump_row(FILE *out, const struct config_dump *d, size_t row, size_t ns)
@@ -2499,7 +2529,10 @@ static void config_dump_row(FILE *out, const struct config_dump *d, size_t row, 
 	}
 	if (written)
 		return;
-	if (key->default_value)
+	if (key->default_value && !config_dump_applies(d, key, ns))
+		fprintf(out, "%s# %s %s (with %s)\n", indent, key->name, key->default_value,
+			key->applies_with);
+	else if (key->default_value)
 		fprintf(out, "%s%s %s\n", indent, key->name, key->default_value);
 	else
 		fprintf(out, "%s# %s: not set (%s)\n", indent, key->name, key->why);

@@ -2870,17 +2870,28 @@ static void every_key_is_in_the_sample_config_and_the_man_page(void **state)
 	}
 }
 
-/* Every duration key, and whether it is written in a namespace block. */
+/* A namespace block that fetches its keys from an identity provider. */
+#define CONFIG_TEST_JWKS_BLOCK "  auth jwt\n  jwt_jwks_url https://idp.example/jwks.json\n"
+
+/* Every duration key, whether it is written in a namespace block, and the
+ * lines it needs beside it (top level, and in its block). */
 static const struct {
 	const char *key;
 	bool ns;
+	const char *with_top, *with_block;
 } config_test_durations[] = {
-	{ "ping_interval", false }, { "ping_timeout", false }, { "upgrade_timeout", false },
-	{ "linger_timeout", false }, { "drain_timeout", false }, { "keepalive_timeout", false },
-	{ "header_timeout", false }, { "body_timeout", false }, { "connect_timeout", false },
-	{ "redis_request_timeout", false }, { "backend_flush_delay", false },
-	{ "backend_ack_timeout", false }, { "auth_backend_timeout", false },
-	{ "flush_delay", true }, { "jwt_leeway", true }, { "auth_backend_timeout", true },
+	{ "ping_interval", false, NULL, NULL }, { "ping_timeout", false, NULL, NULL },
+	{ "upgrade_timeout", false, NULL, NULL }, { "linger_timeout", false, NULL, NULL },
+	{ "drain_timeout", false, NULL, NULL }, { "keepalive_timeout", false, NULL, NULL },
+	{ "header_timeout", false, NULL, NULL }, { "body_timeout", false, NULL, NULL },
+	{ "connect_timeout", false, NULL, NULL }, { "redis_request_timeout", false, NULL, NULL },
+	{ "backend_flush_delay", false, NULL, NULL }, { "backend_ack_timeout", false, NULL, NULL },
+	{ "auth_backend_timeout", false, NULL, NULL }, { "flush_delay", true, NULL, NULL },
+	{ "jwt_leeway", true, NULL, NULL },
+	{ "auth_backend_timeout", true, "redis 127.0.0.1:6379\n", "  auth backend\n" },
+	{ "jwt_jwks_refresh", true, "", CONFIG_TEST_JWKS_BLOCK },
+	{ "jwt_jwks_refresh_min", true, "", CONFIG_TEST_JWKS_BLOCK },
+	{ "jwt_jwks_timeout", true, "", CONFIG_TEST_JWKS_BLOCK },
 };
 
 /* <text> (a duration as the man page writes it) in milliseconds. */
@@ -2910,11 +2921,11 @@ static int config_test_duration_parse(size_t k, const char *value, char *err)
 
 	if (!config_test_durations[k].ns)
 		snprintf(text, sizeof text, "%s %s\n", key, value);
-	else if (strcmp(key, "auth_backend_timeout") == 0)
-		snprintf(text, sizeof text, "redis 127.0.0.1:6379\nnamespace /a {\n  auth backend\n"
-			 "  %s %s\n}\n", key, value);
 	else
-		snprintf(text, sizeof text, "namespace /a {\n  %s %s\n}\n", key, value);
+		snprintf(text, sizeof text, "%snamespace /a {\n%s  %s %s\n}\n",
+			 config_test_durations[k].with_top ? config_test_durations[k].with_top : "",
+			 config_test_durations[k].with_block ? config_test_durations[k].with_block : "",
+			 key, value);
 	config_defaults(&cfg);
 	return config_test_parse_len(&cfg, text, strlen(text), err);
 }
