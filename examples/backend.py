@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""backend.py - a roomcastd backend worker in Python, with redis-py (Debian: python3-redis).
+"""backend.py - a roomcastd backend worker in Python, with redis-py (Debian: python3-redis)
+and msgpack-python (python3-msgpack).
 
 It does what examples/backend.js does, as one worker of the same consumer group (the
 two may run side by side): it reads the client events roomcastd adds to its Redis
@@ -15,7 +16,7 @@ Binary: a client's bytes arrive as fields bin0, bin1, ... (raw bytes, so the str
 is read undecoded) and stand in `args` as {"_placeholder":true,"num":N}; the worker
 puts them back.  An answer holding bytes goes as msgpack, an emit holding bytes in
 the redis-emitter's msgpack format on <REDIS_KEY>#<nsp># (the JSON channel has no
-bytes); packb() below is all of msgpack that takes.  Acks are answered on the
+bytes), written with msgpack-python (Debian: python3-msgpack).  Acks are answered on the
 record's reply channel; other joins and emits go through roomcastd's JSON channel
 (redis_emit_channel).  Each entry is acknowledged (XACK) once handled, also one
 whose handling failed (logged: an entry that raises would raise again in every
@@ -30,10 +31,10 @@ CLAIM_IDLE_MS, CRASH_ON, with the same meanings and defaults as in backend.js.
 import json
 import os
 import re
-import struct
 import sys
 import time
 
+import msgpack
 import redis
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379")
@@ -47,38 +48,6 @@ CRASH_ON = os.environ.get("CRASH_ON", "")
 
 # Not decode_responses=True: the binN fields are raw bytes, not UTF-8.
 r = redis.Redis.from_url(REDIS_URL)
-
-
-def _head(n, small, fix, codes):
-    """A msgpack length header: fix|n when n < small, else the 1/2/4-byte form."""
-    if n < small:
-        return bytes([fix | n])
-    for code, fmt, limit in zip(codes, (">B", ">H", ">I"), (1 << 8, 1 << 16, 1 << 32)):
-        if code is not None and n < limit:
-            return bytes([code]) + struct.pack(fmt, n)
-    raise ValueError("too long for msgpack")
-
-
-def packb(v):
-    """<v> (None, bool, int, float, str, bytes, list, dict) as msgpack."""
-    if v is None or isinstance(v, bool):
-        return {None: b"\xc0", False: b"\xc2", True: b"\xc3"}[v]
-    if isinstance(v, int):
-        if -32 <= v < 128:
-            return struct.pack(">b", v) if v < 0 else bytes([v])
-        return b"\xd3" + struct.pack(">q", v) if v < 0 else b"\xcf" + struct.pack(">Q", v)
-    if isinstance(v, float):
-        return b"\xcb" + struct.pack(">d", v)
-    if isinstance(v, str):
-        b = v.encode()
-        return _head(len(b), 32, 0xA0, (0xD9, 0xDA, 0xDB)) + b
-    if isinstance(v, (bytes, bytearray)):
-        return _head(len(v), 0, 0, (0xC4, 0xC5, 0xC6)) + bytes(v)
-    if isinstance(v, (list, tuple)):
-        return _head(len(v), 16, 0x90, (None, 0xDC, 0xDD)) + b"".join(packb(x) for x in v)
-    if isinstance(v, dict):
-        return _head(len(v), 16, 0x80, (None, 0xDE, 0xDF)) + b"".join(packb(k) + packb(x) for k, x in v.items())
-    raise TypeError(f"cannot pack {type(v).__name__}")
 
 
 def has_bytes(v):
@@ -109,7 +78,7 @@ def act(message):
         return
     packet = {"type": 2, "data": message["data"], "nsp": message["nsp"]}
     opts = {"rooms": message["rooms"], "except": [], "flags": {}}
-    r.publish(f"{REDIS_KEY}#{message['nsp']}#", packb(["emitter", packet, opts]))
+    r.publish(f"{REDIS_KEY}#{message['nsp']}#", msgpack.packb(["emitter", packet, opts]))
 
 
 def answer(record, args):
@@ -117,7 +86,7 @@ def answer(record, args):
     arguments hold bytes (the client gets them in a BINARY_ACK), else as JSON."""
     if record.get("reply"):
         reply = {"sid": record["sid"], "ack": int(record["ack"]), "args": args}
-        r.publish(record["reply"], packb(reply) if has_bytes(args) else json.dumps(reply))
+        r.publish(record["reply"], msgpack.packb(reply) if has_bytes(args) else json.dumps(reply))
 
 
 def handle_event(record):
