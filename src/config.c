@@ -318,6 +318,10 @@ static const struct config_key config_keys[] = {
 	  .field = CONFIG_FIELD(max_pending_connects, uint32_t), .min = 1, .max = 1000000,
 	  .default_value = "1000",
 	  .why = "a reconnect storm of a busy instance; each waiting CONNECT holds its auth text" },
+	{ .name = "max_pending_connects_per_ip", .set = config_set_count, .max_values = 1,
+	  .field = CONFIG_FIELD(max_pending_connects_per_ip, uint32_t), .min = 0, .max = 1000000,
+	  .default_value = "0",
+	  .why = "off, as max_connections_per_ip: behind a balancer every client has its address" },
 
 	/* Namespace blocks: each block starts from these defaults. */
 	{ .name = "client_join", .set = config_set_client_join, .scope = CONFIG_SCOPE_NAMESPACE,

@@ -183,6 +183,7 @@ struct config {
 	char backend_headers[CONFIG_MAX_BACKEND_HEADERS][CONFIG_MAX_HEADER_NAME + 1]; /* lower case */
 	uint32_t auth_backend_timeout_ms;        /* auth backend namespaces without their own */
 	uint32_t max_pending_connects;           /* CONNECTs waiting for a backend, whole process */
+	uint32_t max_pending_connects_per_ip;    /* of them from one client address, 0 = no limit */
 	struct config_namespace namespaces[CONFIG_MAX_NAMESPACES]; /* [0] is always "/" */
 	size_t n_namespaces;             /* 1..CONFIG_MAX_NAMESPACES */
 };

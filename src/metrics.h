@@ -16,6 +16,7 @@
 	X(connections_accepted_total, "TCP connections accepted")                          \
 	X(connections_rejected_total, "connections refused past max_connections (503)")    \
 	X(connections_rejected_per_ip_total, "connections refused past max_connections_per_ip (503)") \
+	X(sessions_rejected_per_ip_total, "handshakes refused: the address has max_connections_per_ip sessions (503)") \
 	X(connections_accept_errors_total, "accept() failures (e.g. out of descriptors)") \
 	X(output_overflow_total, "connections closed past max_output_buffer")             \
 	X(connections_linger_expired_total, "closing connections reset at linger_timeout, output unsent") \
@@ -43,6 +44,7 @@
 	X(sio_connects_total, "sockets connected to a namespace")                          \
 	X(sio_connect_errors_total, "CONNECT refused with CONNECT_ERROR")                  \
 	X(sio_auth_too_large_total, "CONNECT refused: auth longer than max_auth_size")       \
+	X(sio_connects_pending_rejected_per_ip_total, "CONNECTs to auth backend refused: the address has max_pending_connects_per_ip waiting") \
 	X(sio_json_too_costly_total, "sessions closed: a payload past max_json_expansion") \
 	X(sio_connect_timeouts_total, "sessions closed with no namespace by connect_timeout") \
 	X(sio_protocol_errors_total, "sessions closed on a Socket.IO protocol error")      \

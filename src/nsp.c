@@ -26,7 +26,8 @@
  * (nsp_connect_answer()) accepts it, with a user, rooms and data, or
  * refuses it with a message.  Each wait holds its CONNECT payload (at
  * most max_auth_size) and a timer on its namespace's auth_backend_timeout;
- * at most max_pending_connects wait in the whole process, one per
+ * at most max_pending_connects wait in the whole process (and
+ * max_pending_connects_per_ip for one client address), one per
  * namespace of a session (a second CONNECT while one waits is a protocol
  * error, as a packet for a namespace not connected is).
  * A relayed packet is encoded once and the same bytes go to every
@@ -109,6 +110,7 @@ struct nsp_pending {
 	struct nsp_namespace *ns;      /* not owned */
 	int64_t ack_id;                /* the record's ack: the reply must name it */
 	struct timeq_entry timer;      /* on ns->auth_timeout */
+	struct server_ip *ip;          /* its address's count (max_pending_connects_per_ip), NULL if none */
 	size_t json_len;
 	char json[];                   /* the CONNECT payload's text, as sent */
 };
@@ -496,27 +498,40 @@ static void nsp_pending_end(struct nsp_pending *w)
 	HASH_DEL(nsp.pending, w);
 	nsp.n_pending--;
 	metrics_gauge_add(connects_pending, -1);
+	server_ip_release(w->ip, SERVER_IP_PENDING_CONNECTS);
 	timeq_stop(&w->timer);
 	free(w);
 }
 
 /* Holds CONNECT <p> to auth backend namespace <ns> and asks the backends
  * with a connect record.  Refused at once past max_pending_connects, or
- * when the record cannot even wait for Redis (backend_buffer full). */
+ * past max_pending_connects_per_ip (one address cannot take every wait),
+ * or when the record cannot even wait for Redis (backend_buffer full). */
 static void nsp_pending_start(struct nsp_client *cl, struct nsp_namespace *ns,
 			      const struct packet *p, const struct engine_handshake *hs)
 {
 	struct nsp_pending *w;
+	struct server_ip *ip;
+	bool refused;
 
 	if (nsp.n_pending >= nsp.cfg->max_pending_connects) {
 		nsp_connect_refuse(cl, ns, AUTH_BACKEND_BUSY, NULL, 0);
 		return;
 	}
+	ip = server_ip_take(engine_session_address(cl->s), SERVER_IP_PENDING_CONNECTS,
+			    nsp.cfg->max_pending_connects_per_ip, &refused);
+	if (refused) {
+		metrics_inc(sio_connects_pending_rejected_per_ip_total);
+		nsp_connect_refuse(cl, ns, AUTH_BACKEND_BUSY, NULL, 0);
+		return;
+	}
 	if (!(w = calloc(1, sizeof *w + p->json_len)) || id_generate(w->id) < 0) {
 		free(w);
+		server_ip_release(ip, SERVER_IP_PENDING_CONNECTS);
 		nsp_client_fail(cl, "out of memory");
 		return;
 	}
+	w->ip = ip;
 	w->client = cl;
 	w->ns = ns;
 	w->ack_id = nsp.next_connect_ack++;
@@ -524,6 +539,7 @@ static void nsp_pending_start(struct nsp_client *cl, struct nsp_namespace *ns,
 	memcpy(w->json, p->json, p->json_len);
 	struct backend_socket bs = { ns->cfg->name, ns->cfg->name_len, w->id, "", 0, w->ack_id };
 	if (nsp_connect_record(&bs, p->data, NULL, hs) < 0) {
+		server_ip_release(ip, SERVER_IP_PENDING_CONNECTS);
 		free(w);
 		nsp_connect_refuse(cl, ns, AUTH_BACKEND_UNAVAILABLE, NULL, 0);
 		return;

@@ -27,7 +27,10 @@
  * address are counted in a hash (an entry per address with at least one,
  * freed at zero); IPv4 is kept in its IPv4-mapped IPv6 form, so both
  * spellings of an address share one count.  A connection past the limit
- * is refused at accept as past max_connections (503 and close).
+ * is refused at accept as past max_connections (503 and close).  The same
+ * entry counts what the layers above let one address hold (sessions,
+ * CONNECTs waiting for a backend: enum server_ip_what), each against its
+ * own limit, so that an address is one entry whatever it holds.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -92,10 +95,10 @@ struct server_wait {
 	const struct timeq *queue;    /* which wait it is */
 };
 
-/* The open connections of one peer address (max_connections_per_ip). */
+/* What one client address holds (enum server_ip_what). */
 struct server_ip {
 	uint8_t addr[16];             /* IPv6, or IPv4-mapped IPv6: the hash key */
-	uint32_t n_conns;
+	uint32_t n[SERVER_IP_N];
 	UT_hash_handle hh;
 };
 
@@ -675,35 +678,56 @@ bool server_output_pending(void)
 	return false;
 }
 
-/* The hash key of <sa>'s address into <key>; false for other families. */
-static bool server_ip_key(const struct sockaddr_storage *sa, uint8_t key[16])
+/* The address of <sa> as the limits count it. */
+static void server_addr_of(const struct sockaddr_storage *sa, struct server_addr *out)
 {
+	out->is_ip = true;
 	if (sa->ss_family == AF_INET6) {
-		memcpy(key, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
-		return true;
+		memcpy(out->ip, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+		return;
 	}
 	if (sa->ss_family == AF_INET) {
 		static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
-		memcpy(key, mapped, sizeof mapped);
-		memcpy(key + 12, &((const struct sockaddr_in *)sa)->sin_addr, 4);
-		return true;
+		memcpy(out->ip, mapped, sizeof mapped);
+		memcpy(out->ip + 12, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+		return;
 	}
-	return false;
+	out->is_ip = false;
 }
 
-/* Counts one more connection from <sa>.  Returns its entry, or NULL with
- * *<refused> set if the address already has max_connections_per_ip (or
- * memory ran out); NULL without it when addresses are not counted. */
-static struct server_ip *server_ip_take(const struct sockaddr_storage *sa, bool *refused)
+void server_conn_addr(const struct conn *c, struct server_addr *out)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof ss;
+
+	if (getpeername(c->fd, (struct sockaddr *)&ss, &len) < 0)
+		ss.ss_family = AF_UNSPEC;
+	server_addr_of(&ss, out);
+}
+
+void server_addr_text(const struct server_addr *a, char out[INET6_ADDRSTRLEN])
+{
+	static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
+
+	strcpy(out, "unix");
+	if (!a->is_ip)
+		return;
+	if (memcmp(a->ip, mapped, sizeof mapped) == 0)
+		inet_ntop(AF_INET, a->ip + 12, out, INET6_ADDRSTRLEN);
+	else
+		inet_ntop(AF_INET6, a->ip, out, INET6_ADDRSTRLEN);
+}
+
+struct server_ip *server_ip_take(const struct server_addr *a, enum server_ip_what what,
+				 uint32_t max, bool *refused)
 {
 	struct server_ip *ip = NULL;
-	uint8_t key[16];
 
 	*refused = false;
-	if (!server.cfg->max_connections_per_ip || !server_ip_key(sa, key))
+	if (!max || !a->is_ip)
 		return NULL;
-	HASH_FIND(hh, server.ips, key, sizeof key, ip);
-	if (ip && ip->n_conns >= server.cfg->max_connections_per_ip) {
+	HASH_FIND(hh, server.ips, a->ip, sizeof a->ip, ip);
+	if (ip && ip->n[what] >= max) {
 		*refused = true;
 		return NULL;
 	}
@@ -712,18 +736,22 @@ static struct server_ip *server_ip_take(const struct sockaddr_storage *sa, bool 
 			*refused = true;
 			return NULL;
 		}
-		memcpy(ip->addr, key, sizeof key);
+		memcpy(ip->addr, a->ip, sizeof a->ip);
 		HASH_ADD(hh, server.ips, addr, sizeof ip->addr, ip);
 	}
-	ip->n_conns++;
+	ip->n[what]++;
 	return ip;
 }
 
-/* Counts one connection less from <ip> (NULL: not counted). */
-static void server_ip_release(struct server_ip *ip)
+void server_ip_release(struct server_ip *ip, enum server_ip_what what)
 {
-	if (!ip || --ip->n_conns > 0)
+	if (!ip)
 		return;
+	ip->n[what]--;
+	for (int i = 0; i < SERVER_IP_N; i++) {
+		if (ip->n[i])
+			return;
+	}
 	HASH_DEL(server.ips, ip);
 	free(ip);
 }
@@ -753,7 +781,7 @@ static void server_conn_free(struct conn *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	server.n_conns--;
-	server_ip_release(c->ip);
+	server_ip_release(c->ip, SERVER_IP_CONNECTIONS);
 	metrics_gauge_add(connections_current, -1);
 	free(c->in);
 	free(c);
@@ -897,7 +925,11 @@ static void server_accept_one(int fd, const struct sockaddr_storage *sa,
 		return;
 	}
 	/* Peers forward for many clients from one address: not counted. */
-	struct server_ip *ip = sl->is_peer ? NULL : server_ip_take(sa, &refused);
+	struct server_addr addr;
+	server_addr_of(sa, &addr);
+	struct server_ip *ip = sl->is_peer ? NULL : server_ip_take(&addr, SERVER_IP_CONNECTIONS,
+								   server.cfg->max_connections_per_ip,
+								   &refused);
 	if (refused) {
 		if (server_warn_due(&last_warn_ip))
 			log_warn("max_connections_per_ip (%u) reached by an address, refusing its connections",
@@ -908,7 +940,7 @@ static void server_accept_one(int fd, const struct sockaddr_storage *sa,
 	}
 	struct conn *c = server_conn_new(fd, server.first_handler);
 	if (!c) {
-		server_ip_release(ip);
+		server_ip_release(ip, SERVER_IP_CONNECTIONS);
 		server_refuse(fd);
 		metrics_inc(connections_rejected_total);
 		return;

@@ -154,6 +154,35 @@ void server_conn_close_when_flushed(struct conn *c);
 void server_conn_pause_read(struct conn *c);
 void server_conn_resume_read(struct conn *c);
 
+/* A client's address as the per-address limits count it: IPv6, or IPv4
+ * in its IPv4-mapped IPv6 form, so that both spellings are one address. */
+struct server_addr {
+	bool is_ip;                    /* false: a unix socket's peer (not counted) */
+	uint8_t ip[16];
+};
+/* <c>'s TCP peer address. */
+void server_conn_addr(const struct conn *c, struct server_addr *out);
+/* <a> as text into <out>: an IPv4-mapped address as IPv4, "unix" for a
+ * unix socket's peer. */
+void server_addr_text(const struct server_addr *a, char out[INET6_ADDRSTRLEN]);
+
+/* What the per-address limits count: an address has an entry while it
+ * holds any of them (or refusals are counted for it, below). */
+enum server_ip_what {
+	SERVER_IP_CONNECTIONS,         /* client connections (max_connections_per_ip) */
+	SERVER_IP_SESSIONS,            /* Engine.IO sessions (max_connections_per_ip) */
+	SERVER_IP_PENDING_CONNECTS,    /* CONNECTs awaiting a backend (max_pending_connects_per_ip) */
+	SERVER_IP_N
+};
+/* Counts one more <what> for <a>.  Returns its entry (release it with the
+ * same <what>), or NULL with *<refused> set if <a> has <max> already (or
+ * memory ran out); NULL without it when <max> is 0 or <a> is not an IP
+ * address: not counted. */
+struct server_ip *server_ip_take(const struct server_addr *a, enum server_ip_what what,
+				 uint32_t max, bool *refused);
+/* Counts one <what> less for <ip> (NULL: not counted). */
+void server_ip_release(struct server_ip *ip, enum server_ip_what what);
+
 /* "ADDR:PORT" of the peer, for log lines (static buffer). */
 const char *server_conn_peer(const struct conn *c);
 /* The peer's address as text into <host> ("?" if unknown); returns its
