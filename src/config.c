@@ -275,6 +275,14 @@ static const struct config_key config_keys[] = {
 	 * forwarded to it (route.c, forward.c). */
 	{ .name = "cluster_listen", .set = config_set_cluster_listen, .max_values = 1,
 	  .why = "none: requests for another instance's session get code 1, as without stickiness" },
+	{ .name = "cluster_max_unauthenticated", .set = config_set_count, .max_values = 1,
+	  .field = CONFIG_FIELD(cluster_max_unauthenticated, uint32_t), .min = 1, .max = 65536,
+	  .default_value = "256",
+	  .why = "a peer's new connection shows its token at once; more is a flood, not a cluster" },
+	{ .name = "cluster_max_unauthenticated_per_ip", .set = config_set_count, .max_values = 1,
+	  .field = CONFIG_FIELD(cluster_max_unauthenticated_per_ip, uint32_t), .min = 1,
+	  .max = 1000000, .default_value = "32",
+	  .why = "half a batch of accepts: a peer's burst of new upstreams passes, one address's flood does not" },
 	{ .name = "cluster_secret_file", .set = config_set_cluster_secret_file, .max_values = 1,
 	  .why = "none: a secret shared by the cluster signs session ids and peer requests" },
 

@@ -92,6 +92,8 @@
 	X(route_forged_sids_total, "requests whose sid has a bad MAC: answered code 1, not forwarded") \
 	X(route_unknown_instance_total, "requests for a valid sid of an instance not announced (gone): code 1") \
 	X(route_peer_refused_total, "requests on cluster_listen without the cluster's token (403)") \
+	X(route_unauthenticated_rejected_total, "cluster_listen connections refused past cluster_max_unauthenticated_per_ip (503)") \
+	X(route_unauthenticated_evicted_total, "cluster_listen connections without the token closed, the oldest, past cluster_max_unauthenticated") \
 	X(route_bad_announcements_total, "instance announcements dropped: malformed or bad MAC") \
 	X(route_id_collisions_total, "another instance announced this one's instance id: a new one was picked")
 
@@ -104,7 +106,8 @@
 	X(redis_up, "1 while both Redis connections are up and subscribed") \
 	X(backend_buffer_bytes, "bytes of client records waiting in backend_buffer") \
 	X(route_peers, "other instances announced and not expired (session routing)") \
-	X(route_upstreams, "connections to peers for forwarded requests and relayed WebSockets")
+	X(route_upstreams, "connections to peers for forwarded requests and relayed WebSockets") \
+	X(route_unauthenticated, "cluster_listen connections that have not shown the cluster's token yet")
 
 enum metrics_counter {
 #define METRICS_ENUM(name, help) METRIC_##name,

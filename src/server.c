@@ -119,6 +119,9 @@ static struct {
 	int spare_fd;                 /* closed to accept-and-refuse when out of fds */
 	struct conn *all;             /* every open connection */
 	size_t n_conns;
+	size_t n_clients;             /* of them, holding a max_connections slot */
+	struct conn **unauth;         /* cluster_listen's before their token, oldest first */
+	size_t n_unauth, unauth_cap;
 	uint64_t next_id;
 	struct conn *pending;         /* output to flush this turn */
 	struct conn *input;           /* resumed with input held */
@@ -133,6 +136,7 @@ static struct {
 
 static void server_conn_event_cb(evutil_socket_t fd, short what, void *arg);
 static void server_conn_finish(struct conn *c);
+static void server_accept_conn(int fd, const struct server_listener *sl, struct server_ip *ip);
 
 static void server_conn_arm(struct conn *c)
 {
@@ -756,6 +760,28 @@ void server_ip_release(struct server_ip *ip, enum server_ip_what what)
 	free(ip);
 }
 
+/* <c> leaves the list of cluster_listen's connections without a token: a
+ * scan, of at most cluster_max_unauthenticated entries. */
+static void server_unauthenticated_end(struct conn *c)
+{
+	size_t i = 0;
+
+	if (!c->unauthenticated)
+		return;
+	c->unauthenticated = false;
+	while (server.unauth[i] != c)
+		i++;
+	memmove(&server.unauth[i], &server.unauth[i + 1], (--server.n_unauth - i) * sizeof *server.unauth);
+	metrics_gauge_add(route_unauthenticated, -1);
+	server_ip_release(c->ip, SERVER_IP_UNAUTHENTICATED);
+	c->ip = NULL;
+}
+
+void server_conn_authenticated(struct conn *c)
+{
+	server_unauthenticated_end(c);
+}
+
 static void server_conn_free(struct conn *c)
 {
 	if (c->handler && c->handler->on_close)
@@ -781,6 +807,8 @@ static void server_conn_free(struct conn *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	server.n_conns--;
+	server.n_clients -= c->client_slot;
+	server_unauthenticated_end(c);
 	server_ip_release(c->ip, SERVER_IP_CONNECTIONS);
 	metrics_gauge_add(connections_current, -1);
 	free(c->in);
@@ -910,13 +938,79 @@ static struct conn *server_conn_new(int fd, const struct conn_handler *handler)
 	return c;
 }
 
+/* Makes room for one more connection on cluster_listen without a token:
+ * past cluster_max_unauthenticated the oldest is closed.  A peer shows
+ * its token with its first request, at once; the oldest is an idle one
+ * that has not, and refusing the newcomer instead would let a few
+ * addresses lock every peer's new connections out.  Returns 0, or -1 if
+ * memory ran out. */
+static int server_unauthenticated_room(void)
+{
+	static time_t last_warn;
+
+	while (server.n_unauth && server.n_unauth >= server.cfg->cluster_max_unauthenticated) {
+		struct conn *oldest = server.unauth[0];
+		if (server_warn_due(&last_warn))
+			log_warn("cluster_listen: cluster_max_unauthenticated (%u) reached, closing the "
+				 "oldest connection without the cluster's token",
+				 server.cfg->cluster_max_unauthenticated);
+		metrics_inc(route_unauthenticated_evicted_total);
+		server_unauthenticated_end(oldest);
+		server_conn_close(oldest);
+	}
+	if (server.n_unauth == server.unauth_cap) {
+		size_t cap = server.unauth_cap ? 2 * server.unauth_cap : 64;
+		struct conn **grown = realloc(server.unauth, cap * sizeof *grown);
+		if (!grown)
+			return -1;
+		server.unauth = grown;
+		server.unauth_cap = cap;
+	}
+	return 0;
+}
+
+/* Counts a connection on cluster_listen: until it shows the cluster's
+ * token it is anyone's, and holds a place among cluster_max_unauthenticated
+ * and one of its address's cluster_max_unauthenticated_per_ip instead of
+ * a client's slot (idle connections without a token must not lock clients
+ * out).  Returns its address's entry, or NULL with *<refused> set. */
+static struct server_ip *server_unauthenticated_take(const struct server_addr *addr, bool *refused)
+{
+	static time_t last_warn;
+	const struct config *cfg = server.cfg;
+	struct server_ip *ip = server_ip_take(addr, SERVER_IP_UNAUTHENTICATED,
+					      cfg->cluster_max_unauthenticated_per_ip, refused);
+
+	if (*refused) {
+		if (server_warn_due(&last_warn))
+			log_warn("cluster_listen: cluster_max_unauthenticated_per_ip (%u) reached by an "
+				 "address, refusing its connections", cfg->cluster_max_unauthenticated_per_ip);
+		metrics_inc(route_unauthenticated_rejected_total);
+	} else if (server_unauthenticated_room() < 0) {
+		server_ip_release(ip, SERVER_IP_UNAUTHENTICATED);
+		*refused = true;
+		ip = NULL;
+	}
+	return ip;
+}
+
 static void server_accept_one(int fd, const struct sockaddr_storage *sa,
 			      const struct server_listener *sl)
 {
 	static time_t last_warn_total, last_warn_ip;
 	bool refused = false;
+	struct server_addr addr;
 
-	if (server.n_conns >= server.cfg->max_connections) {
+	server_addr_of(sa, &addr);
+	if (sl->is_peer) {
+		struct server_ip *ip = server_unauthenticated_take(&addr, &refused);
+		if (!refused)
+			server_accept_conn(fd, sl, ip);
+		else
+			server_refuse(fd);
+		return;
+	}
+	if (server.n_clients >= server.cfg->max_connections) {
 		if (server_warn_due(&last_warn_total))
 			log_warn("max_connections (%u) reached, refusing connections",
 				 server.cfg->max_connections);
@@ -924,12 +1018,8 @@ static void server_accept_one(int fd, const struct sockaddr_storage *sa,
 		metrics_inc(connections_rejected_total);
 		return;
 	}
-	/* Peers forward for many clients from one address: not counted. */
-	struct server_addr addr;
-	server_addr_of(sa, &addr);
-	struct server_ip *ip = sl->is_peer ? NULL : server_ip_take(&addr, SERVER_IP_CONNECTIONS,
-								   server.cfg->max_connections_per_ip,
-								   &refused);
+	struct server_ip *ip = server_ip_take(&addr, SERVER_IP_CONNECTIONS,
+					      server.cfg->max_connections_per_ip, &refused);
 	if (refused) {
 		if (server_warn_due(&last_warn_ip))
 			log_warn("max_connections_per_ip (%u) reached by an address, refusing its connections",
@@ -938,9 +1028,16 @@ static void server_accept_one(int fd, const struct sockaddr_storage *sa,
 		metrics_inc(connections_rejected_per_ip_total);
 		return;
 	}
+	server_accept_conn(fd, sl, ip);
+}
+
+/* Opens the connection accepted on <fd>, which holds <ip>'s count of its
+ * kind (a client's, or cluster_listen's before its token). */
+static void server_accept_conn(int fd, const struct server_listener *sl, struct server_ip *ip)
+{
 	struct conn *c = server_conn_new(fd, server.first_handler);
 	if (!c) {
-		server_ip_release(ip, SERVER_IP_CONNECTIONS);
+		server_ip_release(ip, sl->is_peer ? SERVER_IP_UNAUTHENTICATED : SERVER_IP_CONNECTIONS);
 		server_refuse(fd);
 		metrics_inc(connections_rejected_total);
 		return;
@@ -948,6 +1045,13 @@ static void server_accept_one(int fd, const struct sockaddr_storage *sa,
 	c->ip = ip;
 	c->is_admin = sl->is_admin;
 	c->is_peer = sl->is_peer;
+	c->client_slot = !sl->is_peer;
+	c->unauthenticated = sl->is_peer;
+	server.n_clients += c->client_slot;
+	if (c->unauthenticated) {
+		server.unauth[server.n_unauth++] = c; /* room was made */
+		metrics_gauge_add(route_unauthenticated, 1);
+	}
 	metrics_inc(connections_accepted_total);
 	server_conn_arm(c);
 	if (c->handler->on_open(c) < 0)
@@ -974,6 +1078,8 @@ struct conn *server_connect(const struct sockaddr *addr, socklen_t len,
 		return NULL;
 	}
 	c->ctx = ctx;
+	c->client_slot = true;
+	server.n_clients++;
 	c->connecting = true;
 	c->want_write = true;
 	server_conn_arm(c);
@@ -1151,6 +1257,9 @@ void server_cleanup(void)
 	server.spare_fd = -1;
 	free(server.direct);
 	server.direct = NULL;
+	free(server.unauth);
+	server.unauth = NULL;
+	server.n_unauth = server.unauth_cap = 0;
 	server.n_direct = server.direct_cap = 0;
 	timeq_cleanup(&server.linger);
 }

@@ -6,7 +6,9 @@
  * writes every connection with pending output in one writev, and frees the
  * connections closed during the pass (Redis's pending-write list and async
  * free).  Limits: max_connections and max_connections_per_ip (503 and
- * close, at accept), max_output_buffer (the
+ * close, at accept) for client connections, cluster_max_unauthenticated
+ * and its _per_ip for cluster_listen's until they show the cluster's
+ * token (a peer's are not counted, nor outgoing ones), max_output_buffer (the
  * connection is closed), linger_timeout (a connection closing once flushed
  * is reset when it passes), input held while a handler is paused.
  */
@@ -56,6 +58,8 @@ struct conn {
 	bool reset_on_free : 1;          /* linger_timeout passed: drop the output */
 	bool is_admin : 1;               /* accepted on admin_listen */
 	bool is_peer : 1;                /* accepted on cluster_listen (another instance) */
+	bool client_slot : 1;            /* holds one of max_connections */
+	bool unauthenticated : 1;        /* on cluster_listen, the cluster's token not seen yet */
 	bool connecting : 1;             /* server_connect(): not established yet */
 	struct event ev;                 /* EV_READ, plus EV_WRITE while output waits */
 	const struct conn_handler *handler;
@@ -96,6 +100,9 @@ void server_cleanup(void);
 bool server_conn_is_admin(const struct conn *c);
 /* Whether <c> came in on cluster_listen (requests forwarded by peers). */
 bool server_conn_is_peer(const struct conn *c);
+/* <c>, on cluster_listen, showed the cluster's token: it is a peer's, and
+ * leaves cluster_max_unauthenticated (peers are not capped). */
+void server_conn_authenticated(struct conn *c);
 /* The config changed (reload.h): lingering closes started from now on
  * take the new linger_timeout; limits are read where they apply. */
 void server_reload(void);
@@ -172,6 +179,8 @@ enum server_ip_what {
 	SERVER_IP_CONNECTIONS,         /* client connections (max_connections_per_ip) */
 	SERVER_IP_SESSIONS,            /* Engine.IO sessions (max_connections_per_ip) */
 	SERVER_IP_PENDING_CONNECTS,    /* CONNECTs awaiting a backend (max_pending_connects_per_ip) */
+	SERVER_IP_UNAUTHENTICATED,     /* cluster_listen connections before their token
+	                                  (cluster_max_unauthenticated_per_ip) */
 	SERVER_IP_N
 };
 /* Counts one more <what> for <a>.  Returns its entry (release it with the
