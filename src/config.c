@@ -275,6 +275,10 @@ static const struct config_key config_keys[] = {
 	 * forwarded to it (route.c, forward.c). */
 	{ .name = "cluster_listen", .set = config_set_cluster_listen, .max_values = 1,
 	  .why = "none: requests for another instance's session get code 1, as without stickiness" },
+	{ .name = "cluster_max_upstreams", .set = config_set_count, .max_values = 1,
+	  .field = CONFIG_FIELD(cluster_max_upstreams, uint32_t), .min = 0, .max = 1000000,
+	  .default_value = "0",
+	  .why = "as max_connections: a client connection has at most one upstream in flight" },
 	{ .name = "cluster_max_unauthenticated", .set = config_set_count, .max_values = 1,
 	  .field = CONFIG_FIELD(cluster_max_unauthenticated, uint32_t), .min = 1, .max = 65536,
 	  .default_value = "256",

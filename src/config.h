@@ -171,6 +171,7 @@ struct config {
 	/* Session routing (route.h): both or neither, and only with redis. */
 	struct config_listen cluster_listen;     /* where peers forward requests, when has_cluster_listen */
 	bool has_cluster_listen;
+	uint32_t cluster_max_upstreams;          /* connections to peers, 0 = max_connections */
 	uint32_t cluster_max_unauthenticated;    /* cluster_listen connections before their token */
 	uint32_t cluster_max_unauthenticated_per_ip; /* of them from one address */
 	char cluster_secret_file[CONFIG_MAX_FILE_PATH + 1]; /* "" = none; read at start-up (route.c) */

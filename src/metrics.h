@@ -92,6 +92,7 @@
 	X(route_forged_sids_total, "requests whose sid has a bad MAC: answered code 1, not forwarded") \
 	X(route_unknown_instance_total, "requests for a valid sid of an instance not announced (gone): code 1") \
 	X(route_peer_refused_total, "requests on cluster_listen without the cluster's token (403)") \
+	X(route_upstreams_rejected_total, "requests for another instance's session refused past cluster_max_upstreams (503)") \
 	X(route_unauthenticated_rejected_total, "cluster_listen connections refused past cluster_max_unauthenticated_per_ip (503)") \
 	X(route_unauthenticated_evicted_total, "cluster_listen connections without the token closed, the oldest, past cluster_max_unauthenticated") \
 	X(route_bad_announcements_total, "instance announcements dropped: malformed or bad MAC") \

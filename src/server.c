@@ -1078,8 +1078,6 @@ struct conn *server_connect(const struct sockaddr *addr, socklen_t len,
 		return NULL;
 	}
 	c->ctx = ctx;
-	c->client_slot = true;
-	server.n_clients++;
 	c->connecting = true;
 	c->want_write = true;
 	server_conn_arm(c);

@@ -89,7 +89,7 @@ void server_stop_accepting(void);
  * 0); returns 0, or -1 when there is none. */
 int server_cluster_address(struct sockaddr_storage *addr, socklen_t *len);
 /* Opens a TCP connection to <addr>, handled by <handler> with <ctx> (its
- * on_open is not called).  Output written meanwhile waits for the
+ * on_open is not called); it holds no client slot (its owner bounds it).  Output written meanwhile waits for the
  * connection to be established; a connect that fails closes it (on_close
  * runs at the end of that turn).  Returns it, or NULL with errno set. */
 struct conn *server_connect(const struct sockaddr *addr, socklen_t len,

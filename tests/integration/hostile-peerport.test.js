@@ -1,4 +1,5 @@
-// hostile-peerport.test.js - cluster_listen before the token (issue #19).
+// hostile-peerport.test.js - cluster_listen before the token, and upstreams
+// (issue #19).
 // Connections on cluster_listen that have not shown the cluster's token are
 // anyone's: they hold their own places, cluster_max_unauthenticated (12 here)
 // and cluster_max_unauthenticated_per_ip (8), never a client's
@@ -10,6 +11,11 @@
 // authenticated peer, not capped) still forwards requests for A's sessions
 // on new connections; meanwhile clients still open sessions on A. RSS and
 // descriptors of A before, at peak and after (hostile-common.js).
+// Upstreams (B's connections to A for forwarded requests) hold no client
+// slot either: 20 long-polls held through B (max_connections 30), at
+// cluster_max_upstreams 20 the next forwarded request gets 503
+// (roomcast_route_upstreams_rejected_total) while B still serves its own
+// clients; once they are idle, a relayed upgrade closes one to make room.
 // roomcastd only: the reference server has no routing.
 'use strict';
 
@@ -90,4 +96,53 @@ test(`cluster_listen without the token: ${PER_IP} per address (then 503), ${ALL}
   idle.forEach((c) => c.destroy());
   await unauthenticated(0);
   await s.finish(t, `${ALL} idle connections without a token on cluster_listen`);
+});
+
+const UPSTREAMS = 20;
+
+test(`cluster_max_upstreams ${UPSTREAMS}: forwarded long-polls hold no client slot; past the bound 503, an idle upstream gives way`, { skip }, async (t) => {
+  const r = await redis();
+  // each held long-poll through B costs B a client connection and an upstream:
+  // with both counted in max_connections, B would lock clients out at 15
+  const [A, B] = await instances(r, 2, {
+    config: { max_connections: 30, cluster_max_upstreams: UPSTREAMS, keepalive_timeout: '1s' },
+  });
+  const m0 = await B.metrics();
+  const s = sampler(B);
+  const held = [];
+  t.after(() => held.forEach((g) => g.conn.destroy()));
+  const sids = [];
+  for (let i = 0; i < UPSTREAMS; i++) {
+    const { sid } = await h.handshake(A.port);
+    sids.push(sid);
+    held.push(await h.pendingGet(B.port, sid));
+  }
+  await h.waitFor(async () => (await B.metrics()).roomcast_route_upstreams === UPSTREAMS,
+                  { what: `${UPSTREAMS} long-polls held through B` });
+  const { sid: extra } = await h.handshake(A.port);
+  const past = await h.poll(B.port, extra);
+  assert.equal(past.statusLine, 'HTTP/1.1 503 Service Unavailable', `past the bound: "${h.show(past.raw)}"`);
+  s.take();
+  // B still serves its own clients and its metrics
+  const own = await h.sioConnect(B.port, '/', { transports: ['websocket'] });
+  own.disconnect();
+  let m = await B.metrics();
+  assert.equal(delta(m0, m, 'route_upstreams_rejected_total'), 1, 'the refusal counted');
+  assert.equal(delta(m0, m, 'connections_rejected_total'), 0, 'no client refused');
+  // the long-polls end (their sessions close at A): their upstreams go idle, kept
+  for (const sid of sids) h.assertPostOk(await h.post(A.port, sid, '1'));
+  for (const g of held) assert.equal((await g.response).text, '6');
+  // an upgrade through B needs a new upstream: an idle one gives way
+  const ws = await h.WsConn.connect(B.port, `${h.EIO_PATH}?EIO=4&transport=websocket&sid=${extra}`);
+  assert.equal(ws.handshake.status, 101, h.show(ws.handshake.raw));
+  ws.sendText('2probe');
+  assert.equal(await ws.text(), '3probe');
+  m = await B.metrics();
+  assert.ok(m.roomcast_route_upstreams <= UPSTREAMS, `upstreams ${m.roomcast_route_upstreams}`);
+  assert.equal(delta(m0, m, 'route_upstreams_rejected_total'), 1, 'nothing refused while idle ones can go');
+  ws.destroy();
+  held.forEach((g) => g.conn.destroy());
+  await h.waitFor(async () => (await B.metrics()).roomcast_route_upstreams === 0,
+                  { what: 'B\'s upstreams closed (keepalive_timeout at A)' });
+  await s.finish(t, `${UPSTREAMS} forwarded long-polls through one instance`);
 });

@@ -38,7 +38,7 @@ static const char *const config_test_keys[] = {
 	"max_auth_size", "max_acks_per_socket",
 	"redis", "redis_password", "redis_db", "redis_key", "redis_request_timeout",
 	"redis_emit_channel", "redis_max_message", "cluster_listen", "cluster_secret_file",
-	"cluster_max_unauthenticated", "cluster_max_unauthenticated_per_ip",
+	"cluster_max_upstreams", "cluster_max_unauthenticated", "cluster_max_unauthenticated_per_ip",
 	"backend_stream", "backend_stream_maxlen",
 	"backend_streams", "backend_flush_delay",
 	"max_backend_acks", "backend_ack_timeout", "backend_buffer", "backend_headers",
@@ -344,13 +344,18 @@ static void admin_listen_takes_one_address_apart_from_listen(void **state)
 				       "admin_listen: bad address 'unix:/a.sock' (expected IPv4:PORT, [IPv6]:PORT or *:PORT)");
 }
 
-static void cluster_unauthenticated_caps_take_their_ranges(void **state)
+static void cluster_connection_caps_take_their_ranges(void **state)
 {
 	struct config cfg;
 
 	config_defaults(&cfg);
 	assert_int_equal(cfg.cluster_max_unauthenticated, 256);
 	assert_int_equal(cfg.cluster_max_unauthenticated_per_ip, 32);
+	assert_int_equal(cfg.cluster_max_upstreams, 0);
+	config_test_parse_ok(&cfg, "cluster_max_upstreams 1000000\n");
+	assert_int_equal(cfg.cluster_max_upstreams, 1000000);
+	config_test_expect_value_error("cluster_max_upstreams", "1000001",
+				       "cluster_max_upstreams: '1000001' out of range (0..1000000)");
 	config_test_parse_ok(&cfg, "cluster_max_unauthenticated 1\ncluster_max_unauthenticated_per_ip 1\n");
 	assert_int_equal(cfg.cluster_max_unauthenticated, 1);
 	assert_int_equal(cfg.cluster_max_unauthenticated_per_ip, 1);
@@ -2964,7 +2969,7 @@ int main(void)
 		cmocka_unit_test(too_many_values_are_rejected),
 		cmocka_unit_test(listen_takes_unix_sockets_and_options),
 		cmocka_unit_test(admin_listen_takes_one_address_apart_from_listen),
-		cmocka_unit_test(cluster_unauthenticated_caps_take_their_ranges),
+		cmocka_unit_test(cluster_connection_caps_take_their_ranges),
 		cmocka_unit_test(cluster_listen_needs_its_secret_redis_and_an_address_peers_reach),
 		cmocka_unit_test(duplicate_key_names_the_first_line),
 		cmocka_unit_test(comments_and_blank_lines_are_ignored),
