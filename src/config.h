@@ -187,6 +187,8 @@ struct config {
 	uint32_t auth_backend_timeout_ms;        /* auth backend namespaces without their own */
 	uint32_t max_pending_connects;           /* CONNECTs waiting for a backend, whole process */
 	uint32_t max_pending_connects_per_ip;    /* of them from one client address, 0 = no limit */
+	uint32_t max_refused_connects_per_session; /* then the session is closed */
+	uint32_t max_refused_connects_per_ip;    /* in SERVER_IP_REFUSAL_WINDOW_MS, 0 = no limit */
 	struct config_namespace namespaces[CONFIG_MAX_NAMESPACES]; /* [0] is always "/" */
 	size_t n_namespaces;             /* 1..CONFIG_MAX_NAMESPACES */
 };

@@ -44,6 +44,8 @@
 	X(sio_connects_total, "sockets connected to a namespace")                          \
 	X(sio_connect_errors_total, "CONNECT refused with CONNECT_ERROR")                  \
 	X(sio_auth_too_large_total, "CONNECT refused: auth longer than max_auth_size")       \
+	X(sio_sessions_refused_connects_total, "sessions closed: max_refused_connects_per_session CONNECTs refused") \
+	X(sio_connects_refused_per_ip_total, "CONNECTs refused unchecked: the address passed max_refused_connects_per_ip") \
 	X(sio_connects_pending_rejected_per_ip_total, "CONNECTs to auth backend refused: the address has max_pending_connects_per_ip waiting") \
 	X(sio_json_too_costly_total, "sessions closed: a payload past max_json_expansion") \
 	X(sio_connect_timeouts_total, "sessions closed with no namespace by connect_timeout") \

@@ -30,6 +30,11 @@
  * max_pending_connects_per_ip for one client address), one per
  * namespace of a session (a second CONNECT while one waits is a protocol
  * error, as a packet for a namespace not connected is).
+ * A CONNECT refused for the client's reasons (a bad token costs a
+ * signature check) counts for its session, closed at
+ * max_refused_connects_per_session, and for its address: past
+ * max_refused_connects_per_ip in a window, the address's CONNECTs to
+ * namespaces that check are refused unchecked.
  * A relayed packet is encoded once and the same bytes go to every
  * recipient.  Server-side joins (cluster.c) skip the policy but not the
  * limits: max_rooms_per_socket and max_room_name hold for them too.
@@ -81,6 +86,7 @@ struct nsp_client {
 	unsigned n_sockets;
 	unsigned n_pending;            /* its CONNECTs waiting for a backend, in nsp.pending */
 	struct timeq_entry connect_timer; /* connect_timeout, until the first CONNECT */
+	uint16_t n_refused;            /* CONNECTs refused for the client's reasons */
 	bool failed;                   /* closing after bad input: ignore the rest */
 };
 
@@ -424,6 +430,46 @@ static void nsp_connect_refuse(struct nsp_client *cl, const struct nsp_namespace
 	nsp_connect_error(cl, ns->cfg->name, ns->cfg->name_len, message, len);
 }
 
+/* Counts a refused CONNECT of <cl>'s: a session refused
+ * max_refused_connects_per_session times is closed once its last
+ * CONNECT_ERROR is out. */
+static void nsp_session_refused(struct nsp_client *cl)
+{
+	if (++cl->n_refused < nsp.cfg->max_refused_connects_per_session || cl->failed)
+		return;
+	cl->failed = true;
+	metrics_inc(sio_sessions_refused_connects_total);
+	log_debug("session %s: max_refused_connects_per_session (%u) reached, closing",
+		  engine_session_sid(cl->s), nsp.cfg->max_refused_connects_per_session);
+	engine_close(cl->s, "forced close");
+}
+
+/* A CONNECT of <cl> was refused for a reason of the client's (not a
+ * backend's state): a retry costs a signature check, or a backend's work,
+ * every time.  Counted for the session and for its address
+ * (max_refused_connects_per_ip over a window). */
+static void nsp_connect_refused(struct nsp_client *cl)
+{
+	server_ip_refusal(engine_session_address(cl->s), nsp.cfg->max_refused_connects_per_ip);
+	nsp_session_refused(cl);
+}
+
+/* Refuses CONNECT <p> unchecked if <cl>'s address was refused
+ * max_refused_connects_per_ip times in its window: past that, checks
+ * cost nothing more.  Returns whether it did. */
+static bool nsp_connect_refused_enough(struct nsp_client *cl, const struct packet *p)
+{
+	static const char message[] = "too many refused connects";
+
+	if (!server_ip_refused_enough(engine_session_address(cl->s),
+				      nsp.cfg->max_refused_connects_per_ip))
+		return false;
+	metrics_inc(sio_connects_refused_per_ip_total);
+	nsp_connect_error(cl, p->nsp, p->nsp_len, message, sizeof message - 1);
+	nsp_session_refused(cl);
+	return true;
+}
+
 /* A socket of <cl> in <ns>, in its own id room and no other: every
  * socket is, since to(<socket id>) from any server or emitter relies on
  * it.  NULL if memory ran out. */
@@ -584,6 +630,7 @@ static void nsp_on_connect(struct nsp_client *cl, const struct packet *p)
 	struct nsp_namespace *ns = nsp_namespace_find(p->nsp, p->nsp_len);
 	if (!ns) {
 		nsp_connect_error(cl, p->nsp, p->nsp_len, "Invalid namespace", 17);
+		nsp_connect_refused(cl);
 		return;
 	}
 	/* The reference server treats a second CONNECT as a violation; one
@@ -595,13 +642,17 @@ static void nsp_on_connect(struct nsp_client *cl, const struct packet *p)
 	}
 	if (cl->n_sockets + cl->n_pending >= nsp.cfg->max_namespaces_per_session) {
 		nsp_connect_error(cl, p->nsp, p->nsp_len, "too many namespaces", 19);
+		nsp_connect_refused(cl);
 		return;
 	}
 	if (p->json_len > nsp.cfg->max_auth_size) {
 		metrics_inc(sio_auth_too_large_total);
 		nsp_connect_error(cl, p->nsp, p->nsp_len, "auth too large", 14);
+		nsp_connect_refused(cl);
 		return;
 	}
+	if (ns->cfg->auth != CONFIG_AUTH_NONE && nsp_connect_refused_enough(cl, p))
+		return;
 	struct engine_handshake hs;
 	json_t *claims;
 	engine_session_handshake(cl->s, &hs);
@@ -612,6 +663,7 @@ static void nsp_on_connect(struct nsp_client *cl, const struct packet *p)
 	const char *refusal = auth_connect(ns->cfg, p->data, hs.bearer, nsp_now_ms() / 1000, &claims);
 	if (refusal) {
 		nsp_connect_error(cl, p->nsp, p->nsp_len, refusal, strlen(refusal));
+		nsp_connect_refused(cl);
 		return;
 	}
 	struct nsp_socket *sock = nsp_socket_new(cl, ns, p, claims, NULL);
@@ -1201,6 +1253,7 @@ static void nsp_pending_decide(struct nsp_pending *w, const json_t *args)
 	if (!bad && json_is_false(accept)) {
 		const char *message = nsp_refusal_message(d, &len);
 		nsp_connect_refuse(cl, ns, AUTH_BACKEND_REFUSED, message, len);
+		nsp_connect_refused(cl);
 		return;
 	}
 	log_debug("session %s: backend answer for %s: %s", engine_session_sid(cl->s),

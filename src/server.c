@@ -95,10 +95,13 @@ struct server_wait {
 	const struct timeq *queue;    /* which wait it is */
 };
 
-/* What one client address holds (enum server_ip_what). */
+/* What one client address holds (enum server_ip_what), and the
+ * refusals it earned in its current window. */
 struct server_ip {
 	uint8_t addr[16];             /* IPv6, or IPv4-mapped IPv6: the hash key */
 	uint32_t n[SERVER_IP_N];
+	uint32_t n_refused;           /* in the window */
+	struct timeq_entry window;    /* on server.refusals while refusals count */
 	UT_hash_handle hh;
 };
 
@@ -128,6 +131,7 @@ static struct {
 	struct conn *closing;         /* to free this turn */
 	struct server_delay *hold;    /* the delay writes may wait for, NULL = none */
 	struct timeq linger;          /* of struct server_wait, linger_timeout */
+	struct timeq refusals;        /* of struct server_ip, SERVER_IP_REFUSAL_WINDOW_MS */
 	struct server_ip *ips;        /* uthash head: addresses with open connections */
 	struct server_direct *direct; /* this turn's direct writes; kept for the next */
 	size_t n_direct, direct_cap;
@@ -722,26 +726,51 @@ void server_addr_text(const struct server_addr *a, char out[INET6_ADDRSTRLEN])
 		inet_ntop(AF_INET6, a->ip, out, INET6_ADDRSTRLEN);
 }
 
+static struct server_ip *server_ip_find(const struct server_addr *a)
+{
+	struct server_ip *ip = NULL;
+
+	HASH_FIND(hh, server.ips, a->ip, sizeof a->ip, ip);
+	return ip;
+}
+
+/* <a>'s entry, made if it has none; NULL if memory ran out. */
+static struct server_ip *server_ip_get(const struct server_addr *a)
+{
+	struct server_ip *ip = server_ip_find(a);
+
+	if (ip || !(ip = calloc(1, sizeof *ip)))
+		return ip;
+	memcpy(ip->addr, a->ip, sizeof a->ip);
+	HASH_ADD(hh, server.ips, addr, sizeof ip->addr, ip);
+	return ip;
+}
+
+/* Frees <ip> if it counts nothing any more. */
+static void server_ip_put(struct server_ip *ip)
+{
+	for (int i = 0; i < SERVER_IP_N; i++) {
+		if (ip->n[i])
+			return;
+	}
+	if (timeq_running(&ip->window))
+		return;
+	HASH_DEL(server.ips, ip);
+	free(ip);
+}
+
 struct server_ip *server_ip_take(const struct server_addr *a, enum server_ip_what what,
 				 uint32_t max, bool *refused)
 {
-	struct server_ip *ip = NULL;
+	struct server_ip *ip;
 
 	*refused = false;
 	if (!max || !a->is_ip)
 		return NULL;
-	HASH_FIND(hh, server.ips, a->ip, sizeof a->ip, ip);
-	if (ip && ip->n[what] >= max) {
+	ip = server_ip_get(a);
+	if (!ip || ip->n[what] >= max) {
 		*refused = true;
 		return NULL;
-	}
-	if (!ip) {
-		if (!(ip = calloc(1, sizeof *ip))) {
-			*refused = true;
-			return NULL;
-		}
-		memcpy(ip->addr, a->ip, sizeof a->ip);
-		HASH_ADD(hh, server.ips, addr, sizeof ip->addr, ip);
 	}
 	ip->n[what]++;
 	return ip;
@@ -752,12 +781,37 @@ void server_ip_release(struct server_ip *ip, enum server_ip_what what)
 	if (!ip)
 		return;
 	ip->n[what]--;
-	for (int i = 0; i < SERVER_IP_N; i++) {
-		if (ip->n[i])
-			return;
-	}
-	HASH_DEL(server.ips, ip);
-	free(ip);
+	server_ip_put(ip);
+}
+
+void server_ip_refusal(const struct server_addr *a, uint32_t max)
+{
+	struct server_ip *ip;
+
+	if (!max || !a->is_ip || !(ip = server_ip_get(a)))
+		return;
+	if (!timeq_running(&ip->window))
+		timeq_start(&server.refusals, &ip->window);
+	if (ip->n_refused < UINT32_MAX)
+		ip->n_refused++;
+}
+
+bool server_ip_refused_enough(const struct server_addr *a, uint32_t max)
+{
+	struct server_ip *ip;
+
+	if (!max || !a->is_ip || !(ip = server_ip_find(a)))
+		return false;
+	return ip->n_refused >= max;
+}
+
+/* An address's refusal window has passed: it starts again from none. */
+static void server_ip_window_fire(struct timeq_entry *e)
+{
+	struct server_ip *ip = timeq_owner(e, struct server_ip, window);
+
+	ip->n_refused = 0;
+	server_ip_put(ip);
 }
 
 /* <c> leaves the list of cluster_listen's connections without a token: a
@@ -780,6 +834,18 @@ static void server_unauthenticated_end(struct conn *c)
 void server_conn_authenticated(struct conn *c)
 {
 	server_unauthenticated_end(c);
+}
+
+/* Frees the entries only refusal windows kept (shutdown). */
+static void server_ip_cleanup(void)
+{
+	struct server_ip *ip, *tmp;
+
+	HASH_ITER(hh, server.ips, ip, tmp) {
+		timeq_stop(&ip->window);
+		server_ip_put(ip);
+	}
+	timeq_cleanup(&server.refusals);
 }
 
 static void server_conn_free(struct conn *c)
@@ -1184,6 +1250,7 @@ int server_start(struct event_base *base, const struct config *cfg,
 	server.cfg = cfg;
 	server.spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	timeq_init(&server.linger, base, cfg->linger_timeout_ms, server_linger_fire);
+	timeq_init(&server.refusals, base, SERVER_IP_REFUSAL_WINDOW_MS, server_ip_window_fire);
 	for (size_t i = 0; i < cfg->n_listen; i++) {
 		if (server_listen_one(&cfg->listen[i], false, false) < 0)
 			return -1;
@@ -1260,4 +1327,5 @@ void server_cleanup(void)
 	server.n_unauth = server.unauth_cap = 0;
 	server.n_direct = server.direct_cap = 0;
 	timeq_cleanup(&server.linger);
+	server_ip_cleanup();
 }

@@ -192,6 +192,15 @@ struct server_ip *server_ip_take(const struct server_addr *a, enum server_ip_wha
 /* Counts one <what> less for <ip> (NULL: not counted). */
 void server_ip_release(struct server_ip *ip, enum server_ip_what what);
 
+/* Refusals an address earned (a refused CONNECT costs a signature check):
+ * counted over SERVER_IP_REFUSAL_WINDOW_MS from the first one, the entry
+ * kept that long even when the address holds nothing else.  <max> 0 (or
+ * an address that is not IP) counts nothing. */
+#define SERVER_IP_REFUSAL_WINDOW_MS 10000
+void server_ip_refusal(const struct server_addr *a, uint32_t max);
+/* Whether <a> has <max> refusals in its current window (never for <max> 0). */
+bool server_ip_refused_enough(const struct server_addr *a, uint32_t max);
+
 /* "ADDR:PORT" of the peer, for log lines (static buffer). */
 const char *server_conn_peer(const struct conn *c);
 /* The peer's address as text into <host> ("?" if unknown); returns its

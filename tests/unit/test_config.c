@@ -43,6 +43,7 @@ static const char *const config_test_keys[] = {
 	"backend_streams", "backend_flush_delay",
 	"max_backend_acks", "backend_ack_timeout", "backend_buffer", "backend_headers",
 	"auth_backend_timeout", "max_pending_connects", "max_pending_connects_per_ip",
+	"max_refused_connects_per_session", "max_refused_connects_per_ip",
 	/* namespace blocks */
 	"namespace", "client_join", "join_event", "leave_event", "max_rooms_per_socket", "relay",
 	"flush_delay", "auth", "jwt_secret_file", "jwt_public_key_file", "jwt_jwks_file", "jwt_issuer",
@@ -1974,6 +1975,16 @@ static void auth_backend_keys_take_their_ranges(void **state)
 	assert_int_equal(cfg.max_pending_connects_per_ip, 1000000);
 	config_test_expect_value_error("max_pending_connects_per_ip", "1000001",
 				       "max_pending_connects_per_ip: '1000001' out of range (0..1000000)");
+	assert_int_equal(cfg.max_refused_connects_per_session, 10);
+	assert_int_equal(cfg.max_refused_connects_per_ip, 0);
+	config_test_parse_ok(&cfg, "max_refused_connects_per_session 1\n"
+				   "max_refused_connects_per_ip 1000000\n");
+	assert_int_equal(cfg.max_refused_connects_per_session, 1);
+	assert_int_equal(cfg.max_refused_connects_per_ip, 1000000);
+	config_test_expect_value_error("max_refused_connects_per_session", "0",
+				       "max_refused_connects_per_session: '0' out of range (1..1000)");
+	config_test_expect_value_error("max_refused_connects_per_session", "1001",
+				       "max_refused_connects_per_session: '1001' out of range (1..1000)");
 	config_test_parse_ok(&cfg, "redis 127.0.0.1:6379\nnamespace /a {\n  auth backend\n"
 				   "  auth_backend_timeout 1ms\n}\nnamespace /b {\n  auth backend\n"
 				   "  auth_backend_timeout 1h\n}\n");
