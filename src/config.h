@@ -181,6 +181,9 @@ struct config {
 	/* Session routing (route.h): both or neither, and only with redis. */
 	struct config_listen cluster_listen;     /* where peers forward requests, when has_cluster_listen */
 	bool has_cluster_listen;
+	uint32_t cluster_max_upstreams;          /* connections to peers, 0 = max_connections */
+	uint32_t cluster_max_unauthenticated;    /* cluster_listen connections before their token */
+	uint32_t cluster_max_unauthenticated_per_ip; /* of them from one address */
 	char cluster_secret_file[CONFIG_MAX_FILE_PATH + 1]; /* "" = none; read at start-up (route.c) */
 	char backend_stream[CONFIG_MAX_REDIS_KEY + 1]; /* XADD key of client events for backends */
 	uint32_t backend_stream_maxlen;          /* XADD MAXLEN ~: entries Redis keeps per stream */
@@ -193,6 +196,9 @@ struct config {
 	char backend_headers[CONFIG_MAX_BACKEND_HEADERS][CONFIG_MAX_HEADER_NAME + 1]; /* lower case */
 	uint32_t auth_backend_timeout_ms;        /* auth backend namespaces without their own */
 	uint32_t max_pending_connects;           /* CONNECTs waiting for a backend, whole process */
+	uint32_t max_pending_connects_per_ip;    /* of them from one client address, 0 = no limit */
+	uint32_t max_refused_connects_per_session; /* then the session is closed */
+	uint32_t max_refused_connects_per_ip;    /* in SERVER_IP_REFUSAL_WINDOW_MS, 0 = no limit */
 	struct config_namespace namespaces[CONFIG_MAX_NAMESPACES]; /* [0] is always "/" */
 	size_t n_namespaces;             /* 1..CONFIG_MAX_NAMESPACES */
 };

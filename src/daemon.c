@@ -133,11 +133,12 @@ static bool daemon_peer_allowed(struct http_conn *hc, struct http_request *req)
 			    "refused (another cluster_secret_file?)\tpeer=%s",
 			    server_conn_peer(http_conn_peek(hc)));
 		/* Closed after it: whoever reaches cluster_listen without the
-		 * token gets no keep-alive (peers are not counted per address). */
+		 * token gets no keep-alive (it held an unauthenticated slot). */
 		http_respond(hc, 403, "text/plain", NULL, "forbidden\n", 10);
 		server_conn_close_when_flushed(http_conn_peek(hc));
 		return false;
 	}
+	server_conn_authenticated(http_conn_peek(hc));
 	if (!daemon_under_engine_path(req)) {
 		http_respond(hc, 404, "text/plain", NULL, "not found\n", 10);
 		return false;

@@ -12,7 +12,8 @@
  * queued or the next ping, a POST's payload is decoded packet by packet, a
  * WebSocket with a sid is an upgrade probe (1.7).  Limits: the polling
  * queue and WebSocket output are bounded by max_output_buffer, sessions by
- * max_connections, messages by max_payload.
+ * max_connections and, per client address, max_connections_per_ip,
+ * messages by max_payload.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -97,6 +98,8 @@ struct engine_session {
 	int64_t opened_ms;             /* timeq_now_ms() at the handshake, for access_log */
 	struct engine_session *next_flush;
 	struct engine_session *next_dead;
+	struct server_ip *ip;          /* its address's count (max_connections_per_ip), NULL if none */
+	struct server_addr addr;       /* the client's, from http_client_address() */
 	char handshake[];              /* "address\0host\0url\0bearer\0" of the handshake
 	                                  request, its kept headers ("name\0value\0"...), "\0" */
 };
@@ -502,7 +505,7 @@ static bool engine_may_forward(struct http_conn *hc, const struct http_request *
  * Host and the URL; its bearer token, for namespaces with auth jwt; and
  * the headers backend_headers names (http.c kept only those, at most
  * max_header_size), for connect records. */
-static struct engine_session *engine_session_new(struct http_conn *hc,
+static struct engine_session *engine_session_new(const struct server_addr *addr,
 						 const struct http_request *req,
 						 bool is_websocket)
 {
@@ -510,7 +513,7 @@ static struct engine_session *engine_session_new(struct http_conn *hc,
 	size_t a, h = strlen(req->host), b = 0;
 	const char *bearer = "";
 
-	(void)server_conn_peer_address(http_conn_peek(hc), address);
+	server_addr_text(addr, address);
 	a = strlen(address);
 	/* Kept for the session's life only where a namespace may ask for it. */
 	if (engine.keep_bearer)
@@ -528,6 +531,7 @@ static struct engine_session *engine_session_new(struct http_conn *hc,
 	if (k)
 		memcpy(o + b + 1, req->kept_headers, k);
 	s->began_websocket = is_websocket;
+	s->addr = *addr;
 	if (route_sid_new(s->sid) < 0) {
 		log_error("getrandom failed: no session id");
 		free(s);
@@ -591,6 +595,8 @@ static void engine_destroy(struct engine_session *s, const char *reason)
 	s->state = ENGINE_CLOSED;
 	HASH_DELETE(hh, engine.sessions, s);
 	engine.n_sessions--;
+	server_ip_release(s->ip, SERVER_IP_SESSIONS);
+	s->ip = NULL;
 	timeq_stop(&s->timer);
 	if (s->probe)
 		engine_probe_end(s->probe);
@@ -1060,6 +1066,11 @@ static void engine_polling_post(struct engine_session *s, struct http_conn *hc,
 
 /* --- handshake and routing ----------------------------------------------- */
 
+const struct server_addr *engine_session_address(const struct engine_session *s)
+{
+	return &s->addr;
+}
+
 void engine_session_handshake(const struct engine_session *s, struct engine_handshake *out)
 {
 	out->address = s->handshake;
@@ -1070,20 +1081,47 @@ void engine_session_handshake(const struct engine_session *s, struct engine_hand
 	out->websocket = s->began_websocket;
 }
 
+/* Counts a session more for <addr>: an address holds at most
+ * max_connections_per_ip sessions, as it holds that many connections.
+ * Returns 0 with *<ip> its entry (NULL: not counted), or -1 if refused. */
+static int engine_ip_take(const struct server_addr *addr, struct server_ip **ip)
+{
+	char text[INET6_ADDRSTRLEN];
+	bool refused;
+
+	*ip = server_ip_take(addr, SERVER_IP_SESSIONS, engine.cfg->max_connections_per_ip, &refused);
+	if (!refused)
+		return 0;
+	metrics_inc(sessions_rejected_per_ip_total);
+	server_addr_text(addr, text);
+	log_limited(LOG_LEVEL_WARN, "max_connections_per_ip (%u) sessions reached by an address, "
+		    "refusing its handshakes\tpeer=%s", engine.cfg->max_connections_per_ip, text);
+	return -1;
+}
+
 static void engine_handshake(struct http_conn *hc, struct http_request *req, bool is_websocket)
 {
 	char open[256];
+	struct server_addr addr;
+	struct server_ip *ip;
 
 	if (engine.n_sessions >= engine.cfg->max_connections) {
 		metrics_inc(connections_rejected_total);
 		http_respond(hc, 503, NULL, NULL, NULL, 0);
 		return;
 	}
-	struct engine_session *s = engine_session_new(hc, req, is_websocket);
-	if (!s) {
+	http_client_address(hc, req, &addr);
+	if (engine_ip_take(&addr, &ip) < 0) {
 		http_respond(hc, 503, NULL, NULL, NULL, 0);
 		return;
 	}
+	struct engine_session *s = engine_session_new(&addr, req, is_websocket);
+	if (!s) {
+		server_ip_release(ip, SERVER_IP_SESSIONS);
+		http_respond(hc, 503, NULL, NULL, NULL, 0);
+		return;
+	}
+	s->ip = ip;
 	bool can_upgrade = !is_websocket && engine.cfg->allow_upgrades &&
 			   (engine.cfg->transports & CONFIG_TRANSPORT_WEBSOCKET);
 	size_t open_len = eio_open_packet(open, sizeof open, s->sid, can_upgrade,

@@ -87,7 +87,7 @@ const char *engine_session_sid(const struct engine_session *s);
 /* What the session's handshake request carried (a RemoteSocket's
  * handshake in the cluster).  The strings live as long as the session. */
 struct engine_handshake {
-	const char *address;           /* the peer's IP address */
+	const char *address;           /* the client's IP address (http_client_address()) */
 	const char *host;              /* the Host header, "" if none */
 	const char *url;               /* the request target, query included */
 	const char *bearer;            /* its Authorization: Bearer token, "" if none */
@@ -96,6 +96,9 @@ struct engine_handshake {
 	bool websocket;                /* the handshake came over WebSocket */
 };
 void engine_session_handshake(const struct engine_session *s, struct engine_handshake *out);
+/* The client's address, as its handshake request gave it
+ * (http_client_address()): what the per-address limits count. */
+const struct server_addr *engine_session_address(const struct engine_session *s);
 
 /* The application's per-session pointer (NULL until set). */
 void engine_session_set_data(struct engine_session *s, void *data);

@@ -40,6 +40,7 @@ struct fwd_up {
 	bool reused;                   /* the request went on a kept connection */
 	bool no_retry;                 /* the peer is gone: fail, do not retry */
 	bool keep;                     /* the answer allows another request */
+	bool counted;                  /* in forward.n_counted */
 	int64_t idle_since;
 	struct event connect_timer;
 	struct fwd_up *prev, *next;    /* forward.all */
@@ -62,6 +63,7 @@ static struct {
 	struct fwd_up *all;
 	struct fwd_pool *pools;        /* uthash head */
 	size_t n_idle;                 /* in all pools */
+	size_t n_counted;              /* upstreams not being closed: <= cluster_max_upstreams */
 	bool stopping;
 } forward;
 
@@ -141,8 +143,20 @@ static struct fwd_up *fwd_open(const char *peer_id, const struct sockaddr_storag
 	if (forward.all)
 		forward.all->prev = up;
 	forward.all = up;
+	up->counted = true;
+	forward.n_counted++;
 	metrics_gauge_add(route_upstreams, 1);
 	return up;
+}
+
+/* <up> is closing: it leaves the count at once, so that its place can be
+ * taken in the same turn. */
+static void fwd_uncount(struct fwd_up *up)
+{
+	if (!up->counted)
+		return;
+	up->counted = false;
+	forward.n_counted--;
 }
 
 static void fwd_idle_remove(struct fwd_up *up)
@@ -206,6 +220,7 @@ static struct fwd_up *fwd_take_idle(const char *peer_id)
 	if (up->idle_since < timeq_now_ms() - forward.cfg->keepalive_timeout_ms / 2) {
 		while ((up = pool->head)) {
 			fwd_idle_remove(up);
+			fwd_uncount(up);
 			server_conn_close(up->c);
 		}
 		return NULL;
@@ -213,6 +228,29 @@ static struct fwd_up *fwd_take_idle(const char *peer_id)
 	fwd_idle_remove(up);
 	up->reused = true;
 	return up;
+}
+
+/* Whether one more upstream may open: at cluster_max_upstreams an idle
+ * one is closed to make room (idle ones are a cache, not a need), and
+ * without one there is none. */
+static bool fwd_room(void)
+{
+	uint32_t max = forward.cfg->cluster_max_upstreams ? forward.cfg->cluster_max_upstreams
+							  : forward.cfg->max_connections;
+	struct fwd_pool *pool, *tmp;
+
+	if (forward.n_counted < max)
+		return true;
+	HASH_ITER(hh, forward.pools, pool, tmp) {
+		struct fwd_up *idle = pool->head;
+		if (!idle)
+			continue;
+		fwd_idle_remove(idle);
+		fwd_uncount(idle);
+		server_conn_close(idle->c);
+		return forward.n_counted < max;
+	}
+	return false;
 }
 
 static void fwd_client_aborted(struct http_conn *hc, void *arg)
@@ -264,6 +302,14 @@ void forward_request(struct http_conn *hc, const struct http_request *req,
 
 	if (request)
 		up = req->is_upgrade ? NULL : fwd_take_idle(peer->id);
+	if (request && !up && !fwd_room()) {
+		log_limited(LOG_LEVEL_WARN, "cluster_max_upstreams reached, refusing a request for "
+			    "instance %s's session", peer->id);
+		metrics_inc(route_upstreams_rejected_total);
+		free(request);
+		http_respond(hc, 503, NULL, NULL, NULL, 0);
+		return;
+	}
 	if (request && !up)
 		up = fwd_open(peer->id, &peer->addr, peer->addr_len);
 	if (!up) {
@@ -304,6 +350,7 @@ static void fwd_up_closed(struct conn *c)
 	struct fwd_up *up = c->ctx;
 
 	event_del(&up->connect_timer);
+	fwd_uncount(up);
 	if (up->client)
 		fwd_retry_or_fail(up);
 	if (up->relay) {

@@ -11,7 +11,9 @@
  * abort it would have seen directly.
  *
  * Bounds: one upstream per forwarded request in flight (each client
- * connection has at most one); FORWARD_MAX_IDLE idle keep-alive upstreams
+ * connection has at most one), at most cluster_max_upstreams in all (they
+ * hold no client slot; at the bound an idle one gives way, else the
+ * request gets 503); FORWARD_MAX_IDLE idle keep-alive upstreams
  * for all peers (enough for the requests a busy instance has in flight: a
  * request that finds none opens a connection), reused most recent first
  * and at most half of keepalive_timeout (the owner closes them at

@@ -581,6 +581,13 @@ bool http_text_clean(const char *s)
 	return true;
 }
 
+void http_client_address(struct http_conn *hc, const struct http_request *req,
+			 struct server_addr *out)
+{
+	(void)req;
+	server_conn_addr(hc->c, out);
+}
+
 bool http_conn_is_peer(const struct http_conn *hc)
 {
 	return server_conn_is_peer(hc->c);

@@ -86,6 +86,12 @@ void http_reload(void);
 void http_respond(struct http_conn *hc, int status, const char *content_type,
 		  const char *extra_headers, const void *body, size_t body_len);
 
+/* The address of the client that sent <req> on <hc>: what a session
+ * records and the per-address limits count.  The one place that decides
+ * it; for now, the connection's TCP peer. */
+void http_client_address(struct http_conn *hc, const struct http_request *req,
+			 struct server_addr *out);
+
 /* Whether <hc> came in on admin_listen, on cluster_listen. */
 bool http_conn_is_admin(const struct http_conn *hc);
 bool http_conn_is_peer(const struct http_conn *hc);

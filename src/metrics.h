@@ -16,6 +16,7 @@
 	X(connections_accepted_total, "TCP connections accepted")                          \
 	X(connections_rejected_total, "connections refused past max_connections (503)")    \
 	X(connections_rejected_per_ip_total, "connections refused past max_connections_per_ip (503)") \
+	X(sessions_rejected_per_ip_total, "handshakes refused: the address has max_connections_per_ip sessions (503)") \
 	X(connections_accept_errors_total, "accept() failures (e.g. out of descriptors)") \
 	X(output_overflow_total, "connections closed past max_output_buffer")             \
 	X(connections_linger_expired_total, "closing connections reset at linger_timeout, output unsent") \
@@ -43,6 +44,9 @@
 	X(sio_connects_total, "sockets connected to a namespace")                          \
 	X(sio_connect_errors_total, "CONNECT refused with CONNECT_ERROR")                  \
 	X(sio_auth_too_large_total, "CONNECT refused: auth longer than max_auth_size")       \
+	X(sio_sessions_refused_connects_total, "sessions closed: max_refused_connects_per_session CONNECTs refused") \
+	X(sio_connects_refused_per_ip_total, "CONNECTs refused unchecked: the address passed max_refused_connects_per_ip") \
+	X(sio_connects_pending_rejected_per_ip_total, "CONNECTs to auth backend refused: the address has max_pending_connects_per_ip waiting") \
 	X(sio_json_too_costly_total, "sessions closed: a payload past max_json_expansion") \
 	X(sio_connect_timeouts_total, "sessions closed with no namespace by connect_timeout") \
 	X(sio_protocol_errors_total, "sessions closed on a Socket.IO protocol error")      \
@@ -93,6 +97,9 @@
 	X(route_forged_sids_total, "requests whose sid has a bad MAC: answered code 1, not forwarded") \
 	X(route_unknown_instance_total, "requests for a valid sid of an instance not announced (gone): code 1") \
 	X(route_peer_refused_total, "requests on cluster_listen without the cluster's token (403)") \
+	X(route_upstreams_rejected_total, "requests for another instance's session refused past cluster_max_upstreams (503)") \
+	X(route_unauthenticated_rejected_total, "cluster_listen connections refused past cluster_max_unauthenticated_per_ip (503)") \
+	X(route_unauthenticated_evicted_total, "cluster_listen connections without the token closed, the oldest, past cluster_max_unauthenticated") \
 	X(route_bad_announcements_total, "instance announcements dropped: malformed or bad MAC") \
 	X(route_id_collisions_total, "another instance announced this one's instance id: a new one was picked")
 
@@ -108,7 +115,8 @@
 	X(config_last_reload_success_timestamp_seconds, "when the config file was last applied (start or SIGHUP), Unix time") \
 	X(backend_buffer_bytes, "bytes of client records waiting in backend_buffer") \
 	X(route_peers, "other instances announced and not expired (session routing)") \
-	X(route_upstreams, "connections to peers for forwarded requests and relayed WebSockets")
+	X(route_upstreams, "connections to peers for forwarded requests and relayed WebSockets") \
+	X(route_unauthenticated, "cluster_listen connections that have not shown the cluster's token yet")
 
 enum metrics_counter {
 #define METRICS_ENUM(name, help) METRIC_##name,

@@ -26,9 +26,15 @@
  * (nsp_connect_answer()) accepts it, with a user, rooms and data, or
  * refuses it with a message.  Each wait holds its CONNECT payload (at
  * most max_auth_size) and a timer on its namespace's auth_backend_timeout;
- * at most max_pending_connects wait in the whole process, one per
+ * at most max_pending_connects wait in the whole process (and
+ * max_pending_connects_per_ip for one client address), one per
  * namespace of a session (a second CONNECT while one waits is a protocol
  * error, as a packet for a namespace not connected is).
+ * A CONNECT refused for the client's reasons (a bad token costs a
+ * signature check) counts for its session, closed at
+ * max_refused_connects_per_session, and for its address: past
+ * max_refused_connects_per_ip in a window, the address's CONNECTs to
+ * namespaces that check are refused unchecked.
  * A relayed packet is encoded once and the same bytes go to every
  * recipient.  Server-side joins (cluster.c) skip the policy but not the
  * limits: max_rooms_per_socket and max_room_name hold for them too.
@@ -84,6 +90,7 @@ struct nsp_client {
 	unsigned n_sockets;
 	unsigned n_pending;            /* its CONNECTs waiting for a backend, in nsp.pending */
 	struct timeq_entry connect_timer; /* connect_timeout, until the first CONNECT */
+	uint16_t n_refused;            /* CONNECTs refused for the client's reasons */
 	bool failed;                   /* closing after bad input: ignore the rest */
 };
 
@@ -113,6 +120,7 @@ struct nsp_pending {
 	struct nsp_namespace *ns;      /* not owned */
 	int64_t ack_id;                /* the record's ack: the reply must name it */
 	struct timeq_entry timer;      /* on ns->auth_timeout */
+	struct server_ip *ip;          /* its address's count (max_pending_connects_per_ip), NULL if none */
 	size_t json_len;
 	char json[];                   /* the CONNECT payload's text, as sent */
 };
@@ -432,6 +440,46 @@ static void nsp_connect_refuse(struct nsp_client *cl, const struct nsp_namespace
 	nsp_connect_error(cl, ns->cfg->name, ns->cfg->name_len, message, len);
 }
 
+/* Counts a refused CONNECT of <cl>'s: a session refused
+ * max_refused_connects_per_session times is closed once its last
+ * CONNECT_ERROR is out. */
+static void nsp_session_refused(struct nsp_client *cl)
+{
+	if (++cl->n_refused < nsp.cfg->max_refused_connects_per_session || cl->failed)
+		return;
+	cl->failed = true;
+	metrics_inc(sio_sessions_refused_connects_total);
+	log_debug("session %s: max_refused_connects_per_session (%u) reached, closing",
+		  engine_session_sid(cl->s), nsp.cfg->max_refused_connects_per_session);
+	engine_close(cl->s, "forced close");
+}
+
+/* A CONNECT of <cl> was refused for a reason of the client's (not a
+ * backend's state): a retry costs a signature check, or a backend's work,
+ * every time.  Counted for the session and for its address
+ * (max_refused_connects_per_ip over a window). */
+static void nsp_connect_refused(struct nsp_client *cl)
+{
+	server_ip_refusal(engine_session_address(cl->s), nsp.cfg->max_refused_connects_per_ip);
+	nsp_session_refused(cl);
+}
+
+/* Refuses CONNECT <p> unchecked if <cl>'s address was refused
+ * max_refused_connects_per_ip times in its window: past that, checks
+ * cost nothing more.  Returns whether it did. */
+static bool nsp_connect_refused_enough(struct nsp_client *cl, const struct packet *p)
+{
+	static const char message[] = "too many refused connects";
+
+	if (!server_ip_refused_enough(engine_session_address(cl->s),
+				      nsp.cfg->max_refused_connects_per_ip))
+		return false;
+	metrics_inc(sio_connects_refused_per_ip_total);
+	nsp_connect_error(cl, p->nsp, p->nsp_len, message, sizeof message - 1);
+	nsp_session_refused(cl);
+	return true;
+}
+
 /* A socket of <cl> in <ns>, in its own id room and no other: every
  * socket is, since to(<socket id>) from any server or emitter relies on
  * it.  NULL if memory ran out. */
@@ -506,27 +554,40 @@ static void nsp_pending_end(struct nsp_pending *w)
 	HASH_DEL(nsp.pending, w);
 	nsp.n_pending--;
 	metrics_gauge_add(connects_pending, -1);
+	server_ip_release(w->ip, SERVER_IP_PENDING_CONNECTS);
 	timeq_stop(&w->timer);
 	free(w);
 }
 
 /* Holds CONNECT <p> to auth backend namespace <ns> and asks the backends
  * with a connect record.  Refused at once past max_pending_connects, or
- * when the record cannot even wait for Redis (backend_buffer full). */
+ * past max_pending_connects_per_ip (one address cannot take every wait),
+ * or when the record cannot even wait for Redis (backend_buffer full). */
 static void nsp_pending_start(struct nsp_client *cl, struct nsp_namespace *ns,
 			      const struct packet *p, const struct engine_handshake *hs)
 {
 	struct nsp_pending *w;
+	struct server_ip *ip;
+	bool refused;
 
 	if (nsp.n_pending >= nsp.cfg->max_pending_connects) {
 		nsp_connect_refuse(cl, ns, AUTH_BACKEND_BUSY, NULL, 0);
 		return;
 	}
+	ip = server_ip_take(engine_session_address(cl->s), SERVER_IP_PENDING_CONNECTS,
+			    nsp.cfg->max_pending_connects_per_ip, &refused);
+	if (refused) {
+		metrics_inc(sio_connects_pending_rejected_per_ip_total);
+		nsp_connect_refuse(cl, ns, AUTH_BACKEND_BUSY, NULL, 0);
+		return;
+	}
 	if (!(w = calloc(1, sizeof *w + p->json_len)) || id_generate(w->id) < 0) {
 		free(w);
+		server_ip_release(ip, SERVER_IP_PENDING_CONNECTS);
 		nsp_client_fail(cl, "out of memory");
 		return;
 	}
+	w->ip = ip;
 	w->client = cl;
 	w->ns = ns;
 	w->ack_id = nsp.next_connect_ack++;
@@ -534,6 +595,7 @@ static void nsp_pending_start(struct nsp_client *cl, struct nsp_namespace *ns,
 	memcpy(w->json, p->json, p->json_len);
 	struct backend_socket bs = { ns->cfg->name, ns->cfg->name_len, w->id, "", 0, w->ack_id };
 	if (nsp_connect_record(&bs, p->data, NULL, hs, false) < 0) {
+		server_ip_release(ip, SERVER_IP_PENDING_CONNECTS);
 		free(w);
 		nsp_connect_refuse(cl, ns, AUTH_BACKEND_UNAVAILABLE, NULL, 0);
 		return;
@@ -578,6 +640,7 @@ static void nsp_on_connect(struct nsp_client *cl, const struct packet *p)
 	struct nsp_namespace *ns = nsp_namespace_find(p->nsp, p->nsp_len);
 	if (!ns) {
 		nsp_connect_error(cl, p->nsp, p->nsp_len, "Invalid namespace", 17);
+		nsp_connect_refused(cl);
 		return;
 	}
 	/* The reference server treats a second CONNECT as a violation; one
@@ -589,13 +652,17 @@ static void nsp_on_connect(struct nsp_client *cl, const struct packet *p)
 	}
 	if (cl->n_sockets + cl->n_pending >= nsp.cfg->max_namespaces_per_session) {
 		nsp_connect_error(cl, p->nsp, p->nsp_len, "too many namespaces", 19);
+		nsp_connect_refused(cl);
 		return;
 	}
 	if (p->json_len > nsp.cfg->max_auth_size) {
 		metrics_inc(sio_auth_too_large_total);
 		nsp_connect_error(cl, p->nsp, p->nsp_len, "auth too large", 14);
+		nsp_connect_refused(cl);
 		return;
 	}
+	if (ns->cfg->auth != CONFIG_AUTH_NONE && nsp_connect_refused_enough(cl, p))
+		return;
 	struct engine_handshake hs;
 	json_t *claims;
 	engine_session_handshake(cl->s, &hs);
@@ -606,6 +673,7 @@ static void nsp_on_connect(struct nsp_client *cl, const struct packet *p)
 	const char *refusal = auth_connect(ns->cfg, p->data, hs.bearer, nsp_now_ms() / 1000, &claims);
 	if (refusal) {
 		nsp_connect_error(cl, p->nsp, p->nsp_len, refusal, strlen(refusal));
+		nsp_connect_refused(cl);
 		return;
 	}
 	struct nsp_socket *sock = nsp_socket_new(cl, ns, p, claims, NULL);
@@ -1197,6 +1265,7 @@ static void nsp_pending_decide(struct nsp_pending *w, const json_t *args)
 	if (!bad && json_is_false(accept)) {
 		const char *message = nsp_refusal_message(d, &len);
 		nsp_connect_refuse(cl, ns, AUTH_BACKEND_REFUSED, message, len);
+		nsp_connect_refused(cl);
 		return;
 	}
 	log_debug("backend answer for %s: %s\tsid=%s", ns->cfg->name,

@@ -27,7 +27,10 @@
  * address are counted in a hash (an entry per address with at least one,
  * freed at zero); IPv4 is kept in its IPv4-mapped IPv6 form, so both
  * spellings of an address share one count.  A connection past the limit
- * is refused at accept as past max_connections (503 and close).
+ * is refused at accept as past max_connections (503 and close).  The same
+ * entry counts what the layers above let one address hold (sessions,
+ * CONNECTs waiting for a backend: enum server_ip_what), each against its
+ * own limit, so that an address is one entry whatever it holds.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -92,10 +95,13 @@ struct server_wait {
 	const struct timeq *queue;    /* which wait it is */
 };
 
-/* The open connections of one peer address (max_connections_per_ip). */
+/* What one client address holds (enum server_ip_what), and the
+ * refusals it earned in its current window. */
 struct server_ip {
 	uint8_t addr[16];             /* IPv6, or IPv4-mapped IPv6: the hash key */
-	uint32_t n_conns;
+	uint32_t n[SERVER_IP_N];
+	uint32_t n_refused;           /* in the window */
+	struct timeq_entry window;    /* on server.refusals while refusals count */
 	UT_hash_handle hh;
 };
 
@@ -116,12 +122,16 @@ static struct {
 	int spare_fd;                 /* closed to accept-and-refuse when out of fds */
 	struct conn *all;             /* every open connection */
 	size_t n_conns;
+	size_t n_clients;             /* of them, holding a max_connections slot */
+	struct conn **unauth;         /* cluster_listen's before their token, oldest first */
+	size_t n_unauth, unauth_cap;
 	uint64_t next_id;
 	struct conn *pending;         /* output to flush this turn */
 	struct conn *input;           /* resumed with input held */
 	struct conn *closing;         /* to free this turn */
 	struct server_delay *hold;    /* the delay writes may wait for, NULL = none */
 	struct timeq linger;          /* of struct server_wait, linger_timeout */
+	struct timeq refusals;        /* of struct server_ip, SERVER_IP_REFUSAL_WINDOW_MS */
 	struct server_ip *ips;        /* uthash head: addresses with open connections */
 	struct server_direct *direct; /* this turn's direct writes; kept for the next */
 	size_t n_direct, direct_cap;
@@ -130,6 +140,7 @@ static struct {
 
 static void server_conn_event_cb(evutil_socket_t fd, short what, void *arg);
 static void server_conn_finish(struct conn *c);
+static void server_accept_conn(int fd, const struct server_listener *sl, struct server_ip *ip);
 
 static void server_conn_arm(struct conn *c)
 {
@@ -675,57 +686,166 @@ bool server_output_pending(void)
 	return false;
 }
 
-/* The hash key of <sa>'s address into <key>; false for other families. */
-static bool server_ip_key(const struct sockaddr_storage *sa, uint8_t key[16])
+/* The address of <sa> as the limits count it. */
+static void server_addr_of(const struct sockaddr_storage *sa, struct server_addr *out)
 {
+	out->is_ip = true;
 	if (sa->ss_family == AF_INET6) {
-		memcpy(key, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
-		return true;
+		memcpy(out->ip, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+		return;
 	}
 	if (sa->ss_family == AF_INET) {
 		static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
-		memcpy(key, mapped, sizeof mapped);
-		memcpy(key + 12, &((const struct sockaddr_in *)sa)->sin_addr, 4);
-		return true;
+		memcpy(out->ip, mapped, sizeof mapped);
+		memcpy(out->ip + 12, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+		return;
 	}
-	return false;
+	out->is_ip = false;
 }
 
-/* Counts one more connection from <sa>.  Returns its entry, or NULL with
- * *<refused> set if the address already has max_connections_per_ip (or
- * memory ran out); NULL without it when addresses are not counted. */
-static struct server_ip *server_ip_take(const struct sockaddr_storage *sa, bool *refused)
+void server_conn_addr(const struct conn *c, struct server_addr *out)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof ss;
+
+	if (getpeername(c->fd, (struct sockaddr *)&ss, &len) < 0)
+		ss.ss_family = AF_UNSPEC;
+	server_addr_of(&ss, out);
+}
+
+void server_addr_text(const struct server_addr *a, char out[INET6_ADDRSTRLEN])
+{
+	static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
+
+	strcpy(out, "unix");
+	if (!a->is_ip)
+		return;
+	if (memcmp(a->ip, mapped, sizeof mapped) == 0)
+		inet_ntop(AF_INET, a->ip + 12, out, INET6_ADDRSTRLEN);
+	else
+		inet_ntop(AF_INET6, a->ip, out, INET6_ADDRSTRLEN);
+}
+
+static struct server_ip *server_ip_find(const struct server_addr *a)
 {
 	struct server_ip *ip = NULL;
-	uint8_t key[16];
 
-	*refused = false;
-	if (!server.cfg->max_connections_per_ip || !server_ip_key(sa, key))
-		return NULL;
-	HASH_FIND(hh, server.ips, key, sizeof key, ip);
-	if (ip && ip->n_conns >= server.cfg->max_connections_per_ip) {
-		*refused = true;
-		return NULL;
-	}
-	if (!ip) {
-		if (!(ip = calloc(1, sizeof *ip))) {
-			*refused = true;
-			return NULL;
-		}
-		memcpy(ip->addr, key, sizeof key);
-		HASH_ADD(hh, server.ips, addr, sizeof ip->addr, ip);
-	}
-	ip->n_conns++;
+	HASH_FIND(hh, server.ips, a->ip, sizeof a->ip, ip);
 	return ip;
 }
 
-/* Counts one connection less from <ip> (NULL: not counted). */
-static void server_ip_release(struct server_ip *ip)
+/* <a>'s entry, made if it has none; NULL if memory ran out. */
+static struct server_ip *server_ip_get(const struct server_addr *a)
 {
-	if (!ip || --ip->n_conns > 0)
+	struct server_ip *ip = server_ip_find(a);
+
+	if (ip || !(ip = calloc(1, sizeof *ip)))
+		return ip;
+	memcpy(ip->addr, a->ip, sizeof a->ip);
+	HASH_ADD(hh, server.ips, addr, sizeof ip->addr, ip);
+	return ip;
+}
+
+/* Frees <ip> if it counts nothing any more. */
+static void server_ip_put(struct server_ip *ip)
+{
+	for (int i = 0; i < SERVER_IP_N; i++) {
+		if (ip->n[i])
+			return;
+	}
+	if (timeq_running(&ip->window))
 		return;
 	HASH_DEL(server.ips, ip);
 	free(ip);
+}
+
+struct server_ip *server_ip_take(const struct server_addr *a, enum server_ip_what what,
+				 uint32_t max, bool *refused)
+{
+	struct server_ip *ip;
+
+	*refused = false;
+	if (!max || !a->is_ip)
+		return NULL;
+	ip = server_ip_get(a);
+	if (!ip || ip->n[what] >= max) {
+		*refused = true;
+		return NULL;
+	}
+	ip->n[what]++;
+	return ip;
+}
+
+void server_ip_release(struct server_ip *ip, enum server_ip_what what)
+{
+	if (!ip)
+		return;
+	ip->n[what]--;
+	server_ip_put(ip);
+}
+
+void server_ip_refusal(const struct server_addr *a, uint32_t max)
+{
+	struct server_ip *ip;
+
+	if (!max || !a->is_ip || !(ip = server_ip_get(a)))
+		return;
+	if (!timeq_running(&ip->window))
+		timeq_start(&server.refusals, &ip->window);
+	if (ip->n_refused < UINT32_MAX)
+		ip->n_refused++;
+}
+
+bool server_ip_refused_enough(const struct server_addr *a, uint32_t max)
+{
+	struct server_ip *ip;
+
+	if (!max || !a->is_ip || !(ip = server_ip_find(a)))
+		return false;
+	return ip->n_refused >= max;
+}
+
+/* An address's refusal window has passed: it starts again from none. */
+static void server_ip_window_fire(struct timeq_entry *e)
+{
+	struct server_ip *ip = timeq_owner(e, struct server_ip, window);
+
+	ip->n_refused = 0;
+	server_ip_put(ip);
+}
+
+/* <c> leaves the list of cluster_listen's connections without a token: a
+ * scan, of at most cluster_max_unauthenticated entries. */
+static void server_unauthenticated_end(struct conn *c)
+{
+	size_t i = 0;
+
+	if (!c->unauthenticated)
+		return;
+	c->unauthenticated = false;
+	while (server.unauth[i] != c)
+		i++;
+	memmove(&server.unauth[i], &server.unauth[i + 1], (--server.n_unauth - i) * sizeof *server.unauth);
+	metrics_gauge_add(route_unauthenticated, -1);
+	server_ip_release(c->ip, SERVER_IP_UNAUTHENTICATED);
+	c->ip = NULL;
+}
+
+void server_conn_authenticated(struct conn *c)
+{
+	server_unauthenticated_end(c);
+}
+
+/* Frees the entries only refusal windows kept (shutdown). */
+static void server_ip_cleanup(void)
+{
+	struct server_ip *ip, *tmp;
+
+	HASH_ITER(hh, server.ips, ip, tmp) {
+		timeq_stop(&ip->window);
+		server_ip_put(ip);
+	}
+	timeq_cleanup(&server.refusals);
 }
 
 static void server_conn_free(struct conn *c)
@@ -753,7 +873,9 @@ static void server_conn_free(struct conn *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	server.n_conns--;
-	server_ip_release(c->ip);
+	server.n_clients -= c->client_slot;
+	server_unauthenticated_end(c);
+	server_ip_release(c->ip, SERVER_IP_CONNECTIONS);
 	metrics_gauge_add(connections_current, -1);
 	free(c->in);
 	free(c);
@@ -882,13 +1004,79 @@ static struct conn *server_conn_new(int fd, const struct conn_handler *handler)
 	return c;
 }
 
+/* Makes room for one more connection on cluster_listen without a token:
+ * past cluster_max_unauthenticated the oldest is closed.  A peer shows
+ * its token with its first request, at once; the oldest is an idle one
+ * that has not, and refusing the newcomer instead would let a few
+ * addresses lock every peer's new connections out.  Returns 0, or -1 if
+ * memory ran out. */
+static int server_unauthenticated_room(void)
+{
+	static time_t last_warn;
+
+	while (server.n_unauth && server.n_unauth >= server.cfg->cluster_max_unauthenticated) {
+		struct conn *oldest = server.unauth[0];
+		if (server_warn_due(&last_warn))
+			log_warn("cluster_listen: cluster_max_unauthenticated (%u) reached, closing the "
+				 "oldest connection without the cluster's token",
+				 server.cfg->cluster_max_unauthenticated);
+		metrics_inc(route_unauthenticated_evicted_total);
+		server_unauthenticated_end(oldest);
+		server_conn_close(oldest);
+	}
+	if (server.n_unauth == server.unauth_cap) {
+		size_t cap = server.unauth_cap ? 2 * server.unauth_cap : 64;
+		struct conn **grown = realloc(server.unauth, cap * sizeof *grown);
+		if (!grown)
+			return -1;
+		server.unauth = grown;
+		server.unauth_cap = cap;
+	}
+	return 0;
+}
+
+/* Counts a connection on cluster_listen: until it shows the cluster's
+ * token it is anyone's, and holds a place among cluster_max_unauthenticated
+ * and one of its address's cluster_max_unauthenticated_per_ip instead of
+ * a client's slot (idle connections without a token must not lock clients
+ * out).  Returns its address's entry, or NULL with *<refused> set. */
+static struct server_ip *server_unauthenticated_take(const struct server_addr *addr, bool *refused)
+{
+	static time_t last_warn;
+	const struct config *cfg = server.cfg;
+	struct server_ip *ip = server_ip_take(addr, SERVER_IP_UNAUTHENTICATED,
+					      cfg->cluster_max_unauthenticated_per_ip, refused);
+
+	if (*refused) {
+		if (server_warn_due(&last_warn))
+			log_warn("cluster_listen: cluster_max_unauthenticated_per_ip (%u) reached by an "
+				 "address, refusing its connections", cfg->cluster_max_unauthenticated_per_ip);
+		metrics_inc(route_unauthenticated_rejected_total);
+	} else if (server_unauthenticated_room() < 0) {
+		server_ip_release(ip, SERVER_IP_UNAUTHENTICATED);
+		*refused = true;
+		ip = NULL;
+	}
+	return ip;
+}
+
 static void server_accept_one(int fd, const struct sockaddr_storage *sa,
 			      const struct server_listener *sl)
 {
 	static time_t last_warn_total, last_warn_ip;
 	bool refused = false;
+	struct server_addr addr;
 
-	if (server.n_conns >= server.cfg->max_connections) {
+	server_addr_of(sa, &addr);
+	if (sl->is_peer) {
+		struct server_ip *ip = server_unauthenticated_take(&addr, &refused);
+		if (!refused)
+			server_accept_conn(fd, sl, ip);
+		else
+			server_refuse(fd);
+		return;
+	}
+	if (server.n_clients >= server.cfg->max_connections) {
 		if (server_warn_due(&last_warn_total))
 			log_warn("max_connections (%u) reached, refusing connections",
 				 server.cfg->max_connections);
@@ -896,8 +1084,8 @@ static void server_accept_one(int fd, const struct sockaddr_storage *sa,
 		metrics_inc(connections_rejected_total);
 		return;
 	}
-	/* Peers forward for many clients from one address: not counted. */
-	struct server_ip *ip = sl->is_peer ? NULL : server_ip_take(sa, &refused);
+	struct server_ip *ip = server_ip_take(&addr, SERVER_IP_CONNECTIONS,
+					      server.cfg->max_connections_per_ip, &refused);
 	if (refused) {
 		if (server_warn_due(&last_warn_ip))
 			log_warn("max_connections_per_ip (%u) reached by an address, refusing its connections",
@@ -906,9 +1094,16 @@ static void server_accept_one(int fd, const struct sockaddr_storage *sa,
 		metrics_inc(connections_rejected_per_ip_total);
 		return;
 	}
+	server_accept_conn(fd, sl, ip);
+}
+
+/* Opens the connection accepted on <fd>, which holds <ip>'s count of its
+ * kind (a client's, or cluster_listen's before its token). */
+static void server_accept_conn(int fd, const struct server_listener *sl, struct server_ip *ip)
+{
 	struct conn *c = server_conn_new(fd, server.first_handler);
 	if (!c) {
-		server_ip_release(ip);
+		server_ip_release(ip, sl->is_peer ? SERVER_IP_UNAUTHENTICATED : SERVER_IP_CONNECTIONS);
 		server_refuse(fd);
 		metrics_inc(connections_rejected_total);
 		return;
@@ -916,6 +1111,13 @@ static void server_accept_one(int fd, const struct sockaddr_storage *sa,
 	c->ip = ip;
 	c->is_admin = sl->is_admin;
 	c->is_peer = sl->is_peer;
+	c->client_slot = !sl->is_peer;
+	c->unauthenticated = sl->is_peer;
+	server.n_clients += c->client_slot;
+	if (c->unauthenticated) {
+		server.unauth[server.n_unauth++] = c; /* room was made */
+		metrics_gauge_add(route_unauthenticated, 1);
+	}
 	metrics_inc(connections_accepted_total);
 	server_conn_arm(c);
 	if (c->handler->on_open(c) < 0)
@@ -1048,6 +1250,7 @@ int server_start(struct event_base *base, const struct config *cfg,
 	server.cfg = cfg;
 	server.spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	timeq_init(&server.linger, base, cfg->linger_timeout_ms, server_linger_fire);
+	timeq_init(&server.refusals, base, SERVER_IP_REFUSAL_WINDOW_MS, server_ip_window_fire);
 	for (size_t i = 0; i < cfg->n_listen; i++) {
 		if (server_listen_one(&cfg->listen[i], false, false) < 0)
 			return -1;
@@ -1119,6 +1322,10 @@ void server_cleanup(void)
 	server.spare_fd = -1;
 	free(server.direct);
 	server.direct = NULL;
+	free(server.unauth);
+	server.unauth = NULL;
+	server.n_unauth = server.unauth_cap = 0;
 	server.n_direct = server.direct_cap = 0;
 	timeq_cleanup(&server.linger);
+	server_ip_cleanup();
 }

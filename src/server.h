@@ -6,7 +6,9 @@
  * writes every connection with pending output in one writev, and frees the
  * connections closed during the pass (Redis's pending-write list and async
  * free).  Limits: max_connections and max_connections_per_ip (503 and
- * close, at accept), max_output_buffer (the
+ * close, at accept) for client connections, cluster_max_unauthenticated
+ * and its _per_ip for cluster_listen's until they show the cluster's
+ * token (a peer's are not counted, nor outgoing ones), max_output_buffer (the
  * connection is closed), linger_timeout (a connection closing once flushed
  * is reset when it passes), input held while a handler is paused.
  */
@@ -56,6 +58,8 @@ struct conn {
 	bool reset_on_free : 1;          /* linger_timeout passed: drop the output */
 	bool is_admin : 1;               /* accepted on admin_listen */
 	bool is_peer : 1;                /* accepted on cluster_listen (another instance) */
+	bool client_slot : 1;            /* holds one of max_connections */
+	bool unauthenticated : 1;        /* on cluster_listen, the cluster's token not seen yet */
 	bool connecting : 1;             /* server_connect(): not established yet */
 	struct event ev;                 /* EV_READ, plus EV_WRITE while output waits */
 	const struct conn_handler *handler;
@@ -85,7 +89,7 @@ void server_stop_accepting(void);
  * 0); returns 0, or -1 when there is none. */
 int server_cluster_address(struct sockaddr_storage *addr, socklen_t *len);
 /* Opens a TCP connection to <addr>, handled by <handler> with <ctx> (its
- * on_open is not called).  Output written meanwhile waits for the
+ * on_open is not called); it holds no client slot (its owner bounds it).  Output written meanwhile waits for the
  * connection to be established; a connect that fails closes it (on_close
  * runs at the end of that turn).  Returns it, or NULL with errno set. */
 struct conn *server_connect(const struct sockaddr *addr, socklen_t len,
@@ -96,6 +100,9 @@ void server_cleanup(void);
 bool server_conn_is_admin(const struct conn *c);
 /* Whether <c> came in on cluster_listen (requests forwarded by peers). */
 bool server_conn_is_peer(const struct conn *c);
+/* <c>, on cluster_listen, showed the cluster's token: it is a peer's, and
+ * leaves cluster_max_unauthenticated (peers are not capped). */
+void server_conn_authenticated(struct conn *c);
 /* The config changed (reload.h): lingering closes started from now on
  * take the new linger_timeout; limits are read where they apply. */
 void server_reload(void);
@@ -153,6 +160,46 @@ void server_conn_close_when_flushed(struct conn *c);
  * end of this turn (a pipelined request behind an answered long-poll). */
 void server_conn_pause_read(struct conn *c);
 void server_conn_resume_read(struct conn *c);
+
+/* A client's address as the per-address limits count it: IPv6, or IPv4
+ * in its IPv4-mapped IPv6 form, so that both spellings are one address. */
+struct server_addr {
+	bool is_ip;                    /* false: a unix socket's peer (not counted) */
+	uint8_t ip[16];
+};
+/* <c>'s TCP peer address. */
+void server_conn_addr(const struct conn *c, struct server_addr *out);
+/* <a> as text into <out>: an IPv4-mapped address as IPv4, "unix" for a
+ * unix socket's peer. */
+void server_addr_text(const struct server_addr *a, char out[INET6_ADDRSTRLEN]);
+
+/* What the per-address limits count: an address has an entry while it
+ * holds any of them (or refusals are counted for it, below). */
+enum server_ip_what {
+	SERVER_IP_CONNECTIONS,         /* client connections (max_connections_per_ip) */
+	SERVER_IP_SESSIONS,            /* Engine.IO sessions (max_connections_per_ip) */
+	SERVER_IP_PENDING_CONNECTS,    /* CONNECTs awaiting a backend (max_pending_connects_per_ip) */
+	SERVER_IP_UNAUTHENTICATED,     /* cluster_listen connections before their token
+	                                  (cluster_max_unauthenticated_per_ip) */
+	SERVER_IP_N
+};
+/* Counts one more <what> for <a>.  Returns its entry (release it with the
+ * same <what>), or NULL with *<refused> set if <a> has <max> already (or
+ * memory ran out); NULL without it when <max> is 0 or <a> is not an IP
+ * address: not counted. */
+struct server_ip *server_ip_take(const struct server_addr *a, enum server_ip_what what,
+				 uint32_t max, bool *refused);
+/* Counts one <what> less for <ip> (NULL: not counted). */
+void server_ip_release(struct server_ip *ip, enum server_ip_what what);
+
+/* Refusals an address earned (a refused CONNECT costs a signature check):
+ * counted over SERVER_IP_REFUSAL_WINDOW_MS from the first one, the entry
+ * kept that long even when the address holds nothing else.  <max> 0 (or
+ * an address that is not IP) counts nothing. */
+#define SERVER_IP_REFUSAL_WINDOW_MS 10000
+void server_ip_refusal(const struct server_addr *a, uint32_t max);
+/* Whether <a> has <max> refusals in its current window (never for <max> 0). */
+bool server_ip_refused_enough(const struct server_addr *a, uint32_t max);
 
 /* "ADDR:PORT" of the peer, for log lines (static buffer). */
 const char *server_conn_peer(const struct conn *c);

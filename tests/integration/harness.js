@@ -133,9 +133,10 @@ class RawConn {
     this.closedPromise = new Promise((r) => sock.once('close', r));
   }
 
-  static connect(port, host = '127.0.0.1') {
+  /** `localAddress`: the address to connect from (127.0.0.2: another client). */
+  static connect(port, host = '127.0.0.1', localAddress = undefined) {
     return new Promise((resolve, reject) => {
-      const sock = net.connect({ port, host });
+      const sock = net.connect({ port, host, localAddress });
       sock.once('connect', () => { sock.removeListener('error', reject); resolve(new RawConn(sock)); });
       sock.once('error', reject);
     });
@@ -344,8 +345,8 @@ class WsConn {
    * Opens a TCP connection and sends an Upgrade request for `p`. Resolves with
    * a WsConn whatever the answer; check `ws.handshake.status`.
    */
-  static async connect(port, p, { headers = {}, key = 'dGhlIHNhbXBsZSBub25jZQ==', host } = {}) {
-    const conn = await RawConn.connect(port, host);
+  static async connect(port, p, { headers = {}, key = 'dGhlIHNhbXBsZSBub25jZQ==', host, localAddress } = {}) {
+    const conn = await RawConn.connect(port, host, localAddress);
     conn.write(buildRequest({
       path: p, port,
       headers: { Upgrade: 'websocket', Connection: 'Upgrade', 'Sec-WebSocket-Key': key, 'Sec-WebSocket-Version': '13', ...headers },
@@ -475,8 +476,8 @@ async function waitSessionGone(port, sid, { websocket = false } = {}) {
 }
 
 /** WebSocket-only session: returns {ws, sid, open}. */
-async function wsSession(port, { headers } = {}) {
-  const ws = await WsConn.connect(port, `${EIO_PATH}?EIO=4&transport=websocket`, { headers });
+async function wsSession(port, { headers, localAddress } = {}) {
+  const ws = await WsConn.connect(port, `${EIO_PATH}?EIO=4&transport=websocket`, { headers, localAddress });
   assert.equal(ws.handshake.status, 101, `expected 101, got "${show(ws.handshake.raw)}"`);
   assert.equal(ws.handshake.headers['sec-websocket-accept'], ws.expectedAccept);
   const t = await ws.text();

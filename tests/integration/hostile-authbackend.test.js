@@ -8,7 +8,10 @@
 // waits is closed as a protocol error (one wait per namespace of a session);
 // once the sessions close every wait is freed. RSS and descriptors before,
 // at peak and after (hostile-common.js), on a second round after a first
-// that warms the allocator up.
+// that warms the allocator up. With max_pending_connects_per_ip (#19), one
+// address (127.0.0.2) holds that many waits and its next CONNECTs are refused
+// at once, counted, while 127.0.0.1 still waits; a wait that ends frees its
+// slot, once.
 // roomcastd only: the reference server has no backend stream.
 'use strict';
 
@@ -89,6 +92,57 @@ test(`${SESSIONS} sessions with one waiting CONNECT each: ${PENDING} wait, the r
 
   await closeAll(sessions);
   await s.finish(t, `${SESSIONS} sessions, ${PENDING} waiting CONNECTs of 6K`);
+});
+
+const PER_IP = 10;
+const ATTACKER = '127.0.0.2';
+
+test(`max_pending_connects_per_ip ${PER_IP}: one address holds ${PER_IP} waits, its next CONNECTs are refused, another address still waits`, { skip }, async (t) => {
+  const d2 = await h.startClusterDaemon(r, {
+    raw: RAW, config: { backend_stream: 'rc:gate2', max_pending_connects: PENDING, max_pending_connects_per_ip: PER_IP, auth_backend_timeout: '1h' },
+  });
+  t.after(() => d2.kill());
+  const auth = JSON.stringify({ pad: 'x'.repeat(6000) });
+  const sessions = [];
+  t.after(() => sessions.forEach((ws) => ws.destroy()));
+  const waiting = (n) => h.waitFor(async () => (await d2.metrics()).roomcast_connects_pending === n, { what: `${n} CONNECTs waiting` });
+  /** One session from <from> sending a CONNECT to /gate; the refusal it reads, or null if it waits. */
+  const connectFrom = async (from, expectRefused) => {
+    const { ws } = await h.wsSession(d2.port, { localAddress: from });
+    sessions.push(ws);
+    ws.sendText(`40/gate,${auth}`);
+    return expectRefused ? ws.text() : null;
+  };
+  const round = async (s) => {
+    const m0 = await d2.metrics();
+    for (let i = 0; i < PER_IP; i++) await connectFrom(ATTACKER, false);
+    await waiting(PER_IP);
+    for (let i = 0; i < 2 * PER_IP; i++) {
+      assert.equal(await connectFrom(ATTACKER, true), '44/gate,{"message":"too many connects waiting"}', `CONNECT ${PER_IP + i + 1} from one address`);
+    }
+    if (s) s.take();
+    await connectFrom('127.0.0.1', false);
+    await waiting(PER_IP + 1); // another address still waits
+    await servedNow(d2.port);
+    // one of the attacker's waits ends with its session: its slot is usable again, once
+    sessions[0].destroy();
+    await waiting(PER_IP);
+    await connectFrom(ATTACKER, false);
+    await waiting(PER_IP + 1);
+    assert.equal(await connectFrom(ATTACKER, true), '44/gate,{"message":"too many connects waiting"}', 'past the limit again');
+    const m = await d2.metrics();
+    assert.equal(delta(m0, m, 'sio_connects_pending_rejected_per_ip_total'), 2 * PER_IP + 1, 'every refusal counted');
+    assert.equal(delta(m0, m, 'auth_refused_total{reason="too_many_connects_waiting"}'), 2 * PER_IP + 1);
+    sessions.forEach((ws) => ws.destroy());
+    sessions.length = 0;
+    await waiting(0);
+  };
+  // A first round warms the allocator and the tables up; the second is measured.
+  await round(null);
+  const s = sampler(d2);
+  await round(s);
+  await s.finish(t, `${PER_IP} waiting CONNECTs of 6K from one address, ${2 * PER_IP + 1} refused`);
+  await d2.stop('SIGTERM');
 });
 
 test('SIGTERM: daemon exits 0', { skip }, async () => {

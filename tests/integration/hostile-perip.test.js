@@ -1,4 +1,4 @@
-// hostile-perip.test.js - max_connections_per_ip (#11). With
+// hostile-perip.test.js - max_connections_per_ip (#11, #19). With
 // max_connections_per_ip 50, an attacker whose connections come from
 // 127.0.0.2 (bound as their local address) keeps 50 keep-alive connections
 // open: its 51st gets
@@ -10,7 +10,11 @@
 // header_timeout is usable again, once each, and the next one past the
 // limit is refused again. The per-address count of IPv4-mapped IPv6 peers
 // cannot be played here (listeners are IPV6_V6ONLY); src/server.c keeps
-// IPv4 in that form so both share one count.
+// IPv4 in that form so both share one count. Sessions count too (#19): one
+// keep-alive connection from 127.0.0.2 opens 50 polling sessions, its 51st
+// handshake gets 503 (roomcast_sessions_rejected_per_ip_total) while
+// 127.0.0.1 opens sessions and the room goes on; a session it closes frees
+// its slot, once.
 // roomcastd only: Node has no per-address limit.
 'use strict';
 
@@ -119,6 +123,55 @@ test(`one address keeps ${LIMIT} connections; the ${LIMIT + 1}st gets 503; slots
   await watch.waitProgress();
   await watch.stop();
   await s.finish(t, `${LIMIT} connections from one address`);
+});
+
+/** A polling handshake on the attacker's keep-alive connection <c>: its sid, or false if refused 503. */
+async function sessionOn(c) {
+  c.write(h.buildRequest({ port: d.port, path: h.q('&t=P1') }));
+  const r = await c.response();
+  if (r.status === 503) return false;
+  assert.equal(r.status, 200, `"${h.show(r.raw)}"`);
+  return JSON.parse(r.text.slice(1)).sid;
+}
+
+/** Closes session <sid> as a client does (POST `1`) on the attacker's connection <c>. */
+async function closeSessionOn(c, sid) {
+  c.write(h.buildRequest({ port: d.port, method: 'POST', path: h.pollPath(sid), body: '1', headers: { 'Content-Type': 'text/plain;charset=UTF-8' } }));
+  h.assertPostOk(await c.response());
+}
+
+test(`one address with one keep-alive connection holds ${LIMIT} sessions; the ${LIMIT + 1}st handshake gets 503; a closed session frees its slot`, { skip }, async (t) => {
+  const watch = await roomWatch(d.port);
+  t.after(() => watch.clients.forEach((c) => c.disconnect()));
+  const m0 = await d.metrics();
+  const s = sampler(d);
+  const c = await connectFromAttacker();
+  t.after(() => c.destroy());
+  const sids = [];
+  for (let i = 0; i < LIMIT; i++) {
+    const sid = await sessionOn(c);
+    assert.ok(sid, `session ${i + 1} of ${LIMIT} opened`);
+    sids.push(sid);
+  }
+  assert.equal(await sessionOn(c), false, 'a handshake past the limit is refused');
+  s.take();
+  await servedNow(d.port); // another address still opens sessions
+  await watch.waitProgress();
+  await closeSessionOn(c, sids.shift());
+  const again = await sessionOn(c);
+  assert.ok(again, 'the slot of a closed session is usable again');
+  sids.push(again);
+  assert.equal(await sessionOn(c), false, 'and the next one past the limit is refused again');
+  const m = await d.metrics();
+  assert.equal(delta(m0, m, 'sessions_rejected_per_ip_total'), 2, 'every refusal counted');
+  assert.equal(delta(m0, m, 'connections_rejected_total'), 0, 'max_connections itself never tripped');
+  for (const sid of sids) await closeSessionOn(c, sid);
+  c.destroy();
+  await h.waitFor(async () => (await d.metrics()).roomcast_sessions_current <= 2,
+                  { what: 'the attacker\'s sessions closed' });
+  await watch.waitProgress();
+  await watch.stop();
+  await s.finish(t, `${LIMIT} sessions from one address`);
 });
 
 if (!skip) h.endTests(() => d);

@@ -38,10 +38,12 @@ static const char *const config_test_keys[] = {
 	"max_auth_size", "max_acks_per_socket",
 	"redis", "redis_password", "redis_db", "redis_key", "redis_request_timeout",
 	"redis_emit_channel", "redis_max_message", "cluster_listen", "cluster_secret_file",
+	"cluster_max_upstreams", "cluster_max_unauthenticated", "cluster_max_unauthenticated_per_ip",
 	"backend_stream", "backend_stream_maxlen",
 	"backend_streams", "backend_flush_delay",
 	"max_backend_acks", "backend_ack_timeout", "backend_buffer", "backend_headers",
-	"auth_backend_timeout", "max_pending_connects",
+	"auth_backend_timeout", "max_pending_connects", "max_pending_connects_per_ip",
+	"max_refused_connects_per_session", "max_refused_connects_per_ip",
 	/* namespace blocks */
 	"namespace", "client_join", "join_event", "leave_event", "max_rooms_per_socket", "relay",
 	"flush_delay", "auth", "jwt_secret_file", "jwt_public_key_file", "jwt_jwks_file", "jwt_jwks_url",
@@ -343,6 +345,33 @@ static void admin_listen_takes_one_address_apart_from_listen(void **state)
 				 "t.conf:2: admin_listen: '127.0.0.1:3000' is also a listen address");
 	config_test_expect_value_error("admin_listen", "unix:/a.sock",
 				       "admin_listen: bad address 'unix:/a.sock' (expected IPv4:PORT, [IPv6]:PORT or *:PORT)");
+}
+
+static void cluster_connection_caps_take_their_ranges(void **state)
+{
+	struct config cfg;
+
+	config_defaults(&cfg);
+	assert_int_equal(cfg.cluster_max_unauthenticated, 256);
+	assert_int_equal(cfg.cluster_max_unauthenticated_per_ip, 32);
+	assert_int_equal(cfg.cluster_max_upstreams, 0);
+	config_test_parse_ok(&cfg, "cluster_max_upstreams 1000000\n");
+	assert_int_equal(cfg.cluster_max_upstreams, 1000000);
+	config_test_expect_value_error("cluster_max_upstreams", "1000001",
+				       "cluster_max_upstreams: '1000001' out of range (0..1000000)");
+	config_test_parse_ok(&cfg, "cluster_max_unauthenticated 1\ncluster_max_unauthenticated_per_ip 1\n");
+	assert_int_equal(cfg.cluster_max_unauthenticated, 1);
+	assert_int_equal(cfg.cluster_max_unauthenticated_per_ip, 1);
+	config_test_parse_ok(&cfg, "cluster_max_unauthenticated 65536\n"
+				   "cluster_max_unauthenticated_per_ip 1000000\n");
+	assert_int_equal(cfg.cluster_max_unauthenticated, 65536);
+	assert_int_equal(cfg.cluster_max_unauthenticated_per_ip, 1000000);
+	config_test_expect_value_error("cluster_max_unauthenticated", "0",
+				       "cluster_max_unauthenticated: '0' out of range (1..65536)");
+	config_test_expect_value_error("cluster_max_unauthenticated", "65537",
+				       "cluster_max_unauthenticated: '65537' out of range (1..65536)");
+	config_test_expect_value_error("cluster_max_unauthenticated_per_ip", "0",
+				       "cluster_max_unauthenticated_per_ip: '0' out of range (1..1000000)");
 }
 
 static void cluster_listen_needs_its_secret_redis_and_an_address_peers_reach(void **state)
@@ -1984,6 +2013,21 @@ static void auth_backend_keys_take_their_ranges(void **state)
 				       "max_pending_connects: '0' out of range (1..1000000)");
 	config_test_expect_value_error("max_pending_connects", "1000001",
 				       "max_pending_connects: '1000001' out of range (1..1000000)");
+	assert_int_equal(cfg.max_pending_connects_per_ip, 0);
+	config_test_parse_ok(&cfg, "max_pending_connects_per_ip 1000000\n");
+	assert_int_equal(cfg.max_pending_connects_per_ip, 1000000);
+	config_test_expect_value_error("max_pending_connects_per_ip", "1000001",
+				       "max_pending_connects_per_ip: '1000001' out of range (0..1000000)");
+	assert_int_equal(cfg.max_refused_connects_per_session, 10);
+	assert_int_equal(cfg.max_refused_connects_per_ip, 0);
+	config_test_parse_ok(&cfg, "max_refused_connects_per_session 1\n"
+				   "max_refused_connects_per_ip 1000000\n");
+	assert_int_equal(cfg.max_refused_connects_per_session, 1);
+	assert_int_equal(cfg.max_refused_connects_per_ip, 1000000);
+	config_test_expect_value_error("max_refused_connects_per_session", "0",
+				       "max_refused_connects_per_session: '0' out of range (1..1000)");
+	config_test_expect_value_error("max_refused_connects_per_session", "1001",
+				       "max_refused_connects_per_session: '1001' out of range (1..1000)");
 	config_test_parse_ok(&cfg, "redis 127.0.0.1:6379\nnamespace /a {\n  auth backend\n"
 				   "  auth_backend_timeout 1ms\n}\nnamespace /b {\n  auth backend\n"
 				   "  auth_backend_timeout 1h\n}\n");
@@ -3331,6 +3375,7 @@ int main(void)
 		cmocka_unit_test(too_many_values_are_rejected),
 		cmocka_unit_test(listen_takes_unix_sockets_and_options),
 		cmocka_unit_test(admin_listen_takes_one_address_apart_from_listen),
+		cmocka_unit_test(cluster_connection_caps_take_their_ranges),
 		cmocka_unit_test(cluster_listen_needs_its_secret_redis_and_an_address_peers_reach),
 		cmocka_unit_test(duplicate_key_names_the_first_line),
 		cmocka_unit_test(comments_and_blank_lines_are_ignored),
