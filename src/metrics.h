@@ -91,6 +91,7 @@
 	X(route_unknown_instance_total, "requests for a valid sid of an instance not announced (gone): code 1") \
 	X(route_peer_refused_total, "requests on cluster_listen without the cluster's token (403)") \
 	X(route_bad_announcements_total, "instance announcements dropped: malformed or bad MAC") \
+	X(route_stale_announcements_total, "instance announcements with a good MAC dropped: not later than the last from that instance, or over 5 s off this clock (replays)") \
 	X(route_id_collisions_total, "another instance announced this one's instance id: a new one was picked")
 
 /* X(name, help) */

@@ -10,10 +10,18 @@
  * bad MAC, or of an instance no longer announced, is answered with the
  * reference server's code 1 at once, with nothing forwarded.
  *
- * Bounds: at most ROUTE_MAX_PEERS instances are remembered; one not heard
- * for ROUTE_PEER_TTL_MS while Redis is up is forgotten, and its forwarded
- * requests fail (forward_peer_gone()).  While Redis is away peers are
- * kept: they cannot announce, but may well be alive.
+ * Announcements carry the sender's time (route.c's top comment): one more
+ * than ROUTE_CLOCK_SKEW_MS away from this instance's clock, or not later
+ * than the last taken from its instance, is a replay (or a clock out of
+ * step) and is dropped, so a captured line replayed on Redis cannot bring
+ * back an instance that left, move it, or make a live one forgotten.
+ *
+ * Bounds: at most ROUTE_MAX_PEERS instances are remembered, live or gone
+ * (the one gone longest makes room); one not heard for ROUTE_PEER_TTL_MS
+ * while Redis is up is forgotten, and its forwarded requests fail
+ * (forward_peer_gone()); one gone is remembered ROUTE_GONE_KEEP_MS, its
+ * sids answered code 1.  While Redis is away peers are kept: they cannot
+ * announce, but may well be alive.
  */
 #ifndef ROOMCAST_ROUTE_H
 #define ROOMCAST_ROUTE_H
@@ -32,6 +40,17 @@
 #define ROUTE_ANNOUNCE_MS 1000
 #define ROUTE_PEER_TTL_MS 3500
 #define ROUTE_MAX_PEERS 1024
+/* How far an announcement's time may be from this instance's clock.  NTP
+ * keeps hosts within milliseconds, and Redis delivers within them; 5 s
+ * also lets hosts without NTP run for a day (a quartz clock drifts about
+ * 4 s a day).  It is also the longest a goodbye can be undone for an
+ * instance that did not hear it (started, or away from Redis, meanwhile):
+ * a captured line is fresh for this long at most. */
+#define ROUTE_CLOCK_SKEW_MS 5000
+/* How long an instance that left is remembered (its sids get code 1 at
+ * once, no older line of it is taken); at least until its last line is
+ * older than ROUTE_CLOCK_SKEW_MS. */
+#define ROUTE_GONE_KEEP_MS 60000
 /* The cluster secret: at least this long (a guessable one lets anyone
  * forge sids and talk to cluster_listen), at most a page. */
 #define ROUTE_SECRET_MIN 16

@@ -8,7 +8,12 @@
 // forwarding; cluster_listen refuses requests without the cluster's token
 // and handshakes; announcements without the secret's MAC are dropped; A
 // killed with SIGKILL: a request for its session through B fails within a
-// second with code 1 and its official clients reconnect to B.  Bounds: 300
+// second with code 1 and its official clients reconnect to B, and A's
+// captured lines replayed do not bring it back.  Replays (issue #19): every
+// line A ever sent, replayed after its goodbye, neither brings A back nor
+// sends A's sids to whoever binds A's old address; an older goodbye or
+// address of a live instance is dropped; a line more than 5 s off the
+// clock is dropped, one 4 s off is taken.  Bounds: 300
 // long-polls held through B cost B two descriptors each and nothing once
 // their clients vanish, and each vanished client's session at A ends as a
 // direct abort would end it; a relayed WebSocket whose client stops reading
@@ -30,6 +35,35 @@ const skip = h.REFERENCE && 'roomcastd\'s session routing';
 function sidFor(instance, random) {
   const mac = crypto.createHmac('sha256', SECRET).update(`sid:${instance}${random}`).digest();
   return `${instance}${random}${mac.subarray(0, 4).toString('base64url').slice(0, 5)}`;
+}
+
+/** A signed announcement "2 ID ADDR TIME MAC", as an instance of the cluster sends it (route.c). */
+function line(id, addr, time) {
+  const body = `2 ${id} ${addr} ${time}`;
+  return `${body} ${crypto.createHmac('sha256', SECRET).update(`announce:${body}`).digest().subarray(0, 8).toString('hex')}`;
+}
+
+/**
+ * Every line published on r's route channel from now on, as an attacker on
+ * Redis sees it: { lines, replay(list) }, replay() publishing each line of
+ * list again, in order, and leaving it out of lines.
+ */
+async function capture(r) {
+  const sub = await r.client();
+  const pub = await r.client();
+  const lines = [];
+  const mine = new Map();
+  await sub.subscribe('socket.io-route#', (m) => {
+    if (mine.get(m)) mine.set(m, mine.get(m) - 1);
+    else lines.push(m);
+  });
+  const replay = async (list) => {
+    for (const l of list) {
+      mine.set(l, (mine.get(l) || 0) + 1);
+      await pub.publish('socket.io-route#', l);
+    }
+  };
+  return { lines, replay };
 }
 
 /** The cluster_listen address a daemon announced, from its log. */
@@ -140,7 +174,9 @@ test('forged and stale sids get code 1 with nothing forwarded; cluster_listen wa
 });
 
 test('owner killed: a request for its session fails within a second, its clients reconnect to the survivor', { skip }, async () => {
-  const { A, B } = await pair();
+  const r = await redis();
+  const { lines, replay } = await capture(r);
+  const [A, B] = await instances(r, 2);
   const { sid } = await h.handshake(A.port);
   const held = await h.pendingGet(B.port, sid);
   await h.waitFor(async () => (await B.metrics()).roomcast_route_upstreams >= 1, { what: 'the GET held through B' });
@@ -171,6 +207,71 @@ test('owner killed: a request for its session fails within a second, its clients
   assert.ok((await B.metrics()).roomcast_route_forward_failures_total >= 1);
   await h.waitFor(async () => (await B.metrics()).roomcast_route_peers === 0, { what: 'A forgotten', timeout: 8000 });
   assert.match(B.stderr(), /instance [\w-]{3} at 127\.0\.0\.1:\d+ stopped announcing/);
+  // A's last lines, replayed: it stays forgotten
+  const mine = lines.filter((l) => l.split(' ')[1] === sid.slice(0, 3));
+  const stale0 = (await B.metrics()).roomcast_route_stale_announcements_total || 0;
+  assert.ok(mine.length >= 1, 'A announced itself');
+  await replay(mine);
+  await h.waitFor(async () => (await B.metrics()).roomcast_route_stale_announcements_total === stale0 + mine.length, { what: `${mine.length} replays dropped` });
+  assert.equal((await B.metrics()).roomcast_route_peers, 0, 'A not brought back');
+  h.assertEioError(await h.poll(B.port, sid), 1, 'A\'s sid after the replays');
+  await B.stop();
+});
+
+test('replayed announcements: an instance that left stays gone, a live one is not moved or forgotten, the clock decides what is fresh', { skip }, async () => {
+  const r = await redis();
+  const { lines, replay } = await capture(r);
+  const [A, B] = await instances(r, 2);
+  const { sid } = await h.handshake(A.port);
+  const id = sid.slice(0, 3);
+  const peerPort = await clusterPort(A);
+  const stale = async () => (await B.metrics()).roomcast_route_stale_announcements_total || 0;
+  const waitStale = (n, what) => h.waitFor(async () => (await stale()) === n, { what });
+  await h.waitFor(() => lines.filter((l) => l.split(' ')[1] === id).length >= 2, { what: 'two of A\'s lines captured' });
+
+  // A live: its older lines (and an older goodbye, an older address) change nothing
+  const seen = lines.filter((l) => l.split(' ')[1] === id);
+  const t0 = Number(seen[0].split(' ')[3]);
+  let n = await stale();
+  // (from before A started: to A, not another instance with its id)
+  await replay([...seen, line(id, '-', t0 - 1000), line(id, '127.0.0.1:1', t0 - 1000)]);
+  await waitStale(n + seen.length + 2, `${seen.length + 2} older lines of A dropped`);
+  assert.equal((await B.metrics()).roomcast_route_peers, 1, 'A still known');
+  h.assertPostOk(await h.post(B.port, sid, '40'), 'A still reached at its address');
+  assert.match((await h.poll(B.port, sid)).text, /^40/);
+  assert.equal((await A.metrics()).roomcast_route_id_collisions_total || 0, 0, 'A kept its id');
+  // a goodbye, or another address, from more than 5 s ago or ahead is no fresher
+  n = await stale();
+  await replay([line(id, '-', Date.now() - 6000), line(id, '127.0.0.1:1', Date.now() + 6000)]);
+  await waitStale(n + 2, 'lines 6 s off the clock dropped');
+  assert.equal((await B.metrics()).roomcast_route_peers, 1, 'A still known');
+  // 4 s off is within the tolerated skew: another instance, behind and then ahead of this clock
+  await replay([line('qq1', '127.0.0.1:2', Date.now() - 4000)]);
+  await h.waitFor(async () => (await B.metrics()).roomcast_route_peers === 2, { what: 'an instance 4 s behind taken' });
+  await replay([line('qq1', '-', Date.now() + 4000)]);
+  await h.waitFor(async () => (await B.metrics()).roomcast_route_peers === 1, { what: 'its goodbye 4 s ahead taken' });
+
+  // A leaves: nothing it ever sent brings it back, in order or not
+  await A.stop();
+  await h.waitFor(async () => (await B.metrics()).roomcast_route_peers === 0, { what: 'A\'s goodbye heard' });
+  const all = lines.filter((l) => l.split(' ')[1] === id);
+  assert.match(all[all.length - 1], new RegExp(`^2 ${id} - \\d+ [0-9a-f]{16}$`), `A's goodbye was the last line: ${JSON.stringify(all)}`);
+  // whoever binds A's old address next gets none of A's forwarded requests
+  const net = require('node:net');
+  let stolen = 0;
+  const thief = net.createServer((c) => { stolen++; c.destroy(); });
+  await new Promise((resolve) => thief.listen(peerPort, '127.0.0.1', resolve));
+  const forwarded0 = (await B.metrics()).roomcast_route_forwarded_total || 0;
+  n = await stale();
+  await replay([...all, ...all.slice().reverse(), ...all.filter((l) => !l.includes(' - '))]);
+  const replays = 2 * all.length + all.length - 1;
+  await waitStale(n + replays, `${replays} replays dropped`);
+  assert.equal((await B.metrics()).roomcast_route_peers, 0, 'A not brought back');
+  h.assertEioError(await h.poll(B.port, sid), 1, 'A\'s sid at once');
+  h.assertEioError(await h.post(B.port, sid, '3'), 1, 'A\'s sid, POST');
+  assert.equal((await B.metrics()).roomcast_route_forwarded_total || 0, forwarded0, 'nothing forwarded');
+  assert.equal(stolen, 0, 'nothing reached A\'s old address');
+  await new Promise((resolve) => thief.close(resolve));
   await B.stop();
 });
 
