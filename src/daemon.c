@@ -305,6 +305,22 @@ static void daemon_reload(void)
 	(void)sd_notify(0, "READY=1");
 }
 
+/* With session routing, a client's next request may name a session of an
+ * instance this one has not heard of yet: the loop runs (Redis, peers'
+ * answers) until route_ready(), bounded by route's own timer, before any
+ * client is accepted. */
+static void daemon_wait_for_peers(void)
+{
+	if (route_ready())
+		return;
+	(void)sd_notify(0, "STATUS=learning the other instances of the cluster");
+	while (!daemon_state.stopping && !route_ready()) {
+		if (event_base_loop(daemon_state.base, EVLOOP_ONCE) < 0)
+			break;
+		daemon_after_turn();
+	}
+}
+
 /* Runs the loop for <ms>, or less if a second stop signal comes. */
 static void daemon_run_for(int ms)
 {
@@ -418,6 +434,11 @@ int daemon_run(struct config *cfg, const char *path, const struct daemon_app *ap
 	    event_add(daemon_state.sigint, NULL) < 0 || event_add(daemon_state.sighup, NULL) < 0 ||
 	    event_add(daemon_state.trim, &trim_tv) < 0 ||
 	    server_start(daemon_state.base, cfg, &http_conn_handler) < 0 || route_start() < 0) {
+		log_error("start-up failed");
+		return 1;
+	}
+	daemon_wait_for_peers();
+	if (!daemon_state.stopping && server_accept_clients() < 0) {
 		log_error("start-up failed");
 		return 1;
 	}

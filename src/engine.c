@@ -484,8 +484,9 @@ static enum route_owner engine_owner(struct http_conn *hc, const struct http_req
 	return route_sid_owner(sid, len, peer);
 }
 
-/* Whether a POST <req> with no local session may be a peer's, from its
- * head: its body is then read, and engine_owner() decides with it. */
+/* Whether a POST <req> with no local session may be a peer's (or an
+ * instance's not heard of yet), from its head: its body is then read, and
+ * engine_owner() decides with it. */
 static bool engine_may_forward(struct http_conn *hc, const struct http_request *req)
 {
 	const char *sid = "";
@@ -1120,17 +1121,21 @@ static void engine_unknown_sid(struct http_conn *hc, const struct http_request *
 }
 
 /* A request for a session this instance does not hold: forwarded to its
- * owner, or answered code 1 as the reference answers an unknown sid. */
+ * owner (held until it is heard, if it is not yet), or answered code 1 as
+ * the reference answers an unknown sid. */
 static void engine_route_away(struct http_conn *hc, struct http_request *req)
 {
 	const struct route_peer *peer = NULL;
 
 	switch (engine_owner(hc, req, &peer)) {
 	case ROUTE_PEER:
+	case ROUTE_UNKNOWN:
 		if (req->body_too_big)
 			engine_payload_too_large(hc);
-		else
+		else if (peer)
 			forward_request(hc, req, peer);
+		else
+			forward_hold(hc, req);
 		return;
 	case ROUTE_FORGED:
 		metrics_inc(route_forged_sids_total);

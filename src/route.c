@@ -5,8 +5,10 @@
  * line of text, "2 ID ADDR TIME MAC":
  *   2     the format's version (1, without TIME, is refused: replayable);
  *   ID    the instance id, 3 sid characters;
- *   ADDR  the cluster_listen address as IPv4:PORT or [IPv6]:PORT, or "-"
- *         when the instance is leaving (its goodbye);
+ *   ADDR  the cluster_listen address as IPv4:PORT or [IPv6]:PORT, "-"
+ *         when the instance is leaving (its goodbye), or "?" to ask every
+ *         instance to announce itself now (one starting, or holding a
+ *         request for an instance it has not heard of);
  *   TIME  the sender's clock, ms since the Unix epoch, in decimal, strictly
  *         increasing from one line to the next of one sender;
  *   MAC   16 hex digits of HMAC-SHA256(secret, "announce:2 ID ADDR TIME"),
@@ -73,7 +75,12 @@ static struct {
 	size_t n_entries;              /* all */
 	int64_t last_time;             /* TIME of the last line this instance sent */
 	int64_t started;               /* the clock when this id was picked */
-	struct event *timer;
+	struct event *timer;           /* announcing; NULL before the start and after the goodbye */
+	bool starting;                 /* route_ready() is false */
+	bool ask_back;                 /* this start's ask came back from Redis */
+	struct event *start_timer;     /* the start's deadline, then its settling */
+	int64_t asked_ms, answered_ms; /* the last ask sent, the last answer (timeq_now_ms()) */
+	struct event *answer_timer;    /* an answer due, ROUTE_ASK_MS after the last */
 } route;
 
 static void route_mac(const char *label, const void *data, size_t len, uint8_t out[32])
@@ -197,15 +204,21 @@ enum route_owner route_sid_owner(const char *sid, size_t len, const struct route
 	if (memcmp(sid, route.id, SID_INSTANCE_LEN) == 0)
 		return ROUTE_HERE;
 	struct route_entry *e = route_live_peer(sid);
-	if (!e)
-		return ROUTE_GONE;
-	*peer = &e->peer;
-	return ROUTE_PEER;
+	if (e) {
+		*peer = &e->peer;
+		return ROUTE_PEER;
+	}
+	/* One never heard of may have started a moment ago, or its lines been
+	 * missed: worth asking for while Redis can answer.  One gone is
+	 * gone: its clients must reconnect at once. */
+	return route_find(sid) || !route.redis_up ? ROUTE_GONE : ROUTE_UNKNOWN;
 }
 
 bool route_sid_names_peer(const char *sid, size_t len)
 {
-	return route.enabled && len == ID_LEN && route_live_peer(sid) != NULL;
+	if (!route.enabled || len != ID_LEN || memcmp(sid, route.id, SID_INSTANCE_LEN) == 0)
+		return false;
+	return route_live_peer(sid) || (route.redis_up && !route_find(sid));
 }
 
 const char *route_peer_token(void)
@@ -290,6 +303,7 @@ static int route_revive(struct route_entry *e, const char *addr_text)
 	route.n_peers++;
 	metrics_gauge_add(route_peers, 1);
 	log_info("cluster: instance %s at %s joined", e->peer.id, addr_text);
+	forward_peer_heard(&e->peer);
 	return 0;
 }
 
@@ -334,6 +348,8 @@ static void route_heard(const struct route_line *l)
 	if (strcmp(l->addr, "-") == 0) {
 		if (!e->gone)
 			route_forget(e, "left the cluster");
+		else
+			forward_peer_gone(&e->peer); /* requests held for it */
 		return;
 	}
 	if (!e->gone && strcmp(e->peer.text, l->addr) == 0) {
@@ -375,6 +391,74 @@ static int route_parse(const uint8_t *payload, size_t len, struct route_line *l,
 	return CRYPTO_memcmp(expect, mac, ROUTE_MAC_HEX) == 0 ? 0 : -1;
 }
 
+/* --- asks and the start ------------------------------------------------ */
+
+static void route_announce(const char *addr_text);
+
+/* An answer to an ask is an announcement sent after the ask arrived (one
+ * sent before may have reached Redis before the asker subscribed). */
+static void route_answer_now(evutil_socket_t fd, short what, void *arg)
+{
+	route.answered_ms = timeq_now_ms();
+	/* never after the goodbye: it would undo it */
+	if (route.redis_up && route.timer)
+		route_announce(route.addr_text);
+}
+
+static void route_answer_ask(void)
+{
+	int64_t wait = route.answered_ms + ROUTE_ASK_MS - timeq_now_ms();
+
+	metrics_inc(route_asks_total);
+	if (!route.answer_timer || evtimer_pending(route.answer_timer, NULL))
+		return; /* an answer is due already */
+	if (wait <= 0) {
+		route_answer_now(-1, 0, NULL);
+		return;
+	}
+	struct timeval tv = { 0, (suseconds_t)wait * 1000 };
+	(void)evtimer_add(route.answer_timer, &tv);
+}
+
+void route_ask(void)
+{
+	int64_t now = timeq_now_ms();
+
+	if (!route.enabled || !route.timer || !route.redis_up ||
+	    (route.asked_ms && now - route.asked_ms < ROUTE_ASK_MS))
+		return;
+	route.asked_ms = now;
+	route_announce("?");
+}
+
+static void route_started(evutil_socket_t fd, short what, void *arg)
+{
+	route.starting = false;
+	if (route.ask_back)
+		log_info("cluster: %zu other instances known, taking clients", route.n_peers);
+	else
+		log_warn("cluster: Redis did not answer within %d ms: taking clients without knowing "
+			 "the other instances (their sessions get code 1 until they are heard)",
+			 ROUTE_START_WAIT_MS);
+}
+
+/* This start's ask is back from Redis: every instance has been sent it,
+ * and their answers are on their way. */
+static void route_ask_back(void)
+{
+	struct timeval tv = { 0, ROUTE_START_SETTLE_MS * 1000 };
+
+	if (!route.starting || route.ask_back)
+		return;
+	route.ask_back = true;
+	(void)evtimer_add(route.start_timer, &tv);
+}
+
+bool route_ready(void)
+{
+	return !route.starting;
+}
+
 void route_on_message(const uint8_t *payload, size_t len)
 {
 	struct route_line l;
@@ -392,6 +476,13 @@ void route_on_message(const uint8_t *payload, size_t len)
 			 "a replay, or clocks out of step?)", (long long)(off < 0 ? -off : off),
 			 off < 0 ? "behind" : "ahead of", ROUTE_CLOCK_SKEW_MS);
 		route_stale(&l, why_text);
+		return;
+	}
+	if (strcmp(l.addr, "?") == 0) {
+		if (strcmp(l.id, route.id) == 0)
+			route_ask_back();
+		else
+			route_answer_ask();
 		return;
 	}
 	if (strcmp(l.id, route.id) == 0) {
@@ -472,6 +563,8 @@ void route_on_redis_state(bool up)
 			e->peer.heard_ms = timeq_now_ms();
 	}
 	route_announce(route.addr_text);
+	/* and whoever started meanwhile */
+	route_ask();
 }
 
 static void route_format_addr(const struct sockaddr_storage *sa, char *out, size_t out_len)
@@ -502,12 +595,19 @@ int route_start(void)
 	}
 	route_format_addr(&sa, route.addr_text, sizeof route.addr_text);
 	route.timer = event_new(route.base, -1, EV_PERSIST, route_tick, NULL);
+	route.start_timer = evtimer_new(route.base, route_started, NULL);
+	route.answer_timer = evtimer_new(route.base, route_answer_now, NULL);
 	struct timeval tv = { ROUTE_ANNOUNCE_MS / 1000, (ROUTE_ANNOUNCE_MS % 1000) * 1000 };
-	if (!route.timer || event_add(route.timer, &tv) < 0)
+	struct timeval wait = { ROUTE_START_WAIT_MS / 1000, (ROUTE_START_WAIT_MS % 1000) * 1000 };
+	if (!route.timer || !route.start_timer || !route.answer_timer ||
+	    event_add(route.timer, &tv) < 0 || evtimer_add(route.start_timer, &wait) < 0)
 		return -1;
+	route.starting = true;
 	log_info("cluster: instance %s, peers forward to %s", route.id, route.addr_text);
-	if (route.redis_up)
+	if (route.redis_up) {
 		route_announce(route.addr_text);
+		route_ask();
+	}
 	return 0;
 }
 
@@ -548,6 +648,10 @@ void route_leave(void)
 		return;
 	event_free(route.timer);
 	route.timer = NULL;
+	event_free(route.start_timer);
+	event_free(route.answer_timer);
+	route.start_timer = route.answer_timer = NULL;
+	route.starting = false;
 	if (route.redis_up)
 		route_announce("-");
 }
