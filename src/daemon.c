@@ -279,14 +279,22 @@ static void daemon_lag_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /* Makes room for max_connections descriptors if the hard limit allows. */
+/* Descriptors for max_connections clients, and with routing for the
+ * upstreams and the connections on cluster_listen before their token,
+ * which hold no client slot.  Only the clients' share is warned about:
+ * the rest is taken as far as the hard limit allows. */
 static void daemon_raise_fd_limit(const struct config *cfg)
 {
 	struct rlimit rl;
-	rlim_t want = (rlim_t)cfg->max_connections + 64;
+	rlim_t want = (rlim_t)cfg->max_connections + 64, routed = want;
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= want)
+	if (cfg->has_cluster_listen)
+		routed += (rlim_t)(cfg->cluster_max_upstreams ? cfg->cluster_max_upstreams
+							     : cfg->max_connections) +
+			  cfg->cluster_max_unauthenticated;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= routed)
 		return;
-	rl.rlim_cur = want < rl.rlim_max ? want : rl.rlim_max;
+	rl.rlim_cur = routed < rl.rlim_max ? routed : rl.rlim_max;
 	if (setrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < want)
 		log_warn("max_connections %u needs %llu descriptors, the limit is %llu",
 			 cfg->max_connections, (unsigned long long)want,
@@ -361,6 +369,22 @@ static void daemon_reload(void)
 	daemon_note_load(true);
 	log_info("reloaded %s", daemon_state.path);
 	(void)sd_notify(0, "READY=1");
+}
+
+/* With session routing, a client's next request may name a session of an
+ * instance this one has not heard of yet: the loop runs (Redis, peers'
+ * answers) until route_ready(), bounded by route's own timer, before any
+ * client is accepted. */
+static void daemon_wait_for_peers(void)
+{
+	if (route_ready())
+		return;
+	(void)sd_notify(0, "STATUS=learning the other instances of the cluster");
+	while (!daemon_state.stopping && !route_ready()) {
+		if (event_base_loop(daemon_state.base, EVLOOP_ONCE) < 0)
+			break;
+		daemon_after_turn();
+	}
 }
 
 /* Runs the loop for <ms>, or less if a second stop signal comes. */
@@ -490,6 +514,11 @@ int daemon_run(struct config *cfg, const char *path, const struct daemon_app *ap
 		return 1;
 	}
 	daemon_note_load(true);
+	daemon_wait_for_peers();
+	if (!daemon_state.stopping && server_accept_clients() < 0) {
+		log_error("start-up failed");
+		return 1;
+	}
 	metrics_histogram_register(&daemon_lag);
 	procmetrics_init();
 	daemon_lag_arm();

@@ -488,9 +488,10 @@ static enum route_owner engine_owner(struct http_conn *hc, const struct http_req
 	return route_sid_owner(sid, len, peer);
 }
 
-/* Whether <req>, with no local session, may be for a peer's session, from
- * its head: a POST's body is then read and engine_owner() decides with
- * it; any other request with a body is refused there. */
+/* Whether <req>, with no local session, may be for a peer's session (or
+ * an instance's not heard of yet), from its head: a POST's body is then
+ * read and engine_owner() decides with it; any other request with a body
+ * is refused there. */
 static bool engine_may_forward(struct http_conn *hc, const struct http_request *req)
 {
 	const char *sid = "";
@@ -1213,7 +1214,8 @@ static void engine_unknown_sid(struct http_conn *hc, const struct http_request *
 }
 
 /* A request for a session this instance does not hold: forwarded to its
- * owner, or answered code 1 as the reference answers an unknown sid. */
+ * owner (held until it is heard, if it is not yet), or answered code 1 as
+ * the reference answers an unknown sid. */
 static void engine_route_away(struct http_conn *hc, struct http_request *req)
 {
 	const struct route_peer *peer = NULL;
@@ -1221,10 +1223,13 @@ static void engine_route_away(struct http_conn *hc, struct http_request *req)
 
 	switch (owner) {
 	case ROUTE_PEER:
+	case ROUTE_UNKNOWN:
 		if (req->body_too_big)
 			engine_payload_too_large(hc);
-		else
+		else if (peer)
 			forward_request(hc, req, peer);
+		else
+			forward_hold(hc, req);
 		return;
 	case ROUTE_FORGED:
 		metrics_inc(route_forged_sids_total);

@@ -7,7 +7,8 @@
  * where a client still waiting is answered.  Peers are roomcastd
  * instances of the same cluster (the request carried the secret's token),
  * so their answers are read as our own http.c writes them: a status line,
- * headers, Content-Length, a body.
+ * headers, Content-Length, a body.  Also owns the requests held for an
+ * instance not heard of yet, until it is.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -48,6 +49,15 @@ struct fwd_up {
 	struct fwd_up *prev_idle, *next_idle;
 };
 
+/* A client's request held until its sid's instance announces itself. */
+struct fwd_held {
+	struct http_conn *client;
+	struct http_request *req;      /* the client's, valid until it is answered */
+	char peer_id[SID_INSTANCE_LEN + 1];
+	struct timeq_entry wait;       /* on forward.hold_q */
+	struct fwd_held *prev, *next;  /* forward.held */
+};
+
 /* The idle upstreams to one peer, the most recently used first: a request
  * takes the head, so the connections a steady load needs stay warm and
  * the surplus ages at the tail until the owner closes it. */
@@ -64,6 +74,9 @@ static struct {
 	struct fwd_pool *pools;        /* uthash head */
 	size_t n_idle;                 /* in all pools */
 	size_t n_counted;              /* upstreams not being closed: <= cluster_max_upstreams */
+	struct fwd_held *held;
+	size_t n_held;
+	struct timeq hold_q;           /* FORWARD_HOLD_MS */
 	bool stopping;
 } forward;
 
@@ -549,12 +562,139 @@ static const struct conn_handler fwd_relay_handler = {
 	.on_close = fwd_relay_closed,
 };
 
+/* --- requests held for an instance not heard of yet -------------------- */
+
+/* Takes <w> off the list and its timer; it is still allocated. */
+static void fwd_held_unlink(struct fwd_held *w)
+{
+	timeq_stop(&w->wait);
+	if (w->prev)
+		w->prev->next = w->next;
+	else
+		forward.held = w->next;
+	if (w->next)
+		w->next->prev = w->prev;
+	w->prev = w->next = NULL;
+	forward.n_held--;
+	metrics_gauge_add(route_held, -1);
+}
+
+static void fwd_held_free(struct fwd_held *w)
+{
+	fwd_held_unlink(w);
+	free(w);
+}
+
+static void fwd_held_aborted(struct http_conn *hc, void *arg)
+{
+	fwd_held_free(arg);
+}
+
+/* Lets go of <w>: its client is for the caller to answer. */
+static struct http_conn *fwd_held_release(struct fwd_held *w)
+{
+	struct http_conn *client = w->client;
+
+	http_set_abort(client, NULL, NULL);
+	fwd_held_free(w);
+	return client;
+}
+
+static void fwd_unknown(struct http_conn *client)
+{
+	metrics_inc(route_unknown_instance_total);
+	http_respond_error_code(client, 400, 1, "Session ID unknown");
+}
+
+static void fwd_hold_expired(struct timeq_entry *e)
+{
+	fwd_unknown(fwd_held_release(timeq_owner(e, struct fwd_held, wait)));
+}
+
+void forward_hold(struct http_conn *hc, struct http_request *req)
+{
+	const char *sid = "";
+	size_t len = 0;
+	struct fwd_held *w = NULL;
+
+	/* One holder per request, as in forward_request(). */
+	if (http_is_held(hc)) {
+		log_error("conn %llu: a request held twice, the second dropped",
+			  (unsigned long long)http_conn_peek(hc)->id);
+		return;
+	}
+	(void)http_query_param(req, "sid", &sid, &len);
+	if (forward.stopping || len < SID_INSTANCE_LEN) {
+		fwd_unknown(hc);
+		return;
+	}
+	if (forward.n_held >= FORWARD_MAX_HELD || !(w = calloc(1, sizeof *w))) {
+		metrics_inc(route_held_overflow_total);
+		fwd_unknown(hc);
+		return;
+	}
+	w->client = hc;
+	w->req = req;
+	memcpy(w->peer_id, sid, SID_INSTANCE_LEN);
+	w->next = forward.held;
+	if (forward.held)
+		forward.held->prev = w;
+	forward.held = w;
+	forward.n_held++;
+	metrics_gauge_add(route_held, 1);
+	metrics_inc(route_held_total);
+	http_set_abort(hc, fwd_held_aborted, w);
+	timeq_start(&forward.hold_q, &w->wait);
+	route_ask();
+}
+
+/* The requests held for <peer_id>, taken off the list (so that answering
+ * one cannot touch the walk) and linked through ->next; the caller
+ * answers each and frees it. */
+static struct fwd_held *fwd_held_take(const char *peer_id)
+{
+	struct fwd_held *w, *next, *taken = NULL;
+
+	for (w = forward.held; w; w = next) {
+		next = w->next;
+		if (memcmp(w->peer_id, peer_id, SID_INSTANCE_LEN) != 0)
+			continue;
+		http_set_abort(w->client, NULL, NULL);
+		fwd_held_unlink(w);
+		w->next = taken;
+		taken = w;
+	}
+	return taken;
+}
+
+/* Answers the requests held for <peer_id>: each is sent to <peer>, or,
+ * with NULL (the instance left), gets code 1. */
+static void fwd_held_settle(const char *peer_id, const struct route_peer *peer)
+{
+	struct fwd_held *w = fwd_held_take(peer_id), *next;
+
+	for (; w; w = next) {
+		next = w->next;
+		if (peer)
+			forward_request(w->client, w->req, peer);
+		else
+			fwd_unknown(w->client);
+		free(w);
+	}
+}
+
+void forward_peer_heard(const struct route_peer *peer)
+{
+	fwd_held_settle(peer->id, peer);
+}
+
 /* --- peers and life ------------------------------------------------------ */
 
 void forward_peer_gone(const struct route_peer *peer)
 {
 	struct fwd_pool *pool = fwd_pool_find(peer->id);
 
+	fwd_held_settle(peer->id, NULL);
 	for (struct fwd_up *up = forward.all; up; up = up->next) {
 		if (strcmp(up->peer_id, peer->id) != 0)
 			continue;
@@ -572,6 +712,7 @@ void forward_init(struct event_base *base, const struct config *cfg)
 {
 	forward.base = base;
 	forward.cfg = cfg;
+	timeq_init(&forward.hold_q, base, FORWARD_HOLD_MS, fwd_hold_expired);
 }
 
 void forward_cleanup(void)
@@ -579,6 +720,10 @@ void forward_cleanup(void)
 	struct fwd_pool *pool, *tmp;
 
 	forward.stopping = true;
+	while (forward.held)
+		fwd_unknown(fwd_held_release(forward.held));
+	if (forward.base)
+		timeq_cleanup(&forward.hold_q);
 	for (struct fwd_up *up = forward.all; up; up = up->next) {
 		fwd_idle_remove(up);
 		up->no_retry = true;

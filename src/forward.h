@@ -26,6 +26,14 @@
  * the reference server's 400 code 1, and the client starts a new session;
  * a request on a reused connection that the owner closed while idle is
  * sent once more on a new one.
+ *
+ * A request for an instance not heard of yet (route.h's ROUTE_UNKNOWN:
+ * it may have started a moment ago) is held, its instance asked for on
+ * Redis, and forwarded once that instance announces itself; after
+ * FORWARD_HOLD_MS (an announcement period and a half: a live instance
+ * announces once a second even if the ask was lost) it is answered code 1.
+ * At most FORWARD_MAX_HELD wait at once; past it, code 1 at once.  Each
+ * holds its client connection only (counted in max_connections).
  */
 #ifndef ROOMCAST_FORWARD_H
 #define ROOMCAST_FORWARD_H
@@ -39,6 +47,8 @@
 #define FORWARD_MAX_IDLE 1024
 #define FORWARD_CONNECT_TIMEOUT_MS 1000
 #define FORWARD_MAX_HEAD 8192
+#define FORWARD_HOLD_MS 1500
+#define FORWARD_MAX_HELD 1024
 
 void forward_init(struct event_base *base, const struct config *cfg);
 /* Closes every upstream (shutdown; the server frees them). */
@@ -48,7 +58,15 @@ void forward_cleanup(void);
 void forward_request(struct http_conn *hc, const struct http_request *req,
 		     const struct route_peer *peer);
 
-/* <peer> is gone: its upstreams are closed, their clients answered. */
+/* Holds <req> on <hc>, whose sid names an instance not heard of yet, until
+ * it is heard (forward_peer_heard()), gone, or FORWARD_HOLD_MS passed. */
+void forward_hold(struct http_conn *hc, struct http_request *req);
+
+/* <peer> was heard: the requests held for it are sent to it. */
+void forward_peer_heard(const struct route_peer *peer);
+
+/* <peer> is gone: its upstreams are closed, their clients answered, and
+ * so are the requests held for it. */
 void forward_peer_gone(const struct route_peer *peer);
 
 #endif

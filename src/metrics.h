@@ -95,12 +95,16 @@
 	X(route_forward_failures_total, "forwarded requests answered code 1: the owner could not be reached or went away") \
 	X(route_relayed_upgrades_total, "WebSockets of another instance's session relayed to it") \
 	X(route_forged_sids_total, "requests whose sid has a bad MAC: answered code 1, not forwarded") \
-	X(route_unknown_instance_total, "requests for a valid sid of an instance not announced (gone): code 1") \
+	X(route_unknown_instance_total, "requests for a valid sid of an instance gone, or not heard of within 1.5 s: code 1") \
+	X(route_held_total, "requests for a valid sid of an instance not heard of yet, held while it is asked for") \
+	X(route_held_overflow_total, "requests not held: 1024 waited already (code 1)") \
+	X(route_asks_total, "asks to announce heard from other instances (answered at most every 100 ms)") \
 	X(route_peer_refused_total, "requests on cluster_listen without the cluster's token (403)") \
 	X(route_upstreams_rejected_total, "requests for another instance's session refused past cluster_max_upstreams (503)") \
 	X(route_unauthenticated_rejected_total, "cluster_listen connections refused past cluster_max_unauthenticated_per_ip (503)") \
 	X(route_unauthenticated_evicted_total, "cluster_listen connections without the token closed, the oldest, past cluster_max_unauthenticated") \
 	X(route_bad_announcements_total, "instance announcements dropped: malformed or bad MAC") \
+	X(route_stale_announcements_total, "instance announcements with a good MAC dropped: not later than the last from that instance, or over 5 s off this clock (replays)") \
 	X(route_id_collisions_total, "another instance announced this one's instance id: a new one was picked")
 
 /* X(name, help) */
@@ -116,7 +120,8 @@
 	X(backend_buffer_bytes, "bytes of client records waiting in backend_buffer") \
 	X(route_peers, "other instances announced and not expired (session routing)") \
 	X(route_upstreams, "connections to peers for forwarded requests and relayed WebSockets") \
-	X(route_unauthenticated, "cluster_listen connections that have not shown the cluster's token yet")
+	X(route_unauthenticated, "cluster_listen connections that have not shown the cluster's token yet") \
+	X(route_held, "requests waiting for their sid's instance to announce itself")
 
 enum metrics_counter {
 #define METRICS_ENUM(name, help) METRIC_##name,

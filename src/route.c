@@ -2,11 +2,27 @@
  *
  * Owns this instance's id, the cluster secret (wiped at exit), the table
  * of announced peers and the announcement timer.  An announcement is one
- * line of text, "1 ID ADDR MAC": ADDR the cluster_listen address as
- * IPv4:PORT or [IPv6]:PORT, or "-" when the instance is leaving; MAC 16
- * hex digits of HMAC-SHA256(secret, "announce:1 ID ADDR"), so that
- * whoever can publish on Redis without the secret cannot steer forwarded
- * requests (and their bodies) to an address of their choosing.
+ * line of text, "2 ID ADDR TIME MAC":
+ *   2     the format's version (1, without TIME, is refused: replayable);
+ *   ID    the instance id, 3 sid characters;
+ *   ADDR  the cluster_listen address as IPv4:PORT or [IPv6]:PORT, "-"
+ *         when the instance is leaving (its goodbye), or "?" to ask every
+ *         instance to announce itself now (one starting, or holding a
+ *         request for an instance it has not heard of);
+ *   TIME  the sender's clock, ms since the Unix epoch, in decimal, strictly
+ *         increasing from one line to the next of one sender;
+ *   MAC   16 hex digits of HMAC-SHA256(secret, "announce:2 ID ADDR TIME"),
+ *         so that whoever can publish on Redis without the secret cannot
+ *         steer forwarded requests (and their bodies) to an address of
+ *         their choosing.
+ * Whoever can publish on Redis may also have captured every line ever
+ * sent, and replay them: a line is taken only if TIME is within
+ * ROUTE_CLOCK_SKEW_MS of this instance's clock, and later than the last
+ * line taken from that ID.  An instance that left, by goodbye or silence,
+ * is remembered ROUTE_GONE_KEEP_MS with its last TIME (and at least until
+ * that TIME is out of the window), so that no line it sent before can
+ * bring it back, move it, or, replayed after a newer one, make it
+ * forgotten.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -14,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -32,8 +49,12 @@
 #define ROUTE_ANNOUNCE_MAX 160
 #define ROUTE_MAC_HEX 16
 
+/* An instance heard from: a live peer, or one gone and remembered. */
 struct route_entry {
 	struct route_peer peer;
+	int64_t time;                  /* TIME of the last line taken from it, its clock */
+	bool gone;                     /* said goodbye or stopped announcing */
+	int64_t gone_ms;               /* since when (timeq_now_ms()) */
 	UT_hash_handle hh;             /* route.peers, keyed by peer.id */
 };
 
@@ -49,9 +70,17 @@ static struct {
 	struct sid_key *sid_key;        /* the secret, prepared for sid MACs */
 	char token[ROUTE_TOKEN_LEN + 1];
 	char channel[CONFIG_MAX_REDIS_KEY + 8];
-	struct route_entry *peers;     /* uthash head */
-	size_t n_peers;
-	struct event *timer;
+	struct route_entry *peers;     /* uthash head: live and gone */
+	size_t n_peers;                /* live ones */
+	size_t n_entries;              /* all */
+	int64_t last_time;             /* TIME of the last line this instance sent */
+	int64_t started;               /* the clock when this id was picked */
+	struct event *timer;           /* announcing; NULL before the start and after the goodbye */
+	bool starting;                 /* route_ready() is false */
+	bool ask_back;                 /* this start's ask came back from Redis */
+	struct event *start_timer;     /* the start's deadline, then its settling */
+	int64_t asked_ms, answered_ms; /* the last ask sent, the last answer (timeq_now_ms()) */
+	struct event *answer_timer;    /* an answer due, ROUTE_ASK_MS after the last */
 } route;
 
 static void route_mac(const char *label, const void *data, size_t len, uint8_t out[32])
@@ -115,8 +144,17 @@ static int route_read_secret(const char *path)
 
 /* --- ids ----------------------------------------------------------------- */
 
+static int64_t route_clock_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static int route_pick_id(void)
 {
+	route.started = route_clock_ms();
 	return id_generate_short(route.id, SID_INSTANCE_LEN);
 }
 
@@ -148,13 +186,13 @@ static bool route_expired(const struct route_entry *e, int64_t now)
 }
 
 /* The live peer <sid>'s first characters name, or NULL (this instance's,
- * or not announced). */
+ * gone, or not announced). */
 static struct route_entry *route_live_peer(const char *sid)
 {
 	if (memcmp(sid, route.id, SID_INSTANCE_LEN) == 0)
 		return NULL;
 	struct route_entry *e = route_find(sid);
-	return e && !route_expired(e, timeq_now_ms()) ? e : NULL;
+	return e && !e->gone && !route_expired(e, timeq_now_ms()) ? e : NULL;
 }
 
 enum route_owner route_sid_owner(const char *sid, size_t len, const struct route_peer **peer)
@@ -166,15 +204,21 @@ enum route_owner route_sid_owner(const char *sid, size_t len, const struct route
 	if (memcmp(sid, route.id, SID_INSTANCE_LEN) == 0)
 		return ROUTE_HERE;
 	struct route_entry *e = route_live_peer(sid);
-	if (!e)
-		return ROUTE_GONE;
-	*peer = &e->peer;
-	return ROUTE_PEER;
+	if (e) {
+		*peer = &e->peer;
+		return ROUTE_PEER;
+	}
+	/* One never heard of may have started a moment ago, or its lines been
+	 * missed: worth asking for while Redis can answer.  One gone is
+	 * gone: its clients must reconnect at once. */
+	return route_find(sid) || !route.redis_up ? ROUTE_GONE : ROUTE_UNKNOWN;
 }
 
 bool route_sid_names_peer(const char *sid, size_t len)
 {
-	return route.enabled && len == ID_LEN && route_live_peer(sid) != NULL;
+	if (!route.enabled || len != ID_LEN || memcmp(sid, route.id, SID_INSTANCE_LEN) == 0)
+		return false;
+	return route_live_peer(sid) || (route.redis_up && !route_find(sid));
 }
 
 const char *route_peer_token(void)
@@ -190,14 +234,77 @@ bool route_peer_token_ok(const char *token)
 
 /* --- the peer table ------------------------------------------------------ */
 
+/* <e> is gone: its upstreams fail, its sids get code 1, and it is
+ * remembered with its last TIME (route_tick() drops it later). */
 static void route_forget(struct route_entry *e, const char *why)
 {
 	log_info("cluster: instance %s at %s %s", e->peer.id, e->peer.text, why);
 	forward_peer_gone(&e->peer);
-	HASH_DEL(route.peers, e);
+	e->gone = true;
+	e->gone_ms = timeq_now_ms();
 	route.n_peers--;
 	metrics_gauge_add(route_peers, -1);
+}
+
+static void route_drop(struct route_entry *e)
+{
+	if (!e->gone) {
+		route.n_peers--;
+		metrics_gauge_add(route_peers, -1);
+	}
+	HASH_DEL(route.peers, e);
+	route.n_entries--;
 	free(e);
+}
+
+/* A new entry for <id>, gone until route_revive() (room is made by
+ * dropping the instance gone longest), or NULL when the table holds
+ * ROUTE_MAX_PEERS live ones. */
+static struct route_entry *route_entry_new(const char *id)
+{
+	struct route_entry *e, *tmp, *oldest = NULL;
+
+	if (route.n_entries >= ROUTE_MAX_PEERS) {
+		HASH_ITER(hh, route.peers, e, tmp) {
+			if (e->gone && (!oldest || e->gone_ms < oldest->gone_ms))
+				oldest = e;
+		}
+		if (!oldest) {
+			metrics_inc(route_bad_announcements_total);
+			log_limited(LOG_LEVEL_WARN, "cluster: more than %d instances announced: %s "
+				    "ignored", ROUTE_MAX_PEERS, id);
+			return NULL;
+		}
+		route_drop(oldest);
+	}
+	if (!(e = calloc(1, sizeof *e)))
+		return NULL;
+	memcpy(e->peer.id, id, SID_INSTANCE_LEN + 1);
+	e->gone = true;
+	e->gone_ms = timeq_now_ms();
+	HASH_ADD(hh, route.peers, peer.id, SID_INSTANCE_LEN, e);
+	route.n_entries++;
+	return e;
+}
+
+/* Makes gone <e> a live peer at <addr_text>.  Returns 0, or -1 if the
+ * address does not parse (it stays gone). */
+static int route_revive(struct route_entry *e, const char *addr_text)
+{
+	if (strlen(addr_text) >= sizeof e->peer.text ||
+	    config_inet_address(addr_text, strlen(addr_text), &e->peer.addr, &e->peer.addr_len,
+				false) != 0) {
+		metrics_inc(route_bad_announcements_total);
+		return -1;
+	}
+	strcpy(e->peer.text, addr_text);
+	e->peer.heard_ms = timeq_now_ms();
+	e->gone = false;
+	route.n_peers++;
+	metrics_gauge_add(route_peers, 1);
+	log_info("cluster: instance %s at %s joined", e->peer.id, addr_text);
+	forward_peer_heard(&e->peer);
+	return 0;
 }
 
 /* Another instance announced our id: both pick a new one for the
@@ -211,76 +318,181 @@ static void route_collision(const char *addr_text)
 		log_error("getrandom failed: instance id kept");
 }
 
-static void route_heard(const char *id, const char *addr_text)
-{
-	struct route_entry *e = route_find(id);
-	bool leaving = strcmp(addr_text, "-") == 0;
+/* An announcement, its MAC checked: "2 ID ADDR TIME", split. */
+struct route_line {
+	char id[8];
+	char addr[72];
+	int64_t time;
+};
 
-	if (leaving) {
-		if (e)
-			route_forget(e, "left the cluster");
+static void route_stale(const struct route_line *l, const char *why)
+{
+	metrics_inc(route_stale_announcements_total);
+	log_limited(LOG_LEVEL_WARN, "cluster: announcement of instance %s at %s dropped: %s",
+		    l->id, l->addr, why);
+}
+
+/* A fresh line of another instance: its TIME must pass the last one
+ * taken from it, replays of older lines are dropped. */
+static void route_heard(const struct route_line *l)
+{
+	struct route_entry *e = route_find(l->id);
+
+	if (e && l->time <= e->time) {
+		route_stale(l, "not later than the last line from it (a replay?)");
 		return;
 	}
-	if (e && strcmp(e->peer.text, addr_text) == 0) {
+	if (!e && !(e = route_entry_new(l->id)))
+		return;
+	e->time = l->time;
+	if (strcmp(l->addr, "-") == 0) {
+		if (!e->gone)
+			route_forget(e, "left the cluster");
+		else
+			forward_peer_gone(&e->peer); /* requests held for it */
+		return;
+	}
+	if (!e->gone && strcmp(e->peer.text, l->addr) == 0) {
 		e->peer.heard_ms = timeq_now_ms();
 		return;
 	}
-	if (e)
+	if (!e->gone)
 		route_forget(e, "is announced at another address");
-	if (route.n_peers >= ROUTE_MAX_PEERS) {
-		metrics_inc(route_bad_announcements_total);
-		log_limited(LOG_LEVEL_WARN, "cluster: more than %d instances announced: %s ignored",
-			    ROUTE_MAX_PEERS, id);
+	(void)route_revive(e, l->addr);
+}
+
+/* Splits and checks a line; returns 0, or -1 (malformed, bad MAC, an
+ * older format) with the reason in *<why>. */
+static int route_parse(const uint8_t *payload, size_t len, struct route_line *l,
+		       const char **why)
+{
+	char text[ROUTE_ANNOUNCE_MAX + 1], time_text[20], mac[ROUTE_MAC_HEX + 2];
+	char expect[ROUTE_MAC_HEX + 1];
+	uint8_t digest[32];
+	int body_len = 0;
+
+	*why = "malformed or bad MAC (wrong cluster_secret_file?)";
+	if (len > ROUTE_ANNOUNCE_MAX || memchr(payload, '\0', len))
+		return -1;
+	memcpy(text, payload, len);
+	text[len] = '\0';
+	if (strncmp(text, "1 ", 2) == 0) {
+		*why = "format 1, without a time (an older roomcastd, or a replay)";
+		return -1;
+	}
+	if (sscanf(text, "2 %7s %71s %19s %n%17s", l->id, l->addr, time_text, &body_len, mac) != 4 ||
+	    strlen(l->id) != SID_INSTANCE_LEN || !id_chars_valid(l->id, SID_INSTANCE_LEN) ||
+	    strlen(mac) != ROUTE_MAC_HEX || (size_t)body_len + ROUTE_MAC_HEX != len ||
+	    strspn(time_text, "0123456789") != strlen(time_text) || strlen(time_text) > 16)
+		return -1;
+	l->time = strtoll(time_text, NULL, 10);
+	route_mac("announce:", text, (size_t)body_len - 1, digest);
+	route_hex(expect, digest, ROUTE_MAC_HEX / 2);
+	return CRYPTO_memcmp(expect, mac, ROUTE_MAC_HEX) == 0 ? 0 : -1;
+}
+
+/* --- asks and the start ------------------------------------------------ */
+
+static void route_announce(const char *addr_text);
+
+/* An answer to an ask is an announcement sent after the ask arrived (one
+ * sent before may have reached Redis before the asker subscribed). */
+static void route_answer_now(evutil_socket_t fd, short what, void *arg)
+{
+	route.answered_ms = timeq_now_ms();
+	/* never after the goodbye: it would undo it */
+	if (route.redis_up && route.timer)
+		route_announce(route.addr_text);
+}
+
+static void route_answer_ask(void)
+{
+	int64_t wait = route.answered_ms + ROUTE_ASK_MS - timeq_now_ms();
+
+	metrics_inc(route_asks_total);
+	if (!route.answer_timer || evtimer_pending(route.answer_timer, NULL))
+		return; /* an answer is due already */
+	if (wait <= 0) {
+		route_answer_now(-1, 0, NULL);
 		return;
 	}
-	if (!(e = calloc(1, sizeof *e)))
+	struct timeval tv = { 0, (suseconds_t)wait * 1000 };
+	(void)evtimer_add(route.answer_timer, &tv);
+}
+
+void route_ask(void)
+{
+	int64_t now = timeq_now_ms();
+
+	if (!route.enabled || !route.timer || !route.redis_up ||
+	    (route.asked_ms && now - route.asked_ms < ROUTE_ASK_MS))
 		return;
-	if (config_inet_address(addr_text, strlen(addr_text), &e->peer.addr, &e->peer.addr_len,
-				false) != 0 ||
-	    strlen(addr_text) >= sizeof e->peer.text) {
-		free(e);
-		metrics_inc(route_bad_announcements_total);
+	route.asked_ms = now;
+	route_announce("?");
+}
+
+static void route_started(evutil_socket_t fd, short what, void *arg)
+{
+	route.starting = false;
+	if (route.ask_back)
+		log_info("cluster: %zu other instances known, taking clients", route.n_peers);
+	else
+		log_warn("cluster: Redis did not answer within %d ms: taking clients without knowing "
+			 "the other instances (their sessions get code 1 until they are heard)",
+			 ROUTE_START_WAIT_MS);
+}
+
+/* This start's ask is back from Redis: every instance has been sent it,
+ * and their answers are on their way. */
+static void route_ask_back(void)
+{
+	struct timeval tv = { 0, ROUTE_START_SETTLE_MS * 1000 };
+
+	if (!route.starting || route.ask_back)
 		return;
-	}
-	memcpy(e->peer.id, id, SID_INSTANCE_LEN + 1);
-	strcpy(e->peer.text, addr_text);
-	e->peer.heard_ms = timeq_now_ms();
-	HASH_ADD(hh, route.peers, peer.id, SID_INSTANCE_LEN, e);
-	route.n_peers++;
-	metrics_gauge_add(route_peers, 1);
-	log_info("cluster: instance %s at %s joined", id, addr_text);
+	route.ask_back = true;
+	(void)evtimer_add(route.start_timer, &tv);
+}
+
+bool route_ready(void)
+{
+	return !route.starting;
 }
 
 void route_on_message(const uint8_t *payload, size_t len)
 {
-	char text[ROUTE_ANNOUNCE_MAX + 1], id[8], addr[72], mac[ROUTE_MAC_HEX + 2];
-	char expect[ROUTE_MAC_HEX + 1];
-	uint8_t digest[32];
+	struct route_line l;
+	const char *why;
 
-	if (len > ROUTE_ANNOUNCE_MAX || memchr(payload, '\0', len))
-		goto bad;
-	memcpy(text, payload, len);
-	text[len] = '\0';
-	int body_len = 0;
-	if (sscanf(text, "1 %7s %71s %n%17s", id, addr, &body_len, mac) != 3 ||
-	    strlen(id) != SID_INSTANCE_LEN || !id_chars_valid(id, SID_INSTANCE_LEN) ||
-	    strlen(mac) != ROUTE_MAC_HEX || (size_t)body_len + ROUTE_MAC_HEX != len)
-		goto bad;
-	route_mac("announce:", text, (size_t)body_len - 1, digest);
-	route_hex(expect, digest, ROUTE_MAC_HEX / 2);
-	if (CRYPTO_memcmp(expect, mac, ROUTE_MAC_HEX) != 0)
-		goto bad;
-	if (strcmp(id, route.id) == 0) {
-		if (strcmp(addr, route.addr_text) != 0 && strcmp(addr, "-") != 0)
-			route_collision(addr);
+	if (route_parse(payload, len, &l, &why) < 0) {
+		metrics_inc(route_bad_announcements_total);
+		log_limited(LOG_LEVEL_WARN, "cluster: bad announcement on %s: %s", route.channel, why);
+		return;
+	}
+	int64_t off = l.time - route_clock_ms();
+	if (off > ROUTE_CLOCK_SKEW_MS || off < -ROUTE_CLOCK_SKEW_MS) {
+		char why_text[128];
+		snprintf(why_text, sizeof why_text, "its time is %lld ms %s this clock (at most %d: "
+			 "a replay, or clocks out of step?)", (long long)(off < 0 ? -off : off),
+			 off < 0 ? "behind" : "ahead of", ROUTE_CLOCK_SKEW_MS);
+		route_stale(&l, why_text);
+		return;
+	}
+	if (strcmp(l.addr, "?") == 0) {
+		if (strcmp(l.id, route.id) == 0)
+			route_ask_back();
+		else
+			route_answer_ask();
+		return;
+	}
+	if (strcmp(l.id, route.id) == 0) {
+		/* Lines of an earlier instance with this id are replays. */
+		if (l.time > route.started && strcmp(l.addr, route.addr_text) != 0 &&
+		    strcmp(l.addr, "-") != 0)
+			route_collision(l.addr);
 		return; /* our own, back from Redis */
 	}
-	route_heard(id, addr);
-	return;
-bad:
-	metrics_inc(route_bad_announcements_total);
-	log_limited(LOG_LEVEL_WARN, "cluster: bad announcement on %s (wrong cluster_secret_file?)",
-		    route.channel);
+	route_heard(&l);
 }
 
 bool route_is_channel(const char *channel)
@@ -290,28 +502,51 @@ bool route_is_channel(const char *channel)
 
 /* --- announcing ---------------------------------------------------------- */
 
+/* TIME for the next line: the clock, or one past the last line's if the
+ * clock stands still or went back (a goodbye sent in the same millisecond
+ * as an announcement must still be later). */
+static int64_t route_next_time(void)
+{
+	int64_t t = route_clock_ms();
+
+	if (t <= route.last_time)
+		t = route.last_time + 1;
+	return route.last_time = t;
+}
+
 static void route_announce(const char *addr_text)
 {
 	char text[ROUTE_ANNOUNCE_MAX + 1];
 	uint8_t digest[32];
-	int n = snprintf(text, sizeof text, "1 %s %s ", route.id, addr_text);
+	int n = snprintf(text, sizeof text, "2 %s %s %lld ", route.id, addr_text,
+			 (long long)route_next_time());
 
 	route_mac("announce:", text, (size_t)n - 1, digest);
 	route_hex(text + n, digest, ROUTE_MAC_HEX / 2);
 	(void)redis_publish(route.channel, strlen(route.channel), text, (size_t)n + ROUTE_MAC_HEX);
 }
 
-/* Once a second: announce, and forget the peers that stopped. */
+/* Whether gone <e> may be dropped: remembered long enough, and no line it
+ * sent before it went can be fresh any more. */
+static bool route_forgettable(const struct route_entry *e, int64_t now, int64_t clock)
+{
+	return now - e->gone_ms > ROUTE_GONE_KEEP_MS && e->time < clock - ROUTE_CLOCK_SKEW_MS;
+}
+
+/* Once a second: announce, forget the peers that stopped, drop the
+ * instances gone long enough. */
 static void route_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct route_entry *e, *tmp;
-	int64_t now = timeq_now_ms();
+	int64_t now = timeq_now_ms(), clock = route_clock_ms();
 
 	if (route.redis_up)
 		route_announce(route.addr_text);
 	HASH_ITER(hh, route.peers, e, tmp) {
-		if (route_expired(e, now))
+		if (!e->gone && route_expired(e, now))
 			route_forget(e, "stopped announcing");
+		else if (e->gone && route_forgettable(e, now, clock))
+			route_drop(e);
 	}
 }
 
@@ -323,9 +558,13 @@ void route_on_redis_state(bool up)
 	if (!route.enabled || !up || !route.timer)
 		return;
 	/* Nobody could announce while the link was down: a fresh start. */
-	HASH_ITER(hh, route.peers, e, tmp)
-		e->peer.heard_ms = timeq_now_ms();
+	HASH_ITER(hh, route.peers, e, tmp) {
+		if (!e->gone)
+			e->peer.heard_ms = timeq_now_ms();
+	}
 	route_announce(route.addr_text);
+	/* and whoever started meanwhile */
+	route_ask();
 }
 
 static void route_format_addr(const struct sockaddr_storage *sa, char *out, size_t out_len)
@@ -356,12 +595,19 @@ int route_start(void)
 	}
 	route_format_addr(&sa, route.addr_text, sizeof route.addr_text);
 	route.timer = event_new(route.base, -1, EV_PERSIST, route_tick, NULL);
+	route.start_timer = evtimer_new(route.base, route_started, NULL);
+	route.answer_timer = evtimer_new(route.base, route_answer_now, NULL);
 	struct timeval tv = { ROUTE_ANNOUNCE_MS / 1000, (ROUTE_ANNOUNCE_MS % 1000) * 1000 };
-	if (!route.timer || event_add(route.timer, &tv) < 0)
+	struct timeval wait = { ROUTE_START_WAIT_MS / 1000, (ROUTE_START_WAIT_MS % 1000) * 1000 };
+	if (!route.timer || !route.start_timer || !route.answer_timer ||
+	    event_add(route.timer, &tv) < 0 || evtimer_add(route.start_timer, &wait) < 0)
 		return -1;
+	route.starting = true;
 	log_info("cluster: instance %s, peers forward to %s", route.id, route.addr_text);
-	if (route.redis_up)
+	if (route.redis_up) {
 		route_announce(route.addr_text);
+		route_ask();
+	}
 	return 0;
 }
 
@@ -412,6 +658,10 @@ void route_leave(void)
 		return;
 	event_free(route.timer);
 	route.timer = NULL;
+	event_free(route.start_timer);
+	event_free(route.answer_timer);
+	route.start_timer = route.answer_timer = NULL;
+	route.starting = false;
 	if (route.redis_up)
 		route_announce("-");
 }
@@ -427,7 +677,7 @@ void route_cleanup(void)
 		HASH_DEL(route.peers, e);
 		free(e);
 	}
-	route.n_peers = 0;
+	route.n_peers = route.n_entries = 0;
 	metrics_gauges[GAUGE_route_peers] = 0;
 	OPENSSL_cleanse(route.secret, sizeof route.secret);
 	sid_key_free(route.sid_key);

@@ -10,10 +10,28 @@
  * bad MAC, or of an instance no longer announced, is answered with the
  * reference server's code 1 at once, with nothing forwarded.
  *
- * Bounds: at most ROUTE_MAX_PEERS instances are remembered; one not heard
- * for ROUTE_PEER_TTL_MS while Redis is up is forgotten, and its forwarded
- * requests fail (forward_peer_gone()).  While Redis is away peers are
- * kept: they cannot announce, but may well be alive.
+ * Announcements carry the sender's time (route.c's top comment): one more
+ * than ROUTE_CLOCK_SKEW_MS away from this instance's clock, or not later
+ * than the last taken from its instance, is a replay (or a clock out of
+ * step) and is dropped, so a captured line replayed on Redis cannot bring
+ * back an instance that left, move it, or make a live one forgotten.
+ *
+ * An instance learns the others before it takes clients: at start it
+ * announces itself and asks the others to announce ("?" as ADDR), and
+ * route_ready() turns true ROUTE_START_SETTLE_MS after its ask came back
+ * from Redis (so every instance has been sent it), or after
+ * ROUTE_START_WAIT_MS at most (Redis away).  An instance answers asks at
+ * most every ROUTE_ASK_MS, and asks at most that often.  A request for a
+ * valid sid of an instance never heard of (or gone so long it was
+ * dropped) is held while it is asked for (forward_hold()); one of an
+ * instance that left gets code 1 at once.
+ *
+ * Bounds: at most ROUTE_MAX_PEERS instances are remembered, live or gone
+ * (the one gone longest makes room); one not heard for ROUTE_PEER_TTL_MS
+ * while Redis is up is forgotten, and its forwarded requests fail
+ * (forward_peer_gone()); one gone is remembered ROUTE_GONE_KEEP_MS, its
+ * sids answered code 1.  While Redis is away peers are kept: they cannot
+ * announce, but may well be alive.
  */
 #ifndef ROOMCAST_ROUTE_H
 #define ROOMCAST_ROUTE_H
@@ -32,6 +50,25 @@
 #define ROUTE_ANNOUNCE_MS 1000
 #define ROUTE_PEER_TTL_MS 3500
 #define ROUTE_MAX_PEERS 1024
+/* How far an announcement's time may be from this instance's clock.  NTP
+ * keeps hosts within milliseconds, and Redis delivers within them; 5 s
+ * also lets hosts without NTP run for a day (a quartz clock drifts about
+ * 4 s a day).  It is also the longest a goodbye can be undone for an
+ * instance that did not hear it (started, or away from Redis, meanwhile):
+ * a captured line is fresh for this long at most. */
+#define ROUTE_CLOCK_SKEW_MS 5000
+/* Asks to announce are sent, and answered, at most this often: whoever
+ * replays asks on Redis makes each instance announce 10 times a second. */
+#define ROUTE_ASK_MS 100
+/* At start, how long the answers to this instance's ask may take once the
+ * ask is back from Redis (an answer waits ROUTE_ASK_MS at most, plus a
+ * loop turn at the peer), and the longest wait in all. */
+#define ROUTE_START_SETTLE_MS 250
+#define ROUTE_START_WAIT_MS 2000
+/* How long an instance that left is remembered (its sids get code 1 at
+ * once, no older line of it is taken); at least until its last line is
+ * older than ROUTE_CLOCK_SKEW_MS. */
+#define ROUTE_GONE_KEEP_MS 60000
 /* The cluster secret: at least this long (a guessable one lets anyone
  * forge sids and talk to cluster_listen), at most a page. */
 #define ROUTE_SECRET_MIN 16
@@ -53,7 +90,8 @@ enum route_owner {
 	ROUTE_HERE,                    /* this instance's sid (closed or expired if not found) */
 	ROUTE_PEER,                    /* a live peer's: forward it */
 	ROUTE_FORGED,                  /* not a sid this cluster made */
-	ROUTE_GONE,                    /* a valid sid of an instance not announced */
+	ROUTE_GONE,                    /* a valid sid of an instance gone (or Redis away) */
+	ROUTE_UNKNOWN,                 /* a valid sid of an instance never heard of: ask */
 };
 
 /* What route_init() reads, checked and forgotten (roomcastd -t): the
@@ -64,8 +102,15 @@ int route_check(const struct config *cfg) __attribute__((warn_unused_result));
  * 0, or -1 with the reason logged. */
 int route_init(struct event_base *base, const struct config *cfg)
 	__attribute__((warn_unused_result));
-/* Starts announcing cluster_listen's bound address (server_start() done). */
+/* Starts announcing cluster_listen's bound address (server_start() done)
+ * and asks the others to announce. */
 int route_start(void) __attribute__((warn_unused_result));
+/* Whether clients may come: routing is off, or the start's wait is over
+ * (its own timer wakes the loop). */
+bool route_ready(void);
+/* Asks every instance to announce itself now (at most every ROUTE_ASK_MS:
+ * the answers to an ask sent since come anyway). */
+void route_ask(void);
 /* Stops announcing and says goodbye, so that peers fail this instance's
  * sids at once (a stop, once its sessions are closed). */
 void route_leave(void);
@@ -78,9 +123,9 @@ bool route_enabled(void);
 int route_sid_new(char out[ID_LEN + 1]) __attribute__((warn_unused_result));
 /* Who owns <sid>; *<peer> is set for ROUTE_PEER (valid for this turn). */
 enum route_owner route_sid_owner(const char *sid, size_t len, const struct route_peer **peer);
-/* Whether <sid>'s instance is a live peer, its MAC not checked: reason
- * enough to read a POST's body, which route_sid_owner() then decides on
- * (one MAC per request). */
+/* Whether <sid>'s instance is a live peer, or one never heard of, its MAC
+ * not checked: reason enough to read a POST's body, which
+ * route_sid_owner() then decides on (one MAC per request). */
 bool route_sid_names_peer(const char *sid, size_t len);
 
 /* The value a forwarded request carries in X-Roomcast-Peer, and whether

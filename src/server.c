@@ -111,6 +111,7 @@ struct server_listener {
 	const struct config_listen *cfg; /* a unix socket's file is removed at close */
 	bool is_admin;                 /* admin_listen */
 	bool is_peer;                  /* cluster_listen */
+	bool listening;                /* listen() done (server_accept_clients()) */
 };
 
 static struct {
@@ -1206,6 +1207,27 @@ static int server_bind_unix(int fd, const struct config_listen *l)
 	return chmod(path, l->mode);
 }
 
+/* listen() on <sl> and accept from it. */
+static int server_accept_on(struct server_listener *sl)
+{
+	if (listen(sl->fd, SOMAXCONN) < 0) {
+		log_error("listen %s: %s", sl->cfg->text, strerror(errno));
+		return -1;
+	}
+	event_assign(&sl->ev, server.base, sl->fd, EV_READ | EV_PERSIST, server_accept_cb, sl);
+	if (event_add(&sl->ev, NULL) < 0) {
+		log_error("listen %s: event_add failed", sl->cfg->text);
+		return -1;
+	}
+	sl->listening = true;
+	log_info("listening on %s%s", sl->cfg->text,
+		 sl->is_admin ? " (admin: /metrics, /healthz)"
+			      : sl->is_peer ? " (cluster: peers' requests)" : "");
+	return 0;
+}
+
+/* Binds <l>; cluster_listen also listens at once, the others wait for
+ * server_accept_clients(). */
 static int server_listen_one(const struct config_listen *l, bool is_admin, bool is_peer)
 {
 	int fd = socket(l->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -1221,8 +1243,7 @@ static int server_listen_one(const struct config_listen *l, bool is_admin, bool 
 		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
 	if ((l->reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0) ||
 	    (l->addr.ss_family == AF_UNIX ? server_bind_unix(fd, l)
-					  : bind(fd, (const struct sockaddr *)&l->addr, l->addr_len)) < 0 ||
-	    listen(fd, SOMAXCONN) < 0) {
+					  : bind(fd, (const struct sockaddr *)&l->addr, l->addr_len)) < 0) {
 		log_error("listen %s: %s", l->text, strerror(errno));
 		close(fd);
 		return -1;
@@ -1232,13 +1253,16 @@ static int server_listen_one(const struct config_listen *l, bool is_admin, bool 
 	sl->cfg = l;
 	sl->is_admin = is_admin;
 	sl->is_peer = is_peer;
-	event_assign(&sl->ev, server.base, fd, EV_READ | EV_PERSIST, server_accept_cb, sl);
-	if (event_add(&sl->ev, NULL) < 0) {
-		log_error("listen %s: event_add failed", l->text);
-		return -1;
+	return is_peer ? server_accept_on(sl) : 0;
+}
+
+int server_accept_clients(void)
+{
+	for (size_t i = 0; i < server.n_listeners; i++) {
+		struct server_listener *sl = &server.listeners[i];
+		if (sl->fd >= 0 && !sl->listening && server_accept_on(sl) < 0)
+			return -1;
 	}
-	log_info("listening on %s%s", l->text,
-		 is_admin ? " (admin: /metrics, /healthz)" : is_peer ? " (cluster: peers' requests)" : "");
 	return 0;
 }
 
@@ -1266,7 +1290,8 @@ static void server_listener_close(struct server_listener *sl)
 
 	if (sl->fd < 0)
 		return;
-	event_del(&sl->ev);
+	if (sl->listening)
+		event_del(&sl->ev);
 	close(sl->fd);
 	sl->fd = -1;
 	/* a balancer that connects now is refused, as on a closed port */

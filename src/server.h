@@ -77,10 +77,16 @@ struct conn {
 };
 
 /* Binds every listener of <cfg>; accepted connections start with
- * <handler>.  Returns 0, or -1 with the failing address logged. */
+ * <handler>.  cluster_listen listens at once, the others from
+ * server_accept_clients() on: until then a client is refused (or, with
+ * reuseport, goes to the processes already listening).  Returns 0, or -1
+ * with the failing address logged. */
 int server_start(struct event_base *base, const struct config *cfg,
 		 const struct conn_handler *handler)
 	__attribute__((warn_unused_result));
+/* Listens on the client and admin listeners.  Returns 0, or -1 with the
+ * failing address logged. */
+int server_accept_clients(void) __attribute__((warn_unused_result));
 /* Closes the client listeners: no new clients from now on.  cluster_listen
  * stays open until server_cleanup(), so that peers can still reach the
  * sessions a drain has not closed yet. */

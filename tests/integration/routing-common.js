@@ -61,4 +61,4 @@ async function redis() {
   return r;
 }
 
-module.exports = { SECRET, tmp, cleanups, instances, redis };
+module.exports = { SECRET, RAW, ROUTED, tmp, cleanups, instances, redis, metricsAt };

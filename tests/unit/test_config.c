@@ -352,8 +352,8 @@ static void cluster_connection_caps_take_their_ranges(void **state)
 	struct config cfg;
 
 	config_defaults(&cfg);
-	assert_int_equal(cfg.cluster_max_unauthenticated, 256);
-	assert_int_equal(cfg.cluster_max_unauthenticated_per_ip, 32);
+	assert_int_equal(cfg.cluster_max_unauthenticated, 4096);
+	assert_int_equal(cfg.cluster_max_unauthenticated_per_ip, 1024);
 	assert_int_equal(cfg.cluster_max_upstreams, 0);
 	config_test_parse_ok(&cfg, "cluster_max_upstreams 1000000\n");
 	assert_int_equal(cfg.cluster_max_upstreams, 1000000);
