@@ -121,53 +121,23 @@ let provider;
 let other;
 const open = h.trackedClients();
 
-const raw = (p, o) => `
-namespace /a {
+/** The block of namespace <nsp>, its keys fetched from <url>, with <lines>. */
+const block = (nsp, url, ...lines) => `namespace ${nsp} {
     auth                  jwt
-    jwt_jwks_url          https://localhost:${p}/a
+    jwt_jwks_url          ${url}
     jwt_jwks_ca_file      ${file('ca.pem')}
-    jwt_jwks_refresh      1h
-    jwt_jwks_refresh_min  1s
-    jwt_jwks_timeout      2s
-    jwt_jwks_max_size     4K
-    jwt_jwks_max_keys     3
-}
-namespace /tick {
-    auth                  jwt
-    jwt_jwks_url          https://127.0.0.1:${p}/tick
-    jwt_jwks_ca_file      ${file('ca.pem')}
-    jwt_jwks_refresh      1s
-}
-namespace /wrong {
-    auth                  jwt
-    jwt_jwks_url          https://127.0.0.1:${o}/wrong
-    jwt_jwks_ca_file      ${file('ca.pem')}
-    jwt_jwks_refresh_min  1h
-}
-namespace /slow {
-    auth                  jwt
-    jwt_jwks_url          https://127.0.0.1:${p}/slow
-    jwt_jwks_ca_file      ${file('ca.pem')}
-    jwt_jwks_timeout      1m
-    jwt_jwks_wait         300ms
-}
-namespace /flood {
-    auth                  jwt
-    jwt_jwks_url          https://127.0.0.1:${p}/flood
-    jwt_jwks_ca_file      ${file('ca.pem')}
-    jwt_jwks_refresh      1h
-    jwt_jwks_refresh_min  1s
-    jwt_jwks_timeout      1m
-    jwt_jwks_wait         1m
-}
-namespace /limit {
-    auth                  jwt
-    jwt_jwks_url          https://127.0.0.1:${p}/limit
-    jwt_jwks_ca_file      ${file('ca.pem')}
-    jwt_jwks_refresh      1h
-    jwt_jwks_refresh_min  1h
-}
+${lines.map((l) => `    ${l}\n`).join('')}}
 `;
+const raw = (p, o) => [
+  block('/a', `https://localhost:${p}/a`, 'jwt_jwks_refresh 1h', 'jwt_jwks_refresh_min 1s',
+    'jwt_jwks_timeout 2s', 'jwt_jwks_max_size 4K', 'jwt_jwks_max_keys 3'),
+  block('/tick', `https://127.0.0.1:${p}/tick`, 'jwt_jwks_refresh 1s'),
+  block('/wrong', `https://127.0.0.1:${o}/wrong`, 'jwt_jwks_refresh_min 1h'),
+  block('/slow', `https://127.0.0.1:${p}/slow`, 'jwt_jwks_timeout 1m', 'jwt_jwks_wait 300ms'),
+  block('/flood', `https://127.0.0.1:${p}/flood`, 'jwt_jwks_refresh 1h', 'jwt_jwks_refresh_min 1s',
+    'jwt_jwks_timeout 1m', 'jwt_jwks_wait 1m'),
+  block('/limit', `https://127.0.0.1:${p}/limit`, 'jwt_jwks_refresh 1h', 'jwt_jwks_refresh_min 1h'),
+].join('');
 // CONNECTs waiting for a fetch (or a backend), in the process and per address
 const MAX_PENDING = 12;
 const PER_IP = 6;
