@@ -192,19 +192,28 @@ function release(r, mode = 'ok') {
   answer();
 }
 
+/**
+ * The official client on /a with token <tok>: its CONNECT waits for the
+ * fetch <r> holds, answered then; it connects with no connect_error.
+ */
+async function connectsThroughWait(r, tok) {
+  const s = h.sioClient(d.port, '/a', { transports: ['websocket'], auth: { token: tok } });
+  open.add(s);
+  const errors = [];
+  s.on('connect_error', (e) => errors.push(e.message));
+  await h.waitFor(() => r.release, { what: 'the fetch of /a, held' });
+  await pending(1);
+  release(r);
+  await h.sioConnected(s);
+  s.disconnect();
+  assert.deepEqual(errors, [], 'no connect_error: the CONNECT waited for the fetch');
+}
+
 test('a CONNECT before the first fetch answered waits for it and connects on its first attempt', { skip }, async () => {
   const a = provider.route('/a');
   await h.waitFor(() => a.arrivals.length === 1 && a.release, { what: 'the first fetch of /a, held' });
   const m0 = await d.metrics();
-  const s = h.sioClient(d.port, '/a', { transports: ['websocket'], auth: { token: token('k1') } });
-  open.add(s);
-  const errors = [];
-  s.on('connect_error', (e) => errors.push(e.message));
-  await pending(1);
-  release(a);
-  await h.sioConnected(s);
-  s.disconnect();
-  assert.deepEqual(errors, [], 'no connect_error');
+  await connectsThroughWait(a, token('k1'));
   const m = await d.metrics();
   assert.equal(delta(m0, m, 'jwks_connect_waits_total'), 1);
   assert.equal(m.roomcast_connects_pending, 0);
@@ -240,16 +249,8 @@ test('after a rotation, the official client with a token of the new key connects
   // the provider rotates; roomcastd has not fetched since
   a.jwks = set('k2', 'k3');
   a.mode = 'hold';
-  const s = h.sioClient(d.port, '/a', { transports: ['websocket'], auth: { token: token('k2') } });
-  open.add(s);
-  const errors = [];
-  s.on('connect_error', (e) => errors.push(e.message));
-  await h.waitFor(() => a.arrivals.length === seen + 1 && a.release, { what: 'the fetch kid k2 asked for, held' });
-  await pending(1);
-  release(a);
-  await h.sioConnected(s);
-  s.disconnect();
-  assert.deepEqual(errors, [], 'no connect_error: the CONNECT waited for the fetch');
+  await connectsThroughWait(a, token('k2'));
+  assert.equal(a.arrivals.length, seen + 1, 'one fetch, asked for by kid k2');
   let m = await d.metrics();
   assert.equal(delta(m0, m, 'jwks_connect_waits_total'), 1);
   assert.equal(delta(m0, m, 'jwks_kid_refreshes_total'), 1);
