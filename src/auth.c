@@ -177,8 +177,9 @@ const char *auth_backend_refuse(enum auth_backend_reason why)
 	return auth_refuse(AUTH_FIRST_BACKEND + (int)why);
 }
 
-const char *auth_connect(const struct config_namespace *ns, const json_t *payload,
-			 const char *bearer, int64_t now_s, json_t **claims)
+enum auth_verdict auth_connect(const struct config_namespace *ns, const json_t *payload,
+			       const char *bearer, int64_t now_s, bool may_wait, json_t **claims,
+			       const char **refusal)
 {
 	const json_t *field = json_object_get(payload, "token");
 	struct jwt_policy policy = {
@@ -191,25 +192,35 @@ const char *auth_connect(const struct config_namespace *ns, const json_t *payloa
 	size_t len = strlen(bearer);
 
 	*claims = NULL;
+	*refusal = NULL;
 	if (ns->auth != CONFIG_AUTH_JWT)
-		return NULL;
-	if (field && !json_is_string(field))
-		return auth_refuse(-JWT_ERR_MALFORMED);
+		return AUTH_ACCEPT;
+	if (field && !json_is_string(field)) {
+		*refusal = auth_refuse(-JWT_ERR_MALFORMED);
+		return AUTH_REFUSE;
+	}
 	if (field) {
 		token = json_string_value(field);
 		len = json_string_length(field);
 	}
-	if (len == 0)
-		return auth_refuse(AUTH_MISSING);
+	if (len == 0) {
+		*refusal = auth_refuse(AUTH_MISSING);
+		return AUTH_REFUSE;
+	}
 	bool is_fetched = ns->jwt_key == CONFIG_JWT_KEY_URL;
 	const struct jwt_keys *keys = is_fetched ? jwks_keys(ns) : auth.keys[ns - auth.cfg->namespaces];
 	enum jwt_result r = jwt_verify(keys, &policy, token, len, now_s, claims);
 
-	/* The provider may have rotated: this CONNECT is refused, the set is
-	 * fetched again (rate-limited) for the client's next attempt. */
-	if (is_fetched && (r == JWT_ERR_NO_KEY_FOR_KID || r == JWT_ERR_NO_KEYS))
-		jwks_refresh_wanted(ns);
-	return r == JWT_OK ? NULL : auth_refuse(-r);
+	/* The provider may have rotated: the set is fetched again
+	 * (rate-limited), and the CONNECT waits for a fetch under way;
+	 * without one, the kid is refused now, for the next attempt. */
+	if (is_fetched && (r == JWT_ERR_NO_KEY_FOR_KID || r == JWT_ERR_NO_KEYS) &&
+	    jwks_refresh_wanted(ns) && may_wait && ns->jwt_jwks_wait_ms > 0)
+		return AUTH_WAIT;
+	if (r == JWT_OK)
+		return AUTH_ACCEPT;
+	*refusal = auth_refuse(-r);
+	return AUTH_REFUSE;
 }
 
 int64_t auth_expiry(const struct config_namespace *ns, const json_t *claims)

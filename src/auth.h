@@ -17,6 +17,7 @@
 #ifndef ROOMCAST_AUTH_H
 #define ROOMCAST_AUTH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -38,16 +39,24 @@ int auth_reload_prepare(const struct config *next, char *err, size_t err_len)
 	__attribute__((warn_unused_result));
 void auth_reload_commit(void);
 
+enum auth_verdict { AUTH_ACCEPT, AUTH_REFUSE, AUTH_WAIT };
+
 /* Decides a CONNECT to namespace <ns> (one of the config's), whose auth
  * object is <payload> (NULL if none) on a session opened with bearer
- * token <bearer> ("" if none), at <now_s>.  Returns NULL when the socket
- * may connect, with *<claims> the token's claims (a new reference the
- * caller owns; NULL under auth none); else the reason for its
- * connect_error, counted. */
-const char *auth_connect(const struct config_namespace *ns, const json_t *payload,
-			 const char *bearer, int64_t now_s, json_t **claims);
+ * token <bearer> ("" if none), at <now_s>.  AUTH_ACCEPT: the socket may
+ * connect, with *<claims> the token's claims (a new reference the caller
+ * owns; NULL under auth none).  AUTH_REFUSE: *<refusal> is the reason for
+ * its connect_error, counted.  AUTH_WAIT, only when <may_wait> and the
+ * namespace's jwt_jwks_wait is not 0: its jwt_jwks_url set lacks the
+ * token's kid (or there is none yet) and a fetch that may bring it is
+ * under way; the caller holds the CONNECT and asks again (without
+ * <may_wait>) at the fetch's end.  Nothing is counted for it. */
+enum auth_verdict auth_connect(const struct config_namespace *ns, const json_t *payload,
+			       const char *bearer, int64_t now_s, bool may_wait, json_t **claims,
+			       const char **refusal);
 
-/* Why a CONNECT to an auth backend namespace was refused:
+/* Why a CONNECT nsp.c held was refused (auth backend's wait for a
+ * backend, or auth jwt's for a jwt_jwks_url fetch):
  * X(name, what the client reads, metrics label).  The client reads a
  * backend's own message when it refused. */
 #define AUTH_BACKEND_MAP(X)                                                              \
@@ -55,7 +64,8 @@ const char *auth_connect(const struct config_namespace *ns, const json_t *payloa
 	X(AUTH_BACKEND_TIMEOUT, "backend did not answer", "backend_did_not_answer")        \
 	X(AUTH_BACKEND_BUSY, "too many connects waiting", "too_many_connects_waiting")     \
 	X(AUTH_BACKEND_UNAVAILABLE, "backend unavailable", "backend_unavailable")          \
-	X(AUTH_BACKEND_INVALID, "invalid backend answer", "invalid_backend_answer")
+	X(AUTH_BACKEND_INVALID, "invalid backend answer", "invalid_backend_answer")        \
+	X(AUTH_KEYS_TIMEOUT, "signing keys not fetched in time", "signing_keys_not_fetched_in_time")
 
 enum auth_backend_reason {
 #define AUTH_BACKEND_ENUM(name, text, label) name,

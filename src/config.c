@@ -405,6 +405,11 @@ static const struct config_key config_keys[] = {
 	  .max = CONFIG_MINUTE_MS, .default_value = "10s",
 	  .why = "a key set is a few KiB: a provider that takes longer is down",
 	  .applies_with = "jwt_jwks_url" },
+	{ .name = "jwt_jwks_wait", .set = config_set_duration, .scope = CONFIG_SCOPE_NAMESPACE,
+	  .max_values = 1, .field = CONFIG_NS_FIELD(jwt_jwks_wait_ms, uint32_t), .min = 0,
+	  .max = CONFIG_MINUTE_MS, .default_value = "5s",
+	  .why = "a fetch takes well under a second; clients give up on a connect after 20s",
+	  .applies_with = "jwt_jwks_url" },
 	{ .name = "jwt_jwks_max_size", .set = config_set_size, .scope = CONFIG_SCOPE_NAMESPACE,
 	  .max_values = 1, .field = CONFIG_NS_FIELD(jwt_jwks_max_size, size_t),
 	  .min = CONFIG_KIB, .max = 16 * CONFIG_MIB, .default_value = "1M",
@@ -2256,7 +2261,8 @@ static int config_auth_problem(struct config_parser *ps, const struct config_nam
 						"jwt_audience", "jwt_redact_token" };
 	static const char *const url_keys[] = { "jwt_jwks_ca_file", "jwt_jwks_refresh",
 						"jwt_jwks_refresh_min", "jwt_jwks_timeout",
-						"jwt_jwks_max_size", "jwt_jwks_max_keys" };
+						"jwt_jwks_wait", "jwt_jwks_max_size",
+						"jwt_jwks_max_keys" };
 
 	if (ns->auth == CONFIG_AUTH_JWT && ns->jwt_key == CONFIG_JWT_KEY_NONE) {
 		ps->line = config_first_line(ps, "auth");

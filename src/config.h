@@ -113,6 +113,7 @@ struct config_namespace {
 	uint32_t jwt_jwks_refresh_ms;             /* a fetched JWKS is fetched again this often */
 	uint32_t jwt_jwks_refresh_min_ms;         /* shortest gap between two fetches */
 	uint32_t jwt_jwks_timeout_ms;             /* one fetch, from resolving to the last byte */
+	uint32_t jwt_jwks_wait_ms;                /* a CONNECT held for a fetch; 0 = refused at once */
 	size_t jwt_jwks_max_size;                 /* longest JWKS response body */
 	uint32_t jwt_jwks_max_keys;               /* most keys a fetched JWKS may list */
 	char jwt_issuer[CONFIG_MAX_JWT_STRING + 1];   /* "" = iss not checked */

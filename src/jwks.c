@@ -18,7 +18,8 @@
  * after a success the next at jwt_jwks_refresh, after a failure at
  * jwt_jwks_refresh_min; a token with an unknown kid brings it forward to
  * jwt_jwks_refresh_min after the last fetch began.  One fetch per source
- * at a time.
+ * at a time.  The end of each fetch calls nsp.c back (jwks.fetch_end), so
+ * that CONNECTs held for it are verified against the set it left.
  *
  * Limits: jwt_jwks_max_size bytes of body (JWKS_MAX_HEADERS of head),
  * jwt_jwks_timeout for the whole fetch from resolving to the last byte,
@@ -79,6 +80,7 @@ static struct {
 	size_t n;
 	struct jwks_source *of_ns[CONFIG_MAX_NAMESPACES]; /* by the config's namespace index */
 	int ssl_index;                 /* SSL ex_data slot holding the source */
+	void (*fetch_end)(void);       /* called at the end of every fetch, or NULL */
 } jwks = { .ssl_index = -1 };
 
 static uint64_t jwks_now_ms(void)
@@ -180,6 +182,8 @@ static void jwks_fetch_end(struct jwks_source *src, struct jwt_keys *keys)
 		jwks_schedule(src, jwks_now_ms() + ns->jwt_jwks_refresh_min_ms);
 	}
 	event_active(src->reap, 0, 0);
+	if (jwks.fetch_end)
+		jwks.fetch_end();
 }
 
 /* Why a request ended without a response, as far as we can tell. */
@@ -549,18 +553,36 @@ const struct jwt_keys *jwks_keys(const struct config_namespace *ns)
 	return src ? src->keys : NULL;
 }
 
-void jwks_refresh_wanted(const struct config_namespace *ns)
+static bool jwks_is_under_way(const struct jwks_source *src)
+{
+	return src->is_fetching || (src->next_ms && src->next_ms <= jwks_now_ms());
+}
+
+bool jwks_fetch_under_way(const struct config_namespace *ns)
+{
+	struct jwks_source *src = jwks_of(ns);
+
+	return src && jwks_is_under_way(src);
+}
+
+bool jwks_refresh_wanted(const struct config_namespace *ns)
 {
 	struct jwks_source *src = jwks_of(ns);
 	uint64_t at;
 
 	if (!src || src->is_fetching)
-		return;
+		return src != NULL;
 	at = src->started_ms + src->ns->jwt_jwks_refresh_min_ms;
 	if (at < jwks_now_ms())
 		at = jwks_now_ms();
-	if (src->next_ms && src->next_ms <= at)
-		return;
-	metrics_inc(jwks_kid_refreshes_total);
-	jwks_schedule(src, at);
+	if (!src->next_ms || src->next_ms > at) {
+		metrics_inc(jwks_kid_refreshes_total);
+		jwks_schedule(src, at);
+	}
+	return jwks_is_under_way(src);
+}
+
+void jwks_set_fetch_end(void (*cb)(void))
+{
+	jwks.fetch_end = cb;
 }

@@ -7,12 +7,13 @@
  * every jwt_jwks_refresh, and sooner when a token names a kid it does
  * not know (at most once per jwt_jwks_refresh_min).  A failed fetch keeps
  * the last good set.  auth.c asks it for the keys of a CONNECT's
- * namespace; nothing waits for a fetch: until the first one succeeds a
- * CONNECT is refused ("signing keys not fetched yet").
+ * namespace and whether a fetch is under way; nsp.c holds such a CONNECT
+ * until jwks calls it back at the end of the fetch (jwks_set_fetch_end()).
  */
 #ifndef ROOMCAST_JWKS_H
 #define ROOMCAST_JWKS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "config.h"
@@ -44,7 +45,18 @@ const struct jwt_keys *jwks_keys(const struct config_namespace *ns);
 
 /* A token for <ns> named a kid its set does not hold (or there is no set
  * yet): fetch again now, or at jwt_jwks_refresh_min after the last fetch
- * started, whichever is later.  Does nothing while a fetch is running. */
-void jwks_refresh_wanted(const struct config_namespace *ns);
+ * started, whichever is later.  Does nothing while a fetch is running.
+ * Returns jwks_fetch_under_way(<ns>): whether waiting for the fetch may
+ * bring the kid, or only a later one (rate-limited) can. */
+bool jwks_refresh_wanted(const struct config_namespace *ns);
+
+/* Whether a fetch of <ns>'s set is running or due now (it starts once the
+ * loop runs again): its end will call the fetch_end callback. */
+bool jwks_fetch_under_way(const struct config_namespace *ns);
+
+/* <cb> is called at the end of every fetch, whatever its outcome, once
+ * the set is replaced or kept (from the loop; no fetch is running for that
+ * set then).  Set once at start-up: nsp.c ends the CONNECTs it holds. */
+void jwks_set_fetch_end(void (*cb)(void));
 
 #endif

@@ -83,6 +83,7 @@
 	X(jwks_fetches_total, "fetches of a jwt_jwks_url started") \
 	X(jwks_fetch_failures_total, "jwt_jwks_url fetches that failed or were refused: the last good set kept") \
 	X(jwks_kid_refreshes_total, "jwt_jwks_url fetches a token's unknown kid asked for (at most one per jwt_jwks_refresh_min)") \
+	X(jwks_connect_waits_total, "CONNECTs held for a jwt_jwks_url fetch under way (a kid the set lacks, or no set yet)") \
 	X(backend_records_total, "client records Redis added to the backend stream") \
 	X(backend_replies_total, "backend replies delivered to clients as acks")       \
 	X(backend_replies_dropped_total, "backend replies dropped: malformed, socket gone, ack id not awaited") \

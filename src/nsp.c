@@ -30,6 +30,11 @@
  * max_pending_connects_per_ip for one client address), one per
  * namespace of a session (a second CONNECT while one waits is a protocol
  * error, as a packet for a namespace not connected is).
+ * A CONNECT to an `auth jwt` namespace whose jwt_jwks_url set lacks the
+ * token's kid (or has no set yet) waits the same way, in the same
+ * accounting, while a fetch of the set is under way (jwks.c calls
+ * nsp_jwks_fetch_end() when one ends), for at most jwt_jwks_wait; then it
+ * is verified against the set the fetch left.
  * A CONNECT refused for the client's reasons (a bad token costs a
  * signature check) counts for its session, closed at
  * max_refused_connects_per_session, and for its address: past
@@ -52,6 +57,7 @@
 #include "cluster.h"
 #include "id.h"
 #include "jsonmem.h"
+#include "jwks.h"
 #include "log.h"
 #include "metrics.h"
 #include "nsp.h"
@@ -76,7 +82,7 @@ struct nsp_namespace {
 	struct room_index *rooms;
 	int64_t next_ack_id;           /* server-to-client ack ids, shared by its sockets */
 	struct server_delay *flush_delay; /* held broadcasts, NULL when flush_delay is 0 */
-	struct timeq auth_timeout;     /* auth backend: every nsp_pending's timer */
+	struct timeq auth_timeout;     /* every nsp_pending's timer: auth_backend_timeout or jwt_jwks_wait */
 	size_t n_sockets;              /* connected to it */
 };
 
@@ -88,7 +94,7 @@ struct nsp_client {
 	struct packet_reader reader;
 	struct nsp_socket *sockets;    /* connected namespaces, owned */
 	unsigned n_sockets;
-	unsigned n_pending;            /* its CONNECTs waiting for a backend, in nsp.pending */
+	unsigned n_pending;            /* its CONNECTs waiting (backend or fetch), in nsp.pending */
 	struct timeq_entry connect_timer; /* connect_timeout, until the first CONNECT */
 	uint16_t n_refused;            /* CONNECTs refused for the client's reasons */
 	bool failed;                   /* closing after bad input: ignore the rest */
@@ -110,9 +116,10 @@ struct nsp_socket {
 	struct nsp_socket *next;
 };
 
-/* A CONNECT to an auth backend namespace waiting for a backend's decision.
- * Its id is the socket's if accepted, and names it in the record and the
- * reply. */
+/* A CONNECT to an auth backend namespace waiting for a backend's decision
+ * (its id is the socket's if accepted, and names it in the record and the
+ * reply), or one to an auth jwt namespace waiting for a jwt_jwks_url fetch
+ * (is_jwks). */
 struct nsp_pending {
 	char id[ID_LEN + 1];
 	UT_hash_handle hh;             /* nsp.pending, keyed by id */
@@ -121,6 +128,7 @@ struct nsp_pending {
 	int64_t ack_id;                /* the record's ack: the reply must name it */
 	struct timeq_entry timer;      /* on ns->auth_timeout */
 	struct server_ip *ip;          /* its address's count (max_pending_connects_per_ip), NULL if none */
+	bool is_jwks;                  /* waits for a fetch, not a backend: no record, no reply */
 	size_t json_len;
 	char json[];                   /* the CONNECT payload's text, as sent */
 };
@@ -546,7 +554,8 @@ static struct nsp_pending *nsp_pending_find(const struct nsp_client *cl, const c
 	return NULL;
 }
 
-static void nsp_pending_end(struct nsp_pending *w)
+/* <w> no longer waits nor counts; the caller frees it. */
+static void nsp_pending_unlink(struct nsp_pending *w)
 {
 	struct nsp_client *cl = w->client;
 
@@ -556,15 +565,20 @@ static void nsp_pending_end(struct nsp_pending *w)
 	metrics_gauge_add(connects_pending, -1);
 	server_ip_release(w->ip, SERVER_IP_PENDING_CONNECTS);
 	timeq_stop(&w->timer);
+}
+
+static void nsp_pending_end(struct nsp_pending *w)
+{
+	nsp_pending_unlink(w);
 	free(w);
 }
 
-/* Holds CONNECT <p> to auth backend namespace <ns> and asks the backends
- * with a connect record.  Refused at once past max_pending_connects, or
- * past max_pending_connects_per_ip (one address cannot take every wait),
- * or when the record cannot even wait for Redis (backend_buffer full). */
-static void nsp_pending_start(struct nsp_client *cl, struct nsp_namespace *ns,
-			      const struct packet *p, const struct engine_handshake *hs)
+/* A wait for CONNECT <p> of <cl> to <ns>, holding its payload, not yet
+ * waiting (nsp_pending_add()).  NULL, the CONNECT refused at once, past
+ * max_pending_connects or past max_pending_connects_per_ip (one address
+ * cannot take every wait); or the session failed, out of memory. */
+static struct nsp_pending *nsp_pending_new(struct nsp_client *cl, struct nsp_namespace *ns,
+					   const struct packet *p)
 {
 	struct nsp_pending *w;
 	struct server_ip *ip;
@@ -572,39 +586,59 @@ static void nsp_pending_start(struct nsp_client *cl, struct nsp_namespace *ns,
 
 	if (nsp.n_pending >= nsp.cfg->max_pending_connects) {
 		nsp_connect_refuse(cl, ns, AUTH_BACKEND_BUSY, NULL, 0);
-		return;
+		return NULL;
 	}
 	ip = server_ip_take(engine_session_address(cl->s), SERVER_IP_PENDING_CONNECTS,
 			    nsp.cfg->max_pending_connects_per_ip, &refused);
 	if (refused) {
 		metrics_inc(sio_connects_pending_rejected_per_ip_total);
 		nsp_connect_refuse(cl, ns, AUTH_BACKEND_BUSY, NULL, 0);
-		return;
+		return NULL;
 	}
 	if (!(w = calloc(1, sizeof *w + p->json_len)) || id_generate(w->id) < 0) {
 		free(w);
 		server_ip_release(ip, SERVER_IP_PENDING_CONNECTS);
 		nsp_client_fail(cl, "out of memory");
-		return;
+		return NULL;
 	}
 	w->ip = ip;
 	w->client = cl;
 	w->ns = ns;
-	w->ack_id = nsp.next_connect_ack++;
 	w->json_len = p->json_len;
 	memcpy(w->json, p->json, p->json_len);
+	return w;
+}
+
+/* <w> waits, for its namespace's auth_timeout at most. */
+static void nsp_pending_add(struct nsp_pending *w)
+{
+	HASH_ADD(hh, nsp.pending, id, ID_LEN, w);
+	nsp.n_pending++;
+	metrics_gauge_add(connects_pending, 1);
+	w->client->n_pending++;
+	timeq_start(&w->ns->auth_timeout, &w->timer);
+}
+
+/* Holds CONNECT <p> to auth backend namespace <ns> and asks the backends
+ * with a connect record; refused at once past the bounds of
+ * nsp_pending_new(), or when the record cannot even wait for Redis
+ * (backend_buffer full). */
+static void nsp_pending_start(struct nsp_client *cl, struct nsp_namespace *ns,
+			      const struct packet *p, const struct engine_handshake *hs)
+{
+	struct nsp_pending *w = nsp_pending_new(cl, ns, p);
+
+	if (!w)
+		return;
+	w->ack_id = nsp.next_connect_ack++;
 	struct backend_socket bs = { ns->cfg->name, ns->cfg->name_len, w->id, "", 0, w->ack_id };
 	if (nsp_connect_record(&bs, p->data, NULL, hs, false) < 0) {
-		server_ip_release(ip, SERVER_IP_PENDING_CONNECTS);
+		server_ip_release(w->ip, SERVER_IP_PENDING_CONNECTS);
 		free(w);
 		nsp_connect_refuse(cl, ns, AUTH_BACKEND_UNAVAILABLE, NULL, 0);
 		return;
 	}
-	HASH_ADD(hh, nsp.pending, id, ID_LEN, w);
-	nsp.n_pending++;
-	metrics_gauge_add(connects_pending, 1);
-	cl->n_pending++;
-	timeq_start(&ns->auth_timeout, &w->timer);
+	nsp_pending_add(w);
 }
 
 /* <w>'s session closed for <reason> while the backends decide: the
@@ -615,20 +649,118 @@ static void nsp_pending_abandon(struct nsp_pending *w, const char *reason)
 	const struct config_namespace *ns = w->ns->cfg;
 	struct backend_socket bs = { ns->name, ns->name_len, w->id, "", 0, PACKET_NO_ACK };
 
-	if (backend_wants_lifecycle(ns))
+	if (!w->is_jwks && backend_wants_lifecycle(ns))
 		backend_forward_disconnect(&bs, reason);
 	nsp_pending_end(w);
 }
 
-/* No decision within auth_backend_timeout. */
+/* No decision within auth_backend_timeout, or no fetch ended within
+ * jwt_jwks_wait. */
 static void nsp_pending_fire(struct timeq_entry *e)
 {
 	struct nsp_pending *w = timeq_owner(e, struct nsp_pending, timer);
 	struct nsp_client *cl = w->client;
 	struct nsp_namespace *ns = w->ns;
+	enum auth_backend_reason why = w->is_jwks ? AUTH_KEYS_TIMEOUT : AUTH_BACKEND_TIMEOUT;
 
 	nsp_pending_end(w);
-	nsp_connect_refuse(cl, ns, AUTH_BACKEND_TIMEOUT, NULL, 0);
+	nsp_connect_refuse(cl, ns, why, NULL, 0);
+}
+
+/* Verifies CONNECT <p> of <cl> to <ns> (auth none or jwt) and connects its
+ * socket, or refuses it.  With <may_wait>, one whose jwt_jwks_url set may
+ * get the token's kid from a fetch under way waits for the fetch's end
+ * (nsp_jwks_fetch_end()), within the bounds of nsp_pending_new(). */
+static void nsp_connect_verify(struct nsp_client *cl, struct nsp_namespace *ns,
+			       const struct packet *p, const struct engine_handshake *hs,
+			       bool may_wait)
+{
+	const char *refusal;
+	json_t *claims;
+	struct nsp_pending *w;
+
+	switch (auth_connect(ns->cfg, p->data, hs->bearer, nsp_now_ms() / 1000, may_wait, &claims,
+			     &refusal)) {
+	case AUTH_WAIT:
+		if ((w = nsp_pending_new(cl, ns, p)) != NULL) {
+			w->is_jwks = true;
+			metrics_inc(jwks_connect_waits_total);
+			nsp_pending_add(w);
+		}
+		return;
+	case AUTH_REFUSE:
+		nsp_connect_error(cl, p->nsp, p->nsp_len, refusal, strlen(refusal));
+		nsp_connect_refused(cl);
+		return;
+	case AUTH_ACCEPT:
+		break;
+	}
+	struct nsp_socket *sock = nsp_socket_new(cl, ns, p, claims, NULL);
+	if (sock) {
+		nsp_lifecycle_connect(sock, p->data, claims, hs);
+		nsp_socket_grant(sock, claims);
+	}
+	json_decref(claims);
+	if (!sock) {
+		nsp_client_fail(cl, "out of memory");
+		return;
+	}
+	nsp_socket_attach(cl, sock);
+}
+
+/* The fetch <w> waited for ended: its CONNECT is verified against the set
+ * the fetch left.  <w> leaves the accounting first and is freed last: its
+ * payload is the packet's, and a refusal may close the session. */
+static void nsp_pending_verify(struct nsp_pending *w)
+{
+	struct nsp_client *cl = w->client;
+	struct nsp_namespace *ns = w->ns;
+	struct packet p = { .type = PACKET_CONNECT, .nsp = ns->cfg->name,
+			    .nsp_len = ns->cfg->name_len, .json = (const uint8_t *)w->json,
+			    .json_len = w->json_len };
+	struct engine_handshake hs;
+
+	nsp_pending_unlink(w);
+	/* The payload was parsed once already: only memory can fail here. */
+	if (w->json_len && jsonmem_load(p.json, p.json_len, 0, &p.data) != JSONMEM_OK) {
+		nsp_client_fail(cl, "out of memory");
+	} else {
+		engine_session_handshake(cl->s, &hs);
+		nsp_connect_verify(cl, ns, &p, &hs, false);
+	}
+	json_decref(p.data);
+	free(w);
+}
+
+/* A jwt_jwks_url fetch ended: every CONNECT waiting for a set no longer
+ * being fetched is verified.  Their ids are taken first: a verification
+ * may close a session, and with it another wait of that client. */
+static void nsp_jwks_fetch_end(void)
+{
+	char (*ids)[ID_LEN];
+	struct nsp_pending *w, *tmp;
+	size_t n = 0;
+
+	if (!nsp.n_pending)
+		return;
+	if (!(ids = malloc(nsp.n_pending * sizeof *ids))) {
+		log_warn("out of memory: CONNECTs waiting for signing keys wait for jwt_jwks_wait");
+		return;
+	}
+	HASH_ITER(hh, nsp.pending, w, tmp) {
+		const struct config_namespace *cfg = w->ns->cfg;
+		/* A reload may have made the namespace another kind meanwhile. */
+		if (w->is_jwks && cfg->auth == CONFIG_AUTH_JWT && cfg->jwt_key == CONFIG_JWT_KEY_URL &&
+		    !jwks_fetch_under_way(cfg))
+			memcpy(ids[n++], w->id, ID_LEN);
+	}
+	for (size_t i = 0; i < n; i++) {
+		w = NULL;
+		HASH_FIND(hh, nsp.pending, ids[i], ID_LEN, w);
+		if (w)
+			nsp_pending_verify(w);
+	}
+	free(ids);
 }
 
 static void nsp_on_connect(struct nsp_client *cl, const struct packet *p)
@@ -664,29 +796,12 @@ static void nsp_on_connect(struct nsp_client *cl, const struct packet *p)
 	if (ns->cfg->auth != CONFIG_AUTH_NONE && nsp_connect_refused_enough(cl, p))
 		return;
 	struct engine_handshake hs;
-	json_t *claims;
 	engine_session_handshake(cl->s, &hs);
 	if (ns->cfg->auth == CONFIG_AUTH_BACKEND) {
 		nsp_pending_start(cl, ns, p, &hs);
 		return;
 	}
-	const char *refusal = auth_connect(ns->cfg, p->data, hs.bearer, nsp_now_ms() / 1000, &claims);
-	if (refusal) {
-		nsp_connect_error(cl, p->nsp, p->nsp_len, refusal, strlen(refusal));
-		nsp_connect_refused(cl);
-		return;
-	}
-	struct nsp_socket *sock = nsp_socket_new(cl, ns, p, claims, NULL);
-	if (sock) {
-		nsp_lifecycle_connect(sock, p->data, claims, &hs);
-		nsp_socket_grant(sock, claims);
-	}
-	json_decref(claims);
-	if (!sock) {
-		nsp_client_fail(cl, "out of memory");
-		return;
-	}
-	nsp_socket_attach(cl, sock);
+	nsp_connect_verify(cl, ns, p, &hs, true);
 }
 
 /* --- room policy ---------------------------------------------------------- */
@@ -1278,7 +1393,7 @@ bool nsp_connect_waits(const char *sid)
 	struct nsp_pending *w = NULL;
 
 	HASH_FIND(hh, nsp.pending, sid, ID_LEN, w);
-	return w != NULL;
+	return w != NULL && !w->is_jwks;
 }
 
 const char *nsp_connect_answer(const char *sid, int64_t ack_id, const json_t *args)
@@ -1286,7 +1401,7 @@ const char *nsp_connect_answer(const char *sid, int64_t ack_id, const json_t *ar
 	struct nsp_pending *w = NULL;
 
 	HASH_FIND(hh, nsp.pending, sid, ID_LEN, w);
-	if (!w)
+	if (!w || w->is_jwks)
 		return NULL;
 	if (w->ack_id != ack_id)
 		return "ack id not awaited (forged, late or answered)";
@@ -1735,8 +1850,12 @@ const struct engine_callbacks nsp_engine_callbacks = {
 	.on_close = nsp_session_close,
 };
 
+/* How long a CONNECT to <ns> may wait: for a jwt_jwks_url fetch, or for
+ * a backend's decision. */
 static uint32_t nsp_auth_timeout_ms(const struct config_namespace *ns)
 {
+	if (ns->auth == CONFIG_AUTH_JWT)
+		return ns->jwt_jwks_wait_ms;
 	return ns->auth_backend_timeout_ms ? ns->auth_backend_timeout_ms
 					   : nsp.cfg->auth_backend_timeout_ms;
 }
@@ -1792,6 +1911,7 @@ int nsp_init(struct event_base *base, const struct config *cfg)
 		return -1;
 	nsp.next_connect_ack = 1;
 	metrics_collector_register(nsp_collect);
+	jwks_set_fetch_end(nsp_jwks_fetch_end);
 	for (size_t i = 0; i < cfg->n_namespaces; i++) {
 		if (nsp_namespace_add(i) < 0) {
 			nsp_cleanup();
@@ -1824,6 +1944,7 @@ void nsp_cleanup(void)
 		server_delay_free(nsp.namespaces[i].flush_delay);
 		timeq_cleanup(&nsp.namespaces[i].auth_timeout);
 	}
+	jwks_set_fetch_end(NULL);
 	free(nsp.namespaces);
 	nsp.namespaces = NULL;
 	nsp.n_namespaces = 0;

@@ -48,7 +48,7 @@ static const char *const config_test_keys[] = {
 	"namespace", "client_join", "join_event", "leave_event", "max_rooms_per_socket", "relay",
 	"flush_delay", "auth", "jwt_secret_file", "jwt_public_key_file", "jwt_jwks_file", "jwt_jwks_url",
 	"jwt_jwks_ca_file", "jwt_jwks_refresh", "jwt_jwks_refresh_min", "jwt_jwks_timeout",
-	"jwt_jwks_max_size", "jwt_jwks_max_keys", "jwt_issuer",
+	"jwt_jwks_wait", "jwt_jwks_max_size", "jwt_jwks_max_keys", "jwt_issuer",
 	"jwt_audience", "jwt_leeway", "jwt_redact_token", "user_room", "rooms_claim", "allow_join_claim", "forward",
 	"forward_events",
 };
@@ -2936,6 +2936,7 @@ static const struct {
 	{ "jwt_jwks_refresh", true, "", CONFIG_TEST_JWKS_BLOCK },
 	{ "jwt_jwks_refresh_min", true, "", CONFIG_TEST_JWKS_BLOCK },
 	{ "jwt_jwks_timeout", true, "", CONFIG_TEST_JWKS_BLOCK },
+	{ "jwt_jwks_wait", true, "", CONFIG_TEST_JWKS_BLOCK },
 };
 
 /* <text> (a duration as the man page writes it) in milliseconds. */
@@ -3165,16 +3166,18 @@ static void jwks_url_is_https_with_its_bounds_and_defaults(void **state)
 	assert_int_equal(ns->jwt_jwks_refresh_ms, 600000);
 	assert_int_equal(ns->jwt_jwks_refresh_min_ms, 30000);
 	assert_int_equal(ns->jwt_jwks_timeout_ms, 10000);
+	assert_int_equal(ns->jwt_jwks_wait_ms, 5000);
 	assert_int_equal(ns->jwt_jwks_max_size, 1024 * 1024);
 	assert_int_equal(ns->jwt_jwks_max_keys, 100);
 	config_test_parse_ok(&cfg, "namespace / {\n auth jwt\n jwt_jwks_url https://[::1]\n"
 				   " jwt_jwks_ca_file /etc/ca.pem\n jwt_jwks_refresh 1h\n"
-				   " jwt_jwks_refresh_min 1s\n jwt_jwks_timeout 1m\n"
+				   " jwt_jwks_refresh_min 1s\n jwt_jwks_timeout 1m\n jwt_jwks_wait 1m\n"
 				   " jwt_jwks_max_size 1K\n jwt_jwks_max_keys 10000\n}\n");
 	assert_string_equal(ns->jwt_jwks_ca_file, "/etc/ca.pem");
 	assert_int_equal(ns->jwt_jwks_refresh_ms, 3600000);
 	assert_int_equal(ns->jwt_jwks_refresh_min_ms, 1000);
 	assert_int_equal(ns->jwt_jwks_timeout_ms, 60000);
+	assert_int_equal(ns->jwt_jwks_wait_ms, 60000);
 	assert_int_equal(ns->jwt_jwks_max_size, 1024);
 	assert_int_equal(ns->jwt_jwks_max_keys, 10000);
 
@@ -3216,6 +3219,14 @@ static void jwks_url_is_https_with_its_bounds_and_defaults(void **state)
 					     "jwt_jwks_refresh_min: '999ms' out of range (1s..1h)");
 	config_test_expect_block_value_error("jwt_jwks_refresh", "61m",
 					     "jwt_jwks_refresh: '61m' out of range (1s..1h)");
+	/* 0: a CONNECT never waits for a fetch (refused at once, as before). */
+	config_test_parse_ok(&cfg, "namespace / {\n auth jwt\n jwt_jwks_url https://a/\n"
+				   " jwt_jwks_wait 0ms\n}\n");
+	assert_int_equal(ns->jwt_jwks_wait_ms, 0);
+	config_test_expect_block_value_error("jwt_jwks_wait", "61s",
+					     "jwt_jwks_wait: '61s' out of range (0ms..1m)");
+	config_test_expect_error("namespace / {\n auth jwt\n jwt_jwks_file f\n jwt_jwks_wait 1s\n}\n",
+				 CONFIG_TEST_FILE ":4: jwt_jwks_wait needs jwt_jwks_url in the same block");
 	config_test_expect_block_value_error("jwt_jwks_max_size", "17M",
 					     "jwt_jwks_max_size: '17M' out of range (1K..16M)");
 	config_test_expect_block_value_error("jwt_jwks_max_keys", "10001",
