@@ -58,7 +58,7 @@ TESTPROG_SRC := $(wildcard tests/programs/*.c)
 TESTPROG_BIN := $(TESTPROG_SRC:tests/programs/%.c=$(BUILD)/tests/%)
 
 .PHONY: all run test deps test-deps unit asan-unit fuzz fuzz-run integration asan-integration \
-	node-deps install uninstall clean bench bench-bin
+	node-deps install uninstall clean bench bench-bin FORCE
 
 PREFIX  ?= /usr/local
 .DELETE_ON_ERROR:
@@ -165,10 +165,33 @@ UNIT_PATHS := -e 's|/usr/local/sbin/roomcastd|$(SBINDIR)/roomcastd|g' \
 UNIT_TEMPLATE := -e 's|$(CONFDIR)/roomcast\.conf|$(CONFDIR)/%i.conf|g' \
                  -e 's|^Description=.*|& (%i)|'
 
-install: all
-	install -D -m 755 $(BUILD)/roomcastd $(DESTDIR)$(SBINDIR)/roomcastd
-	install -D -m 644 man/roomcastd.8 $(DESTDIR)$(MANDIR)/man8/roomcastd.8
-	install -D -m 644 man/roomcast.conf.5 $(DESTDIR)$(MANDIR)/man5/roomcast.conf.5
+# The installed binary reads $(CONFDIR)/roomcast.conf without -c: main.c,
+# the one file that names that path, is compiled again for it into
+# $(BUILD)/install/, and again whenever CONFDIR changes (the stamp file
+# holds the last one).  The man pages are installed naming it too.
+INSTALL_BIN := $(BUILD)/install/roomcastd
+MAN_PATHS   := -e 's|/etc/roomcast/|$(CONFDIR)/|g'
+
+$(BUILD)/install:
+	mkdir -p $@
+
+$(BUILD)/install/confdir: FORCE | $(BUILD)/install
+	@echo '$(CONFDIR)' | cmp -s - $@ || echo '$(CONFDIR)' > $@
+
+$(BUILD)/install/main.o: src/main.c $(wildcard src/*.h) $(BUILD)/install/confdir
+	$(CC) $(CFLAGS) -DCONFIG_DEFAULT_PATH='"$(CONFDIR)/roomcast.conf"' -c -o $@ $<
+
+$(INSTALL_BIN): $(BUILD)/install/main.o $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+FORCE:
+
+install: $(INSTALL_BIN)
+	install -D -m 755 $(INSTALL_BIN) $(DESTDIR)$(SBINDIR)/roomcastd
+	install -d $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5
+	sed $(MAN_PATHS) man/roomcastd.8 > $(DESTDIR)$(MANDIR)/man8/roomcastd.8
+	sed $(MAN_PATHS) man/roomcast.conf.5 > $(DESTDIR)$(MANDIR)/man5/roomcast.conf.5
+	chmod 644 $(DESTDIR)$(MANDIR)/man8/roomcastd.8 $(DESTDIR)$(MANDIR)/man5/roomcast.conf.5
 	install -D -m 644 conf/roomcast.conf $(DESTDIR)$(DOCDIR)/roomcast.conf.example
 	install -d $(DESTDIR)$(UNITDIR)
 	sed $(UNIT_PATHS) systemd/roomcastd.service > $(DESTDIR)$(UNITDIR)/roomcastd.service

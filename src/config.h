@@ -21,7 +21,11 @@
 
 #include "log.h"
 
+/* Read without -c.  `make install` builds the installed binary with its
+ * SYSCONFDIR's path (-DCONFIG_DEFAULT_PATH=...). */
+#ifndef CONFIG_DEFAULT_PATH
 #define CONFIG_DEFAULT_PATH "/etc/roomcast/roomcast.conf"
+#endif
 #define CONFIG_MAX_LISTEN 16
 #define CONFIG_MAX_CORS_ORIGINS 16
 #define CONFIG_MAX_ORIGIN_LEN 256

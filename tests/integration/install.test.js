@@ -1,6 +1,7 @@
 // install.test.js - `make install`, the systemd units and the installed
-// config (issue #13). Covers: install honours PREFIX, SBINDIR, SYSCONFDIR,
+// config (issues #13, #19). Covers: install honours PREFIX, SBINDIR, SYSCONFDIR,
 // MANDIR, UNITDIR and DESTDIR, and writes units naming the paths it used;
+// the installed binary reads SYSCONFDIR's roomcast.conf without -c;
 // `systemd-analyze verify` passes on roomcastd.service and an instance of
 // roomcastd@.service (its own config, NAME.conf), and `systemd-analyze
 // security --offline=yes` rates both at an exposure of 2.0 or less; every
@@ -61,6 +62,25 @@ test('install honours PREFIX, SYSCONFDIR, UNITDIR and DESTDIR; the units name th
   assert.ok(fs.existsSync(path.join(staged, 'etc/roomcast/roomcast.conf')));
   const stagedUnit = fs.readFileSync(path.join(staged, 'etc/systemd/system/roomcastd.service'), 'utf8');
   assert.match(stagedUnit, /^ExecStart=\/usr\/bin\/roomcastd -c \/etc\/roomcast\/roomcast.conf$/m, 'DESTDIR is not in the unit');
+});
+
+test('the installed binary reads SYSCONFDIR\'s config without -c; its man pages name it', { skip }, () => {
+  const root = path.join(tmp, 'real');
+  // installed by the test above, with SYSCONFDIR=<root>/etc
+  const checked = execFileSync(path.join(root, 'sbin/roomcastd'), ['-t'], { encoding: 'utf8' });
+  assert.equal(checked, `${root}/etc/roomcast/roomcast.conf: ok\n`);
+
+  const staged = path.join(tmp, 'staged-sysconf');
+  make('install', `DESTDIR=${staged}`, 'PREFIX=/usr', 'SYSCONFDIR=/opt/rc/etc');
+  const help = execFileSync(path.join(staged, 'usr/sbin/roomcastd'), ['-h'], { encoding: 'utf8' });
+  assert.match(help, /\(default \/opt\/rc\/etc\/roomcast\/roomcast\.conf\)/);
+  assert.ok(fs.existsSync(path.join(staged, 'opt/rc/etc/roomcast/roomcast.conf')));
+  const man = fs.readFileSync(path.join(staged, 'usr/share/man/man8/roomcastd.8'), 'utf8');
+  assert.match(man, /\/opt\/rc\/etc\/roomcast\/roomcast\.conf/);
+  assert.doesNotMatch(man.replaceAll('/opt/rc/etc/roomcast/', ''), /\/etc\/roomcast\//);
+  // the build's own binary keeps its default: install built another
+  assert.match(execFileSync(path.join(h.REPO, 'build/roomcastd'), ['-h'], { encoding: 'utf8' }),
+    /\(default \/etc\/roomcast\/roomcast\.conf\)/);
 });
 
 test('systemd-analyze: both units verify, and each exposure is at most 2.0', { skip }, (t) => {
