@@ -159,11 +159,16 @@ CONFDIR    := $(SYSCONFDIR)/roomcast
 
 # The shipped unit names /usr/local/sbin and /etc/roomcast: the installed
 # one names where install put the binary and the config.  The template
-# roomcastd@NAME.service is the same unit on $(CONFDIR)/NAME.conf.
+# roomcastd@NAME.service is the same unit on $(CONFDIR)/NAME.conf, with
+# its runtime and logs directories of its own (roomcast/NAME): systemd
+# removes a unit's RuntimeDirectory when it stops, and with it every unix
+# socket in it.
 UNIT_PATHS := -e 's|/usr/local/sbin/roomcastd|$(SBINDIR)/roomcastd|g' \
               -e 's|/etc/roomcast/|$(CONFDIR)/|g'
 UNIT_TEMPLATE := -e 's|$(CONFDIR)/roomcast\.conf|$(CONFDIR)/%i.conf|g' \
-                 -e 's|^Description=.*|& (%i)|'
+                 -e 's|^Description=.*|& (%i)|' \
+                 -e 's,^\(RuntimeDirectory\|LogsDirectory\)=roomcast$$,&/%i,' \
+                 -e 's|/run/roomcast/|/run/roomcast/%i/|g'
 
 # The installed binary reads $(CONFDIR)/roomcast.conf without -c: main.c,
 # the one file that names that path, is compiled again for it into

@@ -1,7 +1,8 @@
 // install.test.js - `make install`, the systemd units and the installed
 // config (issues #13, #19). Covers: install honours PREFIX, SBINDIR, SYSCONFDIR,
 // MANDIR, UNITDIR and DESTDIR, and writes units naming the paths it used;
-// the installed binary reads SYSCONFDIR's roomcast.conf without -c;
+// the installed binary reads SYSCONFDIR's roomcast.conf without -c; each
+// instance of the template has its own RuntimeDirectory and LogsDirectory;
 // `systemd-analyze verify` passes on roomcastd.service and an instance of
 // roomcastd@.service (its own config, NAME.conf), and `systemd-analyze
 // security --offline=yes` rates both at an exposure of 2.0 or less; every
@@ -54,6 +55,12 @@ test('install honours PREFIX, SYSCONFDIR, UNITDIR and DESTDIR; the units name th
   const tpl = fs.readFileSync(path.join(root, 'units/roomcastd@.service'), 'utf8');
   assert.match(tpl, new RegExp(`^ExecStart=${root}/sbin/roomcastd -c ${root}/etc/roomcast/%i.conf$`, 'm'));
   assert.match(tpl, /^Description=.* \(%i\)$/m);
+  // each instance its own runtime and logs directories: systemd removes a
+  // RuntimeDirectory at stop, with every unix socket in it
+  assert.match(tpl, /^RuntimeDirectory=roomcast\/%i$/m);
+  assert.match(tpl, /^LogsDirectory=roomcast\/%i$/m);
+  for (const line of tpl.match(/^\w+Directory=.*$/gm)) assert.match(line, /=roomcast\/%i$/, line);
+  assert.match(unit, /^RuntimeDirectory=roomcast$/m);
 
   const staged = path.join(tmp, 'staged');
   make('install', `DESTDIR=${staged}`, 'PREFIX=/usr', 'MANDIR=/usr/share/man', 'SBINDIR=/usr/bin');
