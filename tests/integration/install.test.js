@@ -11,7 +11,10 @@
 // drain) is one the unit's
 // SystemCallFilter allows; the installed config checks, listens on
 // loopback and lets no client join a room or reach another; uninstall
-// removes what install put there and keeps a config changed since.
+// removes what install put there, the links `systemctl enable` made to its
+// units and the directories install created (no other), and keeps a config
+// changed since; the shipped logrotate file rotates the log_file of both
+// units and then sends SIGUSR1 to their main processes.
 // roomcastd only.
 'use strict';
 
@@ -48,7 +51,7 @@ test('install honours PREFIX, SYSCONFDIR, UNITDIR and DESTDIR; the units name th
   installAt(root);
   for (const f of ['sbin/roomcastd', 'share/man/man8/roomcastd.8', 'share/man/man5/roomcast.conf.5',
     'share/doc/roomcast/roomcast.conf.example', 'etc/roomcast/roomcast.conf', 'units/roomcastd.service',
-    'units/roomcastd@.service']) assert.ok(fs.existsSync(path.join(root, f)), f);
+    'units/roomcastd@.service', 'etc/logrotate.d/roomcast']) assert.ok(fs.existsSync(path.join(root, f)), f);
   const unit = fs.readFileSync(path.join(root, 'units/roomcastd.service'), 'utf8');
   assert.match(unit, new RegExp(`^ExecStart=${root}/sbin/roomcastd -c ${root}/etc/roomcast/roomcast.conf$`, 'm'));
   assert.match(unit, /^ExecReload=\/bin\/kill -HUP \$MAINPID$/m);
@@ -223,4 +226,61 @@ test('uninstall removes what install put there, and keeps a changed config', { s
   make('uninstall', ...args);
   assert.equal(execFileSync('find', [root, '-type', 'f'], { encoding: 'utf8' }).trim(), '');
   assert.ok(!fs.existsSync(path.join(root, 'etc/roomcast')));
+});
+
+test('uninstall removes the links enabling its units and the directories install created, no other', { skip }, () => {
+  const staged = path.join(tmp, 'enabled');
+  // there before install: kept, even empty
+  fs.mkdirSync(path.join(staged, 'usr/local/sbin'), { recursive: true });
+  make('install', `DESTDIR=${staged}`);
+  const wants = path.join(staged, 'etc/systemd/system/multi-user.target.wants');
+  execFileSync('systemctl', [`--root=${staged}`, 'enable', 'roomcastd.service', 'roomcastd@eu.service'], { stdio: 'pipe' });
+  assert.ok(fs.lstatSync(path.join(wants, 'roomcastd@eu.service')).isSymbolicLink());
+  // another unit's link in the same folder stays
+  fs.symlinkSync('/lib/systemd/system/other.service', path.join(wants, 'other.service'));
+  const said = make('uninstall', `DESTDIR=${staged}`);
+  assert.match(said, /removed .*multi-user\.target\.wants\/roomcastd\.service/);
+  const left = execFileSync('find', [staged], { encoding: 'utf8' }).trim().split('\n').map((f) => path.relative(staged, f));
+  assert.deepEqual(left.sort(), ['', 'etc', 'etc/systemd', 'etc/systemd/system', 'etc/systemd/system/multi-user.target.wants',
+    'etc/systemd/system/multi-user.target.wants/other.service', 'usr', 'usr/local', 'usr/local/sbin']);
+
+  // enabled again, the folder holds only ours: it goes with them
+  fs.rmSync(path.join(wants, 'other.service'));
+  make('install', `DESTDIR=${staged}`);
+  execFileSync('systemctl', [`--root=${staged}`, 'enable', 'roomcastd.service'], { stdio: 'pipe' });
+  make('uninstall', `DESTDIR=${staged}`);
+  assert.ok(!fs.existsSync(wants));
+  assert.ok(fs.existsSync(path.join(staged, 'usr/local/sbin')));
+  assert.ok(!fs.existsSync(path.join(staged, 'usr/local/share')));
+});
+
+test('the shipped logrotate file rotates the logs of both units and sends their main processes SIGUSR1', { skip }, () => {
+  const root = path.join(tmp, 'logrotate');
+  installAt(root);
+  const shipped = path.join(root, 'etc/logrotate.d/roomcast');
+  execFileSync('logrotate', ['-d', '-s', path.join(root, 'state.dry'), shipped], { stdio: 'pipe' });
+
+  // the same file on a folder of the test's, with a systemctl that notes its arguments
+  const logs = path.join(root, 'logs');
+  fs.mkdirSync(path.join(logs, 'eu'), { recursive: true });
+  fs.writeFileSync(path.join(logs, 'roomcastd.log'), 'level=info msg=started\n');
+  fs.writeFileSync(path.join(logs, 'eu', 'roomcastd.log'), 'level=info msg=started\n');
+  const conf = path.join(root, 'logrotate.conf');
+  fs.writeFileSync(conf, fs.readFileSync(shipped, 'utf8').replaceAll('/var/log/roomcast/', `${logs}/`));
+  const bin = path.join(root, 'bin');
+  fs.mkdirSync(bin);
+  const calls = path.join(root, 'systemctl.calls');
+  fs.writeFileSync(path.join(bin, 'systemctl'), `#!/bin/sh\necho "$*" >> ${calls}\n`, { mode: 0o755 });
+  execFileSync('logrotate', ['-f', '-s', path.join(root, 'state'), conf],
+    { env: { ...process.env, PATH: `${bin}:${process.env.PATH}` }, stdio: 'pipe' });
+  for (const dir of [logs, path.join(logs, 'eu')]) {
+    assert.ok(fs.existsSync(path.join(dir, 'roomcastd.log.1')), `${dir}: rotated`);
+    assert.ok(!fs.existsSync(path.join(dir, 'roomcastd.log')), `${dir}: roomcastd creates the new file`);
+  }
+  assert.deepEqual(fs.readFileSync(calls, 'utf8').trim().split('\n'), [
+    'kill --kill-whom=main --signal=USR1 roomcastd.service',
+    'kill --kill-whom=main --signal=USR1 roomcastd@*.service',
+  ], 'one SIGUSR1 to each main process, after all the logs moved');
+  make('uninstall', `PREFIX=${root}`, `SYSCONFDIR=${root}/etc`, `UNITDIR=${root}/units`);
+  assert.ok(!fs.existsSync(shipped));
 });
