@@ -167,6 +167,7 @@ struct config {
 	uint16_t redis_port;                     /* with redis_host */
 	char redis_unix[CONFIG_MAX_REDIS_UNIX + 1];  /* `unix:/path` form, "" = none */
 	char redis_password[CONFIG_MAX_REDIS_PASSWORD + 1]; /* "" = no AUTH */
+	char redis_password_file[CONFIG_MAX_FILE_PATH + 1]; /* "" = none; read into redis_password by config_load() */
 	uint32_t redis_db;                       /* SELECT, 0 = none needed */
 	char redis_key[CONFIG_MAX_REDIS_KEY + 1];    /* the adapter's channel prefix, "socket.io" */
 	uint32_t redis_request_timeout_ms;       /* waiting for cluster answers and client acks */

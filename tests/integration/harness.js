@@ -744,11 +744,11 @@ function command(echo, args, { sio = false, target } = {}) {
   return [echo && !sio ? ECHO_BIN : BIN, args];
 }
 
-/** Runs the binary to completion (for -t, --version, -h). */
-function runOnce(args, { echo = false, timeout = 10000 } = {}) {
+/** Runs the binary to completion (for -t, --version, -h); env replaces the environment. */
+function runOnce(args, { echo = false, timeout = 10000, env = process.env } = {}) {
   const [cmd, argv] = command(echo, args);
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'], env });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => { stdout += d; });
