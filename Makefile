@@ -202,7 +202,7 @@ DIRS_MANIFEST = $(DOCDIR)/installed-dirs
 # The links `systemctl enable` makes (in UNITDIR and in SYSCONFDIR's
 # systemd/system) to the units install writes.
 UNIT_LINKS    = -mindepth 2 -maxdepth 2 -type l \( -path '*.wants/*' -o -path '*.requires/*' \) \
-                \( -name 'roomcastd.service' -o -name 'roomcastd@*.service' \)
+                \( -name 'roomcastd.service' -o -name 'roomcastd@*.service' -o -name 'roomcastd*.socket' \)
 
 install: $(INSTALL_BIN)
 	@created=; for d in $(INSTALL_DIRS); do \
@@ -222,6 +222,7 @@ install: $(INSTALL_BIN)
 	sed $(UNIT_PATHS) systemd/roomcastd.service > $(DESTDIR)$(UNITDIR)/roomcastd.service
 	sed $(UNIT_PATHS) systemd/roomcastd.service | sed $(UNIT_TEMPLATE) \
 		> $(DESTDIR)$(UNITDIR)/roomcastd@.service
+	install -m 644 systemd/roomcastd.socket $(DESTDIR)$(UNITDIR)/roomcastd.socket
 	chmod 644 $(DESTDIR)$(UNITDIR)/roomcastd.service $(DESTDIR)$(UNITDIR)/roomcastd@.service
 	install -m 644 conf/logrotate $(DESTDIR)$(LOGROTATEDIR)/roomcast
 	test -e $(DESTDIR)$(CONFDIR)/roomcast.conf || \
@@ -235,7 +236,7 @@ uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/roomcastd $(DESTDIR)$(MANDIR)/man8/roomcastd.8 \
 		$(DESTDIR)$(MANDIR)/man5/roomcast.conf.5 $(DESTDIR)$(DOCDIR)/roomcast.conf.example \
 		$(DESTDIR)$(UNITDIR)/roomcastd.service $(DESTDIR)$(UNITDIR)/roomcastd@.service \
-		$(DESTDIR)$(LOGROTATEDIR)/roomcast
+		$(DESTDIR)$(UNITDIR)/roomcastd.socket $(DESTDIR)$(LOGROTATEDIR)/roomcast
 	@for d in $(sort $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSCONFDIR)/systemd/system); do \
 		[ -d "$$d" ] || continue; \
 		find "$$d" $(UNIT_LINKS) | while read -r link; do \

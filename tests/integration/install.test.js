@@ -51,7 +51,7 @@ test('install honours PREFIX, SYSCONFDIR, UNITDIR and DESTDIR; the units name th
   installAt(root);
   for (const f of ['sbin/roomcastd', 'share/man/man8/roomcastd.8', 'share/man/man5/roomcast.conf.5',
     'share/doc/roomcast/roomcast.conf.example', 'etc/roomcast/roomcast.conf', 'units/roomcastd.service',
-    'units/roomcastd@.service', 'etc/logrotate.d/roomcast']) assert.ok(fs.existsSync(path.join(root, f)), f);
+    'units/roomcastd@.service', 'units/roomcastd.socket', 'etc/logrotate.d/roomcast']) assert.ok(fs.existsSync(path.join(root, f)), f);
   const unit = fs.readFileSync(path.join(root, 'units/roomcastd.service'), 'utf8');
   assert.match(unit, new RegExp(`^ExecStart=${root}/sbin/roomcastd -c ${root}/etc/roomcast/roomcast.conf$`, 'm'));
   assert.match(unit, /^ExecReload=\/bin\/kill -HUP \$MAINPID$/m);
@@ -234,7 +234,9 @@ test('uninstall removes the links enabling its units and the directories install
   fs.mkdirSync(path.join(staged, 'usr/local/sbin'), { recursive: true });
   make('install', `DESTDIR=${staged}`);
   const wants = path.join(staged, 'etc/systemd/system/multi-user.target.wants');
-  execFileSync('systemctl', [`--root=${staged}`, 'enable', 'roomcastd.service', 'roomcastd@eu.service'], { stdio: 'pipe' });
+  execFileSync('systemctl', [`--root=${staged}`, 'enable', 'roomcastd.service', 'roomcastd@eu.service', 'roomcastd.socket'],
+    { stdio: 'pipe' });
+  assert.ok(fs.lstatSync(path.join(staged, 'etc/systemd/system/sockets.target.wants/roomcastd.socket')).isSymbolicLink());
   assert.ok(fs.lstatSync(path.join(wants, 'roomcastd@eu.service')).isSymbolicLink());
   // another unit's link in the same folder stays
   fs.symlinkSync('/lib/systemd/system/other.service', path.join(wants, 'other.service'));
