@@ -719,13 +719,34 @@ function writeConfig(dir, port, config, raw) {
 }
 
 // Daemons still running when this test process ends (a cancelled test, a
-// crash, a signal from the runner) are killed so none outlives its file.
+// crash, a signal from the runner) are killed so none outlives its file:
+// with SIGKILL, or with the child's exitSignal where a SIGKILL would leave
+// its own children behind (nginx's master: its workers live on).
 const running = new Set();
 function killRunning() {
   for (const child of running) {
-    try { child.kill('SIGKILL'); } catch (e) { /* already gone */ }
+    try { child.kill(child.exitSignal || 'SIGKILL'); } catch (e) { /* already gone */ }
   }
   running.clear();
+}
+
+/**
+ * Stops <child> the way its manual says: <signal>, then waits for it to
+ * exit (and with it the processes it owns), SIGKILL after <timeout> ms.
+ * Resolves with its exit code, or null if it was already gone.
+ */
+async function stopChild(child, signal, { timeout = 10000 } = {}) {
+  if (child.exitCode !== null || child.signalCode !== null) return null;
+  const exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+  child.kill(signal);
+  let t;
+  const code = await Promise.race([exited, new Promise((resolve) => { t = setTimeout(() => resolve(undefined), timeout); })]);
+  clearTimeout(t);
+  if (code === undefined) {
+    child.kill('SIGKILL');
+    return exited;
+  }
+  return code;
 }
 process.on('exit', killRunning);
 for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP']) {
@@ -1185,8 +1206,11 @@ namespace /admin {
 /**
  * Debian's nginx in the foreground on <httpConf> (text at http{} level,
  * e.g. conf/nginx.conf.example with its addresses changed), its pid file,
- * logs and temp files in a fresh folder. Returns the child (killed at exit
- * like the daemons) with output() for its stderr.
+ * logs and temp files in a fresh folder. Returns the child with output()
+ * for its stderr and stop(): SIGQUIT (graceful shutdown, nginx's manual),
+ * resolved once the master has exited, after its worker. Never SIGKILL
+ * the master: its worker lives on, orphaned and listening. At exit it is
+ * sent SIGTERM (fast shutdown), which the master passes to its worker.
  */
 function startNginx(httpConf) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'roomcast-nginx-'));
@@ -1204,6 +1228,8 @@ ${temps}
 }
 `);
   const child = spawn('nginx', ['-c', path.join(dir, 'nginx.conf'), '-p', dir], { stdio: ['ignore', 'ignore', 'pipe'] });
+  child.exitSignal = 'SIGTERM';
+  child.stop = () => stopChild(child, 'SIGQUIT');
   running.add(child);
   let err = '';
   child.stderr.on('data', (x) => { err += x; });
@@ -1257,7 +1283,7 @@ async function notifySocket() {
 }
 
 module.exports = {
-  notifySocket, startNginx, sioRoomMember,
+  notifySocket, startNginx, stopChild, sioRoomMember,
   CLUSTER_RAW,
   REPO, REFERENCE, BIN, ECHO_BIN, EIO_PATH, JSON_ERR,
   show, waitFor, once, freePort,
