@@ -730,6 +730,13 @@ function killRunning() {
   running.clear();
 }
 
+/** Kills <child> with the daemons if this test process ends first (see killRunning). */
+function track(child) {
+  running.add(child);
+  child.on('exit', () => running.delete(child));
+  return child;
+}
+
 /**
  * Stops <child> the way its manual says: <signal>, then waits for it to
  * exit (and with it the processes it owns), SIGKILL after <timeout> ms.
@@ -1283,7 +1290,7 @@ async function notifySocket() {
 }
 
 module.exports = {
-  notifySocket, startNginx, stopChild, sioRoomMember,
+  notifySocket, startNginx, stopChild, track, sioRoomMember,
   CLUSTER_RAW,
   REPO, REFERENCE, BIN, ECHO_BIN, EIO_PATH, JSON_ERR,
   show, waitFor, once, freePort,

@@ -13,7 +13,9 @@
 // then a restart), including clients that connect while no roomcastd runs;
 // ExecReload= as written reloads with the sockets kept; a unix socket's
 // file survives the daemon; a passed socket that no config line names, or
-// that is not a listening stream socket, stops the start with its address.
+// that is not a listening stream socket, stops the start with its address;
+// port 80 passed in is served by a daemon running as nobody with no
+// capability, which cannot bind it itself.
 // roomcastd only.
 'use strict';
 
@@ -52,7 +54,8 @@ function healthz(where) {
 
 /** Spawns <cmd> <args>, its output kept; resolves exited on exit. */
 function run(cmd, args, env) {
-  const c = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  // killed with the daemons if the file ends first (a timeout)
+  const c = h.track(spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } }));
   children.add(c);
   c.out = '';
   c.stdout.on('data', (x) => { c.out += x; });
@@ -94,16 +97,21 @@ test('the installed units, run as written under socket activation: no client ref
   // its own, its pid noted as $MAINPID; again whenever it exits
   const pidFile = path.join(tmp, 'mainpid');
   const stop = path.join(tmp, 'stop');
+  // (in the background, waited for: a SIGTERM to the manager stops it too)
   const manager = [
+    'trap \'touch "$STOP"; kill "$main" 2>/dev/null\' TERM',
     'while [ ! -e "$STOP" ]; do',
     `  ${pre} || exit 1`,
-    `  sh -c 'echo $$ > "$PIDFILE"; LISTEN_PID=$$; export LISTEN_PID; exec "$@"' sh ${start}`,
+    `  sh -c 'echo $$ > "$PIDFILE"; LISTEN_PID=$$; export LISTEN_PID; exec "$@"' sh ${start} &`,
+    '  main=$!',
+    '  wait "$main"',
     '  echo "manager: main process exited $?" >&2',
     'done',
   ].join('\n');
   // (systemd-socket-activate passes on only the variables named by -E)
   const m = run('systemd-socket-activate', ['-l', `127.0.0.1:${port}`, '-l', sock, '-E', 'PIDFILE', '-E', 'STOP', '-E', 'PATH',
     'sh', '-c', manager], { PIDFILE: pidFile, STOP: stop });
+  m.exitSignal = 'SIGTERM';
   await h.waitFor(() => /Listening on .*rc\.sock/.test(m.out), { what: `systemd-socket-activate listening (${m.out})` });
 
   // clients in loops, each a new connection: systemd-socket-activate starts
@@ -214,4 +222,36 @@ test('a passed socket no config line names, or not a listening stream, stops the
     assert.equal(await c.exited, 1, c.out);
     assert.ok(c.out.includes(`level=error msg="${message}"`), c.out);
   }
+});
+
+test('port 80 passed by systemd needs no capability: an unprivileged daemon serves it, and cannot bind it itself', { skip }, async () => {
+  // a loopback address of the test's own (all of 127/8 is this host), so
+  // that port 80 is free whatever else runs here
+  const ip = `127.${2 + Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 256)}.${1 + Math.floor(Math.random() * 250)}`;
+  const dir = fs.mkdtempSync(path.join(tmp, 'port80-'));
+  fs.chmodSync(tmp, 0o711);             // nobody reaches the config, nothing else
+  fs.chmodSync(dir, 0o755);
+  const conf = path.join(dir, 'rc.conf');
+  fs.writeFileSync(conf, `listen ${ip}:80\ndrain_timeout 0ms\n`, { mode: 0o644 });
+  const nobody = ['--reuid=nobody', '--regid=nogroup', '--clear-groups', '--inh-caps=-all', '--bounding-set=-all'];
+
+  const own = run('setpriv', [...nobody, h.BIN, '-c', conf]);
+  assert.equal(await own.exited, 1, own.out);
+  assert.match(own.out, new RegExp(`listen ${ip.replaceAll('.', '\\.')}:80: Permission denied`));
+
+  const c = run('systemd-socket-activate', ['-l', `${ip}:80`, 'setpriv', ...nobody, h.BIN, '-c', conf]);
+  await h.waitFor(() => /Listening on/.test(c.out), { what: 'systemd-socket-activate on port 80' });
+  const res = await new Promise((resolve, reject) => {
+    http.get({ host: ip, port: 80, path: '/healthz', agent: false }, (r) => {
+      r.resume();
+      r.on('end', () => resolve(r.statusCode));
+    }).on('error', reject);
+  });
+  assert.equal(res, 200);
+  assert.match(c.out, /listening on \S+:80 \(socket from systemd\)/);
+  const status = fs.readFileSync(`/proc/${c.pid}/status`, 'utf8');
+  assert.match(status, /^Uid:\s+65534\b/m, 'the daemon runs as nobody');
+  assert.match(status, /^CapEff:\s+0+$/m, 'with no capability');
+  c.kill('SIGTERM');
+  assert.equal(await c.exited, 0, c.out);
 });
