@@ -23,6 +23,10 @@
  * connection is reset with the rest dropped: a peer that stops reading, or
  * never closes, cannot keep a descriptor, a slot and its output forever.
  *
+ * Listeners are bound here, or taken from systemd (socket activation,
+ * server_take_passed): a socket it passes is matched by its address to a
+ * listen, admin_listen or cluster_listen line and serves as that line's.
+ *
  * With max_connections_per_ip set, the open connections of each peer
  * address are counted in a hash (an entry per address with at least one,
  * freed at zero); IPv4 is kept in its IPv4-mapped IPv6 form, so both

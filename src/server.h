@@ -72,8 +72,10 @@ struct conn {
 	struct server_ip *ip;            /* its address's count, NULL if not counted; shared */
 };
 
-/* Binds every listener of <cfg>; accepted connections start with
- * <handler>.  Returns 0, or -1 with the failing address logged. */
+/* Binds every listener of <cfg>, or takes the socket systemd passed for
+ * it (sd_listen_fds: matched by address; one no line names is an error);
+ * accepted connections start with <handler>.  Returns 0, or -1 with the
+ * failing address logged. */
 int server_start(struct event_base *base, const struct config *cfg,
 		 const struct conn_handler *handler)
 	__attribute__((warn_unused_result));
