@@ -159,7 +159,7 @@ test('the installed units, run as written under socket activation: no client ref
     assert.notEqual(second, first);
 
     // ExecReload= as written, $MAINPID the main process
-    execFileSync('sh', ['-c', reload.replace('$MAINPID', String(second))]);
+    execFileSync('sh', ['-c', reload.replaceAll('$MAINPID', String(second))]);
     await h.waitFor(() => /reloaded/.test(m.out), { what: 'the reload' });
     await served();
 
