@@ -11,12 +11,15 @@
 // changes in Redis and in the file, a reload and a cut connection bring the
 // instance back with the new one; a wrong password is refused by Redis and
 // logged; credential: without $CREDENTIALS_DIRECTORY, or naming a
-// credential that is not there, fails -t with the reason.
+// credential that is not there, fails -t with the reason; run as nobody
+// (standing in for the dynamic user), roomcastd -t cannot read a root-owned
+// 0600 secret and reads its copy in the credentials directory.
 // roomcastd only.
 'use strict';
 
 const { test, after } = require('node:test');
 const assert = require('node:assert/strict');
+const { spawn } = require('node:child_process');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
 const os = require('node:os');
@@ -117,4 +120,41 @@ test('credential: without $CREDENTIALS_DIRECTORY, or a missing credential, fails
   fs.writeFileSync(path.join(dir, 'redis'), 'pw\n');
   const ok = await h.runOnce(['-t', '-c', conf], { env: { ...env, CREDENTIALS_DIRECTORY: dir } });
   assert.equal(ok.code, 0, ok.stderr);
+});
+
+test('as the unit\'s dynamic user: a root-owned 0600 secret is unreadable, its credential copy is read', { skip }, async () => {
+  // what systemd does for DynamicUser=yes and LoadCredential=redis:PATH,
+  // with nobody as the dynamic user: the secret stays root's, the copy in
+  // the credentials directory is the service user's alone
+  const dir = fs.mkdtempSync(path.join(tmp, 'dynamic-'));
+  fs.chmodSync(tmp, 0o711);
+  fs.chmodSync(dir, 0o711);
+  const secret = path.join(dir, 'redis.password');
+  fs.writeFileSync(secret, 'from-root\n', { mode: 0o600 });
+  const creds = path.join(dir, 'credentials');
+  fs.mkdirSync(creds, { mode: 0o500 });
+  fs.writeFileSync(path.join(creds, 'redis'), fs.readFileSync(secret), { mode: 0o400 });
+  fs.chownSync(path.join(creds, 'redis'), 65534, 65534);
+  fs.chownSync(creds, 65534, 65534);
+  const conf = (value) => {
+    const file = path.join(dir, `${value.replace(/\W/g, '_')}.conf`);
+    fs.writeFileSync(file, `redis 127.0.0.1:6379\nredis_password_file ${value}\n`, { mode: 0o644 });
+    return file;
+  };
+  const asNobody = (file) => new Promise((resolve) => {
+    const c = spawn('setpriv', ['--reuid=nobody', '--regid=nogroup', '--clear-groups', '--inh-caps=-all',
+      '--bounding-set=-all', h.BIN, '-t', '-c', file], { env: { ...process.env, CREDENTIALS_DIRECTORY: creds } });
+    let out = '';
+    c.stdout.on('data', (x) => { out += x; });
+    c.stderr.on('data', (x) => { out += x; });
+    c.on('exit', (code) => resolve({ code, out }));
+  });
+  const plain = conf(secret);
+  const refused = await asNobody(plain);
+  assert.equal(refused.code, 1);
+  assert.equal(refused.out, `${plain}: redis_password_file ${secret}: Permission denied\n`);
+  const viaCredential = conf('credential:redis');
+  const ok = await asNobody(viaCredential);
+  assert.equal(ok.code, 0, ok.out);
+  assert.equal(ok.out, `${viaCredential}: ok\n`);
 });
