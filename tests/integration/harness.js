@@ -902,7 +902,7 @@ async function redisAnswers(port) {
  * unixPath, url (redis://[:password@]127.0.0.1:PORT), kill() (SIGKILL,
  * resolves at exit), restart() (same port and options, resolves once it
  * answers), client() (a connected node-redis client, closed by r.close()),
- * close() for after(): kills the server, closes the clients.
+ * close() for after(): closes the clients, stops the server (SIGTERM).
  */
 async function startRedis({ password, unixsocket = false } = {}) {
   const port = await freePort();
@@ -951,7 +951,9 @@ async function startRedis({ password, unixsocket = false } = {}) {
   r.close = async () => {
     for (const c of clients) await c.disconnect().catch(() => {});
     clients.clear();
-    await r.kill();
+    // a shutdown as redis-server's manual says (kill() is the outage)
+    if (alive(r.child)) await stopChild(r.child, 'SIGTERM');
+    await r.exited;
     fs.rmSync(dir, { recursive: true, force: true });
   };
   await r.start();
