@@ -59,7 +59,7 @@ TESTPROG_SRC := $(wildcard tests/programs/*.c)
 TESTPROG_BIN := $(TESTPROG_SRC:tests/programs/%.c=$(BUILD)/tests/%)
 
 .PHONY: all run test deps test-deps unit asan-unit fuzz fuzz-run integration asan-integration \
-	node-deps install uninstall clean bench bench-bin
+	node-deps install uninstall clean bench bench-bin FORCE
 
 PREFIX  ?= /usr/local
 .DELETE_ON_ERROR:
@@ -156,41 +156,103 @@ SYSCONFDIR ?= /etc
 MANDIR     ?= $(PREFIX)/share/man
 DOCDIR     ?= $(PREFIX)/share/doc/roomcast
 UNITDIR    ?= /etc/systemd/system
+LOGROTATEDIR ?= $(SYSCONFDIR)/logrotate.d
 CONFDIR    := $(SYSCONFDIR)/roomcast
 
 # The shipped unit names /usr/local/sbin and /etc/roomcast: the installed
 # one names where install put the binary and the config.  The template
-# roomcastd@NAME.service is the same unit on $(CONFDIR)/NAME.conf.
+# roomcastd@NAME.service is the same unit on $(CONFDIR)/NAME.conf, with
+# its runtime and logs directories of its own (roomcast/NAME): systemd
+# removes a unit's RuntimeDirectory when it stops, and with it every unix
+# socket in it.
 UNIT_PATHS := -e 's|/usr/local/sbin/roomcastd|$(SBINDIR)/roomcastd|g' \
               -e 's|/etc/roomcast/|$(CONFDIR)/|g'
 UNIT_TEMPLATE := -e 's|$(CONFDIR)/roomcast\.conf|$(CONFDIR)/%i.conf|g' \
-                 -e 's|^Description=.*|& (%i)|'
+                 -e 's|^Description=.*|& (%i)|' \
+                 -e 's,^\(RuntimeDirectory\|LogsDirectory\)=roomcast$$,&/%i,' \
+                 -e 's|/run/roomcast/|/run/roomcast/%i/|g'
 
-install: all
-	install -D -m 755 $(BUILD)/roomcastd $(DESTDIR)$(SBINDIR)/roomcastd
-	install -D -m 644 man/roomcastd.8 $(DESTDIR)$(MANDIR)/man8/roomcastd.8
-	install -D -m 644 man/roomcast.conf.5 $(DESTDIR)$(MANDIR)/man5/roomcast.conf.5
-	install -D -m 644 conf/roomcast.conf $(DESTDIR)$(DOCDIR)/roomcast.conf.example
-	install -d $(DESTDIR)$(UNITDIR)
+# The installed binary reads $(CONFDIR)/roomcast.conf without -c: main.c,
+# the one file that names that path, is compiled again for it into
+# $(BUILD)/install/, and again whenever CONFDIR changes (the stamp file
+# holds the last one).  The man pages are installed naming it too.
+INSTALL_BIN := $(BUILD)/install/roomcastd
+MAN_PATHS   := -e 's|/etc/roomcast/|$(CONFDIR)/|g'
+
+$(BUILD)/install:
+	mkdir -p $@
+
+$(BUILD)/install/confdir: FORCE | $(BUILD)/install
+	@echo '$(CONFDIR)' | cmp -s - $@ || echo '$(CONFDIR)' > $@
+
+$(BUILD)/install/main.o: src/main.c $(wildcard src/*.h) $(BUILD)/install/confdir
+	$(CC) $(CFLAGS) -DCONFIG_DEFAULT_PATH='"$(CONFDIR)/roomcast.conf"' -c -o $@ $<
+
+$(INSTALL_BIN): $(BUILD)/install/main.o $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+FORCE:
+
+# Every directory install writes to.  The ones it had to create (and their
+# parents) are listed, without DESTDIR, in $(DIRS_MANIFEST), which
+# uninstall reads to remove those left empty; it never removes a directory
+# that was there before install.
+INSTALL_DIRS  = $(SBINDIR) $(MANDIR)/man8 $(MANDIR)/man5 $(DOCDIR) $(UNITDIR) $(CONFDIR) \
+                $(LOGROTATEDIR)
+DIRS_MANIFEST = $(DOCDIR)/installed-dirs
+# The links `systemctl enable` makes (in UNITDIR and in SYSCONFDIR's
+# systemd/system) to the units install writes.
+UNIT_LINKS    = -mindepth 2 -maxdepth 2 -type l \( -path '*.wants/*' -o -path '*.requires/*' \) \
+                \( -name 'roomcastd.service' -o -name 'roomcastd@*.service' -o -name 'roomcastd*.socket' \)
+
+install: $(INSTALL_BIN)
+	@created=; for d in $(INSTALL_DIRS); do \
+		while [ ! -d "$(DESTDIR)$$d" ] && [ "$$d" != / ] && [ "$$d" != . ]; do \
+			created="$$created $$d"; d=$$(dirname "$$d"); \
+		done; \
+	done; \
+	install -d $(addprefix $(DESTDIR),$(INSTALL_DIRS)) && \
+	{ cat "$(DESTDIR)$(DIRS_MANIFEST)" 2>/dev/null; printf '%s\n' $$created; } | \
+		sed '/^$$/d' | sort -u > "$(DESTDIR)$(DIRS_MANIFEST).new" && \
+	mv "$(DESTDIR)$(DIRS_MANIFEST).new" "$(DESTDIR)$(DIRS_MANIFEST)"
+	install -m 755 $(INSTALL_BIN) $(DESTDIR)$(SBINDIR)/roomcastd
+	sed $(MAN_PATHS) man/roomcastd.8 > $(DESTDIR)$(MANDIR)/man8/roomcastd.8
+	sed $(MAN_PATHS) man/roomcast.conf.5 > $(DESTDIR)$(MANDIR)/man5/roomcast.conf.5
+	chmod 644 $(DESTDIR)$(MANDIR)/man8/roomcastd.8 $(DESTDIR)$(MANDIR)/man5/roomcast.conf.5
+	install -m 644 conf/roomcast.conf $(DESTDIR)$(DOCDIR)/roomcast.conf.example
 	sed $(UNIT_PATHS) systemd/roomcastd.service > $(DESTDIR)$(UNITDIR)/roomcastd.service
 	sed $(UNIT_PATHS) systemd/roomcastd.service | sed $(UNIT_TEMPLATE) \
 		> $(DESTDIR)$(UNITDIR)/roomcastd@.service
+	install -m 644 systemd/roomcastd.socket $(DESTDIR)$(UNITDIR)/roomcastd.socket
 	chmod 644 $(DESTDIR)$(UNITDIR)/roomcastd.service $(DESTDIR)$(UNITDIR)/roomcastd@.service
+	install -m 644 conf/logrotate $(DESTDIR)$(LOGROTATEDIR)/roomcast
 	test -e $(DESTDIR)$(CONFDIR)/roomcast.conf || \
-		install -D -m 644 conf/installed.conf $(DESTDIR)$(CONFDIR)/roomcast.conf
+		install -m 644 conf/installed.conf $(DESTDIR)$(CONFDIR)/roomcast.conf
 
-# Removes what install put there; the config only if it is still the one
-# install wrote.
+# Removes what install put there and the links enabling its units; the
+# config only if it is still the one install wrote; then the directories
+# install created, and roomcast's own (DOCDIR, CONFDIR), if nothing else is
+# in them.
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/roomcastd $(DESTDIR)$(MANDIR)/man8/roomcastd.8 \
 		$(DESTDIR)$(MANDIR)/man5/roomcast.conf.5 $(DESTDIR)$(DOCDIR)/roomcast.conf.example \
-		$(DESTDIR)$(UNITDIR)/roomcastd.service $(DESTDIR)$(UNITDIR)/roomcastd@.service
-	-rmdir $(DESTDIR)$(DOCDIR) 2>/dev/null
-	if cmp -s conf/installed.conf $(DESTDIR)$(CONFDIR)/roomcast.conf; then \
-		rm -f $(DESTDIR)$(CONFDIR)/roomcast.conf; rmdir $(DESTDIR)$(CONFDIR) 2>/dev/null || true; \
+		$(DESTDIR)$(UNITDIR)/roomcastd.service $(DESTDIR)$(UNITDIR)/roomcastd@.service \
+		$(DESTDIR)$(UNITDIR)/roomcastd.socket $(DESTDIR)$(LOGROTATEDIR)/roomcast
+	@for d in $(sort $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSCONFDIR)/systemd/system); do \
+		[ -d "$$d" ] || continue; \
+		find "$$d" $(UNIT_LINKS) | while read -r link; do \
+			echo "uninstall: removed $$link (systemctl daemon-reload)"; \
+			rm -f "$$link"; rmdir "$$(dirname "$$link")" 2>/dev/null || true; \
+		done; \
+	done
+	@if cmp -s conf/installed.conf $(DESTDIR)$(CONFDIR)/roomcast.conf; then \
+		rm -f $(DESTDIR)$(CONFDIR)/roomcast.conf; \
 	elif [ -e $(DESTDIR)$(CONFDIR)/roomcast.conf ]; then \
 		echo "uninstall: kept $(DESTDIR)$(CONFDIR)/roomcast.conf (changed since install)"; \
 	fi
+	@dirs="$(DOCDIR) $(CONFDIR) $$(cat "$(DESTDIR)$(DIRS_MANIFEST)" 2>/dev/null)"; \
+	rm -f "$(DESTDIR)$(DIRS_MANIFEST)"; \
+	for d in $$(printf '%s\n' $$dirs | sort -r); do rmdir "$(DESTDIR)$$d" 2>/dev/null || true; done
 
 clean:
 	rm -rf build

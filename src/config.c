@@ -133,6 +133,7 @@ static config_set_cb config_set_listen, config_set_path, config_set_transports,
 	config_set_cors_origin, config_set_allowed_origins, config_set_log_level,
 	config_set_admin_listen, config_set_log_file, config_set_access_log,
 	config_set_client_join, config_set_event_name, config_set_redis, config_set_redis_password,
+	config_set_redis_password_file,
 	config_set_redis_key, config_set_redis_emit_channel, config_set_auth, config_set_jwt_key_file,
 	config_set_jwks_ca_file, config_set_jwt_string, config_set_user_room, config_set_claim_name, config_set_forward,
 	config_set_forward_events, config_set_backend_stream, config_set_backend_headers,
@@ -263,6 +264,8 @@ static const struct config_key config_keys[] = {
 	  .why = "none: a single instance until the operator names a Redis to share" },
 	{ .name = "redis_password", .set = config_set_redis_password, .max_values = 1,
 	  .why = "none, as for a Redis without requirepass" },
+	{ .name = "redis_password_file", .set = config_set_redis_password_file, .max_values = 1,
+	  .why = "none: redis_password kept out of the config file (or a systemd credential)" },
 	{ .name = "redis_db", .set = config_set_count, .max_values = 1,
 	  .field = CONFIG_FIELD(redis_db, uint32_t), .min = 0, .max = 1000000,
 	  .default_value = "0",
@@ -1483,6 +1486,46 @@ static int config_set_auth(struct config_parser *ps, const struct config_key *ke
 	return 0;
 }
 
+/* The value of a key naming a file to read (every `*_file` key but
+ * log_file), into <out> (CONFIG_MAX_FILE_PATH + 1 bytes): a path, or
+ * `credential:NAME`, the file systemd's LoadCredential=NAME:PATH puts in
+ * $CREDENTIALS_DIRECTORY.  That copy is readable by the service's
+ * DynamicUser, where a root-owned 0600 file is not, and the name does not
+ * depend on the unit's name as the directory does. */
+static int config_set_file_path(struct config_parser *ps, const struct config_key *key,
+				const struct config_tok *v, char *out)
+{
+	static const char prefix[] = "credential:";
+	const size_t prefix_len = sizeof prefix - 1;
+	char path[CONFIG_MAX_FILE_PATH + 2];
+	CONFIG_QUOTE_BUF(q);
+
+	if (v->len < prefix_len || memcmp(v->s, prefix, prefix_len) != 0) {
+		if (v->len > CONFIG_MAX_FILE_PATH)
+			return config_fail(ps, "%s: path longer than %d bytes", key->name,
+					   CONFIG_MAX_FILE_PATH);
+		config_copy_filled(out, CONFIG_MAX_FILE_PATH + 1, v->s, v->len);
+		return 0;
+	}
+	const char *name = v->s + prefix_len;
+	int name_len = (int)(v->len - prefix_len);
+	const char *dir = getenv("CREDENTIALS_DIRECTORY");
+	if (name_len == 0 || memchr(name, '/', (size_t)name_len) ||
+	    (name_len <= 2 && memcmp(name, "..", (size_t)name_len) == 0))
+		return config_fail(ps, "%s: bad credential name '%s' (a file name: not empty, no '/')",
+				   key->name, config_quote(q, v));
+	if (!dir || !dir[0])
+		return config_fail(ps, "%s: %s needs $CREDENTIALS_DIRECTORY, which systemd sets "
+				   "for a unit with LoadCredential=%.*s:PATH", key->name,
+				   config_quote(q, v), name_len, name);
+	int n = snprintf(path, sizeof path, "%s/%.*s", dir, name_len, name);
+	if (n < 0 || n > CONFIG_MAX_FILE_PATH)
+		return config_fail(ps, "%s: $CREDENTIALS_DIRECTORY/%.*s is longer than %d bytes",
+				   key->name, name_len, name, CONFIG_MAX_FILE_PATH);
+	config_copy_filled(out, CONFIG_MAX_FILE_PATH + 1, path, (size_t)n);
+	return 0;
+}
+
 /* jwt_secret_file, jwt_public_key_file, jwt_jwks_file: the parser only
  * stores the path; auth.c reads the key at start-up.  One per block. */
 static int config_set_jwt_key_file(struct config_parser *ps, const struct config_key *key,
@@ -1499,12 +1542,16 @@ static int config_set_jwt_key_file(struct config_parser *ps, const struct config
 	if (ns->jwt_key != CONFIG_JWT_KEY_NONE && ns->jwt_key != kind)
 		return config_fail(ps, "%s: only one of jwt_secret_file, jwt_public_key_file, "
 				   "jwt_jwks_file and jwt_jwks_url may be set", key->name);
+	if (kind != CONFIG_JWT_KEY_URL) {
+		if (config_set_file_path(ps, key, &v[0], ns->jwt_key_file) < 0)
+			return -1;
+		ns->jwt_key = kind;
+		return 0;
+	}
 	if (v[0].len > CONFIG_MAX_FILE_PATH)
-		return config_fail(ps, "%s: %s longer than %d bytes", key->name,
-				   kind == CONFIG_JWT_KEY_URL ? "URL" : "path", CONFIG_MAX_FILE_PATH);
+		return config_fail(ps, "%s: URL longer than %d bytes", key->name, CONFIG_MAX_FILE_PATH);
 	config_copy_filled(ns->jwt_key_file, sizeof ns->jwt_key_file, v[0].s, v[0].len);
-	if (kind == CONFIG_JWT_KEY_URL &&
-	    config_url_split(ns->jwt_key_file, &url, why, sizeof why) < 0)
+	if (config_url_split(ns->jwt_key_file, &url, why, sizeof why) < 0)
 		return config_fail(ps, "%s: %s", key->name, why);
 	ns->jwt_key = kind;
 	return 0;
@@ -1515,11 +1562,7 @@ static int config_set_jwt_key_file(struct config_parser *ps, const struct config
 static int config_set_jwks_ca_file(struct config_parser *ps, const struct config_key *key,
 				   const struct config_tok *v, size_t n)
 {
-	if (v[0].len > CONFIG_MAX_FILE_PATH)
-		return config_fail(ps, "%s: path longer than %d bytes", key->name, CONFIG_MAX_FILE_PATH);
-	config_copy_filled(ps->ns->jwt_jwks_ca_file, sizeof ps->ns->jwt_jwks_ca_file, v[0].s,
-			   v[0].len);
-	return 0;
+	return config_set_file_path(ps, key, &v[0], ps->ns->jwt_jwks_ca_file);
 }
 
 /* The host of an https URL: a bracketed IPv6 literal, or the characters of
@@ -1601,11 +1644,7 @@ int config_url_split(const char *url, struct config_url *out, char *why, size_t 
 static int config_set_cluster_secret_file(struct config_parser *ps, const struct config_key *key,
 					  const struct config_tok *v, size_t n)
 {
-	if (v[0].len > CONFIG_MAX_FILE_PATH)
-		return config_fail(ps, "%s: path longer than %d bytes", key->name, CONFIG_MAX_FILE_PATH);
-	config_copy_filled(ps->cfg->cluster_secret_file, sizeof ps->cfg->cluster_secret_file,
-			   v[0].s, v[0].len);
-	return 0;
+	return config_set_file_path(ps, key, &v[0], ps->cfg->cluster_secret_file);
 }
 
 /* jwt_issuer, jwt_audience: compared byte for byte with the token's. */
@@ -1833,6 +1872,14 @@ static int config_set_redis_password(struct config_parser *ps, const struct conf
 	config_copy_filled(ps->cfg->redis_password, sizeof ps->cfg->redis_password, v[0].s,
 			   v[0].len);
 	return 0;
+}
+
+/* `redis_password_file PATH`: the parser stores the path; config_load()
+ * reads the password, at start-up, -t and every reload. */
+static int config_set_redis_password_file(struct config_parser *ps, const struct config_key *key,
+					  const struct config_tok *v, size_t n)
+{
+	return config_set_file_path(ps, key, &v[0], ps->cfg->redis_password_file);
 }
 
 /* A channel name or prefix of at most key->max bytes, into the row's
@@ -2385,6 +2432,12 @@ static int config_check(struct config_parser *ps)
 		return config_fail(ps, "namespace %s: auth backend needs a redis key: backends "
 				   "answer through Redis", ns->name);
 	}
+	if (cfg->redis_password[0] && cfg->redis_password_file[0]) {
+		int a = config_first_line(ps, "redis_password");
+		int b = config_first_line(ps, "redis_password_file");
+		ps->line = a > b ? a : b;
+		return config_fail(ps, "redis_password and redis_password_file: set one of them");
+	}
 	if (config_cluster_problem(ps) < 0)
 		return -1;
 	char prefix[CONFIG_MAX_REDIS_KEY + 16];
@@ -2463,6 +2516,51 @@ void config_defaults(struct config *cfg)
 	config_namespaces_reset(cfg);
 }
 
+/* redis_password_file's content into redis_password: one line (its
+ * newline is the editor's), 1 to CONFIG_MAX_REDIS_PASSWORD bytes, no NUL
+ * (the AUTH argument is a C string).  Returns 0, or -1 with
+ * "PATH: redis_password_file FILE: reason" in <err>. */
+static int config_read_redis_password(struct config *cfg, const char *path, char *err,
+				      size_t err_len)
+{
+	char buf[CONFIG_MAX_REDIS_PASSWORD + 3]; /* the longest, "\r\n", and one more */
+	const char *why = NULL;
+	size_t len = 0;
+	int fd = open(cfg->redis_password_file, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0) {
+		why = strerror(errno);
+	} else {
+		for (;;) {
+			ssize_t r = read(fd, buf + len, sizeof buf - len);
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r < 0)
+				why = strerror(errno);
+			if (r <= 0 || (len += (size_t)r) == sizeof buf)
+				break;
+		}
+		close(fd);
+	}
+	if (len > 0 && buf[len - 1] == '\n')
+		len--;
+	if (len > 0 && buf[len - 1] == '\r')
+		len--;
+	if (!why && len == 0)
+		why = "empty";
+	else if (!why && len > CONFIG_MAX_REDIS_PASSWORD)
+		why = "longer than " CONFIG_STR(CONFIG_MAX_REDIS_PASSWORD) " bytes";
+	else if (!why && memchr(buf, '\0', len))
+		why = "holds a NUL byte";
+	if (!why)
+		config_copy_filled(cfg->redis_password, sizeof cfg->redis_password, buf, len);
+	else if (err_len > 0)
+		snprintf(err, err_len, "%s: redis_password_file %s: %s", path,
+			 cfg->redis_password_file, why);
+	explicit_bzero(buf, sizeof buf);
+	return why ? -1 : 0;
+}
+
 /* config_load(), each statement kept in <dump> if not NULL. */
 static int config_load_dump(struct config *cfg, const char *path, char *err, size_t err_len,
 			    struct config_dump *dump)
@@ -2506,6 +2604,8 @@ static int config_load_dump(struct config *cfg, const char *path, char *err, siz
 	}
 	rc = config_parse_dump(cfg, buf, len, path, err, err_len, dump);
 	free(buf);
+	if (rc == 0 && cfg->redis_password_file[0])
+		rc = config_read_redis_password(cfg, path, err, err_len);
 	return rc;
 
 fail_errno:

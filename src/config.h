@@ -22,7 +22,11 @@
 
 #include "log.h"
 
+/* Read without -c.  `make install` builds the installed binary with its
+ * SYSCONFDIR's path (-DCONFIG_DEFAULT_PATH=...). */
+#ifndef CONFIG_DEFAULT_PATH
 #define CONFIG_DEFAULT_PATH "/etc/roomcast/roomcast.conf"
+#endif
 #define CONFIG_MAX_LISTEN 16
 #define CONFIG_MAX_CORS_ORIGINS 16
 #define CONFIG_MAX_ORIGIN_LEN 256
@@ -174,6 +178,7 @@ struct config {
 	uint16_t redis_port;                     /* with redis_host */
 	char redis_unix[CONFIG_MAX_REDIS_UNIX + 1];  /* `unix:/path` form, "" = none */
 	char redis_password[CONFIG_MAX_REDIS_PASSWORD + 1]; /* "" = no AUTH */
+	char redis_password_file[CONFIG_MAX_FILE_PATH + 1]; /* "" = none; read into redis_password by config_load() */
 	uint32_t redis_db;                       /* SELECT, 0 = none needed */
 	char redis_key[CONFIG_MAX_REDIS_KEY + 1];    /* the adapter's channel prefix, "socket.io" */
 	uint32_t redis_request_timeout_ms;       /* waiting for cluster answers and client acks */

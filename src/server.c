@@ -23,6 +23,10 @@
  * connection is reset with the rest dropped: a peer that stops reading, or
  * never closes, cannot keep a descriptor, a slot and its output forever.
  *
+ * Listeners are bound here, or taken from systemd (socket activation,
+ * server_take_passed): a socket it passes is matched by its address to a
+ * listen, admin_listen or cluster_listen line and serves as that line's.
+ *
  * With max_connections_per_ip set, the open connections of each peer
  * address are counted in a hash (an entry per address with at least one,
  * freed at zero); IPv4 is kept in its IPv4-mapped IPv6 form, so both
@@ -47,6 +51,7 @@
 #include <unistd.h>
 
 #include <event2/buffer.h>
+#include <systemd/sd-daemon.h>
 #include <uthash.h>
 
 #include "config.h"
@@ -112,6 +117,7 @@ struct server_listener {
 	bool is_admin;                 /* admin_listen */
 	bool is_peer;                  /* cluster_listen */
 	bool listening;                /* listen() done (server_accept_clients()) */
+	bool is_passed;                /* systemd's socket: its file stays for the next start */
 };
 
 static struct {
@@ -1210,7 +1216,8 @@ static int server_bind_unix(int fd, const struct config_listen *l)
 /* listen() on <sl> and accept from it. */
 static int server_accept_on(struct server_listener *sl)
 {
-	if (listen(sl->fd, SOMAXCONN) < 0) {
+	/* systemd's socket listens already, and its backlog has waited for us */
+	if (!sl->is_passed && listen(sl->fd, SOMAXCONN) < 0) {
 		log_error("listen %s: %s", sl->cfg->text, strerror(errno));
 		return -1;
 	}
@@ -1220,15 +1227,16 @@ static int server_accept_on(struct server_listener *sl)
 		return -1;
 	}
 	sl->listening = true;
-	log_info("listening on %s%s", sl->cfg->text,
+	log_info("listening on %s%s%s", sl->cfg->text,
 		 sl->is_admin ? " (admin: /metrics, /healthz)"
-			      : sl->is_peer ? " (cluster: peers' requests)" : "");
+			      : sl->is_peer ? " (cluster: peers' requests)" : "",
+		 sl->is_passed ? " (socket from systemd)" : "");
 	return 0;
 }
 
-/* Binds <l>; cluster_listen also listens at once, the others wait for
- * server_accept_clients(). */
-static int server_listen_one(const struct config_listen *l, bool is_admin, bool is_peer)
+/* A socket of its own for <l>, bound (listen() comes with accepting:
+ * server_accept_on()), or -1 (logged). */
+static int server_bind_one(const struct config_listen *l)
 {
 	int fd = socket(l->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	int one = 1;
@@ -1248,11 +1256,28 @@ static int server_listen_one(const struct config_listen *l, bool is_admin, bool 
 		close(fd);
 		return -1;
 	}
+	return fd;
+}
+
+/* Listens on <l> with <passed_fd>, systemd's socket for it, or with a
+ * socket of its own when that is -1. */
+static int server_listen_one(const struct config_listen *l, bool is_admin, bool is_peer,
+			     int passed_fd)
+{
+	int fd = passed_fd >= 0 ? passed_fd : server_bind_one(l);
+
+	if (fd < 0)
+		return -1;
+	if (passed_fd >= 0 && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0) {
+		log_error("listen %s: systemd's socket: %s", l->text, strerror(errno));
+		return -1;
+	}
 	struct server_listener *sl = &server.listeners[server.n_listeners++];
 	sl->fd = fd;
 	sl->cfg = l;
 	sl->is_admin = is_admin;
 	sl->is_peer = is_peer;
+	sl->is_passed = passed_fd >= 0;
 	return is_peer ? server_accept_on(sl) : 0;
 }
 
@@ -1266,22 +1291,120 @@ int server_accept_clients(void)
 	return 0;
 }
 
+/* Whether the socket <fd> is bound to <l>'s address: the same family,
+ * address and port, or the same unix path. */
+static bool server_fd_is_at(int fd, const struct config_listen *l)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof ss;
+
+	memset(&ss, 0, sizeof ss);
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0 || ss.ss_family != l->addr.ss_family)
+		return false;
+	if (ss.ss_family == AF_UNIX)
+		return strcmp(((struct sockaddr_un *)&ss)->sun_path, server_unix_path(l)) == 0;
+	if (ss.ss_family == AF_INET) {
+		const struct sockaddr_in *a = (const struct sockaddr_in *)&ss;
+		const struct sockaddr_in *b = (const struct sockaddr_in *)&l->addr;
+		return a->sin_port == b->sin_port && a->sin_addr.s_addr == b->sin_addr.s_addr;
+	}
+	const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&ss;
+	const struct sockaddr_in6 *b = (const struct sockaddr_in6 *)&l->addr;
+	return ss.ss_family == AF_INET6 && a->sin6_port == b->sin6_port &&
+	       memcmp(&a->sin6_addr, &b->sin6_addr, sizeof a->sin6_addr) == 0;
+}
+
+/* The address socket <fd> is bound to, for a log line. */
+static const char *server_fd_address(int fd)
+{
+	static char text[sizeof(struct sockaddr_storage) + 16];
+	char host[INET6_ADDRSTRLEN] = "?";
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof ss;
+
+	memset(&ss, 0, sizeof ss);
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+		snprintf(text, sizeof text, "?");
+	else if (ss.ss_family == AF_UNIX)
+		snprintf(text, sizeof text, "unix:%s", ((struct sockaddr_un *)&ss)->sun_path);
+	else if (ss.ss_family == AF_INET)
+		snprintf(text, sizeof text, "%s:%u",
+			 inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, host, sizeof host),
+			 ntohs(((struct sockaddr_in *)&ss)->sin_port));
+	else if (ss.ss_family == AF_INET6)
+		snprintf(text, sizeof text, "[%s]:%u",
+			 inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, host, sizeof host),
+			 ntohs(((struct sockaddr_in6 *)&ss)->sin6_port));
+	else
+		snprintf(text, sizeof text, "family %d", (int)ss.ss_family);
+	return text;
+}
+
+/* Socket activation (roomcastd.socket): systemd holds the listening
+ * sockets across restarts and binds ports below 1024, and passes them as
+ * descriptors 3... with $LISTEN_FDS.  Each is matched to the line of <l>
+ * (<n> lines) bound to its address, into <fds> (-1: none passed; that
+ * line binds its own).  A passed socket that is not a listening stream,
+ * matches no line or the same line as another is refused: connections
+ * would queue on it that nobody accepts.  Returns 0, or -1 (logged). */
+static int server_take_passed(const struct config_listen *const *l, size_t n, int *fds)
+{
+	int n_passed = sd_listen_fds(1);
+
+	for (size_t i = 0; i < n; i++)
+		fds[i] = -1;
+	if (n_passed < 0) {
+		log_error("socket activation: %s", strerror(-n_passed));
+		return -1;
+	}
+	for (int fd = SD_LISTEN_FDS_START; fd < SD_LISTEN_FDS_START + n_passed; fd++) {
+		size_t i = 0;
+		if (sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) <= 0) {
+			log_error("socket activation: descriptor %d (%s) is not a listening stream "
+				  "socket (ListenStream= in roomcastd.socket)", fd, server_fd_address(fd));
+			return -1;
+		}
+		while (i < n && !server_fd_is_at(fd, l[i]))
+			i++;
+		if (i == n || fds[i] >= 0) {
+			log_error("socket activation: systemd passed %s, %s", server_fd_address(fd),
+				  i == n ? "which no listen, admin_listen or cluster_listen line names: "
+					   "the socket unit and the config must name the same addresses"
+					 : "twice");
+			return -1;
+		}
+		fds[i] = fd;
+	}
+	return 0;
+}
+
 int server_start(struct event_base *base, const struct config *cfg,
 		 const struct conn_handler *handler)
 {
+	const struct config_listen *lines[CONFIG_MAX_LISTEN + 2];
+	int fds[CONFIG_MAX_LISTEN + 2];
+	size_t n = 0;
+
 	server.base = base;
 	server.first_handler = handler;
 	server.cfg = cfg;
 	server.spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	timeq_init(&server.linger, base, cfg->linger_timeout_ms, server_linger_fire);
 	timeq_init(&server.refusals, base, SERVER_IP_REFUSAL_WINDOW_MS, server_ip_window_fire);
-	for (size_t i = 0; i < cfg->n_listen; i++) {
-		if (server_listen_one(&cfg->listen[i], false, false) < 0)
+	for (size_t i = 0; i < cfg->n_listen; i++)
+		lines[n++] = &cfg->listen[i];
+	if (cfg->has_cluster_listen)
+		lines[n++] = &cfg->cluster_listen;
+	if (cfg->has_admin_listen)
+		lines[n++] = &cfg->admin_listen;
+	if (server_take_passed(lines, n, fds) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		if (server_listen_one(lines[i], lines[i] == &cfg->admin_listen,
+				      lines[i] == &cfg->cluster_listen, fds[i]) < 0)
 			return -1;
 	}
-	if (cfg->has_cluster_listen && server_listen_one(&cfg->cluster_listen, false, true) < 0)
-		return -1;
-	return cfg->has_admin_listen ? server_listen_one(&cfg->admin_listen, true, false) : 0;
+	return 0;
 }
 
 static void server_listener_close(struct server_listener *sl)
@@ -1294,8 +1417,9 @@ static void server_listener_close(struct server_listener *sl)
 		event_del(&sl->ev);
 	close(sl->fd);
 	sl->fd = -1;
-	/* a balancer that connects now is refused, as on a closed port */
-	if (path)
+	/* A balancer that connects now is refused, as on a closed port; on
+	 * systemd's socket it waits in the backlog for the next start. */
+	if (path && !sl->is_passed)
 		(void)unlink(path);
 }
 

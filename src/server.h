@@ -76,11 +76,13 @@ struct conn {
 	struct server_ip *ip;            /* its address's count, NULL if not counted; shared */
 };
 
-/* Binds every listener of <cfg>; accepted connections start with
- * <handler>.  cluster_listen listens at once, the others from
- * server_accept_clients() on: until then a client is refused (or, with
- * reuseport, goes to the processes already listening).  Returns 0, or -1
- * with the failing address logged. */
+/* Binds every listener of <cfg>, or takes the socket systemd passed for
+ * it (sd_listen_fds: matched by address; one no line names is an error);
+ * accepted connections start with <handler>.  cluster_listen accepts at
+ * once, the others from server_accept_clients() on: until then a client
+ * waits in the backlog, or is refused (or, with reuseport, goes to the
+ * processes already listening).  Returns 0, or -1 with the failing
+ * address logged. */
 int server_start(struct event_base *base, const struct config *cfg,
 		 const struct conn_handler *handler)
 	__attribute__((warn_unused_result));

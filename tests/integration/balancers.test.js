@@ -148,7 +148,8 @@ for (const name of Object.keys(BALANCERS)) {
       assert.equal(ws.joins, 1, 'B\'s client never moved');
     } finally {
       for (const s of open) s.disconnect();
-      lb.kill('SIGTERM');
+      // nginx: graceful stop, its worker with it; HAProxy: its hard stop
+      await (name === 'nginx' ? lb.stop() : h.stopChild(lb, 'SIGTERM'));
       A.kill();
       B.kill();
       await redis.disconnect();

@@ -127,7 +127,7 @@ test(`deploy: ${CLIENTS} clients behind HAProxy, one of two instances drained wh
       `at ${RATE}/s: a moved client missed ${missed.min} to ${missed.max} (median ${missed.p50}), one that stayed none`);
   } finally {
     if (lg) lg.kill('SIGKILL');
-    lb.kill('SIGKILL');
+    await h.stopChild(lb, 'SIGTERM');
     A.kill();
     B.kill();
     await r.close();

@@ -720,13 +720,41 @@ function writeConfig(dir, port, config, raw) {
 }
 
 // Daemons still running when this test process ends (a cancelled test, a
-// crash, a signal from the runner) are killed so none outlives its file.
+// crash, a signal from the runner) are killed so none outlives its file:
+// with SIGKILL, or with the child's exitSignal where a SIGKILL would leave
+// its own children behind (nginx's master: its workers live on).
 const running = new Set();
 function killRunning() {
   for (const child of running) {
-    try { child.kill('SIGKILL'); } catch (e) { /* already gone */ }
+    try { child.kill(child.exitSignal || 'SIGKILL'); } catch (e) { /* already gone */ }
   }
   running.clear();
+}
+
+/** Kills <child> with the daemons if this test process ends first (see killRunning). */
+function track(child) {
+  running.add(child);
+  child.on('exit', () => running.delete(child));
+  return child;
+}
+
+/**
+ * Stops <child> the way its manual says: <signal>, then waits for it to
+ * exit (and with it the processes it owns), SIGKILL after <timeout> ms.
+ * Resolves with its exit code, or null if it was already gone.
+ */
+async function stopChild(child, signal, { timeout = 10000 } = {}) {
+  if (child.exitCode !== null || child.signalCode !== null) return null;
+  const exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+  child.kill(signal);
+  let t;
+  const code = await Promise.race([exited, new Promise((resolve) => { t = setTimeout(() => resolve(undefined), timeout); })]);
+  clearTimeout(t);
+  if (code === undefined) {
+    child.kill('SIGKILL');
+    return exited;
+  }
+  return code;
 }
 process.on('exit', killRunning);
 for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP']) {
@@ -745,11 +773,11 @@ function command(echo, args, { sio = false, target } = {}) {
   return [echo && !sio ? ECHO_BIN : BIN, args];
 }
 
-/** Runs the binary to completion (for -t, --version, -h). */
-function runOnce(args, { echo = false, timeout = 10000 } = {}) {
+/** Runs the binary to completion (for -t, --version, -h); env replaces the environment. */
+function runOnce(args, { echo = false, timeout = 10000, env = process.env } = {}) {
   const [cmd, argv] = command(echo, args);
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'], env });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => { stdout += d; });
@@ -875,7 +903,7 @@ async function redisAnswers(port) {
  * unixPath, url (redis://[:password@]127.0.0.1:PORT), kill() (SIGKILL,
  * resolves at exit), restart() (same port and options, resolves once it
  * answers), client() (a connected node-redis client, closed by r.close()),
- * close() for after(): kills the server, closes the clients.
+ * close() for after(): closes the clients, stops the server (SIGTERM).
  */
 async function startRedis({ password, unixsocket = false } = {}) {
   const port = await freePort();
@@ -924,7 +952,9 @@ async function startRedis({ password, unixsocket = false } = {}) {
   r.close = async () => {
     for (const c of clients) await c.disconnect().catch(() => {});
     clients.clear();
-    await r.kill();
+    // a shutdown as redis-server's manual says (kill() is the outage)
+    if (alive(r.child)) await stopChild(r.child, 'SIGTERM');
+    await r.exited;
     fs.rmSync(dir, { recursive: true, force: true });
   };
   await r.start();
@@ -1186,8 +1216,11 @@ namespace /admin {
 /**
  * Debian's nginx in the foreground on <httpConf> (text at http{} level,
  * e.g. conf/nginx.conf.example with its addresses changed), its pid file,
- * logs and temp files in a fresh folder. Returns the child (killed at exit
- * like the daemons) with output() for its stderr.
+ * logs and temp files in a fresh folder. Returns the child with output()
+ * for its stderr and stop(): SIGQUIT (graceful shutdown, nginx's manual),
+ * resolved once the master has exited, after its worker. Never SIGKILL
+ * the master: its worker lives on, orphaned and listening. At exit it is
+ * sent SIGTERM (fast shutdown), which the master passes to its worker.
  */
 function startNginx(httpConf) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'roomcast-nginx-'));
@@ -1205,6 +1238,8 @@ ${temps}
 }
 `);
   const child = spawn('nginx', ['-c', path.join(dir, 'nginx.conf'), '-p', dir], { stdio: ['ignore', 'ignore', 'pipe'] });
+  child.exitSignal = 'SIGTERM';
+  child.stop = () => stopChild(child, 'SIGQUIT');
   running.add(child);
   let err = '';
   child.stderr.on('data', (x) => { err += x; });
@@ -1258,7 +1293,7 @@ async function notifySocket() {
 }
 
 module.exports = {
-  notifySocket, startNginx, sioRoomMember,
+  notifySocket, startNginx, stopChild, track, sioRoomMember,
   CLUSTER_RAW,
   REPO, REFERENCE, BIN, ECHO_BIN, EIO_PATH, JSON_ERR,
   show, waitFor, once, freePort,

@@ -1,6 +1,8 @@
 // install.test.js - `make install`, the systemd units and the installed
-// config (issue #13). Covers: install honours PREFIX, SBINDIR, SYSCONFDIR,
+// config (issues #13, #19). Covers: install honours PREFIX, SBINDIR, SYSCONFDIR,
 // MANDIR, UNITDIR and DESTDIR, and writes units naming the paths it used;
+// the installed binary reads SYSCONFDIR's roomcast.conf without -c; each
+// instance of the template has its own RuntimeDirectory and LogsDirectory;
 // `systemd-analyze verify` passes on roomcastd.service and an instance of
 // roomcastd@.service (its own config, NAME.conf), and `systemd-analyze
 // security --offline=yes` rates both at an exposure of 2.0 or less; every
@@ -9,9 +11,12 @@
 // drain) is one the unit's
 // SystemCallFilter allows; the installed config checks, listens on
 // loopback and lets no client join a room or reach another; uninstall
-// removes what install put there and keeps a config changed since; the
-// installed unit's ExecStart and ExecReload lines, run as written, fail a
-// reload of a file with an error before any SIGHUP (issue 19).
+// removes what install put there, the links `systemctl enable` made to its
+// units and the directories install created (no other), and keeps a config
+// changed since; the shipped logrotate file rotates the log_file of both
+// units and then sends SIGUSR1 to their main processes; the installed
+// unit's ExecStart and ExecReload lines, run as written, fail a reload of a
+// file with an error before any SIGHUP (issue 19).
 // roomcastd only.
 'use strict';
 
@@ -48,7 +53,7 @@ test('install honours PREFIX, SYSCONFDIR, UNITDIR and DESTDIR; the units name th
   installAt(root);
   for (const f of ['sbin/roomcastd', 'share/man/man8/roomcastd.8', 'share/man/man5/roomcast.conf.5',
     'share/doc/roomcast/roomcast.conf.example', 'etc/roomcast/roomcast.conf', 'units/roomcastd.service',
-    'units/roomcastd@.service']) assert.ok(fs.existsSync(path.join(root, f)), f);
+    'units/roomcastd@.service', 'units/roomcastd.socket', 'etc/logrotate.d/roomcast']) assert.ok(fs.existsSync(path.join(root, f)), f);
   const unit = fs.readFileSync(path.join(root, 'units/roomcastd.service'), 'utf8');
   assert.match(unit, new RegExp(`^ExecStart=${root}/sbin/roomcastd -c ${root}/etc/roomcast/roomcast.conf$`, 'm'));
   assert.match(unit, new RegExp(`^ExecReload=${root}/sbin/roomcastd -t -c ${root}/etc/roomcast/roomcast.conf$`, 'm'));
@@ -57,6 +62,12 @@ test('install honours PREFIX, SYSCONFDIR, UNITDIR and DESTDIR; the units name th
   assert.match(tpl, new RegExp(`^ExecStart=${root}/sbin/roomcastd -c ${root}/etc/roomcast/%i.conf$`, 'm'));
   assert.match(tpl, /^Description=.* \(%i\)$/m);
   assert.match(tpl, new RegExp(`^ExecReload=${root}/sbin/roomcastd -t -c ${root}/etc/roomcast/%i.conf$`, 'm'));
+  // each instance its own runtime and logs directories: systemd removes a
+  // RuntimeDirectory at stop, with every unix socket in it
+  assert.match(tpl, /^RuntimeDirectory=roomcast\/%i$/m);
+  assert.match(tpl, /^LogsDirectory=roomcast\/%i$/m);
+  for (const line of tpl.match(/^\w+Directory=.*$/gm)) assert.match(line, /=roomcast\/%i$/, line);
+  assert.match(unit, /^RuntimeDirectory=roomcast$/m);
 
   const staged = path.join(tmp, 'staged');
   make('install', `DESTDIR=${staged}`, 'PREFIX=/usr', 'MANDIR=/usr/share/man', 'SBINDIR=/usr/bin');
@@ -65,6 +76,25 @@ test('install honours PREFIX, SYSCONFDIR, UNITDIR and DESTDIR; the units name th
   assert.ok(fs.existsSync(path.join(staged, 'etc/roomcast/roomcast.conf')));
   const stagedUnit = fs.readFileSync(path.join(staged, 'etc/systemd/system/roomcastd.service'), 'utf8');
   assert.match(stagedUnit, /^ExecStart=\/usr\/bin\/roomcastd -c \/etc\/roomcast\/roomcast.conf$/m, 'DESTDIR is not in the unit');
+});
+
+test('the installed binary reads SYSCONFDIR\'s config without -c; its man pages name it', { skip }, () => {
+  const root = path.join(tmp, 'real');
+  // installed by the test above, with SYSCONFDIR=<root>/etc
+  const checked = execFileSync(path.join(root, 'sbin/roomcastd'), ['-t'], { encoding: 'utf8' });
+  assert.equal(checked, `${root}/etc/roomcast/roomcast.conf: ok\n`);
+
+  const staged = path.join(tmp, 'staged-sysconf');
+  make('install', `DESTDIR=${staged}`, 'PREFIX=/usr', 'SYSCONFDIR=/opt/rc/etc');
+  const help = execFileSync(path.join(staged, 'usr/sbin/roomcastd'), ['-h'], { encoding: 'utf8' });
+  assert.match(help, /\(default \/opt\/rc\/etc\/roomcast\/roomcast\.conf\)/);
+  assert.ok(fs.existsSync(path.join(staged, 'opt/rc/etc/roomcast/roomcast.conf')));
+  const man = fs.readFileSync(path.join(staged, 'usr/share/man/man8/roomcastd.8'), 'utf8');
+  assert.match(man, /\/opt\/rc\/etc\/roomcast\/roomcast\.conf/);
+  assert.doesNotMatch(man.replaceAll('/opt/rc/etc/roomcast/', ''), /\/etc\/roomcast\//);
+  // the build's own binary keeps its default: install built another
+  assert.match(execFileSync(path.join(h.REPO, 'build/roomcastd'), ['-h'], { encoding: 'utf8' }),
+    /\(default \/etc\/roomcast\/roomcast\.conf\)/);
 });
 
 test('systemd-analyze: both units verify, and each exposure is at most 2.0', { skip }, (t) => {
@@ -254,4 +284,63 @@ test('uninstall removes what install put there, and keeps a changed config', { s
   make('uninstall', ...args);
   assert.equal(execFileSync('find', [root, '-type', 'f'], { encoding: 'utf8' }).trim(), '');
   assert.ok(!fs.existsSync(path.join(root, 'etc/roomcast')));
+});
+
+test('uninstall removes the links enabling its units and the directories install created, no other', { skip }, () => {
+  const staged = path.join(tmp, 'enabled');
+  // there before install: kept, even empty
+  fs.mkdirSync(path.join(staged, 'usr/local/sbin'), { recursive: true });
+  make('install', `DESTDIR=${staged}`);
+  const wants = path.join(staged, 'etc/systemd/system/multi-user.target.wants');
+  execFileSync('systemctl', [`--root=${staged}`, 'enable', 'roomcastd.service', 'roomcastd@eu.service', 'roomcastd.socket'],
+    { stdio: 'pipe' });
+  assert.ok(fs.lstatSync(path.join(staged, 'etc/systemd/system/sockets.target.wants/roomcastd.socket')).isSymbolicLink());
+  assert.ok(fs.lstatSync(path.join(wants, 'roomcastd@eu.service')).isSymbolicLink());
+  // another unit's link in the same folder stays
+  fs.symlinkSync('/lib/systemd/system/other.service', path.join(wants, 'other.service'));
+  const said = make('uninstall', `DESTDIR=${staged}`);
+  assert.match(said, /removed .*multi-user\.target\.wants\/roomcastd\.service/);
+  const left = execFileSync('find', [staged], { encoding: 'utf8' }).trim().split('\n').map((f) => path.relative(staged, f));
+  assert.deepEqual(left.sort(), ['', 'etc', 'etc/systemd', 'etc/systemd/system', 'etc/systemd/system/multi-user.target.wants',
+    'etc/systemd/system/multi-user.target.wants/other.service', 'usr', 'usr/local', 'usr/local/sbin']);
+
+  // enabled again, the folder holds only ours: it goes with them
+  fs.rmSync(path.join(wants, 'other.service'));
+  make('install', `DESTDIR=${staged}`);
+  execFileSync('systemctl', [`--root=${staged}`, 'enable', 'roomcastd.service'], { stdio: 'pipe' });
+  make('uninstall', `DESTDIR=${staged}`);
+  assert.ok(!fs.existsSync(wants));
+  assert.ok(fs.existsSync(path.join(staged, 'usr/local/sbin')));
+  assert.ok(!fs.existsSync(path.join(staged, 'usr/local/share')));
+});
+
+test('the shipped logrotate file rotates the logs of both units and sends their main processes SIGUSR1', { skip }, () => {
+  const root = path.join(tmp, 'logrotate');
+  installAt(root);
+  const shipped = path.join(root, 'etc/logrotate.d/roomcast');
+  execFileSync('logrotate', ['-d', '-s', path.join(root, 'state.dry'), shipped], { stdio: 'pipe' });
+
+  // the same file on a folder of the test's, with a systemctl that notes its arguments
+  const logs = path.join(root, 'logs');
+  fs.mkdirSync(path.join(logs, 'eu'), { recursive: true });
+  fs.writeFileSync(path.join(logs, 'roomcastd.log'), 'level=info msg=started\n');
+  fs.writeFileSync(path.join(logs, 'eu', 'roomcastd.log'), 'level=info msg=started\n');
+  const conf = path.join(root, 'logrotate.conf');
+  fs.writeFileSync(conf, fs.readFileSync(shipped, 'utf8').replaceAll('/var/log/roomcast/', `${logs}/`));
+  const bin = path.join(root, 'bin');
+  fs.mkdirSync(bin);
+  const calls = path.join(root, 'systemctl.calls');
+  fs.writeFileSync(path.join(bin, 'systemctl'), `#!/bin/sh\necho "$*" >> ${calls}\n`, { mode: 0o755 });
+  execFileSync('logrotate', ['-f', '-s', path.join(root, 'state'), conf],
+    { env: { ...process.env, PATH: `${bin}:${process.env.PATH}` }, stdio: 'pipe' });
+  for (const dir of [logs, path.join(logs, 'eu')]) {
+    assert.ok(fs.existsSync(path.join(dir, 'roomcastd.log.1')), `${dir}: rotated`);
+    assert.ok(!fs.existsSync(path.join(dir, 'roomcastd.log')), `${dir}: roomcastd creates the new file`);
+  }
+  assert.deepEqual(fs.readFileSync(calls, 'utf8').trim().split('\n'), [
+    'kill --kill-whom=main --signal=USR1 roomcastd.service',
+    'kill --kill-whom=main --signal=USR1 roomcastd@*.service',
+  ], 'one SIGUSR1 to each main process, after all the logs moved');
+  make('uninstall', `PREFIX=${root}`, `SYSCONFDIR=${root}/etc`, `UNITDIR=${root}/units`);
+  assert.ok(!fs.existsSync(shipped));
 });

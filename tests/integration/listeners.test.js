@@ -71,7 +71,7 @@ test('a unix socket beside TCP: its mode, Engine.IO on it, nginx in front, gone 
       assert.deepEqual(await Promise.all(got), ['over the unix socket', 'over the unix socket']);
       for (const s of [viaWs, viaPolling, direct]) s.disconnect();
     } finally {
-      nginx.kill('SIGKILL');
+      await nginx.stop();
     }
     await d.stop();
     assert.ok(!fs.existsSync(sock), 'the socket file is removed at exit');

@@ -31,7 +31,7 @@ function spawnChild(cmd, args) {
   c.stdout.on('data', (x) => { out += x; });
   c.stderr.on('data', (x) => { out += x; });
   c.output = () => out;
-  cleanups.push(() => c.kill('SIGKILL'));
+  cleanups.push(() => h.stopChild(c, 'SIGTERM'));
   return c;
 }
 
@@ -58,7 +58,7 @@ const TOPOLOGIES = {
     const port = await h.freePort();
     const lb = h.startNginx(addressed(example('nginx.conf.example'), A.port, B.port, port, /listen 80;/,
       (t) => t.replace(/^\s*hash \$remote_addr consistent;\n/m, '')));
-    cleanups.push(() => lb.kill('SIGKILL'));
+    cleanups.push(() => lb.stop());
     return { port, daemons: [A, B], lb };
   },
   async 'two processes, reuseport'(r) {

@@ -36,7 +36,7 @@ static const char *const config_test_keys[] = {
 	"cors_origin", "allowed_origins", "allow_no_origin", "log_level", "log_file", "access_log",
 	"connect_timeout", "max_namespaces_per_session", "max_room_name", "max_json_expansion",
 	"max_auth_size", "max_acks_per_socket",
-	"redis", "redis_password", "redis_db", "redis_key", "redis_request_timeout",
+	"redis", "redis_password", "redis_password_file", "redis_db", "redis_key", "redis_request_timeout",
 	"redis_emit_channel", "redis_max_message", "cluster_listen", "cluster_secret_file",
 	"cluster_max_upstreams", "cluster_max_unauthenticated", "cluster_max_unauthenticated_per_ip",
 	"backend_stream", "backend_stream_maxlen",
@@ -2606,6 +2606,116 @@ static void redis_password_is_taken_as_written_up_to_255_bytes(void **state)
 	free(secret);
 }
 
+/* Writes <len> bytes of <data> to a new temporary file named in <path>
+ * (a mkstemp template). */
+static void config_test_write_file(char *path, const char *data, size_t len)
+{
+	int fd = mkstemp(path);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, data, len), (ssize_t)len);
+	close(fd);
+}
+
+/* Loads "redis_password_file <secret file holding <len> bytes of <data>>"
+ * from a file; returns config_load()'s result, the error in <err> with the
+ * two paths replaced by CONF and SECRET. */
+static int config_test_load_password(struct config *cfg, const char *data, size_t len,
+				     char *err)
+{
+	char conf[] = "/tmp/test_config_XXXXXX", secret[] = "/tmp/test_config_XXXXXX";
+	char text[128], raw[CONFIG_ERR_LEN];
+
+	config_test_write_file(secret, data, len);
+	int n = snprintf(text, sizeof text, "redis_password_file %s\n", secret);
+	config_test_write_file(conf, text, (size_t)n);
+	int rc = config_load(cfg, conf, raw, sizeof raw);
+	unlink(conf);
+	unlink(secret);
+	if (rc < 0) {
+		size_t conf_len = strlen(conf), secret_len = strlen(secret);
+		assert_memory_equal(raw, conf, conf_len);
+		const char *rest = strstr(raw, secret);
+		assert_non_null(rest);
+		snprintf(err, CONFIG_ERR_LEN, "CONF%.*sSECRET%s", (int)(rest - raw - conf_len),
+			 raw + conf_len, rest + secret_len);
+	}
+	return rc;
+}
+
+static void redis_password_file_is_read_at_load_up_to_255_bytes(void **state)
+{
+	struct config cfg;
+	char err[CONFIG_ERR_LEN];
+	char *secret = config_test_repeat('p', 256);
+
+	assert_int_equal(config_test_load_password(&cfg, "s3cr#t pw\n", 10, err), 0);
+	assert_string_equal(cfg.redis_password, "s3cr#t pw");
+	assert_int_equal(config_test_load_password(&cfg, "crlf\r\n", 6, err), 0);
+	assert_string_equal(cfg.redis_password, "crlf");
+	assert_int_equal(config_test_load_password(&cfg, secret, 255, err), 0);
+	assert_int_equal(strlen(cfg.redis_password), 255);
+	assert_int_equal(config_test_load_password(&cfg, secret, 256, err), -1);
+	assert_string_equal(err, "CONF: redis_password_file SECRET: longer than 255 bytes");
+	assert_int_equal(config_test_load_password(&cfg, "\n", 1, err), -1);
+	assert_string_equal(err, "CONF: redis_password_file SECRET: empty");
+	assert_int_equal(config_test_load_password(&cfg, "a\0b", 3, err), -1);
+	assert_string_equal(err, "CONF: redis_password_file SECRET: holds a NUL byte");
+	free(secret);
+
+	char conf[] = "/tmp/test_config_XXXXXX", raw[CONFIG_ERR_LEN], expected[CONFIG_ERR_LEN];
+	static const char text[] = "redis_password_file /nonexistent/pw\n";
+	config_test_write_file(conf, text, sizeof text - 1);
+	assert_int_equal(config_load(&cfg, conf, raw, sizeof raw), -1);
+	snprintf(expected, sizeof expected, "%s: redis_password_file /nonexistent/pw: No such file or directory", conf);
+	assert_string_equal(raw, expected);
+	unlink(conf);
+	config_test_expect_error("redis_password_file /a\nredis_password b\n",
+				 "t.conf:2: redis_password and redis_password_file: set one of them");
+}
+
+static void file_keys_name_systemd_credentials_under_credentials_directory(void **state)
+{
+	struct config cfg;
+	static const char text[] =
+		"redis 127.0.0.1:6379\nredis_password_file credential:redis\n"
+		"cluster_secret_file credential:cluster\ncluster_listen 127.0.0.1:7000\n"
+		"namespace / {\n    auth jwt\n    jwt_secret_file credential:jwt.key\n}\n";
+
+	assert_int_equal(setenv("CREDENTIALS_DIRECTORY", "/run/credentials/roomcastd.service", 1), 0);
+	config_test_parse_ok(&cfg, text);
+	assert_string_equal(cfg.redis_password_file, "/run/credentials/roomcastd.service/redis");
+	assert_string_equal(cfg.cluster_secret_file, "/run/credentials/roomcastd.service/cluster");
+	assert_string_equal(cfg.namespaces[0].jwt_key_file, "/run/credentials/roomcastd.service/jwt.key");
+	config_test_parse_ok(&cfg, "namespace / {\n    auth jwt\n    jwt_jwks_file credentials/j\n}\n");
+	assert_string_equal(cfg.namespaces[0].jwt_key_file, "credentials/j");
+	config_test_expect_error("redis_password_file credential:\n",
+				 "t.conf:1: redis_password_file: bad credential name 'credential:' "
+				 "(a file name: not empty, no '/')");
+	config_test_expect_error("\ncluster_secret_file credential:a/b\n",
+				 "t.conf:2: cluster_secret_file: bad credential name 'credential:a/b' "
+				 "(a file name: not empty, no '/')");
+	config_test_expect_error("redis_password_file credential:..\n",
+				 "t.conf:1: redis_password_file: bad credential name 'credential:..' "
+				 "(a file name: not empty, no '/')");
+	config_test_parse_ok(&cfg, "redis_password_file credential:...\n");
+
+	char *dir = config_test_repeat('d', 250);
+	assert_int_equal(setenv("CREDENTIALS_DIRECTORY", dir, 1), 0);
+	config_test_parse_ok(&cfg, "redis_password_file credential:abcd\n");
+	assert_int_equal(strlen(cfg.redis_password_file), 255);
+	config_test_expect_error("redis_password_file credential:abcde\n",
+				 "t.conf:1: redis_password_file: $CREDENTIALS_DIRECTORY/abcde is longer "
+				 "than 255 bytes");
+	free(dir);
+
+	assert_int_equal(unsetenv("CREDENTIALS_DIRECTORY"), 0);
+	config_test_expect_error("redis_password_file credential:redis\n",
+				 "t.conf:1: redis_password_file: credential:redis needs "
+				 "$CREDENTIALS_DIRECTORY, which systemd sets for a unit with "
+				 "LoadCredential=redis:PATH");
+}
+
 static void redis_keys_without_a_redis_address_are_accepted(void **state)
 {
 	struct config cfg;
@@ -3472,6 +3582,8 @@ int main(void)
 		cmocka_unit_test(redis_host_of_255_bytes_is_accepted_and_256_is_rejected),
 		cmocka_unit_test(redis_unix_path_of_107_bytes_is_accepted_and_108_is_rejected),
 		cmocka_unit_test(redis_password_is_taken_as_written_up_to_255_bytes),
+		cmocka_unit_test(redis_password_file_is_read_at_load_up_to_255_bytes),
+		cmocka_unit_test(file_keys_name_systemd_credentials_under_credentials_directory),
 		cmocka_unit_test(redis_keys_without_a_redis_address_are_accepted),
 		cmocka_unit_test(redis_db_accepts_0_to_a_million_without_unit),
 		cmocka_unit_test(redis_key_takes_a_prefix_without_hash_up_to_127_bytes),
