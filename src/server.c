@@ -28,6 +28,16 @@
  * freed at zero); IPv4 is kept in its IPv4-mapped IPv6 form, so both
  * spellings of an address share one count.  A connection past the limit
  * is refused at accept as past max_connections (503 and close).
+ *
+ * Behind a trusted balancer (trusted_proxies) the socket's peer is the
+ * balancer: such a connection is not counted at accept, but under its
+ * real client once that is known (server_conn_set_client(): the PROXY
+ * header's source, or the X-Forwarded-For client of each request, which
+ * http.c names), and its hash entry then holds that address for
+ * server_conn_peer_address() whatever the limit.  On a proxy_protocol
+ * listener a peer outside trusted_proxies is closed at accept; the
+ * handler's on_open runs once the header is read, and a header not
+ * complete within header_timeout closes the connection.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -49,6 +59,8 @@
 #include "config.h"
 #include "log.h"
 #include "metrics.h"
+#include "proxyproto.h"
+#include "realip.h"
 #include "server.h"
 #include "timeq.h"
 
@@ -105,6 +117,7 @@ struct server_listener {
 	const struct config_listen *cfg; /* a unix socket's file is removed at close */
 	bool is_admin;                 /* admin_listen */
 	bool is_peer;                  /* cluster_listen */
+	bool proxy_protocol;           /* each connection opens with a PROXY header */
 };
 
 static struct {
@@ -122,6 +135,7 @@ static struct {
 	struct conn *closing;         /* to free this turn */
 	struct server_delay *hold;    /* the delay writes may wait for, NULL = none */
 	struct timeq linger;          /* of struct server_wait, linger_timeout */
+	struct timeq proxy_header;    /* of struct server_wait, header_timeout */
 	struct server_ip *ips;        /* uthash head: addresses with open connections */
 	struct server_direct *direct; /* this turn's direct writes; kept for the next */
 	size_t n_direct, direct_cap;
@@ -419,13 +433,64 @@ static void server_conn_keep_input(struct conn *c, const uint8_t *data, size_t l
 	c->in = in;
 }
 
+static const char server_busy[] = "HTTP/1.1 503 Service Unavailable\r\n"
+				  "Connection: close\r\nContent-Length: 0\r\n\r\n";
+
+/* Reads <c>'s PROXY header from the start of its input (<len> bytes):
+ * once it is complete, the client it names becomes <c>'s and the
+ * handler's on_open runs.  Returns the bytes the header took, all of
+ * them if <c> was refused (its client past max_connections_per_ip: 503,
+ * closed once written), or 0 while the header is incomplete or if <c>
+ * was closed (a malformed header). */
+static size_t server_proxy_header(struct conn *c, const uint8_t *data, size_t len)
+{
+	struct proxyproto_addr pa;
+	ssize_t n = proxyproto_parse(data, len, &pa);
+
+	if (n == 0)
+		return 0;
+	if (n < 0) {
+		metrics_inc(proxy_protocol_bad_total);
+		log_limited(LOG_LEVEL_INFO, "bad PROXY protocol header, closing\tconn=%llu peer=%s",
+			    (unsigned long long)c->id, server_conn_peer(c));
+		server_conn_close(c);
+		return 0;
+	}
+	server_wait_stop(&c->wait);
+	c->awaits_proxy = false;
+	/* LOCAL, UNKNOWN: the balancer's own connection (a health check). */
+	if (!pa.local && server_conn_set_client(c, pa.addr, pa.port) < 0) {
+		if (server_write(c, server_busy, sizeof server_busy - 1) == 0)
+			server_conn_close_when_flushed(c);
+		return len;
+	}
+	if (c->handler->on_open(c) < 0) {
+		server_conn_close(c);
+		return 0;
+	}
+	return (size_t)n;
+}
+
+/* A proxy_protocol listener's connection sent no whole header in time. */
+static void server_proxy_timeout(struct timeq_entry *e)
+{
+	struct conn *c = server_wait_fired(e);
+
+	metrics_inc(proxy_protocol_timeouts_total);
+	log_debug("conn %llu %s: no PROXY protocol header within header_timeout",
+		  (unsigned long long)c->id, server_conn_peer(c));
+	server_conn_close(c);
+}
+
 /* Offers <data> to the handler, and the rest to a new handler after an
  * upgrade.  Returns 0, or -1 if the connection closed. */
 static int server_conn_deliver(struct conn *c, uint8_t *data, size_t len)
 {
 	size_t off = 0;
 
-	while (off < len && !c->closing && !c->read_paused) {
+	if (c->awaits_proxy && (off = server_proxy_header(c, data, len)) == 0 && c->closing)
+		return -1;
+	while (off < len && !c->closing && !c->read_paused && !c->awaits_proxy) {
 		const struct conn_handler *h = c->handler;
 		ssize_t used = h->on_data(c, data + off, len - off);
 		if (used < 0 || c->closing)
@@ -633,6 +698,10 @@ unsigned server_conn_peer_address(const struct conn *c, char host[INET6_ADDRSTRL
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof ss;
 
+	if (c->has_client) {
+		realip_format(c->ip->addr, host);
+		return c->client_port;
+	}
 	strcpy(host, "?");
 	if (getpeername(c->fd, (struct sockaddr *)&ss, &len) < 0)
 		return 0;
@@ -657,8 +726,29 @@ const char *server_conn_peer(const struct conn *c)
 	char host[INET6_ADDRSTRLEN];
 	unsigned port = server_conn_peer_address(c, host);
 
-	snprintf(text, sizeof text, "%s:%u", host, port);
+	/* An X-Forwarded-For client has no port. */
+	if (c->has_client && port == 0)
+		snprintf(text, sizeof text, "%s", host);
+	else
+		snprintf(text, sizeof text, "%s:%u", host, port);
 	return text;
+}
+
+bool server_conn_client(const struct conn *c, uint8_t addr[16], uint16_t *port)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof ss;
+
+	if (c->has_client) {
+		memcpy(addr, c->ip->addr, 16);
+		*port = c->client_port;
+		return true;
+	}
+	if (getpeername(c->fd, (struct sockaddr *)&ss, &len) < 0 || !realip_key(&ss, addr))
+		return false;
+	*port = ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
+					      : ((struct sockaddr_in6 *)&ss)->sin6_port);
+	return true;
 }
 
 size_t server_conn_count(void)
@@ -675,44 +765,21 @@ bool server_output_pending(void)
 	return false;
 }
 
-/* The hash key of <sa>'s address into <key>; false for other families. */
-static bool server_ip_key(const struct sockaddr_storage *sa, uint8_t key[16])
+/* Counts one more connection from <key> (realip.h).  Returns its entry,
+ * or NULL if the address already has max_connections_per_ip (none when
+ * it is 0) or memory ran out. */
+static struct server_ip *server_ip_take(const uint8_t key[16])
 {
-	if (sa->ss_family == AF_INET6) {
-		memcpy(key, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
-		return true;
-	}
-	if (sa->ss_family == AF_INET) {
-		static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
-		memcpy(key, mapped, sizeof mapped);
-		memcpy(key + 12, &((const struct sockaddr_in *)sa)->sin_addr, 4);
-		return true;
-	}
-	return false;
-}
-
-/* Counts one more connection from <sa>.  Returns its entry, or NULL with
- * *<refused> set if the address already has max_connections_per_ip (or
- * memory ran out); NULL without it when addresses are not counted. */
-static struct server_ip *server_ip_take(const struct sockaddr_storage *sa, bool *refused)
-{
+	uint32_t limit = server.cfg->max_connections_per_ip;
 	struct server_ip *ip = NULL;
-	uint8_t key[16];
 
-	*refused = false;
-	if (!server.cfg->max_connections_per_ip || !server_ip_key(sa, key))
+	HASH_FIND(hh, server.ips, key, 16, ip);
+	if (ip && limit && ip->n_conns >= limit)
 		return NULL;
-	HASH_FIND(hh, server.ips, key, sizeof key, ip);
-	if (ip && ip->n_conns >= server.cfg->max_connections_per_ip) {
-		*refused = true;
-		return NULL;
-	}
 	if (!ip) {
-		if (!(ip = calloc(1, sizeof *ip))) {
-			*refused = true;
+		if (!(ip = calloc(1, sizeof *ip)))
 			return NULL;
-		}
-		memcpy(ip->addr, key, sizeof key);
+		memcpy(ip->addr, key, 16);
 		HASH_ADD(hh, server.ips, addr, sizeof ip->addr, ip);
 	}
 	ip->n_conns++;
@@ -841,9 +908,7 @@ bool server_has_work(void)
  * caller counts it. */
 static void server_refuse(int fd)
 {
-	static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\n"
-				   "Connection: close\r\nContent-Length: 0\r\n\r\n";
-	(void)!write(fd, busy, sizeof busy - 1);
+	(void)!write(fd, server_busy, sizeof server_busy - 1);
 	close(fd);
 }
 
@@ -857,6 +922,42 @@ static bool server_warn_due(time_t *last)
 		return false;
 	*last = now;
 	return true;
+}
+
+/* A connection was refused past max_connections_per_ip: counted, and
+ * logged at most once a second. */
+static void server_ip_refused(void)
+{
+	static time_t last_warn;
+
+	if (server_warn_due(&last_warn))
+		log_warn("max_connections_per_ip (%u) reached by an address, refusing its connections",
+			 server.cfg->max_connections_per_ip);
+	metrics_inc(connections_rejected_per_ip_total);
+}
+
+int server_conn_set_client(struct conn *c, const uint8_t addr[16], uint16_t port)
+{
+	if (!c->ip || memcmp(c->ip->addr, addr, 16) != 0) {
+		struct server_ip *ip = server_ip_take(addr);
+		if (!ip) {
+			server_ip_refused();
+			return -1;
+		}
+		server_ip_release(c->ip);
+		c->ip = ip;
+	}
+	c->has_client = true;
+	c->client_port = port;
+	return 0;
+}
+
+void server_conn_clear_client(struct conn *c)
+{
+	server_ip_release(c->ip);
+	c->ip = NULL;
+	c->has_client = false;
+	c->client_port = 0;
 }
 
 /* A connection on <fd>, linked in and counted; not armed yet. */
@@ -882,12 +983,53 @@ static struct conn *server_conn_new(int fd, const struct conn_handler *handler)
 	return c;
 }
 
+/* Whether <sa> may connect to <sl>: on a proxy_protocol listener, only a
+ * trusted balancer; anyone else is closed unread, as nginx refuses a
+ * connection without the header there. */
+static bool server_proxy_allowed(const struct server_listener *sl, const struct sockaddr_storage *sa)
+{
+	uint8_t key[16];
+	char host[INET6_ADDRSTRLEN] = "unix";
+
+	if (!sl->proxy_protocol || realip_trusted_peer(server.cfg, sa))
+		return true;
+	if (realip_key(sa, key))
+		realip_format(key, host);
+	metrics_inc(proxy_protocol_refused_total);
+	log_limited(LOG_LEVEL_WARN, "connection to a proxy_protocol listener from outside "
+		    "trusted_proxies, closed\tpeer=%s listen=%s", host, sl->cfg->text);
+	return false;
+}
+
+/* The count <sa>'s new connection on <sl> joins: NULL with *<refused>
+ * false when it is not counted at accept.  Peers forward for many clients
+ * from one address; a trusted balancer's connection is counted under its
+ * client once that is known (server_conn_set_client()). */
+static struct server_ip *server_accept_ip(const struct server_listener *sl,
+					  const struct sockaddr_storage *sa, bool *refused)
+{
+	uint8_t key[16];
+	struct server_ip *ip;
+
+	*refused = false;
+	if (sl->is_peer || !server.cfg->max_connections_per_ip || !realip_key(sa, key) ||
+	    realip_trusted(server.cfg, key))
+		return NULL;
+	if (!(ip = server_ip_take(key)))
+		*refused = true;
+	return ip;
+}
+
 static void server_accept_one(int fd, const struct sockaddr_storage *sa,
 			      const struct server_listener *sl)
 {
-	static time_t last_warn_total, last_warn_ip;
+	static time_t last_warn_total;
 	bool refused = false;
 
+	if (!server_proxy_allowed(sl, sa)) {
+		close(fd);
+		return;
+	}
 	if (server.n_conns >= server.cfg->max_connections) {
 		if (server_warn_due(&last_warn_total))
 			log_warn("max_connections (%u) reached, refusing connections",
@@ -896,14 +1038,10 @@ static void server_accept_one(int fd, const struct sockaddr_storage *sa,
 		metrics_inc(connections_rejected_total);
 		return;
 	}
-	/* Peers forward for many clients from one address: not counted. */
-	struct server_ip *ip = sl->is_peer ? NULL : server_ip_take(sa, &refused);
+	struct server_ip *ip = server_accept_ip(sl, sa, &refused);
 	if (refused) {
-		if (server_warn_due(&last_warn_ip))
-			log_warn("max_connections_per_ip (%u) reached by an address, refusing its connections",
-				 server.cfg->max_connections_per_ip);
+		server_ip_refused();
 		server_refuse(fd);
-		metrics_inc(connections_rejected_per_ip_total);
 		return;
 	}
 	struct conn *c = server_conn_new(fd, server.first_handler);
@@ -918,6 +1056,13 @@ static void server_accept_one(int fd, const struct sockaddr_storage *sa,
 	c->is_peer = sl->is_peer;
 	metrics_inc(connections_accepted_total);
 	server_conn_arm(c);
+	if (sl->proxy_protocol) {
+		/* on_open once the header is read (server_proxy_header()) */
+		c->awaits_proxy = true;
+		if (server_wait_start(&c->wait, c, &server.proxy_header) < 0)
+			server_conn_close(c);
+		return;
+	}
 	if (c->handler->on_open(c) < 0)
 		server_conn_close(c);
 }
@@ -1030,13 +1175,15 @@ static int server_listen_one(const struct config_listen *l, bool is_admin, bool 
 	sl->cfg = l;
 	sl->is_admin = is_admin;
 	sl->is_peer = is_peer;
+	sl->proxy_protocol = l->proxy_protocol;
 	event_assign(&sl->ev, server.base, fd, EV_READ | EV_PERSIST, server_accept_cb, sl);
 	if (event_add(&sl->ev, NULL) < 0) {
 		log_error("listen %s: event_add failed", l->text);
 		return -1;
 	}
 	log_info("listening on %s%s", l->text,
-		 is_admin ? " (admin: /metrics, /healthz)" : is_peer ? " (cluster: peers' requests)" : "");
+		 is_admin ? " (admin: /metrics, /healthz)" : is_peer ? " (cluster: peers' requests)" :
+		 l->proxy_protocol ? " (PROXY protocol from trusted_proxies)" : "");
 	return 0;
 }
 
@@ -1048,6 +1195,7 @@ int server_start(struct event_base *base, const struct config *cfg,
 	server.cfg = cfg;
 	server.spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	timeq_init(&server.linger, base, cfg->linger_timeout_ms, server_linger_fire);
+	timeq_init(&server.proxy_header, base, cfg->header_timeout_ms, server_proxy_timeout);
 	for (size_t i = 0; i < cfg->n_listen; i++) {
 		if (server_listen_one(&cfg->listen[i], false, false) < 0)
 			return -1;
@@ -1103,6 +1251,7 @@ bool server_conn_is_peer(const struct conn *c)
 void server_reload(void)
 {
 	timeq_set_duration(&server.linger, server.cfg->linger_timeout_ms);
+	timeq_set_duration(&server.proxy_header, server.cfg->header_timeout_ms);
 }
 
 void server_cleanup(void)
@@ -1121,4 +1270,5 @@ void server_cleanup(void)
 	server.direct = NULL;
 	server.n_direct = server.direct_cap = 0;
 	timeq_cleanup(&server.linger);
+	timeq_cleanup(&server.proxy_header);
 }

@@ -6,7 +6,8 @@
  * writes every connection with pending output in one writev, and frees the
  * connections closed during the pass (Redis's pending-write list and async
  * free).  Limits: max_connections and max_connections_per_ip (503 and
- * close, at accept), max_output_buffer (the
+ * close, at accept; behind trusted_proxies, per client once it is known),
+ * a PROXY protocol header within header_timeout, max_output_buffer (the
  * connection is closed), linger_timeout (a connection closing once flushed
  * is reset when it passes), input held while a handler is paused.
  */
@@ -57,6 +58,9 @@ struct conn {
 	bool is_admin : 1;               /* accepted on admin_listen */
 	bool is_peer : 1;                /* accepted on cluster_listen (another instance) */
 	bool connecting : 1;             /* server_connect(): not established yet */
+	bool awaits_proxy : 1;           /* a proxy_protocol listener's: no header read yet */
+	bool has_client : 1;             /* the client is ip's address, not the socket's peer */
+	uint16_t client_port;            /* with has_client: its port, 0 if unknown */
 	struct event ev;                 /* EV_READ, plus EV_WRITE while output waits */
 	const struct conn_handler *handler;
 	void *ctx;                       /* the handler's per-connection state */
@@ -69,7 +73,7 @@ struct conn {
 	/* A flush delay's wait while open; once close_when_flushed, the
 	 * linger_timeout wait (a closing connection's output is not held). */
 	struct server_wait *wait;        /* owned */
-	struct server_ip *ip;            /* its address's count, NULL if not counted; shared */
+	struct server_ip *ip;            /* its client's count, NULL if not counted; shared */
 };
 
 /* Binds every listener of <cfg>; accepted connections start with
@@ -154,11 +158,26 @@ void server_conn_close_when_flushed(struct conn *c);
 void server_conn_pause_read(struct conn *c);
 void server_conn_resume_read(struct conn *c);
 
-/* "ADDR:PORT" of the peer, for log lines (static buffer). */
+/* "ADDR:PORT" of the client, for log lines (static buffer). */
 const char *server_conn_peer(const struct conn *c);
-/* The peer's address as text into <host> ("?" if unknown); returns its
- * port (0 if unknown). */
+/* The client's address as text into <host> ("?" if unknown, "unix" for a
+ * unix socket's peer); returns its port (0 if unknown).  The client is
+ * the one server_conn_set_client() named (a PROXY header's, or the
+ * X-Forwarded-For client of the request being handled), else the
+ * socket's peer: the real client address behind trusted_proxies, for log
+ * lines, sessions and connect records. */
 unsigned server_conn_peer_address(const struct conn *c, char host[INET6_ADDRSTRLEN]);
+/* <c>'s client address (as above) as 16 bytes into <addr> (realip.h)
+ * and its port into *<port>; false if it has none (a unix socket's peer). */
+bool server_conn_client(const struct conn *c, uint8_t addr[16], uint16_t *port);
+/* Makes <addr> (realip.h) and <port> <c>'s client, counted under that
+ * address for max_connections_per_ip instead of the one before.  Returns
+ * 0, or -1 if the address already holds max_connections_per_ip (counted
+ * and logged here; the caller answers 503 and closes), <c> unchanged. */
+int server_conn_set_client(struct conn *c, const uint8_t addr[16], uint16_t port);
+/* <c>'s client is the socket's peer again, and <c> is counted under no
+ * address (a balancer's keep-alive connection between two requests). */
+void server_conn_clear_client(struct conn *c);
 
 size_t server_conn_count(void);
 /* True while some connection still has output to write (a scan: for the

@@ -1,0 +1,195 @@
+// realip.test.js - the client's own address behind trusted balancers
+// (issue 19), on raw sockets: what a balancer sends, byte for byte, and
+// what a client may forge. One roomcastd with Redis (connect records carry
+// the session's address), a plain listener and a proxy_protocol one,
+// trusted_proxies 127.0.0.1, max_connections_per_ip 2. Clients are told
+// apart by source address (127.0.0.2 is not trusted; on Linux all of
+// 127/8 is loopback). Covers: PROXY v1 and v2 headers name the client of
+// the connection (connect record, per-address count: the third connection
+// of one client gets 503 while another client and the balancer itself are
+// served), LOCAL keeps the balancer's address, headers at their limits
+// (107 and 4096 bytes) pass and one byte past is closed, a malformed
+// header and a silent connection are closed and counted, an untrusted
+// peer is closed at accept. The nginx and HAProxy runs are in
+// balancers.test.js.
+// roomcastd only: Node has no trusted proxies.
+'use strict';
+
+const net = require('node:net');
+const { test, before, after } = require('node:test');
+const assert = require('node:assert/strict');
+const h = require('./harness');
+
+const skip = h.REFERENCE && 'Node has no trusted proxies';
+const STREAM = 'rc:realip';
+const LIMIT = 2;
+
+let r;
+let d;
+let redis;
+let pp; // the proxy_protocol listener's port
+before(async () => {
+  if (skip) return;
+  r = await h.startRedis();
+  const port = await h.freePort();
+  pp = await h.freePort();
+  d = await h.startClusterDaemon(r, {
+    port,
+    config: {
+      listen: [`127.0.0.1:${port}`, `127.0.0.1:${pp} proxy_protocol`],
+      trusted_proxies: '127.0.0.1',
+      max_connections_per_ip: LIMIT,
+      header_timeout: '1s',
+      backend_stream: STREAM,
+    },
+  });
+  redis = await r.client();
+});
+after(async () => {
+  if (d) d.kill();
+  if (redis) await redis.disconnect();
+  if (r) await r.close();
+});
+
+/** A raw connection to <port> from <from> (a loopback address). */
+function connectFrom(port, from = '127.0.0.1') {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect({ port, host: '127.0.0.1', localAddress: from });
+    sock.once('connect', () => { sock.removeListener('error', reject); resolve(new h.RawConn(sock)); });
+    sock.once('error', reject);
+  });
+}
+
+const v1 = (client) => `PROXY TCP4 ${client} 127.0.0.1 40000 3000\r\n`;
+
+/** A v2 header: PROXY TCP4 from <client>, or LOCAL; <tlv> bytes of TLVs. */
+function v2(client, { local = false, tlv = 0 } = {}) {
+  const block = Buffer.alloc(local ? tlv : 12 + tlv);
+  if (!local) {
+    client.split('.').forEach((x, i) => { block[i] = Number(x); });
+    block.writeUInt16BE(40000, 8);
+    block.writeUInt16BE(3000, 10);
+  }
+  const head = Buffer.from([0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a,
+    local ? 0x20 : 0x21, local ? 0x00 : 0x11, block.length >> 8, block.length & 0xff]);
+  return Buffer.concat([head, block]);
+}
+
+const metric = async (name) => (await d.metrics())[`roomcast_${name}`] || 0;
+
+/** Opens a Socket.IO session on <conn> (keep-alive): handshake, CONNECT; its connect record. */
+async function sessionAddress(conn, port, headers = {}) {
+  const before = (await redis.sendCommand(['XLEN', STREAM])) || 0;
+  conn.write(h.buildRequest({ port, path: h.q(), headers }));
+  const hs = await conn.response();
+  assert.equal(hs.status, 200, hs.text);
+  const { sid } = JSON.parse(hs.text.slice(1));
+  conn.write(h.buildRequest({ method: 'POST', port, path: h.pollPath(sid), headers, body: '40' }));
+  assert.equal((await conn.response()).text, 'ok');
+  let rec;
+  await h.waitFor(async () => {
+    rec = h.streamEntries(await redis.sendCommand(['XRANGE', STREAM, '-', '+'])).slice(before)
+      .find((f) => f.type === 'connect');
+    return rec;
+  }, { what: 'the connect record' });
+  return rec.address;
+}
+
+/** GET /healthz on <conn>, kept alive: 200, or 503 and closed. */
+async function healthz(conn, port, headers = {}) {
+  conn.write(h.buildRequest({ port, path: '/healthz', headers }));
+  const res = await conn.response();
+  if (res.status === 503) await conn.closed();
+  return res.status;
+}
+
+test('PROXY v1 and v2 name the connection\'s client: connect records, max_connections_per_ip', { skip }, async () => {
+  const a = await connectFrom(pp);
+  a.write(v1('198.51.100.7'));
+  assert.equal(await sessionAddress(a, pp), '198.51.100.7');
+  const b = await connectFrom(pp);
+  b.write(v2('198.51.100.8', { tlv: 40 }));
+  assert.equal(await sessionAddress(b, pp), '198.51.100.8');
+
+  // two connections of 198.51.100.7 (a is one): the third is refused
+  const rejected = await metric('connections_rejected_per_ip_total');
+  const a2 = await connectFrom(pp);
+  a2.write(v2('198.51.100.7'));
+  assert.equal(await healthz(a2, pp), 200);
+  const a3 = await connectFrom(pp);
+  a3.write(v1('198.51.100.7'));
+  assert.equal(await healthz(a3, pp), 503, 'the third connection of one client');
+  assert.equal(await metric('connections_rejected_per_ip_total'), rejected + 1);
+  // another client, and the balancer's own connections, are served
+  const others = [];
+  for (const c of ['198.51.100.9', '198.51.100.10', '198.51.100.11']) {
+    const o = await connectFrom(pp);
+    o.write(v1(c));
+    assert.equal(await healthz(o, pp), 200, c);
+    others.push(o);
+  }
+  // a LOCAL header (a balancer's health check) keeps the balancer's address
+  const l = await connectFrom(pp);
+  l.write(v2('', { local: true }));
+  assert.equal(await sessionAddress(l, pp), '127.0.0.1');
+  // a slot given back is usable again
+  a2.destroy();
+  await h.waitFor(async () => {
+    const c = await connectFrom(pp);
+    c.write(v1('198.51.100.7'));
+    const ok = (await healthz(c, pp)) === 200;
+    c.destroy();
+    return ok;
+  }, { what: 'the slot of the closed connection back' });
+  for (const c of [a, b, l, ...others]) c.destroy();
+});
+
+test('PROXY headers at their limits pass, one byte past is closed; bad and silent ones are closed', { skip }, async () => {
+  const at = await connectFrom(pp);
+  const line = `PROXY UNKNOWN ${'x'.repeat(107 - 16)}\r\n`;
+  assert.equal(line.length, 107);
+  at.write(line);
+  assert.equal(await healthz(at, pp), 200, 'a 107-byte v1 line');
+  at.destroy();
+  const at2 = await connectFrom(pp);
+  at2.write(v2('198.51.100.20', { tlv: 4096 - 28 }));
+  assert.equal(await healthz(at2, pp), 200, 'a 4096-byte v2 header');
+  at2.destroy();
+
+  const bad = await metric('proxy_protocol_bad_total');
+  for (const bytes of [`PROXY UNKNOWN ${'x'.repeat(108 - 16)}\r\n`, v2('198.51.100.20', { tlv: 4096 - 27 }),
+    'PROXY TCP4 198.51.100.7 127.0.0.1 40000 65536\r\n', 'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n']) {
+    const c = await connectFrom(pp);
+    c.write(bytes);
+    assert.equal((await c.closed()).length, 0, `closed unanswered: ${h.show(Buffer.from(bytes).subarray(0, 40))}`);
+  }
+  assert.equal(await metric('proxy_protocol_bad_total'), bad + 4);
+
+  // header_timeout 1s: half a header, then nothing
+  const timeouts = await metric('proxy_protocol_timeouts_total');
+  const slow = await connectFrom(pp);
+  slow.write('PROXY TCP4 198.51');
+  assert.equal((await slow.closed({ timeout: 5000 })).length, 0);
+  assert.equal(await metric('proxy_protocol_timeouts_total'), timeouts + 1);
+});
+
+test('an untrusted peer is closed at accept on a proxy_protocol listener, whatever it sends', { skip }, async () => {
+  const refused = await metric('proxy_protocol_refused_total');
+  const c = await connectFrom(pp, '127.0.0.2');
+  c.write(v1('198.51.100.7'));
+  c.write(h.buildRequest({ port: pp, path: '/healthz' }));
+  assert.equal((await c.closed()).length, 0);
+  assert.equal(await metric('proxy_protocol_refused_total'), refused + 1);
+  // the plain listener serves it, as itself: a PROXY header there is no header
+  const p = await connectFrom(d.port, '127.0.0.2');
+  p.write(v1('198.51.100.7'));
+  assert.equal((await p.response()).status, 400);
+  p.destroy();
+  const s = await connectFrom(d.port, '127.0.0.2');
+  assert.equal(await sessionAddress(s, d.port), '127.0.0.2');
+  s.destroy();
+});
+
+test('stops cleanly', { skip }, async () => {
+  await d.stop();
+});
