@@ -9,7 +9,11 @@
  * max_payload for bodies (413 from the head when Content-Length says so),
  * header_timeout and body_timeout (408 and close), keepalive_timeout
  * between requests.  A request answered before its body is read is closed
- * after the answer.
+ * after the answer.  From a peer in trusted_proxies, a request's client is
+ * the one its X-Forwarded-For names (realip.h): the server then counts and
+ * logs the connection under it while the request is handled
+ * (server_conn_peer_address()), and 503 answers a client past
+ * max_connections_per_ip.
  */
 #ifndef ROOMCAST_HTTP_H
 #define ROOMCAST_HTTP_H
@@ -21,6 +25,7 @@
 #include <http_parser.h>
 
 #include "config.h"
+#include "realip.h"
 #include "server.h"
 
 struct http_conn;
@@ -49,6 +54,9 @@ struct http_request {
 	char peer_token[40];          /* X-Roomcast-Peer (forwarded by a peer), "" if absent */
 	char *authorization;          /* Authorization, heap (NUL-terminated), NULL if absent */
 	size_t authorization_len;
+	struct realip_forwarded *forwarded_for; /* X-Forwarded-For from a trusted peer, heap,
+	                                 NULL if none (its last 1024 bytes) */
+	bool forwarded_ignored;       /* X-Forwarded-For from a peer not trusted */
 	char *kept_headers;           /* the headers backend_headers names, heap, NULL if
 	                                 none: "name\0value\0"... (lower-case names, in
 	                                 the order sent); no longer than the head */

@@ -10,8 +10,13 @@
 // served), LOCAL keeps the balancer's address, headers at their limits
 // (107 and 4096 bytes) pass and one byte past is closed, a malformed
 // header and a silent connection are closed and counted, an untrusted
-// peer is closed at accept. The nginx and HAProxy runs are in
-// balancers.test.js.
+// peer is closed at accept; X-Forwarded-For from the trusted peer names
+// the client of each request (connect record, the per-address count held
+// while a request is handled and given back when it is done, a 1500-byte
+// header still names its rightmost client), an invalid entry leaves the
+// balancer's address and is counted, and from an untrusted peer a forged
+// header changes nothing and is counted. The nginx and HAProxy runs are
+// in balancers.test.js.
 // roomcastd only: Node has no trusted proxies.
 'use strict';
 
@@ -188,6 +193,65 @@ test('an untrusted peer is closed at accept on a proxy_protocol listener, whatev
   const s = await connectFrom(d.port, '127.0.0.2');
   assert.equal(await sessionAddress(s, d.port), '127.0.0.2');
   s.destroy();
+});
+
+test('X-Forwarded-For from the trusted peer names each request\'s client; counted while it is handled', { skip }, async () => {
+  const xff = (client) => ({ 'X-Forwarded-For': `203.0.113.66, ${client}` });
+  const c = await connectFrom(d.port);
+  assert.equal(await sessionAddress(c, d.port, xff('198.51.100.30')), '198.51.100.30');
+  // the same keep-alive connection, another client: each request its own
+  assert.equal(await sessionAddress(c, d.port, xff('198.51.100.31')), '198.51.100.31');
+  // two held long-polls of one client fill its slots; a third request is 503
+  const held = [];
+  for (let i = 0; i < LIMIT; i++) {
+    const conn = await connectFrom(d.port);
+    conn.write(h.buildRequest({ port: d.port, path: h.q(), headers: xff('198.51.100.32') }));
+    const { sid } = JSON.parse((await conn.response()).text.slice(1));
+    conn.write(h.buildRequest({ port: d.port, path: h.pollPath(sid), headers: xff('198.51.100.32') }));
+    held.push({ conn, sid });
+  }
+  await h.barrier(d.port); // both long-polls are held by now
+  const rejected = await metric('connections_rejected_per_ip_total');
+  const third = await connectFrom(d.port);
+  assert.equal(await healthz(third, d.port, xff('198.51.100.32')), 503);
+  assert.equal(await metric('connections_rejected_per_ip_total'), rejected + 1);
+  // the balancer's keep-alive connection carries others meanwhile
+  assert.equal(await healthz(c, d.port, xff('198.51.100.33')), 200);
+  // a request done gives its slot back, though its connection stays open
+  const done = await connectFrom(d.port);
+  for (const { sid } of held) {
+    done.write(h.buildRequest({ method: 'POST', port: d.port, path: h.pollPath(sid), body: '4x' }));
+    assert.equal((await done.response()).text, 'ok');
+  }
+  for (const { conn } of held) assert.equal((await conn.response()).status, 200, 'the long-poll answered');
+  assert.equal(await healthz(done, d.port, xff('198.51.100.32')), 200, 'slots given back while connections idle');
+  assert.equal(await healthz(done, d.port, xff('198.51.100.32')), 200);
+  for (const x of [c, done, ...held.map((e) => e.conn)]) x.destroy();
+});
+
+test('X-Forwarded-For: 1500 bytes still name the rightmost client; a bad entry leaves the balancer', { skip }, async () => {
+  const c = await connectFrom(d.port);
+  const long = `${Array.from({ length: 150 }, (_, i) => `10.9.${i}.1`).join(', ')}, 198.51.100.40`;
+  assert.ok(long.length > 1500);
+  assert.equal(await sessionAddress(c, d.port, { 'X-Forwarded-For': long }), '198.51.100.40');
+  const invalid = await metric('forwarded_for_invalid_total');
+  assert.equal(await sessionAddress(c, d.port, { 'X-Forwarded-For': '198.51.100.41, unknown' }), '127.0.0.1');
+  assert.equal(await metric('forwarded_for_invalid_total'), invalid + 2, 'handshake and CONNECT');
+  c.destroy();
+});
+
+test('from an untrusted peer a forged X-Forwarded-For changes nothing, and is counted', { skip }, async () => {
+  const ignored = await metric('forwarded_for_ignored_total');
+  const c = await connectFrom(d.port, '127.0.0.2');
+  assert.equal(await sessionAddress(c, d.port, { 'X-Forwarded-For': '198.51.100.50' }), '127.0.0.2');
+  assert.equal(await metric('forwarded_for_ignored_total'), ignored + 2, 'handshake and CONNECT');
+  // it is counted under its own address: two connections, then 503
+  const more = [await connectFrom(d.port, '127.0.0.2')];
+  assert.equal(await healthz(more[0], d.port, { 'X-Forwarded-For': '198.51.100.51' }), 200);
+  const third = await connectFrom(d.port, '127.0.0.2');
+  assert.equal(await healthz(third, d.port, { 'X-Forwarded-For': '198.51.100.52' }), 503);
+  c.destroy();
+  more[0].destroy();
 });
 
 test('stops cleanly', { skip }, async () => {
