@@ -12,7 +12,7 @@ set -eu
 build_pkgs="gcc make pkg-config libevent-dev libhttp-parser-dev libjansson-dev
 libhiredis-dev libmsgpack-dev libssl-dev uthash-dev libsystemd-dev"
 test_pkgs="clang libcmocka-dev redis-server nodejs npm python3 python3-redis
-systemd strace nginx haproxy python3-msgpack logrotate"
+systemd strace nginx libnginx-mod-stream haproxy python3-msgpack logrotate"
 
 want="$build_pkgs"
 [ "${1:-}" = "--test" ] && want="$build_pkgs $test_pkgs"

@@ -137,7 +137,7 @@ static config_set_cb config_set_listen, config_set_path, config_set_transports,
 	config_set_redis_key, config_set_redis_emit_channel, config_set_auth, config_set_jwt_key_file,
 	config_set_jwks_ca_file, config_set_jwt_string, config_set_user_room, config_set_claim_name, config_set_forward,
 	config_set_forward_events, config_set_backend_stream, config_set_backend_headers,
-	config_set_cluster_listen, config_set_cluster_secret_file;
+	config_set_cluster_listen, config_set_cluster_secret_file, config_set_trusted_proxies;
 
 /* Every key, its default and why.  The reference server is Node socket.io
  * 4.8 (engine.io 6.6) on Node's http module; protocol-notes.md 1.13.
@@ -182,6 +182,9 @@ static const struct config_key config_keys[] = {
 	  .field = CONFIG_FIELD(max_connections_per_ip, uint32_t), .min = 0, .max = 1000000,
 	  .default_value = "0",
 	  .why = "off: behind a load balancer every connection has the balancer's address" },
+	{ .name = "trusted_proxies", .set = config_set_trusted_proxies,
+	  .max_values = CONFIG_MAX_TRUSTED_PROXIES, .repeatable = true,
+	  .why = "none: a PROXY header or X-Forwarded-For is believed only from a named balancer" },
 	{ .name = "max_header_size", .set = config_set_size, .max_values = 1,
 	  .field = CONFIG_FIELD(max_header_size, size_t), .min = CONFIG_KIB, .max = CONFIG_MIB,
 	  .default_value = "16K",
@@ -898,7 +901,8 @@ static int config_listen_unix(struct config_parser *ps, const struct config_tok 
 	return 0;
 }
 
-/* The options after the address: `reuseport` (TCP), `mode=OCTAL` (unix). */
+/* The options after the address: `reuseport` (TCP), `mode=OCTAL` (unix),
+ * `proxy_protocol` (both). */
 static int config_listen_options(struct config_parser *ps, const struct config_tok *v,
 				 size_t n, struct config_listen *l)
 {
@@ -912,6 +916,10 @@ static int config_listen_options(struct config_parser *ps, const struct config_t
 			l->reuseport = true;
 			continue;
 		}
+		if (config_tok_is(&v[i], "proxy_protocol")) {
+			l->proxy_protocol = true;
+			continue;
+		}
 		if (is_unix && v[i].len > 5 && v[i].len < 5 + sizeof digits &&
 		    memcmp(v[i].s, "mode=", 5) == 0) {
 			memcpy(digits, v[i].s + 5, v[i].len - 5);
@@ -923,7 +931,8 @@ static int config_listen_options(struct config_parser *ps, const struct config_t
 			}
 		}
 		return config_fail(ps, "listen: unknown option '%s' (%s)", config_quote(q, &v[i]),
-				   is_unix ? "a unix socket takes mode=OCTAL" : "an address takes reuseport");
+				   is_unix ? "a unix socket takes mode=OCTAL and proxy_protocol"
+					   : "an address takes reuseport and proxy_protocol");
 	}
 	return 0;
 }
@@ -1024,6 +1033,74 @@ static int config_set_listen(struct config_parser *ps, const struct config_key *
 	l.text[v[0].len] = '\0';
 	l.line = ps->line;
 	cfg->listen[cfg->n_listen++] = l;
+	return 0;
+}
+
+/* ---- trusted_proxies ---- */
+
+/* ADDR or ADDR/BITS into <c>, the bits past the prefix cleared (an
+ * operator writing 10.0.0.1/8 means the network).  Returns 0, or a reason. */
+static const char *config_cidr_problem(const struct config_tok *t, struct config_cidr *c)
+{
+	char text[INET6_ADDRSTRLEN + 4];
+	uint8_t v4[4];
+	long bits = -1;
+
+	if (t->len >= sizeof text)
+		return "too long";
+	memcpy(text, t->s, t->len);
+	text[t->len] = '\0';
+	char *slash = strchr(text, '/');
+	if (slash) {
+		char *end;
+		*slash = '\0';
+		if (!isdigit((unsigned char)slash[1]) || (bits = strtol(slash + 1, &end, 10)) > 128 || *end)
+			return "bad prefix length";
+	}
+	memset(c, 0, sizeof *c);
+	if (inet_pton(AF_INET, text, v4) == 1) {
+		if (bits > 32)
+			return "an IPv4 prefix is at most 32 bits";
+		c->addr[10] = c->addr[11] = 0xff;
+		memcpy(c->addr + 12, v4, 4);
+		c->bits = (uint8_t)(bits < 0 ? 128 : 96 + bits);
+	} else if (inet_pton(AF_INET6, text, c->addr) == 1) {
+		c->bits = (uint8_t)(bits < 0 ? 128 : bits);
+	} else {
+		return "expected an IPv4 or IPv6 address, with /BITS for a network, or unix:";
+	}
+	for (unsigned i = c->bits; i < 128; i++)
+		c->addr[i / 8] &= (uint8_t)~(0x80u >> (i % 8));
+	return NULL;
+}
+
+/* `trusted_proxies ADDR[/BITS]... | unix:`: the balancers whose PROXY
+ * header and X-Forwarded-For are believed.  Lines add up to
+ * CONFIG_MAX_TRUSTED_PROXIES entries. */
+static int config_set_trusted_proxies(struct config_parser *ps, const struct config_key *key,
+				      const struct config_tok *v, size_t n)
+{
+	struct config *cfg = ps->cfg;
+	CONFIG_QUOTE_BUF(q);
+
+	if (ps->is_first) {
+		cfg->n_trusted_proxies = 0;
+		cfg->trust_unix = false;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (config_tok_is(&v[i], "unix:")) {
+			cfg->trust_unix = true;
+			continue;
+		}
+		if (cfg->n_trusted_proxies == CONFIG_MAX_TRUSTED_PROXIES)
+			return config_fail(ps, "trusted_proxies: too many networks (at most %d)",
+					   CONFIG_MAX_TRUSTED_PROXIES);
+		const char *problem = config_cidr_problem(&v[i], &cfg->trusted_proxies[cfg->n_trusted_proxies]);
+		if (problem)
+			return config_fail(ps, "trusted_proxies: bad network '%s' (%s)",
+					   config_quote(q, &v[i]), problem);
+		cfg->n_trusted_proxies++;
+	}
 	return 0;
 }
 
@@ -2404,6 +2481,25 @@ static int config_cluster_problem(struct config_parser *ps)
 	return 0;
 }
 
+/* A listener that takes only balancers' connections needs the balancers
+ * named: otherwise it would refuse every connection. */
+static int config_proxy_protocol_problem(struct config_parser *ps)
+{
+	const struct config *cfg = ps->cfg;
+
+	for (size_t i = 0; i < cfg->n_listen; i++) {
+		const struct config_listen *l = &cfg->listen[i];
+		bool is_unix = l->addr.ss_family == AF_UNIX;
+		if (!l->proxy_protocol || (is_unix ? cfg->trust_unix : cfg->n_trusted_proxies > 0))
+			continue;
+		ps->line = l->line;
+		return config_fail(ps, "listen %s proxy_protocol: trusted_proxies names no %s: "
+				   "every connection would be refused", l->text,
+				   is_unix ? "unix: peer" : "network");
+	}
+	return 0;
+}
+
 /* Checks that span keys, once every line is in.  The error points at the
  * later of the lines involved, or has no line if both are defaults. */
 static int config_check(struct config_parser *ps)
@@ -2438,7 +2534,7 @@ static int config_check(struct config_parser *ps)
 		ps->line = a > b ? a : b;
 		return config_fail(ps, "redis_password and redis_password_file: set one of them");
 	}
-	if (config_cluster_problem(ps) < 0)
+	if (config_cluster_problem(ps) < 0 || config_proxy_protocol_problem(ps) < 0)
 		return -1;
 	char prefix[CONFIG_MAX_REDIS_KEY + 16];
 	if (config_emit_channel_clash(prefix, sizeof prefix, cfg)) {

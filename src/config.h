@@ -28,6 +28,7 @@
 #define CONFIG_DEFAULT_PATH "/etc/roomcast/roomcast.conf"
 #endif
 #define CONFIG_MAX_LISTEN 16
+#define CONFIG_MAX_TRUSTED_PROXIES 16 /* trusted_proxies entries, all lines together */
 #define CONFIG_MAX_CORS_ORIGINS 16
 #define CONFIG_MAX_ORIGIN_LEN 256
 #define CONFIG_MAX_URL_PATH 256
@@ -93,7 +94,16 @@ struct config_listen {
 	char text[128];               /* as written in the file, for log lines */
 	int line;                     /* where it was declared */
 	bool reuseport;               /* SO_REUSEPORT: several processes on one port */
+	bool proxy_protocol;          /* each connection opens with a PROXY protocol header */
 	uint16_t mode;                /* unix socket: its file's permissions */
+};
+
+/* One trusted_proxies network: an address and how many of its leading
+ * bits a peer must share with it.  IPv4 is kept IPv4-mapped (its prefix
+ * plus 96), as peers are compared; bits past the prefix are zero. */
+struct config_cidr {
+	uint8_t addr[16];
+	uint8_t bits;                 /* 0..128 */
 };
 
 /* One `namespace NAME { ... }` block, or the implicit "/" with the
@@ -148,6 +158,10 @@ struct config {
 	size_t max_payload;              /* bytes: POST body, WebSocket message */
 	uint32_t max_connections;        /* open TCP connections, listeners excluded */
 	uint32_t max_connections_per_ip; /* open connections from one peer address, 0 = no limit */
+	/* Peers whose PROXY header and X-Forwarded-For name the client (realip.h). */
+	struct config_cidr trusted_proxies[CONFIG_MAX_TRUSTED_PROXIES];
+	size_t n_trusted_proxies;
+	bool trust_unix;                 /* trusted_proxies unix: peers on unix sockets */
 	size_t max_header_size;          /* bytes of one HTTP request head */
 	size_t max_output_buffer;        /* bytes queued for one client before it is cut off */
 	uint32_t linger_timeout_ms;      /* a connection closing once flushed, at most */

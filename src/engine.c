@@ -99,7 +99,8 @@ struct engine_session {
 	struct engine_session *next_flush;
 	struct engine_session *next_dead;
 	struct server_ip *ip;          /* its address's count (max_connections_per_ip), NULL if none */
-	struct server_addr addr;       /* the client's, from http_client_address() */
+	uint8_t addr[16];              /* the client's, from http_client_address() (realip.h) */
+	bool has_addr;                 /* false: a unix socket's peer, <addr> unset */
 	char handshake[];              /* "address\0host\0url\0bearer\0" of the handshake
 	                                  request, its kept headers ("name\0value\0"...), "\0" */
 };
@@ -506,7 +507,7 @@ static bool engine_may_forward(struct http_conn *hc, const struct http_request *
  * Host and the URL; its bearer token, for namespaces with auth jwt; and
  * the headers backend_headers names (http.c kept only those, at most
  * max_header_size), for connect records. */
-static struct engine_session *engine_session_new(const struct server_addr *addr,
+static struct engine_session *engine_session_new(const uint8_t *addr,
 						 const struct http_request *req,
 						 bool is_websocket)
 {
@@ -514,7 +515,7 @@ static struct engine_session *engine_session_new(const struct server_addr *addr,
 	size_t a, h = strlen(req->host), b = 0;
 	const char *bearer = "";
 
-	server_addr_text(addr, address);
+	realip_format(addr, address);
 	a = strlen(address);
 	/* Kept for the session's life only where a namespace may ask for it. */
 	if (engine.keep_bearer)
@@ -532,7 +533,9 @@ static struct engine_session *engine_session_new(const struct server_addr *addr,
 	if (k)
 		memcpy(o + b + 1, req->kept_headers, k);
 	s->began_websocket = is_websocket;
-	s->addr = *addr;
+	s->has_addr = addr != NULL;
+	if (addr)
+		memcpy(s->addr, addr, sizeof s->addr);
 	if (route_sid_new(s->sid) < 0) {
 		log_error("getrandom failed: no session id");
 		free(s);
@@ -1067,9 +1070,9 @@ static void engine_polling_post(struct engine_session *s, struct http_conn *hc,
 
 /* --- handshake and routing ----------------------------------------------- */
 
-const struct server_addr *engine_session_address(const struct engine_session *s)
+const uint8_t *engine_session_address(const struct engine_session *s)
 {
-	return &s->addr;
+	return s->has_addr ? s->addr : NULL;
 }
 
 void engine_session_handshake(const struct engine_session *s, struct engine_handshake *out)
@@ -1085,7 +1088,7 @@ void engine_session_handshake(const struct engine_session *s, struct engine_hand
 /* Counts a session more for <addr>: an address holds at most
  * max_connections_per_ip sessions, as it holds that many connections.
  * Returns 0 with *<ip> its entry (NULL: not counted), or -1 if refused. */
-static int engine_ip_take(const struct server_addr *addr, struct server_ip **ip)
+static int engine_ip_take(const uint8_t *addr, struct server_ip **ip)
 {
 	char text[INET6_ADDRSTRLEN];
 	bool refused;
@@ -1094,7 +1097,7 @@ static int engine_ip_take(const struct server_addr *addr, struct server_ip **ip)
 	if (!refused)
 		return 0;
 	metrics_inc(sessions_rejected_per_ip_total);
-	server_addr_text(addr, text);
+	realip_format(addr, text);
 	log_limited(LOG_LEVEL_WARN, "max_connections_per_ip (%u) sessions reached by an address, "
 		    "refusing its handshakes\tpeer=%s", engine.cfg->max_connections_per_ip, text);
 	return -1;
@@ -1103,7 +1106,8 @@ static int engine_ip_take(const struct server_addr *addr, struct server_ip **ip)
 static void engine_handshake(struct http_conn *hc, struct http_request *req, bool is_websocket)
 {
 	char open[256];
-	struct server_addr addr;
+	uint8_t key[16];
+	const uint8_t *addr;
 	struct server_ip *ip;
 
 	if (engine.n_sessions >= engine.cfg->max_connections) {
@@ -1111,12 +1115,12 @@ static void engine_handshake(struct http_conn *hc, struct http_request *req, boo
 		http_respond(hc, 503, NULL, NULL, NULL, 0);
 		return;
 	}
-	http_client_address(hc, req, &addr);
-	if (engine_ip_take(&addr, &ip) < 0) {
+	addr = http_client_address(hc, req, key) ? key : NULL;
+	if (engine_ip_take(addr, &ip) < 0) {
 		http_respond(hc, 503, NULL, NULL, NULL, 0);
 		return;
 	}
-	struct engine_session *s = engine_session_new(&addr, req, is_websocket);
+	struct engine_session *s = engine_session_new(addr, req, is_websocket);
 	if (!s) {
 		server_ip_release(ip, SERVER_IP_SESSIONS);
 		http_respond(hc, 503, NULL, NULL, NULL, 0);

@@ -96,9 +96,10 @@ struct engine_handshake {
 	bool websocket;                /* the handshake came over WebSocket */
 };
 void engine_session_handshake(const struct engine_session *s, struct engine_handshake *out);
-/* The client's address, as its handshake request gave it
- * (http_client_address()): what the per-address limits count. */
-const struct server_addr *engine_session_address(const struct engine_session *s);
+/* The client's address (realip.h), as its handshake request gave it
+ * (http_client_address(): the real client behind trusted_proxies): what
+ * the per-address limits count.  NULL for a unix socket's peer. */
+const uint8_t *engine_session_address(const struct engine_session *s);
 
 /* The application's per-session pointer (NULL until set). */
 void engine_session_set_data(struct engine_session *s, void *data);

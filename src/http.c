@@ -43,6 +43,7 @@ enum http_header_id {
 	HTTP_HDR_HOST,
 	HTTP_HDR_AUTHORIZATION,
 	HTTP_HDR_PEER,
+	HTTP_HDR_FORWARDED_FOR,
 };
 
 /* What the connection waits for, and so which deadline runs. */
@@ -74,6 +75,14 @@ struct http_conn {
 	bool held;                     /* routed, no response yet */
 	bool answered;                 /* responded from the head: the body is never read */
 	bool in_on_data;
+	/* Where the connection comes from: the socket's peer, or the client
+	 * of its PROXY header; X-Forwarded-For is believed if it is trusted. */
+	uint8_t from[16];
+	uint16_t from_port;
+	bool from_known;               /* the four fields are read (at the first need) */
+	bool from_is_ip;               /* false: a unix socket's peer */
+	bool from_named;               /* <from> is a PROXY header's client */
+	bool client_named;             /* this request named the server its client */
 	void (*abort_cb)(struct http_conn *, void *);
 	void *abort_arg;
 };
@@ -121,6 +130,7 @@ static void http_request_reset(struct http_conn *hc)
 	free(hc->req.body);
 	free(hc->req.authorization);
 	free(hc->req.kept_headers);
+	free(hc->req.forwarded_for);
 	memset(&hc->req, 0, sizeof hc->req);
 	hc->is_kept = false;
 	hc->body_cap = 0;
@@ -238,6 +248,7 @@ static enum http_header_id http_header_lookup(const char *name)
 		{ "host", HTTP_HDR_HOST },
 		{ "authorization", HTTP_HDR_AUTHORIZATION },
 		{ "x-roomcast-peer", HTTP_HDR_PEER },
+		{ "x-forwarded-for", HTTP_HDR_FORWARDED_FOR },
 	};
 	for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) {
 		if (strcasecmp(name, known[i].name) == 0)
@@ -276,9 +287,44 @@ static int http_append_authorization(struct http_request *req, const char *at, s
 	return 0;
 }
 
+/* Whether <hc>'s peer is trusted (trusted_proxies, read now: a reload
+ * applies to the next request).  Where the connection comes from is read
+ * once, at the first need, before any request has named a client: no
+ * system call when no proxy is trusted. */
+static bool http_from_trusted(struct http_conn *hc)
+{
+	if (!http.cfg->n_trusted_proxies && !http.cfg->trust_unix)
+		return false;
+	if (!hc->from_known) {
+		hc->from_known = true;
+		hc->from_named = hc->c->has_client;
+		hc->from_is_ip = server_conn_client(hc->c, hc->from, &hc->from_port);
+	}
+	return hc->from_is_ip ? realip_trusted(http.cfg, hc->from) : http.cfg->trust_unix;
+}
+
+/* A piece of an X-Forwarded-For value (<first>: its first): kept from a
+ * trusted peer, only noted from another. */
+static int http_forwarded_append(struct http_conn *hc, bool first, const char *at, size_t len)
+{
+	struct http_request *req = &hc->req;
+
+	if (server_conn_is_peer(hc->c))
+		return 0; /* another instance: its requests name no client */
+	if (!http_from_trusted(hc)) {
+		req->forwarded_ignored = true;
+		return 0;
+	}
+	if (!req->forwarded_for && !(req->forwarded_for = calloc(1, sizeof *req->forwarded_for)))
+		return -1;
+	realip_forwarded_append(req->forwarded_for, first, at, len);
+	return 0;
+}
+
 static int http_on_header_value(http_parser *p, const char *at, size_t len)
 {
 	struct http_conn *hc = http_of(p);
+	bool first = !hc->in_value;
 	size_t cap;
 
 	if (!hc->in_value) {
@@ -297,6 +343,8 @@ static int http_on_header_value(http_parser *p, const char *at, size_t len)
 		return -1;
 	if (hc->header == HTTP_HDR_AUTHORIZATION)
 		return http_append_authorization(&hc->req, at, len);
+	if (hc->header == HTTP_HDR_FORWARDED_FOR)
+		return http_forwarded_append(hc, first, at, len);
 	char *dst = http_header_target(hc, &cap);
 	if (!dst)
 		return 0;
@@ -332,6 +380,51 @@ static void http_split_url(struct http_request *req)
 	}
 }
 
+/* Names the request's client to the server: from a trusted peer, the one
+ * its X-Forwarded-For names, else the peer itself; from any other peer
+ * nothing changes (its headers are ignored, and counted).  Returns 0, or
+ * -1 if that client already holds max_connections_per_ip (answered 503,
+ * the connection closes). */
+static int http_client_resolve(struct http_conn *hc)
+{
+	struct http_request *req = &hc->req;
+	uint8_t client[16];
+	uint16_t port = hc->from_port;
+
+	if (req->forwarded_ignored)
+		metrics_inc(forwarded_for_ignored_total);
+	if (server_conn_is_peer(hc->c) ||
+	    (!req->forwarded_for && (!http_from_trusted(hc) || !hc->from_is_ip)))
+		return 0; /* nothing named: the count taken at accept stands */
+	memcpy(client, hc->from, sizeof client);
+	if (req->forwarded_for) {
+		port = 0;
+		if (realip_forwarded_for(http.cfg, hc->from, req->forwarded_for, client) < 0) {
+			metrics_inc(forwarded_for_invalid_total);
+			log_limited(LOG_LEVEL_INFO, "X-Forwarded-For stopped at a bad entry, 32 hops or "
+				    "its 1024-byte cut: the nearest trusted hop stands\tconn=%llu peer=%s",
+				    (unsigned long long)hc->c->id, server_conn_peer(hc->c));
+		}
+	}
+	hc->client_named = true;
+	if (server_conn_set_client(hc->c, client, port) == 0)
+		return 0;
+	req->keep_alive = false;
+	http_respond(hc, 503, NULL, NULL, NULL, 0);
+	return -1;
+}
+
+/* The request that named <hc>'s client is done: an idle connection of a
+ * balancer carries no client, or the one its PROXY header named. */
+static void http_client_release(struct http_conn *hc)
+{
+	if (!hc->client_named)
+		return;
+	hc->client_named = false;
+	if (!hc->from_named || server_conn_set_client(hc->c, hc->from, hc->from_port) < 0)
+		server_conn_clear_client(hc->c);
+}
+
 static int http_on_headers_complete(http_parser *p)
 {
 	struct http_conn *hc = http_of(p);
@@ -345,6 +438,10 @@ static int http_on_headers_complete(http_parser *p)
 	req->is_upgrade = p->upgrade && strcasecmp(hc->upgrade, "websocket") == 0;
 	req->octet_stream = strncasecmp(hc->content_type, "application/octet-stream", 24) == 0;
 	http_split_url(req);
+	if (http_client_resolve(hc) < 0) {
+		http_parser_pause(p, 1); /* answered from the head: nothing more is read */
+		return 0;
+	}
 	bool has_body = (p->flags & F_CHUNKED) ||
 			(p->content_length > 0 && p->content_length != ULLONG_MAX);
 	if (has_body && p->content_length != ULLONG_MAX && p->content_length > http.cfg->max_payload)
@@ -470,6 +567,7 @@ static void http_request_done(struct http_conn *hc, bool close)
 		server_conn_close_when_flushed(c);
 		return;
 	}
+	http_client_release(hc);
 	http_phase_start(hc, HTTP_PHASE_IDLE);
 	if (!hc->in_on_data)
 		server_conn_resume_read(c);
@@ -581,11 +679,12 @@ bool http_text_clean(const char *s)
 	return true;
 }
 
-void http_client_address(struct http_conn *hc, const struct http_request *req,
-			 struct server_addr *out)
+bool http_client_address(struct http_conn *hc, const struct http_request *req, uint8_t out[16])
 {
-	(void)req;
-	server_conn_addr(hc->c, out);
+	uint16_t port;
+
+	(void)req; /* its client was named to the server when its head was read */
+	return server_conn_client(hc->c, out, &port);
 }
 
 bool http_conn_is_peer(const struct http_conn *hc)

@@ -9,7 +9,12 @@
  * max_payload for bodies (413 from the head when Content-Length says so),
  * header_timeout and body_timeout (408 and close), keepalive_timeout
  * between requests.  A request answered before its body is read is closed
- * after the answer.
+ * after the answer.  From a peer in trusted_proxies, a request's client is
+ * the one its X-Forwarded-For names (realip.h): the server then counts and
+ * logs the connection under it while the request is handled
+ * (server_conn_peer_address()), 503 answers a client past
+ * max_connections_per_ip, and http_client_address() gives it to the
+ * layers that count per address.
  */
 #ifndef ROOMCAST_HTTP_H
 #define ROOMCAST_HTTP_H
@@ -21,6 +26,7 @@
 #include <http_parser.h>
 
 #include "config.h"
+#include "realip.h"
 #include "server.h"
 
 struct http_conn;
@@ -49,6 +55,9 @@ struct http_request {
 	char peer_token[40];          /* X-Roomcast-Peer (forwarded by a peer), "" if absent */
 	char *authorization;          /* Authorization, heap (NUL-terminated), NULL if absent */
 	size_t authorization_len;
+	struct realip_forwarded *forwarded_for; /* X-Forwarded-For from a trusted peer, heap,
+	                                 NULL if none (its last 1024 bytes) */
+	bool forwarded_ignored;       /* X-Forwarded-For from a peer not trusted */
 	char *kept_headers;           /* the headers backend_headers names, heap, NULL if
 	                                 none: "name\0value\0"... (lower-case names, in
 	                                 the order sent); no longer than the head */
@@ -86,11 +95,14 @@ void http_reload(void);
 void http_respond(struct http_conn *hc, int status, const char *content_type,
 		  const char *extra_headers, const void *body, size_t body_len);
 
-/* The address of the client that sent <req> on <hc>: what a session
- * records and the per-address limits count.  The one place that decides
- * it; for now, the connection's TCP peer. */
-void http_client_address(struct http_conn *hc, const struct http_request *req,
-			 struct server_addr *out);
+/* The address of the client that sent <req> on <hc> into <out>
+ * (realip.h): what a session records and the per-address limits count
+ * (connections, sessions, CONNECTs waiting and refused).  The one place
+ * that decides it: from a peer in trusted_proxies, the client the
+ * request's X-Forwarded-For names, else its PROXY header's source, else
+ * the peer itself; from any other peer, the TCP peer.  Valid while <req>
+ * is handled.  Returns false if there is none (a unix socket's peer). */
+bool http_client_address(struct http_conn *hc, const struct http_request *req, uint8_t out[16]);
 
 /* Whether <hc> came in on admin_listen, on cluster_listen. */
 bool http_conn_is_admin(const struct http_conn *hc);

@@ -17,6 +17,11 @@
 	X(connections_rejected_total, "connections refused past max_connections (503)")    \
 	X(connections_rejected_per_ip_total, "connections refused past max_connections_per_ip (503)") \
 	X(sessions_rejected_per_ip_total, "handshakes refused: the address has max_connections_per_ip sessions (503)") \
+	X(proxy_protocol_refused_total, "connections to a proxy_protocol listener from outside trusted_proxies, closed") \
+	X(proxy_protocol_bad_total, "connections closed on a malformed or too long PROXY protocol header") \
+	X(proxy_protocol_timeouts_total, "connections closed with no whole PROXY protocol header by header_timeout") \
+	X(forwarded_for_ignored_total, "X-Forwarded-For headers ignored: the peer is not in trusted_proxies") \
+	X(forwarded_for_invalid_total, "X-Forwarded-For walks stopped at a bad entry, 32 hops or a cut") \
 	X(connections_accept_errors_total, "accept() failures (e.g. out of descriptors)") \
 	X(output_overflow_total, "connections closed past max_output_buffer")             \
 	X(connections_linger_expired_total, "closing connections reset at linger_timeout, output unsent") \

@@ -78,6 +78,7 @@ static bool reload_listen_differs(const struct config *a, const struct config *b
 	for (size_t i = 0; i < a->n_listen; i++) {
 		if (strcmp(a->listen[i].text, b->listen[i].text) != 0 ||
 		    a->listen[i].reuseport != b->listen[i].reuseport ||
+		    a->listen[i].proxy_protocol != b->listen[i].proxy_protocol ||
 		    a->listen[i].mode != b->listen[i].mode)
 			return true;
 	}

@@ -35,6 +35,20 @@
  * entry counts what the layers above let one address hold (sessions,
  * CONNECTs waiting for a backend: enum server_ip_what), each against its
  * own limit, so that an address is one entry whatever it holds.
+ *
+ * Behind a trusted balancer (trusted_proxies) the socket's peer is the
+ * balancer: such a connection is not counted at accept, but under its
+ * real client once that is known (server_conn_set_client(): the PROXY
+ * header's source, or the X-Forwarded-For client of each request, which
+ * http.c names), and its hash entry then holds that address for
+ * server_conn_client() whatever the limit: the address every per-address
+ * count above takes (http_client_address()).  On a proxy_protocol
+ * listener a peer outside trusted_proxies is closed at accept; the
+ * handler's on_open runs once the header is read, and a header not
+ * complete within header_timeout closes the connection.  cluster_listen
+ * takes no options, so it never reads a PROXY header: peers connect to the
+ * address this instance announces, with no balancer between, and its
+ * connections before the token count under their socket's peer.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -57,6 +71,8 @@
 #include "config.h"
 #include "log.h"
 #include "metrics.h"
+#include "proxyproto.h"
+#include "realip.h"
 #include "server.h"
 #include "timeq.h"
 
@@ -118,6 +134,7 @@ struct server_listener {
 	bool is_peer;                  /* cluster_listen */
 	bool listening;                /* listen() done (server_accept_clients()) */
 	bool is_passed;                /* systemd's socket: its file stays for the next start */
+	bool proxy_protocol;           /* each connection opens with a PROXY header */
 };
 
 static struct {
@@ -139,6 +156,7 @@ static struct {
 	struct server_delay *hold;    /* the delay writes may wait for, NULL = none */
 	struct timeq linger;          /* of struct server_wait, linger_timeout */
 	struct timeq refusals;        /* of struct server_ip, SERVER_IP_REFUSAL_WINDOW_MS */
+	struct timeq proxy_header;    /* of struct server_wait, header_timeout */
 	struct server_ip *ips;        /* uthash head: addresses with open connections */
 	struct server_direct *direct; /* this turn's direct writes; kept for the next */
 	size_t n_direct, direct_cap;
@@ -437,13 +455,64 @@ static void server_conn_keep_input(struct conn *c, const uint8_t *data, size_t l
 	c->in = in;
 }
 
+static const char server_busy[] = "HTTP/1.1 503 Service Unavailable\r\n"
+				  "Connection: close\r\nContent-Length: 0\r\n\r\n";
+
+/* Reads <c>'s PROXY header from the start of its input (<len> bytes):
+ * once it is complete, the client it names becomes <c>'s and the
+ * handler's on_open runs.  Returns the bytes the header took, all of
+ * them if <c> was refused (its client past max_connections_per_ip: 503,
+ * closed once written), or 0 while the header is incomplete or if <c>
+ * was closed (a malformed header). */
+static size_t server_proxy_header(struct conn *c, const uint8_t *data, size_t len)
+{
+	struct proxyproto_addr pa;
+	ssize_t n = proxyproto_parse(data, len, &pa);
+
+	if (n == 0)
+		return 0;
+	if (n < 0) {
+		metrics_inc(proxy_protocol_bad_total);
+		log_limited(LOG_LEVEL_INFO, "bad PROXY protocol header, closing\tconn=%llu peer=%s",
+			    (unsigned long long)c->id, server_conn_peer(c));
+		server_conn_close(c);
+		return 0;
+	}
+	server_wait_stop(&c->wait);
+	c->awaits_proxy = false;
+	/* LOCAL, UNKNOWN: the balancer's own connection (a health check). */
+	if (!pa.local && server_conn_set_client(c, pa.addr, pa.port) < 0) {
+		if (server_write(c, server_busy, sizeof server_busy - 1) == 0)
+			server_conn_close_when_flushed(c);
+		return len;
+	}
+	if (c->handler->on_open(c) < 0) {
+		server_conn_close(c);
+		return 0;
+	}
+	return (size_t)n;
+}
+
+/* A proxy_protocol listener's connection sent no whole header in time. */
+static void server_proxy_timeout(struct timeq_entry *e)
+{
+	struct conn *c = server_wait_fired(e);
+
+	metrics_inc(proxy_protocol_timeouts_total);
+	log_debug("no PROXY protocol header within header_timeout\tconn=%llu peer=%s",
+		  (unsigned long long)c->id, server_conn_peer(c));
+	server_conn_close(c);
+}
+
 /* Offers <data> to the handler, and the rest to a new handler after an
  * upgrade.  Returns 0, or -1 if the connection closed. */
 static int server_conn_deliver(struct conn *c, uint8_t *data, size_t len)
 {
 	size_t off = 0;
 
-	while (off < len && !c->closing && !c->read_paused) {
+	if (c->awaits_proxy && (off = server_proxy_header(c, data, len)) == 0 && c->closing)
+		return -1;
+	while (off < len && !c->closing && !c->read_paused && !c->awaits_proxy) {
 		const struct conn_handler *h = c->handler;
 		ssize_t used = h->on_data(c, data + off, len - off);
 		if (used < 0 || c->closing)
@@ -651,6 +720,10 @@ unsigned server_conn_peer_address(const struct conn *c, char host[INET6_ADDRSTRL
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof ss;
 
+	if (c->has_client) {
+		realip_format(c->ip->addr, host);
+		return c->client_port;
+	}
 	strcpy(host, "?");
 	if (getpeername(c->fd, (struct sockaddr *)&ss, &len) < 0)
 		return 0;
@@ -675,8 +748,29 @@ const char *server_conn_peer(const struct conn *c)
 	char host[INET6_ADDRSTRLEN];
 	unsigned port = server_conn_peer_address(c, host);
 
-	snprintf(text, sizeof text, "%s:%u", host, port);
+	/* An X-Forwarded-For client has no port. */
+	if (c->has_client && port == 0)
+		snprintf(text, sizeof text, "%s", host);
+	else
+		snprintf(text, sizeof text, "%s:%u", host, port);
 	return text;
+}
+
+bool server_conn_client(const struct conn *c, uint8_t addr[16], uint16_t *port)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof ss;
+
+	if (c->has_client) {
+		memcpy(addr, c->ip->addr, 16);
+		*port = c->client_port;
+		return true;
+	}
+	if (getpeername(c->fd, (struct sockaddr *)&ss, &len) < 0 || !realip_key(&ss, addr))
+		return false;
+	*port = ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
+					      : ((struct sockaddr_in6 *)&ss)->sin6_port);
+	return true;
 }
 
 size_t server_conn_count(void)
@@ -693,62 +787,23 @@ bool server_output_pending(void)
 	return false;
 }
 
-/* The address of <sa> as the limits count it. */
-static void server_addr_of(const struct sockaddr_storage *sa, struct server_addr *out)
-{
-	out->is_ip = true;
-	if (sa->ss_family == AF_INET6) {
-		memcpy(out->ip, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
-		return;
-	}
-	if (sa->ss_family == AF_INET) {
-		static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
-		memcpy(out->ip, mapped, sizeof mapped);
-		memcpy(out->ip + 12, &((const struct sockaddr_in *)sa)->sin_addr, 4);
-		return;
-	}
-	out->is_ip = false;
-}
-
-void server_conn_addr(const struct conn *c, struct server_addr *out)
-{
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof ss;
-
-	if (getpeername(c->fd, (struct sockaddr *)&ss, &len) < 0)
-		ss.ss_family = AF_UNSPEC;
-	server_addr_of(&ss, out);
-}
-
-void server_addr_text(const struct server_addr *a, char out[INET6_ADDRSTRLEN])
-{
-	static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
-
-	strcpy(out, "unix");
-	if (!a->is_ip)
-		return;
-	if (memcmp(a->ip, mapped, sizeof mapped) == 0)
-		inet_ntop(AF_INET, a->ip + 12, out, INET6_ADDRSTRLEN);
-	else
-		inet_ntop(AF_INET6, a->ip, out, INET6_ADDRSTRLEN);
-}
-
-static struct server_ip *server_ip_find(const struct server_addr *a)
+/* <addr>'s entry (realip.h), NULL if it has none. */
+static struct server_ip *server_ip_find(const uint8_t addr[16])
 {
 	struct server_ip *ip = NULL;
 
-	HASH_FIND(hh, server.ips, a->ip, sizeof a->ip, ip);
+	HASH_FIND(hh, server.ips, addr, sizeof ip->addr, ip);
 	return ip;
 }
 
-/* <a>'s entry, made if it has none; NULL if memory ran out. */
-static struct server_ip *server_ip_get(const struct server_addr *a)
+/* <addr>'s entry, made if it has none; NULL if memory ran out. */
+static struct server_ip *server_ip_get(const uint8_t addr[16])
 {
-	struct server_ip *ip = server_ip_find(a);
+	struct server_ip *ip = server_ip_find(addr);
 
 	if (ip || !(ip = calloc(1, sizeof *ip)))
 		return ip;
-	memcpy(ip->addr, a->ip, sizeof a->ip);
+	memcpy(ip->addr, addr, sizeof ip->addr);
 	HASH_ADD(hh, server.ips, addr, sizeof ip->addr, ip);
 	return ip;
 }
@@ -766,15 +821,15 @@ static void server_ip_put(struct server_ip *ip)
 	free(ip);
 }
 
-struct server_ip *server_ip_take(const struct server_addr *a, enum server_ip_what what,
+struct server_ip *server_ip_take(const uint8_t *addr, enum server_ip_what what,
 				 uint32_t max, bool *refused)
 {
 	struct server_ip *ip;
 
 	*refused = false;
-	if (!max || !a->is_ip)
+	if (!max || !addr)
 		return NULL;
-	ip = server_ip_get(a);
+	ip = server_ip_get(addr);
 	if (!ip || ip->n[what] >= max) {
 		*refused = true;
 		return NULL;
@@ -791,11 +846,11 @@ void server_ip_release(struct server_ip *ip, enum server_ip_what what)
 	server_ip_put(ip);
 }
 
-void server_ip_refusal(const struct server_addr *a, uint32_t max)
+void server_ip_refusal(const uint8_t *addr, uint32_t max)
 {
 	struct server_ip *ip;
 
-	if (!max || !a->is_ip || !(ip = server_ip_get(a)))
+	if (!max || !addr || !(ip = server_ip_get(addr)))
 		return;
 	if (!timeq_running(&ip->window))
 		timeq_start(&server.refusals, &ip->window);
@@ -803,11 +858,11 @@ void server_ip_refusal(const struct server_addr *a, uint32_t max)
 		ip->n_refused++;
 }
 
-bool server_ip_refused_enough(const struct server_addr *a, uint32_t max)
+bool server_ip_refused_enough(const uint8_t *addr, uint32_t max)
 {
 	struct server_ip *ip;
 
-	if (!max || !a->is_ip || !(ip = server_ip_find(a)))
+	if (!max || !addr || !(ip = server_ip_find(addr)))
 		return false;
 	return ip->n_refused >= max;
 }
@@ -970,9 +1025,7 @@ bool server_has_work(void)
  * caller counts it. */
 static void server_refuse(int fd)
 {
-	static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\n"
-				   "Connection: close\r\nContent-Length: 0\r\n\r\n";
-	(void)!write(fd, busy, sizeof busy - 1);
+	(void)!write(fd, server_busy, sizeof server_busy - 1);
 	close(fd);
 }
 
@@ -986,6 +1039,46 @@ static bool server_warn_due(time_t *last)
 		return false;
 	*last = now;
 	return true;
+}
+
+/* A connection was refused past max_connections_per_ip: counted, and
+ * logged at most once a second. */
+static void server_ip_refused(void)
+{
+	static time_t last_warn;
+
+	if (server_warn_due(&last_warn))
+		log_warn("max_connections_per_ip (%u) reached by an address, refusing its connections",
+			 server.cfg->max_connections_per_ip);
+	metrics_inc(connections_rejected_per_ip_total);
+}
+
+int server_conn_set_client(struct conn *c, const uint8_t addr[16], uint16_t port)
+{
+	if (!c->ip || memcmp(c->ip->addr, addr, sizeof c->ip->addr) != 0) {
+		/* Without a limit the entry is still taken: it holds the address. */
+		uint32_t max = server.cfg->max_connections_per_ip;
+		bool refused;
+		struct server_ip *ip = server_ip_take(addr, SERVER_IP_CONNECTIONS, max ? max : UINT32_MAX,
+						      &refused);
+		if (!ip) {
+			server_ip_refused();
+			return -1;
+		}
+		server_ip_release(c->ip, SERVER_IP_CONNECTIONS);
+		c->ip = ip;
+	}
+	c->has_client = true;
+	c->client_port = port;
+	return 0;
+}
+
+void server_conn_clear_client(struct conn *c)
+{
+	server_ip_release(c->ip, SERVER_IP_CONNECTIONS);
+	c->ip = NULL;
+	c->has_client = false;
+	c->client_port = 0;
 }
 
 /* A connection on <fd>, linked in and counted; not armed yet. */
@@ -1047,7 +1140,7 @@ static int server_unauthenticated_room(void)
  * and one of its address's cluster_max_unauthenticated_per_ip instead of
  * a client's slot (idle connections without a token must not lock clients
  * out).  Returns its address's entry, or NULL with *<refused> set. */
-static struct server_ip *server_unauthenticated_take(const struct server_addr *addr, bool *refused)
+static struct server_ip *server_unauthenticated_take(const uint8_t *addr, bool *refused)
 {
 	static time_t last_warn;
 	const struct config *cfg = server.cfg;
@@ -1067,20 +1160,54 @@ static struct server_ip *server_unauthenticated_take(const struct server_addr *a
 	return ip;
 }
 
+/* Whether <sa> may connect to <sl>: on a proxy_protocol listener, only a
+ * trusted balancer; anyone else is closed unread, as nginx refuses a
+ * connection without the header there. */
+static bool server_proxy_allowed(const struct server_listener *sl, const struct sockaddr_storage *sa)
+{
+	uint8_t key[16];
+	char host[INET6_ADDRSTRLEN];
+
+	if (!sl->proxy_protocol || realip_trusted_peer(server.cfg, sa))
+		return true;
+	realip_format(realip_key(sa, key) ? key : NULL, host);
+	metrics_inc(proxy_protocol_refused_total);
+	log_limited(LOG_LEVEL_WARN, "connection to a proxy_protocol listener from outside "
+		    "trusted_proxies, closed\tpeer=%s listen=%s", host, sl->cfg->text);
+	return false;
+}
+
+/* The count a new client connection from <addr> (NULL: a unix socket's
+ * peer) joins: NULL with *<refused> false when it is not counted at
+ * accept.  A trusted balancer's connection is counted under its client
+ * once that is known (server_conn_set_client()). */
+static struct server_ip *server_accept_ip(const uint8_t *addr, bool *refused)
+{
+	*refused = false;
+	if (addr && realip_trusted(server.cfg, addr))
+		return NULL;
+	return server_ip_take(addr, SERVER_IP_CONNECTIONS, server.cfg->max_connections_per_ip, refused);
+}
+
 static void server_accept_one(int fd, const struct sockaddr_storage *sa,
 			      const struct server_listener *sl)
 {
-	static time_t last_warn_total, last_warn_ip;
+	static time_t last_warn_total;
 	bool refused = false;
-	struct server_addr addr;
+	uint8_t key[16];
+	const uint8_t *addr = realip_key(sa, key) ? key : NULL;
 
-	server_addr_of(sa, &addr);
+	/* cluster_listen is never a proxy_protocol listener (no options). */
 	if (sl->is_peer) {
-		struct server_ip *ip = server_unauthenticated_take(&addr, &refused);
+		struct server_ip *ip = server_unauthenticated_take(addr, &refused);
 		if (!refused)
 			server_accept_conn(fd, sl, ip);
 		else
 			server_refuse(fd);
+		return;
+	}
+	if (!server_proxy_allowed(sl, sa)) {
+		close(fd);
 		return;
 	}
 	if (server.n_clients >= server.cfg->max_connections) {
@@ -1091,14 +1218,10 @@ static void server_accept_one(int fd, const struct sockaddr_storage *sa,
 		metrics_inc(connections_rejected_total);
 		return;
 	}
-	struct server_ip *ip = server_ip_take(&addr, SERVER_IP_CONNECTIONS,
-					      server.cfg->max_connections_per_ip, &refused);
+	struct server_ip *ip = server_accept_ip(addr, &refused);
 	if (refused) {
-		if (server_warn_due(&last_warn_ip))
-			log_warn("max_connections_per_ip (%u) reached by an address, refusing its connections",
-				 server.cfg->max_connections_per_ip);
+		server_ip_refused();
 		server_refuse(fd);
-		metrics_inc(connections_rejected_per_ip_total);
 		return;
 	}
 	server_accept_conn(fd, sl, ip);
@@ -1127,6 +1250,13 @@ static void server_accept_conn(int fd, const struct server_listener *sl, struct 
 	}
 	metrics_inc(connections_accepted_total);
 	server_conn_arm(c);
+	if (sl->proxy_protocol) {
+		/* on_open once the header is read (server_proxy_header()) */
+		c->awaits_proxy = true;
+		if (server_wait_start(&c->wait, c, &server.proxy_header) < 0)
+			server_conn_close(c);
+		return;
+	}
 	if (c->handler->on_open(c) < 0)
 		server_conn_close(c);
 }
@@ -1229,7 +1359,8 @@ static int server_accept_on(struct server_listener *sl)
 	sl->listening = true;
 	log_info("listening on %s%s%s", sl->cfg->text,
 		 sl->is_admin ? " (admin: /metrics, /healthz)"
-			      : sl->is_peer ? " (cluster: peers' requests)" : "",
+		 : sl->is_peer ? " (cluster: peers' requests)"
+		 : sl->proxy_protocol ? " (PROXY protocol from trusted_proxies)" : "",
 		 sl->is_passed ? " (socket from systemd)" : "");
 	return 0;
 }
@@ -1278,6 +1409,7 @@ static int server_listen_one(const struct config_listen *l, bool is_admin, bool 
 	sl->is_admin = is_admin;
 	sl->is_peer = is_peer;
 	sl->is_passed = passed_fd >= 0;
+	sl->proxy_protocol = l->proxy_protocol;
 	return is_peer ? server_accept_on(sl) : 0;
 }
 
@@ -1391,6 +1523,7 @@ int server_start(struct event_base *base, const struct config *cfg,
 	server.spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	timeq_init(&server.linger, base, cfg->linger_timeout_ms, server_linger_fire);
 	timeq_init(&server.refusals, base, SERVER_IP_REFUSAL_WINDOW_MS, server_ip_window_fire);
+	timeq_init(&server.proxy_header, base, cfg->header_timeout_ms, server_proxy_timeout);
 	for (size_t i = 0; i < cfg->n_listen; i++)
 		lines[n++] = &cfg->listen[i];
 	if (cfg->has_cluster_listen)
@@ -1455,6 +1588,7 @@ bool server_conn_is_peer(const struct conn *c)
 void server_reload(void)
 {
 	timeq_set_duration(&server.linger, server.cfg->linger_timeout_ms);
+	timeq_set_duration(&server.proxy_header, server.cfg->header_timeout_ms);
 }
 
 void server_cleanup(void)
@@ -1476,5 +1610,6 @@ void server_cleanup(void)
 	server.n_unauth = server.unauth_cap = 0;
 	server.n_direct = server.direct_cap = 0;
 	timeq_cleanup(&server.linger);
+	timeq_cleanup(&server.proxy_header);
 	server_ip_cleanup();
 }

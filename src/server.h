@@ -6,9 +6,11 @@
  * writes every connection with pending output in one writev, and frees the
  * connections closed during the pass (Redis's pending-write list and async
  * free).  Limits: max_connections and max_connections_per_ip (503 and
- * close, at accept) for client connections, cluster_max_unauthenticated
- * and its _per_ip for cluster_listen's until they show the cluster's
- * token (a peer's are not counted, nor outgoing ones), max_output_buffer (the
+ * close, at accept; behind trusted_proxies, per client once it is known)
+ * for client connections, cluster_max_unauthenticated and its _per_ip for
+ * cluster_listen's until they show the cluster's token (a peer's are not
+ * counted, nor outgoing ones), a PROXY protocol header within
+ * header_timeout, max_output_buffer (the
  * connection is closed), linger_timeout (a connection closing once flushed
  * is reset when it passes), input held while a handler is paused.
  */
@@ -61,6 +63,9 @@ struct conn {
 	bool client_slot : 1;            /* holds one of max_connections */
 	bool unauthenticated : 1;        /* on cluster_listen, the cluster's token not seen yet */
 	bool connecting : 1;             /* server_connect(): not established yet */
+	bool awaits_proxy : 1;           /* a proxy_protocol listener's: no header read yet */
+	bool has_client : 1;             /* the client is ip's address, not the socket's peer */
+	uint16_t client_port;            /* with has_client: its port, 0 if unknown */
 	struct event ev;                 /* EV_READ, plus EV_WRITE while output waits */
 	const struct conn_handler *handler;
 	void *ctx;                       /* the handler's per-connection state */
@@ -73,7 +78,7 @@ struct conn {
 	/* A flush delay's wait while open; once close_when_flushed, the
 	 * linger_timeout wait (a closing connection's output is not held). */
 	struct server_wait *wait;        /* owned */
-	struct server_ip *ip;            /* its address's count, NULL if not counted; shared */
+	struct server_ip *ip;            /* its client's count, NULL if not counted; shared */
 };
 
 /* Binds every listener of <cfg>, or takes the socket systemd passed for
@@ -169,20 +174,11 @@ void server_conn_close_when_flushed(struct conn *c);
 void server_conn_pause_read(struct conn *c);
 void server_conn_resume_read(struct conn *c);
 
-/* A client's address as the per-address limits count it: IPv6, or IPv4
- * in its IPv4-mapped IPv6 form, so that both spellings are one address. */
-struct server_addr {
-	bool is_ip;                    /* false: a unix socket's peer (not counted) */
-	uint8_t ip[16];
-};
-/* <c>'s TCP peer address. */
-void server_conn_addr(const struct conn *c, struct server_addr *out);
-/* <a> as text into <out>: an IPv4-mapped address as IPv4, "unix" for a
- * unix socket's peer. */
-void server_addr_text(const struct server_addr *a, char out[INET6_ADDRSTRLEN]);
-
 /* What the per-address limits count: an address has an entry while it
- * holds any of them (or refusals are counted for it, below). */
+ * holds any of them (or refusals are counted for it, below).  An address
+ * is 16 bytes (realip.h: IPv6, or IPv4 in its IPv4-mapped form), the
+ * client's behind trusted_proxies (server_conn_client()); NULL stands for
+ * a unix socket's peer, which is not counted. */
 enum server_ip_what {
 	SERVER_IP_CONNECTIONS,         /* client connections (max_connections_per_ip) */
 	SERVER_IP_SESSIONS,            /* Engine.IO sessions (max_connections_per_ip) */
@@ -191,11 +187,11 @@ enum server_ip_what {
 	                                  (cluster_max_unauthenticated_per_ip) */
 	SERVER_IP_N
 };
-/* Counts one more <what> for <a>.  Returns its entry (release it with the
- * same <what>), or NULL with *<refused> set if <a> has <max> already (or
- * memory ran out); NULL without it when <max> is 0 or <a> is not an IP
- * address: not counted. */
-struct server_ip *server_ip_take(const struct server_addr *a, enum server_ip_what what,
+/* Counts one more <what> for <addr>.  Returns its entry (release it with
+ * the same <what>), or NULL with *<refused> set if <addr> has <max>
+ * already (or memory ran out); NULL without it when <max> is 0 or <addr>
+ * is NULL: not counted. */
+struct server_ip *server_ip_take(const uint8_t *addr, enum server_ip_what what,
 				 uint32_t max, bool *refused);
 /* Counts one <what> less for <ip> (NULL: not counted). */
 void server_ip_release(struct server_ip *ip, enum server_ip_what what);
@@ -203,17 +199,33 @@ void server_ip_release(struct server_ip *ip, enum server_ip_what what);
 /* Refusals an address earned (a refused CONNECT costs a signature check):
  * counted over SERVER_IP_REFUSAL_WINDOW_MS from the first one, the entry
  * kept that long even when the address holds nothing else.  <max> 0 (or
- * an address that is not IP) counts nothing. */
+ * a NULL <addr>) counts nothing. */
 #define SERVER_IP_REFUSAL_WINDOW_MS 10000
-void server_ip_refusal(const struct server_addr *a, uint32_t max);
-/* Whether <a> has <max> refusals in its current window (never for <max> 0). */
-bool server_ip_refused_enough(const struct server_addr *a, uint32_t max);
+void server_ip_refusal(const uint8_t *addr, uint32_t max);
+/* Whether <addr> has <max> refusals in its current window (never for <max> 0). */
+bool server_ip_refused_enough(const uint8_t *addr, uint32_t max);
 
-/* "ADDR:PORT" of the peer, for log lines (static buffer). */
+/* "ADDR:PORT" of the client, for log lines (static buffer). */
 const char *server_conn_peer(const struct conn *c);
-/* The peer's address as text into <host> ("?" if unknown); returns its
- * port (0 if unknown). */
+/* The client's address as text into <host> ("?" if unknown, "unix" for a
+ * unix socket's peer); returns its port (0 if unknown).  The client is
+ * the one server_conn_set_client() named (a PROXY header's, or the
+ * X-Forwarded-For client of the request being handled), else the
+ * socket's peer: the real client address behind trusted_proxies, for log
+ * lines. */
 unsigned server_conn_peer_address(const struct conn *c, char host[INET6_ADDRSTRLEN]);
+/* <c>'s client address (as above) as 16 bytes into <addr> (realip.h)
+ * and its port into *<port>; false if it has none (a unix socket's peer).
+ * What http_client_address() gives the per-address limits. */
+bool server_conn_client(const struct conn *c, uint8_t addr[16], uint16_t *port);
+/* Makes <addr> (realip.h) and <port> <c>'s client, counted under that
+ * address for max_connections_per_ip instead of the one before.  Returns
+ * 0, or -1 if the address already holds max_connections_per_ip (counted
+ * and logged here; the caller answers 503 and closes), <c> unchanged. */
+int server_conn_set_client(struct conn *c, const uint8_t addr[16], uint16_t port);
+/* <c>'s client is the socket's peer again, and <c> is counted under no
+ * address (a balancer's keep-alive connection between two requests). */
+void server_conn_clear_client(struct conn *c);
 
 size_t server_conn_count(void);
 /* True while some connection still has output to write (a scan: for the

@@ -157,3 +157,104 @@ for (const name of Object.keys(BALANCERS)) {
     }
   });
 }
+
+// Behind the balancers, the client's own address (issue 19): one roomcastd
+// with trusted_proxies 127.0.0.1 and max_connections_per_ip 2, a plain
+// listener behind the shipped example (nginx's X-Forwarded-For, HAProxy's
+// option forwardfor) and a proxy_protocol listener behind a TCP proxy
+// (nginx's stream proxy_protocol on, HAProxy's send-proxy-v2). Through
+// each path: official clients from 127.0.0.x (polling and WebSocket) have
+// their own address in their connect records, even with an
+// X-Forwarded-For of their own (forged: the balancer appends the real one,
+// and only the rightmost untrusted hop counts); one address's third
+// WebSocket is refused (503, counted) while another address connects.
+const REAL_STREAM = 'rc:lb-realip';
+
+const TCP_PROXIES = {
+  nginx: (from, to) => `server {\n    listen 127.0.0.1:${from};\n    proxy_pass 127.0.0.1:${to};\n    proxy_protocol on;\n}\n`,
+  haproxy: (from, to) => `\nfrontend roomcast_tcp\n    bind 127.0.0.1:${from}\n    mode tcp\n    default_backend roomcast_pp\n` +
+    `\nbackend roomcast_pp\n    mode tcp\n    server a 127.0.0.1:${to} send-proxy-v2\n`,
+};
+
+/** The shipped example on <port> in front of <a>, with a TCP proxy from <tcp> to <pp> beside it. */
+async function startBalancer(name, a, port, tcp, pp) {
+  if (name === 'nginx') {
+    return h.startNginx(addressed(example('nginx.conf.example'), a, a, port, /listen 80;/),
+      { stream: TCP_PROXIES.nginx(tcp, pp) });
+  }
+  const file = path.join(tmp, `haproxy-realip-${port}.cfg`);
+  fs.writeFileSync(file, addressed(example('haproxy.cfg.example'), a, a, port, /bind :80/) + TCP_PROXIES.haproxy(tcp, pp));
+  return spawnChild('haproxy', ['-f', file, '-db'], 'haproxy');
+}
+
+for (const name of Object.keys(BALANCERS)) {
+  test(`${name}: the client's own address through X-Forwarded-For and the PROXY protocol`, { skip, timeout: 120000 }, async (t) => {
+    const r = await h.startRedis();
+    const [port, pp] = [await h.freePort(), await h.freePort()];
+    const d = await h.startClusterDaemon(r, {
+      port,
+      raw: RAW,
+      config: {
+        listen: [`127.0.0.1:${port}`, `127.0.0.1:${pp} proxy_protocol`],
+        trusted_proxies: '127.0.0.1', max_connections_per_ip: 2, backend_stream: REAL_STREAM,
+      },
+    });
+    const [web, tcp] = [await h.freePort(), await h.freePort()];
+    const lb = await startBalancer(name, port, web, tcp, pp);
+    const redis = await r.client();
+    const open = [];
+    const agents = [];
+    const from = (site, ip, transports, extra = {}) => {
+      const agent = new http.Agent({ localAddress: ip, keepAlive: true });
+      const s = h.sioClient(site, '/', { transports, agent, reconnection: false, ...extra });
+      open.push(s);
+      agents.push(agent);
+      return s;
+    };
+    const recordOf = async (s) => {
+      let rec;
+      await h.waitFor(async () => {
+        rec = h.streamEntries(await redis.sendCommand(['XRANGE', REAL_STREAM, '-', '+']))
+          .find((f) => f.type === 'connect' && f.sid === s.id);
+        return rec;
+      }, { what: `the connect record of ${s.id}` });
+      return rec;
+    };
+    try {
+      await h.waitFor(async () => (await h.request(web, { path: '/healthz', waitClose: true }).catch(() => null))?.status === 200,
+        { what: `${name} serving on ${web} (${lb.output()})`, timeout: 15000 });
+      // each client from an address of its own: a polling client's
+      // keep-alive connections hold its address's slots until they close
+      const paths = [[web, 'X-Forwarded-For', ['127.0.0.2', '127.0.0.3', '127.0.0.4', '127.0.0.5']],
+        [tcp, 'PROXY protocol', ['127.0.0.6', '127.0.0.7', '127.0.0.8', '127.0.0.9']]];
+      for (const [site, path_, [ipPolling, ipWs, ipTwo, ipOther]] of paths) {
+        for (const [transports, ip] of [[['polling'], ipPolling], [['websocket'], ipWs]]) {
+          const s = from(site, ip, transports, { extraHeaders: { 'X-Forwarded-For': '6.6.6.6' } });
+          await h.sioConnected(s);
+          assert.equal((await recordOf(s)).address, ip, `${path_}, ${transports}: the client's address, not 6.6.6.6`);
+          s.disconnect();
+        }
+        // two WebSockets of one address, then 503; another address still connects
+        const rejected = (await d.metrics()).roomcast_connections_rejected_per_ip_total;
+        const two = [from(site, ipTwo, ['websocket']), from(site, ipTwo, ['websocket'])];
+        for (const s of two) await h.sioConnected(s);
+        const third = from(site, ipTwo, ['websocket']);
+        await h.sioConnectError(third);
+        assert.equal((await d.metrics()).roomcast_connections_rejected_per_ip_total, rejected + 1, `${path_}: the third refused`);
+        const other = from(site, ipOther, ['websocket']);
+        await h.sioConnected(other);
+        assert.equal((await recordOf(other)).address, ipOther);
+        for (const s of [...two, other]) s.disconnect();
+        await h.waitFor(async () => (await d.metrics()).roomcast_sockets_current === 0, { what: `${path_}: every socket gone` });
+        t.diagnostic(`${name}: ${path_} ok`);
+      }
+    } finally {
+      for (const s of open) s.disconnect();
+      for (const a of agents) a.destroy();
+      lb.kill('SIGTERM');
+      d.kill();
+      await redis.disconnect();
+      await r.close();
+    }
+  });
+}

@@ -1216,17 +1216,20 @@ namespace /admin {
 /**
  * Debian's nginx in the foreground on <httpConf> (text at http{} level,
  * e.g. conf/nginx.conf.example with its addresses changed), its pid file,
- * logs and temp files in a fresh folder. Returns the child with output()
- * for its stderr and stop(): SIGQUIT (graceful shutdown, nginx's manual),
- * resolved once the master has exited, after its worker. Never SIGKILL
- * the master: its worker lives on, orphaned and listening. At exit it is
- * sent SIGTERM (fast shutdown), which the master passes to its worker.
+ * logs and temp files in a fresh folder; with <stream>, that text goes in
+ * a stream{} block (libnginx-mod-stream: TCP proxying, proxy_protocol).
+ * Returns the child with output() for its stderr and stop(): SIGQUIT
+ * (graceful shutdown, nginx's manual), resolved once the master has
+ * exited, after its worker. Never SIGKILL the master: its worker lives on,
+ * orphaned and listening. At exit it is sent SIGTERM (fast shutdown),
+ * which the master passes to its worker.
  */
-function startNginx(httpConf) {
+function startNginx(httpConf, { stream } = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'roomcast-nginx-'));
   fs.writeFileSync(path.join(dir, 'site.conf'), httpConf);
   const temps = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((k) => `    ${k}_temp_path ${dir}/${k};`).join('\n');
-  fs.writeFileSync(path.join(dir, 'nginx.conf'), `worker_processes 1;
+  const streamConf = stream ? `stream {\n${stream}\n}\n` : '';
+  fs.writeFileSync(path.join(dir, 'nginx.conf'), `${stream ? 'load_module /usr/lib/nginx/modules/ngx_stream_module.so;\n' : ''}worker_processes 1;
 daemon off;
 pid ${dir}/nginx.pid;
 error_log ${dir}/error.log warn;
@@ -1236,7 +1239,7 @@ http {
 ${temps}
     include ${dir}/site.conf;
 }
-`);
+${streamConf}`);
   const child = spawn('nginx', ['-c', path.join(dir, 'nginx.conf'), '-p', dir], { stdio: ['ignore', 'ignore', 'pipe'] });
   child.exitSignal = 'SIGTERM';
   child.stop = () => stopChild(child, 'SIGQUIT');

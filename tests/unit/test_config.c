@@ -30,7 +30,7 @@
 /* Every key, for the documentation checks; a new key goes here too. */
 static const char *const config_test_keys[] = {
 	"listen", "admin_listen", "path", "transports", "allow_upgrades", "ping_interval", "ping_timeout",
-	"upgrade_timeout", "max_payload", "max_connections", "max_connections_per_ip",
+	"upgrade_timeout", "max_payload", "max_connections", "max_connections_per_ip", "trusted_proxies",
 	"max_header_size",
 	"max_output_buffer", "linger_timeout", "drain_timeout", "keepalive_timeout", "header_timeout", "body_timeout",
 	"cors_origin", "allowed_origins", "allow_no_origin", "log_level", "log_file", "access_log",
@@ -322,11 +322,11 @@ static void listen_takes_unix_sockets_and_options(void **state)
 				       "listen: bad unix socket 'unix:/0000000000000000000000000000000000000000000000000000000000...' "
 				       "(unix:/absolute/path, at most 107 bytes)");
 	config_test_expect_value_error("listen", "unix:/a.sock reuseport",
-				       "listen: unknown option 'reuseport' (a unix socket takes mode=OCTAL)");
+				       "listen: unknown option 'reuseport' (a unix socket takes mode=OCTAL and proxy_protocol)");
 	config_test_expect_value_error("listen", "unix:/a.sock mode=0999",
-				       "listen: unknown option 'mode=0999' (a unix socket takes mode=OCTAL)");
+				       "listen: unknown option 'mode=0999' (a unix socket takes mode=OCTAL and proxy_protocol)");
 	config_test_expect_value_error("listen", "127.0.0.1:3000 mode=0660",
-				       "listen: unknown option 'mode=0660' (an address takes reuseport)");
+				       "listen: unknown option 'mode=0660' (an address takes reuseport and proxy_protocol)");
 	config_test_expect_error("listen unix:/a.sock\nlisten unix:/a.sock mode=0600\n",
 				 "t.conf:2: listen: duplicate listener 'unix:/a.sock' (first declared on line 1)");
 }
@@ -695,6 +695,98 @@ static void max_connections_per_ip_takes_0_to_a_million(void **state)
 				       "max_connections_per_ip: '1000001' out of range (0..1000000)");
 	config_test_expect_value_error("max_connections_per_ip", "-1",
 				       "max_connections_per_ip: bad number '-1'");
+}
+
+/* The network of entry <i> as text and its prefix, to compare. */
+static void config_test_cidr(const struct config *cfg, size_t i, const char *addr, unsigned bits)
+{
+	char text[INET6_ADDRSTRLEN];
+	static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
+	const struct config_cidr *c = &cfg->trusted_proxies[i];
+
+	if (memcmp(c->addr, mapped, 12) == 0)
+		inet_ntop(AF_INET, c->addr + 12, text, sizeof text);
+	else
+		inet_ntop(AF_INET6, c->addr, text, sizeof text);
+	assert_string_equal(text, addr);
+	assert_int_equal(c->bits, bits);
+}
+
+static void trusted_proxies_takes_addresses_networks_and_unix(void **state)
+{
+	struct config cfg;
+
+	config_defaults(&cfg);
+	assert_int_equal(cfg.n_trusted_proxies, 0);
+	assert_false(cfg.trust_unix);
+	config_test_parse_ok(&cfg, "trusted_proxies 127.0.0.1 10.1.2.3/8 unix:\n"
+				   "trusted_proxies 2001:db8::1/32 ::1 0.0.0.0/0\n");
+	assert_int_equal(cfg.n_trusted_proxies, 5);
+	assert_true(cfg.trust_unix);
+	config_test_cidr(&cfg, 0, "127.0.0.1", 128);
+	config_test_cidr(&cfg, 1, "10.0.0.0", 104);     /* the host bits are cleared */
+	config_test_cidr(&cfg, 2, "2001:db8::", 32);
+	config_test_cidr(&cfg, 3, "::1", 128);
+	config_test_cidr(&cfg, 4, "0.0.0.0", 96);
+	config_test_expect_value_error("trusted_proxies", "proxy.example",
+				       "trusted_proxies: bad network 'proxy.example' (expected an IPv4 or IPv6 "
+				       "address, with /BITS for a network, or unix:)");
+	config_test_expect_value_error("trusted_proxies", "10.0.0.0/33",
+				       "trusted_proxies: bad network '10.0.0.0/33' (an IPv4 prefix is at most 32 bits)");
+	config_test_expect_value_error("trusted_proxies", "::/129",
+				       "trusted_proxies: bad network '::/129' (bad prefix length)");
+	config_test_expect_value_error("trusted_proxies", "10.0.0.0/",
+				       "trusted_proxies: bad network '10.0.0.0/' (bad prefix length)");
+	config_test_expect_value_error("trusted_proxies", "10.0.0.0/-1",
+				       "trusted_proxies: bad network '10.0.0.0/-1' (bad prefix length)");
+	config_test_expect_value_error("trusted_proxies", "10.0.0.0/8x",
+				       "trusted_proxies: bad network '10.0.0.0/8x' (bad prefix length)");
+}
+
+static void trusted_proxies_holds_16_networks_the_17th_is_refused(void **state)
+{
+	struct config cfg;
+	char text[512];
+	size_t n = 0;
+
+	n += (size_t)snprintf(text + n, sizeof text - n, "trusted_proxies");
+	for (int i = 0; i < 8; i++)
+		n += (size_t)snprintf(text + n, sizeof text - n, " 10.0.0.%d", i);
+	n += (size_t)snprintf(text + n, sizeof text - n, "\ntrusted_proxies unix:");
+	for (int i = 8; i < 16; i++)
+		n += (size_t)snprintf(text + n, sizeof text - n, " 10.0.0.%d", i);
+	snprintf(text + n, sizeof text - n, "\n");
+	config_test_parse_ok(&cfg, text);
+	assert_int_equal(cfg.n_trusted_proxies, CONFIG_MAX_TRUSTED_PROXIES);
+	config_test_cidr(&cfg, 15, "10.0.0.15", 128);
+	snprintf(text + n, sizeof text - n, "\ntrusted_proxies 10.0.0.16\n");
+	config_test_expect_error(text, "t.conf:3: trusted_proxies: too many networks (at most 16)");
+}
+
+static void listen_proxy_protocol_needs_trusted_proxies(void **state)
+{
+	struct config cfg;
+
+	config_test_parse_ok(&cfg, "listen 127.0.0.1:3000 reuseport proxy_protocol\n"
+				   "listen unix:/run/rc.sock mode=0600 proxy_protocol\nlisten 127.0.0.1:3001\n"
+				   "trusted_proxies 127.0.0.1 unix:\n");
+	assert_true(cfg.listen[0].proxy_protocol && cfg.listen[0].reuseport);
+	assert_true(cfg.listen[1].proxy_protocol);
+	assert_int_equal(cfg.listen[1].mode, 0600);
+	assert_false(cfg.listen[2].proxy_protocol);
+	config_test_expect_error("listen 127.0.0.1:3000 proxy_protocol\n",
+				 "t.conf:1: listen 127.0.0.1:3000 proxy_protocol: trusted_proxies names no "
+				 "network: every connection would be refused");
+	config_test_expect_error("trusted_proxies 127.0.0.1\nlisten unix:/run/rc.sock proxy_protocol\n",
+				 "t.conf:2: listen unix:/run/rc.sock proxy_protocol: trusted_proxies names no "
+				 "unix: peer: every connection would be refused");
+	config_test_expect_error("trusted_proxies unix:\nlisten 127.0.0.1:3000 proxy_protocol\n",
+				 "t.conf:2: listen 127.0.0.1:3000 proxy_protocol: trusted_proxies names no "
+				 "network: every connection would be refused");
+	/* Peers connect to cluster_listen directly: no balancer, no PROXY
+	 * header, and its caps count each connection's own peer. */
+	config_test_expect_error("trusted_proxies 127.0.0.1\ncluster_listen 127.0.0.1:0 proxy_protocol\n",
+				 "t.conf:2: cluster_listen: too many values (takes one)");
 }
 
 static void linger_timeout_takes_1ms_to_1h(void **state)
@@ -3464,6 +3556,9 @@ int main(void)
 		cmocka_unit_test(zero_duration_is_out_of_range),
 		cmocka_unit_test(header_and_body_timeouts_take_1ms_to_1h),
 		cmocka_unit_test(max_connections_per_ip_takes_0_to_a_million),
+		cmocka_unit_test(trusted_proxies_takes_addresses_networks_and_unix),
+		cmocka_unit_test(trusted_proxies_holds_16_networks_the_17th_is_refused),
+		cmocka_unit_test(listen_proxy_protocol_needs_trusted_proxies),
 		cmocka_unit_test(linger_timeout_takes_1ms_to_1h),
 		cmocka_unit_test(drain_timeout_takes_0_to_10m),
 		cmocka_unit_test(flush_delay_takes_0_to_1s),
