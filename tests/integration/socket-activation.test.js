@@ -80,7 +80,8 @@ test('the installed units, run as written under socket activation: no client ref
   const socketUnit = fs.readFileSync(path.join(units, 'roomcastd.socket'), 'utf8');
   const [pre] = unitValues(service, 'ExecStartPre');
   const [start] = unitValues(service, 'ExecStart');
-  const [reload] = unitValues(service, 'ExecReload');
+  const reloads = unitValues(service, 'ExecReload');
+  assert.ok(reloads.length >= 2, 'ExecReload= checks the file, then signals');
   const [listen] = unitValues(socketUnit, 'ListenStream');
   assert.equal(listen, '127.0.0.1:3000');
 
@@ -158,8 +159,9 @@ test('the installed units, run as written under socket activation: no client ref
     const second = await restart();
     assert.notEqual(second, first);
 
-    // ExecReload= as written, $MAINPID the main process
-    execFileSync('sh', ['-c', reload.replaceAll('$MAINPID', String(second))]);
+    // every ExecReload= as written, in order (the check, then the signal),
+    // $MAINPID the main process
+    for (const reload of reloads) execFileSync('sh', ['-c', reload.replaceAll('$MAINPID', String(second))]);
     await h.waitFor(() => /reloaded/.test(m.out), { what: 'the reload' });
     await served();
 
