@@ -44,6 +44,8 @@ LIB     := $(BUILD)/libroomcast.a
 
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+# Linked into every unit test: the failing allocator (failalloc.h).
+UNIT_HELPER_SRC := tests/unit/failalloc.c
 
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
@@ -76,8 +78,8 @@ $(LIB): $(LIB_OBJ)
 $(BUILD)/roomcastd: $(BUILD)/obj/main.o $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tests/test_%: tests/unit/test_%.c $(LIB) | $(BUILD)/tests
-	$(CC) $(CFLAGS) -Isrc $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS) -lcmocka
+$(BUILD)/tests/test_%: tests/unit/test_%.c $(UNIT_HELPER_SRC) tests/unit/failalloc.h $(LIB) | $(BUILD)/tests
+	$(CC) $(CFLAGS) -Isrc $(LDFLAGS) -o $@ $< $(UNIT_HELPER_SRC) $(LIB) $(LDLIBS) -lcmocka
 
 $(BUILD)/tests/%: tests/programs/%.c $(LIB) | $(BUILD)/tests
 	$(CC) $(CFLAGS) -Isrc $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)

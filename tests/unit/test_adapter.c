@@ -19,8 +19,8 @@
  * socket.io-parser 4.2.7 encoding) where the vectors have none.  Inputs
  * are decoded from test_malloc() blocks of their exact size, so ASan and
  * cmocka see any over-read.  adapter.c and jansson allocate through
- * json_set_alloc_funcs() hooks on cmocka's allocator, which count live
- * bytes and fail the n-th allocation on request.  Not covered here: what
+ * json_set_alloc_funcs() hooks on cmocka's allocator (failalloc.h), which
+ * count live bytes and fail the n-th allocation on request.  Not covered here: what
  * cluster.c does with a message (integration tests).
  */
 #include <setjmp.h>
@@ -36,62 +36,9 @@
 #include <cmocka.h>
 
 #include "adapter.h"
+#include "failalloc.h"
 
 #define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
-
-/* ---- allocation hooks ---- */
-
-/* Room in front of each block for its size, keeping max_align_t alignment. */
-#define ADAPTER_TEST_HEAP_PREFIX 16
-
-static struct {
-	size_t live_bytes;      /* requested by jansson and adapter.c, not yet freed */
-	unsigned long n_allocs; /* allocations tried since the last reset */
-	unsigned long fail_at;  /* fail allocation number fail_at (1-based); 0: none */
-	unsigned long n_failed;
-	bool paused;            /* the test's own jansson values: neither counted nor failed */
-} adapter_test_heap;
-
-static void *adapter_test_malloc(size_t size)
-{
-	unsigned char *block;
-
-	if (!adapter_test_heap.paused &&
-	    ++adapter_test_heap.n_allocs == adapter_test_heap.fail_at) {
-		adapter_test_heap.n_failed++;
-		return NULL;
-	}
-	block = test_malloc(ADAPTER_TEST_HEAP_PREFIX + size);
-	memcpy(block, &size, sizeof(size));
-	adapter_test_heap.live_bytes += size;
-	return block + ADAPTER_TEST_HEAP_PREFIX;
-}
-
-static void adapter_test_free(void *p)
-{
-	unsigned char *block;
-	size_t size;
-
-	if (p == NULL)
-		return;
-	block = (unsigned char *)p - ADAPTER_TEST_HEAP_PREFIX;
-	memcpy(&size, block, sizeof(size));
-	adapter_test_heap.live_bytes -= size;
-	test_free(block);
-}
-
-static int adapter_test_setup(void **state)
-{
-	memset(&adapter_test_heap, 0, sizeof(adapter_test_heap));
-	return 0;
-}
-
-static void adapter_test_heap_reset(unsigned long fail_at)
-{
-	adapter_test_heap.n_allocs = 0;
-	adapter_test_heap.fail_at = fail_at;
-	adapter_test_heap.n_failed = 0;
-}
 
 /* ---- bytes ---- */
 
@@ -761,7 +708,7 @@ static void adapter_test_request_is(const struct adapter_test_request *c,
 		assert_true(json_is_array(r->emit_data));
 		dump = json_dumps(r->emit_data, JSON_COMPACT | JSON_ENCODE_ANY);
 		assert_string_equal(dump, c->emit_data);
-		adapter_test_free(dump);  /* jansson allocated it */
+		failalloc_free(dump);  /* jansson allocated it */
 	}
 	if (c->packet_json == NULL) {
 		assert_null(r->data);
@@ -1582,9 +1529,9 @@ static enum adapter_result adapter_test_op_encode(const char *json)
 	int rc;
 
 	/* Only the encoder's allocations are counted and failed. */
-	adapter_test_heap.paused = true;
+	failalloc_heap.paused = true;
 	data = json_loads(json, 0, NULL);
-	adapter_test_heap.paused = false;
+	failalloc_heap.paused = false;
 	assert_non_null(data);
 	rc = adapter_encode_broadcast(&out, "b4Jwi7", "/admin", 6, data, att, lens, 1, rooms, 2,
 				      rooms + 1, 1, &flags);
@@ -1601,9 +1548,9 @@ static enum adapter_result adapter_test_op_from_json(const char *json)
 	enum adapter_result res;
 	json_t *data;
 
-	adapter_test_heap.paused = true;
+	failalloc_heap.paused = true;
 	data = json_loads(json, 0, NULL);
-	adapter_test_heap.paused = false;
+	failalloc_heap.paused = false;
 	assert_non_null(data);
 	memset(&p, 0xa5, sizeof(p));   /* a failure must leave it empty */
 	res = adapter_payload_from_json(data, &p);
@@ -1627,9 +1574,9 @@ static void adapter_test_fail_each_allocation(adapter_test_op op, const char *ar
 	for (k = 1;; k++) {
 		enum adapter_result res;
 
-		adapter_test_heap_reset(k);
+		failalloc_reset(k);
 		res = op(arg);
-		if (adapter_test_heap.n_failed == 0) {
+		if (failalloc_heap.n_failed == 0) {
 			if (res != ADAPTER_OK)
 				fail_msg("%s: %s", arg, adapter_result_text(res));
 			break;
@@ -1638,12 +1585,12 @@ static void adapter_test_fail_each_allocation(adapter_test_op op, const char *ar
 			fail_msg("%s: allocation %lu failed, got \"%s\"", arg, k,
 				 adapter_result_text(res));
 		saw_nomem |= res == ADAPTER_ERR_NOMEM;
-		assert_int_equal(adapter_test_heap.live_bytes, 0);
+		assert_int_equal(failalloc_heap.live_bytes, 0);
 	}
-	adapter_test_heap_reset(0);
+	failalloc_reset(0);
 	assert_true(k > 1);
 	assert_true(saw_nomem);
-	assert_int_equal(adapter_test_heap.live_bytes, 0);
+	assert_int_equal(failalloc_heap.live_bytes, 0);
 }
 
 static void every_failed_allocation_fails_cleanly(void **state)
@@ -1704,7 +1651,7 @@ static void result_texts_name_every_result(void **state)
 	assert_string_equal(adapter_result_text((enum adapter_result)42), "unknown adapter result");
 }
 
-#define ADAPTER_TEST(f) cmocka_unit_test_setup(f, adapter_test_setup)
+#define ADAPTER_TEST(f) cmocka_unit_test_setup(f, failalloc_setup)
 
 int main(void)
 {
@@ -1743,6 +1690,6 @@ int main(void)
 	};
 
 	/* Before any other jansson call, so every json_t lives on these hooks. */
-	json_set_alloc_funcs(adapter_test_malloc, adapter_test_free);
+	json_set_alloc_funcs(failalloc_malloc, failalloc_free);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

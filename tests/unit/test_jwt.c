@@ -16,8 +16,8 @@
  * malformed shapes), max_len at N and N+1, and the key files refused at
  * load.  Each token is verified from a test_malloc() block of exactly its
  * length, so an over-read shows; jansson and jwt.c allocate through
- * hooks on cmocka's allocator, so leaks show, and the n-th allocation can
- * be failed.  OpenSSL's own allocations are checked by the ASan build.
+ * hooks on cmocka's allocator (failalloc.h), so leaks show, and the n-th
+ * allocation can be failed.  OpenSSL's own allocations are checked by the ASan build.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -41,6 +41,7 @@
 
 #include "jsonmem.h"
 #include "jwt.h"
+#include "failalloc.h"
 
 #define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -48,50 +49,6 @@
 #define JWT_TEST_RFC_EXP INT64_C(1300819380)
 #define JWT_TEST_NOW INT64_C(1700000000)
 #define JWT_TEST_TOKEN_MAX 4096
-
-/* ---- allocation hooks (as test_packet.c) ---- */
-
-#define JWT_TEST_HEAP_PREFIX 16
-
-static struct {
-	size_t live_bytes;
-	unsigned long n_allocs;
-	unsigned long fail_at; /* fail allocation number fail_at (1-based); 0: none */
-	unsigned long n_failed;
-} jwt_test_heap;
-
-static void *jwt_test_malloc(size_t size)
-{
-	unsigned char *block;
-
-	if (++jwt_test_heap.n_allocs == jwt_test_heap.fail_at) {
-		jwt_test_heap.n_failed++;
-		return NULL;
-	}
-	block = test_malloc(JWT_TEST_HEAP_PREFIX + size);
-	memcpy(block, &size, sizeof(size));
-	jwt_test_heap.live_bytes += size;
-	return block + JWT_TEST_HEAP_PREFIX;
-}
-
-static void jwt_test_free(void *p)
-{
-	unsigned char *block;
-	size_t size;
-
-	if (p == NULL)
-		return;
-	block = (unsigned char *)p - JWT_TEST_HEAP_PREFIX;
-	memcpy(&size, block, sizeof(size));
-	jwt_test_heap.live_bytes -= size;
-	test_free(block);
-}
-
-static int jwt_test_setup(void **state)
-{
-	memset(&jwt_test_heap, 0, sizeof(jwt_test_heap));
-	return 0;
-}
 
 /* ---- fixtures: keys made once, files in a temporary folder ---- */
 
@@ -298,7 +255,7 @@ static void jwt_test_load_fails(enum jwt_key_source src, const char *name, const
 	elen = strlen(err);
 	if (elen < wlen || strcmp(err + elen - wlen, why) != 0)
 		fail_msg("%s: got \"%s\", want \"...%s\"", name, err, why);
-	assert_int_equal(jwt_test_heap.live_bytes, 0);
+	assert_int_equal(failalloc_heap.live_bytes, 0);
 }
 
 static const struct jwt_policy jwt_test_policy = { NULL, NULL, 0, JWT_TEST_TOKEN_MAX };
@@ -474,7 +431,7 @@ static void rfc7515_a1_hs256_example_verifies_before_its_exp_and_is_expired_at_i
 	assert_int_equal(jwt_test_verify_p(keys, &p, flipped, JWT_TEST_RFC_EXP - 1),
 			 JWT_ERR_SIGNATURE);
 	jwt_keys_free(keys);
-	assert_int_equal(jwt_test_heap.live_bytes, 0);
+	assert_int_equal(failalloc_heap.live_bytes, 0);
 }
 
 static void rfc7515_a2_rs256_example_verifies_with_its_jwk_and_its_pem(void **state)
@@ -496,7 +453,7 @@ static void rfc7515_a2_rs256_example_verifies_with_its_jwk_and_its_pem(void **st
 						   JWT_TEST_RFC_EXP - 1), JWT_ERR_SIGNATURE);
 		jwt_keys_free(k);
 	}
-	assert_int_equal(jwt_test_heap.live_bytes, 0);
+	assert_int_equal(failalloc_heap.live_bytes, 0);
 }
 
 static void rfc7515_a3_es256_example_verifies_with_its_jwk(void **state)
@@ -538,7 +495,7 @@ static void rfc_examples_over_plain_payloads_verify_then_are_no_claims_set(void 
 		assert_int_equal(jwt_test_verify(k, flipped), JWT_ERR_SIGNATURE);
 		jwt_keys_free(k);
 	}
-	assert_int_equal(jwt_test_heap.live_bytes, 0);
+	assert_int_equal(failalloc_heap.live_bytes, 0);
 }
 
 /* ---- every algorithm, with keys made here ---- */
@@ -587,7 +544,7 @@ static void every_algorithm_verifies_a_token_signed_with_its_key(void **state)
 			fail_msg("%s refused", c->alg);
 		jwt_keys_free(k);
 	}
-	assert_int_equal(jwt_test_heap.live_bytes, 0);
+	assert_int_equal(failalloc_heap.live_bytes, 0);
 }
 
 /* One bit flipped in the header, the payload or the signature, each
@@ -631,7 +588,7 @@ static void one_bit_flipped_in_any_part_is_a_bad_signature(void **state)
 		}
 		jwt_keys_free(k);
 	}
-	assert_int_equal(jwt_test_heap.live_bytes, 0);
+	assert_int_equal(failalloc_heap.live_bytes, 0);
 }
 
 /* ---- key choice ---- */
@@ -664,7 +621,7 @@ static void jwks_with_two_keys_picks_the_one_named_by_kid(void **state)
 	assert_int_equal(jwt_test_verify(k, jwt_test_simple(token, &rs, "")), JWT_OK);
 	assert_int_equal(jwt_test_verify(k, jwt_test_simple(token, &es, "")), JWT_OK);
 	jwt_keys_free(k);
-	assert_int_equal(jwt_test_heap.live_bytes, 0);
+	assert_int_equal(failalloc_heap.live_bytes, 0);
 }
 
 static void token_without_kid_needs_a_jwks_with_one_key_for_its_alg(void **state)
@@ -685,7 +642,7 @@ static void token_without_kid_needs_a_jwks_with_one_key_for_its_alg(void **state
 	k = jwt_test_load(JWT_KEY_PEM, "rsa.pem");
 	assert_int_equal(jwt_test_verify(k, jwt_test_simple(token, &rs, ",\"kid\":\"any\"")), JWT_OK);
 	jwt_keys_free(k);
-	assert_int_equal(jwt_test_heap.live_bytes, 0);
+	assert_int_equal(failalloc_heap.live_bytes, 0);
 }
 
 static void jwks_key_with_use_enc_is_skipped(void **state)
@@ -740,7 +697,7 @@ static void jwks_parsed_from_memory_is_bounded_in_keys(void **state)
 	assert_int_equal(jwt_keys_parse(&k, JWT_KEY_JWKS, "u", (const uint8_t *)"<html>", 6, 2, err,
 					sizeof(err)), -1);
 	assert_string_equal(err, "u: not a JSON document");
-	assert_int_equal(jwt_test_heap.live_bytes, 0);
+	assert_int_equal(failalloc_heap.live_bytes, 0);
 }
 
 static void jwk_whose_alg_differs_from_the_tokens_is_refused(void **state)
@@ -783,7 +740,7 @@ static void alg_none_in_any_case_is_an_unsupported_algorithm(void **state)
 		assert_int_equal(jwt_test_verify(k, token), JWT_ERR_ALG);
 	}
 	jwt_keys_free(k);
-	assert_int_equal(jwt_test_heap.live_bytes, 0);
+	assert_int_equal(failalloc_heap.live_bytes, 0);
 }
 
 /* The classic confusion: the RSA public key is public, so an attacker
@@ -807,7 +764,7 @@ static void hs256_signed_with_the_rsa_public_pem_as_secret_is_refused(void **sta
 				 JWT_ERR_KEY_ALG);
 	}
 	jwt_keys_free(k);
-	assert_int_equal(jwt_test_heap.live_bytes, 0);
+	assert_int_equal(failalloc_heap.live_bytes, 0);
 }
 
 static void token_for_another_key_type_is_refused_before_its_signature(void **state)
@@ -838,7 +795,7 @@ static void token_for_another_key_type_is_refused_before_its_signature(void **st
 			fail_msg("%s on %s not refused", cases[i].alg, cases[i].pem);
 		jwt_keys_free(k);
 	}
-	assert_int_equal(jwt_test_heap.live_bytes, 0);
+	assert_int_equal(failalloc_heap.live_bytes, 0);
 }
 
 /* RFC 7518 3.2: the secret at least as long as the hash. */
@@ -856,7 +813,7 @@ static void hmac_secret_shorter_than_the_hash_is_refused_for_hs384_and_hs512(voi
 	s.alg = "HS512";
 	assert_int_equal(jwt_test_verify(k, jwt_test_simple(token, &s, "")), JWT_ERR_KEY_ALG);
 	jwt_keys_free(k);
-	assert_int_equal(jwt_test_heap.live_bytes, 0);
+	assert_int_equal(failalloc_heap.live_bytes, 0);
 }
 
 static void es256_signature_of_the_wrong_length_is_a_bad_signature(void **state)
@@ -902,7 +859,7 @@ static void es256_signature_of_the_wrong_length_is_a_bad_signature(void **state)
 	snprintf(bad, sizeof(bad), "%.*s.%s", (int)hp, token, enc);
 	assert_int_equal(jwt_test_verify(k, bad), JWT_ERR_SIGNATURE);
 	jwt_keys_free(k);
-	assert_int_equal(jwt_test_heap.live_bytes, 0);
+	assert_int_equal(failalloc_heap.live_bytes, 0);
 }
 
 /* ---- shapes ---- */
@@ -940,7 +897,7 @@ static void malformed_shapes_are_refused_before_any_key_is_used(void **state)
 			fail_msg("not malformed: \"%s\"", bad[i]);
 	assert_int_equal(jwt_test_verify(k, bad[N_ELEMS(bad) - 1]), JWT_ERR_SIGNATURE);
 	jwt_keys_free(k);
-	assert_int_equal(jwt_test_heap.live_bytes, 0);
+	assert_int_equal(failalloc_heap.live_bytes, 0);
 }
 
 static void crit_is_refused_and_typ_must_say_jwt(void **state)
@@ -965,7 +922,7 @@ static void crit_is_refused_and_typ_must_say_jwt(void **state)
 		",\"jku\":\"https://evil.example/jwks\",\"jwk\":{\"kty\":\"oct\",\"k\":\"AAAA\"}")),
 		JWT_OK);
 	jwt_keys_free(k);
-	assert_int_equal(jwt_test_heap.live_bytes, 0);
+	assert_int_equal(failalloc_heap.live_bytes, 0);
 }
 
 static void mistyped_claims_are_malformed_after_the_signature(void **state)
@@ -995,7 +952,7 @@ static void mistyped_claims_are_malformed_after_the_signature(void **state)
 	assert_int_equal(jwt_test_verify(k, jwt_test_token(token, &s, "{\"alg\":\"HS256\"}", "{}")),
 			 JWT_OK);
 	jwt_keys_free(k);
-	assert_int_equal(jwt_test_heap.live_bytes, 0);
+	assert_int_equal(failalloc_heap.live_bytes, 0);
 }
 
 /* ---- claims ---- */
@@ -1032,7 +989,7 @@ static void exp_and_nbf_apply_with_the_leeway_at_their_edges(void **state)
 	assert_int_equal(jwt_test_verify_p(k, &p, token, INT64_MAX), JWT_ERR_EXPIRED);
 	assert_int_equal(jwt_test_verify_p(k, &p, token, INT64_MIN), JWT_ERR_NOT_YET_VALID);
 	jwt_keys_free(k);
-	assert_int_equal(jwt_test_heap.live_bytes, 0);
+	assert_int_equal(failalloc_heap.live_bytes, 0);
 }
 
 static void claims_exp_is_the_exp_rounded_down_or_0(void **state)
@@ -1078,7 +1035,7 @@ static void issuer_must_match_when_the_policy_names_one(void **state)
 	p.issuer = NULL;
 	assert_int_equal(jwt_test_verify_p(k, &p, token, JWT_TEST_NOW), JWT_OK);
 	jwt_keys_free(k);
-	assert_int_equal(jwt_test_heap.live_bytes, 0);
+	assert_int_equal(failalloc_heap.live_bytes, 0);
 }
 
 static void audience_matches_a_string_or_an_array_member(void **state)
@@ -1106,7 +1063,7 @@ static void audience_matches_a_string_or_an_array_member(void **state)
 			fail_msg("%s: not %s", cases[i].payload, jwt_result_text(cases[i].r));
 	}
 	jwt_keys_free(k);
-	assert_int_equal(jwt_test_heap.live_bytes, 0);
+	assert_int_equal(failalloc_heap.live_bytes, 0);
 }
 
 /* ---- limits ---- */
@@ -1129,7 +1086,7 @@ static void token_of_exactly_max_len_passes_and_one_byte_more_is_too_long(void *
 					   "..........................................................",
 					   JWT_TEST_NOW), JWT_ERR_TOO_LONG);
 	jwt_keys_free(k);
-	assert_int_equal(jwt_test_heap.live_bytes, 0);
+	assert_int_equal(failalloc_heap.live_bytes, 0);
 }
 
 static void hmac_secret_of_31_bytes_is_refused_and_32_pass(void **state)
@@ -1146,7 +1103,7 @@ static void hmac_secret_of_31_bytes_is_refused_and_32_pass(void **state)
 	jwt_test_write("s32", jwt_test_fx.secret, 32);
 	k = jwt_test_load(JWT_KEY_SECRET, "s32");
 	jwt_keys_free(k);
-	assert_int_equal(jwt_test_heap.live_bytes, 0);
+	assert_int_equal(failalloc_heap.live_bytes, 0);
 }
 
 static void rsa_key_of_1024_bits_is_refused_at_load(void **state)
@@ -1221,29 +1178,27 @@ static void every_failed_allocation_fails_the_verify_cleanly(void **state)
 	enum jwt_result r;
 	unsigned long n = 0;
 	bool saw_nomem = false;
-	size_t held = jwt_test_heap.live_bytes; /* the key set */
+	size_t held = failalloc_heap.live_bytes; /* the key set */
 
 	jwt_test_simple(token, &s, ",\"kid\":\"a\",\"typ\":\"JWT\"");
 	do {
-		jwt_test_heap.n_allocs = 0;
-		jwt_test_heap.fail_at = ++n;
-		jwt_test_heap.n_failed = 0;
+		failalloc_reset(++n);
 		r = jwt_test_verify(k, token);
-		if (jwt_test_heap.n_failed == 0)
+		if (failalloc_heap.n_failed == 0)
 			break;
 		/* jansson 2.14 reports some failed allocations as a syntax
 		 * error (jsonmem.h): refused either way, never accepted. */
 		if (r != JWT_ERR_NOMEM && r != JWT_ERR_MALFORMED)
 			fail_msg("allocation %lu failed, got \"%s\"", n, jwt_result_text(r));
 		saw_nomem |= r == JWT_ERR_NOMEM;
-		assert_int_equal(jwt_test_heap.live_bytes, held);
+		assert_int_equal(failalloc_heap.live_bytes, held);
 	} while (true);
 	assert_int_equal(r, JWT_OK);
 	assert_true(n > 3);
 	assert_true(saw_nomem);
-	jwt_test_heap.fail_at = 0;
+	failalloc_heap.fail_at = 0;
 	jwt_keys_free(k);
-	assert_int_equal(jwt_test_heap.live_bytes, 0);
+	assert_int_equal(failalloc_heap.live_bytes, 0);
 }
 
 static void every_failed_allocation_fails_a_jwks_load_cleanly(void **state)
@@ -1257,20 +1212,18 @@ static void every_failed_allocation_fails_a_jwks_load_cleanly(void **state)
 	jwt_test_jwk(b, sizeof(b), jwt_test_fx.p256, ",\"kid\":\"e1\"");
 	jwt_test_write_jwks("alloc.jwks", a, b);
 	do {
-		jwt_test_heap.n_allocs = 0;
-		jwt_test_heap.fail_at = ++n;
-		jwt_test_heap.n_failed = 0;
+		failalloc_reset(++n);
 		rc = jwt_keys_load(&k, JWT_KEY_JWKS, jwt_test_path("alloc.jwks"), err, sizeof(err));
-		if (jwt_test_heap.n_failed != 0) {
+		if (failalloc_heap.n_failed != 0) {
 			assert_int_equal(rc, -1);
 			assert_null(k);
-			assert_int_equal(jwt_test_heap.live_bytes, 0);
+			assert_int_equal(failalloc_heap.live_bytes, 0);
 		}
-	} while (jwt_test_heap.n_failed != 0);
+	} while (failalloc_heap.n_failed != 0);
 	assert_int_equal(rc, 0);
-	jwt_test_heap.fail_at = 0;
+	failalloc_heap.fail_at = 0;
 	jwt_keys_free(k);
-	assert_int_equal(jwt_test_heap.live_bytes, 0);
+	assert_int_equal(failalloc_heap.live_bytes, 0);
 }
 
 static void every_result_has_its_own_short_reason(void **state)
@@ -1343,7 +1296,7 @@ static int jwt_test_group_teardown(void **state)
 	return system(cmd) == 0 ? 0 : -1;
 }
 
-#define JWT_TEST(f) cmocka_unit_test_setup(f, jwt_test_setup)
+#define JWT_TEST(f) cmocka_unit_test_setup(f, failalloc_setup)
 
 int main(void)
 {
@@ -1382,6 +1335,6 @@ int main(void)
 	};
 
 	/* Before any other jansson call, so every json_t lives on these hooks. */
-	json_set_alloc_funcs(jwt_test_malloc, jwt_test_free);
+	json_set_alloc_funcs(failalloc_malloc, failalloc_free);
 	return cmocka_run_group_tests(tests, jwt_test_group_setup, jwt_test_group_teardown);
 }

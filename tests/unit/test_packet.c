@@ -15,10 +15,11 @@
  * right after their feed, so a reader that kept a pointer instead of a copy
  * fails.  Every packet decoded is encoded again and decoded to the same
  * fields.  jansson and packet.c allocate through json_set_alloc_funcs()
- * hooks on cmocka's allocator: cmocka reports leaks and overruns, and the
- * hooks count the bytes a reader holds (zero once it is idle) and fail the
- * n-th allocation on request.  Not covered here: what the server does with
- * a packet or an error (server tests, integration tests).
+ * hooks on cmocka's allocator (failalloc.h): cmocka reports leaks and
+ * overruns, and the hooks count the bytes a reader holds (zero once it is
+ * idle) and fail the n-th allocation on request.  Not covered here: what
+ * the server does with a packet or an error (server tests, integration
+ * tests).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -33,68 +34,11 @@
 
 #include "jsonmem.h"
 #include "packet.h"
+#include "failalloc.h"
 
 #define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
 
 #define PACKET_TEST_ACK_MAX INT64_C(9007199254740991) /* 2^53 - 1 */
-
-/* ---- allocation hooks ---- */
-
-/* Room in front of each block for its size, keeping max_align_t alignment. */
-#define PACKET_TEST_HEAP_PREFIX 16
-
-static struct {
-	size_t live_bytes;      /* requested by jansson and packet.c, not yet freed */
-	unsigned long n_allocs; /* allocations tried since the last reset */
-	unsigned long fail_at;  /* fail allocation number fail_at (1-based); 0: none */
-	unsigned long n_failed;
-	size_t requested_bytes; /* every size asked for since the last reset */
-	bool paused;            /* the test's own checks: neither counted nor failed */
-} packet_test_heap;
-
-static void *packet_test_malloc(size_t size)
-{
-	unsigned char *block;
-
-	if (!packet_test_heap.paused && ++packet_test_heap.n_allocs == packet_test_heap.fail_at) {
-		packet_test_heap.n_failed++;
-		return NULL;
-	}
-	block = test_malloc(PACKET_TEST_HEAP_PREFIX + size);
-	memcpy(block, &size, sizeof(size));
-	packet_test_heap.live_bytes += size;
-	packet_test_heap.requested_bytes += size;
-	return block + PACKET_TEST_HEAP_PREFIX;
-}
-
-static void packet_test_free(void *p)
-{
-	unsigned char *block;
-	size_t size;
-
-	if (p == NULL)
-		return;
-	block = (unsigned char *)p - PACKET_TEST_HEAP_PREFIX;
-	memcpy(&size, block, sizeof(size));
-	packet_test_heap.live_bytes -= size;
-	test_free(block);
-}
-
-/* Per-test setup: a test that failed half-way may have left blocks and
- * counters behind (cmocka reports its leaks); the next one starts clean. */
-static int packet_test_setup(void **state)
-{
-	memset(&packet_test_heap, 0, sizeof(packet_test_heap));
-	return 0;
-}
-
-static void packet_test_heap_reset(unsigned long fail_at)
-{
-	packet_test_heap.n_allocs = 0;
-	packet_test_heap.fail_at = fail_at;
-	packet_test_heap.n_failed = 0;
-	packet_test_heap.requested_bytes = 0;
-}
 
 /* ---- cases ---- */
 
@@ -545,7 +489,7 @@ static void packet_test_check_packet(const char *what, const struct packet *p,
 			char *got = p->data ? json_dumps(p->data, JSON_ENCODE_ANY) : NULL;
 
 			print_error("%s: data %s, want %s\n", what, got ? got : "NULL", w->data);
-			packet_test_free(got);
+			failalloc_free(got);
 			json_decref(want);
 			fail();
 		}
@@ -665,8 +609,8 @@ static void packet_test_run_case(const struct packet_test_case *c, size_t max_by
 		    packet_reader_feed(&r, true, more, 1, &q) != res || r.failed != res)
 			fail_msg("%s: the error does not stick", c->what);
 	}
-	if (packet_test_heap.live_bytes != 0)
-		fail_msg("%s: an idle reader holds %zu bytes", c->what, packet_test_heap.live_bytes);
+	if (failalloc_heap.live_bytes != 0)
+		fail_msg("%s: an idle reader holds %zu bytes", c->what, failalloc_heap.live_bytes);
 	packet_reader_cleanup(&r);
 	if (text_copy != NULL)
 		test_free(text_copy);
@@ -749,7 +693,7 @@ static void connect_then_event_in_one_post_decode_as_two_packets(void **state)
 	assert_int_equal(p.type, PACKET_EVENT);
 	assert_int_equal(p.ack_id, PACKET_NO_ACK);
 	packet_reader_cleanup(&r);
-	assert_int_equal(packet_test_heap.live_bytes, 0);
+	assert_int_equal(failalloc_heap.live_bytes, 0);
 }
 
 static void text_packet_after_a_binary_one_starts_from_empty_fields(void **state)
@@ -773,7 +717,7 @@ static void text_packet_after_a_binary_one_starts_from_empty_fields(void **state
 		assert_int_equal(p.attachment_lens[i], 0);
 	}
 	packet_reader_cleanup(&r);
-	assert_int_equal(packet_test_heap.live_bytes, 0);
+	assert_int_equal(failalloc_heap.live_bytes, 0);
 }
 
 static void zero_length_attachment_points_at_readable_memory(void **state)
@@ -789,7 +733,7 @@ static void zero_length_attachment_points_at_readable_memory(void **state)
 	assert_int_equal(p.attachment_lens[0], 0);
 	/* Only the header copy and its JSON: a zero-length attachment costs nothing. */
 	packet_reader_cleanup(&r);
-	assert_int_equal(packet_test_heap.live_bytes, 0);
+	assert_int_equal(failalloc_heap.live_bytes, 0);
 }
 
 /* Builds `2["x",[[...]]]` with the value nested <depth> deep overall. */
@@ -830,7 +774,7 @@ static void json_nested_2048_deep_is_accepted_and_2049_is_invalid_payload(void *
 		test_free(msg);
 	}
 	jsonmem_set_expansion(JSONMEM_DEFAULT_EXPANSION);
-	assert_int_equal(packet_test_heap.live_bytes, 0);
+	assert_int_equal(failalloc_heap.live_bytes, 0);
 }
 
 static void deep_placeholder_walk_over_2048_levels_finds_the_bad_num(void **state)
@@ -861,7 +805,7 @@ static void deep_placeholder_walk_over_2048_levels_finds_the_bad_num(void **stat
 	packet_reader_cleanup(&r);
 	jsonmem_set_expansion(JSONMEM_DEFAULT_EXPANSION);
 	test_free(msg);
-	assert_int_equal(packet_test_heap.live_bytes, 0);
+	assert_int_equal(failalloc_heap.live_bytes, 0);
 }
 
 /* ---- the JSON budget (max_json_expansion) ---- */
@@ -893,9 +837,9 @@ static size_t packet_test_parse_cost(const uint8_t *msg, size_t len)
 
 	jsonmem_set_expansion(UINT32_MAX / 2);
 	packet_reader_init(&r, SIZE_MAX);
-	packet_test_heap_reset(0);
+	failalloc_reset(0);
 	assert_int_equal(packet_reader_feed(&r, false, msg, len, &p), PACKET_OK);
-	size_t cost = packet_test_heap.requested_bytes;
+	size_t cost = failalloc_heap.requested_bytes;
 	packet_reader_cleanup(&r);
 	jsonmem_set_expansion(JSONMEM_DEFAULT_EXPANSION);
 	return cost;
@@ -915,7 +859,7 @@ static void flood_of_empty_arrays_is_refused_by_the_budget_and_holds_nothing(voi
 	assert_true(str_len >= len);
 	packet_reader_init(&r, SIZE_MAX);
 	assert_int_equal(packet_reader_feed(&r, false, flood, len, &p), PACKET_ERR_JSON_BUDGET);
-	assert_int_equal(packet_test_heap.live_bytes, 0);
+	assert_int_equal(failalloc_heap.live_bytes, 0);
 	assert_int_equal(packet_reader_feed(&r, false, strings, str_len, &p), PACKET_ERR_JSON_BUDGET);
 	packet_reader_cleanup(&r);
 
@@ -923,7 +867,7 @@ static void flood_of_empty_arrays_is_refused_by_the_budget_and_holds_nothing(voi
 	assert_int_equal(packet_reader_feed(&r, false, strings, str_len, &p), PACKET_OK);
 	assert_int_equal(json_array_size(p.data), 18751);
 	packet_reader_cleanup(&r);
-	assert_int_equal(packet_test_heap.live_bytes, 0);
+	assert_int_equal(failalloc_heap.live_bytes, 0);
 	test_free(flood);
 	test_free(strings);
 }
@@ -954,7 +898,7 @@ static void budget_at_the_parse_cost_passes_and_one_factor_less_is_refused(void 
 		assert_int_equal(packet_reader_feed(&r, false, msg, len, &p), PACKET_ERR_JSON_BUDGET);
 		packet_reader_cleanup(&r);
 		jsonmem_set_expansion(JSONMEM_DEFAULT_EXPANSION);
-		assert_int_equal(packet_test_heap.live_bytes, 0);
+		assert_int_equal(failalloc_heap.live_bytes, 0);
 		test_free(msg);
 	}
 }
@@ -971,7 +915,7 @@ static void short_packets_always_fit_the_floor(void **state)
 	assert_int_equal(packet_reader_feed(&r, false, msg, sizeof(msg) - 1, &p), PACKET_OK);
 	packet_reader_cleanup(&r);
 	jsonmem_set_expansion(JSONMEM_DEFAULT_EXPANSION);
-	assert_int_equal(packet_test_heap.live_bytes, 0);
+	assert_int_equal(failalloc_heap.live_bytes, 0);
 }
 
 /* A binary packet waiting for its attachments holds its header's bytes,
@@ -986,13 +930,13 @@ static void pending_binary_packet_holds_its_header_not_its_tree(void **state)
 
 	packet_reader_init(&r, SIZE_MAX);
 	assert_int_equal(packet_reader_feed(&r, false, msg, len, &p), PACKET_MORE);
-	assert_true(packet_test_heap.live_bytes >= len);
-	assert_true(packet_test_heap.live_bytes <= len + 512);
+	assert_true(failalloc_heap.live_bytes >= len);
+	assert_true(failalloc_heap.live_bytes <= len + 512);
 	assert_int_equal(packet_reader_feed(&r, true, (const uint8_t *)"a", 1, &p), PACKET_OK);
 	assert_int_equal(json_array_size(p.data), 5002);
-	assert_true(packet_test_heap.live_bytes > len + 5000 * sizeof(json_int_t) * 2);
+	assert_true(failalloc_heap.live_bytes > len + 5000 * sizeof(json_int_t) * 2);
 	packet_reader_cleanup(&r);
-	assert_int_equal(packet_test_heap.live_bytes, 0);
+	assert_int_equal(failalloc_heap.live_bytes, 0);
 	test_free(msg);
 }
 
@@ -1013,7 +957,7 @@ static void text_packet_of_exactly_max_bytes_passes_and_one_more_is_invalid_payl
 	assert_int_equal(packet_reader_feed(&r, false, msg, len, &p), PACKET_ERR_PAYLOAD);
 	assert_int_equal(r.failed, PACKET_ERR_PAYLOAD);
 	packet_reader_cleanup(&r);
-	assert_int_equal(packet_test_heap.live_bytes, 0);
+	assert_int_equal(failalloc_heap.live_bytes, 0);
 }
 
 static const struct packet_test_case packet_test_limit_case = {
@@ -1057,7 +1001,7 @@ static void zero_length_attachment_fits_a_packet_already_at_its_limit(void **sta
 	assert_int_equal(packet_reader_feed(&r, true, (const uint8_t *)"xy", 2, &p), PACKET_MORE);
 	assert_int_equal(packet_reader_feed(&r, true, (const uint8_t *)"", 0, &p), PACKET_OK);
 	packet_reader_cleanup(&r);
-	assert_int_equal(packet_test_heap.live_bytes, 0);
+	assert_int_equal(failalloc_heap.live_bytes, 0);
 }
 
 static void limit_counts_each_packet_on_its_own(void **state)
@@ -1073,7 +1017,7 @@ static void limit_counts_each_packet_on_its_own(void **state)
 		assert_int_equal(packet_reader_feed(&r, true, (const uint8_t *)"abcd", 4, &p), PACKET_OK);
 	}
 	packet_reader_cleanup(&r);
-	assert_int_equal(packet_test_heap.live_bytes, 0);
+	assert_int_equal(failalloc_heap.live_bytes, 0);
 }
 
 /* ---- errors and memory ---- */
@@ -1107,7 +1051,7 @@ static void error_after_good_packets_sticks(void **state)
 	assert_int_equal(packet_reader_feed(&r, false, good, sizeof(good) - 1, &p), PACKET_OK);
 	assert_int_equal(packet_reader_feed(&r, false, bad, sizeof(bad) - 1, &p), PACKET_ERR_PAYLOAD);
 	assert_int_equal(packet_reader_feed(&r, false, good, sizeof(good) - 1, &p), PACKET_ERR_PAYLOAD);
-	assert_int_equal(packet_test_heap.live_bytes, 0);
+	assert_int_equal(failalloc_heap.live_bytes, 0);
 	packet_reader_done(&r);
 	assert_int_equal(packet_reader_feed(&r, false, good, sizeof(good) - 1, &p), PACKET_ERR_PAYLOAD);
 	packet_reader_cleanup(&r);
@@ -1121,11 +1065,11 @@ static void fresh_reader_holds_nothing_and_cleans_up_twice(void **state)
 	assert_int_equal(r.failed, PACKET_OK);
 	assert_null(r.delivered);
 	assert_null(r.binary);
-	assert_int_equal(packet_test_heap.live_bytes, 0);
+	assert_int_equal(failalloc_heap.live_bytes, 0);
 	packet_reader_done(&r);
 	packet_reader_cleanup(&r);
 	packet_reader_cleanup(&r);
-	assert_int_equal(packet_test_heap.live_bytes, 0);
+	assert_int_equal(failalloc_heap.live_bytes, 0);
 }
 
 /* nsp.c embeds a reader in every client, so an idle client pays for its
@@ -1152,7 +1096,7 @@ static void reader_is_at_most_32_bytes_and_points_at_nothing_between_packets(voi
 	packet_reader_done(&r);
 	assert_null(r.delivered);
 	assert_null(r.binary);
-	assert_int_equal(packet_test_heap.live_bytes, 0);
+	assert_int_equal(failalloc_heap.live_bytes, 0);
 	packet_reader_cleanup(&r);
 }
 
@@ -1166,19 +1110,19 @@ static void delivered_packet_is_held_until_done_or_the_next_feed(void **state)
 
 	packet_reader_init(&r, SIZE_MAX);
 	assert_int_equal(packet_reader_feed(&r, false, text, sizeof(text) - 1, &p), PACKET_OK);
-	text_bytes = packet_test_heap.live_bytes;
+	text_bytes = failalloc_heap.live_bytes;
 	assert_true(text_bytes > 0);
 	packet_reader_done(&r);
-	assert_int_equal(packet_test_heap.live_bytes, 0);
+	assert_int_equal(failalloc_heap.live_bytes, 0);
 
 	/* A binary packet: its header and attachment copies go with it. */
 	assert_int_equal(packet_reader_feed(&r, false, header, sizeof(header) - 1, &p), PACKET_MORE);
 	assert_int_equal(packet_reader_feed(&r, true, (const uint8_t *)"12345", 5, &p), PACKET_OK);
-	assert_true(packet_test_heap.live_bytes >= sizeof(header) - 1 + 5);
+	assert_true(failalloc_heap.live_bytes >= sizeof(header) - 1 + 5);
 	assert_int_equal(packet_reader_feed(&r, false, text, sizeof(text) - 1, &p), PACKET_OK);
-	assert_int_equal(packet_test_heap.live_bytes, text_bytes);
+	assert_int_equal(failalloc_heap.live_bytes, text_bytes);
 	packet_reader_done(&r);
-	assert_int_equal(packet_test_heap.live_bytes, 0);
+	assert_int_equal(failalloc_heap.live_bytes, 0);
 	packet_reader_cleanup(&r);
 }
 
@@ -1192,11 +1136,11 @@ static void pending_packet_survives_done_and_is_freed_by_cleanup(void **state)
 	packet_reader_init(&r, SIZE_MAX);
 	assert_int_equal(packet_reader_feed(&r, false, header, sizeof(header) - 1, &p), PACKET_MORE);
 	assert_int_equal(packet_reader_feed(&r, true, (const uint8_t *)"abc", 3, &p), PACKET_MORE);
-	held = packet_test_heap.live_bytes;
+	held = failalloc_heap.live_bytes;
 	assert_non_null(r.binary);
 	packet_reader_done(&r);
 	assert_non_null(r.binary);
-	assert_int_equal(packet_test_heap.live_bytes, held);
+	assert_int_equal(failalloc_heap.live_bytes, held);
 	assert_int_equal(packet_reader_feed(&r, true, (const uint8_t *)"d", 1, &p), PACKET_OK);
 	assert_int_equal(p.attachment_lens[0], 3);
 	assert_memory_equal(p.attachments[0], "abc", 3);
@@ -1204,7 +1148,7 @@ static void pending_packet_survives_done_and_is_freed_by_cleanup(void **state)
 	assert_int_equal(packet_reader_feed(&r, false, header, sizeof(header) - 1, &p), PACKET_MORE);
 	assert_int_equal(packet_reader_feed(&r, true, (const uint8_t *)"abc", 3, &p), PACKET_MORE);
 	packet_reader_cleanup(&r);
-	assert_int_equal(packet_test_heap.live_bytes, 0);
+	assert_int_equal(failalloc_heap.live_bytes, 0);
 }
 
 /* A binary header's first allocation is the block that holds the packet,
@@ -1228,20 +1172,20 @@ static void binary_state_that_cannot_be_allocated_is_out_of_memory_and_holds_not
 			assert_int_equal(packet_reader_feed(&r, true, (const uint8_t *)"x", 1, &p),
 					 PACKET_OK);
 		}
-		assert_true(before == 0 || packet_test_heap.live_bytes > 0);
+		assert_true(before == 0 || failalloc_heap.live_bytes > 0);
 
-		packet_test_heap_reset(1);
+		failalloc_reset(1);
 		assert_int_equal(packet_reader_feed(&r, false, header, sizeof(header) - 1, &p),
 				 PACKET_ERR_NOMEM);
-		assert_int_equal(packet_test_heap.n_failed, 1);
+		assert_int_equal(failalloc_heap.n_failed, 1);
 		assert_int_equal(r.failed, PACKET_ERR_NOMEM);
 		assert_null(r.delivered);
 		assert_null(r.binary);
-		assert_int_equal(packet_test_heap.live_bytes, 0);
+		assert_int_equal(failalloc_heap.live_bytes, 0);
 		assert_int_equal(packet_reader_feed(&r, true, (const uint8_t *)"x", 1, &p),
 				 PACKET_ERR_NOMEM);
 		packet_reader_cleanup(&r);
-		packet_test_heap_reset(0);
+		failalloc_reset(0);
 	}
 }
 
@@ -1258,7 +1202,7 @@ static void data_referenced_by_the_caller_outlives_the_reader(void **state)
 	packet_reader_cleanup(&r);
 	assert_string_equal(json_string_value(json_object_get(kept, "token")), "abc");
 	json_decref(kept);
-	assert_int_equal(packet_test_heap.live_bytes, 0);
+	assert_int_equal(failalloc_heap.live_bytes, 0);
 }
 
 /* Fails the 1st, 2nd, ... allocation of decoding <c> until a run needs no
@@ -1280,22 +1224,22 @@ static void packet_test_fail_each_allocation(const struct packet_test_case *c)
 		size_t n = packet_test_n_msgs(c->msgs);
 		enum packet_result res = PACKET_MORE;
 
-		packet_test_heap_reset(k);
+		failalloc_reset(k);
 		packet_reader_init(&r, SIZE_MAX);
 		for (size_t i = 0; i < n; i++) {
 			uint8_t *copy = packet_test_copy(c->msgs[i].bytes, c->msgs[i].len);
 
 			res = packet_reader_feed(&r, c->msgs[i].binary, copy, c->msgs[i].len, &p);
 			if (res == PACKET_OK) {
-				packet_test_heap.paused = true;
+				failalloc_heap.paused = true;
 				packet_test_check_packet(c->what, &p, &c->want, c->msgs);
-				packet_test_heap.paused = false;
+				failalloc_heap.paused = false;
 			}
 			test_free(copy);
 			if (res < 0)
 				break;
 		}
-		if (packet_test_heap.n_failed == 0) {
+		if (failalloc_heap.n_failed == 0) {
 			assert_int_equal(res, c->result);
 			packet_reader_cleanup(&r);
 			break;
@@ -1308,13 +1252,13 @@ static void packet_test_fail_each_allocation(const struct packet_test_case *c)
 			assert_int_equal(res, PACKET_ERR_NOMEM);
 		saw_nomem |= res == PACKET_ERR_NOMEM;
 		assert_int_equal(r.failed, res);
-		assert_int_equal(packet_test_heap.live_bytes, 0);
+		assert_int_equal(failalloc_heap.live_bytes, 0);
 		packet_reader_cleanup(&r);
 	}
-	packet_test_heap_reset(0);
+	failalloc_reset(0);
 	assert_true(k > 1);
 	assert_true(saw_nomem);
-	assert_int_equal(packet_test_heap.live_bytes, 0);
+	assert_int_equal(failalloc_heap.live_bytes, 0);
 }
 
 static void every_failed_allocation_fails_the_packet_cleanly(void **state)
@@ -1484,10 +1428,10 @@ static void every_ack_id_up_to_2_pow_53_minus_1_round_trips(void **state)
 		assert_int_equal(p.ack_id, ids[i]);
 		packet_reader_cleanup(&r);
 	}
-	assert_int_equal(packet_test_heap.live_bytes, 0);
+	assert_int_equal(failalloc_heap.live_bytes, 0);
 }
 
-#define PACKET_TEST(f) cmocka_unit_test_setup(f, packet_test_setup)
+#define PACKET_TEST(f) cmocka_unit_test_setup(f, failalloc_setup)
 
 int main(void)
 {
@@ -1531,6 +1475,6 @@ int main(void)
 	};
 
 	/* Before any other jansson call, so every json_t lives on these hooks. */
-	json_set_alloc_funcs(packet_test_malloc, packet_test_free);
+	json_set_alloc_funcs(failalloc_malloc, failalloc_free);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -24,9 +24,10 @@
  * the room table, also beside own rooms; and an init failed the same way
  * as it creates and doubles the own-name table.
  *
- * room.c allocates through room_set_allocator(), wired here to cmocka's
- * test_malloc() so that every test ends with its leaks and overruns
- * checked, and so that one allocation can be made to fail.  Not covered
+ * room.c allocates through room_set_allocator(), wired here to the
+ * failing allocator (failalloc.h) on cmocka's test_malloc(), so that every
+ * test ends with its leaks and overruns checked, and so that one
+ * allocation can be made to fail.  Not covered
  * here: what a socket does with a refused join (nsp tests).
  */
 #include <setjmp.h>
@@ -42,68 +43,32 @@
 #include <uthash.h>  /* only the size of a new table, for the growth count */
 
 #include "room.h"
+#include "failalloc.h"
 
 /* A literal as the name and length arguments, embedded NULs included. */
 #define NAME(s) (s), (sizeof(s) - 1)
 #define ROOM_NAME(s) { (s), sizeof(s) - 1 }
 
-/* ---- allocator: counts room.c's allocations and fails the chosen one ---- */
+/* ---- allocator: failalloc.h, counting uthash's table growths ---- */
 
-static unsigned long test_room_n_allocs;   /* since the last reset */
-static unsigned long test_room_fail_at;    /* 1-based; 0 never fails */
 /* Failed allocations bigger than a new table's buckets: uthash growing the
  * room table.  A failed join leaves the table as it was, and rooms hash by
  * name, so the retry grows it again: each growth fails once in a
  * failing-join loop. */
 static unsigned test_room_n_growths_failed;
-/* Bytes room.c holds, as it asked for them.  Its free hook is not told the
- * size, so each block carries it in a header before the caller's bytes. */
-static size_t test_room_n_live_bytes;
-
-union test_room_block_header {
-	size_t size;
-	max_align_t align;      /* the caller's bytes stay as aligned as cmocka's */
-};
 
 static void *test_room_malloc(size_t size)
 {
-	union test_room_block_header *h;
+	void *p = failalloc_malloc(size);
 
-	test_room_n_allocs++;
-	if (test_room_n_allocs == test_room_fail_at) {
-		if (size > HASH_INITIAL_NUM_BUCKETS * sizeof(UT_hash_bucket))
-			test_room_n_growths_failed++;
-		return NULL;
-	}
-	h = test_malloc(sizeof *h + size);
-	if (h == NULL)
-		return NULL;
-	h->size = size;
-	test_room_n_live_bytes += size;
-	return h + 1;
-}
-
-static void test_room_free(void *p)
-{
-	union test_room_block_header *h;
-
-	if (p == NULL)
-		return;
-	h = (union test_room_block_header *)p - 1;
-	assert_true(h->size <= test_room_n_live_bytes);
-	test_room_n_live_bytes -= h->size;
-	test_free(h);
-}
-
-static void test_room_alloc_reset(unsigned long fail_at)
-{
-	test_room_n_allocs = 0;
-	test_room_fail_at = fail_at;
+	if (p == NULL && size > HASH_INITIAL_NUM_BUCKETS * sizeof(UT_hash_bucket))
+		test_room_n_growths_failed++;
+	return p;
 }
 
 static int test_room_group_setup(void **state)
 {
-	room_set_allocator(test_room_malloc, test_room_free);
+	room_set_allocator(test_room_malloc, failalloc_free);
 	return 0;
 }
 
@@ -507,9 +472,9 @@ static void freeing_a_null_index_does_nothing(void **state)
 
 static void an_index_that_cannot_be_allocated_is_null(void **state)
 {
-	test_room_alloc_reset(1);
+	failalloc_reset(1);
 	assert_null(room_index_new());
-	test_room_alloc_reset(0);
+	failalloc_reset(0);
 }
 
 /* ---- join, leave, membership ---- */
@@ -541,9 +506,9 @@ static void joining_a_room_twice_returns_1_and_changes_nothing(void **state)
 
 	test_room_socks_init(idx, s, 1);
 	assert_int_equal(room_join(idx, &s[0].m, NAME("lobby")), 0);
-	test_room_alloc_reset(0);
+	failalloc_reset(0);
 	assert_int_equal(room_join(idx, &s[0].m, NAME("lobby")), 1);
-	assert_int_equal(test_room_n_allocs, 0);
+	assert_int_equal(failalloc_heap.n_allocs, 0);
 	assert_int_equal(room_member_room_count(&s[0].m), 1);
 	assert_int_equal(room_size(idx, NAME("lobby")), 1);
 	assert_int_equal(room_index_room_count(idx), 1);
@@ -584,7 +549,7 @@ static void leaving_a_room_not_joined_changes_nothing_whichever_list_is_shorter(
 	for (i = 1; i < 5; i++)
 		assert_int_equal(room_join(idx, &s[i].m, NAME("big")), 0);
 
-	test_room_alloc_reset(0);
+	failalloc_reset(0);
 	/* The room's list is the shorter, then the member's. */
 	assert_false(room_is_member(idx, &s[0].m, NAME("small")));
 	assert_int_equal(room_leave(idx, &s[0].m, NAME("small")), 1);
@@ -594,7 +559,7 @@ static void leaving_a_room_not_joined_changes_nothing_whichever_list_is_shorter(
 	room_member_cleanup(idx, &s[4].m);
 	assert_int_equal(room_member_init(idx, &s[4].m, &s[4], NULL, 0), 0);
 	assert_int_equal(room_leave(idx, &s[4].m, NAME("big")), 1);
-	assert_int_equal(test_room_n_allocs, 0);
+	assert_int_equal(failalloc_heap.n_allocs, 0);
 
 	assert_int_equal(room_member_room_count(&s[0].m), 3);
 	assert_true(room_is_member(idx, &s[0].m, NAME("a")));
@@ -977,10 +942,10 @@ static void a_broadcast_allocates_nothing(void **state)
 	struct room_index *idx = test_room_five(s);
 	const struct room_name abc[] = { ROOM_NAME("a"), ROOM_NAME("b"), ROOM_NAME("c") };
 
-	test_room_alloc_reset(0);
+	failalloc_reset(0);
 	assert_int_equal(test_room_broadcast(idx, s, 5, abc, 3, &abc[2], 1, &s[0].m), 2);
 	assert_int_equal(test_room_broadcast(idx, s, 5, NULL, 0, abc, 1, NULL), 3);
-	assert_int_equal(test_room_n_allocs, 0);
+	assert_int_equal(failalloc_heap.n_allocs, 0);
 	test_room_finish(idx, s, 5);
 }
 
@@ -1144,10 +1109,10 @@ static void a_member_in_200_rooms_joins_finds_and_leaves_them_in_any_order(void 
 
 	/* Every room again, in another order: already in, nothing allocated. */
 	test_room_shuffle(&seed, order, N_ROOMS);
-	test_room_alloc_reset(0);
+	failalloc_reset(0);
 	for (i = 0; i < N_ROOMS; i++)
 		assert_int_equal(test_room_model_join(&md, 0, order[i]), 1);
-	assert_int_equal(test_room_n_allocs, 0);
+	assert_int_equal(failalloc_heap.n_allocs, 0);
 
 	/* All 200 rooms at once: sock 0 is in every one, sock 1 in 67 and the
 	 * crowd in room 0, and each is visited once (test_room_broadcast
@@ -1267,9 +1232,9 @@ static void joining_its_own_room_returns_1_and_allocates_nothing(void **state)
 	struct test_room_sock s[2];
 
 	test_room_socks_init_with_ids(idx, s, 2);
-	test_room_alloc_reset(0);
+	failalloc_reset(0);
 	assert_int_equal(room_join(idx, &s[0].m, ID(s[0])), 1);
-	assert_int_equal(test_room_n_allocs, 0);
+	assert_int_equal(failalloc_heap.n_allocs, 0);
 	assert_int_equal(room_member_room_count(&s[0].m), 1);
 	assert_int_equal(room_size(idx, ID(s[0])), 1);
 	assert_int_equal(room_index_room_count(idx), 2);
@@ -1290,7 +1255,7 @@ static void a_broadcast_to_an_own_name_visits_that_member_only(void **state)
 		const struct room_name near[] = { { s[1].id, TEST_ROOM_ID_LEN - 1 },
 						  { s[1].id, TEST_ROOM_ID_LEN + 1 } };
 
-		test_room_alloc_reset(0);
+		failalloc_reset(0);
 		assert_int_equal(test_room_broadcast(idx, s, 3, one, 1, NULL, 0, NULL), 1);
 		assert_int_equal(s[1].visits, 1);
 		assert_int_equal(test_room_broadcast(idx, s, 3, twice, 2, NULL, 0, NULL), 1);
@@ -1299,7 +1264,7 @@ static void a_broadcast_to_an_own_name_visits_that_member_only(void **state)
 		assert_int_equal(s[1].visits, 0);
 		assert_int_equal(test_room_broadcast(idx, s, 3, near, 2, NULL, 0, NULL), 0);
 		assert_int_equal(test_room_broadcast(idx, s, 3, one, 1, NULL, 0, &s[1].m), 0);
-		assert_int_equal(test_room_n_allocs, 0);
+		assert_int_equal(failalloc_heap.n_allocs, 0);
 	}
 	test_room_finish(idx, s, 3);
 }
@@ -1365,7 +1330,7 @@ static void leaving_its_own_room_takes_a_member_out_until_it_joins_again(void **
 
 	test_room_socks_init_with_ids(idx, s, 2);
 	assert_int_equal(room_join(idx, &s[0].m, NAME("a")), 0);
-	test_room_alloc_reset(0);
+	failalloc_reset(0);
 	assert_int_equal(room_leave(idx, &s[0].m, ID(s[0])), 0);
 	assert_int_equal(room_leave(idx, &s[0].m, ID(s[0])), 1);
 	assert_false(room_is_member(idx, &s[0].m, ID(s[0])));
@@ -1387,7 +1352,7 @@ static void leaving_its_own_room_takes_a_member_out_until_it_joins_again(void **
 
 	assert_int_equal(room_join(idx, &s[0].m, ID(s[0])), 0);
 	assert_int_equal(room_join(idx, &s[0].m, ID(s[0])), 1);
-	assert_int_equal(test_room_n_allocs, 0);
+	assert_int_equal(failalloc_heap.n_allocs, 0);
 	assert_true(room_is_member(idx, &s[0].m, ID(s[0])));
 	assert_int_equal(room_size(idx, ID(s[0])), 1);
 	assert_int_equal(room_member_room_count(&s[0].m), 2);
@@ -1508,9 +1473,9 @@ static void cleanup_does_nothing_for_a_member_not_in_the_index(void **state)
 	memset(&s[1], 0, sizeof s[1]);
 	test_room_sock_id(s[1].id, 1);
 	/* The first own name allocates the table. */
-	test_room_alloc_reset(1);
+	failalloc_reset(1);
 	assert_int_equal(room_member_init(idx, &s[1].m, &s[1], ID(s[1])), -1);
-	test_room_alloc_reset(0);
+	failalloc_reset(0);
 	room_member_cleanup(idx, &s[1].m);
 	assert_int_equal(room_index_room_count(idx), 0);
 	assert_int_equal(room_size(idx, ID(s[1])), 0);
@@ -1577,14 +1542,14 @@ static void members_cleaned_up_in_any_order_leave_the_others_findable(void **sta
 static void an_idle_socket_in_its_own_room_costs_at_most_80_bytes(void **state)
 {
 	enum { N_SOCKS = 1000 };
-	size_t n_live_before = test_room_n_live_bytes;
+	size_t n_live_before = failalloc_heap.live_bytes;
 	struct test_room_sock *s = test_calloc(N_SOCKS, sizeof *s);
 	struct room_index *idx = test_room_index_new();
-	size_t n_index_bytes = test_room_n_live_bytes - n_live_before;
+	size_t n_index_bytes = failalloc_heap.live_bytes - n_live_before;
 	size_t heap_per_sock, per_sock;
 
 	test_room_socks_init_with_ids(idx, s, N_SOCKS);
-	heap_per_sock = (test_room_n_live_bytes - n_live_before - n_index_bytes) / N_SOCKS;
+	heap_per_sock = (failalloc_heap.live_bytes - n_live_before - n_index_bytes) / N_SOCKS;
 	per_sock = heap_per_sock + sizeof(struct room_member);
 	print_message("idle socket: %zu bytes (%zu allocated by room.c, %zu embedded)\n",
 		      per_sock, heap_per_sock, sizeof(struct room_member));
@@ -1595,7 +1560,7 @@ static void an_idle_socket_in_its_own_room_costs_at_most_80_bytes(void **state)
 
 	test_room_finish(idx, s, N_SOCKS);
 	test_free(s);
-	assert_int_equal(test_room_n_live_bytes, n_live_before);
+	assert_int_equal(failalloc_heap.live_bytes, n_live_before);
 }
 
 /* ---- out of memory ---- */
@@ -1614,9 +1579,9 @@ static unsigned long test_room_join_failing_each_allocation(struct test_room_mod
 		size_t n_joined_before = room_member_room_count(&md->socks[s].m);
 		int rc;
 
-		test_room_alloc_reset(fail_at);
+		failalloc_reset(fail_at);
 		rc = test_room_model_join(md, s, r);
-		test_room_alloc_reset(0);
+		failalloc_reset(0);
 		if (rc == 0)
 			return fail_at - 1;
 		assert_int_equal(rc, -1);
@@ -1706,9 +1671,9 @@ static unsigned long test_room_init_failing_each_allocation(struct room_index *i
 	for (fail_at = 1;; fail_at++) {
 		int rc;
 
-		test_room_alloc_reset(fail_at);
+		failalloc_reset(fail_at);
 		rc = room_member_init(idx, &sk->m, sk, ID(*sk));
-		test_room_alloc_reset(0);
+		failalloc_reset(0);
 		if (rc == 0)
 			return fail_at - 1;
 		assert_int_equal(rc, -1);

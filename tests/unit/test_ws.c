@@ -8,9 +8,9 @@
  * past it.  Every run must give the same events and result, consume its
  * whole input and keep an error once it has one.
  *
- * ws.c allocates through jansson's allocator (jsonmem.h); hooks on cmocka's
- * allocator (which reports leaks and overruns) count what the decoder
- * holds.  After every call the decoder holds heap exactly while it is busy
+ * ws.c allocates through jansson's allocator (jsonmem.h); the failing
+ * allocator (failalloc.h, on cmocka's, which reports leaks and overruns)
+ * counts what the decoder holds.  After every call the decoder holds heap exactly while it is busy
  * or the event it returned points into that heap, and nothing once it
  * failed; event data lies in that call's input or in the decoder's heap.
  * The hooks also fail the 1st, 2nd, ... allocation of each case fed whole,
@@ -29,41 +29,34 @@
 #include <jansson.h>
 
 #include "ws.h"
+#include "failalloc.h"
 
 /* Every connection embeds a decoder (ws.c asserts the same). */
 _Static_assert(sizeof(struct ws_decoder) <= 16, "struct ws_decoder grew past 16 bytes");
 
-/* ---- allocation hooks ---- */
+/* ---- allocation hooks: failalloc.h, keeping a table of the blocks ---- */
 
 /* Blocks the decoder may hold at once: its part, and the bigger one it
  * moves to while msg[] grows. */
 #define TW_HEAP_BLOCKS 4
 
+/* The blocks the decoder holds, to tell whether an event's data lies in
+ * its heap. */
 static struct {
-	size_t live_bytes;      /* requested by ws.c, not yet freed */
-	unsigned long n_allocs; /* allocations tried since the last reset */
-	unsigned long fail_at;  /* fail allocation number fail_at (1-based); 0: none */
-	unsigned long n_failed;
-	struct {
-		const uint8_t *p;
-		size_t len;
-	} blocks[TW_HEAP_BLOCKS];
-} tw_heap;
+	const uint8_t *p;
+	size_t len;
+} tw_blocks[TW_HEAP_BLOCKS];
 
 static void *tw_heap_malloc(size_t size)
 {
-	uint8_t *p;
+	uint8_t *p = failalloc_malloc(size);
 
-	if (++tw_heap.n_allocs == tw_heap.fail_at) {
-		tw_heap.n_failed++;
+	if (p == NULL)
 		return NULL;
-	}
-	p = test_malloc(size);
 	for (size_t i = 0; i < TW_HEAP_BLOCKS; i++) {
-		if (tw_heap.blocks[i].p == NULL) {
-			tw_heap.blocks[i].p = p;
-			tw_heap.blocks[i].len = size;
-			tw_heap.live_bytes += size;
+		if (tw_blocks[i].p == NULL) {
+			tw_blocks[i].p = p;
+			tw_blocks[i].len = size;
 			return p;
 		}
 	}
@@ -76,10 +69,9 @@ static void tw_heap_free(void *p)
 	if (p == NULL)
 		return;
 	for (size_t i = 0; i < TW_HEAP_BLOCKS; i++) {
-		if (tw_heap.blocks[i].p == p) {
-			tw_heap.live_bytes -= tw_heap.blocks[i].len;
-			tw_heap.blocks[i].p = NULL;
-			test_free(p);
+		if (tw_blocks[i].p == p) {
+			tw_blocks[i].p = NULL;
+			failalloc_free(p);
 			return;
 		}
 	}
@@ -90,15 +82,8 @@ static void tw_heap_free(void *p)
  * counters behind (cmocka reports its leaks); the next one starts clean. */
 static int tw_setup(void **state)
 {
-	memset(&tw_heap, 0, sizeof tw_heap);
-	return 0;
-}
-
-static void tw_heap_reset(unsigned long fail_at)
-{
-	tw_heap.n_allocs = 0;
-	tw_heap.fail_at = fail_at;
-	tw_heap.n_failed = 0;
+	memset(tw_blocks, 0, sizeof tw_blocks);
+	return failalloc_setup(state);
 }
 
 /* True if the <len> bytes at <p> lie inside the <base_len> bytes at <base>. */
@@ -114,7 +99,7 @@ static size_t tw_heap_blocks(void)
 	size_t n = 0;
 
 	for (size_t i = 0; i < TW_HEAP_BLOCKS; i++)
-		n += tw_heap.blocks[i].p != NULL;
+		n += tw_blocks[i].p != NULL;
 	return n;
 }
 
@@ -122,7 +107,7 @@ static size_t tw_heap_blocks(void)
 static bool tw_heap_holds(const uint8_t *p, size_t len)
 {
 	for (size_t i = 0; i < TW_HEAP_BLOCKS; i++)
-		if (tw_within(p, len, tw_heap.blocks[i].p, tw_heap.blocks[i].len))
+		if (tw_within(p, len, tw_blocks[i].p, tw_blocks[i].len))
 			return true;
 	return false;
 }
@@ -304,9 +289,9 @@ static void tw_check_held(const struct ws_decoder *d, enum ws_result r, const st
 	bool event_in_heap = r == WS_EVENT && tw_heap_holds(ev->data, ev->len);
 	bool busy = ws_decoder_busy(d);
 
-	if ((tw_heap.live_bytes > 0) != (busy || event_in_heap))
+	if ((failalloc_heap.live_bytes > 0) != (busy || event_in_heap))
 		fail_msg("%s: %zu heap bytes held, busy %d, event in heap %d", tw_cut_name(k),
-			 tw_heap.live_bytes, busy, event_in_heap);
+			 failalloc_heap.live_bytes, busy, event_in_heap);
 }
 
 /* Feeds <c> cut as <k> says and checks every event as it comes.  Returns
@@ -321,9 +306,9 @@ static bool tw_run(const struct tw_case *c, const struct tw_cut *k)
 	struct ws_event ev;
 	bool failed_alloc;
 
-	if (tw_heap.live_bytes != 0)
-		fail_msg("%s: %zu heap bytes held before the run", tw_cut_name(k), tw_heap.live_bytes);
-	tw_heap_reset(k->fail_at);
+	if (failalloc_heap.live_bytes != 0)
+		fail_msg("%s: %zu heap bytes held before the run", tw_cut_name(k), failalloc_heap.live_bytes);
+	failalloc_reset(k->fail_at);
 	ws_decoder_init(&d, c->max_message);
 	while (pos < c->len && r >= 0) {
 		size_t n = tw_piece_len(k, pos, c->len);
@@ -339,8 +324,8 @@ static bool tw_run(const struct tw_case *c, const struct tw_cut *k)
 				fail_msg("%s: used %zu of %zu", tw_cut_name(k), used, n - off);
 			if (r >= 0)
 				tw_check_held(&d, r, &ev, k);
-			else if (tw_heap.live_bytes != 0)
-				fail_msg("%s: failed and holds %zu bytes", tw_cut_name(k), tw_heap.live_bytes);
+			else if (failalloc_heap.live_bytes != 0)
+				fail_msg("%s: failed and holds %zu bytes", tw_cut_name(k), failalloc_heap.live_bytes);
 			if (r != WS_EVENT) {
 				off += used;
 				break;
@@ -366,7 +351,7 @@ static bool tw_run(const struct tw_case *c, const struct tw_cut *k)
 		free(piece);
 		pos += n;
 	}
-	failed_alloc = tw_heap.n_failed > 0;
+	failed_alloc = failalloc_heap.n_failed > 0;
 	if (failed_alloc && r != WS_ERR_NOMEM)
 		fail_msg("%s: result %d after a failed allocation", tw_cut_name(k), r);
 	if (!failed_alloc && (r != c->result || n_ev != c->n_want))
@@ -386,9 +371,9 @@ static bool tw_run(const struct tw_case *c, const struct tw_cut *k)
 		assert_int_equal(ws_decoder_feed(&d, spare, 0, &used, &ev), WS_MORE);
 		assert_int_equal(used, 0);
 	}
-	assert_int_equal(tw_heap.live_bytes, 0);
+	assert_int_equal(failalloc_heap.live_bytes, 0);
 	ws_decoder_cleanup(&d);
-	assert_int_equal(tw_heap.live_bytes, 0);
+	assert_int_equal(failalloc_heap.live_bytes, 0);
 	return failed_alloc;
 }
 
@@ -588,7 +573,7 @@ static void frame_whole_in_one_feed_is_unmasked_in_place(void **state)
 	assert_int_equal(ev.opcode, WS_OPCODE_PING);
 	assert_ptr_equal(ev.data, in + 18);
 	assert_memory_equal(ev.data, "pl", 2);
-	assert_int_equal(tw_heap.n_allocs, 0); /* whole frames: nothing allocated */
+	assert_int_equal(failalloc_heap.n_allocs, 0); /* whole frames: nothing allocated */
 	ws_decoder_cleanup(&d);
 }
 
@@ -604,13 +589,13 @@ static void frame_whose_payload_follows_a_split_header_is_unmasked_in_place(void
 	assert_int_equal(ws_decoder_feed(&d, in, 3, &used, &ev), WS_MORE);
 	assert_int_equal(used, 3);
 	assert_true(ws_decoder_busy(&d));
-	assert_true(tw_heap.live_bytes > 0); /* the 3 header bytes */
+	assert_true(failalloc_heap.live_bytes > 0); /* the 3 header bytes */
 	assert_int_equal(ws_decoder_feed(&d, in + 3, len - 3, &used, &ev), WS_EVENT);
 	assert_int_equal(used, len - 3);
 	assert_ptr_equal(ev.data, in + 6);
 	assert_memory_equal(ev.data, "2probe", 6);
 	/* Nothing points into the part any more: it is gone already. */
-	assert_int_equal(tw_heap.live_bytes, 0);
+	assert_int_equal(failalloc_heap.live_bytes, 0);
 	ws_decoder_cleanup(&d);
 }
 
@@ -627,7 +612,7 @@ static void frame_split_inside_its_payload_is_delivered_from_the_decoder_and_fre
 	ws_decoder_init(&d, TW_MAX);
 	assert_int_equal(ws_decoder_feed(&d, in, 8, &used, &ev), WS_MORE);
 	assert_true(ws_decoder_busy(&d));
-	assert_true(tw_heap.live_bytes > 0);
+	assert_true(failalloc_heap.live_bytes > 0);
 	assert_int_equal(ws_decoder_feed(&d, in + 8, len - 8, &used, &ev), WS_EVENT);
 	assert_true(tw_heap_holds(ev.data, ev.len));
 	assert_memory_equal(ev.data, "2probe", 6);
@@ -644,7 +629,7 @@ static void frame_split_inside_its_payload_is_delivered_from_the_decoder_and_fre
 	assert_true(tw_heap_holds(ev.data, ev.len));
 	assert_memory_equal(ev.data, "pl", 2);
 	assert_int_equal(ws_decoder_feed(&d, in, 0, &used, &ev), WS_MORE);
-	assert_int_equal(tw_heap.live_bytes, 0);
+	assert_int_equal(failalloc_heap.live_bytes, 0);
 	ws_decoder_cleanup(&d);
 }
 
@@ -814,7 +799,7 @@ static void too_big_frame_is_refused_at_its_header(void **state)
 	/* The 64-bit length alone decides, before the mask key arrives. */
 	ws_decoder_init(&d, 1u << 20);
 	assert_int_equal(ws_decoder_feed(&d, b.p, 10, &used, &ev), WS_ERR_TOO_BIG);
-	assert_int_equal(tw_heap.live_bytes, 0);
+	assert_int_equal(failalloc_heap.live_bytes, 0);
 	ws_decoder_cleanup(&d);
 	tw_buf_free(&b);
 }
@@ -1373,7 +1358,7 @@ static void errors_are_sticky(void **state)
 			assert_int_equal(used, 0);
 		}
 		assert_false(ws_decoder_busy(&d));
-		assert_int_equal(tw_heap.live_bytes, 0);
+		assert_int_equal(failalloc_heap.live_bytes, 0);
 		ws_decoder_cleanup(&d);
 		tw_buf_free(&b);
 	}
@@ -1410,7 +1395,7 @@ static void decoder_is_busy_only_while_it_holds_part_of_a_frame_or_message(void 
 	assert_false(ws_decoder_busy(&d));
 	assert_true(tw_heap_holds(ev.data, ev.len)); /* the part still backs ev.data */
 	assert_int_equal(ws_decoder_feed(&d, b.p, 0, &used, &ev), WS_MORE);
-	assert_int_equal(tw_heap.live_bytes, 0);
+	assert_int_equal(failalloc_heap.live_bytes, 0);
 	ws_decoder_cleanup(&d);
 	tw_buf_free(&b);
 }
@@ -1426,9 +1411,9 @@ static void cleanup_frees_a_partial_message_and_control_frame(void **state)
 	TW_FRAME(&b, .opcode = WS_OPCODE_PING, TW_STR("ping"));
 	ws_decoder_init(&d, TW_MAX);
 	assert_int_equal(ws_decoder_feed(&d, b.p, b.len - 2, &used, &ev), WS_MORE);
-	assert_true(tw_heap.live_bytes > 10); /* the message so far and half a ping */
+	assert_true(failalloc_heap.live_bytes > 10); /* the message so far and half a ping */
 	ws_decoder_cleanup(&d);
-	assert_int_equal(tw_heap.live_bytes, 0);
+	assert_int_equal(failalloc_heap.live_bytes, 0);
 	assert_false(ws_decoder_busy(&d));
 	ws_decoder_cleanup(&d); /* twice is harmless */
 	tw_buf_free(&b);
@@ -1446,7 +1431,7 @@ static void message_buffer_grows_with_the_bytes_that_arrived(void **state)
 		 TW_STR("0123456789"));
 	ws_decoder_init(&d, 1u << 20);
 	assert_int_equal(ws_decoder_feed(&d, b.p, b.len, &used, &ev), WS_MORE);
-	assert_true(tw_heap.live_bytes < 4096);
+	assert_true(failalloc_heap.live_bytes < 4096);
 	ws_decoder_cleanup(&d);
 	tw_buf_free(&b);
 }
@@ -1473,7 +1458,7 @@ static void decoder_is_16_bytes_and_whole_frames_allocate_nothing(void **state)
 	}
 	assert_int_equal(n_ev, 4);
 	assert_int_equal(off, b.len);
-	assert_int_equal(tw_heap.n_allocs, 0);
+	assert_int_equal(failalloc_heap.n_allocs, 0);
 	ws_decoder_cleanup(&d);
 	tw_buf_free(&b);
 }
@@ -1509,7 +1494,7 @@ static void header_cut_at_every_byte_is_kept_in_the_part_and_freed_on_delivery(v
 			assert_non_null(rest);
 			memcpy(first, b[i].p, cut);
 			memcpy(rest, b[i].p + cut, b[i].len - cut);
-			tw_heap_reset(0);
+			failalloc_reset(0);
 			ws_decoder_init(&d, TW_MAX);
 			assert_int_equal(ws_decoder_feed(&d, first, cut, &used, &ev), WS_MORE);
 			assert_int_equal(used, cut);
@@ -1523,8 +1508,8 @@ static void header_cut_at_every_byte_is_kept_in_the_part_and_freed_on_delivery(v
 			assert_int_equal(ev.len, sizeof text - 1);
 			assert_memory_equal(ev.data, text, sizeof text - 1);
 			assert_false(ws_decoder_busy(&d));
-			assert_int_equal(tw_heap.live_bytes, 0);
-			assert_int_equal(tw_heap.n_allocs, 1);
+			assert_int_equal(failalloc_heap.live_bytes, 0);
+			assert_int_equal(failalloc_heap.n_allocs, 1);
 			ws_decoder_cleanup(&d);
 			free(first);
 			free(rest);
@@ -1559,11 +1544,11 @@ static void payload_cut_at_every_byte_is_delivered_from_the_part_and_freed_on_th
 			assert_non_null(rest);
 			memcpy(first, b[i].p, cut);
 			memcpy(rest, b[i].p + cut, b[i].len - cut);
-			tw_heap_reset(0);
+			failalloc_reset(0);
 			ws_decoder_init(&d, TW_MAX);
 			assert_int_equal(ws_decoder_feed(&d, first, cut, &used, &ev), WS_MORE);
 			assert_true(ws_decoder_busy(&d));
-			assert_true(tw_heap.live_bytes > 0);
+			assert_true(failalloc_heap.live_bytes > 0);
 			assert_int_equal(ws_decoder_feed(&d, rest, b[i].len - cut, &used, &ev), WS_EVENT);
 			assert_int_equal(used, b[i].len - cut);
 			assert_int_equal(ev.len, payload_len);
@@ -1573,12 +1558,12 @@ static void payload_cut_at_every_byte_is_delivered_from_the_part_and_freed_on_th
 				/* Only the header came first: the payload is whole in
 				 * the second feed and delivered from there. */
 				assert_ptr_equal(ev.data, rest);
-				assert_int_equal(tw_heap.live_bytes, 0);
+				assert_int_equal(failalloc_heap.live_bytes, 0);
 			} else {
 				/* The part backs the event until the next call. */
 				assert_true(tw_heap_holds(ev.data, ev.len));
 				assert_int_equal(ws_decoder_feed(&d, spare, 0, &used, &ev), WS_MORE);
-				assert_int_equal(tw_heap.live_bytes, 0);
+				assert_int_equal(failalloc_heap.live_bytes, 0);
 			}
 			ws_decoder_cleanup(&d);
 			free(first);
@@ -1636,16 +1621,16 @@ static void each_failed_allocation_is_out_of_memory_and_frees_the_part(void **st
 		size_t used, off = 0;
 		enum ws_result r;
 
-		tw_heap_reset(cases[i].fail_at);
+		failalloc_reset(cases[i].fail_at);
 		ws_decoder_init(&d, TW_MAX);
 		/* The first fragment alone gives WS_MORE; go on to the error. */
 		while ((r = ws_decoder_feed(&d, b.p + off, len - off, &used, &ev)) == WS_MORE &&
 		       off + used < len)
 			off += used;
 		assert_int_equal(r, WS_ERR_NOMEM);
-		assert_int_equal(tw_heap.n_failed, 1);
-		assert_int_equal(tw_heap.n_allocs, cases[i].fail_at);
-		assert_int_equal(tw_heap.live_bytes, 0);
+		assert_int_equal(failalloc_heap.n_failed, 1);
+		assert_int_equal(failalloc_heap.n_allocs, cases[i].fail_at);
+		assert_int_equal(failalloc_heap.live_bytes, 0);
 		assert_false(ws_decoder_busy(&d));
 		assert_int_equal(ws_decoder_feed(&d, b.p, b.len, &used, &ev), WS_ERR_NOMEM);
 		assert_int_equal(used, 0);
