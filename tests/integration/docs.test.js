@@ -5,8 +5,9 @@
 // each of the README's JavaScript snippets that calls io() or Emitter
 // imports it and is a valid module (`node --check` on a .mjs: top-level
 // await needs one); every package scripts/install-deps.sh installs for
-// `make test` is named in the README; and what the README's `npm install`
-// for the example workers leaves is ignored by git.
+// `make test` is named in the README; what the README's `npm install`
+// for the example workers leaves is ignored by git; and tests/README.md
+// has a row for every module of src/ and names only test files that exist.
 'use strict';
 
 const { test } = require('node:test');
@@ -102,4 +103,42 @@ test('what the README\'s npm install for the example workers leaves is ignored b
   assert.match(README, /npm install --no-save --prefix examples redis notepack\.io/);
   const r = spawnSync('git', ['check-ignore', '-q', 'examples/node_modules/redis/package.json'], { cwd: REPO });
   assert.equal(r.status, 0, 'examples/node_modules is not ignored');
+});
+
+// tests/README.md, the map of the tests (issue 20): a row per module of
+// src/ (its subfolders included, rows named by file name), whose unit cell
+// names a test or says why there is none, and every test file it names
+// exists where its kind lives.
+test('tests/README.md has a row for every module and names only test files that exist', () => {
+  const map = fs.readFileSync(path.join(REPO, 'tests', 'README.md'), 'utf8');
+  const rows = new Map();
+  for (const m of map.matchAll(/^\| `([\w-]+\.c)` \|(.*)\|$/gm)) rows.set(m[1], m[2].split('|').map((c) => c.trim()));
+  const modules = [];
+  const walk = (dir) => {
+    for (const e of fs.readdirSync(path.join(REPO, dir), { withFileTypes: true })) {
+      if (e.isDirectory()) walk(path.join(dir, e.name));
+      else if (e.name.endsWith('.c')) modules.push(path.join(dir, e.name));
+    }
+  };
+  walk('src');
+  assert.ok(modules.length >= 20, `only ${modules.length} modules found under src/`);
+  for (const file of modules) {
+    const cells = rows.get(path.basename(file));
+    assert.ok(cells, `${file} has no row in tests/README.md`);
+    assert.equal(cells.length, 3, `${file}'s row: unit, fuzz and integration cells`);
+    assert.match(cells[0], /^(`test_\w+\.c`|none)/, `${file}'s row: its unit test, or none and why`);
+  }
+  const homes = [
+    [/\btest_\w+\.c\b/g, 'tests/unit'],
+    [/\bfuzz_\w+\.c\b/g, 'tests/fuzz'],
+    [/\b[a-z][a-z0-9-]*\.test\.js\b/g, 'tests/integration'],
+  ];
+  let named = 0;
+  for (const [re, dir] of homes) {
+    for (const [name] of map.matchAll(re)) {
+      named++;
+      assert.ok(fs.existsSync(path.join(REPO, dir, name)), `tests/README.md names ${name}, which is not in ${dir}/`);
+    }
+  }
+  assert.ok(named >= modules.length, `only ${named} test files named: the patterns missed them`);
 });
