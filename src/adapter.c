@@ -1,5 +1,5 @@
 /* adapter.c - the @socket.io/redis-adapter and redis-emitter wire format
- * (see adapter.h; protocol-notes.md sections 3 and 4).
+ * (see adapter.h; doc/protocol.md, "Redis adapter" and "Redis emitter").
  *
  * Owns the bytes of cluster messages: a bounded msgpack reader, the
  * decoding of broadcasts and requests, the conversion of a packet's

@@ -1,5 +1,6 @@
 /* adapter.h - the wire format of @socket.io/redis-adapter 8.x and of
- * @socket.io/redis-emitter 5.x (protocol-notes.md sections 3 and 4).
+ * @socket.io/redis-emitter 5.x (doc/protocol.md, "Redis adapter" and
+ * "Redis emitter").
  *
  * Pure: bytes in, values out; no Redis, no libevent, no logging.
  * Broadcasts are msgpack `[uid, packet, opts]`; requests are JSON, or
@@ -108,7 +109,7 @@ enum adapter_result adapter_decode_broadcast(const uint8_t *in, size_t len,
 	__attribute__((warn_unused_result));
 void adapter_broadcast_free(struct adapter_broadcast *b);
 
-/* Request and response types (protocol-notes.md 3.4). */
+/* Request and response types (doc/protocol.md, "Adapter requests"). */
 enum adapter_request_type {
 	ADAPTER_SOCKETS = 0,
 	ADAPTER_ALL_ROOMS = 1,

@@ -7,7 +7,8 @@
  * (adapter.c) or the sockets (nsp.c).
  *
  * Channels per namespace, as a Node server with the redis adapter uses
- * them (protocol-notes.md 3.1): PSUBSCRIBE `<key>#<nsp>#*` for broadcasts
+ * them (doc/protocol.md, "Adapter channels"): PSUBSCRIBE
+ * `<key>#<nsp>#*` for broadcasts
  * (the namespace channel and the per-room ones), SUBSCRIBE
  * `<key>-request#<nsp>#` for requests; answers go to
  * `<key>-response#<nsp>#`.  roomcastd never sends requests of its own, so

@@ -1,7 +1,7 @@
 /* cluster.h - roomcastd in a cluster of Socket.IO servers over Redis.
  *
  * Speaks @socket.io/redis-adapter 8.x on the namespaces the config
- * declares (protocol-notes.md section 3), so that roomcastd instances,
+ * declares (doc/protocol.md, "Redis adapter"), so that roomcastd instances,
  * Node socket.io servers with that adapter and @socket.io/redis-emitter
  * backends reach each other's clients: client relays are published,
  * broadcasts from the others are delivered to local sockets, and every

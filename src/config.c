@@ -140,7 +140,8 @@ static config_set_cb config_set_listen, config_set_path, config_set_transports,
 	config_set_cluster_listen, config_set_cluster_secret_file, config_set_trusted_proxies;
 
 /* Every key, its default and why.  The reference server is Node socket.io
- * 4.8 (engine.io 6.6) on Node's http module; protocol-notes.md 1.13.
+ * 4.8 (engine.io 6.6) on Node's http module; see
+ * doc/protocol.md, "Reference defaults".
  * man/roomcast.conf.5 and conf/roomcast.conf describe the same rows. */
 static const struct config_key config_keys[] = {
 	{ .name = "listen", .set = config_set_listen, .max_values = 3, .repeatable = true,
@@ -285,7 +286,8 @@ static const struct config_key config_keys[] = {
 	{ .name = "redis_emit_channel", .set = config_set_redis_emit_channel, .max_values = 1,
 	  .field = CONFIG_FIELD(redis_emit_channel, char *), .max = CONFIG_MAX_REDIS_KEY,
 	  .default_value = "roomcast-emit",
-	  .why = "outside redis_key's channels, where JSON kills Node servers (protocol-notes 3.3)" },
+	  .why = "outside redis_key's channels, where JSON kills Node servers"
+		 " (doc/protocol.md, \"Poison on broadcast channels\")" },
 	{ .name = "redis_max_message", .set = config_set_size, .max_values = 1,
 	  .field = CONFIG_FIELD(redis_max_message, size_t), .min = CONFIG_KIB,
 	  .max = 512 * CONFIG_MIB, .default_value = "1M",
@@ -1139,7 +1141,8 @@ static int config_set_path(struct config_parser *ps, const struct config_key *ke
 					   config_quote(q, &v[0]), c);
 		}
 	}
-	/* Clients always send the trailing slash (protocol-notes.md 1.1);
+	/* Clients always send the trailing slash
+	 * (doc/protocol.md, "URL and query");
 	 * storing it makes the prefix match exact at the segment boundary. */
 	if (len + add_slash >= sizeof ps->cfg->path)
 		return config_fail(ps, "path: bad path (longer than %zu bytes)",
@@ -1520,7 +1523,8 @@ static int config_set_client_join(struct config_parser *ps, const struct config_
 	return 0;
 }
 
-/* Names socket.io reserves (protocol-notes.md 2.6): a client cannot emit
+/* Names socket.io reserves (doc/protocol.md, "Reserved event names"): a
+ * client cannot emit
  * them, so a join or leave event by one of these names could never come. */
 static const char *const config_reserved_events[] = {
 	"connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener",
@@ -1986,7 +1990,8 @@ static int config_set_redis_key(struct config_parser *ps, const struct config_ke
 
 /* The stream's key also names the reply channel (backend.c); without a
  * '#' that channel can never fall among the adapter's, where a message
- * that is not msgpack makes Node servers exit (protocol-notes.md 3.3). */
+ * that is not msgpack makes Node servers exit
+ * (doc/protocol.md, "Poison on broadcast channels"). */
 static int config_set_backend_stream(struct config_parser *ps, const struct config_key *key,
 				     const struct config_tok *v, size_t n)
 {
@@ -2041,7 +2046,7 @@ static int config_set_redis_emit_channel(struct config_parser *ps, const struct 
  * prefix it starts with ("socket.io#"), written into <prefix>; NULL if none.
  * Node servers subscribe to all three families and decode whatever arrives
  * there as msgpack: a JSON text on `KEY#...` makes every one of them exit
- * (protocol-notes.md 3.3). */
+ * (doc/protocol.md, "Poison on broadcast channels"). */
 static const char *config_emit_channel_clash(char *prefix, size_t prefix_len,
 					     const struct config *cfg)
 {

@@ -6,8 +6,9 @@
  * limits (engine.c decides what a packet means and enforces maxPayload
  * before a body gets here), nor WebSocket framing (ws.c).
  *
- * Decoding follows engine.io-parser 5.2.3 (protocol-notes.md 1.3-1.4 and
- * vectors/eio-parser-vectors.json): a record is a digit '0'..'6' plus data
+ * Decoding follows engine.io-parser 5.2.3 (doc/protocol.md, "Engine packets"
+ * and "Polling"; tests/vectors/eio-parser-vectors.json): a record is a
+ * digit '0'..'6' plus data
  * returned as-is, or `b` plus base64; an empty record or any other first
  * byte is the reference "parser error".  Nothing allocates: packets point
  * into the caller's buffer, and base64 is decoded in place.
@@ -230,7 +231,8 @@ size_t eio_polling_encode(uint8_t *out, enum eio_packet_type type, bool binary,
 }
 
 /* The sid goes into the JSON unescaped, so it must be URL-safe base64
- * (protocol-notes.md 1.2), which needs no escaping.  Anything else is our
+ * (doc/protocol.md, "Handshake and open packet"), which needs no
+ * escaping.  Anything else is our
  * own bug; refusing it keeps a bad sid off the wire. */
 /* Length of the well-formed UTF-8 sequence at <p> (Unicode table 3-7), or
  * 0 with *<bad> = the length of its maximal invalid subpart (at least 1). */

@@ -4,7 +4,7 @@
  * packet is one type digit and its data; a binary packet is always a
  * message and carries no type byte (a WebSocket binary frame, or `b` plus
  * standard base64 in a polling payload).  A polling payload joins packets
- * with the byte 0x1e.  protocol-notes.md sections 1.3 and 1.4.
+ * with the byte 0x1e.  doc/protocol.md, "Engine packets" and "Polling".
  */
 #ifndef ROOMCAST_EIO_H
 #define ROOMCAST_EIO_H

@@ -7,10 +7,11 @@
  * at the end of the turn, so a callback never sees it vanish mid-call.
  *
  * Request flow under the configured path: verify (transport, sid, method,
- * EIO, in the reference server's order: protocol-notes.md 1.10) -> a
+ * EIO, in the reference server's order:
+ * doc/protocol.md, "Error answers") -> a
  * handshake creates a session, a polling GET is held until something is
  * queued or the next ping, a POST's payload is decoded packet by packet, a
- * WebSocket with a sid is an upgrade probe (1.7).  Limits: the polling
+ * WebSocket with a sid is an upgrade probe ("Upgrade").  Limits: the polling
  * queue and WebSocket output are bounded by max_output_buffer, sessions by
  * max_connections and, per client address, max_connections_per_ip,
  * messages by max_payload.
@@ -765,7 +766,7 @@ static const struct websocket_callbacks engine_detached_cb = {
 	.on_close = engine_detached_close,
 };
 
-/* --- upgrade (protocol-notes.md 1.7) ------------------------------------- */
+/* --- upgrade (doc/protocol.md, "Upgrade") -------------------------------- */
 
 static void engine_upgrade_fail(struct engine_probe *probe, const char *why)
 {

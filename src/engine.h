@@ -2,7 +2,7 @@
  *
  * Owns the sid table, both transports of a session, the upgrade from
  * polling to WebSocket, the heartbeat and the close paths, exactly as the
- * reference server behaves (protocol-notes.md section 1).  The application
+ * reference server behaves (doc/protocol.md, "Engine.IO 4").  The application
  * above (Socket.IO, or a test program) sees sessions open, messages arrive
  * and sessions close through engine_callbacks, and sends with engine_send().
  */

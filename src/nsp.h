@@ -6,7 +6,7 @@
  * leave_event, max_rooms_per_socket) and relays clients' events to the
  * other members of their rooms (and, in a cluster, to cluster.c).  The
  * server side (cluster.c) reaches sockets through the operations below.
- * protocol-notes.md section 2.
+ * doc/protocol.md, "Socket.IO 5".
  */
 #ifndef ROOMCAST_NSP_H
 #define ROOMCAST_NSP_H

@@ -2,7 +2,8 @@
  *
  * Owns the text form of a Socket.IO packet, `<type>[<n>-][<nsp>,][<ack
  * id>][<JSON>]`, and the reassembly of a BINARY_EVENT / BINARY_ACK from its
- * header and attachments (protocol-notes.md 2.2, 2.3).  Does not own what a
+ * header and attachments (doc/protocol.md, "Socket.IO text form" and
+ * "Binary attachments").  Does not own what a
  * packet means (namespaces, acks, CONNECT state belong to the server side),
  * Engine.IO framing (eio.c, ws.c), nor the replacement of placeholders by
  * attachments: the reader only checks that every placeholder names one.
@@ -31,7 +32,8 @@
  * the recursion of the placeholder walk; the parsed form of a payload at
  * most jsonmem_budget() of its length (max_json_expansion).
  *
- * Strict by default (protocol-notes.md 2.2).  socket.io-parser 4.2.7 tests
+ * Strict by default (doc/protocol.md, "Socket.IO text form").
+ * socket.io-parser 4.2.7 tests
  * "is a digit" with `Number(c) == c`, which whitespace passes too, and
  * reads the type and the attachment count with Number().  We copy none of
  * what follows from that; refused here, accepted there:
@@ -104,7 +106,8 @@ static const char packet_default_nsp[] = "/";
 /* Where a zero-length attachment points: callers may pass it to memcpy(). */
 static const uint8_t packet_empty[1];
 
-/* socket.io-parser's RESERVED_EVENTS (protocol-notes.md 2.6). */
+/* socket.io-parser's RESERVED_EVENTS
+ * (doc/protocol.md, "Reserved event names"). */
 static const struct packet_name {
 	const char *name;
 	size_t len;

@@ -3,8 +3,9 @@
  * Pure: bytes in, values out; no sockets, no libevent, no logging.  A text
  * packet is `<type>[<attachments>-][<nsp>,][<ack id>][<JSON>]` inside one
  * Engine.IO message; a BINARY_EVENT or BINARY_ACK is followed by its
- * attachments, one binary Engine.IO message each (protocol-notes.md 2.2,
- * 2.3).  The decoder applies socket.io-parser 4.2.7's rules, so anything
+ * attachments, one binary Engine.IO message each (doc/protocol.md,
+ * "Socket.IO text form" and "Binary attachments").  The decoder applies
+ * socket.io-parser 4.2.7's rules, so anything
  * the reference server refuses is refused here with the reason it logs
  * (2.9); JSON is parsed with jansson.  A reader that failed stays failed:
  * the connection must be closed.

@@ -17,8 +17,9 @@
  *                    a count (walked by each_room and cleanup)
  *   index->members   every member, linked through the member
  *
- * Own rooms: every socket is in the room named by its id (protocol-notes.md:
- * to(<socket id>), fetchSockets, allRooms), and that room never has another
+ * Own rooms: every socket is in the room named by its id
+ * (doc/protocol.md, "The socket's own room": to(<socket id>), fetchSockets,
+ * allRooms), and that room never has another
  * member, so it is not a struct room: the member is found in index->own by
  * that name, and a flag on it says whether it left the room
  * (socket.leave(socket.id)); leaving and joining it again flip the flag and

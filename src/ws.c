@@ -27,8 +27,9 @@
  * twice as big (O(log n) moves per message).
  *
  * Limits: max_message bytes per reassembled data message (the reference
- * server closes with 1009, protocol-notes.md 1.5); 125 bytes per control
- * frame (RFC 6455 5.5).  Strict: no extension is negotiated, so RSV bits
+ * server closes with 1009, doc/protocol.md, "WebSocket transport"); 125
+ * bytes per control frame (RFC 6455 5.5).  Strict: no extension is
+ * negotiated, so RSV bits
  * are errors; close codes follow RFC 6455 7.4 and text follows RFC 3629.
  * One leniency, as in the reference server's ws library: a length written
  * in a longer encoding than needed is accepted.

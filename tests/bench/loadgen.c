@@ -5,7 +5,7 @@
  * line, then drives it with one command per line on stdin (emit, report,
  * stats, quit) and reads one JSON object per line on stdout.  Churn mode
  * instead opens and closes sessions for --seconds and prints one line.
- * Wire rules are in protocol-notes.md; this file only says where it leans
+ * Wire rules are in doc/protocol.md; this file only says where it leans
  * on one.
  *
  * It must never be the bottleneck, so: one level-triggered epoll loop holds
@@ -680,7 +680,7 @@ static void lg_ws_accept(const char *key, char *out)
 }
 
 /* Sends the upgrade request: a new session, or the upgrade of the polling
- * session whose sid <c> holds (protocol-notes 1.7). */
+ * session whose sid <c> holds (doc/protocol.md, "Upgrade"). */
 static int lg_ws_request(struct lg_client *c)
 {
 	unsigned char raw[16];
@@ -764,7 +764,8 @@ static int lg_eio_ping(struct lg_client *c, size_t len)
 	return 0;
 }
 
-/* `3probe` on the upgrade WebSocket: finish with `5` (protocol-notes 1.7);
+/* `3probe` on the upgrade WebSocket: finish with `5` (doc/protocol.md,
+ * "Upgrade");
  * that ends a churn attempt. */
 static int lg_eio_pong(struct lg_client *c, const char *p, size_t len)
 {
@@ -831,7 +832,8 @@ static int lg_sio_ack(struct lg_client *c, const char *p, size_t len)
 	return 0;
 }
 
-/* A Socket.IO packet (the Engine.IO `4` stripped), protocol-notes 2.2. */
+/* A Socket.IO packet (the Engine.IO `4` stripped), doc/protocol.md,
+ * "Socket.IO text form". */
 static int lg_sio_packet(struct lg_client *c, const char *p, size_t len)
 {
 	if (!len)
@@ -894,7 +896,7 @@ static int lg_poll_get(struct lg_client *c)
 	return lg_write(c, req, (size_t)n);
 }
 
-/* POSTs every packet owed, joined by \x1e (protocol-notes 1.4). */
+/* POSTs every packet owed, joined by \x1e (doc/protocol.md, "Polling"). */
 static int lg_poll_post(struct lg_client *c)
 {
 	char body[LG_ROOM_MAX + 64], req[LG_ROOM_MAX + 512];
@@ -929,7 +931,7 @@ static int lg_poll_post(struct lg_client *c)
 
 /* Churn upgrade: the polling part is done; open the WebSocket with the sid.
  * No GET is pending, so closing the polling connection leaves the session
- * up (protocol-notes 1.4).  Always returns -1: the old connection is gone. */
+ * up (doc/protocol.md, "Polling").  Always returns -1: the old connection is gone. */
 static int lg_upgrade_start(struct lg_client *c)
 {
 	lg_close_fd(c);

@@ -4,7 +4,7 @@
  * `emitter.to(ROOM).emit("bench", {s, t, p})`: PUBLISH on KEY#/#ROOM# of
  * the msgpack array ["emitter", {type, data, nsp}, {rooms, flags, except}],
  * packed with notepack's choices (smallest int and str formats; byte layout
- * as "to(r1).emit" in /work/shared/vectors/redis-emitter-messages.json).
+ * as "to(r1).emit" in tests/vectors/redis-emitter-messages.json).
  * p pads every event so the WebSocket frame a client receives is
  * --frame-bytes long; the digits of s and t vary, so it is sized per message.
  *

@@ -1,7 +1,8 @@
 // cluster-bad-input.test.js - what roomcastd does with bad bytes on the
 // adapter's channels. Only two roomcastd instances A and B (redis_max_message
 // 1K) are on this redis-server: a Node server with the redis adapter dies on
-// a non-msgpack message on socket.io#... (protocol-notes 3.3), which is why
+// a non-msgpack message on socket.io#... (doc/protocol.md, "Poison on
+// broadcast channels"), which is why
 // roomcastd must not. Raw PUBLISHes from a node-redis client, then a valid
 // @socket.io/redis-emitter broadcast on the same connection (so it is
 // handled after them) that every client must receive: roomcastd is still up

@@ -4,8 +4,8 @@
 // process (node-cluster-server.js --emitter), and the plain JSON emit
 // channel (roomcast-emit). Official socket.io-client clients, plus raw
 // WebSocket and polling sessions where the exact bytes or the transport
-// state matter. Covered, every API of protocol-notes section 4 with exact
-// per-client expectations: emit to everyone, to(room), to([rooms]) (once per
+// state matter. Covered, every API of doc/protocol.md, "Redis emitter" with
+// exact per-client expectations: emit to everyone, to(room), to([rooms]) (once per
 // client), except(room), to(room).except(room), to(socket id) on either
 // instance, volatile (WebSocket clients get it, a polling session with no
 // GET pending does not, a later normal event it does), compress(false),

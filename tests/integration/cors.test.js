@@ -1,5 +1,5 @@
-// cors.test.js - the cors_origin key against eio-cors.txt (protocol-notes
-// 1.11): with `cors_origin http://example.com` a preflight OPTIONS gets 204
+// cors.test.js - the cors_origin key against tests/vectors/eio-cors.txt
+// (doc/protocol.md, "CORS"): with `cors_origin http://example.com` a preflight OPTIONS gets 204
 // with Allow-Origin/Vary/Allow-Credentials/Allow-Methods/Allow-Headers, and
 // every Engine.IO response (handshake, POST, GET with another Origin or none,
 // a code-1 error, the 101) carries Allow-Origin, `Vary: Origin` and

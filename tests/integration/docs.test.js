@@ -8,6 +8,9 @@
 // `make test` is named in the README; what the README's `npm install`
 // for the example workers leaves is ignored by git; and tests/README.md
 // has a row for every module of src/ and names only test files that exist.
+// And the repository stands alone (issue 20): no tracked file names a path
+// outside it, and every section of doc/protocol.md a file cites
+// (`doc/protocol.md, "Polling"`) is a heading there.
 'use strict';
 
 const { test } = require('node:test');
@@ -47,6 +50,44 @@ test('every README section a file cites exists', () => {
     }
   }
   assert.ok(cited >= 3, `only ${cited} citations found: the pattern missed them`);
+});
+
+/** A tracked file's text with comment continuations joined, so that a
+ * citation wrapped over two comment lines (C, JS or shell) reads as one. */
+function joined(file) {
+  return fs.readFileSync(path.join(REPO, file), 'latin1').replace(/\n[ \t]*(?:\*(?!\/)|\/\/|#)?[ \t]*/g, ' ');
+}
+
+test('no tracked file names a path outside the repository', () => {
+  // Built from pieces so that this file does not match itself.
+  const outside = new RegExp(['/wor' + 'k/', '\\.\\./sha' + 'red', 'shared/vec' + 'tors', 'protocol-not' + 'es'].join('|'));
+  const hits = [];
+  for (const file of tracked()) {
+    if (!fs.statSync(path.join(REPO, file)).isFile()) continue;
+    const lines = fs.readFileSync(path.join(REPO, file), 'latin1').split('\n');
+    lines.forEach((line, i) => { if (outside.test(line)) hits.push(`${file}:${i + 1}: ${line.trim()}`); });
+  }
+  assert.deepEqual(hits, [], 'these lines name a file outside the repository (write it down in doc/ or tests/vectors/)');
+});
+
+test('every doc/protocol.md section a file cites exists, once', () => {
+  const doc = fs.readFileSync(path.join(REPO, 'doc', 'protocol.md'), 'utf8').replace(/^```[\s\S]*?^```$/gm, '');
+  const headings = [...doc.matchAll(/^#+ (.*)$/gm)].map((m) => m[1].trim());
+  const twice = headings.filter((h, i) => headings.indexOf(h) !== i);
+  assert.deepEqual(twice, [], 'doc/protocol.md repeats these headings, so a citation of them is ambiguous');
+  let cited = 0;
+  for (const file of tracked()) {
+    if (!fs.statSync(path.join(REPO, file)).isFile()) continue;
+    // The path, a comma, then quoted headings joined by ", " or " and "; in a
+    // C string the quotes are escaped.
+    for (const m of joined(file).matchAll(/doc\/protocol\.md, ((?:\\?"[^"\\]+\\?"(?:, | and )?)+)/g)) {
+      for (const [, name] of m[1].matchAll(/\\?"([^"\\]+)\\?"/g)) {
+        cited++;
+        assert.ok(headings.includes(name), `${file} cites doc/protocol.md section "${name}", which does not exist`);
+      }
+    }
+  }
+  assert.ok(cited >= 40, `only ${cited} citations found: the pattern missed them`);
 });
 
 test('the README\'s nginx example is accepted by nginx and never buffers a long-poll', () => {

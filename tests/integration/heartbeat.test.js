@@ -1,5 +1,5 @@
 // heartbeat.test.js - server pings with ping_interval 300ms / ping_timeout
-// 200ms (protocol-notes 1.8, eio-heartbeat-polling.txt,
+// 200ms (doc/protocol.md, "Heartbeat"; tests/vectors/eio-heartbeat-polling.txt,
 // eio-heartbeat-websocket.txt): the open packet advertises the values; a raw
 // polling client that answers one ping and then stays silent has its held GET
 // answered with `1`; a raw WebSocket client that does the same receives a close

@@ -111,7 +111,7 @@ test('a 64 MB message past redis_max_message (1M) is refused while it arrives; t
 
   const m0 = await A.metrics();
   // a valid broadcast (the Node server decodes it too, and would die on
-  // anything else on this channel: protocol-notes 3.3)
+  // anything else on this channel: doc/protocol.md, "Poison on broadcast channels")
   const big = mp.encode(['hand', { type: 2, data: ['big', 'x'.repeat(64 << 20)], nsp: '/' }, { rooms: ['chat:1'], except: [], flags: {} }]);
   const rss = await measured(t, '64 MB PUBLISH, redis_max_message 1M', async () => {
     await em.client.publish('socket.io#/#', big);

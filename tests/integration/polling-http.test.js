@@ -1,5 +1,7 @@
 // polling-http.test.js - Engine.IO over raw HTTP, byte by byte against the
-// reference captures (protocol-notes 1.2-1.4, 1.9, 1.10; eio-http-errors.txt,
+// reference captures (doc/protocol.md, "Handshake and open packet", "Engine
+// packets", "Polling", "Closing a session" and "Error answers"; in
+// tests/vectors/ eio-http-errors.txt,
 // eio-polling-concurrent-get.txt, eio-polling-concurrent-post.txt,
 // eio-polling-close.txt, eio-maxpayload.txt, eio-parser-vectors.json):
 // the open packet; error codes 0 (unknown and missing transport), 1 (unknown

@@ -1,6 +1,6 @@
 // sio-bad-input.test.js - malformed Socket.IO input from raw clients, with the
 // cases and expected bytes of the reference captures
-// (shared/vectors/sio-bad-input-polling.json, sio-bad-input-websocket.txt),
+// (tests/vectors/sio-bad-input-polling.json, sio-bad-input-websocket.txt),
 // every case there that reaches the Socket.IO layer (the engine-level ones,
 // `9`, `2`, an empty body and a trailing separator, belong to the Engine.IO
 // tests). Over polling: a fresh session (CONNECT to / first unless the case
@@ -113,7 +113,8 @@ for (const [name, packets, connectFirst] of CLOSING) {
 
 // The reference server refuses an EVENT that arrives in the same POST as its
 // namespace's CONNECT, only because its CONNECT completes asynchronously
-// (protocol-notes 2.4, "ordering trap"); real clients wait for the reply.
+// (doc/protocol.md, "Namespaces and CONNECT", on ordering); real clients
+// wait for the reply.
 // roomcastd handles the CONNECT first and then the EVENT, deliberately: the
 // session stays and the event is taken as any other.
 test('polling, ordering trap: CONNECT and EVENT in one POST (reference closes, roomcastd takes both)', async () => {

@@ -1,5 +1,5 @@
 // sio-connect-timeout.test.js - connect_timeout 500ms
-// (shared/vectors/sio-connect-timeout.txt): an engine session with no
+// (tests/vectors/sio-connect-timeout.txt): an engine session with no
 // namespace connected is closed. Over polling the held GET is answered
 // exactly `1` (close) and the next GET gets code 1; over WebSocket a close
 // frame without status. A CONNECT refused as "Invalid namespace" does not

@@ -1,5 +1,6 @@
 // upgrade.test.js - the polling -> WebSocket upgrade driven by hand and its
-// error paths (protocol-notes 1.5-1.7, 1.10; eio-upgrade.txt,
+// error paths (doc/protocol.md, "WebSocket transport", "WebSocket-only
+// sessions", "Upgrade" and "Error answers"; in tests/vectors/ eio-upgrade.txt,
 // eio-upgrade-errors.txt, eio-websocket-only.txt): 101 with the right
 // Sec-WebSocket-Accept, 2probe/3probe, the pending GET released with `6`,
 // packets buffered before `5` flushed on the WebSocket (never as invalid

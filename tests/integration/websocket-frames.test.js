@@ -1,5 +1,6 @@
 // websocket-frames.test.js - RFC 6455 framing on Engine.IO WebSocket
-// sessions with raw frames (protocol-notes 1.5; eio-websocket-maxpayload.txt):
+// sessions with raw frames (doc/protocol.md, "WebSocket transport";
+// tests/vectors/eio-websocket-maxpayload.txt):
 // protocol errors close with 1002 (unmasked client frame, reserved opcode, RSV
 // bits without an extension, fragmented control frame, continuation without a
 // start), invalid UTF-8 closes with 1007 (in one frame and split across

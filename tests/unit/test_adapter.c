@@ -1,7 +1,7 @@
 /* test_adapter.c - unit tests for the redis-adapter wire format (adapter.c).
  *
- * Covers every broadcast and request of vectors/redis-adapter-messages.json
- * and vectors/redis-emitter-messages.json (the bytes the real Node packages
+ * Covers every broadcast and request of tests/vectors/redis-adapter-messages.json
+ * and tests/vectors/redis-emitter-messages.json (the bytes the real Node packages
  * published, typed into the tables below): each broadcast decodes to its
  * uid, namespace, rooms, except and flags, and its data to the JSON the
  * captured clients received (binary as placeholders); the Node adapter's

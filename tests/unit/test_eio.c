@@ -1,9 +1,9 @@
 /* test_eio.c - unit tests for the Engine.IO packet and payload codec (eio.c).
  *
  * Covers every packet, payload and decode example of
- * vectors/eio-parser-vectors.json (engine.io-parser 5.2.3, beside protocol-notes.md),
- * typed into the tables below; the parse errors of protocol-notes.md 1.3 and
- * 1.4; base64 (RFC 4648 vectors, strictness, in-place decoding, round trips
+ * tests/vectors/eio-parser-vectors.json (engine.io-parser 5.2.3), typed
+ * into the tables below; the parse errors of doc/protocol.md, "Engine packets"
+ * and "Polling"; base64 (RFC 4648 vectors, strictness, in-place decoding, round trips
  * of every length 0..300 and of random bytes); and the open packet's exact
  * bytes and buffer limit.  Inputs are copied into test_malloc() blocks of
  * their exact size so that cmocka sees writes past the end.  Not covered
@@ -436,7 +436,7 @@ static void empty_websocket_text_message_is_a_parse_error(void **state)
 	assert_int_equal(eio_decode_text(&byte, 0, &p), -1);
 }
 
-/* protocol-notes.md 1.3: the reference parser decodes a text frame
+/* doc/protocol.md, "Engine packets": the reference parser decodes a text frame
  * starting with `b` as base64 binary; nobody sends it, but we match. */
 static void websocket_text_starting_with_b_is_base64_binary_like_the_reference(void **state)
 {

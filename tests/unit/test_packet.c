@@ -1,10 +1,11 @@
 /* test_packet.c - unit tests for the Socket.IO packet codec (packet.c).
  *
- * Covers every encode and decode case of vectors/sio-parser-vectors.json
+ * Covers every encode and decode case of tests/vectors/sio-parser-vectors.json
  * (socket.io-parser 4.2.7) and every input of sio-bad-input-polling.json
  * and sio-bad-input-websocket.txt that reaches the Socket.IO parser (there
  * without the Engine.IO `4` in front), typed into the tables below; the
- * reference oddities we refuse (protocol-notes.md 2.2) are marked where they
+ * reference oddities we refuse (doc/protocol.md, "Socket.IO text form") are
+ * marked where they
  * appear.  Then binary packets, limits, sticky errors, memory held between
  * packets, ack ids, the JSON differences from JSON.parse that packet.c's
  * top comment lists, the encoder, and allocation failures.

@@ -112,7 +112,7 @@ static bool tw_heap_holds(const uint8_t *p, size_t len)
 	return false;
 }
 
-/* The mask key of the captures in /work/shared/vectors. */
+/* The mask key of the raw WebSocket captures in tests/vectors/. */
 static const uint8_t tw_default_mask[4] = { 0x11, 0x22, 0x33, 0x44 };
 
 /* A growable byte string, on cmocka's allocator so a test that forgets
@@ -806,7 +806,7 @@ static void too_big_frame_is_refused_at_its_header(void **state)
 
 static void capture_of_134_byte_message_with_max_payload_100_is_closed_with_1009(void **state)
 {
-	/* eio-websocket-maxpayload.txt: maxHttpBufferSize=100, the client sends
+	/* tests/vectors/eio-websocket-maxpayload.txt: maxHttpBufferSize=100, the client sends
 	 * 134 bytes, the reference server closes with 1009. */
 	static const char hex[] =
 		"81fe0086112233442510686679475f287e001f66695a4b3c695a4b3c695a4b3c695a4b3c"
@@ -1684,7 +1684,7 @@ static void frame_header_uses_the_shortest_length_encoding(void **state)
 		{ WS_OPCODE_BINARY, 65536, "827f0000000000010000" },
 		{ WS_OPCODE_TEXT, UINT64_C(1) << 32, "817f0000000100000000" },
 		{ WS_OPCODE_BINARY, (UINT64_C(1) << 63) - 1, "827f7fffffffffffffff" },
-		{ WS_OPCODE_CLOSE, 0, "8800" }, /* the server's close, protocol-notes.md 1.5 */
+		{ WS_OPCODE_CLOSE, 0, "8800" }, /* the server's close, doc/protocol.md, "WebSocket transport" */
 		{ WS_OPCODE_CLOSE, 2, "8802" },
 		{ WS_OPCODE_PING, 0, "8900" },
 		{ WS_OPCODE_PONG, 125, "8a7d" },
