@@ -301,8 +301,8 @@ void forward_request(struct http_conn *hc, const struct http_request *req,
 	 * second one would answer it twice, and the first would outlive the
 	 * connection.  Only a bug of ours gets here; the holder answers. */
 	if (http_is_held(hc)) {
-		log_error("conn %llu: a request forwarded twice, the second dropped",
-			  (unsigned long long)http_conn_peek(hc)->id);
+		log_limited(LOG_LEVEL_ERROR, "a request forwarded twice, the second dropped\tconn=%llu",
+			    (unsigned long long)http_conn_peek(hc)->id);
 		return;
 	}
 	/* The Origin was checked already (engine.c). */
@@ -619,8 +619,8 @@ void forward_hold(struct http_conn *hc, struct http_request *req)
 
 	/* One holder per request, as in forward_request(). */
 	if (http_is_held(hc)) {
-		log_error("conn %llu: a request held twice, the second dropped",
-			  (unsigned long long)http_conn_peek(hc)->id);
+		log_limited(LOG_LEVEL_ERROR, "a request held twice, the second dropped\tconn=%llu",
+			    (unsigned long long)http_conn_peek(hc)->id);
 		return;
 	}
 	(void)http_query_param(req, "sid", &sid, &len);

@@ -592,8 +592,8 @@ static void http_respond_cors(struct http_conn *hc, int status, bool preflight,
 	/* One answer per request: a second one would be read by the client
 	 * as the answer to its next request.  Only a bug of ours gets here. */
 	if (!http_awaits_answer(hc)) {
-		log_error("conn %llu: a second answer (%d) to one request, dropped",
-			  (unsigned long long)hc->c->id, status);
+		log_limited(LOG_LEVEL_ERROR, "a second answer (%d) to one request, dropped\tconn=%llu",
+			    status, (unsigned long long)hc->c->id);
 		return;
 	}
 	/* An answer before the request is complete leaves its body unread,
@@ -816,6 +816,9 @@ static void http_bad_request(struct http_conn *hc, enum http_errno err)
 {
 	int status = err == HPE_HEADER_OVERFLOW ? 431 : 400;
 
+	/* Bytes that do not parse after a keep-alive request are a request
+	 * too: http-parser fails before on_message_begin. */
+	hc->in_request = true;
 	metrics_inc(http_bad_requests_total);
 	log_limited(LOG_LEVEL_INFO, "bad HTTP request: %s\tconn=%llu peer=%s",
 		    http_errno_description(err), (unsigned long long)hc->c->id, server_conn_peer(hc->c));

@@ -148,6 +148,19 @@ test('keep-alive: idle past keepalive_timeout closes silently; a stalled second 
   assert.equal(delta(m0, m, 'http_header_timeouts_total'), 1, 'the stalled head');
 });
 
+test('bytes that do not parse after a keep-alive request get 400 and a close, logged once at info', { skip }, async () => {
+  // Issue 19: the guard against a second answer to one request took the
+  // parse error of the next request (http-parser fails before the message
+  // begins) for a second answer: no 400, and an error line per connection.
+  const m0 = await d.metrics();
+  const conn = await h.RawConn.connect(d.port);
+  conn.write(Buffer.concat([h.buildRequest({ port: d.port, path: '/healthz' }), Buffer.from('\x01\r\n\r\n', 'latin1')]));
+  assert.equal((await conn.response()).status, 200);
+  await answeredAndClosed(conn, 'HTTP/1.1 400 Bad Request', 'garbage after a keep-alive request');
+  assert.equal(delta(m0, await d.metrics(), 'http_bad_requests_total'), 1);
+  assert.doesNotMatch(d.stderr(), /second answer/);
+});
+
 test('POST bodies the server refuses are answered from the head, unread, and the connection closed', { skip }, async (t) => {
   const watch = await roomWatch(d.port);
   t.after(() => watch.clients.forEach((c) => c.disconnect()));
