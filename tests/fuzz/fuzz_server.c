@@ -40,6 +40,12 @@
  * server has no connection left, which is checked: runs are independent,
  * and LeakSanitizer sees what a run leaked at exit.
  *
+ * Beyond the sanitizers, a line the server logs at level error is a
+ * finding: the server logs at that level only what should never happen
+ * (a second answer to one request, a request forwarded twice, a failed
+ * getrandom or event_add), never what a client sends.  The log goes to an
+ * unlinked file, checked empty after each run.
+ *
  * Build: make fuzz (clang -fsanitize=fuzzer,address,undefined).
  * Seeds: tests/fuzz/corpus/server/ (handshakes, polling GET/POST and an
  * upgrade for a local session, a forwarded GET, POST and upgrade, and the
@@ -120,8 +126,9 @@ struct fuzz_up {
 static struct {
 	struct config cfg;
 	struct event_base *base;
-	char dir[64];              /* for the secret's file, at set-up */
+	char dir[64];              /* for the secret's and the log's files, at set-up */
 	struct sockaddr_in client_addr; /* the listen address clients connect to */
+	int log_fd;                /* the server's log (error lines only), read back */
 	int peer_fd;               /* the peer's listener */
 	char psid[ID_LEN + 1];     /* the peer's sid */
 	char gsid[ID_LEN + 1];     /* a sid of an instance never announced */
@@ -250,17 +257,18 @@ static void fuzz_pick_client_port(void)
  * records for backends are dropped at once, rather than held from one run
  * to the next until backend_buffer is full), a namespace with relay and
  * one with a room pattern, then its modules
- * started as daemon_run() starts them.  The secret's file is removed once
- * read: a run that ends in a crash leaves nothing behind. */
+ * started as daemon_run() starts them.  The files it reads or writes are
+ * unlinked once open: a run that ends in a crash leaves nothing behind. */
 static void fuzz_start_instance(void)
 {
 	static const struct daemon_app app = { .callbacks = &nsp_engine_callbacks,
 					       .init = fuzz_app_init };
-	char secret_path[192], text[1024], err[CONFIG_ERR_LEN];
+	char secret_path[192], log_path[192], text[1024], err[CONFIG_ERR_LEN];
 
 	snprintf(fuzz.dir, sizeof fuzz.dir, "/tmp/fuzz_server.XXXXXX");
 	FUZZ_CHECK(mkdtemp(fuzz.dir));
 	snprintf(secret_path, sizeof secret_path, "%s/secret", fuzz.dir);
+	snprintf(log_path, sizeof log_path, "%s/log", fuzz.dir);
 	fuzz_write_file(secret_path, FUZZ_SECRET "\n");
 	fuzz_pick_client_port();
 	snprintf(text, sizeof text,
@@ -280,12 +288,14 @@ static void fuzz_start_instance(void)
 		fprintf(stderr, "fuzz_server: %s\n", err);
 		abort();
 	}
-	FUZZ_CHECK(log_open(fuzz.cfg.log_level, NULL) == 0);
+	FUZZ_CHECK(log_open(fuzz.cfg.log_level, log_path) == 0);
+	FUZZ_CHECK((fuzz.log_fd = open(log_path, O_RDONLY | O_CLOEXEC)) >= 0);
 	FUZZ_CHECK((fuzz.base = daemon_open(&fuzz.cfg, "fuzz_server", &app)) != NULL);
 	/* No wait for route_ready(), as daemon_run() has: it waits for Redis's
 	 * announcements, and Redis is away; the peer is announced directly. */
 	FUZZ_CHECK(server_accept_clients() == 0);
 	unlink(secret_path);
+	unlink(log_path);
 	rmdir(fuzz.dir);
 }
 
@@ -563,6 +573,21 @@ static void fuzz_op(uint8_t op, uint8_t arg, const uint8_t *data, size_t len)
 	fuzz_turns(FUZZ_TURNS);
 }
 
+/* Aborts, with what was logged, if the server logged a line (at level
+ * error, the config's log_level). */
+static void fuzz_check_log(void)
+{
+	char text[4096];
+	ssize_t n = pread(fuzz.log_fd, text, sizeof text - 1, 0);
+
+	if (n <= 0)
+		return;
+	text[n] = '\0';
+	fprintf(stderr, "fuzz_server: the server logged an error, which only a bug of ours "
+		"causes:\n%s", text);
+	abort();
+}
+
 /* Frees every session and closes every socket, then runs the loop until
  * the server has let go of every connection. */
 static void fuzz_end_run(void)
@@ -583,6 +608,7 @@ static void fuzz_end_run(void)
 	}
 	fuzz.n_sids = 0;
 	fuzz.next_held = 0;
+	fuzz_check_log();
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
