@@ -4,7 +4,7 @@
 #                (make run CONF=path: another file)
 #   make test    install test dependencies too, then run every suite
 #   make         build build/roomcastd only
-#   make fuzz    replay the fuzz corpora and fuzz each parser briefly
+#   make fuzz    replay the fuzz corpora and fuzz each parser, and the server, briefly
 #   make bench   roomcastd against Node socket.io and the kernel's ceiling
 #
 # BUILD selects the output folder; the sanitizer build is the same tree

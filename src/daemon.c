@@ -29,11 +29,6 @@
 #define DAEMON_DRAIN_MS 3000
 /* A drain closes one batch of sessions this often. */
 #define DAEMON_DRAIN_TICK_MS 100
-/* After the listeners close, requests already accepted are still read and
- * answered this long: a client that connected just before the stop gets
- * its answer, not a reset (the next process, on systemd's sockets, takes
- * the connections that come after). */
-#define DAEMON_DRAIN_ACCEPTED_MS 100
 /* How often the allocator is asked to give free heap back to the system,
  * and the least free heap worth the walk (see daemon_trim_cb). */
 #define DAEMON_TRIM_INTERVAL_S 2
@@ -233,7 +228,7 @@ static void daemon_signal_cb(evutil_socket_t sig, short what, void *arg)
 
 /* The end of every loop pass: flushes and frees may cause more of each
  * (a freed connection ends a session, which answers a held GET). */
-static void daemon_after_turn(void)
+void daemon_after_turn(void)
 {
 	do {
 		engine_after_turn();
@@ -439,7 +434,6 @@ static void daemon_drain(const struct daemon_app *app)
 {
 	server_stop_accepting();
 	(void)sd_notify(0, "STOPPING=1");
-	daemon_run_for(DAEMON_DRAIN_ACCEPTED_MS);
 	daemon_move_clients();
 	/* Its sessions are closing: peers may stop forwarding to it.  The
 	 * goodbye leaves with the last writes waited for below. */
@@ -488,34 +482,44 @@ static int daemon_signals_add(void)
 	return 0;
 }
 
-int daemon_run(struct config *cfg, const char *path, const struct daemon_app *app)
+struct event_base *daemon_open(struct config *cfg, const char *path, const struct daemon_app *app)
 {
 	daemon_state.cfg = cfg;
 	daemon_state.path = path;
 	daemon_state.app = app;
-	daemon_raise_fd_limit(cfg);
 	jsonmem_set_expansion(cfg->max_json_expansion);
-	/* A write to a closed socket is EPIPE, and one past the file size
-	 * limit EFBIG (a log file): errors handled where they happen. */
-	signal(SIGPIPE, SIG_IGN);
-	signal(SIGXFSZ, SIG_IGN);
 	daemon_state.base = daemon_base_new();
 	if (!daemon_state.base) {
 		log_error("event_base_new failed");
-		return 1;
+		return NULL;
 	}
 	http_init(daemon_state.base, cfg, &daemon_router);
 	engine_init(daemon_state.base, cfg, app->callbacks, NULL);
 	if (app->init && app->init(daemon_state.base, cfg) < 0) {
 		log_error("start-up failed: out of memory");
-		return 1;
+		return NULL;
 	}
+	if (server_start(daemon_state.base, cfg, &http_conn_handler) < 0 || route_start() < 0) {
+		log_error("start-up failed");
+		return NULL;
+	}
+	return daemon_state.base;
+}
+
+int daemon_run(struct config *cfg, const char *path, const struct daemon_app *app)
+{
+	daemon_raise_fd_limit(cfg);
+	/* A write to a closed socket is EPIPE, and one past the file size
+	 * limit EFBIG (a log file): errors handled where they happen. */
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGXFSZ, SIG_IGN);
+	if (!daemon_open(cfg, path, app))
+		return 1;
 	daemon_state.trim = event_new(daemon_state.base, -1, EV_PERSIST, daemon_trim_cb, NULL);
 	daemon_state.lag = evtimer_new(daemon_state.base, daemon_lag_cb, NULL);
 	struct timeval trim_tv = { DAEMON_TRIM_INTERVAL_S, 0 };
 	if (daemon_signals_add() < 0 || !daemon_state.trim || !daemon_state.lag ||
-	    event_add(daemon_state.trim, &trim_tv) < 0 ||
-	    server_start(daemon_state.base, cfg, &http_conn_handler) < 0 || route_start() < 0) {
+	    event_add(daemon_state.trim, &trim_tv) < 0) {
 		log_error("start-up failed");
 		return 1;
 	}

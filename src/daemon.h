@@ -43,4 +43,13 @@ struct daemon_app {
  * a clean stop, 1 if start-up failed). */
 int daemon_run(struct config *cfg, const char *path, const struct daemon_app *app);
 
+/* daemon_run()'s start-up without its loop, signals, timers or systemd:
+ * the event base, the request router, the engine, <app>, the cluster
+ * listener and route_start(), for a caller that runs the loop itself (the
+ * server fuzz target, tests/fuzz/fuzz_server.c): it calls
+ * server_accept_clients() when clients may come, and daemon_after_turn()
+ * after each pass.  Returns the base, or NULL with the reason logged. */
+struct event_base *daemon_open(struct config *cfg, const char *path, const struct daemon_app *app);
+void daemon_after_turn(void);
+
 #endif

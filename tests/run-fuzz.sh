@@ -1,8 +1,9 @@
 #!/bin/sh
 # run-fuzz.sh SECONDS BINARY... - replay each libFuzzer target's corpus
 # (tests/fuzz/corpus/<name without fuzz_>/), then fuzz it for SECONDS with
-# new inputs kept in a scratch folder.  Prints one summary line; exits
-# non-zero on the first crash, leak or sanitizer report.
+# new inputs kept in a scratch folder and the target's dictionary
+# (tests/fuzz/<name without fuzz_>.dict) if it has one.  Prints one
+# summary line; exits non-zero on the first crash, leak or sanitizer report.
 seconds=$1
 shift
 scratch=$(mktemp -d)
@@ -11,8 +12,11 @@ total=0
 for bin in "$@"; do
 	name=$(basename "$bin")
 	corpus=tests/fuzz/corpus/${name#fuzz_}
+	dict=tests/fuzz/${name#fuzz_}.dict
 	mkdir -p "$scratch/$name"
-	if ! "$bin" -max_total_time="$seconds" -print_final_stats=1 \
+	dict_opt=
+	[ -f "$dict" ] && dict_opt=-dict=$dict
+	if ! "$bin" ${dict_opt:+"$dict_opt"} -max_total_time="$seconds" -print_final_stats=1 \
 		-artifact_prefix="$scratch/" "$scratch/$name" "$corpus" >"$scratch/$name.log" 2>&1; then
 		cat "$scratch/$name.log"
 		echo "== fuzz: $name FAILED (crash input kept in the log above)"
