@@ -10,14 +10,17 @@
  * namespaces, max_namespaces_per_session), DISCONNECT, EVENT (join/leave
  * events under client_join and max_rooms_per_socket; other events relayed
  * when the namespace says relay, and written to the backend stream as its
- * forward policy says (backend.c), else counted and dropped), ACK (to the
+ * forward policy says, else counted and dropped), ACK (to the
  * server's ack ids, from cluster.c's broadcasts with acks).  An event
  * forwarded with an ack id leaves the id awaiting a backend's reply
  * (nsp_backend_answer()), at most max_backend_acks per socket, each for
  * backend_ack_timeout (one timeq).  In a namespace that forwards, a
  * socket's connect (auth as sent, claims, address), the joins
  * and leaves that changed its rooms (by the client or its token) and its
- * disconnect with Socket.IO's reason are lifecycle records too.  Anything
+ * disconnect with Socket.IO's reason are lifecycle records too.  The
+ * relay to other instances, forwarded events and records go out through
+ * the hooks nsp_init() was given (nsp.h), never to cluster.c or
+ * backend.c by name: those call down into this module.  Anything
  * the reference server refuses closes the whole engine session as it does
  * ("forced close"), counted and logged once at debug level; nobody else
  * notices.
@@ -53,8 +56,6 @@
 #include <uthash.h>
 
 #include "auth.h"
-#include "backend.h"
-#include "cluster.h"
 #include "id.h"
 #include "jsonmem.h"
 #include "jwks.h"
@@ -162,6 +163,7 @@ struct nsp_ack {
 static struct {
 	struct event_base *base;
 	const struct config *cfg;
+	const struct nsp_hooks *hooks;
 	struct nsp_namespace *namespaces;
 	size_t n_namespaces;
 	struct timeq connect_timeout;  /* every client's connect_timer */
@@ -268,13 +270,11 @@ static void nsp_socket_free(struct nsp_socket *sock)
 	free(sock);
 }
 
-static void nsp_lifecycle_disconnect(struct nsp_socket *sock, const char *reason);
-
 /* Removes <sock>, which leaves for Socket.IO's <reason> (its backend
  * record says so). */
 static void nsp_socket_remove(struct nsp_client *cl, struct nsp_socket *sock, const char *reason)
 {
-	nsp_lifecycle_disconnect(sock, reason);
+	nsp.hooks->gone(sock, reason);
 	for (struct nsp_socket **pp = &cl->sockets; *pp; pp = &(*pp)->next) {
 		if (*pp == sock) {
 			*pp = sock->next;
@@ -287,49 +287,12 @@ static void nsp_socket_remove(struct nsp_client *cl, struct nsp_socket *sock, co
 	metrics_gauge_add(sockets_current, -1);
 }
 
-/* --- lifecycle records ------------------------------------------------------ */
+/* --- handshake headers ------------------------------------------------------ */
 
-/* What a backend record says about <sock>. */
-static void nsp_backend_socket(const struct nsp_socket *sock, struct backend_socket *bs)
-{
-	size_t user_len = 0;
-	/* A namespace without auth jwt or backend keeps no sub: "" then,
-	 * whatever a room pattern named {sub}. */
-	const char *user = sock->auth && sock->ns->cfg->auth != CONFIG_AUTH_NONE
-				   ? sockauth_find(sock->auth, "sub", 3, &user_len)
-				   : NULL;
-
-	*bs = (struct backend_socket){ sock->ns->cfg->name, sock->ns->cfg->name_len, sock->id,
-				       user ? user : "", user ? user_len : 0, PACKET_NO_ACK };
-}
-
-/* <sock> joined or left <name> on the client's request or by its token. */
-static void nsp_lifecycle_room(const struct nsp_socket *sock, bool is_join, const char *name,
-			       size_t len)
-{
-	struct backend_socket bs;
-
-	if (!backend_wants_lifecycle(sock->ns->cfg))
-		return;
-	nsp_backend_socket(sock, &bs);
-	backend_forward_room(&bs, is_join, name, len);
-}
-
-static void nsp_lifecycle_disconnect(struct nsp_socket *sock, const char *reason)
-{
-	struct backend_socket bs;
-
-	if (!backend_wants_lifecycle(sock->ns->cfg))
-		return;
-	nsp_backend_socket(sock, &bs);
-	backend_forward_disconnect(&bs, reason);
-}
-
-/* The handshake headers <hs> kept (backend_headers) as a JSON object,
- * new, or NULL if memory ran out.  A header sent twice is one field, its
- * values joined as Node joins them ("; " for cookie, ", " otherwise); a
- * value that is not UTF-8 is left out (JSON cannot say it). */
-static json_t *nsp_headers_object(const struct engine_handshake *hs)
+/* A header sent twice is one field, its values joined as Node joins them
+ * ("; " for cookie, ", " otherwise); a value that is not UTF-8 is left out
+ * (JSON cannot say it). */
+json_t *nsp_headers_new(const struct engine_handshake *hs)
 {
 	json_t *o = json_object();
 
@@ -344,63 +307,6 @@ static json_t *nsp_headers_object(const struct engine_handshake *hs)
 		name = value + strlen(value) + 1;
 	}
 	return o;
-}
-
-/* The same as JSON text, heap, or NULL if memory ran out. */
-static char *nsp_headers_json(const struct engine_handshake *hs)
-{
-	json_t *o = nsp_headers_object(hs);
-	char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
-
-	json_decref(o);
-	return text;
-}
-
-/* Writes the connect record of socket <bs>: its CONNECT payload <auth> (an
- * object or NULL) as the client sent it, or without its token when
- * <redact> (jwt_redact_token: a token verified here need not travel on),
- * the verified <claims> (NULL without), the address and the kept headers
- * of the handshake <hs>.  Every cluster member reads the same payload,
- * token included, through fetchSockets(): hiding it by default would
- * protect nothing and leave a backend with its own tokens blind.
- * Returns 0, or -1 if it was dropped (counted). */
-static int nsp_connect_record(const struct backend_socket *bs, const json_t *auth,
-			      const json_t *claims, const struct engine_handshake *hs, bool redact)
-{
-	/* A shallow copy: only the top-level token goes. */
-	json_t *safe = json_is_object(auth) ? json_copy((json_t *)auth) : json_object();
-	char *auth_text = NULL, *claims_text = NULL, *headers = nsp_headers_json(hs);
-
-	if (safe && redact)
-		json_object_del(safe, "token");
-	if (safe)
-		auth_text = json_dumps(safe, JSON_COMPACT);
-	if (claims)
-		claims_text = json_dumps(claims, JSON_COMPACT);
-	struct backend_connect c = {
-		auth_text, auth_text ? strlen(auth_text) : 0,
-		claims ? claims_text : "", claims_text ? strlen(claims_text) : 0,
-		hs->address, headers, headers ? strlen(headers) : 0,
-	};
-	int rc = backend_forward_connect(bs, &c);
-	free(headers);
-	free(claims_text);
-	free(auth_text);
-	json_decref(safe);
-	return rc;
-}
-
-/* The connect record of <sock>, as nsp_connect_record() says. */
-static void nsp_lifecycle_connect(const struct nsp_socket *sock, const json_t *auth,
-				  const json_t *claims, const struct engine_handshake *hs)
-{
-	struct backend_socket bs;
-
-	if (!backend_wants_lifecycle(sock->ns->cfg))
-		return;
-	nsp_backend_socket(sock, &bs);
-	/* Nobody waits for it: a drop is counted there. */
-	(void)nsp_connect_record(&bs, auth, claims, hs, sock->ns->cfg->jwt_redact_token);
 }
 
 /* --- CONNECT auth ---------------------------------------------------------- */
@@ -631,8 +537,7 @@ static void nsp_pending_start(struct nsp_client *cl, struct nsp_namespace *ns,
 	if (!w)
 		return;
 	w->ack_id = nsp.next_connect_ack++;
-	struct backend_socket bs = { ns->cfg->name, ns->cfg->name_len, w->id, "", 0, w->ack_id };
-	if (nsp_connect_record(&bs, p->data, NULL, hs, false) < 0) {
+	if (nsp.hooks->ask(ns->cfg, w->id, w->ack_id, p->data, hs) < 0) {
 		server_ip_release(w->ip, SERVER_IP_PENDING_CONNECTS);
 		free(w);
 		nsp_connect_refuse(cl, ns, AUTH_BACKEND_UNAVAILABLE, NULL, 0);
@@ -646,11 +551,8 @@ static void nsp_pending_start(struct nsp_client *cl, struct nsp_namespace *ns,
  * what a backend set up while deciding is undone. */
 static void nsp_pending_abandon(struct nsp_pending *w, const char *reason)
 {
-	const struct config_namespace *ns = w->ns->cfg;
-	struct backend_socket bs = { ns->name, ns->name_len, w->id, "", 0, PACKET_NO_ACK };
-
-	if (!w->is_jwks && backend_wants_lifecycle(ns))
-		backend_forward_disconnect(&bs, reason);
+	if (!w->is_jwks)
+		nsp.hooks->abandon(w->ns->cfg, w->id, reason);
 	nsp_pending_end(w);
 }
 
@@ -697,7 +599,7 @@ static void nsp_connect_verify(struct nsp_client *cl, struct nsp_namespace *ns,
 	}
 	struct nsp_socket *sock = nsp_socket_new(cl, ns, p, claims, NULL);
 	if (sock) {
-		nsp_lifecycle_connect(sock, p->data, claims, hs);
+		nsp.hooks->connected(sock, p->data, claims, hs);
 		nsp_socket_grant(sock, claims);
 	}
 	json_decref(claims);
@@ -829,7 +731,7 @@ static void nsp_grant_join(struct nsp_socket *sock, const char *name, size_t len
 	}
 	metrics_inc(sio_joins_total);
 	if (joined == 0)
-		nsp_lifecycle_room(sock, true, name, len);
+		nsp.hooks->room(sock, true, name, len);
 }
 
 /* The session of a socket whose token expired is closed as a transport
@@ -905,7 +807,7 @@ static const char *nsp_join(struct nsp_socket *sock, const struct packet *p)
 	if (room_join(sock->ns->rooms, &sock->member, name, len) < 0)
 		return "out of memory";
 	metrics_inc(sio_joins_total);
-	nsp_lifecycle_room(sock, true, name, len);
+	nsp.hooks->room(sock, true, name, len);
 	return NULL;
 }
 
@@ -921,7 +823,7 @@ static const char *nsp_leave(struct nsp_socket *sock, const struct packet *p)
 	if (len == ID_LEN && memcmp(name, sock->id, ID_LEN) == 0)
 		return "not allowed";
 	if (room_leave(sock->ns->rooms, &sock->member, name, len) == 0)
-		nsp_lifecycle_room(sock, false, name, len);
+		nsp.hooks->room(sock, false, name, len);
 	return NULL;
 }
 
@@ -1200,7 +1102,7 @@ static void nsp_relay(struct nsp_socket *sock, const struct packet *p)
 		else
 			metrics_inc(sio_events_dropped_total);
 		nsp_out_free(&o);
-		cluster_publish_event(p->nsp, p->nsp_len, p, rooms.names, rooms.n, sock->id);
+		nsp.hooks->relay(p->nsp, p->nsp_len, p, rooms.names, rooms.n, sock->id);
 	}
 	if (rooms.names != stack)
 		free(rooms.names);
@@ -1434,13 +1336,12 @@ static void nsp_backend_unavailable(struct nsp_socket *sock, int64_t id)
  * backend's to answer unless the event was relayed (the relay did). */
 static void nsp_forward(struct nsp_socket *sock, const struct packet *p, bool relayed)
 {
-	struct backend_socket bs;
+	int64_t ack_id = PACKET_NO_ACK;
 
-	nsp_backend_socket(sock, &bs);
 	if (p->ack_id != PACKET_NO_ACK && !relayed && nsp_backend_ack_await(sock, p->ack_id) == 0)
-		bs.ack_id = p->ack_id;
-	if (backend_forward_event(&bs, p) < 0 && bs.ack_id != PACKET_NO_ACK)
-		nsp_backend_unavailable(sock, bs.ack_id);
+		ack_id = p->ack_id;
+	if (nsp.hooks->forward(sock, p, ack_id) < 0 && ack_id != PACKET_NO_ACK)
+		nsp_backend_unavailable(sock, ack_id);
 }
 
 /* --- packets from the client --------------------------------------------- */
@@ -1464,7 +1365,7 @@ static void nsp_on_event(struct nsp_socket *sock, const struct packet *p)
 	} else {
 		if (ns->relay)
 			nsp_relay(sock, p);
-		if (backend_wants_event(ns, p, ns->relay)) {
+		if (nsp.hooks->wants_event(ns, p, ns->relay)) {
 			nsp_forward(sock, p, ns->relay);
 		} else if (!ns->relay) {
 			metrics_inc(sio_events_dropped_total);
@@ -1727,6 +1628,22 @@ const char *nsp_socket_id(const struct nsp_socket *sock)
 	return sock->id;
 }
 
+const struct config_namespace *nsp_socket_namespace(const struct nsp_socket *sock)
+{
+	return sock->ns->cfg;
+}
+
+const char *nsp_socket_user(const struct nsp_socket *sock, size_t *len)
+{
+	const char *user = sock->auth && sock->ns->cfg->auth != CONFIG_AUTH_NONE
+				   ? sockauth_find(sock->auth, "sub", 3, len)
+				   : NULL;
+
+	if (!user)
+		*len = 0;
+	return user ? user : "";
+}
+
 json_t *nsp_socket_auth_new(const struct nsp_socket *sock)
 {
 	json_t *auth = NULL;
@@ -1763,7 +1680,7 @@ json_t *nsp_socket_headers_new(const struct nsp_socket *sock)
 	struct engine_handshake hs;
 
 	nsp_socket_handshake(sock, &hs);
-	json_t *o = nsp_headers_object(&hs);
+	json_t *o = nsp_headers_new(&hs);
 	if (o && json_object_set_new(o, "host", json_string(hs.host)) < 0) {
 		json_decref(o);
 		return NULL;
@@ -1898,9 +1815,10 @@ static void nsp_collect(struct metrics_writer *w)
 	}
 }
 
-int nsp_init(struct event_base *base, const struct config *cfg)
+int nsp_init(struct event_base *base, const struct config *cfg, const struct nsp_hooks *hooks)
 {
 	nsp.base = base;
+	nsp.hooks = hooks;
 	nsp.cfg = cfg;
 	timeq_init(&nsp.connect_timeout, base, cfg->connect_timeout_ms, nsp_connect_timeout_fire);
 	timeq_init(&nsp.backend_ack_timeout, base, cfg->backend_ack_timeout_ms,
