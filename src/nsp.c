@@ -27,12 +27,13 @@
  * A CONNECT to an `auth backend` namespace is held: no socket exists yet,
  * a connect record with ack and reply asks the backends, and the reply
  * (nsp_connect_answer()) accepts it, with a user, rooms and data, or
- * refuses it with a message.  Each wait holds its CONNECT payload (at
- * most max_auth_size) and a timer on its namespace's auth_backend_timeout;
- * at most max_pending_connects wait in the whole process (and
- * max_pending_connects_per_ip for one client address), one per
- * namespace of a session (a second CONNECT while one waits is a protocol
- * error, as a packet for a namespace not connected is).
+ * refuses it with a message.  Each wait (connwait.c holds them, at most
+ * max_pending_connects in the whole process and
+ * max_pending_connects_per_ip for one client address) keeps its CONNECT
+ * payload (at most max_auth_size) and a timer on its namespace's
+ * auth_backend_timeout; one per namespace of a session (a second CONNECT
+ * while one waits is a protocol error, as a packet for a namespace not
+ * connected is).
  * A CONNECT to an `auth jwt` namespace whose jwt_jwks_url set lacks the
  * token's kid (or has no set yet) waits the same way, in the same
  * accounting, while a fetch of the set is under way (jwks.c calls
@@ -56,6 +57,7 @@
 #include <uthash.h>
 
 #include "auth.h"
+#include "connwait.h"
 #include "id.h"
 #include "jsonmem.h"
 #include "jwks.h"
@@ -83,7 +85,7 @@ struct nsp_namespace {
 	struct room_index *rooms;
 	int64_t next_ack_id;           /* server-to-client ack ids, shared by its sockets */
 	struct server_delay *flush_delay; /* held broadcasts, NULL when flush_delay is 0 */
-	struct timeq auth_timeout;     /* every nsp_pending's timer: auth_backend_timeout or jwt_jwks_wait */
+	struct timeq auth_timeout;     /* every held CONNECT's timer: auth_backend_timeout or jwt_jwks_wait */
 	size_t n_sockets;              /* connected to it */
 };
 
@@ -95,7 +97,7 @@ struct nsp_client {
 	struct packet_reader reader;
 	struct nsp_socket *sockets;    /* connected namespaces, owned */
 	unsigned n_sockets;
-	unsigned n_pending;            /* its CONNECTs waiting (backend or fetch), in nsp.pending */
+	unsigned n_pending;            /* its CONNECTs held (backend or fetch), in connwait.c */
 	struct timeq_entry connect_timer; /* connect_timeout, until the first CONNECT */
 	uint16_t n_refused;            /* CONNECTs refused for the client's reasons */
 	bool failed;                   /* closing after bad input: ignore the rest */
@@ -115,23 +117,6 @@ struct nsp_socket {
 	struct nsp_ack *acks;          /* answers it owes the server, owned */
 	struct nsp_backend_ack *backend_acks; /* ack ids it awaits from backends, oldest first, owned */
 	struct nsp_socket *next;
-};
-
-/* A CONNECT to an auth backend namespace waiting for a backend's decision
- * (its id is the socket's if accepted, and names it in the record and the
- * reply), or one to an auth jwt namespace waiting for a jwt_jwks_url fetch
- * (is_jwks). */
-struct nsp_pending {
-	char id[ID_LEN + 1];
-	UT_hash_handle hh;             /* nsp.pending, keyed by id */
-	struct nsp_client *client;     /* not owned */
-	struct nsp_namespace *ns;      /* not owned */
-	int64_t ack_id;                /* the record's ack: the reply must name it */
-	struct timeq_entry timer;      /* on ns->auth_timeout */
-	struct server_ip *ip;          /* its address's count (max_pending_connects_per_ip), NULL if none */
-	bool is_jwks;                  /* waits for a fetch, not a backend: no record, no reply */
-	size_t json_len;
-	char json[];                   /* the CONNECT payload's text, as sent */
 };
 
 /* An ack id a socket's client waits for a backend to answer.  All share
@@ -168,8 +153,6 @@ static struct {
 	size_t n_namespaces;
 	struct timeq connect_timeout;  /* every client's connect_timer */
 	struct timeq backend_ack_timeout; /* every nsp_backend_ack's timer */
-	struct nsp_pending *pending;   /* uthash of every client's pending CONNECTs */
-	size_t n_pending;              /* <= max_pending_connects */
 	int64_t next_connect_ack;      /* the ack of the next connect record */
 } nsp;
 
@@ -440,89 +423,61 @@ static void nsp_socket_attach(struct nsp_client *cl, struct nsp_socket *sock)
 	nsp_send(cl, PACKET_CONNECT, ns->name, ns->name_len, PACKET_NO_ACK, json, (size_t)n);
 }
 
-/* <cl>'s wait for namespace <name> (NULL: none, or any with <name> NULL).
- * The client keeps only a count, not a list: waits are rare next to
- * clients, and the walk of nsp.pending (at most max_pending_connects) is
- * done only for a client that has one. */
-static struct nsp_pending *nsp_pending_find(const struct nsp_client *cl, const char *name,
-					    size_t len)
+/* <cl>'s held CONNECT to <ns> (any if NULL), or NULL.  The client keeps
+ * only a count, not a list: waits are rare next to clients, and the walk
+ * of the table (at most max_pending_connects) is done only for a client
+ * that has one. */
+static struct connwait *nsp_pending_find(const struct nsp_client *cl,
+					 const struct nsp_namespace *ns)
 {
-	struct nsp_pending *w, *tmp;
-
-	if (!cl->n_pending)
-		return NULL;
-	HASH_ITER(hh, nsp.pending, w, tmp) {
-		const struct config_namespace *ns = w->ns->cfg;
-		if (w->client == cl &&
-		    (!name || (ns->name_len == len && memcmp(ns->name, name, len) == 0)))
-			return w;
-	}
-	return NULL;
+	return cl->n_pending ? connwait_find_client(cl, ns) : NULL;
 }
 
-/* <w> no longer waits nor counts; the caller frees it. */
-static void nsp_pending_unlink(struct nsp_pending *w)
+/* <w> no longer waits nor counts; the caller frees it (connwait_free()). */
+static void nsp_pending_unlink(struct connwait *w)
 {
 	struct nsp_client *cl = w->client;
 
 	cl->n_pending--;
-	HASH_DEL(nsp.pending, w);
-	nsp.n_pending--;
-	metrics_gauge_add(connects_pending, -1);
-	server_ip_release(w->ip, SERVER_IP_PENDING_CONNECTS);
-	timeq_stop(&w->timer);
+	connwait_unlink(w);
 }
 
-static void nsp_pending_end(struct nsp_pending *w)
+static void nsp_pending_end(struct connwait *w)
 {
 	nsp_pending_unlink(w);
-	free(w);
+	connwait_free(w);
 }
 
 /* A wait for CONNECT <p> of <cl> to <ns>, holding its payload, not yet
  * waiting (nsp_pending_add()).  NULL, the CONNECT refused at once, past
  * max_pending_connects or past max_pending_connects_per_ip (one address
  * cannot take every wait); or the session failed, out of memory. */
-static struct nsp_pending *nsp_pending_new(struct nsp_client *cl, struct nsp_namespace *ns,
-					   const struct packet *p)
+static struct connwait *nsp_pending_new(struct nsp_client *cl, struct nsp_namespace *ns,
+					const struct packet *p)
 {
-	struct nsp_pending *w;
-	struct server_ip *ip;
-	bool refused;
+	struct connwait *w;
 
-	if (nsp.n_pending >= nsp.cfg->max_pending_connects) {
+	switch (connwait_new(cl, ns, engine_session_address(cl->s), p->json, p->json_len, &w)) {
+	case CONNWAIT_OK:
+		return w;
+	case CONNWAIT_BUSY:
 		nsp_connect_refuse(cl, ns, AUTH_BACKEND_BUSY, NULL, 0);
 		return NULL;
+	case CONNWAIT_NO_MEMORY:
+		break;
 	}
-	ip = server_ip_take(engine_session_address(cl->s), SERVER_IP_PENDING_CONNECTS,
-			    nsp.cfg->max_pending_connects_per_ip, &refused);
-	if (refused) {
-		metrics_inc(sio_connects_pending_rejected_per_ip_total);
-		nsp_connect_refuse(cl, ns, AUTH_BACKEND_BUSY, NULL, 0);
-		return NULL;
-	}
-	if (!(w = calloc(1, sizeof *w + p->json_len)) || id_generate(w->id) < 0) {
-		free(w);
-		server_ip_release(ip, SERVER_IP_PENDING_CONNECTS);
-		nsp_client_fail(cl, "out of memory");
-		return NULL;
-	}
-	w->ip = ip;
-	w->client = cl;
-	w->ns = ns;
-	w->json_len = p->json_len;
-	memcpy(w->json, p->json, p->json_len);
-	return w;
+	nsp_client_fail(cl, "out of memory");
+	return NULL;
 }
 
 /* <w> waits, for its namespace's auth_timeout at most. */
-static void nsp_pending_add(struct nsp_pending *w)
+static void nsp_pending_add(struct connwait *w)
 {
-	HASH_ADD(hh, nsp.pending, id, ID_LEN, w);
-	nsp.n_pending++;
-	metrics_gauge_add(connects_pending, 1);
-	w->client->n_pending++;
-	timeq_start(&w->ns->auth_timeout, &w->timer);
+	struct nsp_namespace *ns = w->ns;
+	struct nsp_client *cl = w->client;
+
+	connwait_add(w, &ns->auth_timeout);
+	cl->n_pending++;
 }
 
 /* Holds CONNECT <p> to auth backend namespace <ns> and asks the backends
@@ -532,14 +487,13 @@ static void nsp_pending_add(struct nsp_pending *w)
 static void nsp_pending_start(struct nsp_client *cl, struct nsp_namespace *ns,
 			      const struct packet *p, const struct engine_handshake *hs)
 {
-	struct nsp_pending *w = nsp_pending_new(cl, ns, p);
+	struct connwait *w = nsp_pending_new(cl, ns, p);
 
 	if (!w)
 		return;
 	w->ack_id = nsp.next_connect_ack++;
 	if (nsp.hooks->ask(ns->cfg, w->id, w->ack_id, p->data, hs) < 0) {
-		server_ip_release(w->ip, SERVER_IP_PENDING_CONNECTS);
-		free(w);
+		connwait_free(w);
 		nsp_connect_refuse(cl, ns, AUTH_BACKEND_UNAVAILABLE, NULL, 0);
 		return;
 	}
@@ -549,10 +503,12 @@ static void nsp_pending_start(struct nsp_client *cl, struct nsp_namespace *ns,
 /* <w>'s session closed for <reason> while the backends decide: the
  * connect record they have is followed by a disconnect record, so that
  * what a backend set up while deciding is undone. */
-static void nsp_pending_abandon(struct nsp_pending *w, const char *reason)
+static void nsp_pending_abandon(struct connwait *w, const char *reason)
 {
+	const struct nsp_namespace *ns = w->ns;
+
 	if (!w->is_jwks)
-		nsp.hooks->abandon(w->ns->cfg, w->id, reason);
+		nsp.hooks->abandon(ns->cfg, w->id, reason);
 	nsp_pending_end(w);
 }
 
@@ -560,7 +516,7 @@ static void nsp_pending_abandon(struct nsp_pending *w, const char *reason)
  * jwt_jwks_wait. */
 static void nsp_pending_fire(struct timeq_entry *e)
 {
-	struct nsp_pending *w = timeq_owner(e, struct nsp_pending, timer);
+	struct connwait *w = timeq_owner(e, struct connwait, timer);
 	struct nsp_client *cl = w->client;
 	struct nsp_namespace *ns = w->ns;
 	enum auth_backend_reason why = w->is_jwks ? AUTH_KEYS_TIMEOUT : AUTH_BACKEND_TIMEOUT;
@@ -579,7 +535,7 @@ static void nsp_connect_verify(struct nsp_client *cl, struct nsp_namespace *ns,
 {
 	const char *refusal;
 	json_t *claims;
-	struct nsp_pending *w;
+	struct connwait *w;
 
 	switch (auth_connect(ns->cfg, p->data, hs->bearer, nsp_now_ms() / 1000, may_wait, &claims,
 			     &refusal)) {
@@ -610,59 +566,79 @@ static void nsp_connect_verify(struct nsp_client *cl, struct nsp_namespace *ns,
 	nsp_socket_attach(cl, sock);
 }
 
+/* The CONNECT <w> holds, into <p>, its payload parsed again into p->data
+ * (the caller's to json_decref()).  It was parsed once already, so only
+ * memory can fail: returns 0, or -1 then. */
+static int nsp_pending_packet(const struct connwait *w, struct packet *p)
+{
+	const struct nsp_namespace *ns = w->ns;
+
+	*p = (struct packet){ .type = PACKET_CONNECT, .nsp = ns->cfg->name,
+			      .nsp_len = ns->cfg->name_len, .json = (const uint8_t *)w->json,
+			      .json_len = w->json_len };
+	return w->json_len && jsonmem_load(p->json, p->json_len, 0, &p->data) != JSONMEM_OK ? -1
+											     : 0;
+}
+
 /* The fetch <w> waited for ended: its CONNECT is verified against the set
  * the fetch left.  <w> leaves the accounting first and is freed last: its
  * payload is the packet's, and a refusal may close the session. */
-static void nsp_pending_verify(struct nsp_pending *w)
+static void nsp_pending_verify(struct connwait *w)
 {
 	struct nsp_client *cl = w->client;
 	struct nsp_namespace *ns = w->ns;
-	struct packet p = { .type = PACKET_CONNECT, .nsp = ns->cfg->name,
-			    .nsp_len = ns->cfg->name_len, .json = (const uint8_t *)w->json,
-			    .json_len = w->json_len };
+	struct packet p;
 	struct engine_handshake hs;
 
 	nsp_pending_unlink(w);
-	/* The payload was parsed once already: only memory can fail here. */
-	if (w->json_len && jsonmem_load(p.json, p.json_len, 0, &p.data) != JSONMEM_OK) {
+	if (nsp_pending_packet(w, &p) < 0) {
 		nsp_client_fail(cl, "out of memory");
 	} else {
 		engine_session_handshake(cl->s, &hs);
 		nsp_connect_verify(cl, ns, &p, &hs, false);
 	}
 	json_decref(p.data);
-	free(w);
+	connwait_free(w);
 }
 
 /* A jwt_jwks_url fetch ended: every CONNECT waiting for a set no longer
  * being fetched is verified.  Their ids are taken first: a verification
  * may close a session, and with it another wait of that client. */
+struct nsp_fetched {
+	char (*ids)[ID_LEN];
+	size_t n;
+};
+
+/* Takes the id of <w> if it waits for a set no longer being fetched. */
+static void nsp_fetched_visit(void *arg, struct connwait *w)
+{
+	struct nsp_fetched *f = arg;
+	const struct nsp_namespace *ns = w->ns;
+	const struct config_namespace *cfg = ns->cfg;
+
+	/* A reload may have made the namespace another kind meanwhile. */
+	if (w->is_jwks && cfg->auth == CONFIG_AUTH_JWT && cfg->jwt_key == CONFIG_JWT_KEY_URL &&
+	    !jwks_fetch_under_way(cfg))
+		memcpy(f->ids[f->n++], w->id, ID_LEN);
+}
+
 static void nsp_jwks_fetch_end(void)
 {
-	char (*ids)[ID_LEN];
-	struct nsp_pending *w, *tmp;
-	size_t n = 0;
+	struct nsp_fetched f = { NULL, 0 };
+	struct connwait *w;
 
-	if (!nsp.n_pending)
+	if (!connwait_count())
 		return;
-	if (!(ids = malloc(nsp.n_pending * sizeof *ids))) {
+	if (!(f.ids = malloc(connwait_count() * sizeof *f.ids))) {
 		log_warn("out of memory: CONNECTs waiting for signing keys wait for jwt_jwks_wait");
 		return;
 	}
-	HASH_ITER(hh, nsp.pending, w, tmp) {
-		const struct config_namespace *cfg = w->ns->cfg;
-		/* A reload may have made the namespace another kind meanwhile. */
-		if (w->is_jwks && cfg->auth == CONFIG_AUTH_JWT && cfg->jwt_key == CONFIG_JWT_KEY_URL &&
-		    !jwks_fetch_under_way(cfg))
-			memcpy(ids[n++], w->id, ID_LEN);
-	}
-	for (size_t i = 0; i < n; i++) {
-		w = NULL;
-		HASH_FIND(hh, nsp.pending, ids[i], ID_LEN, w);
-		if (w)
+	connwait_each(nsp_fetched_visit, &f);
+	for (size_t i = 0; i < f.n; i++) {
+		if ((w = connwait_find(f.ids[i])) != NULL)
 			nsp_pending_verify(w);
 	}
-	free(ids);
+	free(f.ids);
 }
 
 static void nsp_on_connect(struct nsp_client *cl, const struct packet *p)
@@ -680,7 +656,7 @@ static void nsp_on_connect(struct nsp_client *cl, const struct packet *p)
 	/* The reference server treats a second CONNECT as a violation; one
 	 * while the first waits for a backend too, or each would hold a
 	 * wait. */
-	if (nsp_find_socket(cl, p->nsp, p->nsp_len) || nsp_pending_find(cl, p->nsp, p->nsp_len)) {
+	if (nsp_find_socket(cl, p->nsp, p->nsp_len) || nsp_pending_find(cl, ns)) {
 		nsp_client_fail(cl, "CONNECT to a connected namespace");
 		return;
 	}
@@ -1197,14 +1173,14 @@ const char *nsp_backend_answer(const char *sid, int64_t ack_id, const struct nsp
  * of its records and of user_room), its rooms (within the socket's
  * limits, as a token's) and its data.  Returns NULL, or why the decision
  * cannot be applied (the client is refused with it). */
-static const char *nsp_pending_accept(struct nsp_pending *w, const json_t *d)
+static const char *nsp_pending_accept(struct connwait *w, const json_t *d)
 {
 	const json_t *user = json_object_get(d, "user");
 	const json_t *rooms = json_object_get(d, "rooms");
 	const json_t *data = json_object_get(d, "data");
-	struct packet p = { .type = PACKET_CONNECT, .nsp = w->ns->cfg->name,
-			    .nsp_len = w->ns->cfg->name_len, .json = (const uint8_t *)w->json,
-			    .json_len = w->json_len };
+	struct nsp_namespace *ns = w->ns;
+	struct nsp_client *cl = w->client;
+	struct packet p;
 	char *data_text = NULL;
 	json_t *claims = NULL;
 	size_t i;
@@ -1218,16 +1194,14 @@ static const char *nsp_pending_accept(struct nsp_pending *w, const json_t *d)
 		free(data_text);
 		return "data missing or too large";
 	}
-	/* The payload was parsed once already: only memory can fail here. */
-	if ((w->json_len && jsonmem_load(p.json, p.json_len, 0, &p.data) != JSONMEM_OK) ||
-	    (user && !(claims = json_pack("{s:O}", "sub", user)))) {
+	if (nsp_pending_packet(w, &p) < 0 || (user && !(claims = json_pack("{s:O}", "sub", user)))) {
 		free(data_text);
 		json_decref(p.data);
 		return "out of memory";
 	}
-	struct nsp_socket *sock = nsp_socket_new(w->client, w->ns, &p, claims, w->id);
+	struct nsp_socket *sock = nsp_socket_new(cl, ns, &p, claims, w->id);
 	if (sock && data_text && !sock->auth)
-		sock->auth = sockauth_new(w->ns->cfg, NULL, 0, NULL, NULL, nsp.cfg->max_room_name);
+		sock->auth = sockauth_new(ns->cfg, NULL, 0, NULL, NULL, nsp.cfg->max_room_name);
 	if (sock && data_text && sock->auth) {
 		sock->auth->backend_data = data_text;
 		data_text = NULL;
@@ -1238,7 +1212,7 @@ static const char *nsp_pending_accept(struct nsp_pending *w, const json_t *d)
 			if (json_is_string(v))
 				nsp_grant_join(sock, json_string_value(v), json_string_length(v));
 		}
-		nsp_socket_attach(w->client, sock);
+		nsp_socket_attach(cl, sock);
 	}
 	free(data_text);
 	json_decref(claims);
@@ -1265,7 +1239,7 @@ static const char *nsp_refusal_message(const json_t *d, size_t *len)
 }
 
 /* Applies decision <args> (its first element) to <w>, which ends. */
-static void nsp_pending_decide(struct nsp_pending *w, const json_t *args)
+static void nsp_pending_decide(struct connwait *w, const json_t *args)
 {
 	const json_t *d = json_array_get(args, 0);
 	const json_t *accept = json_object_get(d, "accept");
@@ -1292,17 +1266,15 @@ static void nsp_pending_decide(struct nsp_pending *w, const json_t *args)
 
 bool nsp_connect_waits(const char *sid)
 {
-	struct nsp_pending *w = NULL;
+	const struct connwait *w = connwait_find(sid);
 
-	HASH_FIND(hh, nsp.pending, sid, ID_LEN, w);
 	return w != NULL && !w->is_jwks;
 }
 
 const char *nsp_connect_answer(const char *sid, int64_t ack_id, const json_t *args)
 {
-	struct nsp_pending *w = NULL;
+	struct connwait *w = connwait_find(sid);
 
-	HASH_FIND(hh, nsp.pending, sid, ID_LEN, w);
 	if (!w || w->is_jwks)
 		return NULL;
 	if (w->ack_id != ack_id)
@@ -1753,7 +1725,7 @@ static void nsp_session_close(struct engine_session *s, void *app_ctx, const cha
 	while (cl->sockets)
 		nsp_socket_remove(cl, cl->sockets, reason);
 	/* A backend's late decision finds no wait and is counted dropped. */
-	for (struct nsp_pending *w; (w = nsp_pending_find(cl, NULL, 0));)
+	for (struct connwait *w; (w = nsp_pending_find(cl, NULL));)
 		nsp_pending_abandon(w, reason);
 	timeq_stop(&cl->connect_timer);
 	packet_reader_cleanup(&cl->reader);
@@ -1828,6 +1800,7 @@ int nsp_init(struct event_base *base, const struct config *cfg, const struct nsp
 	if (!nsp.namespaces)
 		return -1;
 	nsp.next_connect_ack = 1;
+	connwait_init(cfg);
 	metrics_collector_register(nsp_collect);
 	jwks_set_fetch_end(nsp_jwks_fetch_end);
 	for (size_t i = 0; i < cfg->n_namespaces; i++) {
