@@ -14,8 +14,8 @@
  * server's ack ids, from cluster.c's broadcasts with acks).  An event
  * forwarded with an ack id leaves the id awaiting a backend's reply
  * (nsp_backend_answer()), at most max_backend_acks per socket, each for
- * backend_ack_timeout (one timeq).  In a namespace that forwards, a
- * socket's connect (auth as sent, claims, address), the joins
+ * backend_ack_timeout (backendack.c keeps them).  In a namespace that
+ * forwards, a socket's connect (auth as sent, claims, address), the joins
  * and leaves that changed its rooms (by the client or its token) and its
  * disconnect with Socket.IO's reason are lifecycle records too.  The
  * relay to other instances, forwarded events and records go out through
@@ -57,6 +57,7 @@
 #include <uthash.h>
 
 #include "auth.h"
+#include "backendack.h"
 #include "connwait.h"
 #include "id.h"
 #include "jsonmem.h"
@@ -115,17 +116,8 @@ struct nsp_socket {
 	int64_t issued_ms;             /* when it connected (handshake.issued) */
 	struct room_member member;     /* in ns->rooms */
 	struct nsp_ack *acks;          /* answers it owes the server, owned */
-	struct nsp_backend_ack *backend_acks; /* ack ids it awaits from backends, oldest first, owned */
+	struct backendack *backend_acks; /* ack ids it awaits from backends, oldest first, owned */
 	struct nsp_socket *next;
-};
-
-/* An ack id a socket's client waits for a backend to answer.  All share
- * one timeout, so the socket's list, oldest first, is also expiry order. */
-struct nsp_backend_ack {
-	int64_t id;
-	struct nsp_socket *sock;       /* not owned */
-	struct timeq_entry timer;      /* on nsp.backend_ack_timeout */
-	struct nsp_backend_ack *next, **pprev;
 };
 
 /* An event sent with an ack id, shared by its targets until each answered,
@@ -152,7 +144,6 @@ static struct {
 	struct nsp_namespace *namespaces;
 	size_t n_namespaces;
 	struct timeq connect_timeout;  /* every client's connect_timer */
-	struct timeq backend_ack_timeout; /* every nsp_backend_ack's timer */
 	int64_t next_connect_ack;      /* the ack of the next connect record */
 } nsp;
 
@@ -240,14 +231,11 @@ static struct nsp_socket *nsp_find_socket(struct nsp_client *cl, const char *nam
 static void nsp_ack_settle(struct nsp_ack *a);
 static void nsp_socket_grant(struct nsp_socket *sock, const json_t *claims);
 
-static void nsp_backend_ack_end(struct nsp_backend_ack *a);
-
 static void nsp_socket_free(struct nsp_socket *sock)
 {
 	while (sock->acks)
 		nsp_ack_settle(sock->acks);
-	while (sock->backend_acks)
-		nsp_backend_ack_end(sock->backend_acks);
+	backendack_clear(&sock->backend_acks);
 	room_member_cleanup(sock->ns->rooms, &sock->member);
 	sockauth_free(sock->auth);
 	free(sock);
@@ -1088,49 +1076,6 @@ static void nsp_relay(struct nsp_socket *sock, const struct packet *p)
 
 /* --- forward -------------------------------------------------------------- */
 
-static void nsp_backend_ack_end(struct nsp_backend_ack *a)
-{
-	*a->pprev = a->next;
-	if (a->next)
-		a->next->pprev = a->pprev;
-	a->sock->n_backend_acks--;
-	timeq_stop(&a->timer);
-	free(a);
-}
-
-/* The backend did not answer within backend_ack_timeout; the client's own
- * timeout (if it set one) tells it, as with a Node server that never
- * calls back. */
-static void nsp_backend_ack_fire(struct timeq_entry *e)
-{
-	metrics_inc(backend_acks_expired_total);
-	nsp_backend_ack_end(timeq_owner(e, struct nsp_backend_ack, timer));
-}
-
-/* Records that <sock> awaits ack <id> from a backend: at max_backend_acks
- * the oldest is given up first, so a client that floods events with acks
- * costs at most that many records.  Returns 0, or -1 if memory ran out. */
-static int nsp_backend_ack_await(struct nsp_socket *sock, int64_t id)
-{
-	struct nsp_backend_ack *a, **tail = &sock->backend_acks;
-
-	if (sock->n_backend_acks >= nsp.cfg->max_backend_acks) {
-		metrics_inc(backend_acks_overflow_total);
-		nsp_backend_ack_end(sock->backend_acks);
-	}
-	if (!(a = calloc(1, sizeof *a)))
-		return -1;
-	while (*tail)
-		tail = &(*tail)->next;
-	a->id = id;
-	a->sock = sock;
-	a->pprev = tail;
-	*tail = a;
-	sock->n_backend_acks++;
-	timeq_start(&nsp.backend_ack_timeout, &a->timer);
-	return 0;
-}
-
 struct nsp_find_one {
 	struct nsp_socket *sock;
 };
@@ -1150,21 +1095,16 @@ const char *nsp_backend_answer(const char *sid, int64_t ack_id, const struct nsp
 		room_broadcast(nsp.namespaces[i].rooms, &id, 1, NULL, 0, NULL, nsp_find_one_visit, &f);
 	if (!f.sock)
 		return "no such socket";
-	for (struct nsp_backend_ack *a = f.sock->backend_acks; a; a = a->next) {
-		if (a->id == ack_id) {
-			const struct config_namespace *ns = f.sock->ns->cfg;
-			nsp_backend_ack_end(a);
-			nsp_send_attached(f.sock->client,
-					  args->n_attachments ? PACKET_BINARY_ACK : PACKET_ACK,
-					  args->n_attachments, ns->name, ns->name_len, ack_id, args->json,
-					  args->json_len);
-			for (unsigned i = 0; i < args->n_attachments; i++)
-				(void)engine_send(f.sock->client->s, true, args->attachments[i],
-						  args->attachment_lens[i]);
-			return NULL;
-		}
-	}
-	return "ack id not awaited (forged, late or answered)";
+	if (!backendack_take(&f.sock->backend_acks, ack_id, false))
+		return "ack id not awaited (forged, late or answered)";
+	const struct config_namespace *ns = f.sock->ns->cfg;
+	nsp_send_attached(f.sock->client, args->n_attachments ? PACKET_BINARY_ACK : PACKET_ACK,
+			  args->n_attachments, ns->name, ns->name_len, ack_id, args->json,
+			  args->json_len);
+	for (unsigned i = 0; i < args->n_attachments; i++)
+		(void)engine_send(f.sock->client->s, true, args->attachments[i],
+				  args->attachment_lens[i]);
+	return NULL;
 }
 
 /* --- auth backend decisions ------------------------------------------------ */
@@ -1289,16 +1229,8 @@ const char *nsp_connect_answer(const char *sid, int64_t ack_id, const json_t *ar
 static void nsp_backend_unavailable(struct nsp_socket *sock, int64_t id)
 {
 	static const char answer[] = "[{\"error\":\"unavailable\"}]";
-	struct nsp_backend_ack *last = NULL;
 
-	/* The one just awaited is the last with that id (a client may
-	 * reuse ids). */
-	for (struct nsp_backend_ack *a = sock->backend_acks; a; a = a->next) {
-		if (a->id == id)
-			last = a;
-	}
-	if (last)
-		nsp_backend_ack_end(last);
+	(void)backendack_take(&sock->backend_acks, id, true); /* the one just awaited */
 	metrics_inc(backend_acks_unavailable_total);
 	nsp_send(sock->client, PACKET_ACK, sock->ns->cfg->name, sock->ns->cfg->name_len, id,
 		 answer, sizeof answer - 1);
@@ -1310,7 +1242,8 @@ static void nsp_forward(struct nsp_socket *sock, const struct packet *p, bool re
 {
 	int64_t ack_id = PACKET_NO_ACK;
 
-	if (p->ack_id != PACKET_NO_ACK && !relayed && nsp_backend_ack_await(sock, p->ack_id) == 0)
+	if (p->ack_id != PACKET_NO_ACK && !relayed &&
+	    backendack_await(&sock->backend_acks, &sock->n_backend_acks, p->ack_id) == 0)
 		ack_id = p->ack_id;
 	if (nsp.hooks->forward(sock, p, ack_id) < 0 && ack_id != PACKET_NO_ACK)
 		nsp_backend_unavailable(sock, ack_id);
@@ -1793,8 +1726,7 @@ int nsp_init(struct event_base *base, const struct config *cfg, const struct nsp
 	nsp.hooks = hooks;
 	nsp.cfg = cfg;
 	timeq_init(&nsp.connect_timeout, base, cfg->connect_timeout_ms, nsp_connect_timeout_fire);
-	timeq_init(&nsp.backend_ack_timeout, base, cfg->backend_ack_timeout_ms,
-		   nsp_backend_ack_fire);
+	backendack_init(base, cfg);
 	/* Room for every namespace a reload may add: their slots never move. */
 	nsp.namespaces = calloc(CONFIG_MAX_NAMESPACES, sizeof *nsp.namespaces);
 	if (!nsp.namespaces)
@@ -1817,7 +1749,7 @@ int nsp_reload(void)
 	const struct config *cfg = nsp.cfg;
 
 	timeq_set_duration(&nsp.connect_timeout, cfg->connect_timeout_ms);
-	timeq_set_duration(&nsp.backend_ack_timeout, cfg->backend_ack_timeout_ms);
+	backendack_reload();
 	for (size_t i = 0; i < nsp.n_namespaces; i++)
 		timeq_set_duration(&nsp.namespaces[i].auth_timeout,
 				   nsp_auth_timeout_ms(&cfg->namespaces[i]));
@@ -1840,5 +1772,5 @@ void nsp_cleanup(void)
 	nsp.namespaces = NULL;
 	nsp.n_namespaces = 0;
 	timeq_cleanup(&nsp.connect_timeout);
-	timeq_cleanup(&nsp.backend_ack_timeout);
+	backendack_cleanup();
 }
