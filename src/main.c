@@ -18,6 +18,7 @@
 #include "jwks.h"
 #include "log.h"
 #include "nsp.h"
+#include "nspbackend.h"
 #include "route.h"
 #include "redis.h"
 #include "version.h"
@@ -33,10 +34,23 @@ static void main_usage(FILE *out)
 		"  -h, --help         print this help and exit\n");
 }
 
+/* How Socket.IO reaches the modules above it, which call down into it:
+ * the cluster relays, the backend stream takes records. */
+static const struct nsp_hooks main_nsp_hooks = {
+	.relay = cluster_publish_event,
+	.wants_event = backend_wants_event,
+	.forward = nspbackend_forward,
+	.connected = nspbackend_connected,
+	.room = nspbackend_room,
+	.gone = nspbackend_gone,
+	.ask = nspbackend_ask,
+	.abandon = nspbackend_abandon,
+};
+
 /* Socket.IO first: the cluster delivers to its namespaces. */
 static int main_app_init(struct event_base *base, const struct config *cfg)
 {
-	return nsp_init(base, cfg) < 0 || cluster_init(base, cfg) < 0 ||
+	return nsp_init(base, cfg, &main_nsp_hooks) < 0 || cluster_init(base, cfg) < 0 ||
 	       route_init(base, cfg) < 0 || backend_init(base, cfg) < 0 ||
 	       jwks_init(base, cfg) < 0 ? -1 : 0;
 }

@@ -10,26 +10,30 @@
  * namespaces, max_namespaces_per_session), DISCONNECT, EVENT (join/leave
  * events under client_join and max_rooms_per_socket; other events relayed
  * when the namespace says relay, and written to the backend stream as its
- * forward policy says (backend.c), else counted and dropped), ACK (to the
+ * forward policy says, else counted and dropped), ACK (to the
  * server's ack ids, from cluster.c's broadcasts with acks).  An event
  * forwarded with an ack id leaves the id awaiting a backend's reply
  * (nsp_backend_answer()), at most max_backend_acks per socket, each for
- * backend_ack_timeout (one timeq).  In a namespace that forwards, a
- * socket's connect (auth as sent, claims, address), the joins
+ * backend_ack_timeout (backendack.c keeps them).  In a namespace that
+ * forwards, a socket's connect (auth as sent, claims, address), the joins
  * and leaves that changed its rooms (by the client or its token) and its
- * disconnect with Socket.IO's reason are lifecycle records too.  Anything
+ * disconnect with Socket.IO's reason are lifecycle records too.  The
+ * relay to other instances, forwarded events and records go out through
+ * the hooks nsp_init() was given (nsp.h), never to cluster.c or
+ * backend.c by name: those call down into this module.  Anything
  * the reference server refuses closes the whole engine session as it does
  * ("forced close"), counted and logged once at debug level; nobody else
  * notices.
  * A CONNECT to an `auth backend` namespace is held: no socket exists yet,
  * a connect record with ack and reply asks the backends, and the reply
  * (nsp_connect_answer()) accepts it, with a user, rooms and data, or
- * refuses it with a message.  Each wait holds its CONNECT payload (at
- * most max_auth_size) and a timer on its namespace's auth_backend_timeout;
- * at most max_pending_connects wait in the whole process (and
- * max_pending_connects_per_ip for one client address), one per
- * namespace of a session (a second CONNECT while one waits is a protocol
- * error, as a packet for a namespace not connected is).
+ * refuses it with a message.  Each wait (connwait.c holds them, at most
+ * max_pending_connects in the whole process and
+ * max_pending_connects_per_ip for one client address) keeps its CONNECT
+ * payload (at most max_auth_size) and a timer on its namespace's
+ * auth_backend_timeout; one per namespace of a session (a second CONNECT
+ * while one waits is a protocol error, as a packet for a namespace not
+ * connected is).
  * A CONNECT to an `auth jwt` namespace whose jwt_jwks_url set lacks the
  * token's kid (or has no set yet) waits the same way, in the same
  * accounting, while a fetch of the set is under way (jwks.c calls
@@ -53,8 +57,8 @@
 #include <uthash.h>
 
 #include "auth.h"
-#include "backend.h"
-#include "cluster.h"
+#include "backendack.h"
+#include "connwait.h"
 #include "id.h"
 #include "jsonmem.h"
 #include "jwks.h"
@@ -82,7 +86,7 @@ struct nsp_namespace {
 	struct room_index *rooms;
 	int64_t next_ack_id;           /* server-to-client ack ids, shared by its sockets */
 	struct server_delay *flush_delay; /* held broadcasts, NULL when flush_delay is 0 */
-	struct timeq auth_timeout;     /* every nsp_pending's timer: auth_backend_timeout or jwt_jwks_wait */
+	struct timeq auth_timeout;     /* every held CONNECT's timer: auth_backend_timeout or jwt_jwks_wait */
 	size_t n_sockets;              /* connected to it */
 };
 
@@ -94,7 +98,7 @@ struct nsp_client {
 	struct packet_reader reader;
 	struct nsp_socket *sockets;    /* connected namespaces, owned */
 	unsigned n_sockets;
-	unsigned n_pending;            /* its CONNECTs waiting (backend or fetch), in nsp.pending */
+	unsigned n_pending;            /* its CONNECTs held (backend or fetch), in connwait.c */
 	struct timeq_entry connect_timer; /* connect_timeout, until the first CONNECT */
 	uint16_t n_refused;            /* CONNECTs refused for the client's reasons */
 	bool failed;                   /* closing after bad input: ignore the rest */
@@ -112,34 +116,8 @@ struct nsp_socket {
 	int64_t issued_ms;             /* when it connected (handshake.issued) */
 	struct room_member member;     /* in ns->rooms */
 	struct nsp_ack *acks;          /* answers it owes the server, owned */
-	struct nsp_backend_ack *backend_acks; /* ack ids it awaits from backends, oldest first, owned */
+	struct backendack *backend_acks; /* ack ids it awaits from backends, oldest first, owned */
 	struct nsp_socket *next;
-};
-
-/* A CONNECT to an auth backend namespace waiting for a backend's decision
- * (its id is the socket's if accepted, and names it in the record and the
- * reply), or one to an auth jwt namespace waiting for a jwt_jwks_url fetch
- * (is_jwks). */
-struct nsp_pending {
-	char id[ID_LEN + 1];
-	UT_hash_handle hh;             /* nsp.pending, keyed by id */
-	struct nsp_client *client;     /* not owned */
-	struct nsp_namespace *ns;      /* not owned */
-	int64_t ack_id;                /* the record's ack: the reply must name it */
-	struct timeq_entry timer;      /* on ns->auth_timeout */
-	struct server_ip *ip;          /* its address's count (max_pending_connects_per_ip), NULL if none */
-	bool is_jwks;                  /* waits for a fetch, not a backend: no record, no reply */
-	size_t json_len;
-	char json[];                   /* the CONNECT payload's text, as sent */
-};
-
-/* An ack id a socket's client waits for a backend to answer.  All share
- * one timeout, so the socket's list, oldest first, is also expiry order. */
-struct nsp_backend_ack {
-	int64_t id;
-	struct nsp_socket *sock;       /* not owned */
-	struct timeq_entry timer;      /* on nsp.backend_ack_timeout */
-	struct nsp_backend_ack *next, **pprev;
 };
 
 /* An event sent with an ack id, shared by its targets until each answered,
@@ -162,12 +140,10 @@ struct nsp_ack {
 static struct {
 	struct event_base *base;
 	const struct config *cfg;
+	const struct nsp_hooks *hooks;
 	struct nsp_namespace *namespaces;
 	size_t n_namespaces;
 	struct timeq connect_timeout;  /* every client's connect_timer */
-	struct timeq backend_ack_timeout; /* every nsp_backend_ack's timer */
-	struct nsp_pending *pending;   /* uthash of every client's pending CONNECTs */
-	size_t n_pending;              /* <= max_pending_connects */
 	int64_t next_connect_ack;      /* the ack of the next connect record */
 } nsp;
 
@@ -255,26 +231,21 @@ static struct nsp_socket *nsp_find_socket(struct nsp_client *cl, const char *nam
 static void nsp_ack_settle(struct nsp_ack *a);
 static void nsp_socket_grant(struct nsp_socket *sock, const json_t *claims);
 
-static void nsp_backend_ack_end(struct nsp_backend_ack *a);
-
 static void nsp_socket_free(struct nsp_socket *sock)
 {
 	while (sock->acks)
 		nsp_ack_settle(sock->acks);
-	while (sock->backend_acks)
-		nsp_backend_ack_end(sock->backend_acks);
+	backendack_clear(&sock->backend_acks);
 	room_member_cleanup(sock->ns->rooms, &sock->member);
 	sockauth_free(sock->auth);
 	free(sock);
 }
 
-static void nsp_lifecycle_disconnect(struct nsp_socket *sock, const char *reason);
-
 /* Removes <sock>, which leaves for Socket.IO's <reason> (its backend
  * record says so). */
 static void nsp_socket_remove(struct nsp_client *cl, struct nsp_socket *sock, const char *reason)
 {
-	nsp_lifecycle_disconnect(sock, reason);
+	nsp.hooks->gone(sock, reason);
 	for (struct nsp_socket **pp = &cl->sockets; *pp; pp = &(*pp)->next) {
 		if (*pp == sock) {
 			*pp = sock->next;
@@ -287,49 +258,12 @@ static void nsp_socket_remove(struct nsp_client *cl, struct nsp_socket *sock, co
 	metrics_gauge_add(sockets_current, -1);
 }
 
-/* --- lifecycle records ------------------------------------------------------ */
+/* --- handshake headers ------------------------------------------------------ */
 
-/* What a backend record says about <sock>. */
-static void nsp_backend_socket(const struct nsp_socket *sock, struct backend_socket *bs)
-{
-	size_t user_len = 0;
-	/* A namespace without auth jwt or backend keeps no sub: "" then,
-	 * whatever a room pattern named {sub}. */
-	const char *user = sock->auth && sock->ns->cfg->auth != CONFIG_AUTH_NONE
-				   ? sockauth_find(sock->auth, "sub", 3, &user_len)
-				   : NULL;
-
-	*bs = (struct backend_socket){ sock->ns->cfg->name, sock->ns->cfg->name_len, sock->id,
-				       user ? user : "", user ? user_len : 0, PACKET_NO_ACK };
-}
-
-/* <sock> joined or left <name> on the client's request or by its token. */
-static void nsp_lifecycle_room(const struct nsp_socket *sock, bool is_join, const char *name,
-			       size_t len)
-{
-	struct backend_socket bs;
-
-	if (!backend_wants_lifecycle(sock->ns->cfg))
-		return;
-	nsp_backend_socket(sock, &bs);
-	backend_forward_room(&bs, is_join, name, len);
-}
-
-static void nsp_lifecycle_disconnect(struct nsp_socket *sock, const char *reason)
-{
-	struct backend_socket bs;
-
-	if (!backend_wants_lifecycle(sock->ns->cfg))
-		return;
-	nsp_backend_socket(sock, &bs);
-	backend_forward_disconnect(&bs, reason);
-}
-
-/* The handshake headers <hs> kept (backend_headers) as a JSON object,
- * new, or NULL if memory ran out.  A header sent twice is one field, its
- * values joined as Node joins them ("; " for cookie, ", " otherwise); a
- * value that is not UTF-8 is left out (JSON cannot say it). */
-static json_t *nsp_headers_object(const struct engine_handshake *hs)
+/* A header sent twice is one field, its values joined as Node joins them
+ * ("; " for cookie, ", " otherwise); a value that is not UTF-8 is left out
+ * (JSON cannot say it). */
+json_t *nsp_headers_new(const struct engine_handshake *hs)
 {
 	json_t *o = json_object();
 
@@ -344,63 +278,6 @@ static json_t *nsp_headers_object(const struct engine_handshake *hs)
 		name = value + strlen(value) + 1;
 	}
 	return o;
-}
-
-/* The same as JSON text, heap, or NULL if memory ran out. */
-static char *nsp_headers_json(const struct engine_handshake *hs)
-{
-	json_t *o = nsp_headers_object(hs);
-	char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
-
-	json_decref(o);
-	return text;
-}
-
-/* Writes the connect record of socket <bs>: its CONNECT payload <auth> (an
- * object or NULL) as the client sent it, or without its token when
- * <redact> (jwt_redact_token: a token verified here need not travel on),
- * the verified <claims> (NULL without), the address and the kept headers
- * of the handshake <hs>.  Every cluster member reads the same payload,
- * token included, through fetchSockets(): hiding it by default would
- * protect nothing and leave a backend with its own tokens blind.
- * Returns 0, or -1 if it was dropped (counted). */
-static int nsp_connect_record(const struct backend_socket *bs, const json_t *auth,
-			      const json_t *claims, const struct engine_handshake *hs, bool redact)
-{
-	/* A shallow copy: only the top-level token goes. */
-	json_t *safe = json_is_object(auth) ? json_copy((json_t *)auth) : json_object();
-	char *auth_text = NULL, *claims_text = NULL, *headers = nsp_headers_json(hs);
-
-	if (safe && redact)
-		json_object_del(safe, "token");
-	if (safe)
-		auth_text = json_dumps(safe, JSON_COMPACT);
-	if (claims)
-		claims_text = json_dumps(claims, JSON_COMPACT);
-	struct backend_connect c = {
-		auth_text, auth_text ? strlen(auth_text) : 0,
-		claims ? claims_text : "", claims_text ? strlen(claims_text) : 0,
-		hs->address, headers, headers ? strlen(headers) : 0,
-	};
-	int rc = backend_forward_connect(bs, &c);
-	free(headers);
-	free(claims_text);
-	free(auth_text);
-	json_decref(safe);
-	return rc;
-}
-
-/* The connect record of <sock>, as nsp_connect_record() says. */
-static void nsp_lifecycle_connect(const struct nsp_socket *sock, const json_t *auth,
-				  const json_t *claims, const struct engine_handshake *hs)
-{
-	struct backend_socket bs;
-
-	if (!backend_wants_lifecycle(sock->ns->cfg))
-		return;
-	nsp_backend_socket(sock, &bs);
-	/* Nobody waits for it: a drop is counted there. */
-	(void)nsp_connect_record(&bs, auth, claims, hs, sock->ns->cfg->jwt_redact_token);
 }
 
 /* --- CONNECT auth ---------------------------------------------------------- */
@@ -534,89 +411,61 @@ static void nsp_socket_attach(struct nsp_client *cl, struct nsp_socket *sock)
 	nsp_send(cl, PACKET_CONNECT, ns->name, ns->name_len, PACKET_NO_ACK, json, (size_t)n);
 }
 
-/* <cl>'s wait for namespace <name> (NULL: none, or any with <name> NULL).
- * The client keeps only a count, not a list: waits are rare next to
- * clients, and the walk of nsp.pending (at most max_pending_connects) is
- * done only for a client that has one. */
-static struct nsp_pending *nsp_pending_find(const struct nsp_client *cl, const char *name,
-					    size_t len)
+/* <cl>'s held CONNECT to <ns> (any if NULL), or NULL.  The client keeps
+ * only a count, not a list: waits are rare next to clients, and the walk
+ * of the table (at most max_pending_connects) is done only for a client
+ * that has one. */
+static struct connwait *nsp_pending_find(const struct nsp_client *cl,
+					 const struct nsp_namespace *ns)
 {
-	struct nsp_pending *w, *tmp;
-
-	if (!cl->n_pending)
-		return NULL;
-	HASH_ITER(hh, nsp.pending, w, tmp) {
-		const struct config_namespace *ns = w->ns->cfg;
-		if (w->client == cl &&
-		    (!name || (ns->name_len == len && memcmp(ns->name, name, len) == 0)))
-			return w;
-	}
-	return NULL;
+	return cl->n_pending ? connwait_find_client(cl, ns) : NULL;
 }
 
-/* <w> no longer waits nor counts; the caller frees it. */
-static void nsp_pending_unlink(struct nsp_pending *w)
+/* <w> no longer waits nor counts; the caller frees it (connwait_free()). */
+static void nsp_pending_unlink(struct connwait *w)
 {
 	struct nsp_client *cl = w->client;
 
 	cl->n_pending--;
-	HASH_DEL(nsp.pending, w);
-	nsp.n_pending--;
-	metrics_gauge_add(connects_pending, -1);
-	server_ip_release(w->ip, SERVER_IP_PENDING_CONNECTS);
-	timeq_stop(&w->timer);
+	connwait_unlink(w);
 }
 
-static void nsp_pending_end(struct nsp_pending *w)
+static void nsp_pending_end(struct connwait *w)
 {
 	nsp_pending_unlink(w);
-	free(w);
+	connwait_free(w);
 }
 
 /* A wait for CONNECT <p> of <cl> to <ns>, holding its payload, not yet
  * waiting (nsp_pending_add()).  NULL, the CONNECT refused at once, past
  * max_pending_connects or past max_pending_connects_per_ip (one address
  * cannot take every wait); or the session failed, out of memory. */
-static struct nsp_pending *nsp_pending_new(struct nsp_client *cl, struct nsp_namespace *ns,
-					   const struct packet *p)
+static struct connwait *nsp_pending_new(struct nsp_client *cl, struct nsp_namespace *ns,
+					const struct packet *p)
 {
-	struct nsp_pending *w;
-	struct server_ip *ip;
-	bool refused;
+	struct connwait *w;
 
-	if (nsp.n_pending >= nsp.cfg->max_pending_connects) {
+	switch (connwait_new(cl, ns, engine_session_address(cl->s), p->json, p->json_len, &w)) {
+	case CONNWAIT_OK:
+		return w;
+	case CONNWAIT_BUSY:
 		nsp_connect_refuse(cl, ns, AUTH_BACKEND_BUSY, NULL, 0);
 		return NULL;
+	case CONNWAIT_NO_MEMORY:
+		break;
 	}
-	ip = server_ip_take(engine_session_address(cl->s), SERVER_IP_PENDING_CONNECTS,
-			    nsp.cfg->max_pending_connects_per_ip, &refused);
-	if (refused) {
-		metrics_inc(sio_connects_pending_rejected_per_ip_total);
-		nsp_connect_refuse(cl, ns, AUTH_BACKEND_BUSY, NULL, 0);
-		return NULL;
-	}
-	if (!(w = calloc(1, sizeof *w + p->json_len)) || id_generate(w->id) < 0) {
-		free(w);
-		server_ip_release(ip, SERVER_IP_PENDING_CONNECTS);
-		nsp_client_fail(cl, "out of memory");
-		return NULL;
-	}
-	w->ip = ip;
-	w->client = cl;
-	w->ns = ns;
-	w->json_len = p->json_len;
-	memcpy(w->json, p->json, p->json_len);
-	return w;
+	nsp_client_fail(cl, "out of memory");
+	return NULL;
 }
 
 /* <w> waits, for its namespace's auth_timeout at most. */
-static void nsp_pending_add(struct nsp_pending *w)
+static void nsp_pending_add(struct connwait *w)
 {
-	HASH_ADD(hh, nsp.pending, id, ID_LEN, w);
-	nsp.n_pending++;
-	metrics_gauge_add(connects_pending, 1);
-	w->client->n_pending++;
-	timeq_start(&w->ns->auth_timeout, &w->timer);
+	struct nsp_namespace *ns = w->ns;
+	struct nsp_client *cl = w->client;
+
+	connwait_add(w, &ns->auth_timeout);
+	cl->n_pending++;
 }
 
 /* Holds CONNECT <p> to auth backend namespace <ns> and asks the backends
@@ -626,15 +475,13 @@ static void nsp_pending_add(struct nsp_pending *w)
 static void nsp_pending_start(struct nsp_client *cl, struct nsp_namespace *ns,
 			      const struct packet *p, const struct engine_handshake *hs)
 {
-	struct nsp_pending *w = nsp_pending_new(cl, ns, p);
+	struct connwait *w = nsp_pending_new(cl, ns, p);
 
 	if (!w)
 		return;
 	w->ack_id = nsp.next_connect_ack++;
-	struct backend_socket bs = { ns->cfg->name, ns->cfg->name_len, w->id, "", 0, w->ack_id };
-	if (nsp_connect_record(&bs, p->data, NULL, hs, false) < 0) {
-		server_ip_release(w->ip, SERVER_IP_PENDING_CONNECTS);
-		free(w);
+	if (nsp.hooks->ask(ns->cfg, w->id, w->ack_id, p->data, hs) < 0) {
+		connwait_free(w);
 		nsp_connect_refuse(cl, ns, AUTH_BACKEND_UNAVAILABLE, NULL, 0);
 		return;
 	}
@@ -644,13 +491,12 @@ static void nsp_pending_start(struct nsp_client *cl, struct nsp_namespace *ns,
 /* <w>'s session closed for <reason> while the backends decide: the
  * connect record they have is followed by a disconnect record, so that
  * what a backend set up while deciding is undone. */
-static void nsp_pending_abandon(struct nsp_pending *w, const char *reason)
+static void nsp_pending_abandon(struct connwait *w, const char *reason)
 {
-	const struct config_namespace *ns = w->ns->cfg;
-	struct backend_socket bs = { ns->name, ns->name_len, w->id, "", 0, PACKET_NO_ACK };
+	const struct nsp_namespace *ns = w->ns;
 
-	if (!w->is_jwks && backend_wants_lifecycle(ns))
-		backend_forward_disconnect(&bs, reason);
+	if (!w->is_jwks)
+		nsp.hooks->abandon(ns->cfg, w->id, reason);
 	nsp_pending_end(w);
 }
 
@@ -658,7 +504,7 @@ static void nsp_pending_abandon(struct nsp_pending *w, const char *reason)
  * jwt_jwks_wait. */
 static void nsp_pending_fire(struct timeq_entry *e)
 {
-	struct nsp_pending *w = timeq_owner(e, struct nsp_pending, timer);
+	struct connwait *w = timeq_owner(e, struct connwait, timer);
 	struct nsp_client *cl = w->client;
 	struct nsp_namespace *ns = w->ns;
 	enum auth_backend_reason why = w->is_jwks ? AUTH_KEYS_TIMEOUT : AUTH_BACKEND_TIMEOUT;
@@ -677,7 +523,7 @@ static void nsp_connect_verify(struct nsp_client *cl, struct nsp_namespace *ns,
 {
 	const char *refusal;
 	json_t *claims;
-	struct nsp_pending *w;
+	struct connwait *w;
 
 	switch (auth_connect(ns->cfg, p->data, hs->bearer, nsp_now_ms() / 1000, may_wait, &claims,
 			     &refusal)) {
@@ -697,7 +543,7 @@ static void nsp_connect_verify(struct nsp_client *cl, struct nsp_namespace *ns,
 	}
 	struct nsp_socket *sock = nsp_socket_new(cl, ns, p, claims, NULL);
 	if (sock) {
-		nsp_lifecycle_connect(sock, p->data, claims, hs);
+		nsp.hooks->connected(sock, p->data, claims, hs);
 		nsp_socket_grant(sock, claims);
 	}
 	json_decref(claims);
@@ -708,59 +554,79 @@ static void nsp_connect_verify(struct nsp_client *cl, struct nsp_namespace *ns,
 	nsp_socket_attach(cl, sock);
 }
 
+/* The CONNECT <w> holds, into <p>, its payload parsed again into p->data
+ * (the caller's to json_decref()).  It was parsed once already, so only
+ * memory can fail: returns 0, or -1 then. */
+static int nsp_pending_packet(const struct connwait *w, struct packet *p)
+{
+	const struct nsp_namespace *ns = w->ns;
+
+	*p = (struct packet){ .type = PACKET_CONNECT, .nsp = ns->cfg->name,
+			      .nsp_len = ns->cfg->name_len, .json = (const uint8_t *)w->json,
+			      .json_len = w->json_len };
+	return w->json_len && jsonmem_load(p->json, p->json_len, 0, &p->data) != JSONMEM_OK ? -1
+											     : 0;
+}
+
 /* The fetch <w> waited for ended: its CONNECT is verified against the set
  * the fetch left.  <w> leaves the accounting first and is freed last: its
  * payload is the packet's, and a refusal may close the session. */
-static void nsp_pending_verify(struct nsp_pending *w)
+static void nsp_pending_verify(struct connwait *w)
 {
 	struct nsp_client *cl = w->client;
 	struct nsp_namespace *ns = w->ns;
-	struct packet p = { .type = PACKET_CONNECT, .nsp = ns->cfg->name,
-			    .nsp_len = ns->cfg->name_len, .json = (const uint8_t *)w->json,
-			    .json_len = w->json_len };
+	struct packet p;
 	struct engine_handshake hs;
 
 	nsp_pending_unlink(w);
-	/* The payload was parsed once already: only memory can fail here. */
-	if (w->json_len && jsonmem_load(p.json, p.json_len, 0, &p.data) != JSONMEM_OK) {
+	if (nsp_pending_packet(w, &p) < 0) {
 		nsp_client_fail(cl, "out of memory");
 	} else {
 		engine_session_handshake(cl->s, &hs);
 		nsp_connect_verify(cl, ns, &p, &hs, false);
 	}
 	json_decref(p.data);
-	free(w);
+	connwait_free(w);
 }
 
 /* A jwt_jwks_url fetch ended: every CONNECT waiting for a set no longer
  * being fetched is verified.  Their ids are taken first: a verification
  * may close a session, and with it another wait of that client. */
+struct nsp_fetched {
+	char (*ids)[ID_LEN];
+	size_t n;
+};
+
+/* Takes the id of <w> if it waits for a set no longer being fetched. */
+static void nsp_fetched_visit(void *arg, struct connwait *w)
+{
+	struct nsp_fetched *f = arg;
+	const struct nsp_namespace *ns = w->ns;
+	const struct config_namespace *cfg = ns->cfg;
+
+	/* A reload may have made the namespace another kind meanwhile. */
+	if (w->is_jwks && cfg->auth == CONFIG_AUTH_JWT && cfg->jwt_key == CONFIG_JWT_KEY_URL &&
+	    !jwks_fetch_under_way(cfg))
+		memcpy(f->ids[f->n++], w->id, ID_LEN);
+}
+
 static void nsp_jwks_fetch_end(void)
 {
-	char (*ids)[ID_LEN];
-	struct nsp_pending *w, *tmp;
-	size_t n = 0;
+	struct nsp_fetched f = { NULL, 0 };
+	struct connwait *w;
 
-	if (!nsp.n_pending)
+	if (!connwait_count())
 		return;
-	if (!(ids = malloc(nsp.n_pending * sizeof *ids))) {
+	if (!(f.ids = malloc(connwait_count() * sizeof *f.ids))) {
 		log_warn("out of memory: CONNECTs waiting for signing keys wait for jwt_jwks_wait");
 		return;
 	}
-	HASH_ITER(hh, nsp.pending, w, tmp) {
-		const struct config_namespace *cfg = w->ns->cfg;
-		/* A reload may have made the namespace another kind meanwhile. */
-		if (w->is_jwks && cfg->auth == CONFIG_AUTH_JWT && cfg->jwt_key == CONFIG_JWT_KEY_URL &&
-		    !jwks_fetch_under_way(cfg))
-			memcpy(ids[n++], w->id, ID_LEN);
-	}
-	for (size_t i = 0; i < n; i++) {
-		w = NULL;
-		HASH_FIND(hh, nsp.pending, ids[i], ID_LEN, w);
-		if (w)
+	connwait_each(nsp_fetched_visit, &f);
+	for (size_t i = 0; i < f.n; i++) {
+		if ((w = connwait_find(f.ids[i])) != NULL)
 			nsp_pending_verify(w);
 	}
-	free(ids);
+	free(f.ids);
 }
 
 static void nsp_on_connect(struct nsp_client *cl, const struct packet *p)
@@ -778,7 +644,7 @@ static void nsp_on_connect(struct nsp_client *cl, const struct packet *p)
 	/* The reference server treats a second CONNECT as a violation; one
 	 * while the first waits for a backend too, or each would hold a
 	 * wait. */
-	if (nsp_find_socket(cl, p->nsp, p->nsp_len) || nsp_pending_find(cl, p->nsp, p->nsp_len)) {
+	if (nsp_find_socket(cl, p->nsp, p->nsp_len) || nsp_pending_find(cl, ns)) {
 		nsp_client_fail(cl, "CONNECT to a connected namespace");
 		return;
 	}
@@ -829,7 +695,7 @@ static void nsp_grant_join(struct nsp_socket *sock, const char *name, size_t len
 	}
 	metrics_inc(sio_joins_total);
 	if (joined == 0)
-		nsp_lifecycle_room(sock, true, name, len);
+		nsp.hooks->room(sock, true, name, len);
 }
 
 /* The session of a socket whose token expired is closed as a transport
@@ -905,7 +771,7 @@ static const char *nsp_join(struct nsp_socket *sock, const struct packet *p)
 	if (room_join(sock->ns->rooms, &sock->member, name, len) < 0)
 		return "out of memory";
 	metrics_inc(sio_joins_total);
-	nsp_lifecycle_room(sock, true, name, len);
+	nsp.hooks->room(sock, true, name, len);
 	return NULL;
 }
 
@@ -921,7 +787,7 @@ static const char *nsp_leave(struct nsp_socket *sock, const struct packet *p)
 	if (len == ID_LEN && memcmp(name, sock->id, ID_LEN) == 0)
 		return "not allowed";
 	if (room_leave(sock->ns->rooms, &sock->member, name, len) == 0)
-		nsp_lifecycle_room(sock, false, name, len);
+		nsp.hooks->room(sock, false, name, len);
 	return NULL;
 }
 
@@ -1200,7 +1066,7 @@ static void nsp_relay(struct nsp_socket *sock, const struct packet *p)
 		else
 			metrics_inc(sio_events_dropped_total);
 		nsp_out_free(&o);
-		cluster_publish_event(p->nsp, p->nsp_len, p, rooms.names, rooms.n, sock->id);
+		nsp.hooks->relay(p->nsp, p->nsp_len, p, rooms.names, rooms.n, sock->id);
 	}
 	if (rooms.names != stack)
 		free(rooms.names);
@@ -1209,49 +1075,6 @@ static void nsp_relay(struct nsp_socket *sock, const struct packet *p)
 }
 
 /* --- forward -------------------------------------------------------------- */
-
-static void nsp_backend_ack_end(struct nsp_backend_ack *a)
-{
-	*a->pprev = a->next;
-	if (a->next)
-		a->next->pprev = a->pprev;
-	a->sock->n_backend_acks--;
-	timeq_stop(&a->timer);
-	free(a);
-}
-
-/* The backend did not answer within backend_ack_timeout; the client's own
- * timeout (if it set one) tells it, as with a Node server that never
- * calls back. */
-static void nsp_backend_ack_fire(struct timeq_entry *e)
-{
-	metrics_inc(backend_acks_expired_total);
-	nsp_backend_ack_end(timeq_owner(e, struct nsp_backend_ack, timer));
-}
-
-/* Records that <sock> awaits ack <id> from a backend: at max_backend_acks
- * the oldest is given up first, so a client that floods events with acks
- * costs at most that many records.  Returns 0, or -1 if memory ran out. */
-static int nsp_backend_ack_await(struct nsp_socket *sock, int64_t id)
-{
-	struct nsp_backend_ack *a, **tail = &sock->backend_acks;
-
-	if (sock->n_backend_acks >= nsp.cfg->max_backend_acks) {
-		metrics_inc(backend_acks_overflow_total);
-		nsp_backend_ack_end(sock->backend_acks);
-	}
-	if (!(a = calloc(1, sizeof *a)))
-		return -1;
-	while (*tail)
-		tail = &(*tail)->next;
-	a->id = id;
-	a->sock = sock;
-	a->pprev = tail;
-	*tail = a;
-	sock->n_backend_acks++;
-	timeq_start(&nsp.backend_ack_timeout, &a->timer);
-	return 0;
-}
 
 struct nsp_find_one {
 	struct nsp_socket *sock;
@@ -1272,21 +1095,16 @@ const char *nsp_backend_answer(const char *sid, int64_t ack_id, const struct nsp
 		room_broadcast(nsp.namespaces[i].rooms, &id, 1, NULL, 0, NULL, nsp_find_one_visit, &f);
 	if (!f.sock)
 		return "no such socket";
-	for (struct nsp_backend_ack *a = f.sock->backend_acks; a; a = a->next) {
-		if (a->id == ack_id) {
-			const struct config_namespace *ns = f.sock->ns->cfg;
-			nsp_backend_ack_end(a);
-			nsp_send_attached(f.sock->client,
-					  args->n_attachments ? PACKET_BINARY_ACK : PACKET_ACK,
-					  args->n_attachments, ns->name, ns->name_len, ack_id, args->json,
-					  args->json_len);
-			for (unsigned i = 0; i < args->n_attachments; i++)
-				(void)engine_send(f.sock->client->s, true, args->attachments[i],
-						  args->attachment_lens[i]);
-			return NULL;
-		}
-	}
-	return "ack id not awaited (forged, late or answered)";
+	if (!backendack_take(&f.sock->backend_acks, ack_id, false))
+		return "ack id not awaited (forged, late or answered)";
+	const struct config_namespace *ns = f.sock->ns->cfg;
+	nsp_send_attached(f.sock->client, args->n_attachments ? PACKET_BINARY_ACK : PACKET_ACK,
+			  args->n_attachments, ns->name, ns->name_len, ack_id, args->json,
+			  args->json_len);
+	for (unsigned i = 0; i < args->n_attachments; i++)
+		(void)engine_send(f.sock->client->s, true, args->attachments[i],
+				  args->attachment_lens[i]);
+	return NULL;
 }
 
 /* --- auth backend decisions ------------------------------------------------ */
@@ -1295,14 +1113,14 @@ const char *nsp_backend_answer(const char *sid, int64_t ack_id, const struct nsp
  * of its records and of user_room), its rooms (within the socket's
  * limits, as a token's) and its data.  Returns NULL, or why the decision
  * cannot be applied (the client is refused with it). */
-static const char *nsp_pending_accept(struct nsp_pending *w, const json_t *d)
+static const char *nsp_pending_accept(struct connwait *w, const json_t *d)
 {
 	const json_t *user = json_object_get(d, "user");
 	const json_t *rooms = json_object_get(d, "rooms");
 	const json_t *data = json_object_get(d, "data");
-	struct packet p = { .type = PACKET_CONNECT, .nsp = w->ns->cfg->name,
-			    .nsp_len = w->ns->cfg->name_len, .json = (const uint8_t *)w->json,
-			    .json_len = w->json_len };
+	struct nsp_namespace *ns = w->ns;
+	struct nsp_client *cl = w->client;
+	struct packet p;
 	char *data_text = NULL;
 	json_t *claims = NULL;
 	size_t i;
@@ -1316,16 +1134,14 @@ static const char *nsp_pending_accept(struct nsp_pending *w, const json_t *d)
 		free(data_text);
 		return "data missing or too large";
 	}
-	/* The payload was parsed once already: only memory can fail here. */
-	if ((w->json_len && jsonmem_load(p.json, p.json_len, 0, &p.data) != JSONMEM_OK) ||
-	    (user && !(claims = json_pack("{s:O}", "sub", user)))) {
+	if (nsp_pending_packet(w, &p) < 0 || (user && !(claims = json_pack("{s:O}", "sub", user)))) {
 		free(data_text);
 		json_decref(p.data);
 		return "out of memory";
 	}
-	struct nsp_socket *sock = nsp_socket_new(w->client, w->ns, &p, claims, w->id);
+	struct nsp_socket *sock = nsp_socket_new(cl, ns, &p, claims, w->id);
 	if (sock && data_text && !sock->auth)
-		sock->auth = sockauth_new(w->ns->cfg, NULL, 0, NULL, NULL, nsp.cfg->max_room_name);
+		sock->auth = sockauth_new(ns->cfg, NULL, 0, NULL, NULL, nsp.cfg->max_room_name);
 	if (sock && data_text && sock->auth) {
 		sock->auth->backend_data = data_text;
 		data_text = NULL;
@@ -1336,7 +1152,7 @@ static const char *nsp_pending_accept(struct nsp_pending *w, const json_t *d)
 			if (json_is_string(v))
 				nsp_grant_join(sock, json_string_value(v), json_string_length(v));
 		}
-		nsp_socket_attach(w->client, sock);
+		nsp_socket_attach(cl, sock);
 	}
 	free(data_text);
 	json_decref(claims);
@@ -1363,7 +1179,7 @@ static const char *nsp_refusal_message(const json_t *d, size_t *len)
 }
 
 /* Applies decision <args> (its first element) to <w>, which ends. */
-static void nsp_pending_decide(struct nsp_pending *w, const json_t *args)
+static void nsp_pending_decide(struct connwait *w, const json_t *args)
 {
 	const json_t *d = json_array_get(args, 0);
 	const json_t *accept = json_object_get(d, "accept");
@@ -1390,17 +1206,15 @@ static void nsp_pending_decide(struct nsp_pending *w, const json_t *args)
 
 bool nsp_connect_waits(const char *sid)
 {
-	struct nsp_pending *w = NULL;
+	const struct connwait *w = connwait_find(sid);
 
-	HASH_FIND(hh, nsp.pending, sid, ID_LEN, w);
 	return w != NULL && !w->is_jwks;
 }
 
 const char *nsp_connect_answer(const char *sid, int64_t ack_id, const json_t *args)
 {
-	struct nsp_pending *w = NULL;
+	struct connwait *w = connwait_find(sid);
 
-	HASH_FIND(hh, nsp.pending, sid, ID_LEN, w);
 	if (!w || w->is_jwks)
 		return NULL;
 	if (w->ack_id != ack_id)
@@ -1415,16 +1229,8 @@ const char *nsp_connect_answer(const char *sid, int64_t ack_id, const json_t *ar
 static void nsp_backend_unavailable(struct nsp_socket *sock, int64_t id)
 {
 	static const char answer[] = "[{\"error\":\"unavailable\"}]";
-	struct nsp_backend_ack *last = NULL;
 
-	/* The one just awaited is the last with that id (a client may
-	 * reuse ids). */
-	for (struct nsp_backend_ack *a = sock->backend_acks; a; a = a->next) {
-		if (a->id == id)
-			last = a;
-	}
-	if (last)
-		nsp_backend_ack_end(last);
+	(void)backendack_take(&sock->backend_acks, id, true); /* the one just awaited */
 	metrics_inc(backend_acks_unavailable_total);
 	nsp_send(sock->client, PACKET_ACK, sock->ns->cfg->name, sock->ns->cfg->name_len, id,
 		 answer, sizeof answer - 1);
@@ -1434,13 +1240,13 @@ static void nsp_backend_unavailable(struct nsp_socket *sock, int64_t id)
  * backend's to answer unless the event was relayed (the relay did). */
 static void nsp_forward(struct nsp_socket *sock, const struct packet *p, bool relayed)
 {
-	struct backend_socket bs;
+	int64_t ack_id = PACKET_NO_ACK;
 
-	nsp_backend_socket(sock, &bs);
-	if (p->ack_id != PACKET_NO_ACK && !relayed && nsp_backend_ack_await(sock, p->ack_id) == 0)
-		bs.ack_id = p->ack_id;
-	if (backend_forward_event(&bs, p) < 0 && bs.ack_id != PACKET_NO_ACK)
-		nsp_backend_unavailable(sock, bs.ack_id);
+	if (p->ack_id != PACKET_NO_ACK && !relayed &&
+	    backendack_await(&sock->backend_acks, &sock->n_backend_acks, p->ack_id) == 0)
+		ack_id = p->ack_id;
+	if (nsp.hooks->forward(sock, p, ack_id) < 0 && ack_id != PACKET_NO_ACK)
+		nsp_backend_unavailable(sock, ack_id);
 }
 
 /* --- packets from the client --------------------------------------------- */
@@ -1464,7 +1270,7 @@ static void nsp_on_event(struct nsp_socket *sock, const struct packet *p)
 	} else {
 		if (ns->relay)
 			nsp_relay(sock, p);
-		if (backend_wants_event(ns, p, ns->relay)) {
+		if (nsp.hooks->wants_event(ns, p, ns->relay)) {
 			nsp_forward(sock, p, ns->relay);
 		} else if (!ns->relay) {
 			metrics_inc(sio_events_dropped_total);
@@ -1727,6 +1533,22 @@ const char *nsp_socket_id(const struct nsp_socket *sock)
 	return sock->id;
 }
 
+const struct config_namespace *nsp_socket_namespace(const struct nsp_socket *sock)
+{
+	return sock->ns->cfg;
+}
+
+const char *nsp_socket_user(const struct nsp_socket *sock, size_t *len)
+{
+	const char *user = sock->auth && sock->ns->cfg->auth != CONFIG_AUTH_NONE
+				   ? sockauth_find(sock->auth, "sub", 3, len)
+				   : NULL;
+
+	if (!user)
+		*len = 0;
+	return user ? user : "";
+}
+
 json_t *nsp_socket_auth_new(const struct nsp_socket *sock)
 {
 	json_t *auth = NULL;
@@ -1763,7 +1585,7 @@ json_t *nsp_socket_headers_new(const struct nsp_socket *sock)
 	struct engine_handshake hs;
 
 	nsp_socket_handshake(sock, &hs);
-	json_t *o = nsp_headers_object(&hs);
+	json_t *o = nsp_headers_new(&hs);
 	if (o && json_object_set_new(o, "host", json_string(hs.host)) < 0) {
 		json_decref(o);
 		return NULL;
@@ -1836,7 +1658,7 @@ static void nsp_session_close(struct engine_session *s, void *app_ctx, const cha
 	while (cl->sockets)
 		nsp_socket_remove(cl, cl->sockets, reason);
 	/* A backend's late decision finds no wait and is counted dropped. */
-	for (struct nsp_pending *w; (w = nsp_pending_find(cl, NULL, 0));)
+	for (struct connwait *w; (w = nsp_pending_find(cl, NULL));)
 		nsp_pending_abandon(w, reason);
 	timeq_stop(&cl->connect_timer);
 	packet_reader_cleanup(&cl->reader);
@@ -1898,18 +1720,19 @@ static void nsp_collect(struct metrics_writer *w)
 	}
 }
 
-int nsp_init(struct event_base *base, const struct config *cfg)
+int nsp_init(struct event_base *base, const struct config *cfg, const struct nsp_hooks *hooks)
 {
 	nsp.base = base;
+	nsp.hooks = hooks;
 	nsp.cfg = cfg;
 	timeq_init(&nsp.connect_timeout, base, cfg->connect_timeout_ms, nsp_connect_timeout_fire);
-	timeq_init(&nsp.backend_ack_timeout, base, cfg->backend_ack_timeout_ms,
-		   nsp_backend_ack_fire);
+	backendack_init(base, cfg);
 	/* Room for every namespace a reload may add: their slots never move. */
 	nsp.namespaces = calloc(CONFIG_MAX_NAMESPACES, sizeof *nsp.namespaces);
 	if (!nsp.namespaces)
 		return -1;
 	nsp.next_connect_ack = 1;
+	connwait_init(cfg);
 	metrics_collector_register(nsp_collect);
 	jwks_set_fetch_end(nsp_jwks_fetch_end);
 	for (size_t i = 0; i < cfg->n_namespaces; i++) {
@@ -1926,7 +1749,7 @@ int nsp_reload(void)
 	const struct config *cfg = nsp.cfg;
 
 	timeq_set_duration(&nsp.connect_timeout, cfg->connect_timeout_ms);
-	timeq_set_duration(&nsp.backend_ack_timeout, cfg->backend_ack_timeout_ms);
+	backendack_reload();
 	for (size_t i = 0; i < nsp.n_namespaces; i++)
 		timeq_set_duration(&nsp.namespaces[i].auth_timeout,
 				   nsp_auth_timeout_ms(&cfg->namespaces[i]));
@@ -1949,5 +1772,5 @@ void nsp_cleanup(void)
 	nsp.namespaces = NULL;
 	nsp.n_namespaces = 0;
 	timeq_cleanup(&nsp.connect_timeout);
-	timeq_cleanup(&nsp.backend_ack_timeout);
+	backendack_cleanup();
 }

@@ -4,8 +4,10 @@
  * packets (packet.c), connects sockets to the namespaces the config
  * declares, applies each namespace's room policy (client_join, join_event,
  * leave_event, max_rooms_per_socket) and relays clients' events to the
- * other members of their rooms (and, in a cluster, to cluster.c).  The
- * server side (cluster.c) reaches sockets through the operations below.
+ * other members of their rooms.  What lies above it (the cluster, the
+ * backend stream) it reaches only through the hooks main.c gives
+ * nsp_init(), as socket.io's Namespace calls its Adapter; those modules
+ * reach sockets through the operations below.
  * doc/protocol.md, "Socket.IO 5".
  */
 #ifndef ROOMCAST_NSP_H
@@ -20,9 +22,48 @@
 #include "packet.h"
 #include "room.h"
 
-/* Sets up one room index per configured namespace.  Returns 0, or -1 if
- * memory ran out. */
-int nsp_init(struct event_base *base, const struct config *cfg)
+struct nsp_socket;
+
+/* --- what Socket.IO asks of the modules above it --------------------------- *
+ * Set once at start-up, every one of them.  They run inside nsp's work on
+ * a socket and must not change sockets or rooms; what they are given is
+ * borrowed for the call.  Each implementation is a process-wide module,
+ * so none takes a context. */
+struct nsp_hooks {
+	/* A client's event <p> relayed here to <rooms> of namespace <nsp>:
+	 * the other instances of the cluster relay it too (cluster.c). */
+	void (*relay)(const char *nsp, size_t nsp_len, const struct packet *p,
+		      const struct room_name *rooms, size_t n_rooms, const char *sender_id);
+	/* Whether namespace <ns> forwards client event <p> (no join or leave
+	 * event) to its backends, given whether the policy relayed it. */
+	bool (*wants_event)(const struct config_namespace *ns, const struct packet *p,
+			    bool relayed);
+	/* Forwards <p> from <sock>; <ack_id> (PACKET_NO_ACK for none) is the
+	 * id a backend answers (nsp_backend_answer()).  Returns 0, or -1 if
+	 * it was dropped (counted there): the ack is nsp's to answer. */
+	int (*forward)(const struct nsp_socket *sock, const struct packet *p, int64_t ack_id);
+	/* Lifecycle records: <sock> connected with CONNECT payload <auth> (an
+	 * object or NULL), the verified <claims> (NULL without) and handshake
+	 * <hs>; it joined or left room <name> on the client's request or by
+	 * its token; it is leaving for Socket.IO's <reason>. */
+	void (*connected)(const struct nsp_socket *sock, const json_t *auth, const json_t *claims,
+			  const struct engine_handshake *hs);
+	void (*room)(const struct nsp_socket *sock, bool is_join, const char *name, size_t len);
+	void (*gone)(const struct nsp_socket *sock, const char *reason);
+	/* Asks the backends to decide on a CONNECT to auth backend namespace
+	 * <ns> held as socket <id> (ID_LEN bytes) under <ack_id>, with its
+	 * payload <auth> and handshake <hs>.  Returns 0, or -1 if the request
+	 * was dropped: no decision will come.  abandon: that CONNECT's session
+	 * closed for <reason> before a decision. */
+	int (*ask)(const struct config_namespace *ns, const char *id, int64_t ack_id,
+		   const json_t *auth, const struct engine_handshake *hs)
+		__attribute__((warn_unused_result));
+	void (*abandon)(const struct config_namespace *ns, const char *id, const char *reason);
+};
+
+/* Sets up one room index per configured namespace; <hooks> (kept) is how
+ * it calls outward.  Returns 0, or -1 if memory ran out. */
+int nsp_init(struct event_base *base, const struct config *cfg, const struct nsp_hooks *hooks)
 	__attribute__((warn_unused_result));
 /* Frees the namespaces; every session must be gone (engine_cleanup()). */
 void nsp_cleanup(void);
@@ -40,7 +81,6 @@ extern const struct engine_callbacks nsp_engine_callbacks;
  * policy: it is the server that acts, not a client. */
 
 struct nsp_namespace;
-struct nsp_socket;
 
 /* The namespace named <name>, or NULL if the config declares none. */
 struct nsp_namespace *nsp_namespace_find(const char *name, size_t len);
@@ -139,8 +179,13 @@ const char *nsp_connect_answer(const char *sid, int64_t ack_id, const json_t *ar
  * arrived as msgpack is parsed into a decision only then. */
 bool nsp_connect_waits(const char *sid);
 
-/* What a socket shows to the cluster (fetchSockets). */
+/* What a socket shows to the cluster (fetchSockets) and its records. */
 const char *nsp_socket_id(const struct nsp_socket *sock);
+const struct config_namespace *nsp_socket_namespace(const struct nsp_socket *sock);
+/* Its user: the sub of its token or of a backend's decision, into
+ * *<len>, borrowed; "" in a namespace without auth jwt or backend,
+ * whatever a room pattern named {sub}. */
+const char *nsp_socket_user(const struct nsp_socket *sock, size_t *len);
 /* The CONNECT auth object, parsed again from the text the socket keeps:
  * a new tree the caller owns ({} if none), or NULL if memory ran out. */
 json_t *nsp_socket_auth_new(const struct nsp_socket *sock);
@@ -153,6 +198,9 @@ void nsp_socket_handshake(const struct nsp_socket *sock, struct engine_handshake
  * keeps, as a JSON object with lower-case names: a new tree the caller
  * owns, or NULL if memory ran out. */
 json_t *nsp_socket_headers_new(const struct nsp_socket *sock);
+/* The headers handshake <hs> kept (backend_headers), without Host, the
+ * same way: a new tree the caller owns, or NULL if memory ran out. */
+json_t *nsp_headers_new(const struct engine_handshake *hs);
 void nsp_socket_each_room(const struct nsp_socket *sock,
 			  void (*fn)(void *arg, const char *name, size_t len), void *arg);
 
