@@ -1,10 +1,10 @@
 /* backend.c - client events to backends (see backend.h).
  *
- * Owns the record codec (a packet to an XADD command in RESP, built in one
- * allocation sized first), the forwarding policy (`forward`,
- * `forward_events`) and the counters of records written and dropped.  Does
- * not own the Redis link or its in-flight cap (redis.c: redis_write()), the
- * sockets (nsp.c) or the adapter uid (cluster.c).
+ * Owns the forwarding policy (`forward`, `forward_events`), writing the
+ * records record.c encodes, and the counters of records written and
+ * dropped.  Does not own the record codec (record.c), the Redis link or
+ * its in-flight cap (redis.c: redis_write()), the sockets (nsp.c) or the
+ * adapter uid (cluster.c).
  *
  * Replies: each instance subscribes to its own channel,
  * `<backend_stream>:reply:<adapter uid>` (never under redis_key#, where a
@@ -63,6 +63,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "nsp.h"
+#include "record.h"
 #include "redis.h"
 
 /* Bad replies are logged at most once per this many seconds. */
@@ -77,12 +78,6 @@
 /* When the buffer stopped on a full in-flight budget that none of our
  * records will give back (publishes took it), look again this much later. */
 #define BACKEND_RETRY_MS 50
-
-/* XADD key MAXLEN ~ n * = 7 words, then a name and a value per field:
- * type nsp sid instance user event args, and up to PACKET_MAX_ATTACHMENTS
- * binN, with room for the lifecycle and ack fields. */
-#define BACKEND_MAX_FIELDS (16 + PACKET_MAX_ATTACHMENTS)
-#define BACKEND_MAX_WORDS (7 + 2 * BACKEND_MAX_FIELDS)
 
 /* Why a record did not reach Redis: X(name, label). */
 #define BACKEND_DROP_MAP(X)                        \
@@ -135,221 +130,6 @@ static struct {
 	struct event *drain;           /* backend_drain_cb(), owned */
 	bool is_full_logged;           /* since the buffer last drained */
 } backend;
-
-/* --- the codec ----------------------------------------------------------- */
-
-/* One word of the command: up to two pieces, so that "[" and the rest of
- * an event's text make its args without a copy. */
-struct backend_word {
-	const void *p[2];
-	size_t len[2];
-};
-
-struct backend_cmd {
-	struct backend_word w[BACKEND_MAX_WORDS];
-	size_t n;
-};
-
-static void backend_word2(struct backend_cmd *c, const void *a, size_t a_len, const void *b,
-			  size_t b_len)
-{
-	c->w[c->n++] = (struct backend_word){ { a, b }, { a_len, b_len } };
-}
-
-static void backend_word(struct backend_cmd *c, const void *p, size_t len)
-{
-	backend_word2(c, p, len, NULL, 0);
-}
-
-static void backend_str(struct backend_cmd *c, const char *s)
-{
-	backend_word(c, s, strlen(s));
-}
-
-/* A word of <v> in decimal, written in <buf>, which must outlive <c>. */
-static void backend_decimal(struct backend_cmd *c, char buf[static 20], uint64_t v)
-{
-	const char *start = packet_write_decimal(buf + 20, v);
-
-	backend_word(c, start, (size_t)(buf + 20 - start));
-}
-
-/* Writes "<mark><n>\r\n" at <p>; returns the end.  No printf: a record has
- * some 25 of these, and printf's machinery was a tenth of the forwarding
- * CPU. */
-static char *backend_put_count(char *p, char mark, size_t n)
-{
-	char digits[20];
-	char *start = packet_write_decimal(digits + sizeof digits, n);
-	size_t len = (size_t)(digits + sizeof digits - start);
-
-	*p++ = mark;
-	memcpy(p, start, len);
-	p += len;
-	*p++ = '\r';
-	*p++ = '\n';
-	return p;
-}
-
-/* Writes <c> as a RESP array of bulk strings into one heap block. */
-static char *backend_cmd_encode(const struct backend_cmd *c, size_t *out_len)
-{
-	size_t len = 24;               /* "*N\r\n" */
-	char *out, *p;
-
-	for (size_t i = 0; i < c->n; i++)
-		len += 1 + 20 + 2 + c->w[i].len[0] + c->w[i].len[1] + 2;
-	if (!(out = malloc(len)))
-		return NULL;
-	p = backend_put_count(out, '*', c->n);
-	for (size_t i = 0; i < c->n; i++) {
-		const struct backend_word *w = &c->w[i];
-		p = backend_put_count(p, '$', w->len[0] + w->len[1]);
-		for (int k = 0; k < 2; k++) {
-			if (w->len[k])
-				memcpy(p, w->p[k], w->len[k]);
-			p += w->len[k];
-		}
-		memcpy(p, "\r\n", 2);
-		p += 2;
-	}
-	*out_len = (size_t)(p - out);
-	return out;
-}
-
-static size_t backend_skip_ws(const uint8_t *s, size_t i, size_t len)
-{
-	while (i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r'))
-		i++;
-	return i;
-}
-
-/* The end of the first element of the array text <s> that starts at <i>:
- * a string (escapes skipped) or a number.  <len> if it does not end. */
-static size_t backend_skip_name(const uint8_t *s, size_t i, size_t len)
-{
-	if (i < len && s[i] == '"') {
-		for (i++; i < len && s[i] != '"'; i++) {
-			if (s[i] == '\\')
-				i++;
-		}
-		return i < len ? i + 1 : len;
-	}
-	while (i < len && strchr("+-.0123456789eE", s[i]) && s[i])
-		i++;
-	return i;
-}
-
-long backend_args_offset(const uint8_t *json, size_t len)
-{
-	size_t i = backend_skip_ws(json, 0, len);
-
-	if (i == len || json[i] != '[')
-		return -1;
-	i = backend_skip_ws(json, i + 1, len);
-	size_t end = backend_skip_name(json, i, len);
-	if (end == i || end == len)
-		return -1;
-	i = backend_skip_ws(json, end, len);
-	if (i < len && json[i] == ',')
-		return (long)i + 1;
-	if (i < len && json[i] == ']')
-		return (long)i;
-	return -1;
-}
-
-int backend_event_name(const struct packet *p, const char **name, size_t *len)
-{
-	const json_t *first = json_array_get(p->data, 0);
-
-	if (json_is_string(first)) {
-		*name = json_string_value(first);
-		*len = json_string_length(first);
-		return 0;
-	}
-	/* A number: its text as the client wrote it, which is what a Node
-	 * handler's event name would print as. */
-	size_t i = backend_skip_ws(p->json, 0, p->json_len);
-	if (!json_is_number(first) || i == p->json_len)
-		return -1;
-	i = backend_skip_ws(p->json, i + 1, p->json_len);
-	*name = (const char *)p->json + i;
-	*len = backend_skip_name(p->json, i, p->json_len) - i;
-	return 0;
-}
-
-/* XADD <stream> MAXLEN ~ <maxlen> * and the fields every record has. */
-static void backend_cmd_start(struct backend_cmd *c, const struct backend_target *t,
-			      char maxlen[static 20], const char *type,
-			      const struct backend_socket *sock)
-{
-	c->n = 0;
-	backend_str(c, "XADD");
-	backend_word(c, t->stream, t->stream_len);
-	backend_str(c, "MAXLEN");
-	backend_str(c, "~");
-	backend_decimal(c, maxlen, t->maxlen);
-	backend_str(c, "*");
-	backend_str(c, "type");
-	backend_str(c, type);
-	backend_str(c, "nsp");
-	backend_word(c, sock->nsp, sock->nsp_len);
-	backend_str(c, "sid");
-	backend_str(c, sock->sid);
-	backend_str(c, "instance");
-	backend_str(c, t->instance);
-	backend_str(c, "user");
-	backend_word(c, sock->user, sock->user_len);
-}
-
-char *backend_encode_event(const struct backend_target *t, const struct backend_socket *sock,
-			   const struct packet *p, size_t *len)
-{
-	static const char *const bin_names[PACKET_MAX_ATTACHMENTS] = {
-		"bin0", "bin1", "bin2", "bin3", "bin4", "bin5", "bin6", "bin7", "bin8", "bin9",
-	};
-	struct backend_cmd c;
-	char maxlen[20], ack[20];
-	const char *name;
-	size_t name_len;
-	long args = backend_args_offset(p->json, p->json_len);
-
-	if (args < 0 || backend_event_name(p, &name, &name_len) < 0)
-		return NULL;
-	backend_cmd_start(&c, t, maxlen, "event", sock);
-	backend_str(&c, "event");
-	backend_word(&c, name, name_len);
-	backend_str(&c, "args");
-	backend_word2(&c, "[", 1, p->json + args, p->json_len - (size_t)args);
-	for (unsigned i = 0; i < p->n_attachments && i < PACKET_MAX_ATTACHMENTS; i++) {
-		backend_str(&c, bin_names[i]);
-		backend_word(&c, p->attachments[i], p->attachment_lens[i]);
-	}
-	if (sock->ack_id != PACKET_NO_ACK) {
-		backend_str(&c, "ack");
-		backend_decimal(&c, ack, (uint64_t)sock->ack_id);
-		backend_str(&c, "reply");
-		backend_str(&c, t->reply);
-	}
-	return backend_cmd_encode(&c, len);
-}
-
-char *backend_encode_record(const struct backend_target *t, const struct backend_socket *sock,
-			    const char *type, const struct backend_field *fields, size_t n_fields,
-			    size_t *len)
-{
-	struct backend_cmd c;
-	char maxlen[20];
-
-	if (n_fields > BACKEND_MAX_RECORD_FIELDS)
-		return NULL;
-	backend_cmd_start(&c, t, maxlen, type, sock);
-	for (size_t i = 0; i < n_fields; i++) {
-		backend_str(&c, fields[i].name);
-		backend_word(&c, fields[i].value, fields[i].len);
-	}
-	return backend_cmd_encode(&c, len);
-}
 
 /* --- policy ---------------------------------------------------------------- */
 
@@ -606,17 +386,6 @@ static int backend_take(char *cmd, size_t len)
 	return backend_buffer_take(r);
 }
 
-uint32_t backend_stream_index(const char *sid, size_t len, uint32_t k)
-{
-	uint32_t h = 2166136261u;
-
-	for (size_t i = 0; i < len; i++) {
-		h ^= (uint8_t)sid[i];
-		h *= 16777619u;
-	}
-	return k > 1 ? h % k : 0;
-}
-
 /* Where <sock>'s records go: backend_stream, or with K streams
  * "<backend_stream>:<i>" by backend_stream_index(), in a buffer that holds
  * until the next record is made (they are encoded one at a time). */
@@ -733,24 +502,6 @@ static void backend_reply_dropped(const char *why)
 	backend.reply_logged = now;
 	log_info("backend: reply on %s dropped: %s (further drops within %ds only counted)",
 		 backend.reply, why, BACKEND_LOG_INTERVAL_S);
-}
-
-/* Checks {"sid", "ack", "args"}; returns the refusal or NULL. */
-static const char *backend_reply_check(const json_t *root)
-{
-	const json_t *sid = json_object_get(root, "sid");
-	const json_t *ack = json_object_get(root, "ack");
-	const json_t *args = json_object_get(root, "args");
-
-	if (!json_is_object(root))
-		return "not a JSON object";
-	if (!json_is_string(sid) || json_string_length(sid) != ID_LEN)
-		return "sid is not a socket id";
-	if (!json_is_integer(ack) || json_integer_value(ack) < 0)
-		return "ack is not an ack id";
-	if (args && !json_is_array(args))
-		return "args is not an array";
-	return NULL;
 }
 
 /* Hands a checked reply <root> to what waits for it: a CONNECT (auth

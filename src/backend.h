@@ -14,9 +14,8 @@
  * Besides events, a namespace that forwards writes lifecycle records:
  * connect, disconnect, join and leave (README, "Backends").
  *
- * The record codec (backend_encode_event(), backend_encode_record()) is
- * pure, for the unit tests: packet or fields in, the XADD command in RESP
- * out.
+ * The record codec, packet or fields in and the XADD command in RESP
+ * out, is record.c's (pure).
  */
 #ifndef ROOMCAST_BACKEND_H
 #define ROOMCAST_BACKEND_H
@@ -29,6 +28,18 @@
 
 #include "config.h"
 #include "packet.h"
+#include "record.h"
+
+/* The record codec's names as backend.c and nsp.c still spell them
+ * (record.h).  They go when those files say record_* themselves. */
+#define backend_socket record_socket
+#define backend_target record_target
+#define backend_field record_field
+#define backend_event_name record_event_name
+#define backend_stream_index record_stream_index
+#define backend_encode_event record_encode_event
+#define backend_encode_record record_encode_lifecycle
+#define backend_reply_check record_reply_check
 
 /* Starts forwarding when cfg has a Redis address (cluster_init() has run:
  * the instance is the adapter uid); nothing otherwise.  Returns 0, or -1
@@ -36,16 +47,6 @@
 int backend_init(struct event_base *base, const struct config *cfg)
 	__attribute__((warn_unused_result));
 void backend_cleanup(void);
-
-/* What a record says about the socket that sent it; borrowed. */
-struct backend_socket {
-	const char *nsp;
-	size_t nsp_len;
-	const char *sid;               /* the socket id, ID_LEN bytes */
-	const char *user;              /* the token's sub, "" without auth jwt */
-	size_t user_len;
-	int64_t ack_id;                /* the ack id a backend answers, or PACKET_NO_ACK */
-};
 
 /* Whether namespace <ns> writes client event <p> (an EVENT or
  * BINARY_EVENT that is no join or leave event) to the stream, given
@@ -102,62 +103,5 @@ bool backend_is_reply_channel(const char *channel);
  * socket S gets ACK N with args, if it awaits N from a backend; anything
  * else is dropped and counted (backend_replies_dropped_total). */
 void backend_on_reply(const uint8_t *msg, size_t len);
-
-/* --- the codec (pure) ------------------------------------------------------ */
-
-/* The event name of <p> (its data's first element: a string as it is, a
- * number as its text) into *<name>, *<len>: borrowed from <p>.  Returns 0,
- * or -1 if <p> has no name (never for a packet the reader accepted). */
-int backend_event_name(const struct packet *p, const char **name, size_t *len);
-
-/* Where the arguments after the event name start in the JSON text <json>
- * of an event's data array: the offset just past the comma after the name,
- * or of the closing `]` when there are none.  "[" followed by the text from
- * there is the arguments array, byte for byte as sent.  -1 if <json> is no
- * array starting with a string or a number. */
-long backend_args_offset(const uint8_t *json, size_t len);
-
-/* Which of K streams a socket's records go to: FNV-1a 32-bit (offset basis
- * 2166136261, prime 16777619) of the <len> bytes of its id <sid>, modulo
- * <k>.  Documented in roomcast.conf(5) so that a backend can compute it;
- * one socket's records stay in one stream, in order.  0 when <k> is 1. */
-uint32_t backend_stream_index(const char *sid, size_t len, uint32_t k);
-
-/* The stream and the instance a record goes to and comes from. */
-struct backend_target {
-	const char *stream;
-	size_t stream_len;
-	uint32_t maxlen;               /* XADD MAXLEN ~ */
-	const char *instance;          /* the adapter uid */
-	const char *reply;             /* the reply channel, for records with an ack */
-};
-
-/* The XADD command (RESP, ready for redis_write()) of event <p> from
- * <sock>: fields type ("event"), nsp, sid, instance, user, event, args (the
- * JSON text of the arguments after the name, placeholders included) and,
- * per attachment N, binN with its raw bytes; with an ack id, ack (in
- * decimal) and reply (t->reply).  Returns the heap text (free()
- * it) with *<len>, or NULL if memory ran out. */
-char *backend_encode_event(const struct backend_target *t, const struct backend_socket *sock,
-			   const struct packet *p, size_t *len)
-	__attribute__((warn_unused_result));
-
-/* A field of a lifecycle record, borrowed. */
-struct backend_field {
-	const char *name;
-	const void *value;
-	size_t len;
-};
-
-/* The XADD command of a lifecycle record of kind <type> ("connect",
- * "disconnect", "join", "leave") from <sock>: fields type, nsp, sid,
- * instance, user as in an event record, then <fields> in order (at most
- * BACKEND_MAX_RECORD_FIELDS).  Returns the heap text (free() it) with
- * *<len>, or NULL if memory ran out or there are too many fields. */
-#define BACKEND_MAX_RECORD_FIELDS 8
-char *backend_encode_record(const struct backend_target *t, const struct backend_socket *sock,
-			    const char *type, const struct backend_field *fields, size_t n_fields,
-			    size_t *len)
-	__attribute__((warn_unused_result));
 
 #endif

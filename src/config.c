@@ -1,5 +1,5 @@
 /* config.c - roomcast.conf: lexer, key table, value parsers, defaults,
- * namespace blocks and the room-pattern matcher.
+ * namespace blocks, and which room patterns a namespace applies.
  *
  * Owns the step from the file's bytes to a filled struct config: the lexer
  * (words, ends of line, and the braces of blocks), the key table (one row
@@ -8,8 +8,9 @@
  * the typed value parsers (size, duration, count, boolean, listen address,
  * origin, room pattern, event name, Redis address), `namespace NAME {` ...
  * `}` blocks and the checks that span keys (redis_emit_channel against
- * redis_key among them).  Also owns config_room_allowed(), since the
- * pattern syntax checked here is the one it matches.  Does not own opening
+ * redis_key among them).  Also owns config_room_allowed(): which of a
+ * namespace's patterns apply and its separators; the matching itself is
+ * glob.c's, on patterns whose syntax is checked here.  Does not own opening
  * the log file, binding listeners or deciding what a reload may change
  * (main.c), nor applying a namespace's policy (nsp.c).  Pure apart from
  * config_load() reading the file and config_dump() writing what it read
@@ -41,6 +42,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "glob.h"
 
 /* A config file is a few kilobytes; 1 MiB means a wrong file was named
  * (a log, a binary), and it bounds what config_load() allocates. */
@@ -2806,200 +2808,40 @@ int config_dump(const char *path, FILE *out, char *err, size_t err_len)
 
 /* ---- room patterns ---- */
 
-/* One step of a pattern once its placeholders are looked up: a star, a
- * '?', or bytes to match as they are (from the pattern or a field value). */
-struct config_glob_item {
-	enum { CONFIG_GLOB_STAR, CONFIG_GLOB_ONE, CONFIG_GLOB_BYTES } kind;
-	const char *s;
-	size_t len;
-};
-
-/* A pattern has at most one item per byte. */
-#define CONFIG_GLOB_MAX_ITEMS CONFIG_MAX_ROOM_PATTERN
+/* glob.c matches; the limits it keeps are the ones this file promises. */
+_Static_assert(CONFIG_MAX_ROOM_PATTERN == GLOB_MAX_PATTERN, "one pattern limit");
+_Static_assert(CONFIG_MAX_ROOM_NAME == GLOB_MAX_NAME, "one room name limit");
 
 /* The separators of a namespace: the bytes that follow a placeholder in
  * its client_join patterns or its user_room (config_value_is_separated()). */
-struct config_separators {
-	bool is_sep[256];
-};
-
-static void config_mark_separators(struct config_separators *sep, const char *p)
-{
-	const char *end = p + strnlen(p, CONFIG_MAX_ROOM_PATTERN);
-
-	while ((p = memchr(p, '{', (size_t)(end - p))) != NULL) {
-		const char *close = memchr(p, '}', (size_t)(end - p));
-		if (!close)
-			return;
-		if (close + 1 < end)
-			sep->is_sep[(unsigned char)close[1]] = true;
-		p = close + 1;
-	}
-}
-
-static void config_separators_of(const struct config_namespace *ns, struct config_separators *sep)
+static void config_separators_of(const struct config_namespace *ns, struct glob_separators *sep)
 {
 	memset(sep, 0, sizeof *sep);
-	config_mark_separators(sep, ns->user_room);
+	glob_separators_add(sep, ns->user_room, strnlen(ns->user_room, CONFIG_MAX_ROOM_PATTERN));
 	for (size_t i = 0; i < ns->n_client_join && i < CONFIG_MAX_CLIENT_JOIN; i++)
-		config_mark_separators(sep, ns->client_join[i]);
-}
-
-static bool config_holds_no_separator(const struct config_separators *sep, const char *value,
-				      size_t len)
-{
-	for (size_t i = 0; i < len; i++) {
-		if (sep->is_sep[(unsigned char)value[i]])
-			return false;
-	}
-	return true;
+		glob_separators_add(sep, ns->client_join[i],
+				    strnlen(ns->client_join[i], CONFIG_MAX_ROOM_PATTERN));
 }
 
 bool config_value_is_separated(const struct config_namespace *ns, const char *value, size_t len)
 {
-	struct config_separators sep;
+	struct glob_separators sep;
 
 	config_separators_of(ns, &sep);
-	return config_holds_no_separator(&sep, value, len);
-}
-
-/* Turns <pattern> into <items> for a room of <room_len> bytes (at most
- * CONFIG_MAX_ROOM_NAME), looking each field up once and copying its value
- * into <values>: the callback's bytes need only last until its next call.
- * Returns the item count, or -1 if the pattern cannot match: a field is
- * missing or holds one of <sep>, the values alone are longer than the
- * room, or the pattern is malformed (only a config not made by
- * config_parse() can hold one). */
-static int config_glob_compile(struct config_glob_item items[static CONFIG_GLOB_MAX_ITEMS],
-			       char values[static CONFIG_MAX_ROOM_NAME], size_t room_len,
-			       const struct config_separators *sep, const char *pattern,
-			       const char *(*placeholder)(void *ctx, const char *field,
-							 size_t field_len, size_t *value_len),
-			       void *ctx)
-{
-	size_t n = 0, used = 0, len = strnlen(pattern, CONFIG_MAX_ROOM_PATTERN + 1);
-	const char *p = pattern, *end = pattern + len;
-
-	if (len > CONFIG_MAX_ROOM_PATTERN)
-		return -1;
-	while (p < end) {
-		struct config_glob_item *it = &items[n];
-		if (*p == '*' || *p == '?') {
-			it->kind = *p == '*' ? CONFIG_GLOB_STAR : CONFIG_GLOB_ONE;
-			p++;
-		} else if (*p == '{') {
-			const char *close = memchr(p, '}', (size_t)(end - p));
-			size_t value_len = 0;
-			if (!close || !placeholder)
-				return -1;
-			const char *value = placeholder(ctx, p + 1, (size_t)(close - p) - 1, &value_len);
-			if (!value || value_len > room_len - used ||
-			    !config_holds_no_separator(sep, value, value_len))
-				return -1;
-			memcpy(values + used, value, value_len);
-			it->kind = CONFIG_GLOB_BYTES;
-			it->s = values + used;
-			it->len = value_len;
-			used += value_len;
-			p = close + 1;
-			if (value_len == 0)
-				continue; /* an empty value matches nothing, so is no step */
-		} else {
-			const char *q = p;
-			while (q < end && *q != '*' && *q != '?' && *q != '{')
-				q++;
-			it->kind = CONFIG_GLOB_BYTES;
-			it->s = p;
-			it->len = (size_t)(q - p);
-			p = q;
-		}
-		n++;
-	}
-	return (int)n;
-}
-
-/* Whether <items> match all of <room>.  The classic wildcard walk: on a
- * mismatch, go back to the last star and let it take one more byte.  That
- * is enough because every other item has a fixed length, and it needs no
- * stack; a position is an item and an offset in its bytes. */
-static bool config_glob_match(const struct config_glob_item *items, size_t n,
-			      const char *room, size_t room_len)
-{
-	size_t i = 0, k = 0, r = 0;
-	size_t star_i = SIZE_MAX, star_r = 0;
-
-	while (r < room_len) {
-		if (i < n) {
-			const struct config_glob_item *it = &items[i];
-			if (it->kind == CONFIG_GLOB_STAR) {
-				star_i = i++;
-				star_r = r;
-				continue;
-			}
-			if (it->kind == CONFIG_GLOB_ONE) {
-				i++;
-				r++;
-				continue;
-			}
-			if (room[r] == it->s[k]) {
-				r++;
-				if (++k == it->len) {
-					i++;
-					k = 0;
-				}
-				continue;
-			}
-		}
-		if (star_i == SIZE_MAX)
-			return false;
-		i = star_i + 1;
-		k = 0;
-		r = ++star_r;
-	}
-	/* The room is used up: only stars may be left (a star taking more
-	 * bytes would leave even fewer for the rest).  A half-matched item
-	 * (k > 0) is bytes, so it fails here too. */
-	while (i < n && items[i].kind == CONFIG_GLOB_STAR)
-		i++;
-	return i == n;
+	return glob_value_is_separated(&sep, value, len);
 }
 
 bool config_glob_allows(const char *glob, size_t glob_len, const char *room, size_t room_len)
 {
-	struct config_glob_item items[CONFIG_GLOB_MAX_ITEMS];
-	size_t n = 0;
-
-	if (glob_len > CONFIG_MAX_ROOM_PATTERN || room_len > CONFIG_MAX_ROOM_NAME)
-		return false;
-	for (size_t i = 0; i < glob_len; n++) {
-		struct config_glob_item *it = &items[n];
-		if (glob[i] == '*' || glob[i] == '?') {
-			it->kind = glob[i++] == '*' ? CONFIG_GLOB_STAR : CONFIG_GLOB_ONE;
-			continue;
-		}
-		size_t j = i;
-		while (j < glob_len && glob[j] != '*' && glob[j] != '?')
-			j++;
-		*it = (struct config_glob_item){ CONFIG_GLOB_BYTES, glob + i, j - i };
-		i = j;
-	}
-	return config_glob_match(items, n, room, room_len);
+	return glob_match_plain(glob, glob_len, room, room_len);
 }
 
 void config_each_placeholder(const struct config_namespace *ns,
 			     void (*fn)(void *ctx, const char *name, size_t name_len), void *ctx)
 {
-	for (size_t i = 0; i < ns->n_client_join && i < CONFIG_MAX_CLIENT_JOIN; i++) {
-		const char *p = ns->client_join[i];
-		const char *end = p + strnlen(p, CONFIG_MAX_ROOM_PATTERN);
-		while ((p = memchr(p, '{', (size_t)(end - p))) != NULL) {
-			const char *close = memchr(p, '}', (size_t)(end - p));
-			if (!close)
-				break;
-			fn(ctx, p + 1, (size_t)(close - p) - 1);
-			p = close + 1;
-		}
-	}
+	for (size_t i = 0; i < ns->n_client_join && i < CONFIG_MAX_CLIENT_JOIN; i++)
+		glob_each_placeholder(ns->client_join[i],
+				      strnlen(ns->client_join[i], CONFIG_MAX_ROOM_PATTERN), fn, ctx);
 }
 
 bool config_room_allowed(const struct config_namespace *ns, const char *room, size_t room_len,
@@ -3007,16 +2849,15 @@ bool config_room_allowed(const struct config_namespace *ns, const char *room, si
 						   size_t *value_len),
 			 void *ctx)
 {
-	struct config_glob_item items[CONFIG_GLOB_MAX_ITEMS];
-	char values[CONFIG_MAX_ROOM_NAME];
-	struct config_separators sep;
+	struct glob_separators sep;
 
 	if (room_len > CONFIG_MAX_ROOM_NAME)
 		return false;
 	config_separators_of(ns, &sep);
 	for (size_t i = 0; i < ns->n_client_join && i < CONFIG_MAX_CLIENT_JOIN; i++) {
-		int n = config_glob_compile(items, values, room_len, &sep, ns->client_join[i], value, ctx);
-		if (n >= 0 && config_glob_match(items, (size_t)n, room, room_len))
+		const char *p = ns->client_join[i];
+		if (glob_match(p, strnlen(p, CONFIG_MAX_ROOM_PATTERN + 1), room, room_len, &sep, value,
+			       ctx))
 			return true;
 	}
 	return false;

@@ -7,9 +7,9 @@
  * caller's buffer; the parser never prints, never exits and never touches
  * the network (a listen address must be a numeric IPv4 or IPv6 literal; a
  * Redis host name is only checked, and hiredis resolves it on connecting).
- * man/roomcast.conf.5 is the reference for every key.  The room matcher
- * (config_room_allowed) is here because the pattern syntax is the file's:
- * it is pure, so nsp.c and the unit tests call the same code.
+ * man/roomcast.conf.5 is the reference for every key.  Which room
+ * patterns a namespace applies (config_room_allowed) is here because the
+ * pattern syntax is the file's; the matching itself is glob.c's.
  */
 #ifndef ROOMCAST_CONFIG_H
 #define ROOMCAST_CONFIG_H
@@ -281,7 +281,8 @@ int config_dump(const char *path, FILE *out, char *err, size_t err_len)
 
 /* Whether a client may join or leave room <room> (<room_len> bytes, not
  * NUL-terminated, may be empty) of namespace <ns> by itself: true if any of
- * ns->client_join matches the whole name.  In a pattern `*` matches any run
+ * ns->client_join matches the whole name (glob_match(), with the
+ * namespace's separators).  In a pattern `*` matches any run
  * of bytes (also none), `?` exactly one byte, and a placeholder the value
  * it names, byte for byte (a `*` in the value is a plain '*'):
  * `{auth.FIELD}` FIELD of the client's CONNECT auth object, `{sub}` and
@@ -316,7 +317,8 @@ bool config_value_is_separated(const struct config_namespace *ns, const char *va
 /* Whether <room> matches the plain glob <glob>: `*` any run of bytes, `?`
  * one byte, every other byte itself (a `{` too): the globs a token's
  * allow_join claim lists.  A glob longer than CONFIG_MAX_ROOM_PATTERN, or
- * a room longer than CONFIG_MAX_ROOM_NAME, never matches.  Pure. */
+ * a room longer than CONFIG_MAX_ROOM_NAME, never matches.  Pure
+ * (glob_match_plain()). */
 bool config_glob_allows(const char *glob, size_t glob_len, const char *room, size_t room_len);
 
 /* Calls <fn>(<ctx>, NAME, length) for each placeholder of <ns>'s

@@ -1,4 +1,4 @@
-/* test_backend.c - unit tests for backend.c's record codec.
+/* test_record.c - unit tests for record.c, the backend record codec.
  *
  * A packet is decoded by packet.c from the text a client sends, encoded as
  * an XADD command, and the RESP bytes are parsed back here into words and
@@ -7,8 +7,8 @@
  * events (placeholders stay in args, attachments are binN with their raw
  * bytes), the ack and reply fields of an event sent with an ack id,
  * events without arguments, number event names, whitespace and escaped
- * quotes around the name, backend_args_offset() on what is not
- * an event's array, and lifecycle records (backend_encode_record()): each
+ * quotes around the name, record_args_offset() on what is not
+ * an event's array, and lifecycle records (record_encode_lifecycle()): each
  * kind's fields after the common ones, binary-safe values, the field
  * limit.  Not covered here: writing to Redis and the policy
  * (tests/integration/backend-streams.test.js).
@@ -24,27 +24,27 @@
 
 #include <cmocka.h>
 
-#include "backend.h"
+#include "record.h"
 #include "packet.h"
 
-#define BACKEND_TEST_MAX_WORDS 64
+#define RECORD_TEST_MAX_WORDS 64
 
-struct backend_test_words {
+struct record_test_words {
 	size_t n;
-	const char *w[BACKEND_TEST_MAX_WORDS];
-	size_t len[BACKEND_TEST_MAX_WORDS];
+	const char *w[RECORD_TEST_MAX_WORDS];
+	size_t len[RECORD_TEST_MAX_WORDS];
 };
 
 /* Parses the RESP array of bulk strings <cmd> into words pointing into it;
  * fails the test on anything else or on bytes left over. */
-static void backend_test_parse(const char *cmd, size_t len, struct backend_test_words *out)
+static void record_test_parse(const char *cmd, size_t len, struct record_test_words *out)
 {
 	const char *p = cmd, *end = cmd + len;
 	char *e;
 
 	assert_true(len > 4 && *p == '*');
 	out->n = strtoul(p + 1, &e, 10);
-	assert_true(out->n <= BACKEND_TEST_MAX_WORDS);
+	assert_true(out->n <= RECORD_TEST_MAX_WORDS);
 	assert_memory_equal(e, "\r\n", 2);
 	p = e + 2;
 	for (size_t i = 0; i < out->n; i++) {
@@ -64,14 +64,14 @@ static void backend_test_parse(const char *cmd, size_t len, struct backend_test_
 /* Decodes the text packet <text> (and its binary <bins>), encodes it and
  * checks the words after XADD's head against <fields> (NULL-terminated
  * pairs; a value "\x01" + hex stands for raw bytes). */
-static void backend_test_event(const char *text, const char *const *bins, const size_t *bin_lens,
-			       unsigned n_bins, const char *const *fields)
+static void record_test_event(const char *text, const char *const *bins, const size_t *bin_lens,
+			      unsigned n_bins, const char *const *fields)
 {
 	struct packet_reader r;
 	struct packet p;
-	struct backend_target t = { "rc:events", 9, 100000, "abcdef", "rc:events:reply:abcdef" };
-	struct backend_socket sock = { "/chat", 5, "AAAAAAAAAAAAAAAAAAAA", "u1", 2, PACKET_NO_ACK };
-	struct backend_test_words w;
+	struct record_target t = { "rc:events", 9, 100000, "abcdef", "rc:events:reply:abcdef" };
+	struct record_socket sock = { "/chat", 5, "AAAAAAAAAAAAAAAAAAAA", "u1", 2, PACKET_NO_ACK };
+	struct record_test_words w;
 	size_t len;
 
 	packet_reader_init(&r, 1 << 20);
@@ -82,9 +82,9 @@ static void backend_test_event(const char *text, const char *const *bins, const 
 	}
 	assert_int_equal(res, PACKET_OK);
 	sock.ack_id = p.ack_id;
-	char *cmd = backend_encode_event(&t, &sock, &p, &len);
+	char *cmd = record_encode_event(&t, &sock, &p, &len);
 	assert_non_null(cmd);
-	backend_test_parse(cmd, len, &w);
+	record_test_parse(cmd, len, &w);
 	static const char *const head[] = {
 		"XADD", "rc:events", "MAXLEN", "~", "100000", "*", "type", "event", "nsp", "/chat",
 		"sid", "AAAAAAAAAAAAAAAAAAAA", "instance", "abcdef", "user", "u1",
@@ -109,13 +109,13 @@ static void text_event_has_its_arguments_after_the_name_as_sent(void **state)
 	static const char *const f[] = {
 		"event", "hello", "args", "[{\"a\":1,\"b\":[true,null]},\"x\",3.5]", NULL,
 	};
-	backend_test_event("2/chat,[\"hello\",{\"a\":1,\"b\":[true,null]},\"x\",3.5]", NULL, NULL, 0, f);
+	record_test_event("2/chat,[\"hello\",{\"a\":1,\"b\":[true,null]},\"x\",3.5]", NULL, NULL, 0, f);
 }
 
 static void event_without_arguments_has_empty_args(void **state)
 {
 	static const char *const f[] = { "event", "ping", "args", "[]", NULL };
-	backend_test_event("2/chat,[\"ping\"]", NULL, NULL, 0, f);
+	record_test_event("2/chat,[\"ping\"]", NULL, NULL, 0, f);
 }
 
 static void event_with_an_ack_id_has_ack_and_reply_after_its_arguments(void **state)
@@ -124,19 +124,19 @@ static void event_with_an_ack_id_has_ack_and_reply_after_its_arguments(void **st
 		"event", "q", "args", "[1]", "ack", "9007199254740991", "reply", "rc:events:reply:abcdef",
 		NULL,
 	};
-	backend_test_event("2/chat,9007199254740991[\"q\",1]", NULL, NULL, 0, f);
+	record_test_event("2/chat,9007199254740991[\"q\",1]", NULL, NULL, 0, f);
 }
 
 static void escaped_name_is_unescaped_and_whitespace_is_kept_in_args(void **state)
 {
 	static const char *const f[] = { "event", "a\"b,]", "args", "[ 1 , \"]\" ]", NULL };
-	backend_test_event("2/chat,[ \"a\\\"b,]\" , 1 , \"]\" ]", NULL, NULL, 0, f);
+	record_test_event("2/chat,[ \"a\\\"b,]\" , 1 , \"]\" ]", NULL, NULL, 0, f);
 }
 
 static void number_event_name_is_its_text(void **state)
 {
 	static const char *const f[] = { "event", "42", "args", "[\"x\"]", NULL };
-	backend_test_event("2/chat,[42,\"x\"]", NULL, NULL, 0, f);
+	record_test_event("2/chat,[42,\"x\"]", NULL, NULL, 0, f);
 }
 
 static void binary_event_keeps_placeholders_and_adds_raw_attachments(void **state)
@@ -152,9 +152,9 @@ static void binary_event_keeps_placeholders_and_adds_raw_attachments(void **stat
 	 * at its name; the helper would stop at the NUL. */
 	struct packet_reader r;
 	struct packet p;
-	struct backend_target t = { "rc:events", 9, 7, "abcdef", "r" };
-	struct backend_socket sock = { "/", 1, "BBBBBBBBBBBBBBBBBBBB", "", 0, PACKET_NO_ACK };
-	struct backend_test_words w;
+	struct record_target t = { "rc:events", 9, 7, "abcdef", "r" };
+	struct record_socket sock = { "/", 1, "BBBBBBBBBBBBBBBBBBBB", "", 0, PACKET_NO_ACK };
+	struct record_test_words w;
 	size_t len;
 	const char *text = "52-[\"file\",{\"_placeholder\":true,\"num\":0},"
 			   "{\"d\":{\"_placeholder\":true,\"num\":1}}]";
@@ -166,9 +166,9 @@ static void binary_event_keeps_placeholders_and_adds_raw_attachments(void **stat
 			 PACKET_MORE);
 	assert_int_equal(packet_reader_feed(&r, true, (const uint8_t *)bins[1], lens[1], &p),
 			 PACKET_OK);
-	char *cmd = backend_encode_event(&t, &sock, &p, &len);
+	char *cmd = record_encode_event(&t, &sock, &p, &len);
 	assert_non_null(cmd);
-	backend_test_parse(cmd, len, &w);
+	record_test_parse(cmd, len, &w);
 	assert_int_equal(w.n, 16 + 8);
 	assert_memory_equal(w.w[4], "7", 1);
 	assert_int_equal(w.len[15], 0); /* user: empty */
@@ -183,12 +183,12 @@ static void binary_event_keeps_placeholders_and_adds_raw_attachments(void **stat
 }
 
 /* Checks the words of <cmd> against <want> (NULL-terminated), whole. */
-static void backend_test_words_are(const char *cmd, size_t len, const char *const *want)
+static void record_test_words_are(const char *cmd, size_t len, const char *const *want)
 {
-	struct backend_test_words w;
+	struct record_test_words w;
 	size_t i = 0;
 
-	backend_test_parse(cmd, len, &w);
+	record_test_parse(cmd, len, &w);
 	for (; want[i]; i++) {
 		assert_true(i < w.n);
 		assert_int_equal(w.len[i], strlen(want[i]));
@@ -197,16 +197,16 @@ static void backend_test_words_are(const char *cmd, size_t len, const char *cons
 	assert_int_equal(i, w.n);
 }
 
-static const struct backend_target backend_test_target = {
+static const struct record_target record_test_target = {
 	"rc:events", 9, 50, "abcdef", "rc:events:reply:abcdef",
 };
-static const struct backend_socket backend_test_socket = {
+static const struct record_socket record_test_socket = {
 	"/", 1, "BBBBBBBBBBBBBBBBBBBB", "", 0, PACKET_NO_ACK,
 };
 
 static void connect_record_has_auth_claims_and_address(void **state)
 {
-	const struct backend_field f[] = {
+	const struct record_field f[] = {
 		{ "auth", "{\"room\":1}", 10 },
 		{ "claims", "", 0 },
 		{ "address", "127.0.0.1", 9 },
@@ -217,11 +217,11 @@ static void connect_record_has_auth_claims_and_address(void **state)
 		"claims", "", "address", "127.0.0.1", NULL,
 	};
 	size_t len;
-	char *cmd = backend_encode_record(&backend_test_target, &backend_test_socket, "connect", f,
+	char *cmd = record_encode_lifecycle(&record_test_target, &record_test_socket, "connect", f,
 					  3, &len);
 
 	assert_non_null(cmd);
-	backend_test_words_are(cmd, len, want);
+	record_test_words_are(cmd, len, want);
 	free(cmd);
 }
 
@@ -234,35 +234,35 @@ static void disconnect_join_and_leave_records_have_their_one_field(void **state)
 	};
 
 	for (size_t k = 0; k < 3; k++) {
-		const struct backend_field f = { kinds[k][1], kinds[k][2], strlen(kinds[k][2]) };
+		const struct record_field f = { kinds[k][1], kinds[k][2], strlen(kinds[k][2]) };
 		const char *const want[] = {
 			"XADD", "rc:events", "MAXLEN", "~", "50", "*", "type", kinds[k][0], "nsp",
 			"/", "sid", "BBBBBBBBBBBBBBBBBBBB", "instance", "abcdef", "user", "",
 			kinds[k][1], kinds[k][2], NULL,
 		};
 		size_t len;
-		char *cmd = backend_encode_record(&backend_test_target, &backend_test_socket,
+		char *cmd = record_encode_lifecycle(&record_test_target, &record_test_socket,
 						  kinds[k][0], &f, 1, &len);
 		assert_non_null(cmd);
-		backend_test_words_are(cmd, len, want);
+		record_test_words_are(cmd, len, want);
 		free(cmd);
 	}
 }
 
 static void record_with_too_many_fields_is_refused(void **state)
 {
-	struct backend_field f[BACKEND_MAX_RECORD_FIELDS + 1];
+	struct record_field f[RECORD_MAX_FIELDS + 1];
 	size_t len;
 	char *cmd;
 
-	for (size_t i = 0; i <= BACKEND_MAX_RECORD_FIELDS; i++)
-		f[i] = (struct backend_field){ "f", "v", 1 };
-	cmd = backend_encode_record(&backend_test_target, &backend_test_socket, "join", f,
-				    BACKEND_MAX_RECORD_FIELDS, &len);
+	for (size_t i = 0; i <= RECORD_MAX_FIELDS; i++)
+		f[i] = (struct record_field){ "f", "v", 1 };
+	cmd = record_encode_lifecycle(&record_test_target, &record_test_socket, "join", f,
+				    RECORD_MAX_FIELDS, &len);
 	assert_non_null(cmd);
 	free(cmd);
-	assert_null(backend_encode_record(&backend_test_target, &backend_test_socket, "join", f,
-					  BACKEND_MAX_RECORD_FIELDS + 1, &len));
+	assert_null(record_encode_lifecycle(&record_test_target, &record_test_socket, "join", f,
+					  RECORD_MAX_FIELDS + 1, &len));
 }
 
 static void args_offset_refuses_what_is_not_an_event_array(void **state)
@@ -270,10 +270,10 @@ static void args_offset_refuses_what_is_not_an_event_array(void **state)
 	static const char *const bad[] = { "", "{}", "[", "[]", "[\"a\"", "[\"a\" 1]", "[true]", "[\"a" };
 
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-		assert_int_equal(backend_args_offset((const uint8_t *)bad[i], strlen(bad[i])), -1);
-	assert_int_equal(backend_args_offset((const uint8_t *)"[\"a\"]", 5), 4);
-	assert_int_equal(backend_args_offset((const uint8_t *)"[\"a\",1]", 7), 5);
-	assert_int_equal(backend_args_offset((const uint8_t *)"[-1.5e3,1]", 10), 8);
+		assert_int_equal(record_args_offset((const uint8_t *)bad[i], strlen(bad[i])), -1);
+	assert_int_equal(record_args_offset((const uint8_t *)"[\"a\"]", 5), 4);
+	assert_int_equal(record_args_offset((const uint8_t *)"[\"a\",1]", 7), 5);
+	assert_int_equal(record_args_offset((const uint8_t *)"[-1.5e3,1]", 10), 8);
 }
 
 /* The hash roomcast.conf(5) documents, on its worked example and on the
@@ -281,11 +281,11 @@ static void args_offset_refuses_what_is_not_an_event_array(void **state)
  * compute where a socket's records go. */
 static void stream_index_is_fnv1a_of_the_socket_id_modulo_k(void **state)
 {
-	assert_int_equal(backend_stream_index("AAAAAAAAAAAAAAAAAAAA", 20, 4), 1633785929u % 4);
-	assert_int_equal(backend_stream_index("AAAAAAAAAAAAAAAAAAAA", 20, 16), 9);
-	assert_int_equal(backend_stream_index("", 0, 1000), 2166136261u % 1000);
-	assert_int_equal(backend_stream_index("a", 1, 1u << 31), 0xe40c292cu % (1u << 31));
-	assert_int_equal(backend_stream_index("AAAAAAAAAAAAAAAAAAAA", 20, 1), 0);
+	assert_int_equal(record_stream_index("AAAAAAAAAAAAAAAAAAAA", 20, 4), 1633785929u % 4);
+	assert_int_equal(record_stream_index("AAAAAAAAAAAAAAAAAAAA", 20, 16), 9);
+	assert_int_equal(record_stream_index("", 0, 1000), 2166136261u % 1000);
+	assert_int_equal(record_stream_index("a", 1, 1u << 31), 0xe40c292cu % (1u << 31));
+	assert_int_equal(record_stream_index("AAAAAAAAAAAAAAAAAAAA", 20, 1), 0);
 }
 
 int main(void)
