@@ -143,7 +143,7 @@ bool backend_wants_event(const struct config_namespace *ns, const struct packet 
 		return false;
 	if (ns->n_forward_events == 0)
 		return true;
-	if (backend_event_name(p, &name, &len) < 0)
+	if (record_event_name(p, &name, &len) < 0)
 		return false;
 	for (size_t i = 0; i < ns->n_forward_events; i++) {
 		if (config_glob_allows(ns->forward_events[i], strlen(ns->forward_events[i]), name,
@@ -387,9 +387,9 @@ static int backend_take(char *cmd, size_t len)
 }
 
 /* Where <sock>'s records go: backend_stream, or with K streams
- * "<backend_stream>:<i>" by backend_stream_index(), in a buffer that holds
+ * "<backend_stream>:<i>" by record_stream_index(), in a buffer that holds
  * until the next record is made (they are encoded one at a time). */
-static void backend_target(struct backend_target *t, const struct backend_socket *sock)
+static void record_target(struct record_target *t, const struct record_socket *sock)
 {
 	const struct config *cfg = backend.cfg;
 
@@ -398,7 +398,7 @@ static void backend_target(struct backend_target *t, const struct backend_socket
 	if (cfg->backend_streams > 1) {
 		int n = snprintf(backend.stream_key, sizeof backend.stream_key, "%s:%u",
 				 cfg->backend_stream,
-				 (unsigned)backend_stream_index(sock->sid, ID_LEN, cfg->backend_streams));
+				 (unsigned)record_stream_index(sock->sid, ID_LEN, cfg->backend_streams));
 		t->stream = backend.stream_key;
 		t->stream_len = (size_t)n;
 	}
@@ -407,14 +407,14 @@ static void backend_target(struct backend_target *t, const struct backend_socket
 	t->reply = backend.reply;
 }
 
-int backend_forward_event(const struct backend_socket *sock, const struct packet *p)
+int backend_forward_event(const struct record_socket *sock, const struct packet *p)
 {
-	struct backend_target t;
+	struct record_target t;
 	size_t len;
 	char *cmd;
 
-	backend_target(&t, sock);
-	if (!(cmd = backend_encode_event(&t, sock, p, &len))) {
+	record_target(&t, sock);
+	if (!(cmd = record_encode_event(&t, sock, p, &len))) {
 		backend_drop(BACKEND_DROP_NO_MEMORY);
 		return -1;
 	}
@@ -423,25 +423,25 @@ int backend_forward_event(const struct backend_socket *sock, const struct packet
 
 /* Encodes and writes one lifecycle record.  Returns 0, or -1 if it was
  * dropped (counted). */
-static int backend_forward_record(const struct backend_socket *sock, const char *type,
-				  const struct backend_field *fields, size_t n_fields)
+static int backend_forward_record(const struct record_socket *sock, const char *type,
+				  const struct record_field *fields, size_t n_fields)
 {
-	struct backend_target t;
+	struct record_target t;
 	size_t len;
 	char *cmd;
 
-	backend_target(&t, sock);
-	if (!(cmd = backend_encode_record(&t, sock, type, fields, n_fields, &len))) {
+	record_target(&t, sock);
+	if (!(cmd = record_encode_lifecycle(&t, sock, type, fields, n_fields, &len))) {
 		backend_drop(BACKEND_DROP_NO_MEMORY);
 		return -1;
 	}
 	return backend_take(cmd, len);
 }
 
-int backend_forward_connect(const struct backend_socket *sock, const struct backend_connect *c)
+int backend_forward_connect(const struct record_socket *sock, const struct backend_connect *c)
 {
 	char ack[24];
-	struct backend_field f[] = {
+	struct record_field f[] = {
 		{ "auth", c->auth, c->auth_len },
 		{ "claims", c->claims, c->claims_len },
 		{ "address", c->address, strlen(c->address) },
@@ -461,18 +461,18 @@ int backend_forward_connect(const struct backend_socket *sock, const struct back
 	return backend_forward_record(sock, "connect", f, 6);
 }
 
-void backend_forward_disconnect(const struct backend_socket *sock, const char *reason)
+void backend_forward_disconnect(const struct record_socket *sock, const char *reason)
 {
-	const struct backend_field f = { "reason", reason, strlen(reason) };
+	const struct record_field f = { "reason", reason, strlen(reason) };
 
 	/* Nobody to answer for it: a drop is counted there. */
 	(void)backend_forward_record(sock, "disconnect", &f, 1);
 }
 
-void backend_forward_room(const struct backend_socket *sock, bool is_join, const char *room,
+void backend_forward_room(const struct record_socket *sock, bool is_join, const char *room,
 			  size_t room_len)
 {
-	const struct backend_field f = { "room", room, room_len };
+	const struct record_field f = { "room", room, room_len };
 
 	(void)backend_forward_record(sock, is_join ? "join" : "leave", &f, 1);
 }
@@ -535,7 +535,7 @@ static const char *backend_reply_json(const uint8_t *msg, size_t len)
 {
 	json_t *root = NULL;
 	enum jsonmem_result loaded = jsonmem_load(msg, len, 0, &root);
-	const char *why = root ? backend_reply_check(root) : jsonmem_result_text(loaded);
+	const char *why = root ? record_reply_check(root) : jsonmem_result_text(loaded);
 
 	if (!why)
 		why = backend_deliver(root);

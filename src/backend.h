@@ -30,17 +30,6 @@
 #include "packet.h"
 #include "record.h"
 
-/* The record codec's names as backend.c and nsp.c still spell them
- * (record.h).  They go when those files say record_* themselves. */
-#define backend_socket record_socket
-#define backend_target record_target
-#define backend_field record_field
-#define backend_event_name record_event_name
-#define backend_stream_index record_stream_index
-#define backend_encode_event record_encode_event
-#define backend_encode_record record_encode_lifecycle
-#define backend_reply_check record_reply_check
-
 /* Starts forwarding when cfg has a Redis address (cluster_init() has run:
  * the instance is the adapter uid); nothing otherwise.  Returns 0, or -1
  * if memory ran out. */
@@ -57,7 +46,7 @@ bool backend_wants_event(const struct config_namespace *ns, const struct packet 
  * once Redis can take it.  Returns 0, or -1 if the record was dropped
  * (backend_buffer full, out of memory; counted here): an ack it asked for
  * is the caller's to answer. */
-int backend_forward_event(const struct backend_socket *sock, const struct packet *p)
+int backend_forward_event(const struct record_socket *sock, const struct packet *p)
 	__attribute__((warn_unused_result));
 
 /* Whether namespace <ns> writes lifecycle records (connect, disconnect,
@@ -86,10 +75,10 @@ struct backend_connect {
  * record.  Returns 0, or -1 if it was dropped (a NULL text in <c> counts
  * as no_memory): a decision asked for will not come.  disconnect: the
  * Socket.IO reason.  join, leave: the room; their ack_id is not used. */
-int backend_forward_connect(const struct backend_socket *sock, const struct backend_connect *c)
+int backend_forward_connect(const struct record_socket *sock, const struct backend_connect *c)
 	__attribute__((warn_unused_result));
-void backend_forward_disconnect(const struct backend_socket *sock, const char *reason);
-void backend_forward_room(const struct backend_socket *sock, bool is_join, const char *room,
+void backend_forward_disconnect(const struct record_socket *sock, const char *reason);
+void backend_forward_room(const struct record_socket *sock, bool is_join, const char *room,
 			  size_t room_len);
 
 /* Redis came up (<up>) or went: the buffer is written out once it is up.

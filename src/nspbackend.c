@@ -18,19 +18,19 @@
 
 /* What a backend record says about <sock>. */
 static void nspbackend_socket(const struct nsp_socket *sock, int64_t ack_id,
-			      struct backend_socket *bs)
+			      struct record_socket *bs)
 {
 	const struct config_namespace *ns = nsp_socket_namespace(sock);
 	size_t user_len;
 	const char *user = nsp_socket_user(sock, &user_len);
 
-	*bs = (struct backend_socket){ ns->name, ns->name_len, nsp_socket_id(sock), user, user_len,
+	*bs = (struct record_socket){ ns->name, ns->name_len, nsp_socket_id(sock), user, user_len,
 				       ack_id };
 }
 
 int nspbackend_forward(const struct nsp_socket *sock, const struct packet *p, int64_t ack_id)
 {
-	struct backend_socket bs;
+	struct record_socket bs;
 
 	nspbackend_socket(sock, ack_id, &bs);
 	return backend_forward_event(&bs, p);
@@ -38,7 +38,7 @@ int nspbackend_forward(const struct nsp_socket *sock, const struct packet *p, in
 
 void nspbackend_room(const struct nsp_socket *sock, bool is_join, const char *name, size_t len)
 {
-	struct backend_socket bs;
+	struct record_socket bs;
 
 	if (!backend_wants_lifecycle(nsp_socket_namespace(sock)))
 		return;
@@ -48,7 +48,7 @@ void nspbackend_room(const struct nsp_socket *sock, bool is_join, const char *na
 
 void nspbackend_gone(const struct nsp_socket *sock, const char *reason)
 {
-	struct backend_socket bs;
+	struct record_socket bs;
 
 	if (!backend_wants_lifecycle(nsp_socket_namespace(sock)))
 		return;
@@ -74,7 +74,7 @@ static char *nspbackend_headers_json(const struct engine_handshake *hs)
  * token included, through fetchSockets(): hiding it by default would
  * protect nothing and leave a backend with its own tokens blind.
  * Returns 0, or -1 if it was dropped (counted). */
-static int nspbackend_connect_record(const struct backend_socket *bs, const json_t *auth,
+static int nspbackend_connect_record(const struct record_socket *bs, const json_t *auth,
 				     const json_t *claims, const struct engine_handshake *hs,
 				     bool redact)
 {
@@ -105,7 +105,7 @@ void nspbackend_connected(const struct nsp_socket *sock, const json_t *auth, con
 			  const struct engine_handshake *hs)
 {
 	const struct config_namespace *ns = nsp_socket_namespace(sock);
-	struct backend_socket bs;
+	struct record_socket bs;
 
 	if (!backend_wants_lifecycle(ns))
 		return;
@@ -119,7 +119,7 @@ void nspbackend_connected(const struct nsp_socket *sock, const json_t *auth, con
 int nspbackend_ask(const struct config_namespace *ns, const char *id, int64_t ack_id,
 		   const json_t *auth, const struct engine_handshake *hs)
 {
-	struct backend_socket bs = { ns->name, ns->name_len, id, "", 0, ack_id };
+	struct record_socket bs = { ns->name, ns->name_len, id, "", 0, ack_id };
 
 	return nspbackend_connect_record(&bs, auth, NULL, hs, false);
 }
@@ -128,7 +128,7 @@ int nspbackend_ask(const struct config_namespace *ns, const char *id, int64_t ac
  * record, so that what a backend set up while deciding is undone. */
 void nspbackend_abandon(const struct config_namespace *ns, const char *id, const char *reason)
 {
-	struct backend_socket bs = { ns->name, ns->name_len, id, "", 0, PACKET_NO_ACK };
+	struct record_socket bs = { ns->name, ns->name_len, id, "", 0, PACKET_NO_ACK };
 
 	if (backend_wants_lifecycle(ns))
 		backend_forward_disconnect(&bs, reason);
