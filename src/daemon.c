@@ -29,6 +29,11 @@
 #define DAEMON_DRAIN_MS 3000
 /* A drain closes one batch of sessions this often. */
 #define DAEMON_DRAIN_TICK_MS 100
+/* After the listeners close, requests already accepted are still read and
+ * answered this long: a client that connected just before the stop gets
+ * its answer, not a reset (the next process, on systemd's sockets, takes
+ * the connections that come after). */
+#define DAEMON_DRAIN_ACCEPTED_MS 100
 /* How often the allocator is asked to give free heap back to the system,
  * and the least free heap worth the walk (see daemon_trim_cb). */
 #define DAEMON_TRIM_INTERVAL_S 2
@@ -434,6 +439,7 @@ static void daemon_drain(const struct daemon_app *app)
 {
 	server_stop_accepting();
 	(void)sd_notify(0, "STOPPING=1");
+	daemon_run_for(DAEMON_DRAIN_ACCEPTED_MS);
 	daemon_move_clients();
 	/* Its sessions are closing: peers may stop forwarding to it.  The
 	 * goodbye leaves with the last writes waited for below. */
