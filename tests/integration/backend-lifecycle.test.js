@@ -152,7 +152,17 @@ test('a namespace with forward none writes no lifecycle record', { skip }, async
 test('SIGTERM: each socket\'s "server shutting down" record is in the stream when the daemon has exited', { skip }, async () => {
   const N = 200;
   const socks = [];
-  for (let i = 0; i < N; i++) socks.push(await h.sioWs(d.port));
+  // Each answers the 300 ms pings, so that opening 200 on a loaded machine
+  // cannot time the first ones out before the SIGTERM.
+  const answerPings = async (ws) => {
+    try {
+      for (;;) if ((await ws.text()) === '2') ws.sendText('3');
+    } catch { /* closed by the stop */ }
+  };
+  for (let i = 0; i < N; i++) {
+    socks.push(await h.sioWs(d.port));
+    answerPings(socks[i].ws);
+  }
   await recordsOf(socks[N - 1].socketId, 1);
   await d.stop('SIGTERM');
   const reasons = new Map();
