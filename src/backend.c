@@ -708,18 +708,14 @@ void backend_forward_room(const struct backend_socket *sock, bool is_join, const
 	(void)backend_forward_record(sock, is_join ? "join" : "leave", &f, 1);
 }
 
-void backend_on_redis_state(bool up)
+/* Redis came up (<up>) or went: the buffer is written out once it is up. */
+static void backend_on_redis_state(void *arg, bool up)
 {
 	if (up && backend.buffer.head)
 		backend_drain_arm(0);
 }
 
 /* --- replies ----------------------------------------------------------------- */
-
-bool backend_is_reply_channel(const char *channel)
-{
-	return backend.active && strcmp(channel, backend.reply) == 0;
-}
 
 /* Counts a dropped reply; logs the first of every BACKEND_LOG_INTERVAL_S
  * (a late or duplicate answer is a backend's normal hazard, so info). */
@@ -837,7 +833,11 @@ static const char *backend_reply_msgpack(const uint8_t *msg, size_t len)
 	return why;
 }
 
-void backend_on_reply(const uint8_t *msg, size_t len)
+/* A message on the reply channel, `{"sid":S,"ack":N,"args":[...]}`: the
+ * socket S gets ACK N with args, if it awaits N from a backend; anything
+ * else is dropped and counted (backend_replies_dropped_total). */
+static void backend_on_reply(void *arg, const char *channel, size_t channel_len,
+			     const uint8_t *msg, size_t len)
 {
 	const char *why = len && msg[0] == '{' ? backend_reply_json(msg, len)
 					       : backend_reply_msgpack(msg, len);
@@ -873,7 +873,8 @@ int backend_init(struct event_base *base, const struct config *cfg)
 		return -1;
 	snprintf(backend.reply, sizeof backend.reply, "%s:reply:%s", cfg->backend_stream,
 		 cluster_uid());
-	if (redis_subscribe(backend.reply) < 0)
+	if (redis_subscribe(backend.reply, backend_on_reply, NULL) < 0 ||
+	    redis_on_state(backend_on_redis_state, NULL) < 0)
 		return -1;
 	log_info("backend: client events to stream %s (MAXLEN ~ %u, buffer %zu bytes), replies "
 		 "on %s", cfg->backend_stream, (unsigned)cfg->backend_stream_maxlen,

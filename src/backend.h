@@ -91,18 +91,6 @@ void backend_forward_disconnect(const struct backend_socket *sock, const char *r
 void backend_forward_room(const struct backend_socket *sock, bool is_join, const char *room,
 			  size_t room_len);
 
-/* Redis came up (<up>) or went: the buffer is written out once it is up.
- * cluster.c, which owns the link's callbacks, passes its on_state on. */
-void backend_on_redis_state(bool up);
-
-/* Whether <channel> (NUL-terminated) is this instance's reply channel,
- * `<backend_stream>:reply:<instance>`, where backends answer acks. */
-bool backend_is_reply_channel(const char *channel);
-/* A message on the reply channel, `{"sid":S,"ack":N,"args":[...]}`: the
- * socket S gets ACK N with args, if it awaits N from a backend; anything
- * else is dropped and counted (backend_replies_dropped_total). */
-void backend_on_reply(const uint8_t *msg, size_t len);
-
 /* --- the codec (pure) ------------------------------------------------------ */
 
 /* The event name of <p> (its data's first element: a string as it is, a

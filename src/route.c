@@ -459,7 +459,9 @@ bool route_ready(void)
 	return !route.starting;
 }
 
-void route_on_message(const uint8_t *payload, size_t len)
+/* A message on the announcement channel. */
+static void route_on_message(void *arg, const char *channel, size_t channel_len,
+			     const uint8_t *payload, size_t len)
 {
 	struct route_line l;
 	const char *why;
@@ -493,11 +495,6 @@ void route_on_message(const uint8_t *payload, size_t len)
 		return; /* our own, back from Redis */
 	}
 	route_heard(&l);
-}
-
-bool route_is_channel(const char *channel)
-{
-	return route.enabled && strcmp(channel, route.channel) == 0;
 }
 
 /* --- announcing ---------------------------------------------------------- */
@@ -550,7 +547,7 @@ static void route_tick(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-void route_on_redis_state(bool up)
+static void route_on_redis_state(void *arg, bool up)
 {
 	struct route_entry *e, *tmp;
 
@@ -644,7 +641,8 @@ int route_init(struct event_base *base, const struct config *cfg)
 	snprintf(route.channel, sizeof route.channel, "%s-route#", cfg->redis_key);
 	forward_init(base, cfg);
 	route.enabled = true;
-	return redis_subscribe(route.channel);
+	return redis_subscribe(route.channel, route_on_message, NULL) < 0 ||
+	       redis_on_state(route_on_redis_state, NULL) < 0 ? -1 : 0;
 }
 
 bool route_enabled(void)

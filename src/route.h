@@ -98,7 +98,8 @@ enum route_owner {
  * secret, when cfg routes.  Returns 0, or -1 with the reason logged. */
 int route_check(const struct config *cfg) __attribute__((warn_unused_result));
 /* Reads the secret and picks this instance's id, when cfg routes;
- * nothing otherwise.  Needs redis_init() done (it subscribes).  Returns
+ * nothing otherwise.  Needs redis_init() done (it subscribes to the
+ * announcement channel and hears the link's state).  Returns
  * 0, or -1 with the reason logged. */
 int route_init(struct event_base *base, const struct config *cfg)
 	__attribute__((warn_unused_result));
@@ -132,10 +133,5 @@ bool route_sid_names_peer(const char *sid, size_t len);
  * <token> (NUL-terminated) is it (constant time). */
 const char *route_peer_token(void);
 bool route_peer_token_ok(const char *token);
-
-/* Redis: the announcement channel, and what arrives on it. */
-bool route_is_channel(const char *channel);
-void route_on_message(const uint8_t *payload, size_t len);
-void route_on_redis_state(bool up);
 
 #endif
