@@ -4,7 +4,7 @@
  * allocation sized first), the forwarding policy (`forward`,
  * `forward_events`) and the counters of records written and dropped.  Does
  * not own the Redis link or its in-flight cap (redis.c: redis_write()), the
- * sockets (nsp.c) or the adapter uid (cluster.c).
+ * sockets (nsp.c) or the adapter uid (cluster.c, passed to backend_init()).
  *
  * Replies: each instance subscribes to its own channel,
  * `<backend_stream>:reply:<adapter uid>` (never under redis_key#, where a
@@ -57,7 +57,6 @@
 
 #include "adapter.h"
 #include "backend.h"
-#include "cluster.h"
 #include "id.h"
 #include "jsonmem.h"
 #include "log.h"
@@ -124,6 +123,7 @@ static struct {
 	struct metrics_family dropped_family;
 	bool is_refusal_logged;        /* since the last time Redis took a record */
 	bool is_registered;            /* dropped_family is in /metrics (once per process) */
+	char instance[BACKEND_INSTANCE_MAX + 1]; /* the adapter uid, given at start-up */
 	char reply[BACKEND_REPLY_MAX]; /* this instance's reply channel */
 	char stream_key[BACKEND_REPLY_MAX]; /* "<backend_stream>:<i>" of the record being made */
 	time_t reply_logged;           /* when a dropped reply was last logged */
@@ -634,7 +634,7 @@ static void backend_target(struct backend_target *t, const struct backend_socket
 		t->stream_len = (size_t)n;
 	}
 	t->maxlen = cfg->backend_stream_maxlen;
-	t->instance = cluster_uid();
+	t->instance = backend.instance;
 	t->reply = backend.reply;
 }
 
@@ -848,7 +848,7 @@ static void backend_on_reply(void *arg, const char *channel, size_t channel_len,
 		metrics_inc(backend_replies_total);
 }
 
-int backend_init(struct event_base *base, const struct config *cfg)
+int backend_init(struct event_base *base, const struct config *cfg, const char *instance)
 {
 	backend.cfg = cfg;
 	if (!backend.is_registered) {
@@ -871,8 +871,9 @@ int backend_init(struct event_base *base, const struct config *cfg)
 		return 0;
 	if (!(backend.drain = evtimer_new(base, backend_drain_cb, NULL)))
 		return -1;
+	snprintf(backend.instance, sizeof backend.instance, "%s", instance);
 	snprintf(backend.reply, sizeof backend.reply, "%s:reply:%s", cfg->backend_stream,
-		 cluster_uid());
+		 backend.instance);
 	if (redis_subscribe(backend.reply, backend_on_reply, NULL) < 0 ||
 	    redis_on_state(backend_on_redis_state, NULL) < 0)
 		return -1;

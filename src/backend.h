@@ -30,10 +30,14 @@
 #include "config.h"
 #include "packet.h"
 
-/* Starts forwarding when cfg has a Redis address (cluster_init() has run:
- * the instance is the adapter uid); nothing otherwise.  Returns 0, or -1
- * if memory ran out. */
-int backend_init(struct event_base *base, const struct config *cfg)
+/* Characters of backend_init()'s <instance> kept (the adapter uid has 6). */
+#define BACKEND_INSTANCE_MAX 7
+
+/* Starts forwarding when cfg has a Redis address (redis_init() has run);
+ * nothing otherwise.  <instance> names this process in its records and
+ * its reply channel: the adapter uid (cluster_uid()), copied.  Returns 0,
+ * or -1 if memory ran out. */
+int backend_init(struct event_base *base, const struct config *cfg, const char *instance)
 	__attribute__((warn_unused_result));
 void backend_cleanup(void);
 

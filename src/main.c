@@ -37,7 +37,7 @@ static void main_usage(FILE *out)
 static int main_app_init(struct event_base *base, const struct config *cfg)
 {
 	return nsp_init(base, cfg) < 0 || cluster_init(base, cfg) < 0 ||
-	       route_init(base, cfg) < 0 || backend_init(base, cfg) < 0 ||
+	       route_init(base, cfg) < 0 || backend_init(base, cfg, cluster_uid()) < 0 ||
 	       jwks_init(base, cfg) < 0 ? -1 : 0;
 }
 
