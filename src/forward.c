@@ -8,7 +8,8 @@
  * instances of the same cluster (the request carried the secret's token),
  * so their answers are read as our own http.c writes them: a status line,
  * headers, Content-Length, a body.  Also owns the requests held for an
- * instance not heard of yet, until it is.
+ * instance not heard of yet, until it is.  Reads route.c (the peer, the
+ * token, asks) and hears of peers through the hooks it registers there.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -683,14 +684,17 @@ static void fwd_held_settle(const char *peer_id, const struct route_peer *peer)
 	}
 }
 
-void forward_peer_heard(const struct route_peer *peer)
+/* <peer> was heard: the requests held for it are sent to it. */
+static void forward_peer_heard(const struct route_peer *peer)
 {
 	fwd_held_settle(peer->id, peer);
 }
 
 /* --- peers and life ------------------------------------------------------ */
 
-void forward_peer_gone(const struct route_peer *peer)
+/* <peer> is gone: its upstreams are closed, their clients answered, and
+ * so are the requests held for it. */
+static void forward_peer_gone(const struct route_peer *peer)
 {
 	struct fwd_pool *pool = fwd_pool_find(peer->id);
 
@@ -708,11 +712,19 @@ void forward_peer_gone(const struct route_peer *peer)
 	}
 }
 
+static const struct route_peer_hooks forward_peer_hooks = {
+	.on_heard = forward_peer_heard,
+	.on_gone = forward_peer_gone,
+};
+
 void forward_init(struct event_base *base, const struct config *cfg)
 {
+	if (!route_enabled())
+		return;
 	forward.base = base;
 	forward.cfg = cfg;
 	timeq_init(&forward.hold_q, base, FORWARD_HOLD_MS, fwd_hold_expired);
+	route_set_peer_hooks(&forward_peer_hooks);
 }
 
 void forward_cleanup(void)

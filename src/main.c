@@ -15,6 +15,7 @@
 #include "cluster.h"
 #include "config.h"
 #include "daemon.h"
+#include "forward.h"
 #include "jwks.h"
 #include "log.h"
 #include "nsp.h"
@@ -33,12 +34,14 @@ static void main_usage(FILE *out)
 		"  -h, --help         print this help and exit\n");
 }
 
-/* Socket.IO first: the cluster delivers to its namespaces. */
+/* Socket.IO first: the cluster delivers to its namespaces; forwarding
+ * after routing, whose peers it serves. */
 static int main_app_init(struct event_base *base, const struct config *cfg)
 {
-	return nsp_init(base, cfg) < 0 || cluster_init(base, cfg) < 0 ||
-	       route_init(base, cfg) < 0 || backend_init(base, cfg, cluster_uid()) < 0 ||
-	       jwks_init(base, cfg) < 0 ? -1 : 0;
+	if (nsp_init(base, cfg) < 0 || cluster_init(base, cfg) < 0 || route_init(base, cfg) < 0)
+		return -1;
+	forward_init(base, cfg);
+	return backend_init(base, cfg, cluster_uid()) < 0 || jwks_init(base, cfg) < 0 ? -1 : 0;
 }
 
 /* The modules that keep state derived from the config, auth's keys first
