@@ -4,7 +4,7 @@
  * records record.c encodes, and the counters of records written and
  * dropped.  Does not own the record codec (record.c), the Redis link or
  * its in-flight cap (redis.c: redis_write()), the sockets (nsp.c) or the
- * adapter uid (cluster.c).
+ * adapter uid (cluster.c, passed to backend_init()).
  *
  * Replies: each instance subscribes to its own channel,
  * `<backend_stream>:reply:<adapter uid>` (never under redis_key#, where a
@@ -57,7 +57,6 @@
 
 #include "adapter.h"
 #include "backend.h"
-#include "cluster.h"
 #include "id.h"
 #include "jsonmem.h"
 #include "log.h"
@@ -119,6 +118,7 @@ static struct {
 	struct metrics_family dropped_family;
 	bool is_refusal_logged;        /* since the last time Redis took a record */
 	bool is_registered;            /* dropped_family is in /metrics (once per process) */
+	char instance[BACKEND_INSTANCE_MAX + 1]; /* the adapter uid, given at start-up */
 	char reply[BACKEND_REPLY_MAX]; /* this instance's reply channel */
 	char stream_key[BACKEND_REPLY_MAX]; /* "<backend_stream>:<i>" of the record being made */
 	time_t reply_logged;           /* when a dropped reply was last logged */
@@ -403,7 +403,7 @@ static void record_target(struct record_target *t, const struct record_socket *s
 		t->stream_len = (size_t)n;
 	}
 	t->maxlen = cfg->backend_stream_maxlen;
-	t->instance = cluster_uid();
+	t->instance = backend.instance;
 	t->reply = backend.reply;
 }
 
@@ -477,18 +477,14 @@ void backend_forward_room(const struct record_socket *sock, bool is_join, const 
 	(void)backend_forward_record(sock, is_join ? "join" : "leave", &f, 1);
 }
 
-void backend_on_redis_state(bool up)
+/* Redis came up (<up>) or went: the buffer is written out once it is up. */
+static void backend_on_redis_state(void *arg, bool up)
 {
 	if (up && backend.buffer.head)
 		backend_drain_arm(0);
 }
 
 /* --- replies ----------------------------------------------------------------- */
-
-bool backend_is_reply_channel(const char *channel)
-{
-	return backend.active && strcmp(channel, backend.reply) == 0;
-}
 
 /* Counts a dropped reply; logs the first of every BACKEND_LOG_INTERVAL_S
  * (a late or duplicate answer is a backend's normal hazard, so info). */
@@ -588,7 +584,11 @@ static const char *backend_reply_msgpack(const uint8_t *msg, size_t len)
 	return why;
 }
 
-void backend_on_reply(const uint8_t *msg, size_t len)
+/* A message on the reply channel, `{"sid":S,"ack":N,"args":[...]}`: the
+ * socket S gets ACK N with args, if it awaits N from a backend; anything
+ * else is dropped and counted (backend_replies_dropped_total). */
+static void backend_on_reply(void *arg, const char *channel, size_t channel_len,
+			     const uint8_t *msg, size_t len)
 {
 	const char *why = len && msg[0] == '{' ? backend_reply_json(msg, len)
 					       : backend_reply_msgpack(msg, len);
@@ -599,7 +599,7 @@ void backend_on_reply(const uint8_t *msg, size_t len)
 		metrics_inc(backend_replies_total);
 }
 
-int backend_init(struct event_base *base, const struct config *cfg)
+int backend_init(struct event_base *base, const struct config *cfg, const char *instance)
 {
 	backend.cfg = cfg;
 	if (!backend.is_registered) {
@@ -622,9 +622,11 @@ int backend_init(struct event_base *base, const struct config *cfg)
 		return 0;
 	if (!(backend.drain = evtimer_new(base, backend_drain_cb, NULL)))
 		return -1;
+	snprintf(backend.instance, sizeof backend.instance, "%s", instance);
 	snprintf(backend.reply, sizeof backend.reply, "%s:reply:%s", cfg->backend_stream,
-		 cluster_uid());
-	if (redis_subscribe(backend.reply) < 0)
+		 backend.instance);
+	if (redis_subscribe(backend.reply, backend_on_reply, NULL) < 0 ||
+	    redis_on_state(backend_on_redis_state, NULL) < 0)
 		return -1;
 	log_info("backend: client events to stream %s (MAXLEN ~ %u, buffer %zu bytes), replies "
 		 "on %s", cfg->backend_stream, (unsigned)cfg->backend_stream_maxlen,

@@ -30,10 +30,14 @@
 #include "packet.h"
 #include "record.h"
 
-/* Starts forwarding when cfg has a Redis address (cluster_init() has run:
- * the instance is the adapter uid); nothing otherwise.  Returns 0, or -1
- * if memory ran out. */
-int backend_init(struct event_base *base, const struct config *cfg)
+/* Characters of backend_init()'s <instance> kept (the adapter uid has 6). */
+#define BACKEND_INSTANCE_MAX 7
+
+/* Starts forwarding when cfg has a Redis address (redis_init() has run);
+ * nothing otherwise.  <instance> names this process in its records and
+ * its reply channel: the adapter uid (cluster_uid()), copied.  Returns 0,
+ * or -1 if memory ran out. */
+int backend_init(struct event_base *base, const struct config *cfg, const char *instance)
 	__attribute__((warn_unused_result));
 void backend_cleanup(void);
 
@@ -80,17 +84,5 @@ int backend_forward_connect(const struct record_socket *sock, const struct backe
 void backend_forward_disconnect(const struct record_socket *sock, const char *reason);
 void backend_forward_room(const struct record_socket *sock, bool is_join, const char *room,
 			  size_t room_len);
-
-/* Redis came up (<up>) or went: the buffer is written out once it is up.
- * cluster.c, which owns the link's callbacks, passes its on_state on. */
-void backend_on_redis_state(bool up);
-
-/* Whether <channel> (NUL-terminated) is this instance's reply channel,
- * `<backend_stream>:reply:<instance>`, where backends answer acks. */
-bool backend_is_reply_channel(const char *channel);
-/* A message on the reply channel, `{"sid":S,"ack":N,"args":[...]}`: the
- * socket S gets ACK N with args, if it awaits N from a backend; anything
- * else is dropped and counted (backend_replies_dropped_total). */
-void backend_on_reply(const uint8_t *msg, size_t len);
 
 #endif

@@ -15,6 +15,8 @@
  * it listens to no response channel.  Plus redis_emit_channel for plain
  * JSON messages (emit, join, leave, disconnect), which is never under
  * `<key>#`: a Node server dies on a message there that is not msgpack.
+ * Each subscription names its handler here (redis.h); backend.c and
+ * route.c subscribe to their own channels.
  *
  * Flow: a client relay (nsp.c) is delivered locally there and published
  * here; a broadcast from Redis is delivered to local sockets only, never
@@ -36,7 +38,6 @@
 #include <jansson.h>
 
 #include "adapter.h"
-#include "backend.h"
 #include "cluster.h"
 #include "id.h"
 #include "jsonmem.h"
@@ -44,7 +45,6 @@
 #include "metrics.h"
 #include "nsp.h"
 #include "redis.h"
-#include "route.h"
 
 /* The adapter's uid: 6 URL-safe base64 characters, as uid2(6) gives. */
 #define CLUSTER_UID_LEN 6
@@ -670,58 +670,46 @@ static void cluster_on_json(const char *channel, const uint8_t *msg, size_t len)
 
 /* --- Redis --------------------------------------------------------------- */
 
-static void cluster_on_message(void *arg, const char *channel, size_t channel_len,
-			       const uint8_t *payload, size_t len)
+/* redis_emit_channel's messages. */
+static void cluster_on_emit_channel(void *arg, const char *channel, size_t channel_len,
+				    const uint8_t *payload, size_t len)
 {
+	cluster_on_json(cluster.cfg->redis_emit_channel, payload, len);
+}
+
+/* The messages of a namespace's request channel (<arg>). */
+static void cluster_on_request_channel(void *arg, const char *channel, size_t channel_len,
+				       const uint8_t *payload, size_t len)
+{
+	struct cluster_ns *cns = arg;
+
+	cluster_on_request(cns, cns->request, payload, len);
+}
+
+/* The messages of a namespace's (<arg>) broadcast pattern: its own
+ * channel and its rooms'. */
+static void cluster_on_broadcast_channel(void *arg, const char *channel, size_t channel_len,
+					 const uint8_t *payload, size_t len)
+{
+	struct cluster_ns *cns = arg;
 	char name[CLUSTER_CHANNEL_MAX + CONFIG_MAX_ROOM_NAME];
 
 	/* NUL-terminated for log lines; longer names cannot be ours. */
-	if (channel_len >= sizeof name) {
+	if (channel_len >= sizeof name || channel_len < cns->bcast_len) {
 		metrics_inc(cluster_messages_ignored_total);
 		return;
 	}
 	memcpy(name, channel, channel_len);
 	name[channel_len] = '\0';
-	if (strcmp(name, cluster.cfg->redis_emit_channel) == 0) {
-		cluster_on_json(name, payload, len);
-		return;
-	}
-	if (backend_is_reply_channel(name)) {
-		backend_on_reply(payload, len);
-		return;
-	}
-	if (route_is_channel(name)) {
-		route_on_message(payload, len);
-		return;
-	}
-	for (size_t i = 0; i < cluster.n_namespaces; i++) {
-		struct cluster_ns *cns = &cluster.namespaces[i];
-		if (strcmp(name, cns->request) == 0) {
-			cluster_on_request(cns, name, payload, len);
-			return;
-		}
-		if (channel_len >= cns->bcast_len && memcmp(name, cns->bcast, cns->bcast_len) == 0) {
-			/* The rest is empty or "<room>#". */
-			size_t rest = channel_len - cns->bcast_len;
-			cluster_on_broadcast(cns, name, name + cns->bcast_len, rest ? rest - 1 : 0,
-					     payload, len);
-			return;
-		}
-	}
-	metrics_inc(cluster_messages_ignored_total);
+	/* The rest is empty or "<room>#". */
+	size_t rest = channel_len - cns->bcast_len;
+	cluster_on_broadcast(cns, name, name + cns->bcast_len, rest ? rest - 1 : 0, payload, len);
 }
 
 static void cluster_on_state(void *arg, bool up)
 {
 	cluster.up = up;
-	backend_on_redis_state(up);
-	route_on_redis_state(up);
 }
-
-static const struct redis_callbacks cluster_redis_callbacks = {
-	.on_message = cluster_on_message,
-	.on_state = cluster_on_state,
-};
 
 /* Writes <text> into <out> with the glob characters of a PSUBSCRIBE
  * pattern escaped. */
@@ -752,7 +740,8 @@ static int cluster_ns_init(struct cluster_ns *cns, const struct config_namespace
 	strcat(pattern, "*");
 	if (!cns->ns)
 		return -1;
-	return redis_psubscribe(pattern) < 0 || redis_subscribe(cns->request) < 0 ? -1 : 0;
+	return redis_psubscribe(pattern, cluster_on_broadcast_channel, cns) < 0 ||
+	       redis_subscribe(cns->request, cluster_on_request_channel, cns) < 0 ? -1 : 0;
 }
 
 int cluster_reload(void)
@@ -781,9 +770,10 @@ int cluster_init(struct event_base *base, const struct config *cfg)
 	cluster.namespaces = calloc(CONFIG_MAX_NAMESPACES, sizeof *cluster.namespaces);
 	if (!cluster.namespaces)
 		return -1;
-	if (redis_init(base, cfg, &cluster_redis_callbacks, NULL) < 0 || cluster_reload() < 0)
+	if (redis_init(base, cfg) < 0 || redis_on_state(cluster_on_state, NULL) < 0 ||
+	    cluster_reload() < 0)
 		return -1;
-	if (redis_subscribe(cfg->redis_emit_channel) < 0)
+	if (redis_subscribe(cfg->redis_emit_channel, cluster_on_emit_channel, NULL) < 0)
 		return -1;
 	log_info("cluster: adapter uid %s, key %s, %zu namespaces", cluster.uid, cfg->redis_key,
 		 cluster.n_namespaces);

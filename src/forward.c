@@ -8,7 +8,8 @@
  * instances of the same cluster (the request carried the secret's token),
  * so their answers are read as our own http.c writes them: a status line,
  * headers, Content-Length, a body.  Also owns the requests held for an
- * instance not heard of yet, until it is.
+ * instance not heard of yet, until it is.  Reads route.c (the peer, the
+ * token, asks) and hears of peers through the hooks it registers there.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -24,7 +25,7 @@
 #include "server.h"
 #include "timeq.h"
 
-struct fwd_up {
+struct forward_up {
 	struct conn *c;                /* the upstream; the server owns it */
 	char peer_id[SID_INSTANCE_LEN + 1];
 	struct sockaddr_storage addr;  /* the peer's, for a retry */
@@ -44,44 +45,44 @@ struct fwd_up {
 	bool counted;                  /* in forward.n_counted */
 	int64_t idle_since;
 	struct event connect_timer;
-	struct fwd_up *prev, *next;    /* forward.all */
-	struct fwd_pool *pool;         /* kept idle in this pool, NULL = not idle */
-	struct fwd_up *prev_idle, *next_idle;
+	struct forward_up *prev, *next; /* forward.all */
+	struct forward_pool *pool;     /* kept idle in this pool, NULL = not idle */
+	struct forward_up *prev_idle, *next_idle;
 };
 
 /* A client's request held until its sid's instance announces itself. */
-struct fwd_held {
+struct forward_held {
 	struct http_conn *client;
 	struct http_request *req;      /* the client's, valid until it is answered */
 	char peer_id[SID_INSTANCE_LEN + 1];
 	struct timeq_entry wait;       /* on forward.hold_q */
-	struct fwd_held *prev, *next;  /* forward.held */
+	struct forward_held *prev, *next; /* forward.held */
 };
 
 /* The idle upstreams to one peer, the most recently used first: a request
  * takes the head, so the connections a steady load needs stay warm and
  * the surplus ages at the tail until the owner closes it. */
-struct fwd_pool {
+struct forward_pool {
 	char peer_id[SID_INSTANCE_LEN + 1];
-	struct fwd_up *head;
+	struct forward_up *head;
 	UT_hash_handle hh;             /* forward.pools, keyed by peer_id */
 };
 
 static struct {
 	struct event_base *base;
 	const struct config *cfg;
-	struct fwd_up *all;
-	struct fwd_pool *pools;        /* uthash head */
+	struct forward_up *all;
+	struct forward_pool *pools;    /* uthash head */
 	size_t n_idle;                 /* in all pools */
 	size_t n_counted;              /* upstreams not being closed: <= cluster_max_upstreams */
-	struct fwd_held *held;
+	struct forward_held *held;
 	size_t n_held;
 	struct timeq hold_q;           /* FORWARD_HOLD_MS */
 	bool stopping;
 } forward;
 
-static const struct conn_handler fwd_up_handler;
-static const struct conn_handler fwd_relay_handler;
+static const struct conn_handler forward_up_handler;
+static const struct conn_handler forward_relay_handler;
 
 /* --- the request --------------------------------------------------------- */
 
@@ -89,7 +90,7 @@ static const struct conn_handler fwd_relay_handler;
  * with a sid (method, URL, Origin and Host for the origin check, the body
  * and its type, the upgrade's key), and the cluster's token.  Returns the
  * bytes (malloc'd) and their length, or NULL if memory ran out. */
-static uint8_t *fwd_build_request(const struct http_request *req, size_t *len)
+static uint8_t *forward_build_request(const struct http_request *req, size_t *len)
 {
 	size_t cap = req->url_len + sizeof req->host + sizeof req->origin + req->body_len + 512;
 	char *out = malloc(cap);
@@ -121,9 +122,9 @@ static uint8_t *fwd_build_request(const struct http_request *req, size_t *len)
 
 /* --- upstreams ----------------------------------------------------------- */
 
-static void fwd_connect_timeout(evutil_socket_t fd, short what, void *arg)
+static void forward_connect_timeout(evutil_socket_t fd, short what, void *arg)
 {
-	struct fwd_up *up = arg;
+	struct forward_up *up = arg;
 
 	if (up->c->connecting) {
 		log_limited(LOG_LEVEL_WARN, "cluster: no connection to instance %s within %d ms",
@@ -132,15 +133,15 @@ static void fwd_connect_timeout(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-static struct fwd_up *fwd_open(const char *peer_id, const struct sockaddr_storage *addr,
+static struct forward_up *forward_open(const char *peer_id, const struct sockaddr_storage *addr,
 			       socklen_t addr_len)
 {
-	struct fwd_up *up = calloc(1, sizeof *up);
+	struct forward_up *up = calloc(1, sizeof *up);
 	struct timeval tv = { 0, FORWARD_CONNECT_TIMEOUT_MS * 1000 };
 
 	if (!up)
 		return NULL;
-	up->c = server_connect((const struct sockaddr *)addr, addr_len, &fwd_up_handler, up);
+	up->c = server_connect((const struct sockaddr *)addr, addr_len, &forward_up_handler, up);
 	if (!up->c) {
 		log_limited(LOG_LEVEL_WARN, "cluster: connecting to instance %s: %s", peer_id,
 			    strerror(errno));
@@ -150,7 +151,7 @@ static struct fwd_up *fwd_open(const char *peer_id, const struct sockaddr_storag
 	memcpy(up->peer_id, peer_id, sizeof up->peer_id);
 	up->addr = *addr;
 	up->addr_len = addr_len;
-	evtimer_assign(&up->connect_timer, forward.base, fwd_connect_timeout, up);
+	evtimer_assign(&up->connect_timer, forward.base, forward_connect_timeout, up);
 	event_add(&up->connect_timer, &tv);
 	up->next = forward.all;
 	if (forward.all)
@@ -164,7 +165,7 @@ static struct fwd_up *fwd_open(const char *peer_id, const struct sockaddr_storag
 
 /* <up> is closing: it leaves the count at once, so that its place can be
  * taken in the same turn. */
-static void fwd_uncount(struct fwd_up *up)
+static void forward_uncount(struct forward_up *up)
 {
 	if (!up->counted)
 		return;
@@ -172,7 +173,7 @@ static void fwd_uncount(struct fwd_up *up)
 	forward.n_counted--;
 }
 
-static void fwd_idle_remove(struct fwd_up *up)
+static void forward_idle_remove(struct forward_up *up)
 {
 	if (!up->pool)
 		return;
@@ -187,9 +188,9 @@ static void fwd_idle_remove(struct fwd_up *up)
 	forward.n_idle--;
 }
 
-static struct fwd_pool *fwd_pool_find(const char *peer_id)
+static struct forward_pool *forward_pool_find(const char *peer_id)
 {
-	struct fwd_pool *pool = NULL;
+	struct forward_pool *pool = NULL;
 
 	HASH_FIND(hh, forward.pools, peer_id, SID_INSTANCE_LEN, pool);
 	return pool;
@@ -197,9 +198,9 @@ static struct fwd_pool *fwd_pool_find(const char *peer_id)
 
 /* Keeps <up> for the next request to its peer.  Returns 0, or -1 if it
  * cannot be kept (then close it). */
-static int fwd_idle_add(struct fwd_up *up)
+static int forward_idle_add(struct forward_up *up)
 {
-	struct fwd_pool *pool = fwd_pool_find(up->peer_id);
+	struct forward_pool *pool = forward_pool_find(up->peer_id);
 
 	if (forward.n_idle >= FORWARD_MAX_IDLE)
 		return -1;
@@ -223,22 +224,22 @@ static int fwd_idle_add(struct fwd_up *up)
 /* A kept connection to <peer_id>, or NULL.  Once the most recently used
  * has been idle half of keepalive_timeout, all of them have, and the
  * owner may be closing them: they are closed instead. */
-static struct fwd_up *fwd_take_idle(const char *peer_id)
+static struct forward_up *forward_take_idle(const char *peer_id)
 {
-	struct fwd_pool *pool = fwd_pool_find(peer_id);
-	struct fwd_up *up = pool ? pool->head : NULL;
+	struct forward_pool *pool = forward_pool_find(peer_id);
+	struct forward_up *up = pool ? pool->head : NULL;
 
 	if (!up)
 		return NULL;
 	if (up->idle_since < timeq_now_ms() - forward.cfg->keepalive_timeout_ms / 2) {
 		while ((up = pool->head)) {
-			fwd_idle_remove(up);
-			fwd_uncount(up);
+			forward_idle_remove(up);
+			forward_uncount(up);
 			server_conn_close(up->c);
 		}
 		return NULL;
 	}
-	fwd_idle_remove(up);
+	forward_idle_remove(up);
 	up->reused = true;
 	return up;
 }
@@ -246,29 +247,29 @@ static struct fwd_up *fwd_take_idle(const char *peer_id)
 /* Whether one more upstream may open: at cluster_max_upstreams an idle
  * one is closed to make room (idle ones are a cache, not a need), and
  * without one there is none. */
-static bool fwd_room(void)
+static bool forward_room(void)
 {
 	uint32_t max = forward.cfg->cluster_max_upstreams ? forward.cfg->cluster_max_upstreams
 							  : forward.cfg->max_connections;
-	struct fwd_pool *pool, *tmp;
+	struct forward_pool *pool, *tmp;
 
 	if (forward.n_counted < max)
 		return true;
 	HASH_ITER(hh, forward.pools, pool, tmp) {
-		struct fwd_up *idle = pool->head;
+		struct forward_up *idle = pool->head;
 		if (!idle)
 			continue;
-		fwd_idle_remove(idle);
-		fwd_uncount(idle);
+		forward_idle_remove(idle);
+		forward_uncount(idle);
 		server_conn_close(idle->c);
 		return forward.n_counted < max;
 	}
 	return false;
 }
 
-static void fwd_client_aborted(struct http_conn *hc, void *arg)
+static void forward_client_aborted(struct http_conn *hc, void *arg)
 {
-	struct fwd_up *up = arg;
+	struct forward_up *up = arg;
 
 	/* The owner sees the abort it would have seen directly. */
 	up->client = NULL;
@@ -277,14 +278,14 @@ static void fwd_client_aborted(struct http_conn *hc, void *arg)
 
 /* Sends the request held in <up> for <client>.  Returns 0, or -1 if the
  * upstream failed at once (it is closed; <client> is answered there). */
-static int fwd_send(struct fwd_up *up, struct http_conn *client)
+static int forward_send(struct forward_up *up, struct http_conn *client)
 {
 	up->client = client;
-	http_set_abort(client, fwd_client_aborted, up);
+	http_set_abort(client, forward_client_aborted, up);
 	return server_write(up->c, up->request, up->request_len);
 }
 
-static void fwd_fail(struct http_conn *client)
+static void forward_fail(struct http_conn *client)
 {
 	metrics_inc(route_forward_failures_total);
 	http_respond_error_code(client, 400, 1, "Session ID unknown");
@@ -295,7 +296,7 @@ void forward_request(struct http_conn *hc, const struct http_request *req,
 {
 	size_t len;
 	uint8_t *request;
-	struct fwd_up *up = NULL;
+	struct forward_up *up = NULL;
 
 	/* A request already waits on a holder (an upstream, a session): a
 	 * second one would answer it twice, and the first would outlive the
@@ -311,11 +312,11 @@ void forward_request(struct http_conn *hc, const struct http_request *req,
 		http_respond_error_code(hc, 400, 3, "Bad request");
 		return;
 	}
-	request = fwd_build_request(req, &len);
+	request = forward_build_request(req, &len);
 
 	if (request)
-		up = req->is_upgrade ? NULL : fwd_take_idle(peer->id);
-	if (request && !up && !fwd_room()) {
+		up = req->is_upgrade ? NULL : forward_take_idle(peer->id);
+	if (request && !up && !forward_room()) {
 		log_limited(LOG_LEVEL_WARN, "cluster_max_upstreams reached, refusing a request for "
 			    "instance %s's session", peer->id);
 		metrics_inc(route_upstreams_rejected_total);
@@ -324,53 +325,53 @@ void forward_request(struct http_conn *hc, const struct http_request *req,
 		return;
 	}
 	if (request && !up)
-		up = fwd_open(peer->id, &peer->addr, peer->addr_len);
+		up = forward_open(peer->id, &peer->addr, peer->addr_len);
 	if (!up) {
 		free(request);
-		fwd_fail(hc);
+		forward_fail(hc);
 		return;
 	}
 	metrics_inc(route_forwarded_total);
 	up->request = request;
 	up->request_len = len;
-	(void)fwd_send(up, hc);
+	(void)forward_send(up, hc);
 }
 
 /* The upstream closed before the answer: the kept connection the owner
  * had just closed gets the request once more on a new one; anything else
  * is answered code 1 (the owner is gone, or its session with it). */
-static void fwd_retry_or_fail(struct fwd_up *up)
+static void forward_retry_or_fail(struct forward_up *up)
 {
 	struct http_conn *client = up->client;
 
 	http_set_abort(client, NULL, NULL);
 	up->client = NULL;
 	if (up->reused && up->resp_len == 0 && !up->no_retry && !forward.stopping) {
-		struct fwd_up *fresh = fwd_open(up->peer_id, &up->addr, up->addr_len);
+		struct forward_up *fresh = forward_open(up->peer_id, &up->addr, up->addr_len);
 		if (fresh) {
 			fresh->request = up->request;
 			fresh->request_len = up->request_len;
 			up->request = NULL;
-			(void)fwd_send(fresh, client);
+			(void)forward_send(fresh, client);
 			return;
 		}
 	}
-	fwd_fail(client);
+	forward_fail(client);
 }
 
-static void fwd_up_closed(struct conn *c)
+static void forward_up_closed(struct conn *c)
 {
-	struct fwd_up *up = c->ctx;
+	struct forward_up *up = c->ctx;
 
 	event_del(&up->connect_timer);
-	fwd_uncount(up);
+	forward_uncount(up);
 	if (up->client)
-		fwd_retry_or_fail(up);
+		forward_retry_or_fail(up);
 	if (up->relay) {
 		up->relay->ctx = NULL;
 		server_conn_close_when_flushed(up->relay);
 	}
-	fwd_idle_remove(up);
+	forward_idle_remove(up);
 	if (up->prev)
 		up->prev->next = up->next;
 	else
@@ -387,7 +388,8 @@ static void fwd_up_closed(struct conn *c)
 
 /* The value of header <name> in <head> (lines after the status line),
  * into <out>; returns its length, or -1 if absent or too long. */
-static int fwd_header(const char *head, size_t head_len, const char *name, char *out, size_t cap)
+static int forward_header(const char *head, size_t head_len, const char *name, char *out,
+			  size_t cap)
 {
 	size_t name_len = strlen(name);
 	const char *p = memchr(head, '\n', head_len), *end = head + head_len;
@@ -415,7 +417,7 @@ static int fwd_header(const char *head, size_t head_len, const char *name, char 
 
 /* Parses the head once "\r\n\r\n" has arrived.  Returns 1 when parsed, 0
  * if more is needed, -1 if it is not an answer we wrote. */
-static int fwd_parse_head(struct fwd_up *up)
+static int forward_parse_head(struct forward_up *up)
 {
 	const char *text = (const char *)up->resp;
 	char value[64], *end;
@@ -430,27 +432,27 @@ static int fwd_parse_head(struct fwd_up *up)
 	if (end != text + 12 || up->status < 100 || up->status > 599)
 		return -1;
 	up->body_len = 0;
-	if (fwd_header(text, up->head_len, "Content-Length", value, sizeof value) > 0) {
+	if (forward_header(text, up->head_len, "Content-Length", value, sizeof value) > 0) {
 		unsigned long long n = strtoull(value, &end, 10);
 		if (*end || n > forward.cfg->max_output_buffer)
 			return -1;
 		up->body_len = (size_t)n;
 	}
-	up->keep = !(fwd_header(text, up->head_len, "Connection", value, sizeof value) > 0 &&
+	up->keep = !(forward_header(text, up->head_len, "Connection", value, sizeof value) > 0 &&
 		     strcasecmp(value, "close") == 0);
 	return 1;
 }
 
 /* The whole answer is in: the client gets it, the upstream is kept. */
-static void fwd_answer(struct fwd_up *up)
+static void forward_answer(struct forward_up *up)
 {
 	struct http_conn *client = up->client;
 	const char *head = (const char *)up->resp;
 	char type[128], cache[64], extra[96] = "";
 
-	if (fwd_header(head, up->head_len, "Cache-Control", cache, sizeof cache) > 0)
+	if (forward_header(head, up->head_len, "Cache-Control", cache, sizeof cache) > 0)
 		snprintf(extra, sizeof extra, "cache-control: %s\r\n", cache);
-	bool typed = fwd_header(head, up->head_len, "Content-Type", type, sizeof type) > 0;
+	bool typed = forward_header(head, up->head_len, "Content-Type", type, sizeof type) > 0;
 	http_set_abort(client, NULL, NULL);
 	up->client = NULL;
 	http_respond(client, up->status, typed ? type : NULL, extra[0] ? extra : NULL,
@@ -460,15 +462,15 @@ static void fwd_answer(struct fwd_up *up)
 	free(up->request);
 	up->request = NULL;
 	up->reused = false;
-	if (!up->keep || extra_bytes || forward.stopping || fwd_idle_add(up) < 0)
+	if (!up->keep || extra_bytes || forward.stopping || forward_idle_add(up) < 0)
 		server_conn_close(up->c);
 }
 
 /* The owner accepted the upgrade: its 101 (and whatever followed) goes to
  * the client, and from now on bytes pass both ways unread. */
-static void fwd_splice(struct fwd_up *up)
+static void forward_splice(struct forward_up *up)
 {
-	struct conn *client = http_take_conn(up->client, &fwd_relay_handler, up);
+	struct conn *client = http_take_conn(up->client, &forward_relay_handler, up);
 
 	up->client = NULL;
 	up->relay = client;
@@ -479,7 +481,7 @@ static void fwd_splice(struct fwd_up *up)
 	up->resp_len = up->resp_cap = 0;
 }
 
-static int fwd_append(struct fwd_up *up, const uint8_t *data, size_t len)
+static int forward_append(struct forward_up *up, const uint8_t *data, size_t len)
 {
 	size_t limit = FORWARD_MAX_HEAD + forward.cfg->max_output_buffer;
 
@@ -500,21 +502,21 @@ static int fwd_append(struct fwd_up *up, const uint8_t *data, size_t len)
 	return 0;
 }
 
-static ssize_t fwd_up_data(struct conn *c, uint8_t *data, size_t len)
+static ssize_t forward_up_data(struct conn *c, uint8_t *data, size_t len)
 {
-	struct fwd_up *up = c->ctx;
+	struct forward_up *up = c->ctx;
 
 	if (up->relay) {
 		(void)server_write(up->relay, data, len);
 		return (ssize_t)len;
 	}
-	if (!up->client || fwd_append(up, data, len) < 0) {
+	if (!up->client || forward_append(up, data, len) < 0) {
 		/* Bytes nobody asked for, or an answer past its bounds. */
 		server_conn_close(c);
 		return -1;
 	}
 	if (!up->head_len) {
-		int r = fwd_parse_head(up);
+		int r = forward_parse_head(up);
 		if (r < 0) {
 			log_limited(LOG_LEVEL_WARN, "cluster: instance %s answered a forwarded "
 				    "request with something else than our HTTP", up->peer_id);
@@ -525,31 +527,31 @@ static ssize_t fwd_up_data(struct conn *c, uint8_t *data, size_t len)
 			return (ssize_t)len;
 	}
 	if (up->status == 101)
-		fwd_splice(up);
+		forward_splice(up);
 	else if (up->resp_len >= up->head_len + up->body_len)
-		fwd_answer(up);
+		forward_answer(up);
 	return (ssize_t)len;
 }
 
-static const struct conn_handler fwd_up_handler = {
-	.on_data = fwd_up_data,
-	.on_close = fwd_up_closed,
+static const struct conn_handler forward_up_handler = {
+	.on_data = forward_up_data,
+	.on_close = forward_up_closed,
 };
 
 /* --- relayed WebSockets: the client's side ------------------------------- */
 
-static ssize_t fwd_relay_data(struct conn *c, uint8_t *data, size_t len)
+static ssize_t forward_relay_data(struct conn *c, uint8_t *data, size_t len)
 {
-	struct fwd_up *up = c->ctx;
+	struct forward_up *up = c->ctx;
 
 	if (up)
 		(void)server_write(up->c, data, len);
 	return (ssize_t)len;
 }
 
-static void fwd_relay_closed(struct conn *c)
+static void forward_relay_closed(struct conn *c)
 {
-	struct fwd_up *up = c->ctx;
+	struct forward_up *up = c->ctx;
 
 	if (!up)
 		return;
@@ -557,15 +559,15 @@ static void fwd_relay_closed(struct conn *c)
 	server_conn_close_when_flushed(up->c);
 }
 
-static const struct conn_handler fwd_relay_handler = {
-	.on_data = fwd_relay_data,
-	.on_close = fwd_relay_closed,
+static const struct conn_handler forward_relay_handler = {
+	.on_data = forward_relay_data,
+	.on_close = forward_relay_closed,
 };
 
 /* --- requests held for an instance not heard of yet -------------------- */
 
 /* Takes <w> off the list and its timer; it is still allocated. */
-static void fwd_held_unlink(struct fwd_held *w)
+static void forward_held_unlink(struct forward_held *w)
 {
 	timeq_stop(&w->wait);
 	if (w->prev)
@@ -579,43 +581,43 @@ static void fwd_held_unlink(struct fwd_held *w)
 	metrics_gauge_add(route_held, -1);
 }
 
-static void fwd_held_free(struct fwd_held *w)
+static void forward_held_free(struct forward_held *w)
 {
-	fwd_held_unlink(w);
+	forward_held_unlink(w);
 	free(w);
 }
 
-static void fwd_held_aborted(struct http_conn *hc, void *arg)
+static void forward_held_aborted(struct http_conn *hc, void *arg)
 {
-	fwd_held_free(arg);
+	forward_held_free(arg);
 }
 
 /* Lets go of <w>: its client is for the caller to answer. */
-static struct http_conn *fwd_held_release(struct fwd_held *w)
+static struct http_conn *forward_held_release(struct forward_held *w)
 {
 	struct http_conn *client = w->client;
 
 	http_set_abort(client, NULL, NULL);
-	fwd_held_free(w);
+	forward_held_free(w);
 	return client;
 }
 
-static void fwd_unknown(struct http_conn *client)
+static void forward_unknown(struct http_conn *client)
 {
 	metrics_inc(route_unknown_instance_total);
 	http_respond_error_code(client, 400, 1, "Session ID unknown");
 }
 
-static void fwd_hold_expired(struct timeq_entry *e)
+static void forward_hold_expired(struct timeq_entry *e)
 {
-	fwd_unknown(fwd_held_release(timeq_owner(e, struct fwd_held, wait)));
+	forward_unknown(forward_held_release(timeq_owner(e, struct forward_held, wait)));
 }
 
 void forward_hold(struct http_conn *hc, struct http_request *req)
 {
 	const char *sid = "";
 	size_t len = 0;
-	struct fwd_held *w = NULL;
+	struct forward_held *w = NULL;
 
 	/* One holder per request, as in forward_request(). */
 	if (http_is_held(hc)) {
@@ -625,12 +627,12 @@ void forward_hold(struct http_conn *hc, struct http_request *req)
 	}
 	(void)http_query_param(req, "sid", &sid, &len);
 	if (forward.stopping || len < SID_INSTANCE_LEN) {
-		fwd_unknown(hc);
+		forward_unknown(hc);
 		return;
 	}
 	if (forward.n_held >= FORWARD_MAX_HELD || !(w = calloc(1, sizeof *w))) {
 		metrics_inc(route_held_overflow_total);
-		fwd_unknown(hc);
+		forward_unknown(hc);
 		return;
 	}
 	w->client = hc;
@@ -643,7 +645,7 @@ void forward_hold(struct http_conn *hc, struct http_request *req)
 	forward.n_held++;
 	metrics_gauge_add(route_held, 1);
 	metrics_inc(route_held_total);
-	http_set_abort(hc, fwd_held_aborted, w);
+	http_set_abort(hc, forward_held_aborted, w);
 	timeq_start(&forward.hold_q, &w->wait);
 	route_ask();
 }
@@ -651,16 +653,16 @@ void forward_hold(struct http_conn *hc, struct http_request *req)
 /* The requests held for <peer_id>, taken off the list (so that answering
  * one cannot touch the walk) and linked through ->next; the caller
  * answers each and frees it. */
-static struct fwd_held *fwd_held_take(const char *peer_id)
+static struct forward_held *forward_held_take(const char *peer_id)
 {
-	struct fwd_held *w, *next, *taken = NULL;
+	struct forward_held *w, *next, *taken = NULL;
 
 	for (w = forward.held; w; w = next) {
 		next = w->next;
 		if (memcmp(w->peer_id, peer_id, SID_INSTANCE_LEN) != 0)
 			continue;
 		http_set_abort(w->client, NULL, NULL);
-		fwd_held_unlink(w);
+		forward_held_unlink(w);
 		w->next = taken;
 		taken = w;
 	}
@@ -669,36 +671,39 @@ static struct fwd_held *fwd_held_take(const char *peer_id)
 
 /* Answers the requests held for <peer_id>: each is sent to <peer>, or,
  * with NULL (the instance left), gets code 1. */
-static void fwd_held_settle(const char *peer_id, const struct route_peer *peer)
+static void forward_held_settle(const char *peer_id, const struct route_peer *peer)
 {
-	struct fwd_held *w = fwd_held_take(peer_id), *next;
+	struct forward_held *w = forward_held_take(peer_id), *next;
 
 	for (; w; w = next) {
 		next = w->next;
 		if (peer)
 			forward_request(w->client, w->req, peer);
 		else
-			fwd_unknown(w->client);
+			forward_unknown(w->client);
 		free(w);
 	}
 }
 
-void forward_peer_heard(const struct route_peer *peer)
+/* <peer> was heard: the requests held for it are sent to it. */
+static void forward_peer_heard(const struct route_peer *peer)
 {
-	fwd_held_settle(peer->id, peer);
+	forward_held_settle(peer->id, peer);
 }
 
 /* --- peers and life ------------------------------------------------------ */
 
-void forward_peer_gone(const struct route_peer *peer)
+/* <peer> is gone: its upstreams are closed, their clients answered, and
+ * so are the requests held for it. */
+static void forward_peer_gone(const struct route_peer *peer)
 {
-	struct fwd_pool *pool = fwd_pool_find(peer->id);
+	struct forward_pool *pool = forward_pool_find(peer->id);
 
-	fwd_held_settle(peer->id, NULL);
-	for (struct fwd_up *up = forward.all; up; up = up->next) {
+	forward_held_settle(peer->id, NULL);
+	for (struct forward_up *up = forward.all; up; up = up->next) {
 		if (strcmp(up->peer_id, peer->id) != 0)
 			continue;
-		fwd_idle_remove(up);
+		forward_idle_remove(up);
 		up->no_retry = true;
 		server_conn_close(up->c);
 	}
@@ -708,24 +713,32 @@ void forward_peer_gone(const struct route_peer *peer)
 	}
 }
 
+static const struct route_peer_hooks forward_peer_hooks = {
+	.on_heard = forward_peer_heard,
+	.on_gone = forward_peer_gone,
+};
+
 void forward_init(struct event_base *base, const struct config *cfg)
 {
+	if (!route_enabled())
+		return;
 	forward.base = base;
 	forward.cfg = cfg;
-	timeq_init(&forward.hold_q, base, FORWARD_HOLD_MS, fwd_hold_expired);
+	timeq_init(&forward.hold_q, base, FORWARD_HOLD_MS, forward_hold_expired);
+	route_set_peer_hooks(&forward_peer_hooks);
 }
 
 void forward_cleanup(void)
 {
-	struct fwd_pool *pool, *tmp;
+	struct forward_pool *pool, *tmp;
 
 	forward.stopping = true;
 	while (forward.held)
-		fwd_unknown(fwd_held_release(forward.held));
+		forward_unknown(forward_held_release(forward.held));
 	if (forward.base)
 		timeq_cleanup(&forward.hold_q);
-	for (struct fwd_up *up = forward.all; up; up = up->next) {
-		fwd_idle_remove(up);
+	for (struct forward_up *up = forward.all; up; up = up->next) {
+		forward_idle_remove(up);
 		up->no_retry = true;
 		server_conn_close(up->c);
 	}

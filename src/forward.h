@@ -50,6 +50,8 @@
 #define FORWARD_HOLD_MS 1500
 #define FORWARD_MAX_HELD 1024
 
+/* Sets up forwarding when routing is on (route_init() done: route_enabled()),
+ * and registers for route's peer events; nothing otherwise. */
 void forward_init(struct event_base *base, const struct config *cfg);
 /* Closes every upstream (shutdown; the server frees them). */
 void forward_cleanup(void);
@@ -59,14 +61,7 @@ void forward_request(struct http_conn *hc, const struct http_request *req,
 		     const struct route_peer *peer);
 
 /* Holds <req> on <hc>, whose sid names an instance not heard of yet, until
- * it is heard (forward_peer_heard()), gone, or FORWARD_HOLD_MS passed. */
+ * it is heard (route's on_heard), gone, or FORWARD_HOLD_MS passed. */
 void forward_hold(struct http_conn *hc, struct http_request *req);
-
-/* <peer> was heard: the requests held for it are sent to it. */
-void forward_peer_heard(const struct route_peer *peer);
-
-/* <peer> is gone: its upstreams are closed, their clients answered, and
- * so are the requests held for it. */
-void forward_peer_gone(const struct route_peer *peer);
 
 #endif

@@ -1,8 +1,8 @@
 /* main.c - roomcastd's command line: pick the config, check it or run it.
  *
  * roomcastd [-c FILE] [-t | -T] [--version] [-h].  Everything else lives in
- * daemon.c, and the application it runs, Socket.IO, in nsp.c and, in a
- * cluster, cluster.c.
+ * daemon.c, and the application it runs, Socket.IO, in app.c (which
+ * starts nsp.c and, in a cluster, cluster.c and the rest).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -10,17 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "app.h"
 #include "auth.h"
-#include "backend.h"
-#include "cluster.h"
 #include "config.h"
 #include "daemon.h"
-#include "jwks.h"
 #include "log.h"
-#include "nsp.h"
-#include "nspbackend.h"
 #include "route.h"
-#include "redis.h"
 #include "version.h"
 
 static void main_usage(FILE *out)
@@ -32,45 +27,6 @@ static void main_usage(FILE *out)
 		"  -T, --dump         check, then print the configuration with every default\n"
 		"      --version      print the version and exit\n"
 		"  -h, --help         print this help and exit\n");
-}
-
-/* How Socket.IO reaches the modules above it, which call down into it:
- * the cluster relays, the backend stream takes records. */
-static const struct nsp_hooks main_nsp_hooks = {
-	.relay = cluster_publish_event,
-	.wants_event = backend_wants_event,
-	.forward = nspbackend_forward,
-	.connected = nspbackend_connected,
-	.room = nspbackend_room,
-	.gone = nspbackend_gone,
-	.ask = nspbackend_ask,
-	.abandon = nspbackend_abandon,
-};
-
-/* Socket.IO first: the cluster delivers to its namespaces. */
-static int main_app_init(struct event_base *base, const struct config *cfg)
-{
-	return nsp_init(base, cfg, &main_nsp_hooks) < 0 || cluster_init(base, cfg) < 0 ||
-	       route_init(base, cfg) < 0 || backend_init(base, cfg) < 0 ||
-	       jwks_init(base, cfg) < 0 ? -1 : 0;
-}
-
-/* The modules that keep state derived from the config, auth's keys first
- * (prepared by auth_reload_prepare()). */
-static int main_app_reload(void)
-{
-	auth_reload_commit();
-	return nsp_reload() < 0 || cluster_reload() < 0 || jwks_reload() < 0 ? -1 : 0;
-}
-
-static void main_app_cleanup(void)
-{
-	route_cleanup();
-	cluster_cleanup();
-	backend_cleanup();
-	nsp_cleanup();
-	jwks_cleanup();
-	auth_cleanup();
 }
 
 /* -t and -T: what start-up would refuse, checked without starting (the
@@ -148,16 +104,7 @@ int main(int argc, char **argv)
 	log_set_access(cfg.access_log);
 	/* until daemon_run() is ready: a failed start shows in the journal */
 	log_echo_errors(true);
-	static const struct daemon_app socketio = {
-		.callbacks = &nsp_engine_callbacks,
-		.init = main_app_init,
-		.cleanup = main_app_cleanup,
-		.is_busy = redis_has_unanswered,
-		.health = cluster_health,
-		.reload_prepare = auth_reload_prepare,
-		.reload_commit = main_app_reload,
-	};
-	int status = daemon_run(&cfg, path, &socketio);
+	int status = daemon_run(&cfg, path, &app_socketio);
 	log_close();
 	return status;
 }

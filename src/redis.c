@@ -3,10 +3,11 @@
  * Owns the hiredis contexts, their timers and their libevent watchers (our
  * own glue, not hiredis's adapter: it also refuses a reply past
  * redis_max_message while it arrives), the list of channels and
- * patterns the subscriber must hold, the count of published bytes Redis
+ * patterns the subscriber must hold with the handler of each, those told
+ * of the link's state, the count of published bytes Redis
  * has not answered yet, and the log lines and metrics of the Redis link.
- * Does not own what the messages mean (cluster.c) nor the address syntax
- * (config.c).
+ * Does not own what the messages mean (their subscribers: cluster.c,
+ * backend.c, route.c) nor the address syntax (config.c).
  *
  * Each link (subscriber, publisher) cycles WAITING -> CONNECTING -> READY.
  * Its timer starts an attempt (at once, later after the backoff).  Once
@@ -34,7 +35,7 @@
  * context already given up and changes nothing, except that a PUBLISH
  * always gives its bytes back.  In 0.14 the callback passed with
  * (P)SUBSCRIBE gets the confirmation, then every message on that channel
- * or pattern.
+ * or pattern, with the privdata given there: the subscription's index.
  *
  * PUBLISH and redis_write() share one budget of REDIS_MAX_PENDING_BYTES
  * unanswered bytes on the publisher: hiredis's output buffer has no cap of
@@ -83,23 +84,31 @@ struct redis_link {
 	bool is_retry;         /* the next attempt follows a failure (counted) */
 };
 
-/* A channel or a pattern to hold; <name> is owned. */
+/* A channel or a pattern to hold, and who hears it; <name> is owned. */
 struct redis_sub {
 	char *name;
 	bool is_pattern;
+	redis_message_cb *cb;
+	void *arg;
+};
+
+/* One of those told of the link's state. */
+struct redis_state_listener {
+	redis_state_cb *cb;
+	void *arg;
 };
 
 static struct {
 	struct event_base *base;
 	const struct config *cfg;
-	struct redis_callbacks cb;
-	void *cb_arg;
 	char where[CONFIG_MAX_REDIS_HOST + 16]; /* "10.0.0.9:6379", "[::1]:6379", "unix:/path" */
 	struct redis_link sub, pub;
 	struct redis_sub *subs;                 /* every subscription asked for, in order */
 	size_t n_subs, cap_subs;
+	struct redis_state_listener *listeners; /* in the order they were added */
+	size_t n_listeners;
 	size_t pending_bytes;                   /* PUBLISH bytes Redis has not answered */
-	bool is_up;                             /* as last told to on_state */
+	bool is_up;                             /* as last told to the listeners */
 	bool was_up;                            /* up at least once: "reconnected" */
 	bool is_loss_logged;                    /* this outage has had its line */
 	bool is_handshake_error_logged;         /* AUTH or SELECT refused, logged */
@@ -148,8 +157,8 @@ static void redis_update_state(void)
 		redis.is_oversized_logged = false;
 		redis.is_publish_error_logged = false;
 	}
-	if (redis.cb.on_state)
-		redis.cb.on_state(redis.cb_arg, up);
+	for (size_t i = 0; i < redis.n_listeners; i++)
+		redis.listeners[i].cb(redis.listeners[i].arg, up);
 }
 
 /* The link is READY with every subscription confirmed: the attempt has
@@ -193,7 +202,8 @@ static void redis_drop_oversized(const redisReply *channel, const redisReply *pa
 		 redis.cfg->redis_max_message);
 }
 
-static void redis_deliver(const redisReply *channel, const redisReply *payload)
+static void redis_deliver(const struct redis_sub *s, const redisReply *channel,
+			  const redisReply *payload)
 {
 	if (channel->type != REDIS_REPLY_STRING || payload->type != REDIS_REPLY_STRING)
 		return;
@@ -201,25 +211,25 @@ static void redis_deliver(const redisReply *channel, const redisReply *payload)
 		redis_drop_oversized(channel, payload);
 		return;
 	}
-	if (redis.cb.on_message)
-		redis.cb.on_message(redis.cb_arg, channel->str, channel->len,
-				    (const uint8_t *)payload->str, payload->len);
+	s->cb(s->arg, channel->str, channel->len, (const uint8_t *)payload->str, payload->len);
 }
 
-/* The (P)SUBSCRIBE callback: its confirmation, then each message. */
+/* The (P)SUBSCRIBE callback of subscription <privdata> (its index, which
+ * never changes: the set only grows): its confirmation, then each message. */
 static void redis_sub_cb(redisAsyncContext *ac, void *reply, void *privdata)
 {
 	struct redis_link *link = &redis.sub;
 	const redisReply *r = reply;
+	size_t i = (size_t)(uintptr_t)privdata;
 
 	if (!r || link->ac != ac || r->type != REDIS_REPLY_ARRAY || r->elements < 3 ||
-	    r->element[0]->type != REDIS_REPLY_STRING)
+	    r->element[0]->type != REDIS_REPLY_STRING || i >= redis.n_subs)
 		return;
 	const char *kind = r->element[0]->str;
 	if (strcmp(kind, "message") == 0) {
-		redis_deliver(r->element[1], r->element[2]);
+		redis_deliver(&redis.subs[i], r->element[1], r->element[2]);
 	} else if (strcmp(kind, "pmessage") == 0 && r->elements >= 4) {
-		redis_deliver(r->element[2], r->element[3]);
+		redis_deliver(&redis.subs[i], r->element[2], r->element[3]);
 	} else if (strcmp(kind, "subscribe") == 0 || strcmp(kind, "psubscribe") == 0) {
 		link->n_confirmed++;
 		if (redis_link_is_settled(link))
@@ -236,7 +246,8 @@ static void redis_sub_send(size_t i)
 	const char *argv[2] = { s->is_pattern ? "PSUBSCRIBE" : "SUBSCRIBE", s->name };
 	size_t lens[2] = { strlen(argv[0]), strlen(s->name) };
 
-	(void)redisAsyncCommandArgv(redis.sub.ac, redis_sub_cb, NULL, 2, argv, lens);
+	(void)redisAsyncCommandArgv(redis.sub.ac, redis_sub_cb, (void *)(uintptr_t)i, 2, argv,
+				    lens);
 }
 
 /* ---- handshake ---- */
@@ -595,14 +606,11 @@ static int redis_link_init(struct redis_link *link, const char *name)
 	return 0;
 }
 
-int redis_init(struct event_base *base, const struct config *cfg,
-	       const struct redis_callbacks *cb, void *arg)
+int redis_init(struct event_base *base, const struct config *cfg)
 {
 	assert(cfg->redis_host[0] || cfg->redis_unix[0]);
 	redis.base = base;
 	redis.cfg = cfg;
-	redis.cb = *cb;
-	redis.cb_arg = arg;
 	if (cfg->redis_unix[0])
 		snprintf(redis.where, sizeof redis.where, "unix:%s", cfg->redis_unix);
 	else if (strchr(cfg->redis_host, ':'))
@@ -638,10 +646,11 @@ void redis_cleanup(void)
 	for (size_t i = 0; i < redis.n_subs; i++)
 		free(redis.subs[i].name);
 	free(redis.subs);
+	free(redis.listeners);
 	memset(&redis, 0, sizeof redis);
 }
 
-static int redis_sub_add(const char *name, bool is_pattern)
+static int redis_sub_add(const char *name, bool is_pattern, redis_message_cb *cb, void *arg)
 {
 	for (size_t i = 0; i < redis.n_subs; i++) {
 		if (redis.subs[i].is_pattern == is_pattern && strcmp(redis.subs[i].name, name) == 0)
@@ -658,7 +667,7 @@ static int redis_sub_add(const char *name, bool is_pattern)
 	char *copy = strdup(name);
 	if (!copy)
 		return -1;
-	redis.subs[redis.n_subs++] = (struct redis_sub){ copy, is_pattern };
+	redis.subs[redis.n_subs++] = (struct redis_sub){ copy, is_pattern, cb, arg };
 	if (redis.sub.phase == REDIS_READY) {
 		if (!evtimer_pending(redis.sub.timer, NULL))
 			redis_link_arm(&redis.sub, REDIS_CONNECT_TIMEOUT_MS);
@@ -667,14 +676,26 @@ static int redis_sub_add(const char *name, bool is_pattern)
 	return 0;
 }
 
-int redis_subscribe(const char *channel)
+int redis_subscribe(const char *channel, redis_message_cb *cb, void *arg)
 {
-	return redis_sub_add(channel, false);
+	return redis_sub_add(channel, false, cb, arg);
 }
 
-int redis_psubscribe(const char *pattern)
+int redis_psubscribe(const char *pattern, redis_message_cb *cb, void *arg)
 {
-	return redis_sub_add(pattern, true);
+	return redis_sub_add(pattern, true, cb, arg);
+}
+
+int redis_on_state(redis_state_cb *cb, void *arg)
+{
+	struct redis_state_listener *grown =
+		realloc(redis.listeners, (redis.n_listeners + 1) * sizeof *grown);
+
+	if (!grown)
+		return -1;
+	redis.listeners = grown;
+	redis.listeners[redis.n_listeners++] = (struct redis_state_listener){ cb, arg };
+	return 0;
 }
 
 /* Gives back <cost> bytes of the publisher's in-flight budget. */

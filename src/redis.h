@@ -1,7 +1,8 @@
 /* redis.h - the daemon's two Redis connections: hiredis async on libevent.
  *
- * One connection subscribes (SUBSCRIBE, PSUBSCRIBE) and hands every
- * message to the owner; the other publishes.  Both authenticate
+ * One connection subscribes (SUBSCRIBE, PSUBSCRIBE) and hands each
+ * message to the handler its subscription was made with; the other
+ * publishes.  Both authenticate
  * (redis_password) and select redis_db when they connect, give up a
  * connect that takes longer than REDIS_CONNECT_TIMEOUT_MS, and reconnect
  * after a loss with a capped exponential backoff; the subscriber then
@@ -10,7 +11,7 @@
  * Redis is away or slow nothing waits and nothing grows: a publish fails
  * at once (counted as redis_publish_failed_total) when the publisher is
  * not connected or already has REDIS_MAX_PENDING_BYTES in flight.
- * Messages longer than redis_max_message are dropped before the owner sees
+ * Messages longer than redis_max_message are dropped before a handler sees
  * them, counted (cluster_oversized_total) and logged once per outage-free
  * stretch.  One that is still arriving when the bytes held for it pass
  * redis_max_message (plus a little for the channel name and framing) is
@@ -35,33 +36,38 @@
 /* Published bytes not yet confirmed by Redis, past which publishes fail. */
 #define REDIS_MAX_PENDING_BYTES (64u << 20)
 
-struct redis_callbacks {
-	/* A message on a subscribed channel (or a channel matching a
-	 * subscribed pattern: <channel> is the real channel).  The bytes are
-	 * valid during the call only. */
-	void (*on_message)(void *arg, const char *channel, size_t channel_len,
-			   const uint8_t *payload, size_t len);
-	/* Both connections are up and every subscription is confirmed
-	 * (<up> true), or one of them was lost (<up> false).  Called on
-	 * changes only.  A subscription added while up does not make it
-	 * false while it awaits its confirmation. */
-	void (*on_state)(void *arg, bool up);
-};
+/* A message on a subscribed channel (or on a channel matching a subscribed
+ * pattern: <channel> is the real channel), to the handler given with the
+ * subscription.  The bytes are valid during the call only. */
+typedef void redis_message_cb(void *arg, const char *channel, size_t channel_len,
+			      const uint8_t *payload, size_t len);
+/* Both connections are up and every subscription is confirmed (<up>
+ * true), or one of them was lost (<up> false).  Called on changes only.
+ * A subscription added while up does not make it false while it awaits
+ * its confirmation. */
+typedef void redis_state_cb(void *arg, bool up);
 
 /* Starts connecting to cfg->redis_* (cfg must have a redis address) and
  * returns; the connections come up on the loop.  Returns 0, or -1 if
  * memory ran out. */
-int redis_init(struct event_base *base, const struct config *cfg,
-	       const struct redis_callbacks *cb, void *arg)
+int redis_init(struct event_base *base, const struct config *cfg)
 	__attribute__((warn_unused_result));
 /* Closes both connections and frees everything (shutdown). */
 void redis_cleanup(void);
 
-/* Adds a channel (exact) or a pattern to the subscriber's set: sent now if
- * connected, and after every reconnect.  Returns 0, or -1 if memory ran
- * out. */
-int redis_subscribe(const char *channel) __attribute__((warn_unused_result));
-int redis_psubscribe(const char *pattern) __attribute__((warn_unused_result));
+/* Adds a channel (exact) or a pattern to the subscriber's set, its
+ * messages to <cb> with <arg>: sent now if connected, and after every
+ * reconnect.  A name already in the set keeps the handler it was first
+ * added with.  Returns 0, or -1 if memory ran out. */
+int redis_subscribe(const char *channel, redis_message_cb *cb, void *arg)
+	__attribute__((warn_unused_result));
+int redis_psubscribe(const char *pattern, redis_message_cb *cb, void *arg)
+	__attribute__((warn_unused_result));
+
+/* Adds <cb> to those told of each change of redis_is_up(), in the order
+ * they were added (from the next change on).  Returns 0, or -1 if memory
+ * ran out. */
+int redis_on_state(redis_state_cb *cb, void *arg) __attribute__((warn_unused_result));
 
 /* PUBLISH <channel> <payload>, binary-safe.  Returns 0 when queued, -1
  * when Redis is away or too far behind (nothing is kept; counted here, so

@@ -38,7 +38,6 @@
 #include <openssl/hmac.h>
 #include <uthash.h>
 
-#include "forward.h"
 #include "log.h"
 #include "metrics.h"
 #include "redis.h"
@@ -81,7 +80,19 @@ static struct {
 	struct event *start_timer;     /* the start's deadline, then its settling */
 	int64_t asked_ms, answered_ms; /* the last ask sent, the last answer (timeq_now_ms()) */
 	struct event *answer_timer;    /* an answer due, ROUTE_ASK_MS after the last */
+	const struct route_peer_hooks *hooks; /* not owned; NULL: none */
 } route;
+
+void route_set_peer_hooks(const struct route_peer_hooks *hooks)
+{
+	route.hooks = hooks;
+}
+
+static void route_peer_gone(const struct route_entry *e)
+{
+	if (route.hooks && route.hooks->on_gone)
+		route.hooks->on_gone(&e->peer);
+}
 
 static void route_mac(const char *label, const void *data, size_t len, uint8_t out[32])
 {
@@ -239,7 +250,7 @@ bool route_peer_token_ok(const char *token)
 static void route_forget(struct route_entry *e, const char *why)
 {
 	log_info("cluster: instance %s at %s %s", e->peer.id, e->peer.text, why);
-	forward_peer_gone(&e->peer);
+	route_peer_gone(e);
 	e->gone = true;
 	e->gone_ms = timeq_now_ms();
 	route.n_peers--;
@@ -303,7 +314,8 @@ static int route_revive(struct route_entry *e, const char *addr_text)
 	route.n_peers++;
 	metrics_gauge_add(route_peers, 1);
 	log_info("cluster: instance %s at %s joined", e->peer.id, addr_text);
-	forward_peer_heard(&e->peer);
+	if (route.hooks && route.hooks->on_heard)
+		route.hooks->on_heard(&e->peer);
 	return 0;
 }
 
@@ -349,7 +361,7 @@ static void route_heard(const struct route_line *l)
 		if (!e->gone)
 			route_forget(e, "left the cluster");
 		else
-			forward_peer_gone(&e->peer); /* requests held for it */
+			route_peer_gone(e); /* requests held for it */
 		return;
 	}
 	if (!e->gone && strcmp(e->peer.text, l->addr) == 0) {
@@ -459,7 +471,14 @@ bool route_ready(void)
 	return !route.starting;
 }
 
-void route_on_message(const uint8_t *payload, size_t len)
+/* A message on the announcement channel. */
+static void route_on_message(void *arg, const char *channel, size_t channel_len,
+			     const uint8_t *payload, size_t len)
+{
+	route_hear(payload, len);
+}
+
+void route_hear(const uint8_t *payload, size_t len)
 {
 	struct route_line l;
 	const char *why;
@@ -493,11 +512,6 @@ void route_on_message(const uint8_t *payload, size_t len)
 		return; /* our own, back from Redis */
 	}
 	route_heard(&l);
-}
-
-bool route_is_channel(const char *channel)
-{
-	return route.enabled && strcmp(channel, route.channel) == 0;
 }
 
 /* --- announcing ---------------------------------------------------------- */
@@ -550,7 +564,7 @@ static void route_tick(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-void route_on_redis_state(bool up)
+static void route_on_redis_state(void *arg, bool up)
 {
 	struct route_entry *e, *tmp;
 
@@ -642,9 +656,9 @@ int route_init(struct event_base *base, const struct config *cfg)
 	route_mac("peer", "", 0, digest);
 	route_hex(route.token, digest, ROUTE_TOKEN_LEN / 2);
 	snprintf(route.channel, sizeof route.channel, "%s-route#", cfg->redis_key);
-	forward_init(base, cfg);
 	route.enabled = true;
-	return redis_subscribe(route.channel);
+	return redis_subscribe(route.channel, route_on_message, NULL) < 0 ||
+	       redis_on_state(route_on_redis_state, NULL) < 0 ? -1 : 0;
 }
 
 bool route_enabled(void)

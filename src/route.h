@@ -29,7 +29,7 @@
  * Bounds: at most ROUTE_MAX_PEERS instances are remembered, live or gone
  * (the one gone longest makes room); one not heard for ROUTE_PEER_TTL_MS
  * while Redis is up is forgotten, and its forwarded requests fail
- * (forward_peer_gone()); one gone is remembered ROUTE_GONE_KEEP_MS, its
+ * (the peer hooks' on_gone); one gone is remembered ROUTE_GONE_KEEP_MS, its
  * sids answered code 1.  While Redis is away peers are kept: they cannot
  * announce, but may well be alive.
  */
@@ -94,23 +94,42 @@ enum route_owner {
 	ROUTE_UNKNOWN,                 /* a valid sid of an instance never heard of: ask */
 };
 
+/* Told of a peer's comings and goings, for the requests forwarded to it:
+ * on_heard when it is heard at an address (a new one, or again after it
+ * was gone), on_gone when it is gone, and when an instance already gone
+ * says goodbye (requests held for it).  forward.c registers them (it
+ * reads route; route never calls it by name). */
+typedef void route_peer_cb(const struct route_peer *peer);
+struct route_peer_hooks {
+	route_peer_cb *on_heard;
+	route_peer_cb *on_gone;
+};
+
 /* What route_init() reads, checked and forgotten (roomcastd -t): the
  * secret, when cfg routes.  Returns 0, or -1 with the reason logged. */
 int route_check(const struct config *cfg) __attribute__((warn_unused_result));
 /* Reads the secret and picks this instance's id, when cfg routes;
- * nothing otherwise.  Needs redis_init() done (it subscribes).  Returns
+ * nothing otherwise.  Needs redis_init() done (it subscribes to the
+ * announcement channel and hears the link's state).  Returns
  * 0, or -1 with the reason logged. */
 int route_init(struct event_base *base, const struct config *cfg)
 	__attribute__((warn_unused_result));
 /* Starts announcing cluster_listen's bound address (server_start() done)
  * and asks the others to announce. */
 int route_start(void) __attribute__((warn_unused_result));
+/* Sets the peer hooks (<hooks> borrowed for as long as routing runs;
+ * NULL: none). */
+void route_set_peer_hooks(const struct route_peer_hooks *hooks);
 /* Whether clients may come: routing is off, or the start's wait is over
  * (its own timer wakes the loop). */
 bool route_ready(void);
 /* Asks every instance to announce itself now (at most every ROUTE_ASK_MS:
  * the answers to an ask sent since come anyway). */
 void route_ask(void);
+/* A line of the announcement channel, <payload> (<len> bytes), handled as
+ * when Redis delivers it: the channel's handler, public for the server
+ * fuzz target, which runs with no Redis (tests/fuzz/fuzz_server.c). */
+void route_hear(const uint8_t *payload, size_t len);
 /* Stops announcing and says goodbye, so that peers fail this instance's
  * sids at once (a stop, once its sessions are closed). */
 void route_leave(void);
@@ -132,10 +151,5 @@ bool route_sid_names_peer(const char *sid, size_t len);
  * <token> (NUL-terminated) is it (constant time). */
 const char *route_peer_token(void);
 bool route_peer_token_ok(const char *token);
-
-/* Redis: the announcement channel, and what arrives on it. */
-bool route_is_channel(const char *channel);
-void route_on_message(const uint8_t *payload, size_t len);
-void route_on_redis_state(bool up);
 
 #endif

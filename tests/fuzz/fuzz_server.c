@@ -8,7 +8,7 @@
  * fuzz driver runs its HTTP server, and drives the event loop itself.
  * Routing is on (cluster_listen, cluster_secret_file), Redis is away (a
  * unix socket that does not exist: instances then keep the peers they
- * know), and one peer is announced through route_on_message() with a line
+ * know), and one peer is announced through route_hear() with a line
  * signed by the secret, so that its sids are forwarded to it.  The peer is
  * scripted here: a TCP listener whose accepted connections (upstreams of
  * forward.c) collect the forwarded requests, which the input answers.
@@ -71,9 +71,8 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include "app.h"
 #include "auth.h"
-#include "backend.h"
-#include "cluster.h"
 #include "config.h"
 #include "daemon.h"
 #include "engine.h"
@@ -219,14 +218,7 @@ static void fuzz_announce_peer(const char *id, int port)
 	n += snprintf(line + n, sizeof line - (size_t)n, " ");
 	for (int i = 0; i < 8; i++)
 		n += snprintf(line + n, sizeof line - (size_t)n, "%02x", mac[i]);
-	route_on_message((const uint8_t *)line, (size_t)n);
-}
-
-/* Socket.IO with its cluster, as main.c starts it (auth_init() done). */
-static int fuzz_app_init(struct event_base *base, const struct config *cfg)
-{
-	return nsp_init(base, cfg) < 0 || cluster_init(base, cfg) < 0 ||
-	       route_init(base, cfg) < 0 || backend_init(base, cfg) < 0 ? -1 : 0;
+	route_hear((const uint8_t *)line, (size_t)n);
 }
 
 /* A free port for the client listener: listen takes no port 0 (only
@@ -261,8 +253,6 @@ static void fuzz_pick_client_port(void)
  * unlinked once open: a run that ends in a crash leaves nothing behind. */
 static void fuzz_start_instance(void)
 {
-	static const struct daemon_app app = { .callbacks = &nsp_engine_callbacks,
-					       .init = fuzz_app_init };
 	char secret_path[192], log_path[192], text[1024], err[CONFIG_ERR_LEN];
 
 	snprintf(fuzz.dir, sizeof fuzz.dir, "/tmp/fuzz_server.XXXXXX");
@@ -290,7 +280,7 @@ static void fuzz_start_instance(void)
 	}
 	FUZZ_CHECK(log_open(fuzz.cfg.log_level, log_path) == 0);
 	FUZZ_CHECK((fuzz.log_fd = open(log_path, O_RDONLY | O_CLOEXEC)) >= 0);
-	FUZZ_CHECK((fuzz.base = daemon_open(&fuzz.cfg, "fuzz_server", &app)) != NULL);
+	FUZZ_CHECK((fuzz.base = daemon_open(&fuzz.cfg, "fuzz_server", &app_socketio)) != NULL);
 	/* No wait for route_ready(), as daemon_run() has: it waits for Redis's
 	 * announcements, and Redis is away; the peer is announced directly. */
 	FUZZ_CHECK(server_accept_clients() == 0);
