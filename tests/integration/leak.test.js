@@ -60,7 +60,18 @@ async function round() {
 
 test(`${N} sessions twice: fd count back to baseline exactly, VmRSS within +4 MiB`, { timeout: 120000 }, async (t) => {
   await round(); // warm-up: allocator arenas, buffers, session tables grow once
-  const fd0 = d.fdCount();
+  // The baseline once no descriptor of the round is still on its way out
+  // (a connection closed after waitIdle() read its metrics): the same count
+  // five times 50 ms apart. Taken too early, it counted one more than the
+  // daemon holds at rest, and the end looked like a descriptor closed.
+  let fd0 = -1;
+  let same = 0;
+  await h.waitFor(() => {
+    const n = d.fdCount();
+    same = n === fd0 ? same + 1 : 0;
+    fd0 = n;
+    return same >= 4;
+  }, { interval: 50, what: 'a settled descriptor count' });
   const rss0 = d.rssKiB();
   await round();
   if (h.REFERENCE) return;
