@@ -36,10 +36,18 @@ CFLAGS  += -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-point
 LDFLAGS += -fsanitize=fuzzer,address,undefined
 endif
 
+# The modules live in one folder per layer (DESIGN.md, "Parts"): codec,
+# core, net, sio, cluster, daemon.  A header is included by its name, so
+# every folder is on the include path; objects are named for their module.
+SRC_DIRS := $(sort $(dir $(wildcard src/*/*.c src/*/*.h)))
+SRC_HDR  := $(wildcard src/*/*.h)
+CFLAGS   += $(addprefix -I,$(SRC_DIRS))
+vpath %.c $(SRC_DIRS)
+
 # Every module but main.c goes into one archive that the daemon, the unit
 # tests and the test programs link against.
-LIB_SRC := $(filter-out src/main.c,$(wildcard src/*.c))
-LIB_OBJ := $(LIB_SRC:src/%.c=$(BUILD)/obj/%.o)
+LIB_SRC := $(filter-out src/daemon/main.c,$(wildcard src/*/*.c))
+LIB_OBJ := $(addprefix $(BUILD)/obj/,$(notdir $(LIB_SRC:.c=.o)))
 LIB     := $(BUILD)/libroomcast.a
 
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
@@ -68,7 +76,7 @@ PREFIX  ?= /usr/local
 
 all: $(BUILD)/roomcastd
 
-$(BUILD)/obj/%.o: src/%.c $(wildcard src/*.h) | $(BUILD)/obj
+$(BUILD)/obj/%.o: %.c $(SRC_HDR) | $(BUILD)/obj
 	$(CC) $(CFLAGS) -c -o $@ $<
 
 $(LIB): $(LIB_OBJ)
@@ -79,13 +87,13 @@ $(BUILD)/roomcastd: $(BUILD)/obj/main.o $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(UNIT_HELPER_SRC) tests/unit/failalloc.h $(LIB) | $(BUILD)/tests
-	$(CC) $(CFLAGS) -Isrc $(LDFLAGS) -o $@ $< $(UNIT_HELPER_SRC) $(LIB) $(LDLIBS) -lcmocka
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(UNIT_HELPER_SRC) $(LIB) $(LDLIBS) -lcmocka
 
 $(BUILD)/tests/%: tests/programs/%.c $(LIB) | $(BUILD)/tests
-	$(CC) $(CFLAGS) -Isrc $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
 $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(LIB) | $(BUILD)/fuzz
-	$(CC) $(CFLAGS) -Isrc $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
 $(BUILD)/bench/%: tests/bench/%.c | $(BUILD)/bench
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LDLIBS) -lm
@@ -187,7 +195,7 @@ $(BUILD)/install:
 $(BUILD)/install/confdir: FORCE | $(BUILD)/install
 	@echo '$(CONFDIR)' | cmp -s - $@ || echo '$(CONFDIR)' > $@
 
-$(BUILD)/install/main.o: src/main.c $(wildcard src/*.h) $(BUILD)/install/confdir
+$(BUILD)/install/main.o: src/daemon/main.c $(SRC_HDR) $(BUILD)/install/confdir
 	$(CC) $(CFLAGS) -DCONFIG_DEFAULT_PATH='"$(CONFDIR)/roomcast.conf"' -c -o $@ $<
 
 $(INSTALL_BIN): $(BUILD)/install/main.o $(LIB)

@@ -10,8 +10,8 @@
  * record byte for byte (base64 is canonical, so decoding is one-to-one),
  * with every binary packet also decoded again from that encoding.
  *
- * Build: clang -fsanitize=fuzzer,address,undefined -Isrc tests/fuzz/fuzz_eio.c
- *        src/eio.c -o /tmp/fuzz_eio
+ * Build: clang -fsanitize=fuzzer,address,undefined -Isrc/codec tests/fuzz/fuzz_eio.c
+ *        src/codec/eio.c -o /tmp/fuzz_eio
  * Seeds: tests/fuzz/corpus/eio/ (the vectors' bodies and records).
  */
 #include <stdint.h>

@@ -22,8 +22,8 @@
  * a fresh reader (with the attachments): the same fields must come back.
  * LeakSanitizer checks that cleanup frees everything.
  *
- * Build: clang -fsanitize=fuzzer,address,undefined -Isrc tests/fuzz/fuzz_packet.c
- *        src/packet.c -ljansson -o /tmp/fuzz_packet
+ * Build: clang -fsanitize=fuzzer,address,undefined -Isrc/codec tests/fuzz/fuzz_packet.c
+ *        src/codec/packet.c -ljansson -o /tmp/fuzz_packet
  * Seeds: tests/fuzz/corpus/packet/ (the unit tests' vectors in this format).
  */
 #include <stdint.h>

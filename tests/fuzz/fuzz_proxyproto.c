@@ -1,5 +1,5 @@
 /* fuzz_proxyproto.c - libFuzzer target for the PROXY protocol codec
- * (src/proxyproto.c).
+ * (src/codec/proxyproto.c).
  *
  * The input is what a balancer sent at the start of a connection.  Every
  * prefix, from empty to the whole, is parsed from its own exact-size heap

@@ -1,4 +1,4 @@
-/* fuzz_ws.c - libFuzzer target for the RFC 6455 frame decoder (src/ws.c).
+/* fuzz_ws.c - libFuzzer target for the RFC 6455 frame decoder (src/codec/ws.c).
  *
  * The first input byte picks how the rest is cut into feeds: whole, one
  * byte at a time, fixed-size pieces, or pieces of pseudo-random sizes.
@@ -19,8 +19,8 @@
  * ws_frame_header(), masked as a client would, and must decode to the same
  * bytes.
  *
- * Build: clang -fsanitize=fuzzer,address,undefined -Isrc tests/fuzz/fuzz_ws.c
- *        src/ws.c -lcrypto -ljansson -o fuzz_ws
+ * Build: clang -fsanitize=fuzzer,address,undefined -Isrc/codec tests/fuzz/fuzz_ws.c
+ *        src/codec/ws.c -lcrypto -ljansson -o fuzz_ws
  * Seeds: tests/fuzz/corpus/ws/ (first byte 0 = whole input).
  */
 #include <stdbool.h>

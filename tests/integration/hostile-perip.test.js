@@ -9,7 +9,7 @@
 // Connection: close answer, by a 400 for a bad request and by
 // header_timeout is usable again, once each, and the next one past the
 // limit is refused again. The per-address count of IPv4-mapped IPv6 peers
-// cannot be played here (listeners are IPV6_V6ONLY); src/server.c keeps
+// cannot be played here (listeners are IPV6_V6ONLY); src/net/server.c keeps
 // IPv4 in that form so both share one count. Sessions count too (#19): one
 // keep-alive connection from 127.0.0.2 opens 50 polling sessions, its 51st
 // handshake gets 503 (roomcast_sessions_rejected_per_ip_total) while

@@ -1,4 +1,4 @@
-/* test_ws.c - unit tests for the RFC 6455 codec (src/ws.c).
+/* test_ws.c - unit tests for the RFC 6455 codec (src/codec/ws.c).
  *
  * Decoder cases are byte strings built from masked client frames by
  * tw_frame_add(), with the events and the result they must give.
