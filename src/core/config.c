@@ -2619,6 +2619,34 @@ void config_defaults(struct config *cfg)
 	config_namespaces_reset(cfg);
 }
 
+int config_read_secret(const char *path, void *buf, size_t max, size_t *len)
+{
+	uint8_t *out = buf;
+	size_t cap = max + CONFIG_SECRET_SLACK;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	*len = 0;
+	if (fd < 0)
+		return -1;
+	for (;;) {
+		ssize_t r = read(fd, out + *len, cap - *len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			int saved = errno;
+			close(fd);
+			errno = saved;
+			return -1;
+		}
+		if (r == 0 || (*len += (size_t)r) == cap)
+			break;
+	}
+	close(fd);
+	while (*len > 0 && (out[*len - 1] == '\n' || out[*len - 1] == '\r'))
+		(*len)--;
+	return 0;
+}
+
 /* redis_password_file's content into redis_password: one line (its
  * newline is the editor's), 1 to CONFIG_MAX_REDIS_PASSWORD bytes, no NUL
  * (the AUTH argument is a C string).  Returns 0, or -1 with
@@ -2626,34 +2654,17 @@ void config_defaults(struct config *cfg)
 static int config_read_redis_password(struct config *cfg, const char *path, char *err,
 				      size_t err_len)
 {
-	char buf[CONFIG_MAX_REDIS_PASSWORD + 3]; /* the longest, "\r\n", and one more */
+	char buf[CONFIG_MAX_REDIS_PASSWORD + CONFIG_SECRET_SLACK];
 	const char *why = NULL;
 	size_t len = 0;
-	int fd = open(cfg->redis_password_file, O_RDONLY | O_CLOEXEC);
 
-	if (fd < 0) {
+	if (config_read_secret(cfg->redis_password_file, buf, CONFIG_MAX_REDIS_PASSWORD, &len) < 0)
 		why = strerror(errno);
-	} else {
-		for (;;) {
-			ssize_t r = read(fd, buf + len, sizeof buf - len);
-			if (r < 0 && errno == EINTR)
-				continue;
-			if (r < 0)
-				why = strerror(errno);
-			if (r <= 0 || (len += (size_t)r) == sizeof buf)
-				break;
-		}
-		close(fd);
-	}
-	if (len > 0 && buf[len - 1] == '\n')
-		len--;
-	if (len > 0 && buf[len - 1] == '\r')
-		len--;
-	if (!why && len == 0)
+	else if (len == 0)
 		why = "empty";
-	else if (!why && len > CONFIG_MAX_REDIS_PASSWORD)
+	else if (len > CONFIG_MAX_REDIS_PASSWORD)
 		why = "longer than " CONFIG_STR(CONFIG_MAX_REDIS_PASSWORD) " bytes";
-	else if (!why && memchr(buf, '\0', len))
+	else if (memchr(buf, '\0', len))
 		why = "holds a NUL byte";
 	if (!why)
 		config_copy_filled(cfg->redis_password, sizeof cfg->redis_password, buf, len);

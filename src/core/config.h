@@ -248,6 +248,16 @@ int config_parse(struct config *cfg, const char *text, size_t len,
 		 const char *filename, char *err, size_t err_len)
 	__attribute__((warn_unused_result));
 
+/* Reads a secret of at most <max> bytes from the file at <path> into <buf>
+ * (room for max + CONFIG_SECRET_SLACK bytes), its length into *<len>:
+ * the final line ends ("\n", "\r\n": the editor's) are not part of it,
+ * and a file too long for <max> gives *<len> > <max>.  Returns 0, or -1
+ * with errno set if the file could not be opened or read.  The caller
+ * wipes <buf> when it is done. */
+#define CONFIG_SECRET_SLACK 3
+int config_read_secret(const char *path, void *buf, size_t max, size_t *len)
+	__attribute__((warn_unused_result));
+
 /* Sets the defaults, then reads and parses the file at <path>.  Returns 0,
  * or -1 with "FILE:LINE: message" (or "FILE: strerror") in <err>. */
 int config_load(struct config *cfg, const char *path, char *err, size_t err_len)

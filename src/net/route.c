@@ -26,12 +26,10 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -122,25 +120,13 @@ static void route_hex(char *out, const uint8_t *bytes, size_t n)
 
 static int route_read_secret(const char *path)
 {
-	uint8_t buf[ROUTE_SECRET_MAX + 1];
+	uint8_t buf[ROUTE_SECRET_MAX + CONFIG_SECRET_SLACK];
 	size_t len = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
-	if (fd < 0) {
+	if (config_read_secret(path, buf, ROUTE_SECRET_MAX, &len) < 0) {
 		log_error("cluster_secret_file %s: %s", path, strerror(errno));
 		return -1;
 	}
-	for (;;) {
-		ssize_t n = read(fd, buf + len, sizeof buf - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0 || (len += (size_t)n) == sizeof buf)
-			break;
-	}
-	close(fd);
-	/* A trailing newline is the editor's, not the secret's. */
-	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
-		len--;
 	if (len < ROUTE_SECRET_MIN || len > ROUTE_SECRET_MAX) {
 		log_error("cluster_secret_file %s: the secret must be %d to %d bytes (e.g. "
 			  "`openssl rand -base64 32`)", path, ROUTE_SECRET_MIN, ROUTE_SECRET_MAX);
