@@ -95,21 +95,41 @@ void log_close(void)
 	log_fd = STDERR_FILENO;
 }
 
-/* msg="..." of <text> (up to a tab), " and \\ escaped, then what follows
- * the tab as fields.  Returns the new length of <line>. */
+/* Appends the <len> bytes of <value> to <line> quoted, '"' and '\\'
+ * escaped, control bytes as \u00 and two hex digits in JSON, \x and two
+ * in logfmt.  Returns the new length. */
+static size_t log_put_quoted(char *line, size_t n, size_t cap, const char *value, size_t len,
+			     bool json)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	line[n++] = '"';
+	const unsigned char *p = (const unsigned char *)value, *end = p + len;
+
+	for (; p < end && n + 8 < cap; p++) {
+		if (*p == '"' || *p == '\\') {
+			line[n++] = '\\';
+			line[n++] = (char)*p;
+		} else if (*p < 0x20 || *p == 0x7f) {
+			n += (size_t)snprintf(line + n, cap - n, json ? "\\u00%c%c" : "\\x%c%c",
+					      hex[*p >> 4], hex[*p & 15]);
+		} else {
+			line[n++] = (char)*p;
+		}
+	}
+	line[n++] = '"';
+	return n;
+}
+
+/* msg="..." of <text> (up to a tab), quoted as log_put_quoted() does,
+ * then what follows the tab as fields.  Returns the new length of <line>. */
 static size_t log_put_message(char *line, size_t n, size_t cap, const char *text)
 {
 	const char *fields = strchr(text, '\t');
 	size_t len = fields ? (size_t)(fields - text) : strlen(text);
 
-	n += (size_t)snprintf(line + n, cap - n, "msg=\"");
-	for (size_t i = 0; i < len && n < cap - 3; i++) {
-		if (text[i] == '"' || text[i] == '\\')
-			line[n++] = '\\';
-		line[n++] = text[i];
-	}
-	if (n < cap - 1)
-		line[n++] = '"';
+	n += (size_t)snprintf(line + n, cap - n, "msg=");
+	n = log_put_quoted(line, n, cap, text, len, false);
 	if (fields && n < cap - 1)
 		n += (size_t)snprintf(line + n, cap - n, " %s", fields + 1);
 	return n < cap ? n : cap - 1;
@@ -202,28 +222,6 @@ void log_set_access(enum log_access format)
 	log_access_format = format;
 }
 
-/* Appends <value> to <line> quoted, '"' and '\\' escaped, control bytes as
- * \u00XX in JSON or \xXX in logfmt.  Returns the new length. */
-static size_t log_put_quoted(char *line, size_t n, size_t cap, const char *value, bool json)
-{
-	static const char hex[] = "0123456789abcdef";
-
-	line[n++] = '"';
-	for (const unsigned char *p = (const unsigned char *)value; *p && n + 8 < cap; p++) {
-		if (*p == '"' || *p == '\\') {
-			line[n++] = '\\';
-			line[n++] = (char)*p;
-		} else if (*p < 0x20 || *p == 0x7f) {
-			n += (size_t)snprintf(line + n, cap - n, json ? "\\u00%c%c" : "\\x%c%c",
-					      hex[*p >> 4], hex[*p & 15]);
-		} else {
-			line[n++] = (char)*p;
-		}
-	}
-	line[n++] = '"';
-	return n;
-}
-
 /* Whether a logfmt value can go without quotes. */
 static bool log_bare(const char *value)
 {
@@ -251,14 +249,14 @@ void log_access(const char *msg, const struct log_pair *pairs, size_t n_pairs)
 	} else {
 		n += (size_t)snprintf(line, cap, "level=info msg=");
 	}
-	n = log_put_quoted(line, n, cap, msg, json);
+	n = log_put_quoted(line, n, cap, msg, strlen(msg), json);
 	for (size_t i = 0; i < n_pairs && n + 32 < cap; i++) {
 		const struct log_pair *p = &pairs[i];
 		n += (size_t)snprintf(line + n, cap - n, json ? ",\"%s\":" : " %s=", p->key);
 		if (p->number || (!json && log_bare(p->value)))
 			n += (size_t)snprintf(line + n, cap - n, "%s", p->value);
 		else
-			n = log_put_quoted(line, n, cap, p->value, json);
+			n = log_put_quoted(line, n, cap, p->value, strlen(p->value), json);
 		if (n >= cap)
 			n = cap - 1;
 	}
