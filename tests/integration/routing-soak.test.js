@@ -138,7 +138,13 @@ test(`any request on any instance: two balancers without stickiness and 2 or 3 r
     assert.ok(sum('roomcast_route_forwarded_total') > 0, `${name}: requests were forwarded`);
     assert.equal(sum('roomcast_route_forward_failures_total'), 0, `${name}: no forward failed`);
     assert.equal(sum('roomcast_engine_transport_errors_total'), 0, `${name}: no transport error`);
-    assert.ok(ms.every((m) => m.roomcast_engine_sessions_opened_total > 0), `${name}: every instance held sessions`);
+    // Every instance took client traffic: it opened sessions or forwarded
+    // requests. (Sessions alone: with reuseport the kernel hashes each of
+    // the 8 handshakes to a process, and one of three got none in about one
+    // run in nine; a request landing away from its owner is what this
+    // file tests, and 8 clients make dozens of connections.)
+    assert.ok(ms.every((m) => m.roomcast_engine_sessions_opened_total + (m.roomcast_route_forwarded_total || 0) > 0),
+      `${name}: every instance took client traffic`);
     for (const d of daemons) assert.doesNotMatch(d.stderr(), /unknown session id/, `${name}: no code 1`);
     // a clean exit: under ASan, LeakSanitizer reports at exit
     for (const d of daemons) await d.stop();
